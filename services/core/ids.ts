@@ -1,0 +1,17 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The deterministic id of one firing: the same rule, customer and discriminator (usually the
+ * id of the event that caused it, or a timer's due time) always give the same id, so
+ * downstream can drop duplicates after a replay. 32 hex characters (128 bits of SHA-256).
+ */
+export function triggerId(rule: string, customerId: string, discriminator: string): string {
+  return createHash('sha256')
+    .update(rule)
+    .update('\u0000')
+    .update(customerId)
+    .update('\u0000')
+    .update(discriminator)
+    .digest('hex')
+    .slice(0, 32);
+}

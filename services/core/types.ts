@@ -1,0 +1,149 @@
+/**
+ * The records of the design's contracts, as the services see them after Avro decoding.
+ * Field names match the `.avsc` files in `schemas/` exactly; timestamps are epoch milliseconds.
+ * This module is pure: it imports no client library and does no I/O.
+ */
+
+/** Event types the pipeline understands; any other type is counted and ignored. */
+export const KNOWN_EVENT_TYPES = [
+  'page_view',
+  'product_view',
+  'add_to_cart',
+  'remove_from_cart',
+  'checkout_started',
+  'purchase',
+  'email_open',
+  'email_click',
+  'unsubscribe',
+] as const;
+export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
+
+export function isKnownEventType(type: string): type is KnownEventType {
+  return (KNOWN_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+export interface BehaviorEvent {
+  event_id: string;
+  customer_id: string;
+  type: string;
+  /** Event time, epoch milliseconds. */
+  occurred_at: number;
+  product_id: string | null;
+  category: string | null;
+  quantity: number | null;
+  /** Money in minor units. */
+  value_cents: number | null;
+  currency: string | null;
+  order_id: string | null;
+  campaign_id: string | null;
+  message_id: string | null;
+  properties: Record<string, string>;
+}
+
+export interface CustomerProfile {
+  customer_id: string;
+  email: string | null;
+  first_name: string | null;
+  last_name: string | null;
+  locale: string | null;
+  timezone: string | null;
+  country: string | null;
+  consent_email: boolean;
+  attributes: Record<string, string>;
+  updated_at: number;
+}
+
+export interface TriggerFired {
+  /** Deterministic: the same firing always gets the same id. */
+  trigger_id: string;
+  rule: string;
+  customer_id: string;
+  fired_at: number;
+  cause_event_id: string | null;
+  context: Record<string, string>;
+}
+
+export type SegmentChangeKind = 'entered' | 'exited';
+
+export interface SegmentChange {
+  customer_id: string;
+  segment: string;
+  change: SegmentChangeKind;
+  at: number;
+  reason: string | null;
+}
+
+export type EmailStatus = 'sent' | 'suppressed' | 'skipped' | 'deferred' | 'failed';
+
+export interface EmailOutcome {
+  trigger_id: string;
+  customer_id: string;
+  campaign: string | null;
+  variant: string | null;
+  status: EmailStatus;
+  ses_message_id: string | null;
+  reason: string | null;
+  at: number;
+}
+
+/** A BehaviorEvent with every optional field defaulted, for producers and tests. */
+export function behaviorEvent(
+  fields: Pick<BehaviorEvent, 'event_id' | 'customer_id' | 'type' | 'occurred_at'> & Partial<BehaviorEvent>,
+): BehaviorEvent {
+  return {
+    product_id: null,
+    category: null,
+    quantity: null,
+    value_cents: null,
+    currency: null,
+    order_id: null,
+    campaign_id: null,
+    message_id: null,
+    properties: {},
+    ...fields,
+  };
+}
+
+/** A CustomerProfile with every optional field defaulted, for producers and tests. */
+export function customerProfile(
+  fields: Pick<CustomerProfile, 'customer_id' | 'updated_at'> & Partial<CustomerProfile>,
+): CustomerProfile {
+  return {
+    email: null,
+    first_name: null,
+    last_name: null,
+    locale: null,
+    timezone: null,
+    country: null,
+    consent_email: false,
+    attributes: {},
+    ...fields,
+  };
+}
+
+/**
+ * Why a decoded event cannot be processed although it matched its schema ("schema-valid but
+ * impossible"), or null when it is fine. The consumer runner sends such records to the DLQ.
+ */
+export function behaviorEventProblem(event: BehaviorEvent): string | null {
+  if (event.event_id.trim() === '') return 'event_id is empty';
+  if (event.customer_id.trim() === '') return 'customer_id is empty';
+  if (event.type.trim() === '') return 'type is empty';
+  if (!Number.isSafeInteger(event.occurred_at) || event.occurred_at <= 0) {
+    return `occurred_at ${event.occurred_at} is not a positive epoch-millisecond time`;
+  }
+  if (event.quantity !== null && event.quantity < 0) return `quantity ${event.quantity} is negative`;
+  if (event.value_cents !== null && !Number.isSafeInteger(event.value_cents)) {
+    return `value_cents ${event.value_cents} is not a safe integer`;
+  }
+  return null;
+}
+
+/** Like behaviorEventProblem, for profiles. */
+export function customerProfileProblem(profile: CustomerProfile): string | null {
+  if (profile.customer_id.trim() === '') return 'customer_id is empty';
+  if (!Number.isSafeInteger(profile.updated_at) || profile.updated_at <= 0) {
+    return `updated_at ${profile.updated_at} is not a positive epoch-millisecond time`;
+  }
+  return null;
+}

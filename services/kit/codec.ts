@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import * as avro from 'avsc';
+import { PoisonRecordError, RegistryUnavailableError } from './poison';
+
+/** The Avro schemas of the design, by record name; each file in `schemas/` holds one. */
+export const SCHEMA_NAMES = [
+  'BehaviorEvent',
+  'CustomerProfile',
+  'TriggerFired',
+  'SegmentChange',
+  'EmailOutcome',
+] as const;
+export type SchemaName = (typeof SCHEMA_NAMES)[number];
+
+const MAGIC_BYTE = 0;
+const HEADER_LENGTH = 5;
+
+/** Where the `.avsc` files live, from the compiled (dist/) or the source tree. */
+export function schemasDir(): string {
+  // dist/services/kit -> ../../../schemas ; services/kit -> ../../schemas
+  const candidates = [join(__dirname, '..', '..', 'schemas'), join(__dirname, '..', '..', '..', 'schemas')];
+  for (const dir of candidates) {
+    try {
+      readFileSync(join(dir, 'BehaviorEvent.avsc'));
+      return dir;
+    } catch {
+      // try the next candidate
+    }
+  }
+  throw new Error(`schemas/ not found next to ${__dirname}; the .avsc files ship with the services`);
+}
+
+/** The raw Avro schema (parsed JSON) of one of the design's records. */
+export function readSchema(name: SchemaName, dir = schemasDir()): avro.Schema {
+  return JSON.parse(readFileSync(join(dir, `${name}.avsc`), 'utf8')) as avro.Schema;
+}
+
+/** The subject of a topic's values under TopicNameStrategy. */
+export function valueSubject(topic: string): string {
+  return `${topic}-value`;
+}
+
+/**
+ * Avro in the Confluent wire format (magic byte 0, 4-byte schema id, Avro body) over a
+ * Confluent-compatible registry. Writer schemas are fetched once per id and cached; every
+ * record is resolved into the reader schema the service was built with, so producers can
+ * evolve their schema within the subject's BACKWARD compatibility.
+ */
+export class AvroCodec {
+  /** null: the writer schema equals the reader's, no resolution needed. */
+  private readonly resolvers = new Map<string, avro.Resolver | null>();
+
+  constructor(readonly registry: SchemaRegistry) {}
+
+  /** A codec over the registry at `url` (for example http://127.0.0.1:8081/apis/ccompat/v7). */
+  static connect(url: string): AvroCodec {
+    return new AvroCodec(new SchemaRegistry({ host: url, retry: { retries: 2 } }));
+  }
+
+  /**
+   * Decodes a wire-format record into `reader`'s shape. Throws PoisonRecordError for bytes
+   * that can never decode (dead-letter them) and RegistryUnavailableError when the registry
+   * could not be asked (retry later; never dead-letter for that).
+   */
+  async decode<T>(bytes: Buffer, reader: avro.Type): Promise<T> {
+    if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
+      throw new PoisonRecordError(
+        'wire-format',
+        bytes.length < HEADER_LENGTH
+          ? `record of ${bytes.length} bytes is shorter than the 5-byte Confluent header`
+          : `magic byte is ${bytes[0]}, expected 0 (Confluent wire format)`,
+      );
+    }
+    const schemaId = bytes.readInt32BE(1);
+    const resolver = await this.resolverFor(schemaId, reader);
+    try {
+      const body = bytes.subarray(HEADER_LENGTH);
+      const decoded = resolver ? reader.fromBuffer(body, resolver, false) : reader.fromBuffer(body);
+      return decoded as T;
+    } catch (err) {
+      throw new PoisonRecordError(
+        'undecodable',
+        `Avro body does not decode with writer schema id ${schemaId}: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Encodes `value` with the schema registered under `schemaId`, checking it first. */
+  encode(schemaId: number, type: avro.Type, value: unknown): Buffer {
+    const problems: string[] = [];
+    if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`) })) {
+      throw new Error(`value does not match schema ${type.name ?? ''} (id ${schemaId}): invalid ${problems.join(', ')}`);
+    }
+    const body = type.toBuffer(value);
+    const header = Buffer.alloc(HEADER_LENGTH);
+    header.writeUInt8(MAGIC_BYTE, 0);
+    header.writeInt32BE(schemaId, 1);
+    return Buffer.concat([header, body]);
+  }
+
+  /** Registers `schema` under `subject` (idempotent: the same schema gets the same id). */
+  async register(subject: string, schema: avro.Schema): Promise<number> {
+    try {
+      const { id } = await this.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject },
+      );
+      return id;
+    } catch (err) {
+      throw new Error(`registering ${subject} failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** The id under which `schema` is registered in `subject`; a clear error when it is not. */
+  async idOf(subject: string, schema: avro.Schema): Promise<number> {
+    try {
+      return await this.registry.getRegistryIdBySchema(subject, {
+        type: SchemaType.AVRO,
+        schema: JSON.stringify(schema),
+      });
+    } catch (err) {
+      throw new Error(
+        `schema ${(schema as { name?: string }).name ?? ''} is not registered under subject ${subject} ` +
+          `(${(err as Error).message}); run \`make up\` (or \`npm run provision\`) to register the schemas`,
+      );
+    }
+  }
+
+  private async resolverFor(schemaId: number, reader: avro.Type): Promise<avro.Resolver | null> {
+    const cacheKey = `${schemaId}:${reader.name ?? reader.toString()}`;
+    const cached = this.resolvers.get(cacheKey);
+    if (cached !== undefined) return cached;
+    let writer: avro.Type;
+    try {
+      writer = (await this.registry.getSchema(schemaId)) as unknown as avro.Type;
+    } catch (err) {
+      const status = (err as { status?: number }).status;
+      if (status === 404) {
+        throw new PoisonRecordError('unknown-schema-id', `schema id ${schemaId} is not in the registry`);
+      }
+      throw new RegistryUnavailableError(`could not fetch schema id ${schemaId}: ${(err as Error).message}`);
+    }
+    let resolver: avro.Resolver | null;
+    try {
+      resolver = writer.equals(reader) ? null : reader.createResolver(writer);
+    } catch (err) {
+      throw new PoisonRecordError(
+        'schema-mismatch',
+        `writer schema id ${schemaId} cannot be read as ${reader.name}: ${(err as Error).message}`,
+      );
+    }
+    this.resolvers.set(cacheKey, resolver);
+    return resolver;
+  }
+}
+
+/** avsc Types of the design's records, built once. */
+export function recordTypes(dir = schemasDir()): Record<SchemaName, avro.Type> {
+  const types = {} as Record<SchemaName, avro.Type>;
+  for (const name of SCHEMA_NAMES) types[name] = avro.Type.forSchema(readSchema(name, dir));
+  return types;
+}

@@ -1,0 +1,46 @@
+import { Kafka, logLevel, Partitioners, type LogEntry, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+
+const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose own log lines go through the service's JSON logger. */
+export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
+  const kafkaLogger = options.logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    // kafkajs logs every coordinator hiccup at ERROR while it retries them; WARN and up is
+    // what an operator needs.
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, timestamp: _timestamp, logger: _logger, ...rest } = log;
+        kafkaLogger[PINO_LEVEL[level] ?? 'info'](rest, message);
+      },
+    retry: { initialRetryTime: 200, retries: 8 },
+  });
+}
+
+/**
+ * An idempotent producer: the broker drops the duplicates its own retries would create,
+ * acks from all in-sync replicas, one request in flight so order holds per partition.
+ * The default partitioner of kafkajs 2 is Java-compatible murmur2, so records keyed by
+ * customer_id land where a Java producer would put them.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    // kafkajs requires unlimited retries for idempotence: giving up mid-sequence could
+    // reorder or lose records. A send blocks while the cluster is away; offsets wait with it.
+    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+  });
+}

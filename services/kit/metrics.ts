@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The metrics every Kairos service exposes, on its own registry. */
+export interface KairosMetrics {
+  registry: Registry;
+  consumerBatchSize: Histogram<'topic'>;
+  consumerBatchDurationSeconds: Histogram<'topic'>;
+  consumerLag: Gauge<'topic' | 'partition'>;
+  recordsProcessed: Counter<'topic'>;
+  recordsDeadLettered: Counter<'topic' | 'reason'>;
+  eventsIgnored: Counter<'reason'>;
+  recordsProduced: Counter<'topic'>;
+}
+
+// Batches range from a single record (quiet topic) to kafkajs's default fetch of thousands.
+const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
+// One Lua call per batch should take milliseconds; the top buckets catch stalls.
+const BATCH_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * A fresh registry with default process metrics, a `service` label on every series and the
+ * shared pipeline metrics. A registry per call (not the global one) keeps tests independent.
+ */
+export function createMetrics(service: string): KairosMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  return {
+    registry,
+    consumerBatchSize: new Histogram({
+      name: 'kairos_consumer_batch_size',
+      help: 'Records per consumed batch',
+      labelNames: ['topic'] as const,
+      buckets: BATCH_SIZE_BUCKETS,
+      registers,
+    }),
+    consumerBatchDurationSeconds: new Histogram({
+      name: 'kairos_consumer_batch_duration_seconds',
+      help: 'Time to process one consumed batch, commit excluded',
+      labelNames: ['topic'] as const,
+      buckets: BATCH_DURATION_BUCKETS,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: 'kairos_consumer_lag',
+      help: 'High watermark minus the last processed offset, per partition',
+      labelNames: ['topic', 'partition'] as const,
+      registers,
+    }),
+    recordsProcessed: new Counter({
+      name: 'kairos_records_processed_total',
+      help: 'Records consumed and processed',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+    recordsDeadLettered: new Counter({
+      name: 'kairos_records_dead_lettered_total',
+      help: 'Records sent to the dead-letter topic, by source topic and reason',
+      labelNames: ['topic', 'reason'] as const,
+      registers,
+    }),
+    eventsIgnored: new Counter({
+      name: 'kairos_events_ignored_total',
+      help: 'Events skipped on purpose (unknown type, duplicate, ...)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    recordsProduced: new Counter({
+      name: 'kairos_records_produced_total',
+      help: 'Records produced, by destination topic',
+      labelNames: ['topic'] as const,
+      registers,
+    }),
+  };
+}

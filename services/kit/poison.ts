@@ -1,0 +1,30 @@
+import { KairosError } from './errors';
+
+/** Why a record was dead-lettered; the value of the `kairos.dlq.reason` header. */
+export type PoisonReason =
+  | 'wire-format'
+  | 'unknown-schema-id'
+  | 'undecodable'
+  | 'schema-mismatch'
+  | 'invalid'
+  | 'processing';
+
+/**
+ * A record that can never be processed, whatever the retries: it goes to the topic's DLQ and
+ * the partition moves on.
+ */
+export class PoisonRecordError extends KairosError {
+  constructor(
+    readonly reason: PoisonReason,
+    message: string,
+  ) {
+    super(message, { retriable: false });
+  }
+}
+
+/** The schema registry could not be asked; the batch is retried, never dead-lettered. */
+export class RegistryUnavailableError extends KairosError {
+  constructor(message: string) {
+    super(message, { retriable: true });
+  }
+}

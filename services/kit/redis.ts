@@ -1,0 +1,147 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+
+/** A single Redis or a Redis Cluster; Kairos code must run unchanged on both. */
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConfig {
+  REDIS_URL: string;
+  /** `host:port` seed nodes; when present a Cluster is used and REDIS_URL only lends credentials and TLS. */
+  REDIS_CLUSTER_NODES?: readonly string[] | undefined;
+}
+
+export interface CreateRedisOptions {
+  /** Shows in CLIENT LIST, so operators can tell which service holds a connection. */
+  connectionName?: string;
+  /** Extra ioredis options for each node connection (overrides the defaults below). */
+  redisOptions?: RedisOptions;
+  /** Extra Cluster options (Cluster only). */
+  clusterOptions?: ClusterOptions;
+}
+
+function splitHostPort(node: string): { host: string; port: number } {
+  const at = node.lastIndexOf(':');
+  return { host: node.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(node.slice(at + 1)) };
+}
+
+/** Credentials, TLS and database from REDIS_URL, as ioredis node options. */
+function urlOptions(redisUrl: string): RedisOptions {
+  const url = new URL(redisUrl);
+  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined;
+  return {
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.protocol === 'rediss:' ? { tls: {} } : {}),
+    ...(db !== undefined && Number.isInteger(db) ? { db } : {}),
+  };
+}
+
+/**
+ * Connects to Redis, or to a Redis Cluster when REDIS_CLUSTER_NODES is set. Auto-pipelining is
+ * on: concurrent commands from many partitions share round trips without any batching code.
+ */
+export function createRedis(cfg: RedisConfig, opts: CreateRedisOptions = {}): RedisClient {
+  const nodeOptions: RedisOptions = {
+    ...urlOptions(cfg.REDIS_URL),
+    ...(opts.connectionName ? { connectionName: opts.connectionName } : {}),
+    ...opts.redisOptions,
+  };
+  if (cfg.REDIS_CLUSTER_NODES && cfg.REDIS_CLUSTER_NODES.length > 0) {
+    // Cluster has no databases; a db in REDIS_URL would make every node connection fail.
+    const { db: _db, ...clusterNodeOptions } = nodeOptions;
+    return new Cluster(cfg.REDIS_CLUSTER_NODES.map(splitHostPort), {
+      enableAutoPipelining: true,
+      redisOptions: clusterNodeOptions,
+      ...opts.clusterOptions,
+    });
+  }
+  const url = new URL(cfg.REDIS_URL);
+  return new Redis({
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: url.port ? Number(url.port) : 6379,
+    enableAutoPipelining: true,
+    ...nodeOptions,
+  });
+}
+
+/** BullMQ's naming: the file says the command name and how many of its arguments are KEYS. */
+export const SCRIPT_FILE_PATTERN = /^([a-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+const INCLUDE_LINE = /^[ \t]*--@include[ \t]+"([^"]+)"[ \t]*$/gm;
+
+/** Reads `file` and inlines its `--@include "name"` lines from `includesDir`, each include once. */
+function expandIncludes(file: string, includesDir: string, included: Set<string>, stack: string[]): string {
+  const source = readFileSync(file, 'utf8');
+  return source.replace(INCLUDE_LINE, (_line, name: string) => {
+    const includeName = name.replace(/\.lua$/, '');
+    if (stack.includes(includeName)) {
+      throw new Error(`kairos redis: include cycle ${[...stack, includeName].join(' -> ')} in ${basename(stack[0] ?? file)}`);
+    }
+    if (included.has(includeName)) return '';
+    included.add(includeName);
+    const includeFile = join(includesDir, `${includeName}.lua`);
+    try {
+      statSync(includeFile);
+    } catch {
+      throw new Error(`kairos redis: ${basename(file)} includes "${name}" but ${includeFile} does not exist`);
+    }
+    return expandIncludes(includeFile, includesDir, included, [...stack, includeName]);
+  });
+}
+
+// Which names each client got from loadLuaScripts, so reloading may redefine them but a
+// script can never silently replace a built-in command such as `get` or `set`.
+const definedScripts = new WeakMap<RedisClient, Map<string, number>>();
+
+/**
+ * Defines every `verbNoun-<numberOfKeys>.lua` in `dir` as a command on `redis`, so callers run
+ * `redis.verbNoun(...keys, ...args)`. Includes come from `dir/includes/`. Returns the names.
+ */
+export function loadLuaScripts(redis: RedisClient, dir: string): string[] {
+  const defined = definedScripts.get(redis) ?? new Map<string, number>();
+  definedScripts.set(redis, defined);
+  const names: string[] = [];
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.lua'))
+    .map((entry) => entry.name)
+    .sort();
+  for (const fileName of files) {
+    const match = SCRIPT_FILE_PATTERN.exec(fileName);
+    if (match === null) {
+      throw new Error(
+        `kairos redis: Lua script file "${join(dir, fileName)}" must be named like verbNoun-<numberOfKeys>.lua (e.g. applyBatch-3.lua)`,
+      );
+    }
+    const name = match[1] as string;
+    const numberOfKeys = Number(match[2]);
+    if (!defined.has(name) && name in redis) {
+      throw new Error(`kairos redis: Lua script "${fileName}" would replace the existing command "${name}"; rename it`);
+    }
+    const lua = expandIncludes(join(dir, fileName), join(dir, 'includes'), new Set(), [fileName]);
+    redis.defineCommand(name, { numberOfKeys, lua });
+    defined.set(name, numberOfKeys);
+    names.push(name);
+  }
+  return names;
+}
+
+/**
+ * Runs a script defined by loadLuaScripts, checking it exists and gets the declared number of
+ * keys: a wrong count would silently shift arguments into KEYS.
+ */
+export async function runScript<T = unknown>(
+  redis: RedisClient,
+  name: string,
+  keys: readonly string[],
+  args: readonly (string | number | Buffer)[] = [],
+): Promise<T> {
+  const numberOfKeys = definedScripts.get(redis)?.get(name);
+  if (numberOfKeys === undefined) throw new Error(`kairos redis: Lua script "${name}" was not loaded`);
+  if (keys.length !== numberOfKeys) {
+    throw new Error(`kairos redis: Lua script "${name}" takes ${numberOfKeys} keys, got ${keys.length}`);
+  }
+  const command = (redis as unknown as Record<string, (...input: unknown[]) => Promise<T>>)[name] as (
+    ...input: unknown[]
+  ) => Promise<T>;
+  return command.call(redis, ...keys, ...args);
+}

@@ -1,0 +1,102 @@
+/**
+ * Creates the design's topics and registers its schemas (idempotent; run by `make up`).
+ *
+ *   node dist/services/tools/provision.js
+ *
+ * Topics: the five of the design plus a DLQ per input, all with KAFKA_PARTITIONS partitions
+ * (behavior.events, customer.profiles and triggers must stay co-partitioned); customer.profiles
+ * is compacted. Subjects follow TopicNameStrategy with compatibility BACKWARD.
+ */
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../kit/codec';
+import { commonShape, intVar, loadConfig, runMain } from '../kit/config';
+import { createKafka } from '../kit/kafka';
+import { createLogger, type Logger } from '../kit/logger';
+import { dlqTopic } from '../kit/dlq';
+
+const shape = {
+  ...commonShape,
+  KAFKA_PARTITIONS: intVar(1, 10000).default(12),
+  KAFKA_REPLICATION_FACTOR: intVar(1, 16).default(1),
+};
+type ProvisionConfig = ReturnType<typeof loadConfig<typeof shape>>;
+
+/** The topics of the design, named as configured, with the schema of their values. */
+export function topicPlan(config: ProvisionConfig): Array<{ topic: string; schema?: SchemaName; compacted?: boolean }> {
+  const inputs = [
+    { topic: config.TOPIC_BEHAVIOR_EVENTS, schema: 'BehaviorEvent' as const },
+    { topic: config.TOPIC_CUSTOMER_PROFILES, schema: 'CustomerProfile' as const, compacted: true },
+    { topic: config.TOPIC_TRIGGERS, schema: 'TriggerFired' as const },
+  ];
+  return [
+    ...inputs,
+    { topic: config.TOPIC_SEGMENT_CHANGES, schema: 'SegmentChange' },
+    { topic: config.TOPIC_EMAIL_OUTCOMES, schema: 'EmailOutcome' },
+    ...inputs.map(({ topic }) => ({ topic: dlqTopic(topic, config.DLQ_SUFFIX) })),
+  ];
+}
+
+async function createTopics(admin: Admin, config: ProvisionConfig, logger: Logger): Promise<void> {
+  const plan = topicPlan(config);
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = plan
+    .filter(({ topic }) => !existing.has(topic))
+    .map(({ topic, compacted }) => ({
+      topic,
+      numPartitions: config.KAFKA_PARTITIONS,
+      replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+      configEntries: compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+    }));
+  if (missing.length > 0) {
+    await admin.createTopics({ topics: missing, waitForLeaders: true });
+    logger.info({ topics: missing.map((t) => t.topic), partitions: config.KAFKA_PARTITIONS }, 'topics created');
+  }
+  const metadata = await admin.fetchTopicMetadata({ topics: plan.map((p) => p.topic) });
+  for (const topic of metadata.topics) {
+    if (topic.partitions.length !== config.KAFKA_PARTITIONS) {
+      logger.warn(
+        { topic: topic.name, partitions: topic.partitions.length, expected: config.KAFKA_PARTITIONS },
+        'topic exists with another partition count; co-partitioned topics must match',
+      );
+    }
+  }
+}
+
+async function registerSchemas(config: ProvisionConfig, logger: Logger): Promise<void> {
+  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
+  for (const { topic, schema } of topicPlan(config)) {
+    if (!schema) continue;
+    const subject = valueSubject(topic);
+    await setCompatibility(config.SCHEMA_REGISTRY_URL, subject, 'BACKWARD');
+    const id = await codec.register(subject, readSchema(schema));
+    logger.info({ subject, id }, 'schema registered');
+  }
+}
+
+async function setCompatibility(registryUrl: string, subject: string, level: string): Promise<void> {
+  const response = await fetch(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ compatibility: level }),
+  });
+  if (!response.ok) {
+    throw new Error(`setting compatibility ${level} on ${subject} failed: HTTP ${response.status} ${await response.text()}`);
+  }
+}
+
+/** Creates the topics and registers the schemas, as configured in `env`. */
+export async function provision(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfig(shape, env);
+  const logger = createLogger({ service: 'provision', level: config.LOG_LEVEL });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-provision', logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await createTopics(admin, config, logger);
+  } finally {
+    await admin.disconnect();
+  }
+  await registerSchemas(config, logger);
+}
+
+if (require.main === module) void runMain('provision', () => provision());

@@ -1,0 +1,104 @@
+/**
+ * Reads a Kairos topic as a consumer group member and prints each decoded record as one JSON
+ * line on stdout: for analytics people peeking at output topics, and for operators.
+ *
+ *   npm run tap -- --topic triggers
+ *   npm run tap -- --topic behavior.events --group my-audit --schema BehaviorEvent
+ *
+ * Offsets are committed after the lines of a batch are written, so a restarted tap with the
+ * same --group continues where it stopped. SIGTERM/SIGINT finish the batch and commit.
+ * Poison records are logged to stderr and skipped; with --dlq they go to the topic's DLQ as a
+ * service would send them.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { AvroCodec, recordTypes, SCHEMA_NAMES, type SchemaName } from '../kit/codec';
+import { commonShape, loadConfig, runMain, type CommonConfig } from '../kit/config';
+import { ConsumerRunner, metricsInstrumentation, type ConsumedRecord } from '../kit/consumer-runner';
+import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import { shutdownOnSignals } from '../kit/lifecycle';
+import { createLogger } from '../kit/logger';
+import { createMetrics } from '../kit/metrics';
+import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
+
+/** The schema of each configured topic's values, so --schema is rarely needed. */
+function schemaOfTopic(config: CommonConfig, topic: string): SchemaName | undefined {
+  const byTopic: Record<string, SchemaName> = {
+    [config.TOPIC_BEHAVIOR_EVENTS]: 'BehaviorEvent',
+    [config.TOPIC_CUSTOMER_PROFILES]: 'CustomerProfile',
+    [config.TOPIC_TRIGGERS]: 'TriggerFired',
+    [config.TOPIC_SEGMENT_CHANGES]: 'SegmentChange',
+    [config.TOPIC_EMAIL_OUTCOMES]: 'EmailOutcome',
+  };
+  return byTopic[topic];
+}
+
+/** Writes `text` and resolves once it has been handed to the OS: the effect is then durable. */
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+async function tap(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      topic: { type: 'string' },
+      group: { type: 'string' },
+      schema: { type: 'string' },
+      'batch-delay-ms': { type: 'string', default: '0' },
+      dlq: { type: 'boolean', default: false },
+    },
+  });
+  const config = loadConfig(commonShape);
+  if (!values.topic) throw new Error('--topic is required; usage: npm run tap -- --topic TOPIC [--group GROUP] [--schema NAME]');
+  const schema = (values.schema ?? schemaOfTopic(config, values.topic)) as SchemaName | undefined;
+  if (!schema || !SCHEMA_NAMES.includes(schema)) {
+    throw new Error(`no schema known for topic ${values.topic}; pass --schema, one of ${SCHEMA_NAMES.join(', ')}`);
+  }
+  // Slows each batch down; tests use it to stop a tap in the middle of a stream.
+  const batchDelayMs = Number(values['batch-delay-ms']);
+  const groupId = values.group ?? `kairos-tap-${randomUUID()}`;
+  const logger = createLogger({ service: 'tap', level: config.LOG_LEVEL, destination: process.stderr });
+  const metrics = createMetrics('tap');
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-tap', logger });
+  const producer = createIdempotentProducer(kafka);
+  await producer.connect();
+  const runner = new ConsumerRunner({
+    consumer: kafka.consumer({ groupId }),
+    producer,
+    codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL),
+    logger,
+    instrumentation: metricsInstrumentation(metrics),
+    service: 'tap',
+    groupId,
+    dlqSuffix: config.DLQ_SUFFIX,
+    // A peek must not write: poison is logged unless --dlq asks for the services' behaviour.
+    produceDeadLetters: values.dlq,
+    bindings: [
+      {
+        topic: values.topic,
+        type: recordTypes()[schema],
+        tombstones: schema === 'CustomerProfile',
+        validate:
+          schema === 'BehaviorEvent'
+            ? (v: BehaviorEvent) => behaviorEventProblem(v)
+            : schema === 'CustomerProfile'
+              ? (v: CustomerProfile) => customerProfileProblem(v)
+              : undefined,
+      } as never,
+    ],
+    handler: async (records: ConsumedRecord<unknown>[]) => {
+      if (batchDelayMs > 0) await new Promise((r) => setTimeout(r, batchDelayMs));
+      const out = records.map(({ partition, offset, key, value }) => JSON.stringify({ partition, offset, key, value }));
+      await writeOut(`${out.join('\n')}\n`);
+    },
+  });
+  shutdownOnSignals(logger, () => [
+    { name: 'consumer', run: () => runner.stop() },
+    { name: 'producer', run: () => producer.disconnect() },
+  ]);
+  await runner.start();
+  logger.info({ topic: values.topic, groupId }, 'tapping');
+}
+
+if (require.main === module) void runMain('tap', () => tap(process.argv.slice(2)));

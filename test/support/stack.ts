@@ -1,0 +1,111 @@
+/**
+ * Helpers for integration tests against the real local stack (started by `make test` or
+ * `make up`): random topic names, topic creation, schema registration, polling waits.
+ */
+import { randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
+import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
+
+export const ROOT = join(__dirname, '..', '..');
+export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+export const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const kafka = new Kafka({ brokers: BROKERS, clientId: 'kairos-tests', logLevel: logLevel.NOTHING });
+
+/** A topic name no other test (or earlier run) uses. */
+export function randomTopic(prefix: string): string {
+  return `test.${prefix}.${randomUUID().slice(0, 8)}`;
+}
+
+export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function createTopics(topics: string[], numPartitions = 3): Promise<void> {
+  await withAdmin((admin) =>
+    admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true }),
+  );
+}
+
+/** Registers the design's schema `name` for `topic`'s values; returns its id. */
+export async function registerValueSchema(codec: AvroCodec, topic: string, name: SchemaName): Promise<number> {
+  return codec.register(valueSubject(topic), readSchema(name));
+}
+
+export async function connectedProducer(): Promise<Producer> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return producer;
+}
+
+/** Polls `check` every 100 ms until it returns a value other than undefined/false. Never sleeps blindly. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const result = await check();
+      if (result !== undefined && result !== false) return result;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Reads every record of `topic` from the beginning until `count` have arrived. */
+export async function readMessages(topic: string, count: number, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}` });
+  const got: Array<KafkaMessage & { partition: number }> = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message, partition }) => void got.push({ ...message, partition }) });
+    await waitFor(`${count} records on ${topic} (have ${got.length})`, () => got.length >= count, timeoutMs);
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
+}
+
+/** Committed offset per partition of `groupId` on `topic` (-1 where nothing was committed). */
+export async function committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+  const offsets = await withAdmin((admin) => admin.fetchOffsets({ groupId, topics: [topic] }));
+  return new Map(offsets[0].partitions.map((p) => [p.partition, Number(p.offset)]));
+}
+
+/** Starts a compiled tool or service (dist/...) as a child process with the test stack's env. */
+export function spawnNode(script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [join(ROOT, 'dist', script), ...args], {
+    env: { ...process.env, KAFKAJS_NO_PARTITIONER_WARNING: '1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Resolves with the exit code (or signal) of a child process. */
+export function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+/** Collects a stream's text. */
+export function collect(stream: NodeJS.ReadableStream | null): { text: () => string } {
+  let text = '';
+  stream?.setEncoding('utf8');
+  stream?.on('data', (chunk: string) => (text += chunk));
+  return { text: () => text };
+}

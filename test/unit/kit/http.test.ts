@@ -1,0 +1,128 @@
+import { Writable } from 'node:stream';
+import { Registry, Counter } from 'prom-client';
+import { startHttpServer, sendJson, type HttpServer } from '../../../services/kit/http';
+import { createLogger } from '../../../services/kit/logger';
+
+const logLines: string[] = [];
+const logger = createLogger({
+  service: 'http-test',
+  destination: new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  }),
+});
+
+describe('startHttpServer', () => {
+  let server: HttpServer;
+  let ready = false;
+  const base = (): string => `http://127.0.0.1:${server.port}`;
+
+  beforeEach(async () => {
+    ready = false;
+    const registry = new Registry();
+    new Counter({ name: 'kairos_test_total', help: 'test counter', registers: [registry] }).inc(3);
+    server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry,
+      logger,
+      isReady: () => ready,
+      routes: {
+        'GET /t/': (_req, res, url) => sendJson(res, 200, { route: 'track', path: url.pathname, q: url.searchParams.get('q') }),
+        'GET /t/open/': (_req, res) => sendJson(res, 200, { route: 'open' }),
+        'POST /unsubscribe': async (req, res) => {
+          let body = '';
+          for await (const chunk of req) body += String(chunk);
+          sendJson(res, 202, { received: body });
+        },
+        'GET /boom': async () => {
+          throw new Error('handler broke for zed@example.com');
+        },
+      },
+    });
+  });
+
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('picks a real port when given 0', () => {
+    expect(server.port).toBeGreaterThan(0);
+  });
+
+  it('serves metrics in the Prometheus text format', async () => {
+    const res = await fetch(`${base()}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    expect(await res.text()).toContain('kairos_test_total 3');
+  });
+
+  it('answers healthz while running', async () => {
+    const res = await fetch(`${base()}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok' });
+  });
+
+  it('reports readiness: starting, ready, then stopping', async () => {
+    let res = await fetch(`${base()}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'starting' });
+    ready = true;
+    res = await fetch(`${base()}/readyz`);
+    expect(res.status).toBe(200);
+    ready = false;
+    res = await fetch(`${base()}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'stopping' });
+  });
+
+  it('routes by method and longest path prefix, passing the parsed URL', async () => {
+    let res = await fetch(`${base()}/t/click/abc?q=1`);
+    expect(await res.json()).toEqual({ route: 'track', path: '/t/click/abc', q: '1' });
+    res = await fetch(`${base()}/t/open/xyz`);
+    expect(await res.json()).toEqual({ route: 'open' });
+    res = await fetch(`${base()}/unsubscribe`, { method: 'POST', body: 'token=1' });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ received: 'token=1' });
+  });
+
+  it('returns JSON 404 for unknown paths and wrong methods on routes, 405 on built-ins', async () => {
+    let res = await fetch(`${base()}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'not found' });
+    res = await fetch(`${base()}/unsubscribe`);
+    expect(res.status).toBe(404);
+    res = await fetch(`${base()}/metrics`, { method: 'POST' });
+    expect(res.status).toBe(405);
+    await res.text();
+  });
+
+  it('turns a failing handler into a 500 and logs it without the address', async () => {
+    const res = await fetch(`${base()}/boom`);
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({ error: 'internal error' });
+    const line = logLines.find((l) => l.includes('http handler failed'));
+    expect(line).toBeDefined();
+    expect(line).toContain('handler broke for [email]');
+  });
+});
+
+describe('startHttpServer lifecycle', () => {
+  const options = { host: '127.0.0.1', registry: new Registry(), logger, isReady: () => true };
+
+  it('rejects a malformed route key early', async () => {
+    await expect(startHttpServer({ ...options, port: 0, routes: { '/no-method': () => undefined } })).rejects.toThrow(
+      /route "\/no-method" must look like "GET \/path-prefix"/,
+    );
+  });
+
+  it('rejects when the port is taken, and frees it on close', async () => {
+    const first = await startHttpServer({ ...options, port: 0 });
+    await expect(startHttpServer({ ...options, port: first.port })).rejects.toThrow(/EADDRINUSE/);
+    await fetch(`http://127.0.0.1:${first.port}/healthz`); // leaves an idle keep-alive socket
+    await first.close();
+    await expect(fetch(`http://127.0.0.1:${first.port}/healthz`)).rejects.toThrow();
+  });
+});
