@@ -4,14 +4,15 @@
 # `stack.sh down` stops exactly what `up` started (it records their pids); `stack.sh status`.
 #
 # Downloads (Maven Central) are cached in $KAIROS_CACHE (default ~/.cache/kairos) and ~/.m2,
-# so only the first run fetches. Runtime state and pid files live in .stack/, logs in
-# logs/stack/.
+# so only the first run fetches. Runtime state and pid files live in .stack/ (KAIROS_STACK_DIR),
+# logs in logs/stack/ (KAIROS_STACK_LOGS). Ports: KAFKA_PORT, KAFKA_CONTROLLER_PORT,
+# REGISTRY_PORT, REDIS_PORT, SES_PORT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${KAIROS_CACHE:-$HOME/.cache/kairos}
-STATE=$ROOT/.stack
-LOGS=$ROOT/logs/stack
+STATE=${KAIROS_STACK_DIR:-$ROOT/.stack}
+LOGS=${KAIROS_STACK_LOGS:-$ROOT/logs/stack}
 KAFKA_VERSION=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$ROOT/infra/kafka/pom.xml")
 APICURIO_VERSION=${APICURIO_VERSION:-3.0.9}
 KAFKA_PORT=${KAFKA_PORT:-9092}
