@@ -1,0 +1,198 @@
+/**
+ * The pure segment engine: (state, input, definitions, now) -> (new state, changes, triggers,
+ * next wake-up). No I/O and no clock: adapters pass `now` (epoch ms, the service clock), read the
+ * state before and write everything returned atomically after.
+ */
+import { triggerId } from '../ids';
+import { isKnownEventType, type BehaviorEvent, type CustomerProfile, type SegmentChange, type TriggerFired } from '../types';
+import { pruneAggregates, recordEvent } from './aggregates';
+import type { SegmentDefinition } from './definition';
+import { evaluateCondition } from './evaluate';
+import { matchesFilter, planFor, type SegmentPlan } from './plan';
+import {
+  cloneState,
+  emptyState,
+  eventIdHash,
+  isEmptyState,
+  rememberEventId,
+  type SegmentState,
+  type StoredProfileValue,
+} from './state';
+
+/** Why an input changed nothing (the adapter counts these in metrics). */
+export type IgnoredReason = 'unknown_type' | 'irrelevant' | 'duplicate' | 'stale_profile';
+
+export interface SegmentResult {
+  /** The state to store; null means delete the customer's state. */
+  state: SegmentState | null;
+  changes: SegmentChange[];
+  triggers: TriggerFired[];
+  /** When to call reevaluate next (epoch ms), or null for no timer. */
+  wakeAt: number | null;
+  ignored: IgnoredReason | null;
+}
+
+/** What caused an evaluation; it names the triggers' discriminator so replays give the same trigger_id. */
+type Cause =
+  | { kind: 'event'; event: BehaviorEvent }
+  | { kind: 'profile'; updatedAt: number }
+  | { kind: 'timer'; dueAt: number };
+
+/** Prefix of the rule of a segment-entry trigger: `segment:<name>`. */
+export const SEGMENT_RULE_PREFIX = 'segment:';
+
+function unchanged(state: SegmentState | null, ignored: IgnoredReason | null): SegmentResult {
+  return { state, changes: [], triggers: [], wakeAt: state?.w ?? null, ignored };
+}
+
+function requireCustomer(state: SegmentState | null, customerId: string): SegmentState {
+  if (state === null) return emptyState(customerId);
+  // A state under the wrong key is an adapter bug; going on would mix two customers' data.
+  if (state.c !== customerId) throw new Error(`segment state belongs to another customer than the input`);
+  return cloneState(state);
+}
+
+function discriminator(cause: Cause): string {
+  if (cause.kind === 'event') return `event:${cause.event.event_id}`;
+  if (cause.kind === 'profile') return `profile:${cause.updatedAt}`;
+  return `timer:${cause.dueAt}`;
+}
+
+function entryContext(segment: SegmentDefinition, reason: string, cause: Cause, now: number): Record<string, string> {
+  const context: Record<string, string> = { segment: segment.name, reason, cause: cause.kind, entered_at: String(now) };
+  if (segment.description !== null) context.segment_description = segment.description;
+  if (cause.kind === 'event') {
+    context.event_type = cause.event.type;
+    if (cause.event.product_id !== null) context.product_id = cause.event.product_id;
+    if (cause.event.category !== null) context.category = cause.event.category;
+    if (cause.event.order_id !== null) context.order_id = cause.event.order_id;
+  }
+  return context;
+}
+
+function entryTrigger(state: SegmentState, segment: SegmentDefinition, reason: string, cause: Cause, now: number): TriggerFired {
+  const rule = `${SEGMENT_RULE_PREFIX}${segment.name}`;
+  return {
+    trigger_id: triggerId(rule, state.c, discriminator(cause)),
+    rule,
+    customer_id: state.c,
+    fired_at: now,
+    cause_event_id: cause.kind === 'event' ? cause.event.event_id : null,
+    context: entryContext(segment, reason, cause, now),
+  };
+}
+
+function change(state: SegmentState, segment: string, kind: SegmentChange['change'], reason: string, now: number): SegmentChange {
+  return { customer_id: state.c, segment, change: kind, at: now, reason };
+}
+
+/** Trims the state, re-evaluates every segment at `now`, and reports what changed. */
+function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Cause): SegmentResult {
+  pruneAggregates(state, plan, now);
+  const before = new Set(state.m);
+  const members: string[] = [];
+  const changes: SegmentChange[] = [];
+  const triggers: TriggerFired[] = [];
+  const wakeTimes: number[] = [];
+  for (const segment of plan.definitions) {
+    const evaluation = evaluateCondition(segment.conditions, { state, plan, now });
+    if (evaluation.next !== null) wakeTimes.push(evaluation.next);
+    if (evaluation.value) members.push(segment.name);
+    if (evaluation.value && !before.has(segment.name)) {
+      changes.push(change(state, segment.name, 'entered', evaluation.reason, now));
+      if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, evaluation.reason, cause, now));
+    }
+    if (!evaluation.value && before.has(segment.name)) changes.push(change(state, segment.name, 'exited', evaluation.reason, now));
+  }
+  const defined = new Set(plan.definitions.map((segment) => segment.name));
+  for (const name of state.m.filter((segment) => !defined.has(segment))) {
+    changes.push(change(state, name, 'exited', 'segment no longer defined', now));
+  }
+  state.m = members.sort();
+  const wakeAt = wakeTimes.length === 0 ? null : Math.min(...wakeTimes);
+  if (wakeAt === null) delete state.w;
+  else state.w = wakeAt;
+  return { state: isEmptyState(state) ? null : state, changes, triggers, wakeAt, ignored: null };
+}
+
+/**
+ * Applies one behavior event. Event times later than `now` count as `now`; events that arrive
+ * out of order are placed at their event time. Unknown or irrelevant types and re-delivered
+ * event_ids (among the last few applied) change nothing and say so in `ignored`.
+ */
+export function applyEvent(
+  state: SegmentState | null,
+  event: BehaviorEvent,
+  definitions: readonly SegmentDefinition[],
+  now: number,
+): SegmentResult {
+  const plan = planFor(definitions);
+  if (!isKnownEventType(event.type)) return unchanged(state, 'unknown_type');
+  const targets = (plan.byType.get(event.type) ?? []).filter((aggregate) => matchesFilter(aggregate.filter, event));
+  if (targets.length === 0) return unchanged(state, 'irrelevant');
+  const hash = eventIdHash(event.event_id);
+  if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
+  const next = requireCustomer(state, event.customer_id);
+  const at = Math.min(event.occurred_at, now);
+  for (const aggregate of targets) {
+    next.a[aggregate.key] ??= {};
+    recordEvent(next.a[aggregate.key], aggregate, at, event.value_cents);
+  }
+  rememberEventId(next, hash);
+  return settle(next, plan, now, { kind: 'event', event });
+}
+
+function readProfileField(profile: CustomerProfile, field: string): StoredProfileValue | null {
+  if (field.startsWith('attributes.')) return profile.attributes[field.slice('attributes.'.length)] ?? null;
+  const value = (profile as unknown as Record<string, unknown>)[field];
+  return typeof value === 'string' || typeof value === 'boolean' ? value : null;
+}
+
+function erase(state: SegmentState | null, now: number): SegmentResult {
+  const changes = (state?.m ?? []).map((segment) => change(state as SegmentState, segment, 'exited', 'customer erased', now));
+  return { state: null, changes, triggers: [], wakeAt: null, ignored: null };
+}
+
+/**
+ * Applies a profile record; null (a tombstone) erases the customer: state null and an `exited`
+ * change per current membership. Only the profile fields some condition reads are kept.
+ */
+export function applyProfile(
+  state: SegmentState | null,
+  profile: CustomerProfile | null,
+  definitions: readonly SegmentDefinition[],
+  now: number,
+): SegmentResult {
+  if (profile === null) return erase(state, now);
+  const plan = planFor(definitions);
+  if (plan.profileFields.length === 0) return unchanged(state, 'irrelevant');
+  if (state?.pu !== undefined && state.pu > profile.updated_at) return unchanged(state, 'stale_profile');
+  const next = requireCustomer(state, profile.customer_id);
+  const stored: Record<string, StoredProfileValue> = {};
+  for (const field of plan.profileFields) {
+    const value = readProfileField(profile, field);
+    if (value !== null) stored[field] = value;
+  }
+  next.p = stored;
+  next.pu = profile.updated_at;
+  return settle(next, plan, now, { kind: 'profile', updatedAt: profile.updated_at });
+}
+
+/**
+ * Re-evaluates memberships at `now` with no new input: call it when a timer set to a previous
+ * wakeAt fires. Triggers it fires are keyed by the stored due time, so a replay gives the same ids.
+ */
+export function reevaluate(state: SegmentState | null, definitions: readonly SegmentDefinition[], now: number): SegmentResult {
+  if (state === null) return unchanged(null, null);
+  return settle(cloneState(state), planFor(definitions), now, { kind: 'timer', dueAt: state.w ?? now });
+}
+
+/** Every segment the state's customer is currently in, sorted. */
+export function memberships(state: SegmentState | null): string[] {
+  return [...(state?.m ?? [])];
+}
+
+/** The event types some definition looks at; the adapter may skip all others cheaply. */
+export function relevantEventTypes(definitions: readonly SegmentDefinition[]): ReadonlySet<string> {
+  return planFor(definitions).relevantTypes;
+}

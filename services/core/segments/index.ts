@@ -1,0 +1,16 @@
+/** The pure segment engine: definitions, per-customer state and the functions adapters call. */
+export {
+  parseSegmentDefinitions,
+  SegmentDefinitionError,
+  type Comparison,
+  type ComparisonOp,
+  type Condition,
+  type EventFilter,
+  type ProfileOp,
+  type ProfileValue,
+  type SegmentDefinition,
+} from './definition';
+export { applyEvent, applyProfile, reevaluate, memberships, relevantEventTypes, SEGMENT_RULE_PREFIX, type IgnoredReason, type SegmentResult } from './engine';
+export { parseSegmentState, serializeSegmentState, type SegmentState, type AggregateState, type SumBuckets } from './state';
+export { MAX_SUM_BUCKETS } from './aggregates';
+export { sumGranularityMs } from './plan';
