@@ -1,0 +1,186 @@
+/**
+ * The trigger engine: applies one customer's events and due timers to that customer's state.
+ * Pure: no I/O and no clock; `now` is the service clock in epoch ms, passed in by the adapter.
+ * Inputs are never mutated; each call works on a copy and returns the new state.
+ *
+ * An adapter, per customer and batch: decodeTriggerState(stored) -> applyEvents(...) -> write
+ * encodeTriggerState(state), append `triggers` to the outbox, ZADD `timers.set`, ZREM
+ * `timers.cancel`, all atomically (skip the write when `changed` is false). When a timer id is
+ * due: parseTimerId(id) -> read that customer's state -> fireTimer(...) -> write back the same way.
+ */
+import { isKnownEventType, type BehaviorEvent, type TriggerFired } from '../types';
+import { applyAbsenceEvent, concernsAbsenceRule, fireAbsenceTimer, newAbsenceState } from './absence';
+import { applyCartEvent, isCartEvent, tracksCart } from './cart';
+import type { AbsenceRule, ThresholdRule, TriggerRule } from './rules';
+import {
+  cloneTriggerState,
+  emptyTriggerState,
+  rememberEventId,
+  type AbsenceRuleState,
+  type ThresholdRuleState,
+  type TriggerState,
+} from './state';
+import { applyThresholdEvent, newThresholdState, thresholdGroupValue } from './threshold';
+import { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor, type TimerChanges } from './timers';
+
+/** Why an event changed nothing: a type the pipeline does not know, or an event id seen recently. */
+export type IgnoredReason = 'unknown_type' | 'duplicate';
+
+export interface EngineResult {
+  state: TriggerState;
+  triggers: TriggerFired[];
+  timers: TimerChanges;
+  /** False when `state` equals the input state, so the adapter may skip writing it. */
+  changed: boolean;
+  ignored?: IgnoredReason;
+}
+
+/** Applies one event of a customer to that customer's state (null: none stored yet). */
+export function applyEvent(
+  state: TriggerState | null,
+  event: BehaviorEvent,
+  rules: readonly TriggerRule[],
+  now: number,
+): EngineResult {
+  const unchanged = (ignored?: IgnoredReason): EngineResult => ({
+    state: state ?? emptyTriggerState(),
+    triggers: [],
+    timers: noTimerChanges(),
+    changed: false,
+    ...(ignored === undefined ? {} : { ignored }),
+  });
+  if (!isKnownEventType(event.type)) return unchanged('unknown_type');
+
+  const working = state === null ? emptyTriggerState() : cloneTriggerState(state);
+  const pruned = pruneRetiredRules(working, rules, event.customer_id);
+  const prunedResult = (ignored?: IgnoredReason): EngineResult =>
+    pruned === null
+      ? unchanged(ignored)
+      : { state: working, triggers: [], timers: pruned, changed: true, ...(ignored === undefined ? {} : { ignored }) };
+
+  if (!concernsAnyRule(event, rules)) return prunedResult();
+  if (!rememberEventId(working, event.event_id)) return prunedResult('duplicate');
+
+  if (tracksCart(rules) && isCartEvent(event)) {
+    working.cart ??= { items: [], lastAdded: null };
+    applyCartEvent(working.cart, event);
+  }
+  const triggers: TriggerFired[] = [];
+  let timers = pruned ?? noTimerChanges();
+  for (const rule of rules) {
+    const outcome = applyRule(working, rule, event, now);
+    if (outcome.trigger !== null) triggers.push(outcome.trigger);
+    timers = mergeTimerChanges(timers, outcome.timers);
+  }
+  return { state: working, triggers, timers, changed: true };
+}
+
+/** Counts of the events applyEvents ignored, by reason. */
+export type IgnoredCounts = Record<IgnoredReason, number>;
+
+/** Applies several events of one customer in order; timer changes are merged (the last per id wins). */
+export function applyEvents(
+  state: TriggerState | null,
+  events: readonly BehaviorEvent[],
+  rules: readonly TriggerRule[],
+  now: number,
+): Omit<EngineResult, 'ignored'> & { ignored: IgnoredCounts } {
+  const customers = new Set(events.map((event) => event.customer_id));
+  if (customers.size > 1) throw new Error(`applyEvents: events of ${customers.size} customers; pass one customer's events`);
+  let current: TriggerState | null = state;
+  const total = { state: state ?? emptyTriggerState(), triggers: [] as TriggerFired[], timers: noTimerChanges(), changed: false };
+  const ignored: IgnoredCounts = { unknown_type: 0, duplicate: 0 };
+  for (const event of events) {
+    const result = applyEvent(current, event, rules, now);
+    current = result.state;
+    total.state = result.state;
+    total.triggers.push(...result.triggers);
+    total.timers = mergeTimerChanges(total.timers, result.timers);
+    total.changed ||= result.changed;
+    if (result.ignored !== undefined) ignored[result.ignored] += 1;
+  }
+  return { ...total, ignored };
+}
+
+/**
+ * Fires a due timer (an id from timerIdFor). Yields no trigger when the timer was cancelled
+ * (then it is cancelled again, harmlessly) or restarted (then it is set to its new due time).
+ */
+export function fireTimer(
+  state: TriggerState | null,
+  timerId: string,
+  rules: readonly TriggerRule[],
+  now: number,
+): EngineResult {
+  const target = parseTimerId(timerId);
+  const rule = target === null ? undefined : rules.find((candidate) => candidate.name === target.rule);
+  const ruleState = state?.rules.find((candidate) => candidate.rule === target?.rule);
+  if (target === null || rule?.kind !== 'absence' || ruleState?.kind !== 'absence' || ruleState.pending === null) {
+    return { state: state ?? emptyTriggerState(), triggers: [], timers: { set: [], cancel: [timerId] }, changed: false };
+  }
+  const working = cloneTriggerState(state!);
+  const outcome = fireAbsenceTimer(absenceState(working, rule), rule, target.customerId, working.cart, now);
+  return {
+    state: outcome.trigger === null ? state! : working,
+    triggers: outcome.trigger === null ? [] : [outcome.trigger],
+    timers: outcome.timers,
+    changed: outcome.trigger !== null,
+  };
+}
+
+function concernsAnyRule(event: BehaviorEvent, rules: readonly TriggerRule[]): boolean {
+  if (tracksCart(rules) && isCartEvent(event)) return true;
+  return rules.some((rule) =>
+    rule.kind === 'threshold' ? thresholdGroupValue(rule, event) !== null : concernsAbsenceRule(rule, event),
+  );
+}
+
+function applyRule(
+  state: TriggerState,
+  rule: TriggerRule,
+  event: BehaviorEvent,
+  now: number,
+): { trigger: TriggerFired | null; timers: TimerChanges } {
+  if (rule.kind === 'absence') {
+    if (!concernsAbsenceRule(rule, event)) return { trigger: null, timers: noTimerChanges() };
+    return applyAbsenceEvent(absenceState(state, rule), rule, event, state.cart, now);
+  }
+  const groupValue = thresholdGroupValue(rule, event);
+  if (groupValue === null) return { trigger: null, timers: noTimerChanges() };
+  const trigger = applyThresholdEvent(thresholdState(state, rule, event.occurred_at), rule, event, groupValue, now);
+  return { trigger, timers: noTimerChanges() };
+}
+
+function thresholdState(state: TriggerState, rule: ThresholdRule, firstTime: number): ThresholdRuleState {
+  const found = state.rules.find((candidate) => candidate.rule === rule.name);
+  if (found?.kind === 'threshold') return found;
+  const created = newThresholdState(rule, firstTime);
+  state.rules.push(created);
+  return created;
+}
+
+function absenceState(state: TriggerState, rule: AbsenceRule): AbsenceRuleState {
+  const found = state.rules.find((candidate) => candidate.rule === rule.name);
+  if (found?.kind === 'absence') return found;
+  const created = newAbsenceState(rule);
+  state.rules.push(created);
+  return created;
+}
+
+/**
+ * Drops state of rules no longer configured (or whose kind changed) and a cart nobody reports,
+ * so a config change cannot leave state growing. Returns the timers to cancel, or null when
+ * nothing was dropped.
+ */
+function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], customerId: string): TimerChanges | null {
+  const kindByName = new Map(rules.map((rule) => [rule.name, rule.kind]));
+  const retired = state.rules.filter((ruleState) => kindByName.get(ruleState.rule) !== ruleState.kind);
+  const dropCart = state.cart !== null && !tracksCart(rules);
+  if (retired.length === 0 && !dropCart) return null;
+  state.rules = state.rules.filter((ruleState) => !retired.includes(ruleState));
+  if (dropCart) state.cart = null;
+  const cancel = retired
+    .filter((ruleState) => ruleState.kind === 'absence' && ruleState.pending !== null)
+    .map((ruleState) => timerIdFor(customerId, ruleState.rule));
+  return { set: [], cancel };
+}

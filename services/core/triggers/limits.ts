@@ -1,0 +1,26 @@
+/**
+ * The bounds that keep one customer's trigger state small, whatever the customer does.
+ * Changing one changes what the engine remembers; each says what is lost beyond it.
+ */
+
+/** Event ids remembered per customer to drop re-delivered duplicates; an older duplicate counts again. */
+export const SEEN_EVENT_IDS = 64;
+
+/** Characters of a SHA-256 (base64url) kept per remembered event id: 72 bits, collisions negligible. */
+export const SEEN_HASH_CHARS = 12;
+
+/**
+ * Groups (e.g. products) kept per threshold rule and customer: the most recently active by event
+ * time. An evicted group starts again from zero if it becomes active again.
+ */
+export const MAX_GROUPS_PER_RULE = 50;
+
+/** Product ids remembered in a tracked cart (the most recently added). */
+export const CART_MAX_ITEMS = 20;
+
+/**
+ * Longest field value (product id, category, group value) stored verbatim. Longer group values
+ * are stored as a hash; longer product ids are not tracked in the cart or copied into a pending
+ * absence (the trigger then lacks that context field).
+ */
+export const MAX_STORED_VALUE_CHARS = 200;

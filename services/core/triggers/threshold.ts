@@ -1,0 +1,126 @@
+/**
+ * Threshold rules: "more than N matching events of one group within a trailing event-time
+ * window", edge-triggered. Pure; mutates the working state it is given.
+ *
+ * How the count is taken (exact, with bounded memory):
+ * - A group's window ends at the group's newest occurred_at T and includes both ends:
+ *   [T - window, T]. A view exactly 24 h after the first is inside; 1 ms later it is outside.
+ * - On each event at t, T becomes max(T, t). `before` = stored times in [T - window, T]; the new
+ *   event then makes `after` = before + 1. In event-time order this is exactly the sliding count:
+ *   `before` is the lowest the count got since the previous event (times only leave the window
+ *   while T advances), `after` is the count at T.
+ * - A late (out-of-order) event counts when it lies inside the current window of its group, so
+ *   it can complete that window. An event older than the rule's newest event time minus the
+ *   window is too late: it cannot share a window with the newest events and is skipped.
+ * - Re-arming: whenever `before` <= N the group is armed. It fires when armed and `after` > N,
+ *   i.e. when the count goes from N to N + 1, and is then disarmed. With a cooldown, a crossing
+ *   inside the cooldown (event time since the last firing) does not fire and the group stays
+ *   armed, so the first event after the cooldown that still finds the count above N fires.
+ * - Only the newest N + 1 times inside the window are kept: deciding "more than N" needs no more,
+ *   and times older than T - window can never count again because T only grows.
+ * - A group whose newest time is more than window + max(window, cooldown) behind the rule's
+ *   newest time is dropped: no event that is not too late can bring its times or its cooldown
+ *   back into play. Beyond that, only the MAX_GROUPS_PER_RULE groups with the newest times stay.
+ */
+import { triggerId } from '../ids';
+import type { BehaviorEvent, TriggerFired } from '../types';
+import { eventFieldValue } from './fields';
+import { MAX_GROUPS_PER_RULE } from './limits';
+import { matchesRule } from './matching';
+import type { ThresholdRule } from './rules';
+import { storedKey, type ThresholdGroup, type ThresholdRuleState } from './state';
+
+/** The group value the rule counts the event under ('' without group_by), or null when the rule ignores it. */
+export function thresholdGroupValue(rule: ThresholdRule, event: BehaviorEvent): string | null {
+  if (!matchesRule(rule, event)) return null;
+  return rule.groupBy === null ? '' : eventFieldValue(event, rule.groupBy);
+}
+
+/** A fresh state for a threshold rule. */
+export function newThresholdState(rule: ThresholdRule, newest: number): ThresholdRuleState {
+  return { rule: rule.name, kind: 'threshold', newest, groups: [] };
+}
+
+/** Counts the event (its group value from thresholdGroupValue) and returns the firing it causes, if any. */
+export function applyThresholdEvent(
+  ruleState: ThresholdRuleState,
+  rule: ThresholdRule,
+  event: BehaviorEvent,
+  groupValue: string,
+  now: number,
+): TriggerFired | null {
+  const t = event.occurred_at;
+  if (t < ruleState.newest - rule.windowMs) return null; // too late, see the module comment
+  ruleState.newest = Math.max(ruleState.newest, t);
+
+  const group = findOrAddGroup(ruleState, storedKey(groupValue));
+  const crossed = countEvent(group, rule, t);
+  dropStaleGroups(ruleState, rule);
+  return crossed === null ? null : thresholdTrigger(rule, event, groupValue, crossed, now);
+}
+
+/** Adds t to the group; returns the count when this event fires the rule, else null. */
+function countEvent(group: ThresholdGroup, rule: ThresholdRule, t: number): number | null {
+  const end = Math.max(t, group.times.at(-1) ?? t);
+  const start = end - rule.windowMs;
+  const inWindow = group.times.filter((time) => time >= start);
+  const before = inWindow.length;
+  if (before <= rule.greaterThan) group.armed = true;
+  const after = before + 1;
+
+  inWindow.push(t);
+  inWindow.sort((a, b) => a - b);
+  group.times = inWindow.slice(-(rule.greaterThan + 1));
+
+  const coolingDown = group.firedAt !== null && end < group.firedAt + rule.cooldownMs;
+  if (!group.armed || after <= rule.greaterThan || coolingDown) return null;
+  group.armed = false;
+  group.firedAt = end;
+  return after;
+}
+
+function findOrAddGroup(ruleState: ThresholdRuleState, key: string): ThresholdGroup {
+  let group = ruleState.groups.find((candidate) => candidate.key === key);
+  if (group === undefined) {
+    group = { key, times: [], armed: true, firedAt: null };
+    ruleState.groups.push(group);
+  }
+  return group;
+}
+
+function dropStaleGroups(ruleState: ThresholdRuleState, rule: ThresholdRule): void {
+  const horizon = ruleState.newest - rule.windowMs - Math.max(rule.windowMs, rule.cooldownMs);
+  let groups = ruleState.groups.filter((group) => newestTime(group) >= horizon);
+  if (groups.length > MAX_GROUPS_PER_RULE) {
+    // Stable sort: among equal newest times the earlier-listed group is kept, deterministically.
+    const keep = new Set([...groups].sort((a, b) => newestTime(b) - newestTime(a)).slice(0, MAX_GROUPS_PER_RULE));
+    groups = groups.filter((group) => keep.has(group));
+  }
+  ruleState.groups = groups;
+}
+
+function newestTime(group: ThresholdGroup): number {
+  return group.times.at(-1) ?? Number.NEGATIVE_INFINITY;
+}
+
+function thresholdTrigger(
+  rule: ThresholdRule,
+  event: BehaviorEvent,
+  groupValue: string,
+  count: number,
+  now: number,
+): TriggerFired {
+  const context: Record<string, string> = { count: String(count), window: rule.window };
+  if (event.product_id !== null) context['product_id'] = event.product_id;
+  if (event.category !== null) context['category'] = event.category;
+  if (rule.groupBy !== null) context[rule.groupBy] = groupValue;
+  return {
+    // The crossing event's id: a replay of the same input crosses on the same event.
+    trigger_id: triggerId(rule.name, event.customer_id, event.event_id),
+    rule: rule.name,
+    customer_id: event.customer_id,
+    fired_at: now,
+    cause_event_id: event.event_id,
+    context,
+  };
+}
