@@ -84,6 +84,7 @@ export class ConsumerRunner {
   private readonly bindings: Map<string, TopicBinding<never>>;
   private stopping = false;
   private joined = false;
+  private assignment: Record<string, number[]> = {};
   /** Batches being processed; stop() waits for them before leaving the group. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly clock: () => number;
@@ -98,10 +99,16 @@ export class ConsumerRunner {
     return this.joined && !this.stopping;
   }
 
+  /** The partitions of `topic` this member owns since the last rebalance (timers follow them). */
+  assignedPartitions(topic: string): number[] {
+    return this.stopping ? [] : (this.assignment[topic] ?? []);
+  }
+
   async start(): Promise<void> {
     const { consumer, logger } = this.options;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
+      this.assignment = event.payload.memberAssignment;
       logger.info({ memberAssignment: event.payload.memberAssignment }, 'joined consumer group');
     });
     consumer.on(consumer.events.CRASH, (event) => {

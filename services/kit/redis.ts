@@ -65,8 +65,12 @@ export function createRedis(cfg: RedisConfig, opts: CreateRedisOptions = {}): Re
   });
 }
 
-/** BullMQ's naming: the file says the command name and how many of its arguments are KEYS. */
-export const SCRIPT_FILE_PATTERN = /^([a-z][A-Za-z0-9]*)-(\d+)\.lua$/;
+/**
+ * BullMQ's naming: the file says the command name and how many of its arguments are KEYS;
+ * `-n` marks a script that takes a variable number of keys (the caller passes the count).
+ */
+export const SCRIPT_FILE_PATTERN = /^([a-z][A-Za-z0-9]*)-(\d+|n)\.lua$/;
+const VARIABLE_KEYS = -1;
 const INCLUDE_LINE = /^[ \t]*--@include[ \t]+"([^"]+)"[ \t]*$/gm;
 
 /** Reads `file` and inlines its `--@include "name"` lines from `includesDir`, each include once. */
@@ -113,12 +117,12 @@ export function loadLuaScripts(redis: RedisClient, dir: string): string[] {
       );
     }
     const name = match[1] as string;
-    const numberOfKeys = Number(match[2]);
+    const numberOfKeys = match[2] === 'n' ? VARIABLE_KEYS : Number(match[2]);
     if (!defined.has(name) && name in redis) {
       throw new Error(`kairos redis: Lua script "${fileName}" would replace the existing command "${name}"; rename it`);
     }
     const lua = expandIncludes(join(dir, fileName), join(dir, 'includes'), new Set(), [fileName]);
-    redis.defineCommand(name, { numberOfKeys, lua });
+    redis.defineCommand(name, numberOfKeys === VARIABLE_KEYS ? { lua } : { numberOfKeys, lua });
     defined.set(name, numberOfKeys);
     names.push(name);
   }
@@ -137,11 +141,13 @@ export async function runScript<T = unknown>(
 ): Promise<T> {
   const numberOfKeys = definedScripts.get(redis)?.get(name);
   if (numberOfKeys === undefined) throw new Error(`kairos redis: Lua script "${name}" was not loaded`);
-  if (keys.length !== numberOfKeys) {
+  if (numberOfKeys !== VARIABLE_KEYS && keys.length !== numberOfKeys) {
     throw new Error(`kairos redis: Lua script "${name}" takes ${numberOfKeys} keys, got ${keys.length}`);
   }
   const command = (redis as unknown as Record<string, (...input: unknown[]) => Promise<T>>)[name] as (
     ...input: unknown[]
   ) => Promise<T>;
-  return command.call(redis, ...keys, ...args);
+  return numberOfKeys === VARIABLE_KEYS
+    ? command.call(redis, keys.length, ...keys, ...args)
+    : command.call(redis, ...keys, ...args);
 }

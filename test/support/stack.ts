@@ -109,3 +109,23 @@ export function collect(stream: NodeJS.ReadableStream | null): { text: () => str
   stream?.on('data', (chunk: string) => (text += chunk));
   return { text: () => text };
 }
+
+/** Waits until `groupId` has committed every record currently in `topic` (its effects are then durable). */
+export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
+  const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+  await waitFor(
+    `group ${groupId} to commit all of ${topic}`,
+    async () => {
+      const committed = await committedOffsets(groupId, topic);
+      return highs.every((p) => p.high === '0' || (committed.get(p.partition) ?? -1) >= Number(p.high));
+    },
+    timeoutMs,
+  );
+}
+
+/** Every record in `topic` right now (up to the high watermarks). */
+export async function readAll(topic: string, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
+  const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+  const total = highs.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  return total === 0 ? [] : readMessages(topic, total, timeoutMs);
+}

@@ -1,0 +1,79 @@
+--[[
+  Applies one computed change to a Kafka partition's state, atomically: customer states, timers,
+  membership sets, records to the outbox, and the partition's fence (version and, for a
+  consumed batch, the last applied offset of its topic). All keys share the partition's hash
+  tag, so this runs on a single Redis and on a Redis Cluster alike.
+
+  The fence makes replays harmless: the caller read the partition at `expectedVersion`,
+  skipped records at or below the applied offset and computed from what it read. If anyone
+  applied anything since (a zombie instance after a rebalance, a timer), the version differs
+  and nothing is written; the caller reads again and recomputes.
+
+  KEYS[1]            fence hash: field `v` = version, field `o:<topic>` = last applied offset
+  KEYS[2]            outbox list (encoded records, relayed to Kafka then trimmed)
+  KEYS[3]            timers sorted set (member -> due time, ms)
+  KEYS[4 .. 3+s]     customer state keys (strings)
+  KEYS[4+s ..]       membership sets
+
+  ARGV[1]            expected version ("0" when the partition has never been written)
+  ARGV[2]            topic whose offset advances, or "" (a timer firing advances none)
+  ARGV[3]            the new applied offset of that topic
+  ARGV[4]            state TTL in ms (each written state key expires after it)
+  ARGV[5]            s: the number of state keys; then s values ("" deletes the key)
+  then o, the number of outbox records, and the o records
+  then t, the number of timer changes, and t pairs: member, due ms ("" removes the member)
+  then m, the number of membership changes, and m triples: KEYS index, "+" or "-", member
+
+  Returns {1, newVersion} when applied, {0, currentVersion} when the version had moved.
+]]
+local fence = KEYS[1]
+local current = tonumber(redis.call('HGET', fence, 'v') or '0')
+if current ~= tonumber(ARGV[1]) then
+  return {0, current}
+end
+
+local ttl = tonumber(ARGV[4])
+local i = 5
+local states = tonumber(ARGV[i])
+for n = 1, states do
+  local value = ARGV[i + n]
+  if value == '' then
+    redis.call('DEL', KEYS[3 + n])
+  else
+    redis.call('SET', KEYS[3 + n], value, 'PX', ttl)
+  end
+end
+i = i + states + 1
+
+local records = tonumber(ARGV[i])
+for n = 1, records do
+  redis.call('RPUSH', KEYS[2], ARGV[i + n])
+end
+i = i + records + 1
+
+local timers = tonumber(ARGV[i])
+for n = 0, timers - 1 do
+  local member, due = ARGV[i + 1 + 2 * n], ARGV[i + 2 + 2 * n]
+  if due == '' then
+    redis.call('ZREM', KEYS[3], member)
+  else
+    redis.call('ZADD', KEYS[3], due, member)
+  end
+end
+i = i + 2 * timers + 1
+
+local memberships = tonumber(ARGV[i])
+for n = 0, memberships - 1 do
+  local key, op, member = KEYS[tonumber(ARGV[i + 1 + 3 * n])], ARGV[i + 2 + 3 * n], ARGV[i + 3 + 3 * n]
+  if op == '+' then
+    redis.call('SADD', key, member)
+  else
+    redis.call('SREM', key, member)
+  end
+end
+
+if ARGV[2] ~= '' then
+  redis.call('HSET', fence, 'o:' .. ARGV[2], ARGV[3])
+end
+local version = redis.call('HINCRBY', fence, 'v', 1)
+return {1, version}

@@ -1,0 +1,149 @@
+import { join } from 'node:path';
+import { loadLuaScripts, runScript, type RedisClient } from './redis';
+
+/**
+ * Where one service keeps the state of one Kafka partition in Redis. Every key carries the
+ * hash tag `{<prefix>:<service>:<partition>}`, so one Lua call can change all of them
+ * atomically, on a single Redis or a Redis Cluster. The partition is that of the input topics
+ * (co-partitioned), and a customer always maps to one partition, so a customer's keys are
+ * all under one tag.
+ */
+export class PartitionKeys {
+  constructor(
+    readonly prefix: string,
+    readonly service: string,
+  ) {}
+
+  tag(partition: number): string {
+    return `{${this.prefix}:${this.service}:${partition}}`;
+  }
+  fence(partition: number): string {
+    return `${this.tag(partition)}:fence`;
+  }
+  outbox(partition: number): string {
+    return `${this.tag(partition)}:outbox`;
+  }
+  timers(partition: number): string {
+    return `${this.tag(partition)}:timers`;
+  }
+  customer(partition: number, customerId: string): string {
+    return `${this.tag(partition)}:c:${customerId}`;
+  }
+  /** A set of members (for example a segment's customers) within the partition. */
+  set(partition: number, name: string): string {
+    return `${this.tag(partition)}:s:${name}`;
+  }
+  /** A pattern matching every key of the service, for tests and clean-up. */
+  pattern(): string {
+    return `{${this.prefix}:${this.service}:*`;
+  }
+}
+
+/** What the partition looked like when read: the fence and the customers' states. */
+export interface PartitionSnapshot {
+  version: number;
+  /** Last applied offset per topic; records at or below it were applied already. */
+  appliedOffsets: Map<string, bigint>;
+  states: Map<string, string | null>;
+}
+
+/** One atomic change to a partition, computed from a snapshot. */
+export interface PartitionChange {
+  /** The consumed batch this change covers; absent for timer firings. */
+  advance?: { topic: string; offset: string };
+  /** New states by customer id; null deletes the customer's state. */
+  states: Map<string, string | null>;
+  /** Encoded records for the outbox, in order. */
+  outbox: string[];
+  /** Timers to set (due ms) or remove (null), by member. */
+  timers: Map<string, number | null>;
+  /** Set memberships to add or remove. */
+  sets: Array<{ set: string; op: '+' | '-'; member: string }>;
+}
+
+export function emptyChange(): PartitionChange {
+  return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
+}
+
+const LUA_DIR = join(__dirname, 'lua');
+
+/**
+ * Reads and atomically changes per-partition state (see applyPartitionChange-n.lua). Thin:
+ * builds keys and arguments, runs the scripts, nothing else.
+ */
+export class PartitionStateStore {
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: PartitionKeys,
+    /** How long a customer's state lives after its last change (idle customers expire). */
+    readonly stateTtlMs: number,
+  ) {
+    loadLuaScripts(redis, LUA_DIR);
+  }
+
+  /** The fence and the states of `customerIds`, in one round trip. */
+  async read(partition: number, customerIds: Iterable<string>): Promise<PartitionSnapshot> {
+    const ids = [...new Set(customerIds)];
+    const [fence, values] = await Promise.all([
+      this.redis.hgetall(this.keys.fence(partition)),
+      ids.length > 0 ? this.redis.mget(ids.map((id) => this.keys.customer(partition, id))) : Promise.resolve([]),
+    ]);
+    const appliedOffsets = new Map<string, bigint>();
+    for (const [field, value] of Object.entries(fence)) {
+      if (field.startsWith('o:')) appliedOffsets.set(field.slice(2), BigInt(value));
+    }
+    return {
+      version: Number(fence.v ?? 0),
+      appliedOffsets,
+      states: new Map(ids.map((id, i) => [id, values[i] ?? null])),
+    };
+  }
+
+  /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
+  async apply(partition: number, version: number, change: PartitionChange): Promise<boolean> {
+    const stateIds = [...change.states.keys()];
+    const setNames = [...new Set(change.sets.map((s) => s.set))];
+    const keys = [
+      this.keys.fence(partition),
+      this.keys.outbox(partition),
+      this.keys.timers(partition),
+      ...stateIds.map((id) => this.keys.customer(partition, id)),
+      ...setNames.map((name) => this.keys.set(partition, name)),
+    ];
+    const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
+    const args: Array<string | number> = [
+      version,
+      change.advance?.topic ?? '',
+      change.advance?.offset ?? '',
+      this.stateTtlMs,
+      stateIds.length,
+      ...stateIds.map((id) => change.states.get(id) ?? ''),
+      change.outbox.length,
+      ...change.outbox,
+      change.timers.size,
+      ...[...change.timers].flatMap(([member, due]) => [member, due === null ? '' : due]),
+      change.sets.length,
+      ...change.sets.flatMap(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
+    ];
+    const [applied] = await runScript<[number, number]>(this.redis, 'applyPartitionChange', keys, args);
+    return applied === 1;
+  }
+
+  /** Timers due at `now` or earlier, oldest first. */
+  async dueTimers(partition: number, now: number, limit: number): Promise<Array<{ member: string; dueAt: number }>> {
+    const flat = await this.redis.zrangebyscore(this.keys.timers(partition), '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+    const due: Array<{ member: string; dueAt: number }> = [];
+    for (let i = 0; i < flat.length; i += 2) due.push({ member: flat[i], dueAt: Number(flat[i + 1]) });
+    return due;
+  }
+
+  /** The first `limit` records of the outbox. */
+  async peekOutbox(partition: number, limit: number): Promise<string[]> {
+    return this.redis.lrange(this.keys.outbox(partition), 0, limit - 1);
+  }
+
+  /** Drops the first `count` records if the head is still `head` (see trimOutbox-1.lua). */
+  async trimOutbox(partition: number, count: number, head: string): Promise<number> {
+    return runScript<number>(this.redis, 'trimOutbox', [this.keys.outbox(partition)], [count, head]);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The trigger service: reads behavior.events, keeps threshold windows and absence timers per
+ * customer in Redis, and produces TriggerFired records to the triggers topic.
+ *
+ *   node dist/services/trigger/main.js
+ */
+import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { readConfigFile } from '../kit/files';
+import { shutdownOnSignals } from '../kit/lifecycle';
+import { startPartitionService, type RunningService } from '../kit/partition-service';
+import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
+import { parseTriggerRules, type TriggerRule } from '../core/triggers';
+import { TriggerLogic } from './logic';
+
+export const triggerShape = {
+  ...commonShape,
+  // 0 lets the OS pick a free port (tests, several instances on one host).
+  HTTP_PORT: intVar(0, 65535).default(8092),
+  GROUP_ID: stringVar().default('kairos-trigger'),
+  TRIGGER_RULES_FILE: stringVar().default('config/triggers.yaml'),
+  TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
+  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
+  STATE_TTL_SLACK: durationVar().default(24 * 3600 * 1000),
+};
+export type TriggerConfig = ReturnType<typeof loadConfig<typeof triggerShape>>;
+
+/** Reads and validates the rule file; throws naming the file, the rule and the field. */
+export function loadTriggerRules(file: string): TriggerRule[] {
+  const { path, text } = readConfigFile(file);
+  return parseTriggerRules(path, text);
+}
+
+/** A customer's trigger state must outlive the longest window, wait or cooldown of any rule. */
+function stateTtlMs(rules: readonly TriggerRule[], slack: number): number {
+  const longest = Math.max(
+    0,
+    ...rules.map((rule) => (rule.kind === 'threshold' ? rule.windowMs + rule.cooldownMs : rule.withinMs)),
+  );
+  return longest + slack;
+}
+
+/** Starts the trigger service; tests pass a clock and a logger. */
+export async function startTrigger(
+  config: TriggerConfig,
+  overrides: { clock?: () => number; logger?: import('../kit/logger').Logger } = {},
+): Promise<RunningService> {
+  const rules = loadTriggerRules(config.TRIGGER_RULES_FILE);
+  return startPartitionService({
+    name: 'trigger',
+    config,
+    stateTtlMs: stateTtlMs(rules, config.STATE_TTL_SLACK),
+    inputs: (types) => [
+      {
+        topic: config.TOPIC_BEHAVIOR_EVENTS,
+        type: types.BehaviorEvent,
+        validate: (event: BehaviorEvent) => behaviorEventProblem(event),
+      } as never,
+    ],
+    logic: async ({ output, metrics }) => new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics),
+    ...overrides,
+  });
+}
+
+if (require.main === module) {
+  void runMain('trigger', async () => {
+    const config = loadConfig(triggerShape);
+    const service = await startTrigger(config);
+    shutdownOnSignals(service.parts.logger, () => [{ name: 'trigger service', run: () => service.stop() }]);
+  });
+}
