@@ -1,0 +1,117 @@
+/**
+ * Choosing at most one message for one trigger: suppression, candidates by rule and
+ * eligibility, priority, cooldown, frequency cap and quiet hours. Pure: history and the clock
+ * come in as data, so the renderer can replay a decision and tests need no Redis.
+ */
+import type { CustomerProfile, TriggerFired } from '../types';
+import { variantSubjectId } from './definition';
+import { formatDuration } from './duration';
+import { ineligibility } from './eligibility';
+import type { Campaign, Variant } from './model';
+import { quietHoursEnd, resolveTimeZone } from './quiet-hours';
+import { chooseVariant } from './variants';
+
+export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'no_consent' | 'no_email';
+
+export interface SendHistory {
+  /** This customer's recent marketing sends (epoch ms), any campaign. */
+  sentAt: readonly number[];
+  /** Last send time per campaign name for this customer. */
+  lastSentByCampaign: Readonly<Record<string, number>>;
+  /** The suppression list entry for the customer's address, if any. */
+  suppressed?: 'unsubscribed' | 'bounced' | 'complained' | null;
+}
+
+export interface ChooseInput {
+  trigger: TriggerFired;
+  profile: CustomerProfile | null;
+  segments: readonly string[];
+  campaigns: readonly Campaign[];
+  history: SendHistory;
+  /** Epoch ms; the only clock this module sees. */
+  now: number;
+}
+
+export type Decision =
+  | { status: 'send'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; reason: string }
+  | { status: 'suppressed'; reason: SuppressionReason; detail: string }
+  | { status: 'skipped'; reason: 'no_campaign' | 'frequency_cap' | 'cooldown'; campaign?: Campaign; detail: string }
+  | { status: 'deferred'; until: number; reason: 'quiet_hours'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; detail: string };
+
+function suppression(profile: CustomerProfile | null, history: SendHistory): Decision | null {
+  if (history.suppressed) {
+    return { status: 'suppressed', reason: history.suppressed, detail: `address is on the suppression list (${history.suppressed})` };
+  }
+  if (profile === null || profile.email === null || profile.email.trim() === '') {
+    return { status: 'suppressed', reason: 'no_email', detail: profile === null ? 'no profile for this customer' : 'profile has no email address' };
+  }
+  if (profile.consent_email !== true) return { status: 'suppressed', reason: 'no_consent', detail: 'profile has no email consent' };
+  return null;
+}
+
+/** Higher priority first; equal priorities by name, so the order never depends on the file. */
+function byPriority(a: Campaign, b: Campaign): number {
+  return b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+function winReason(winner: Campaign, others: readonly Campaign[], rule: string, passedOver: readonly string[]): string {
+  const beaten = others.filter((campaign) => campaign !== winner);
+  const why = beaten.length === 0
+    ? `only eligible campaign for rule ${rule} (priority ${winner.priority})`
+    : `priority ${winner.priority} beats ${beaten.map((campaign) => `${campaign.name} (${campaign.priority})`).join(', ')}`;
+  return passedOver.length === 0 ? why : `${why}; passed over ${passedOver.join('; ')}`;
+}
+
+/** Decides what (if anything) to send for one trigger; every path returns a recorded reason. */
+export function chooseCampaign(input: ChooseInput): Decision {
+  const { trigger, profile, history, now } = input;
+  const suppressed = suppression(profile, history);
+  if (suppressed !== null) return suppressed;
+
+  const answering = input.campaigns.filter((campaign) => campaign.rules.includes(trigger.rule));
+  if (answering.length === 0) return { status: 'skipped', reason: 'no_campaign', detail: `no campaign answers rule ${trigger.rule}` };
+  const segments = new Set(input.segments);
+  const refusals: string[] = [];
+  const eligible = [...answering].sort(byPriority).filter((campaign) => {
+    const why = ineligibility(campaign.eligibility, segments, profile);
+    if (why !== null) refusals.push(`${campaign.name}: ${why}`);
+    return why === null;
+  });
+  if (eligible.length === 0) return { status: 'skipped', reason: 'no_campaign', detail: `no eligible campaign for rule ${trigger.rule}: ${refusals.join('; ')}` };
+
+  // A campaign in its cooldown steps aside for the next one: cooldown is about repeating this
+  // message, while another campaign is a different message.
+  const cooling: string[] = [];
+  const ready = eligible.filter((campaign) => {
+    const last = history.lastSentByCampaign[campaign.name];
+    const cooldown = campaign.caps.cooldownMs;
+    if (cooldown === null || last === undefined || now - last >= cooldown) return true;
+    cooling.push(`${campaign.name} (cooldown ${formatDuration(cooldown)}, until ${new Date(last + cooldown).toISOString()})`);
+    return false;
+  });
+  if (ready.length === 0) return { status: 'skipped', reason: 'cooldown', campaign: eligible[0], detail: `in cooldown: ${cooling.join(', ')}` };
+  const campaign = ready[0];
+
+  const cap = campaign.caps.frequencyCap;
+  const recent = history.sentAt.filter((at) => at > now - cap.perMs && at <= now).sort((a, b) => a - b);
+  if (recent.length >= cap.max) {
+    const nextAllowed = recent[recent.length - cap.max] + cap.perMs;
+    const detail = `${recent.length} sends in the last ${formatDuration(cap.perMs)} (max ${cap.max}); next allowed at ${new Date(nextAllowed).toISOString()}`;
+    return { status: 'skipped', reason: 'frequency_cap', campaign, detail };
+  }
+
+  const variant = chooseVariant(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
+  const template = variant?.template ?? campaign.template;
+  const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
+  const reason = winReason(campaign, eligible, trigger.rule, cooling);
+  if (campaign.caps.quietHours !== null) {
+    const timeZone = resolveTimeZone(profile?.timezone);
+    const until = quietHoursEnd(now, campaign.caps.quietHours, timeZone);
+    if (until !== null) {
+      const { start, end } = campaign.caps.quietHours;
+      const detail = `quiet hours ${start}-${end} in ${timeZone}; ${reason}`;
+      return { status: 'deferred', until, reason: 'quiet_hours', campaign, variant, template, subjectOverride, detail };
+    }
+  }
+  return { status: 'send', campaign, variant, template, subjectOverride, reason };
+}

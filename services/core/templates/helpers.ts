@@ -1,0 +1,94 @@
+/**
+ * The helpers templates may call. Locale and time zone come from the render's data frame
+ * (`@locale`, `@timeZone`), so one compiled set serves every customer.
+ */
+import type { HelperOptions } from 'handlebars';
+
+/** Helpers that ship with Handlebars and stay allowed. */
+export const BUILT_IN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
+
+/** A value counts as missing when it would render as nothing (or as "null"). */
+export function isMissing(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value === 'string') return value.trim() === '';
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (Array.isArray(value)) return value.length === 0;
+  return false;
+}
+
+function frame(options: HelperOptions): { locale: string; timeZone: string } {
+  const data = (options.data ?? {}) as { locale?: string; timeZone?: string };
+  return { locale: data.locale ?? 'en-US', timeZone: data.timeZone ?? 'UTC' };
+}
+
+/** The `fallback=` hash argument, or an error saying how to fix the template. */
+function fallbackOr(helper: string, options: HelperOptions): string {
+  const fallback: unknown = options.hash?.fallback;
+  if (typeof fallback === 'string' && fallback.trim() !== '') return fallback;
+  throw new Error(`${helper}: the value is missing; guard it with {{#if}} or pass fallback="..."`);
+}
+
+const numberFormats = new Map<string, Intl.NumberFormat>();
+const dateFormats = new Map<string, Intl.DateTimeFormat>();
+
+function cachedNumberFormat(locale: string, options: Intl.NumberFormatOptions): Intl.NumberFormat {
+  const key = `${locale}|${JSON.stringify(options)}`;
+  let format = numberFormats.get(key);
+  if (format === undefined) {
+    format = new Intl.NumberFormat(locale, options);
+    numberFormats.set(key, format);
+  }
+  return format;
+}
+
+/** {{money value_cents currency}}: minor units in the customer's locale (JPY has none). */
+function money(cents: unknown, currency: unknown, options: HelperOptions): string {
+  if (typeof cents !== 'number' || !Number.isFinite(cents) || typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) {
+    return fallbackOr('money', options);
+  }
+  const format = cachedNumberFormat(frame(options).locale, { style: 'currency', currency: currency.toUpperCase() });
+  const digits = format.resolvedOptions().maximumFractionDigits ?? 2;
+  return format.format(cents / 10 ** digits);
+}
+
+const DATE_STYLES = ['short', 'medium', 'long', 'full'] as const;
+type DateStyle = (typeof DATE_STYLES)[number];
+
+/** {{date ms style="long" time=true}}: a date (and time) in the customer's locale and zone. */
+function date(ms: unknown, options: HelperOptions): string {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return fallbackOr('date', options);
+  const { locale, timeZone } = frame(options);
+  const style: unknown = options.hash?.style ?? 'long';
+  if (!(DATE_STYLES as readonly unknown[]).includes(style)) throw new Error(`date: style="${String(style)}" is not one of ${DATE_STYLES.join(', ')}`);
+  const withTime = options.hash?.time === true;
+  const key = `${locale}|${timeZone}|${String(style)}|${withTime}`;
+  let format = dateFormats.get(key);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat(locale, { dateStyle: style as DateStyle, ...(withTime ? { timeStyle: 'short' } : {}), timeZone });
+    dateFormats.set(key, format);
+  }
+  return format.format(ms);
+}
+
+/** {{default value "fallback"}}: the value, or the fallback when it would render as nothing. */
+function defaultValue(value: unknown, fallback: unknown, options?: HelperOptions): unknown {
+  if (options === undefined || typeof fallback !== 'string') throw new Error('default: expected {{default value "fallback"}}');
+  return isMissing(value) ? fallback : value;
+}
+
+/** {{percent 20}}: a whole-number percentage in the customer's locale ("20 %" in de-DE). */
+function percent(value: unknown, options: HelperOptions): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fallbackOr('percent', options);
+  return cachedNumberFormat(frame(options).locale, { style: 'percent', maximumFractionDigits: 1 }).format(value / 100);
+}
+
+/** The helpers registered in every template environment. */
+export const HELPERS: Record<string, (...args: never[]) => unknown> = {
+  money,
+  date,
+  default: defaultValue,
+  percent,
+};
+
+/** Every helper name a template may call. */
+export const KNOWN_HELPERS: readonly string[] = [...BUILT_IN_HELPERS, ...Object.keys(HELPERS)];

@@ -1,0 +1,128 @@
+/**
+ * RenderData (what adapters pass in) -> the view templates see. Normalizing here is what lets
+ * templates rely on simple rules: a missing value is absent (never null or ""), lists are
+ * arrays, products always have a title and an http(s) link, objects that templates test
+ * with {{#if x.y}} always exist.
+ */
+export interface RenderProduct {
+  product_id: string;
+  title: string;
+  /** Already signed/tracking-wrapped by the adapter. */
+  url: string;
+  image_url?: string | null;
+  price_cents?: number | null;
+  currency?: string | null;
+}
+
+export interface RenderData {
+  customer: {
+    customer_id?: string | null;
+    first_name?: string | null;
+    last_name?: string | null;
+    attributes?: Record<string, string>;
+  };
+  trigger?: { rule?: string | null; context?: Record<string, string> } | null;
+  /** The product the trigger is about (high_interest), resolved from trigger.context.product_id. */
+  product?: RenderProduct | null;
+  /** Cart contents (cart_abandoned), resolved from trigger.context.cart_product_ids. */
+  cart?: RenderProduct[] | null;
+  /** `fallback: true` when the recommender was slow or down and best sellers stand in. */
+  recommendations?: { items: RenderProduct[]; fallback: boolean } | null;
+  offer?: {
+    headline: string;
+    description?: string | null;
+    code?: string | null;
+    discount_percent?: number | null;
+    expires_at?: number | null;
+  } | null;
+  /** Every URL already signed by the adapter; unsubscribe_url is required. */
+  links: {
+    unsubscribe_url: string;
+    preferences_url?: string | null;
+    shop_url?: string | null;
+  };
+  brand?: { name?: string | null; address?: string | null } | null;
+}
+
+type View = Record<string, unknown>;
+
+export const DEFAULT_BRAND_NAME = 'Kairos Shop';
+
+function text(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
+}
+
+/** Only http(s) links reach a template: no javascript:, data: or relative surprises. */
+export function safeUrl(value: unknown): string | undefined {
+  const candidate = text(value);
+  if (candidate === undefined) return undefined;
+  try {
+    const url = new URL(candidate);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Drops undefined values, so strict templates see "absent" rather than "empty". */
+function compact(fields: Record<string, unknown>): View {
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+}
+
+function product(raw: RenderProduct | null | undefined): View | undefined {
+  if (raw === null || raw === undefined) return undefined;
+  const title = text(raw.title);
+  const url = safeUrl(raw.url);
+  if (title === undefined || url === undefined) return undefined;
+  const currency = text(raw.currency);
+  const priced = typeof raw.price_cents === 'number' && Number.isSafeInteger(raw.price_cents) && currency !== undefined && /^[A-Za-z]{3}$/.test(currency);
+  return compact({
+    product_id: text(raw.product_id),
+    title,
+    url,
+    image_url: safeUrl(raw.image_url),
+    price_cents: priced ? raw.price_cents : undefined,
+    currency: priced ? currency.toUpperCase() : undefined,
+  });
+}
+
+function products(list: readonly RenderProduct[] | null | undefined): View[] {
+  return (list ?? []).map(product).filter((item): item is View => item !== undefined);
+}
+
+function stringMap(map: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(map ?? {}).flatMap(([key, value]) => (text(value) === undefined ? [] : [[key, value.trim()]])));
+}
+
+/** The normalized view; throws (a plain Error) when the unsubscribe link is missing. */
+export function buildView(data: RenderData): View {
+  const unsubscribe = safeUrl(data.links?.unsubscribe_url);
+  if (unsubscribe === undefined) throw new Error('links.unsubscribe_url is missing or not an http(s) URL; no email goes out without one');
+  const offer = data.offer && text(data.offer.headline) !== undefined
+    ? compact({
+        headline: text(data.offer.headline),
+        description: text(data.offer.description),
+        code: text(data.offer.code),
+        discount_percent: typeof data.offer.discount_percent === 'number' && Number.isFinite(data.offer.discount_percent) ? data.offer.discount_percent : undefined,
+        expires_at: typeof data.offer.expires_at === 'number' && Number.isFinite(data.offer.expires_at) ? data.offer.expires_at : undefined,
+      })
+    : undefined;
+  const recommendations = products(data.recommendations?.items);
+  return compact({
+    customer: compact({
+      customer_id: text(data.customer?.customer_id),
+      first_name: text(data.customer?.first_name),
+      last_name: text(data.customer?.last_name),
+      attributes: stringMap(data.customer?.attributes),
+    }),
+    trigger: compact({ rule: text(data.trigger?.rule), context: stringMap(data.trigger?.context ?? undefined) }),
+    product: product(data.product),
+    cart: products(data.cart),
+    recommendations: { items: recommendations, fallback: recommendations.length > 0 && data.recommendations?.fallback === true },
+    offer,
+    links: compact({ unsubscribe_url: unsubscribe, preferences_url: safeUrl(data.links.preferences_url), shop_url: safeUrl(data.links.shop_url) }),
+    brand: compact({ name: text(data.brand?.name) ?? DEFAULT_BRAND_NAME, address: text(data.brand?.address) }),
+  });
+}
