@@ -87,6 +87,17 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     return collector;
   };
 
+  const redisKeys = async () => {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 1000);
+      found.push(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+    return found;
+  };
+
   return {
     env,
     topics,
@@ -119,19 +130,10 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
       await waitFor(`every record of ${topic}`, () => highs.every((p) => (collector.next.get(p.partition) ?? 0) >= Number(p.high)));
       return Promise.all(collector.messages.map((m) => codec.decode<T>(m.value!, types[schema])));
     },
-    async redisKeys() {
-      const found: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `{${prefix}:*`, 'COUNT', 1000);
-        found.push(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      return found;
-    },
+    redisKeys,
     async close() {
       for (const collector of collectors.values()) await (await collector).consumer.disconnect();
-      const keys = await this.redisKeys();
+      const keys = await redisKeys();
       for (const key of keys) await redis.del(key);
       await producer.disconnect();
       redis.disconnect();
