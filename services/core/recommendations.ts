@@ -1,0 +1,24 @@
+/**
+ * What the renderer shows in a recommendations block, and the port it gets them through.
+ * The recommender service's HTTP client implements it with a timeout, a cache, a circuit
+ * breaker and a fallback; tests may pass any object with this shape.
+ */
+export interface RecommendedProduct {
+  product_id: string;
+  title: string;
+  url: string;
+  image_url?: string;
+  price_cents?: number;
+  currency?: string;
+}
+
+export interface Recommendations {
+  items: RecommendedProduct[];
+  /** True when these are the fallback (for example best sellers), not personal picks. */
+  fallback: boolean;
+}
+
+export interface RecommendationSource {
+  /** Never rejects: on timeout, error or an open breaker it resolves with the fallback. */
+  recommend(request: { customerId: string; context: Record<string, string>; limit: number }): Promise<Recommendations>;
+}
