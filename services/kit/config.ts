@@ -257,7 +257,8 @@ export async function runMain(service: string, main: () => Promise<void>, io: Ma
       error instanceof Error
         ? { type: error.name, message: scrubEmails(error.message), stack: scrubEmails(error.stack ?? '') }
         : { message: scrubEmails(String(error)) };
-    finish(io, `${JSON.stringify({ level: 'fatal', time, service, msg: 'start-up failed', err })}\n`, 1);
+    // The JSON line is for log pipelines; the plain one for the operator at a terminal.
+    finish(io, `${JSON.stringify({ level: 'fatal', time, service, msg: 'start-up failed', err })}\n${service}: start-up failed: ${err.message}\n`, 1);
   }
 }
 

@@ -27,6 +27,11 @@ export interface TopicBinding<T> {
   validate?: (value: T) => string | null;
   /** Whether a null value (tombstone) is meaningful on this topic; otherwise it is dead-lettered. */
   tombstones?: boolean;
+  /**
+   * The value field the record key must equal (e.g. customer_id). A record without a key, or
+   * with another one, would be processed in the wrong partition's state: it is dead-lettered.
+   */
+  keyField?: string;
 }
 
 /** What the handler hands back: records it could not process and that must be dead-lettered. */
@@ -190,18 +195,24 @@ export class ConsumerRunner {
 
   private async decode(binding: TopicBinding<never>, partition: number, message: KafkaMessage): Promise<ConsumedRecord<unknown>> {
     let value: unknown = null;
+    const key = message.key === null ? null : message.key.toString('utf8');
+    if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
     if (message.value === null) {
       if (!binding.tombstones) throw new PoisonRecordError('invalid', `null value (tombstone) on ${binding.topic}, which takes none`);
     } else {
       value = await this.options.codec.decode(message.value, binding.type);
       const problem = binding.validate?.(value as never);
       if (problem) throw new PoisonRecordError('invalid', problem);
+      const expected = binding.keyField ? (value as Record<string, unknown>)[binding.keyField] : key;
+      if (expected !== key) {
+        throw new PoisonRecordError('invalid', `record key ${JSON.stringify(key)} is not its ${binding.keyField} ${JSON.stringify(expected)}`);
+      }
     }
     return {
       topic: binding.topic,
       partition,
       offset: message.offset,
-      key: message.key === null ? null : message.key.toString('utf8'),
+      key,
       value,
       timestamp: Number(message.timestamp),
       headers: message.headers ?? {},

@@ -54,6 +54,7 @@ export async function startTrigger(
         topic: config.TOPIC_BEHAVIOR_EVENTS,
         type: types.BehaviorEvent,
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
+        keyField: 'customer_id',
       } as never,
     ],
     logic: async ({ output, metrics }) => new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics),

@@ -239,8 +239,10 @@ describe('runMain', () => {
     const io = fakeIo();
     await runMain('renderer', async () => Promise.reject(new Error('cannot reach bob@example.com')), io);
     expect(io.code).toBe(1);
-    const line = JSON.parse(io.output);
+    const [json, human] = io.output.split('\n');
+    const line = JSON.parse(json);
     expect(line).toMatchObject({ level: 'fatal', service: 'renderer', err: { type: 'Error', message: 'cannot reach [email]' } });
+    expect(human).toBe('renderer: start-up failed: cannot reach [email]');
   });
 
   it('does not exit when main succeeds', async () => {

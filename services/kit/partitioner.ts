@@ -1,0 +1,12 @@
+// kafkajs ships the Java client's murmur2 but does not export it; it is pinned in the lockfile.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const murmur2 = require('kafkajs/src/producer/partitioners/default/murmur2') as (key: string | Buffer) => number;
+
+/**
+ * The partition a key lands in with the Java client's default partitioner (and kafkajs 2's):
+ * positive murmur2 of the key bytes, modulo the partition count. Services use it to find the
+ * partition, and so the Redis hash tag, of a customer outside a consumed record.
+ */
+export function partitionOf(key: string, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
+}

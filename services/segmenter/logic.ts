@@ -1,0 +1,112 @@
+import type { ConsumedRecord } from '../kit/consumer-runner';
+import type { KairosMetrics } from '../kit/metrics';
+import type { OutputEncoder } from '../kit/partition-service';
+import { emptyChange, type PartitionChange, type PartitionSnapshot } from '../kit/partition-state';
+import { encodeOutboxRecord, type DueTimer, type PartitionLogic } from '../kit/partition-processor';
+import {
+  applyEvent,
+  applyProfile,
+  parseSegmentState,
+  reevaluate,
+  serializeSegmentState,
+  type SegmentDefinition,
+  type SegmentResult,
+  type SegmentState,
+} from '../core/segments';
+import type { BehaviorEvent, CustomerProfile } from '../core/types';
+
+/** The per-partition set holding a segment's members (for sizes and member lists). */
+export function membersSet(segment: string): string {
+  return `m:${segment}`;
+}
+
+/**
+ * The segmenter's adapter around the pure segment engine: events and profiles of a batch (or
+ * a due wake-up) go through the engine per customer, in offset order; the new states, the
+ * SegmentChange and TriggerFired records, the membership sets and each customer's next wake-up
+ * become one atomic PartitionChange.
+ */
+export class SegmenterLogic implements PartitionLogic {
+  constructor(
+    private readonly definitions: readonly SegmentDefinition[],
+    private readonly profilesTopic: string,
+    private readonly out: { changes: OutputEncoder; triggers: OutputEncoder },
+    private readonly metrics: KairosMetrics,
+  ) {}
+
+  customersOfRecords(records: ConsumedRecord<unknown>[]): string[] {
+    return records.map(customerOf);
+  }
+
+  customersOfTimers(timers: DueTimer[]): string[] {
+    return timers.map((t) => t.member);
+  }
+
+  onRecords(snapshot: PartitionSnapshot, records: ConsumedRecord<unknown>[], now: number): PartitionChange {
+    const work = new Work(snapshot);
+    for (const record of records) {
+      const customer = customerOf(record);
+      const state = work.state(customer);
+      const result =
+        record.topic === this.profilesTopic
+          ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now)
+          : applyEvent(state, record.value as BehaviorEvent, this.definitions, now);
+      this.collect(work, customer, result, now);
+    }
+    return work.finish();
+  }
+
+  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number): PartitionChange {
+    const work = new Work(snapshot);
+    for (const { member: customer } of timers) {
+      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now), now);
+    }
+    return work.finish();
+  }
+
+  private collect(work: Work, customer: string, result: SegmentResult, now: number): void {
+    if (result.ignored !== null) {
+      this.metrics.eventsIgnored.inc({ reason: result.ignored });
+      return;
+    }
+    work.set(customer, result.state);
+    for (const change of result.changes) {
+      work.change.outbox.push(encodeOutboxRecord({ topic: this.out.changes.topic, key: customer, value: this.out.changes.encode(change) }));
+      work.change.sets.push({ set: membersSet(change.segment), op: change.change === 'entered' ? '+' : '-', member: customer });
+    }
+    for (const trigger of result.triggers) {
+      work.change.outbox.push(encodeOutboxRecord({ topic: this.out.triggers.topic, key: customer, value: this.out.triggers.encode(trigger) }));
+    }
+    // A wake-up time not in the future would fire again at once; the engine never gives one,
+    // but a timer must not be able to spin.
+    const wakeAt = result.state === null || result.wakeAt === null ? null : Math.max(result.wakeAt, now + 1);
+    work.change.timers.set(customer, wakeAt);
+  }
+}
+
+/** One change being built, with the states it has already moved. */
+class Work {
+  readonly change = emptyChange();
+  private readonly states = new Map<string, SegmentState | null>();
+
+  constructor(private readonly snapshot: PartitionSnapshot) {}
+
+  state(customer: string): SegmentState | null {
+    if (!this.states.has(customer)) this.states.set(customer, parseSegmentState(this.snapshot.states.get(customer) ?? null));
+    return this.states.get(customer) ?? null;
+  }
+
+  set(customer: string, state: SegmentState | null): void {
+    this.states.set(customer, state);
+    this.change.states.set(customer, state === null ? null : serializeSegmentState(state));
+  }
+
+  finish(): PartitionChange {
+    return this.change;
+  }
+}
+
+/** The runner checked that the key is the customer id (see TopicBinding.keyField). */
+function customerOf(record: ConsumedRecord<unknown>): string {
+  return record.key as string;
+}

@@ -1,0 +1,85 @@
+/**
+ * The segmenter: reads behavior.events and customer.profiles, keeps every customer's segment
+ * state in Redis, emits SegmentChange records (and segment-entry triggers), and answers
+ * segment queries over HTTP.
+ *
+ *   node dist/services/segmenter/main.js
+ */
+import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { readConfigFile } from '../kit/files';
+import { shutdownOnSignals } from '../kit/lifecycle';
+import type { Logger } from '../kit/logger';
+import { startPartitionService, type RunningService } from '../kit/partition-service';
+import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
+import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
+import { segmentRoutes } from './api';
+import { SegmenterLogic } from './logic';
+
+const DAY = 24 * 3600 * 1000;
+
+export const segmenterShape = {
+  ...commonShape,
+  // 0 lets the OS pick a free port (tests, several instances on one host).
+  HTTP_PORT: intVar(0, 65535).default(8091),
+  GROUP_ID: stringVar().default('kairos-segmenter'),
+  SEGMENTS_FILE: stringVar().default('config/segments.yaml'),
+  TIMER_INTERVAL_MS: intVar(50, 60_000).default(5000),
+  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
+  // Longer than the longest window (365 d): a customer idle for that long is in no windowed segment.
+  STATE_TTL: durationVar().default(366 * DAY),
+};
+export type SegmenterConfig = ReturnType<typeof loadConfig<typeof segmenterShape>>;
+
+/** Reads and validates the segment definitions; throws naming the file, the segment and the field. */
+export function loadSegmentDefinitions(file: string): SegmentDefinition[] {
+  const { path, text } = readConfigFile(file);
+  return parseSegmentDefinitions(path, text);
+}
+
+/** Starts the segmenter; tests pass a clock and a logger. */
+export async function startSegmenter(
+  config: SegmenterConfig,
+  overrides: { clock?: () => number; logger?: Logger } = {},
+): Promise<RunningService> {
+  const definitions = loadSegmentDefinitions(config.SEGMENTS_FILE);
+  return startPartitionService({
+    name: 'segmenter',
+    config,
+    stateTtlMs: config.STATE_TTL,
+    inputs: (types) => [
+      {
+        topic: config.TOPIC_BEHAVIOR_EVENTS,
+        type: types.BehaviorEvent,
+        validate: (event: BehaviorEvent) => behaviorEventProblem(event),
+        keyField: 'customer_id',
+      } as never,
+      {
+        topic: config.TOPIC_CUSTOMER_PROFILES,
+        type: types.CustomerProfile,
+        validate: (profile: CustomerProfile) => customerProfileProblem(profile),
+        tombstones: true,
+        keyField: 'customer_id',
+      } as never,
+    ],
+    logic: async ({ output, metrics }) =>
+      new SegmenterLogic(
+        definitions,
+        config.TOPIC_CUSTOMER_PROFILES,
+        {
+          changes: await output('SegmentChange', config.TOPIC_SEGMENT_CHANGES),
+          triggers: await output('TriggerFired', config.TOPIC_TRIGGERS),
+        },
+        metrics,
+      ),
+    routes: ({ redis, keys, partitionCount }) => segmentRoutes({ redis, keys, definitions, partitionCount }),
+    ...overrides,
+  });
+}
+
+if (require.main === module) {
+  void runMain('segmenter', async () => {
+    const config = loadConfig(segmenterShape);
+    const service = await startSegmenter(config);
+    shutdownOnSignals(service.parts.logger, () => [{ name: 'segmenter', run: () => service.stop() }]);
+  });
+}
