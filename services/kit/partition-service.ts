@@ -17,6 +17,8 @@ export interface PartitionServiceConfig extends CommonConfig {
   GROUP_ID: string;
   TIMER_INTERVAL_MS: number;
   PARTITIONS_CONCURRENTLY: number;
+  /** Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays). */
+  FETCH_MAX_BYTES_PER_PARTITION: number;
 }
 
 /** Encodes records of one output topic with the schema registered for it. */
@@ -89,7 +91,7 @@ export async function startPartitionService(options: PartitionServiceOptions): P
 
   await producer.connect();
   const runner = new ConsumerRunner({
-    consumer: kafka.consumer({ groupId: config.GROUP_ID }),
+    consumer: kafka.consumer({ groupId: config.GROUP_ID, maxBytesPerPartition: config.FETCH_MAX_BYTES_PER_PARTITION }),
     producer,
     codec,
     logger,
