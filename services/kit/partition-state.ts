@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { projectRoot } from './files';
 import { loadLuaScripts, runScript, type RedisClient } from './redis';
 
 /**
@@ -65,7 +66,8 @@ export function emptyChange(): PartitionChange {
   return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
 }
 
-const LUA_DIR = join(__dirname, 'lua');
+// tsc does not copy the .lua files into dist/: the build runs the scripts of the source tree.
+const LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
 
 /**
  * Reads and atomically changes per-partition state (see applyPartitionChange-n.lua). Thin:

@@ -20,6 +20,7 @@ export const triggerShape = {
   TRIGGER_RULES_FILE: stringVar().default('config/triggers.yaml'),
   TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
   PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
+  FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
   STATE_TTL_SLACK: durationVar().default(24 * 3600 * 1000),
 };
 export type TriggerConfig = ReturnType<typeof loadConfig<typeof triggerShape>>;
