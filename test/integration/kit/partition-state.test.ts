@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { createRedis } from '../../../services/kit/redis';
+import { emptyChange, PartitionKeys, PartitionStateStore } from '../../../services/kit/partition-state';
+import { REDIS_URL } from '../../support/stack';
+
+describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimOutbox-1.lua)', () => {
+  const redis = createRedis({ REDIS_URL });
+  const keys = new PartitionKeys(`test-ps-${randomUUID().slice(0, 8)}`, 'svc');
+  const store = new PartitionStateStore(redis, keys, 60_000);
+
+  afterAll(async () => {
+    const found = await redis.keys(`${keys.pattern()}`);
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  });
+
+  it('applies states, timers, sets, outbox and the fence atomically, and refuses a stale version', async () => {
+    const change = emptyChange();
+    change.advance = { topic: 'behavior.events', offset: '41' };
+    change.states.set('c1', '{"x":1}');
+    change.states.set('c2', '{"x":2}');
+    change.timers.set('c1', 5000);
+    change.sets.push({ set: 'm:engaged', op: '+', member: 'c1' }, { set: 'm:vip', op: '+', member: 'c2' });
+    change.outbox.push('r1', 'r2');
+    expect(await store.apply(7, 0, change)).toBe(true);
+
+    const snapshot = await store.read(7, ['c1', 'c2', 'c3']);
+    expect(snapshot.version).toBe(1);
+    expect(snapshot.appliedOffsets.get('behavior.events')).toBe(41n);
+    expect(Object.fromEntries(snapshot.states)).toEqual({ c1: '{"x":1}', c2: '{"x":2}', c3: null });
+    expect(await redis.pttl(keys.customer(7, 'c1'))).toBeGreaterThan(50_000);
+    expect(await redis.smembers(keys.set(7, 'm:engaged'))).toEqual(['c1']);
+    expect(await store.dueTimers(7, 4999, 10)).toEqual([]);
+    expect(await store.dueTimers(7, 5000, 10)).toEqual([{ member: 'c1', dueAt: 5000 }]);
+
+    const stale = emptyChange();
+    stale.states.set('c1', '{"x":"stale"}');
+    stale.outbox.push('never');
+    expect(await store.apply(7, 0, stale)).toBe(false);
+    expect(await redis.get(keys.customer(7, 'c1'))).toBe('{"x":1}');
+    expect(await store.peekOutbox(7, 10)).toEqual(['r1', 'r2']);
+
+    const erase = emptyChange();
+    erase.states.set('c1', null);
+    erase.timers.set('c1', null);
+    erase.sets.push({ set: 'm:engaged', op: '-', member: 'c1' });
+    expect(await store.apply(7, 1, erase)).toBe(true);
+    expect(await redis.exists(keys.customer(7, 'c1'), keys.set(7, 'm:engaged'))).toBe(0);
+    expect(await store.dueTimers(7, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('trims only what this relay produced: a second relay that trimmed first makes the trim a no-op', async () => {
+    const change = emptyChange();
+    change.outbox.push('a', 'b', 'c');
+    const { version } = await store.read(3, []);
+    await store.apply(3, version, change);
+    const head = (await store.peekOutbox(3, 2))[0];
+    expect(await store.trimOutbox(3, 2, head)).toBe(2); // relay 1 produced a, b
+    expect(await store.trimOutbox(3, 2, head)).toBe(0); // relay 2 read the same head earlier: must not drop c
+    expect(await store.peekOutbox(3, 10)).toEqual(['c']);
+  });
+});
