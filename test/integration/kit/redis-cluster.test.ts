@@ -81,7 +81,7 @@ function ownerOf(shards: string, slot: number): string {
     while (/^\d+$/.test(lines[j] ?? '')) ranges.push(Number(lines[j++]));
     for (let r = 0; r + 1 < ranges.length; r += 2) {
       if (slot >= ranges[r] && slot <= ranges[r + 1]) {
-        const port = lines.slice(j).find((l, k, all) => all[k - 1] === 'port');
+        const port = lines.slice(j).find((_line, k, all) => all[k - 1] === 'port');
         return port ?? 'unknown';
       }
     }

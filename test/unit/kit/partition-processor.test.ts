@@ -31,9 +31,15 @@ class MemoryStore {
   async apply(_partition: number, version: number, change: PartitionChange): Promise<boolean> {
     this.beforeApply();
     if (version !== this.version) return false;
-    for (const [c, s] of change.states) (s === null ? this.states.delete(c) : this.states.set(c, s));
+    for (const [c, s] of change.states) {
+      if (s === null) this.states.delete(c);
+      else this.states.set(c, s);
+    }
     this.outbox.push(...change.outbox);
-    for (const [m, due] of change.timers) (due === null ? this.timers.delete(m) : this.timers.set(m, due));
+    for (const [m, due] of change.timers) {
+      if (due === null) this.timers.delete(m);
+      else this.timers.set(m, due);
+    }
     if (change.advance) this.offsets.set(change.advance.topic, BigInt(change.advance.offset));
     this.version += 1;
     return true;
