@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { BatchContext, ConsumedRecord } from '../kit/consumer-runner';
+import type { KairosMetrics } from '../kit/metrics';
+import { FenceContentionError } from '../kit/partition-processor';
+import { emptyChange, type PartitionStateStore } from '../kit/partition-state';
+import type { BehaviorEvent } from '../core/types';
+import {
+  applyBatch,
+  decodeDeltaRecord,
+  encodeDeltaRecord,
+  isEmptyDeltas,
+  toDeltaRecord,
+  type RecommenderTuning,
+} from './logic';
+import type { RecommendationStore } from './store';
+
+export interface RecommenderProcessorOptions {
+  state: PartitionStateStore;
+  store: RecommendationStore;
+  tuning: RecommenderTuning;
+  logger: Logger;
+  metrics: KairosMetrics;
+  clock: () => number;
+}
+
+const MAX_ATTEMPTS = 10;
+const RELAY_BATCH = 50;
+
+/**
+ * Applies consumed batches in two exactly-once steps, because the shared aggregates cannot
+ * share a hash tag with the partition:
+ *  1. one atomic Lua call on the partition's tag: skip offsets at or below the fence, write
+ *     the customers' recent views, append the batch's deltas to the partition outbox, advance
+ *     the fence (kit's applyPartitionChange);
+ *  2. relay: apply each outbox record to popularity and to every touched product, where a
+ *     per-key mark (last applied offset of this topic:partition) makes a repeat a no-op; then
+ *     trim the outbox.
+ * A crash between or inside the steps replays the batch (fenced) or the outbox record
+ * (marked): counts never double.
+ */
+export class RecommenderProcessor {
+  private readonly queues = new Map<number, Promise<unknown>>();
+  private relayLoop: NodeJS.Timeout | undefined;
+  private relayTick: Promise<void> | undefined;
+
+  constructor(private readonly options: RecommenderProcessorOptions) {}
+
+  /** The ConsumerRunner handler. */
+  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<void> => {
+    const { partition, topic } = context;
+    const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
+    const { state, tuning, metrics, logger, clock } = this.options;
+    await this.serialized(partition, async () => {
+      const customers = [...new Set(records.map((r) => (r.value as BehaviorEvent).customer_id))];
+      for (let attempt = 1; ; attempt += 1) {
+        const snapshot = await state.read(partition, customers);
+        const applied = snapshot.appliedOffsets.get(topic) ?? -1n;
+        const fresh = records.filter((r) => BigInt(r.offset) > applied);
+        if (fresh.length === 0 && applied >= BigInt(lastOffset)) break; // a replay: applied already
+        const byCustomer = new Map<string, BehaviorEvent[]>();
+        for (const record of fresh) {
+          const event = record.value as BehaviorEvent;
+          byCustomer.set(event.customer_id, [...(byCustomer.get(event.customer_id) ?? []), event]);
+        }
+        const result = applyBatch(byCustomer, snapshot.states, tuning, clock());
+        const change = emptyChange();
+        change.advance = { topic, offset: lastOffset };
+        change.states = new Map(result.states);
+        if (!isEmptyDeltas(result.deltas)) {
+          change.outbox.push(encodeDeltaRecord(toDeltaRecord(`${topic}:${partition}`, lastOffset, result.deltas)));
+        }
+        if (await state.apply(partition, snapshot.version, change)) {
+          for (const [reason, count] of Object.entries(result.ignored)) metrics.eventsIgnored.inc({ reason }, count);
+          break;
+        }
+        if (attempt >= MAX_ATTEMPTS) throw new FenceContentionError(partition, MAX_ATTEMPTS);
+        logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
+      }
+      await this.relay(partition);
+    });
+  };
+
+  /** Applies the partition's pending delta records to the shared aggregates, then trims them. */
+  async relay(partition: number): Promise<number> {
+    const { state, store } = this.options;
+    let relayed = 0;
+    for (;;) {
+      const pending = await state.peekOutbox(partition, RELAY_BATCH);
+      if (pending.length === 0) return relayed;
+      // In order: a product's mark may only pass a batch once every earlier batch reached it.
+      for (const text of pending) await store.applyDeltas(decodeDeltaRecord(text));
+      await state.trimOutbox(partition, pending.length, pending[0] as string);
+      relayed += pending.length;
+      if (pending.length < RELAY_BATCH) return relayed;
+    }
+  }
+
+  /** Relays leftovers (a crash between the two steps) of `partitions` every `intervalMs`. */
+  startRelayLoop(partitions: () => number[], intervalMs: number): void {
+    const tick = async () => {
+      for (const partition of partitions()) {
+        try {
+          await this.serialized(partition, () => this.relay(partition));
+        } catch (err) {
+          this.options.logger.error({ err, partition }, 'relay failed; retrying next tick');
+        }
+      }
+    };
+    this.relayLoop = setInterval(() => {
+      if (this.relayTick) return;
+      this.relayTick = tick().finally(() => (this.relayTick = undefined));
+    }, intervalMs);
+  }
+
+  async stopRelayLoop(): Promise<void> {
+    clearInterval(this.relayLoop);
+    await this.relayTick;
+  }
+
+  private serialized<T>(partition: number, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(partition) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(partition, settled);
+    void settled.then(() => {
+      if (this.queues.get(partition) === settled) this.queues.delete(partition);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The recommender's shared (cross-customer) aggregates in Redis. Thin: builds keys and
+ * arguments, runs the Lua scripts in services/kit/lua, reads.
+ *
+ * Key layout (prefix `P`, REDIS_KEY_PREFIX):
+ *   {P:recommender:<partition>}:c:<customer>   a customer's recent views (partition state)
+ *   {P:recommender:<partition>}:fence|outbox   the partition's offset fence and delta outbox
+ *   {P:recommender:pop}:d:<day>                popularity of one UTC day (zset product -> weight)
+ *   {P:recommender:pop}:marks                  last applied batch offset per topic:partition
+ *   {P:recommender:pop}:top:<day>              cached decayed sum of the retained days
+ *   {P:recommender:p:<product>}:co             the product's top neighbors (zset -> co-views)
+ *   {P:recommender:p:<product>}:marks          last applied batch offset per topic:partition
+ * Per-partition keys share the partition's tag; popularity is one tag (one slot); each
+ * product is its own tag, so co-view keys spread over a Redis Cluster.
+ */
+import { join } from 'node:path';
+import { projectRoot } from '../kit/files';
+import { loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
+import { DAY_MS, dayOf, neighborIncrements, popularityByDay, type DeltaRecord } from './logic';
+
+export class RecommenderKeys {
+  constructor(
+    readonly prefix: string,
+    readonly service = 'recommender',
+  ) {}
+
+  private popularityTag(): string {
+    return `{${this.prefix}:${this.service}:pop}`;
+  }
+  popularityDay(day: number): string {
+    return `${this.popularityTag()}:d:${day}`;
+  }
+  popularityMarks(): string {
+    return `${this.popularityTag()}:marks`;
+  }
+  popularityCache(newestDay: number): string {
+    return `${this.popularityTag()}:top:${newestDay}`;
+  }
+  private productTag(product: string): string {
+    return `{${this.prefix}:${this.service}:p:${product}}`;
+  }
+  neighbors(product: string): string {
+    return `${this.productTag(product)}:co`;
+  }
+  neighborMarks(product: string): string {
+    return `${this.productTag(product)}:marks`;
+  }
+}
+
+export interface StoreLimits {
+  /** Days of popularity kept and summed. */
+  popularityDays: number;
+  /** Products kept per popularity day bucket (and in the cached sum). */
+  popularityMaxProducts: number;
+  /** Neighbors kept per product. */
+  neighborsMax: number;
+  /** How long a product's neighbors live after their last change. */
+  neighborsTtlMs: number;
+  /** How long the decayed popularity sum is cached; 0 recomputes on every read. */
+  popularCacheTtlMs: number;
+}
+
+// tsc does not copy the .lua files into dist/: the build runs the scripts of the source tree.
+const LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
+
+export class RecommendationStore {
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: RecommenderKeys,
+    readonly limits: StoreLimits,
+  ) {
+    loadLuaScripts(redis, LUA_DIR);
+  }
+
+  /**
+   * Applies one batch's deltas to popularity and to each touched product, each key once per
+   * batch (see the marks in applyPopularity-n.lua and applyCoViews-2.lua). Safe to repeat.
+   * Returns how many scripts applied (0 when everything had been applied already).
+   */
+  async applyDeltas(record: DeltaRecord): Promise<number> {
+    const calls: Array<Promise<number>> = [];
+    const byDay = popularityByDay(record.popularity);
+    if (byDay.size > 0) {
+      const days = [...byDay.keys()];
+      const args: Array<string | number> = [record.source, record.offset, (this.limits.popularityDays + 1) * DAY_MS, this.limits.popularityMaxProducts];
+      for (const day of days) {
+        const products = byDay.get(day) ?? [];
+        // A bucket lives until it leaves the summed window.
+        args.push((day + this.limits.popularityDays + 1) * DAY_MS, products.length, ...products.flat());
+      }
+      calls.push(runScript<number>(this.redis, 'applyPopularity', [this.keys.popularityMarks(), ...days.map((d) => this.keys.popularityDay(d))], args));
+    }
+    for (const [product, neighbors] of neighborIncrements(record.coViews)) {
+      calls.push(
+        runScript<number>(
+          this.redis,
+          'applyCoViews',
+          [this.keys.neighbors(product), this.keys.neighborMarks(product)],
+          [record.source, record.offset, this.limits.neighborsTtlMs, this.limits.neighborsMax, neighbors.size, ...[...neighbors].flat()],
+        ),
+      );
+    }
+    const applied = await Promise.all(calls);
+    return applied.reduce((sum, n) => sum + Number(n), 0);
+  }
+
+  /** The products most often viewed together with each of `products`, best first. */
+  async neighborsOf(products: readonly string[], limit: number): Promise<Map<string, Array<[string, number]>>> {
+    const lists = await Promise.all(products.map((p) => this.redis.zrevrange(this.keys.neighbors(p), 0, limit - 1, 'WITHSCORES')));
+    return new Map(products.map((product, i) => [product, pairs(lists[i] ?? [])]));
+  }
+
+  /** The most popular products at `now`: retained days summed with `weights` (newest first). */
+  async popular(now: number, weights: readonly number[], limit: number): Promise<Array<[string, number]>> {
+    const today = dayOf(now);
+    const dayKeys = weights.map((_, age) => this.keys.popularityDay(today - age));
+    const flat = await runScript<string[]>(
+      this.redis,
+      'readPopular',
+      [this.keys.popularityCache(today), ...dayKeys],
+      [this.limits.popularCacheTtlMs, this.limits.popularityMaxProducts, limit, ...weights],
+    );
+    return pairs(flat);
+  }
+}
+
+function pairs(flat: readonly string[]): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i] as string, Number(flat[i + 1])]);
+  return out;
+}
