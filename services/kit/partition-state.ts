@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { projectRoot } from './files';
-import { loadLuaScripts, runScript, type RedisClient } from './redis';
+import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
 
 /**
  * Where one service keeps the state of one Kafka partition in Redis. Every key carries the
@@ -66,8 +64,6 @@ export function emptyChange(): PartitionChange {
   return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
 }
 
-// tsc does not copy the .lua files into dist/: the build runs the scripts of the source tree.
-const LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
 
 /**
  * Reads and atomically changes per-partition state (see applyPartitionChange-n.lua). Thin:
@@ -80,7 +76,7 @@ export class PartitionStateStore {
     /** How long a customer's state lives after its last change (idle customers expire). */
     readonly stateTtlMs: number,
   ) {
-    loadLuaScripts(redis, LUA_DIR);
+    loadLuaScripts(redis, KIT_LUA_DIR);
   }
 
   /** The fence and the states of `customerIds`, in one round trip. */

@@ -1,6 +1,14 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { projectRoot } from './files';
+
+/**
+ * The kit's Lua scripts (one file per atomic change). Read from the source tree: tsc does not
+ * copy .lua files into dist/, and the services run from a checkout (they need config/ and
+ * schemas/ beside them anyway).
+ */
+export const KIT_LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
 
 /** A single Redis or a Redis Cluster; Kairos code must run unchanged on both. */
 export type RedisClient = Redis | Cluster;

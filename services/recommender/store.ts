@@ -13,9 +13,7 @@
  * Per-partition keys share the partition's tag; popularity is one tag (one slot); each
  * product is its own tag, so co-view keys spread over a Redis Cluster.
  */
-import { join } from 'node:path';
-import { projectRoot } from '../kit/files';
-import { loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
+import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
 import { DAY_MS, dayOf, neighborIncrements, popularityByDay, type DeltaRecord } from './logic';
 
 export class RecommenderKeys {
@@ -61,7 +59,6 @@ export interface StoreLimits {
 }
 
 // tsc does not copy the .lua files into dist/: the build runs the scripts of the source tree.
-const LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
 
 export class RecommendationStore {
   constructor(
@@ -69,7 +66,7 @@ export class RecommendationStore {
     readonly keys: RecommenderKeys,
     readonly limits: StoreLimits,
   ) {
-    loadLuaScripts(redis, LUA_DIR);
+    loadLuaScripts(redis, KIT_LUA_DIR);
   }
 
   /**

@@ -1,0 +1,42 @@
+import { boolVar, commonShape, durationVar, enumVar, intVar, loadConfig, secretVar, stringVar, urlVar } from '../kit/config';
+import { recommendationsClientShape } from '../kit/recommendations-client';
+
+const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
+
+export const rendererShape = {
+  ...commonShape,
+  // 0 lets the OS pick a free port (tests, several instances on one host).
+  HTTP_PORT: intVar(0, 65535).default(8093),
+  GROUP_ID: stringVar().default('kairos-renderer'),
+  CAMPAIGNS_FILE: stringVar().default('config/campaigns.yaml'),
+  TEMPLATES_DIR: stringVar().default('config/templates'),
+  TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
+  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
+  FROM_ADDRESS: stringVar({ expected: 'a verified SES identity, like "Kairos Shop <shop@example.com>"' }).default('Kairos Shop <shop@example.com>'),
+  SES_CONFIGURATION_SET: stringVar({ pattern: /^[A-Za-z0-9_-]{1,64}$/, expected: 'an SES configuration set name' }).default('kairos'),
+  SES_MAX_SEND_RATE: intVar(1, 100_000).default(14),
+  SES_MAX_ATTEMPTS: intVar(1, 20).default(6),
+  SES_RETRY_BASE: durationVar().default(100),
+  SES_RETRY_MAX: durationVar().default(5000),
+  SES_REQUEST_TIMEOUT: durationVar().default(10_000),
+  SENT_MAIL_LOOKUP: enumVar(['auto', 'ses-emulator', 'none']).default('auto'),
+  LINK_SIGNING_SECRET: secretVar(32),
+  LINK_SIGNING_SECRET_PREVIOUS: secretVar(32).optional(),
+  TRACKING_BASE_URL: urlVar().default('http://127.0.0.1:8094'),
+  UNSUBSCRIBE_MAILTO: stringVar({ pattern: /^[^@\s<>]+@[^@\s<>]+$/, expected: 'an address like unsubscribe@example.com' }).default('unsubscribe@example.com'),
+  LIST_UNSUBSCRIBE_MAILTO: boolVar().default(true),
+  PRODUCT_URL_TEMPLATE: stringVar({ pattern: /^https?:\/\/\S*\{product_id\}\S*$/, expected: 'an http(s) URL containing {product_id}' }).default('https://shop.example.com/products/{product_id}'),
+  SHOP_URL: urlVar().default('https://shop.example.com/'),
+  BRAND_NAME: stringVar().default('Kairos Shop'),
+  BRAND_ADDRESS: stringVar().optional(),
+  RECOMMENDATIONS_LIMIT: intVar(0, 20).default(4),
+  // service: the recommender over HTTP (RECOMMENDER_*); static: FALLBACK_PRODUCT_IDS only.
+  RECOMMENDATIONS_SOURCE: enumVar(['service', 'static']).default('service'),
+  ...recommendationsClientShape,
+  FALLBACK_PRODUCT_IDS: list('product ids separated by commas, like sku-1,sku-2').optional(),
+  // Must outlive the triggers topic's retention plus the longest deferral: a trigger replayed
+  // after its ledger entry expired would be sent again.
+  LEDGER_TTL: durationVar().default(30 * 86_400_000),
+};
+
+export type RendererConfig = ReturnType<typeof loadConfig<typeof rendererShape>>;

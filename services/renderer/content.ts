@@ -1,0 +1,92 @@
+/**
+ * What one email shows, as RenderData for the pure renderer: the customer's names, the product
+ * and cart of the trigger (ids -> simple product objects; there is no catalog yet), the
+ * recommendations, the campaign's offer, and every link signed for tracking.
+ */
+import { offerFor, type Campaign } from '../core/campaigns';
+import type { LinkContext, LinkSigner } from '../core/links';
+import type { RecommendationSource, Recommendations } from '../core/recommendations';
+import { safeUrl, type RenderData, type RenderProduct } from '../core/templates';
+import type { CustomerProfile, TriggerFired } from '../core/types';
+
+export interface ContentOptions {
+  links: LinkSigner;
+  /** e.g. https://shop.example.com/products/{product_id} */
+  productUrlTemplate: string;
+  shopUrl: string | null;
+  brandName: string;
+  brandAddress: string | null;
+  recommendationsLimit: number;
+}
+
+export interface EmailContent {
+  data: RenderData;
+  unsubscribeUrl: string;
+  unsubscribeToken: string;
+  recommendationsFallback: boolean;
+}
+
+/** The product page of an id, from the configured template. */
+export function productUrl(template: string, productId: string): string {
+  return template.replace(/\{product_id\}/g, encodeURIComponent(productId));
+}
+
+function productOf(id: string, title: string | undefined, options: ContentOptions, link: LinkContext): RenderProduct {
+  return { product_id: id, title: title ?? id, url: options.links.click(productUrl(options.productUrlTemplate, id), link) };
+}
+
+async function recommendationsFor(source: RecommendationSource, trigger: TriggerFired, limit: number): Promise<Recommendations> {
+  if (limit === 0) return { items: [], fallback: false };
+  try {
+    return await source.recommend({ customerId: trigger.customer_id, context: { ...trigger.context, rule: trigger.rule }, limit });
+  } catch {
+    // The port promises never to reject; if an implementation does, the email still goes out.
+    return { items: [], fallback: true };
+  }
+}
+
+/** Gathers the render data of one email (asks the recommendation source; nothing else is I/O). */
+export async function buildContent(input: {
+  trigger: TriggerFired;
+  profile: CustomerProfile | null;
+  campaign: Campaign;
+  now: number;
+  recommendations: RecommendationSource;
+  options: ContentOptions;
+}): Promise<EmailContent> {
+  const { trigger, profile, campaign, options } = input;
+  const link: LinkContext = { customer_id: trigger.customer_id, trigger_id: trigger.trigger_id, campaign: campaign.name };
+  const context = trigger.context ?? {};
+  const productId = context.product_id?.trim();
+  const cartIds = (context.cart_product_ids ?? '').split(',').map((id) => id.trim()).filter((id) => id !== '');
+  const recommended = await recommendationsFor(input.recommendations, trigger, options.recommendationsLimit);
+  const items = recommended.items.slice(0, options.recommendationsLimit).flatMap((item): RenderProduct[] => {
+    const target = safeUrl(item.url);
+    if (target === undefined) return [];
+    return [{ ...item, url: options.links.click(target, link) }];
+  });
+  const unsubscribeUrl = options.links.unsubscribe(link);
+  return {
+    data: {
+      customer: {
+        customer_id: trigger.customer_id,
+        first_name: profile?.first_name ?? null,
+        last_name: profile?.last_name ?? null,
+        attributes: profile?.attributes ?? {},
+      },
+      trigger: { rule: trigger.rule, context },
+      product: productId ? productOf(productId, context.product_title, options, link) : null,
+      cart: cartIds.map((id) => productOf(id, undefined, options, link)),
+      recommendations: { items, fallback: recommended.fallback },
+      offer: offerFor(campaign, input.now),
+      links: {
+        unsubscribe_url: unsubscribeUrl,
+        shop_url: options.shopUrl === null ? null : options.links.click(options.shopUrl, link),
+      },
+      brand: { name: options.brandName, address: options.brandAddress },
+    },
+    unsubscribeUrl,
+    unsubscribeToken: options.links.unsubscribeToken(link),
+    recommendationsFallback: recommended.fallback,
+  };
+}

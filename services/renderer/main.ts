@@ -1,0 +1,222 @@
+/**
+ * The renderer: reads triggers (plus customer.profiles and the unsubscribe events of
+ * behavior.events), chooses at most one campaign per trigger, renders it and sends it through
+ * SES exactly once, and records one EmailOutcome per trigger on email.outcomes.
+ *
+ *   node dist/services/renderer/main.js
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Type } from 'avsc';
+import type { Registry } from 'prom-client';
+import type { RecommendationSource } from '../core/recommendations';
+import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
+import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
+import { loadConfig, runMain, secretVariables } from '../kit/config';
+import { ConsumerRunner, metricsInstrumentation, type TopicBinding } from '../kit/consumer-runner';
+import { sendJson, startHttpServer, type HttpServer } from '../kit/http';
+import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import { shutdownOnSignals } from '../kit/lifecycle';
+import { createLogger, type Logger } from '../kit/logger';
+import { createMetrics, type KairosMetrics } from '../kit/metrics';
+import { partitionOf } from '../kit/partitioner';
+import { createRecommendationsClient } from '../kit/recommendations-client';
+import { createRedis, type RedisClient } from '../kit/redis';
+import { loadRendererAssets } from './assets';
+import { rendererShape, type RendererConfig } from './config';
+import { StaticRecommendations } from './fallback-recommendations';
+import { RendererKeys } from './keys';
+import { createRendererMetrics, type RendererMetrics } from './metrics';
+import { contentOptions, previewEmail, PreviewError } from './preview';
+import { RedisSendRateLimiter } from './rate-limit';
+import { Renderer, type RendererHooks } from './renderer';
+import { EmulatorSentMailLookup, NoSentMailLookup, type SentMailLookup } from './sent-lookup';
+import { createSesClient, RetryingSender, SesEmailSender, type EmailSender } from './ses';
+import { RendererStore } from './store';
+
+export { rendererShape, type RendererConfig };
+
+export interface RendererOverrides {
+  clock?: () => number;
+  logger?: Logger;
+  /** The recommender's client; StaticRecommendations (FALLBACK_PRODUCT_IDS) when absent. */
+  recommendations?: RecommendationSource;
+  /** One SES attempt (tests wrap SES to inject throttling); SES v2 when absent. */
+  emailSender?: EmailSender;
+  sentLookup?: SentMailLookup;
+  hooks?: RendererHooks;
+}
+
+export interface RunningRenderer {
+  http: HttpServer;
+  runner: ConsumerRunner;
+  renderer: Renderer;
+  store: RendererStore;
+  redis: RedisClient;
+  metrics: KairosMetrics;
+  rendererMetrics: RendererMetrics;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+function triggerProblem(trigger: TriggerFired): string | null {
+  if (trigger.trigger_id.trim() === '') return 'trigger_id is empty';
+  if (trigger.customer_id.trim() === '') return 'customer_id is empty';
+  return null;
+}
+
+/** The recommender's client (warmed with its best sellers), or the static list when configured so. */
+async function recommendationSource(config: RendererConfig, registry: Registry, logger: Logger): Promise<RecommendationSource> {
+  if (config.RECOMMENDATIONS_SOURCE === 'static') {
+    return new StaticRecommendations(config.FALLBACK_PRODUCT_IDS?.split(',') ?? [], config.PRODUCT_URL_TEMPLATE);
+  }
+  const client = createRecommendationsClient(config, { registry, logger });
+  // Fills the fallback (and loads fetch) before the first render; failing is fine: the client retries later.
+  if (!(await client.refreshBestSellers())) logger.warn({ recommender: config.RECOMMENDER_URL }, 'recommender not reachable at start-up; rendering with fallbacks until it is');
+  return client;
+}
+
+/** Starts the renderer; validates campaigns and templates before connecting to anything. */
+export async function startRenderer(config: RendererConfig, overrides: RendererOverrides = {}): Promise<RunningRenderer> {
+  const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
+  const clock = overrides.clock ?? Date.now;
+  const logger = overrides.logger ?? createLogger({ service: 'renderer', level: config.LOG_LEVEL, secretKeys: secretVariables(rendererShape) });
+  const metrics = createMetrics('renderer');
+  const rendererMetrics = createRendererMetrics(metrics.registry);
+  const redis = createRedis(config, { connectionName: 'kairos-renderer' });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-renderer', logger });
+  const producer = createIdempotentProducer(kafka);
+  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
+  const types = recordTypes();
+  const outcomesId = await codec.idOf(valueSubject(config.TOPIC_EMAIL_OUTCOMES), readSchema('EmailOutcome'));
+  const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
+  const store = new RendererStore(redis, keys, config.LEDGER_TTL);
+  const secrets = [config.LINK_SIGNING_SECRET, ...(config.LINK_SIGNING_SECRET_PREVIOUS ? [config.LINK_SIGNING_SECRET_PREVIOUS] : [])];
+  const content = contentOptions(config, config.LINK_SIGNING_SECRET);
+  const recommendations = overrides.recommendations ?? (await recommendationSource(config, metrics.registry, logger));
+
+  const ses = overrides.emailSender ?? new SesEmailSender(createSesClient({ region: config.AWS_REGION, endpoint: config.SES_ENDPOINT, requestTimeoutMs: config.SES_REQUEST_TIMEOUT }), config.SES_CONFIGURATION_SET);
+  const sender = new RetryingSender(
+    ses,
+    new RedisSendRateLimiter(redis, keys.rateLimit(), config.SES_MAX_SEND_RATE),
+    { maxAttempts: config.SES_MAX_ATTEMPTS, baseDelayMs: config.SES_RETRY_BASE, maxDelayMs: config.SES_RETRY_MAX },
+    {
+      retrying: ({ attempt, delayMs, errorName, kind }) => {
+        rendererMetrics.sesRetries.inc({ error: errorName, kind });
+        logger.warn({ attempt, delayMs, errorName, kind }, 'SES call failed; retrying');
+      },
+    },
+  );
+  const lookupKind = config.SENT_MAIL_LOOKUP === 'auto' ? (config.SES_ENDPOINT ? 'ses-emulator' : 'none') : config.SENT_MAIL_LOOKUP;
+  const sentLookup = overrides.sentLookup ?? (lookupKind === 'ses-emulator' && config.SES_ENDPOINT ? new EmulatorSentMailLookup(config.SES_ENDPOINT, secrets) : new NoSentMailLookup());
+  const fromDomain = /@([^>\s]+)>?\s*$/.exec(config.FROM_ADDRESS)?.[1] ?? 'kairos.local';
+
+  const renderer = new Renderer({
+    store,
+    assets,
+    recommendations,
+    sender,
+    sentLookup,
+    outcomes: { topic: config.TOPIC_EMAIL_OUTCOMES, encode: (value) => codec.encode(outcomesId, types.EmailOutcome, value) },
+    producer,
+    logger,
+    metrics: rendererMetrics,
+    clock,
+    content,
+    fromAddress: config.FROM_ADDRESS,
+    unsubscribeAddress: config.LIST_UNSUBSCRIBE_MAILTO ? config.UNSUBSCRIBE_MAILTO : null,
+    messageIdDomain: fromDomain,
+    topics: { triggers: config.TOPIC_TRIGGERS, profiles: config.TOPIC_CUSTOMER_PROFILES, events: config.TOPIC_BEHAVIOR_EVENTS },
+    hooks: overrides.hooks,
+  });
+
+  const bindings: Array<TopicBinding<never>> = [
+    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t) } as never,
+    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true } as never,
+    // Only `unsubscribe` matters here; other events are decoded and ignored.
+    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type } as never,
+  ];
+  await producer.connect();
+  const runner = new ConsumerRunner({
+    consumer: kafka.consumer({ groupId: config.GROUP_ID }),
+    producer,
+    codec,
+    logger,
+    instrumentation: metricsInstrumentation(metrics),
+    service: 'renderer',
+    groupId: config.GROUP_ID,
+    bindings,
+    handler: renderer.handleBatch,
+    dlqSuffix: config.DLQ_SUFFIX,
+    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
+    clock,
+  });
+
+  const admin = kafka.admin();
+  await admin.connect();
+  let partitions: number;
+  try {
+    partitions = (await admin.fetchTopicMetadata({ topics: [config.TOPIC_TRIGGERS] })).topics[0].partitions.length;
+  } finally {
+    await admin.disconnect();
+  }
+
+  const preview = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+    const campaign = url.searchParams.get('campaign');
+    const customerId = url.searchParams.get('customer_id');
+    const format = url.searchParams.get('format') ?? 'json';
+    if (!campaign || !customerId || !['json', 'html', 'text'].includes(format)) {
+      sendJson(res, 400, { error: 'expected ?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]' });
+      return;
+    }
+    const { profile } = await store.customer(partitionOf(customerId, partitions), customerId);
+    if (profile === null) {
+      sendJson(res, 404, { error: 'no profile for this customer in the renderer yet' });
+      return;
+    }
+    try {
+      const productId = url.searchParams.get('product_id');
+      const result = await previewEmail({
+        assets, campaign, profile, rule: url.searchParams.get('rule'), context: productId ? { product_id: productId } : undefined,
+        now: clock(), recommendations, content,
+      });
+      if (format === 'json') sendJson(res, 200, result);
+      else {
+        res.writeHead(200, { 'content-type': `text/${format === 'html' ? 'html' : 'plain'}; charset=utf-8` });
+        res.end(format === 'html' ? result.html : result.text);
+      }
+    } catch (error) {
+      if (error instanceof PreviewError) sendJson(res, 404, { error: error.message });
+      else sendJson(res, 422, { error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  const http = await startHttpServer({
+    port: config.HTTP_PORT,
+    registry: metrics.registry,
+    logger,
+    isReady: () => runner.isReady(),
+    routes: { 'GET /preview': preview },
+  });
+  await runner.start();
+  renderer.startTimers(() => runner.assignedPartitions(config.TOPIC_TRIGGERS), config.TIMER_INTERVAL_MS);
+  logger.info({ group: config.GROUP_ID, http: http.port, partitions, campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name }, 'started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await renderer.stopTimers();
+      await runner.stop();
+      await producer.disconnect();
+      await http.close();
+      redis.disconnect();
+    })());
+  return { http, runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
+}
+
+if (require.main === module) {
+  void runMain('renderer', async () => {
+    const config = loadConfig(rendererShape);
+    const service = await startRenderer(config);
+    shutdownOnSignals(service.logger, () => [{ name: 'renderer', run: () => service.stop() }]);
+  });
+}

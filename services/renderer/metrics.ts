@@ -1,0 +1,25 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** The renderer's own series, on the service's registry beside the shared pipeline metrics. */
+export interface RendererMetrics {
+  outcomes: Counter<'status' | 'reason'>;
+  duplicates: Counter<'state'>;
+  resumed: Counter<'result'>;
+  sesCalls: Counter<'result'>;
+  sesRetries: Counter<'error' | 'kind'>;
+  sendSeconds: Histogram<string>;
+  recommendationFallbacks: Counter<string>;
+}
+
+export function createRendererMetrics(registry: Registry): RendererMetrics {
+  const registers = [registry];
+  return {
+    outcomes: new Counter({ name: 'kairos_renderer_outcomes_total', help: 'Email outcomes recorded, by status and reason code', labelNames: ['status', 'reason'] as const, registers }),
+    duplicates: new Counter({ name: 'kairos_renderer_duplicate_triggers_total', help: 'Trigger records whose trigger_id was already finished (replays, re-deliveries)', labelNames: ['state'] as const, registers }),
+    resumed: new Counter({ name: 'kairos_renderer_resumed_sends_total', help: 'Reserved sends found after a restart: already at SES (found_sent) or sent now (sending)', labelNames: ['result'] as const, registers }),
+    sesCalls: new Counter({ name: 'kairos_renderer_ses_sends_total', help: 'Emails handed to SES (sent) or given up on (permanent_error, gave_up)', labelNames: ['result'] as const, registers }),
+    sesRetries: new Counter({ name: 'kairos_renderer_ses_retries_total', help: 'SES calls retried after throttling or a transient error', labelNames: ['error', 'kind'] as const, registers }),
+    sendSeconds: new Histogram({ name: 'kairos_renderer_send_duration_seconds', help: 'From the first SES attempt to its acceptance, rate-limit waits and retries included', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
+    recommendationFallbacks: new Counter({ name: 'kairos_renderer_recommendation_fallbacks_total', help: 'Emails rendered with the fallback recommendations', registers }),
+  };
+}

@@ -1,0 +1,404 @@
+/**
+ * The renderer's handler: keeps the profile fields and unsubscribes it needs, and turns each
+ * trigger into exactly one final EmailOutcome, sending at most one email through SES.
+ *
+ * The send ledger (one Redis hash per trigger_id) moves: (none) -> reserved -> sent, or
+ * (none) -> suppressed | skipped | failed | deferred, or deferred -> (the same, when the timer
+ * fires). Each move is one Lua call that also queues the outcome in the partition's outbox, so
+ * a ledger state and its outcome are never apart. See docs/operations.md, "Renderer".
+ */
+import type { Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { chooseCampaign, variantSubjectId, type Campaign, type Decision, type SendHistory, type Variant } from '../core/campaigns';
+import type { RecommendationSource } from '../core/recommendations';
+import { DirtyRenderError, render, TemplateRenderError, type RenderedEmail } from '../core/templates';
+import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
+import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
+import { KairosError } from '../kit/errors';
+import { scrubEmails } from '../kit/logger';
+import { decodeOutboxRecord, encodeOutboxRecord } from '../kit/partition-processor';
+import type { OutputEncoder } from '../kit/partition-service';
+import type { RendererAssets } from './assets';
+import { buildContent, type ContentOptions } from './content';
+import type { RendererMetrics } from './metrics';
+import { buildMime, unsubscribeMailto } from './mime';
+import type { SentMailLookup } from './sent-lookup';
+import { SesSendError, type EmailSender } from './ses';
+import { FINAL_STATES, sendMember, type CustomerState, type LedgerEntry, type LedgerState, type RendererStore } from './store';
+
+/** Fault injection for tests: called at the named points of a send; a throw aborts the batch there. */
+export interface RendererHooks {
+  /** After the ledger says "reserved", before SES is called. */
+  afterReserve?(trigger: TriggerFired): Promise<void> | void;
+  /** After SES accepted the email, before the ledger says "sent". */
+  afterSesSend?(trigger: TriggerFired, messageId: string): Promise<void> | void;
+}
+
+export interface RendererOptions {
+  store: RendererStore;
+  assets: RendererAssets;
+  recommendations: RecommendationSource;
+  /** Already rate-limited and retrying (RetryingSender). */
+  sender: EmailSender;
+  sentLookup: SentMailLookup;
+  outcomes: OutputEncoder;
+  producer: Producer;
+  logger: Logger;
+  metrics: RendererMetrics;
+  clock: () => number;
+  content: ContentOptions;
+  fromAddress: string;
+  /** The address of the mailto: List-Unsubscribe, or null for the https one only. */
+  unsubscribeAddress: string | null;
+  messageIdDomain: string;
+  topics: { triggers: string; profiles: string; events: string };
+  hooks?: RendererHooks;
+}
+
+/** The partition was revoked or the service is stopping: the rest of the batch is left for the next owner. */
+export class PartitionInactiveError extends KairosError {
+  constructor(partition: number) {
+    super(`partition ${partition} is no longer ours (revoked or stopping); the rest of the batch is replayed by its next owner`, { retriable: true });
+  }
+}
+
+interface Prepared {
+  raw: Buffer;
+  rendered: RenderedEmail;
+}
+
+type Step = { deadLetter?: Error };
+
+/** "code: detail" as outcome reason; the code is also the metrics label. */
+function reasonOf(code: string, detail: string): string {
+  return scrubEmails(`${code}: ${detail}`);
+}
+
+function isUnsubscribed(customer: CustomerState): boolean {
+  const { profile, unsubscribedAt } = customer;
+  if (unsubscribedAt === null) return false;
+  // A newer profile that grants consent again is a re-subscription.
+  return !(profile !== null && profile.consent_email === true && profile.updated_at > unsubscribedAt);
+}
+
+export class Renderer {
+  private readonly queues = new Map<number, Promise<unknown>>();
+  private timerLoop: NodeJS.Timeout | undefined;
+  private timerTick: Promise<void> | undefined;
+
+  constructor(private readonly options: RendererOptions) {}
+
+  /** The ConsumerRunner handler for all three input topics. */
+  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome | void> => {
+    const { topics } = this.options;
+    if (context.topic === topics.profiles) return this.applyProfiles(context.partition, records);
+    if (context.topic === topics.events) return this.applyEvents(context.partition, records);
+    if (context.topic === topics.triggers) return this.serialized(context.partition, () => this.handleTriggers(records, context));
+    throw new Error(`renderer got a batch of ${context.topic}, which it does not read`);
+  };
+
+  private async applyProfiles(partition: number, records: ConsumedRecord<unknown>[]): Promise<void> {
+    const { store } = this.options;
+    // In order per customer (a tombstone then a new profile), customers side by side.
+    const byCustomer = new Map<string, ConsumedRecord<unknown>[]>();
+    for (const record of records) {
+      const id = (record.value as CustomerProfile | null)?.customer_id ?? record.key ?? '';
+      if (id === '') continue;
+      byCustomer.set(id, [...(byCustomer.get(id) ?? []), record]);
+    }
+    await Promise.all([...byCustomer].map(async ([customerId, list]) => {
+      for (const record of list) {
+        const profile = record.value as CustomerProfile | null;
+        if (profile === null) await store.eraseCustomer(partition, customerId);
+        else await store.storeProfile(partition, profile);
+      }
+    }));
+  }
+
+  private async applyEvents(partition: number, records: ConsumedRecord<unknown>[]): Promise<void> {
+    const unsubscribes = records.map((r) => r.value as BehaviorEvent).filter((event) => event.type === 'unsubscribe');
+    await Promise.all(unsubscribes.map((event) => this.options.store.markUnsubscribed(partition, event.customer_id, event.occurred_at)));
+  }
+
+  private async handleTriggers(records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> {
+    const deadLetters: NonNullable<BatchOutcome['deadLetters']> = [];
+    for (const record of records) {
+      if (!context.isActive()) throw new PartitionInactiveError(context.partition);
+      const step = await this.processTrigger(context.partition, record.value as TriggerFired, false);
+      if (step.deadLetter) deadLetters.push({ record, error: step.deadLetter });
+      // Sends are rate-limited, so a big batch can outlast the session timeout without this.
+      await context.heartbeat();
+    }
+    await this.relay(context.partition);
+    return { deadLetters };
+  }
+
+  /** Takes one trigger as far as it can go; replays and timer firings come through here too. */
+  async processTrigger(partition: number, trigger: TriggerFired, fromTimer: boolean): Promise<Step> {
+    const ledger = await this.options.store.ledger(partition, trigger.trigger_id);
+    if (ledger !== null) {
+      if (FINAL_STATES.has(ledger.state)) {
+        this.options.metrics.duplicates.inc({ state: ledger.state });
+        return {};
+      }
+      if (ledger.state === 'deferred' && !fromTimer) return {}; // the timer owns it now
+      if (ledger.state === 'reserved') return this.resume(partition, trigger, ledger);
+    }
+    return this.decide(partition, trigger, ledger?.state === 'deferred');
+  }
+
+  private async decide(partition: number, trigger: TriggerFired, fromDeferred: boolean): Promise<Step> {
+    const { store, clock, assets } = this.options;
+    const now = clock();
+    const customer = await store.customer(partition, trigger.customer_id);
+    const [segments, listed] = await Promise.all([store.segments(partition, trigger.customer_id), store.suppression(customer.profile?.email ?? null)]);
+    const lastSentByCampaign: Record<string, number> = {};
+    for (const send of customer.sends) lastSentByCampaign[send.campaign] = Math.max(lastSentByCampaign[send.campaign] ?? 0, send.at);
+    const history: SendHistory = {
+      sentAt: customer.sends.map((send) => send.at),
+      lastSentByCampaign,
+      suppressed: isUnsubscribed(customer) ? 'unsubscribed' : listed,
+    };
+    const decision = chooseCampaign({ trigger, profile: customer.profile, segments, campaigns: assets.campaigns, history, now });
+    const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
+    switch (decision.status) {
+      case 'suppressed':
+        await this.finish(partition, trigger, from, 'suppressed', null, null, null, reasonOf(decision.reason, decision.detail));
+        return {};
+      case 'skipped':
+        await this.finish(partition, trigger, from, 'skipped', decision.campaign ?? null, null, null, reasonOf(decision.reason, decision.detail));
+        return {};
+      case 'deferred': {
+        const detail = `${decision.detail}; until ${new Date(decision.until).toISOString()}`;
+        await this.finish(partition, trigger, from, 'deferred', decision.campaign, decision.variant, null, reasonOf('quiet_hours', detail), { deferredUntil: decision.until });
+        return {};
+      }
+      case 'send':
+        return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, now, fromDeferred);
+    }
+  }
+
+  private async sendNew(
+    partition: number,
+    trigger: TriggerFired,
+    decision: Extract<Decision, { status: 'send' }>,
+    profile: CustomerProfile,
+    now: number,
+    fromDeferred: boolean,
+  ): Promise<Step> {
+    const { campaign, variant } = decision;
+    const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
+    let prepared: Prepared;
+    try {
+      prepared = await this.prepare(trigger, profile, campaign, decision.template, decision.subjectOverride, now);
+    } catch (error) {
+      return this.renderFailed(partition, trigger, from, campaign, variant, error);
+    }
+    const reservation = await this.options.store.reserve({
+      partition, trigger, now, campaign: campaign.name, variant: variant?.name ?? null, cap: campaign.caps.frequencyCap,
+      retentionMs: this.options.assets.historyMs, fromDeferred, reason: reasonOf('chosen', decision.reason),
+    });
+    if (!reservation.reserved) {
+      if ('capReached' in reservation) {
+        const detail = `${reservation.capReached} sends in the last ${campaign.caps.frequencyCap.perMs} ms (max ${campaign.caps.frequencyCap.max}), seen when reserving`;
+        await this.finish(partition, trigger, from, 'skipped', campaign, null, null, reasonOf('frequency_cap', detail));
+      }
+      return {}; // else another instance holds the trigger: its ledger state stands
+    }
+    await this.options.hooks?.afterReserve?.(trigger);
+    await this.deliver(partition, trigger, campaign, variant, prepared, reasonOf('chosen', decision.reason));
+    return {};
+  }
+
+  /** The ledger says "reserved": an earlier attempt died between reserving and recording. */
+  private async resume(partition: number, trigger: TriggerFired, ledger: LedgerEntry): Promise<Step> {
+    const { store, sentLookup, logger, assets, clock } = this.options;
+    const reason = ledger.reason ?? reasonOf('chosen', 'resumed after a restart');
+    const campaign = assets.campaigns.find((c) => c.name === ledger.campaign);
+    const found = await sentLookup.findSent(trigger.trigger_id);
+    if (found !== null) {
+      logger.info({ triggerId: trigger.trigger_id, messageId: found.messageId }, 'SES already took this email before a restart; recording it as sent');
+      this.options.metrics.resumed.inc({ result: 'found_sent' });
+      await this.finish(partition, trigger, ['reserved'], 'sent', campaign ?? null, null, found.messageId, reason, { campaignName: ledger.campaign, variantName: ledger.variant });
+      return {};
+    }
+    this.options.metrics.resumed.inc({ result: 'sending' });
+    const dropSend = ledger.campaign === null ? null : sendMember(ledger.campaign, trigger.trigger_id);
+    if (campaign === undefined) {
+      await this.finish(partition, trigger, ['reserved'], 'failed', null, null, null, reasonOf('campaign_removed', `campaign ${ledger.campaign ?? '?'} is no longer configured`), { dropSend, campaignName: ledger.campaign });
+      return {};
+    }
+    const variant = campaign.variants.find((v) => v.name === ledger.variant) ?? null;
+    const customer = await store.customer(partition, trigger.customer_id);
+    const profile = customer.profile;
+    const listed = await store.suppression(profile?.email ?? null);
+    const suppressed = profile === null || !profile.email ? 'no_email' : profile.consent_email !== true ? 'no_consent' : isUnsubscribed(customer) ? 'unsubscribed' : listed;
+    if (suppressed !== null) {
+      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, reasonOf(suppressed, 'suppressed after a restart, before the send'), { dropSend });
+      return {};
+    }
+    const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
+    let prepared: Prepared;
+    try {
+      prepared = await this.prepare(trigger, profile as CustomerProfile, campaign, variant?.template ?? campaign.template, subjectOverride, clock());
+    } catch (error) {
+      return this.renderFailed(partition, trigger, ['reserved'], campaign, variant, error);
+    }
+    await this.deliver(partition, trigger, campaign, variant, prepared, reason);
+    return {};
+  }
+
+  private async deliver(partition: number, trigger: TriggerFired, campaign: Campaign, variant: Variant | null, prepared: Prepared, reason: string): Promise<void> {
+    const { sender, metrics, hooks } = this.options;
+    const started = process.hrtime.bigint();
+    let messageId: string;
+    try {
+      ({ messageId } = await sender.send({ raw: prepared.raw, triggerId: trigger.trigger_id, campaign: campaign.name, variant: variant?.name ?? null }));
+    } catch (error) {
+      if (error instanceof SesSendError && error.kind === 'permanent') {
+        metrics.sesCalls.inc({ result: 'permanent_error' });
+        const detail = `${error.errorName}: ${error.message}`;
+        await this.finish(partition, trigger, ['reserved'], 'failed', campaign, variant, null, reasonOf('ses_error', detail), { dropSend: sendMember(campaign.name, trigger.trigger_id) });
+        return;
+      }
+      metrics.sesCalls.inc({ result: 'gave_up' });
+      throw error; // retriable: the batch is retried and finds the ledger "reserved"
+    }
+    metrics.sesCalls.inc({ result: 'sent' });
+    metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    await hooks?.afterSesSend?.(trigger, messageId);
+    await this.finish(partition, trigger, ['reserved'], 'sent', campaign, variant, messageId, reason);
+  }
+
+  private async renderFailed(partition: number, trigger: TriggerFired, from: Array<LedgerState | '-'>, campaign: Campaign, variant: Variant | null, error: unknown): Promise<Step> {
+    if (!(error instanceof TemplateRenderError || error instanceof DirtyRenderError)) throw error;
+    this.options.logger.error({ triggerId: trigger.trigger_id, campaign: campaign.name, err: error }, 'render failed; trigger dead-lettered');
+    const dropSend = from.includes('reserved') ? sendMember(campaign.name, trigger.trigger_id) : null;
+    await this.finish(partition, trigger, from, 'failed', campaign, variant, null, reasonOf('render_error', error.message), { dropSend });
+    return { deadLetter: error };
+  }
+
+  /** Content, render and MIME of one email. */
+  private async prepare(trigger: TriggerFired, profile: CustomerProfile, campaign: Campaign, template: string, subjectOverride: string | null, now: number): Promise<Prepared> {
+    const { assets, content: options } = this.options;
+    const content = await buildContent({ trigger, profile, campaign, now, recommendations: this.options.recommendations, options });
+    if (content.recommendationsFallback) this.options.metrics.recommendationFallbacks.inc();
+    const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride });
+    const raw = await buildMime({
+      from: this.options.fromAddress,
+      to: profile.email as string,
+      rendered,
+      triggerId: trigger.trigger_id,
+      campaign: campaign.name,
+      unsubscribeUrl: content.unsubscribeUrl,
+      unsubscribeMailto: this.options.unsubscribeAddress === null ? null : unsubscribeMailto(this.options.unsubscribeAddress, content.unsubscribeToken),
+      messageIdDomain: this.options.messageIdDomain,
+      date: new Date(now),
+    });
+    return { raw, rendered };
+  }
+
+  private async finish(
+    partition: number,
+    trigger: TriggerFired,
+    from: Array<LedgerState | '-'>,
+    status: EmailStatus,
+    campaign: Campaign | null,
+    variant: Variant | null,
+    messageId: string | null,
+    reason: string,
+    extra: { deferredUntil?: number; dropSend?: string | null; campaignName?: string | null; variantName?: string | null } = {},
+  ): Promise<void> {
+    const { clock, outcomes, store, metrics, logger } = this.options;
+    const at = clock();
+    const campaignName = campaign?.name ?? extra.campaignName ?? null;
+    const variantName = variant?.name ?? extra.variantName ?? null;
+    const outcome: EmailOutcome = {
+      trigger_id: trigger.trigger_id,
+      customer_id: trigger.customer_id,
+      campaign: campaignName,
+      variant: variantName,
+      status,
+      ses_message_id: messageId,
+      reason,
+      at,
+    };
+    const outboxRecord = encodeOutboxRecord({ topic: outcomes.topic, key: trigger.customer_id, value: outcomes.encode(outcome) });
+    const applied = await store.finish({
+      partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
+      deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null,
+    });
+    if (!applied) {
+      logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
+      return;
+    }
+    metrics.outcomes.inc({ status, reason: reason.split(':')[0] });
+    logger.info({ triggerId: trigger.trigger_id, rule: trigger.rule, campaign: campaignName, variant: variantName, status, messageId, reason }, 'email outcome');
+  }
+
+  /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent. */
+  async relay(partition: number): Promise<void> {
+    const { store, producer } = this.options;
+    for (;;) {
+      const pending = await store.peekOutbox(partition, 500);
+      if (pending.length === 0) return;
+      const records = pending.map(decodeOutboxRecord);
+      const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
+      for (const { topic, key, value } of records) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { key, value }]);
+      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+      await store.trimOutbox(partition, pending.length, pending[0]);
+      if (pending.length < 500) return;
+    }
+  }
+
+  /** Re-runs deferred triggers whose time has come, then relays. */
+  async fireDue(partition: number): Promise<void> {
+    await this.serialized(partition, async () => {
+      const { store, clock, logger } = this.options;
+      const due = await store.dueTimers(partition, clock(), 100);
+      for (const triggerId of due) {
+        const ledger = await store.ledger(partition, triggerId);
+        if (ledger === null || ledger.state !== 'deferred' || ledger.trigger === null) {
+          await store.dropTimer(partition, triggerId); // finished (or expired) meanwhile
+          continue;
+        }
+        const step = await this.processTrigger(partition, ledger.trigger, true);
+        if (step.deadLetter) logger.error({ triggerId, err: step.deadLetter }, 'deferred send failed to render');
+      }
+      await this.relay(partition);
+    });
+  }
+
+  startTimers(partitions: () => number[], intervalMs: number): void {
+    const tick = async () => {
+      for (const partition of partitions()) {
+        try {
+          await this.fireDue(partition);
+        } catch (err) {
+          this.options.logger.error({ err, partition }, 'deferred-send tick failed; retrying next tick');
+        }
+      }
+    };
+    this.timerLoop = setInterval(() => {
+      if (this.timerTick) return;
+      this.timerTick = tick().finally(() => (this.timerTick = undefined));
+    }, intervalMs);
+  }
+
+  async stopTimers(): Promise<void> {
+    clearInterval(this.timerLoop);
+    await this.timerTick;
+  }
+
+  /** One partition's triggers and timers run one at a time, in order. */
+  private serialized<T>(partition: number, work: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(partition) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(partition, settled);
+    void settled.then(() => {
+      if (this.queues.get(partition) === settled) this.queues.delete(partition);
+    });
+    return next;
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * The renderer's Redis state, thin: builds keys and arguments, runs the Lua scripts of
+ * services/kit/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger), reads.
+ */
+import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
+import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
+import type { RendererKeys } from './keys';
+
+export type LedgerState = 'reserved' | EmailStatus;
+export const FINAL_STATES: ReadonlySet<LedgerState> = new Set(['sent', 'suppressed', 'skipped', 'failed']);
+
+export interface LedgerEntry {
+  state: LedgerState;
+  campaign: string | null;
+  variant: string | null;
+  messageId: string | null;
+  reason: string | null;
+  at: number;
+  /** deferred: when the timer fires, and the trigger it re-runs. */
+  deferredUntil: number | null;
+  trigger: TriggerFired | null;
+}
+
+export interface CustomerState {
+  profile: CustomerProfile | null;
+  unsubscribedAt: number | null;
+  /** Recent sends (including reserved ones), oldest first. */
+  sends: Array<{ campaign: string; triggerId: string; at: number }>;
+}
+
+/** Where the Lua files are, from the source tree or the build (dist/ holds no .lua files). */
+export type ReserveResult = { reserved: true } | { reserved: false; state: LedgerState } | { reserved: false; capReached: number };
+
+export interface FinishInput {
+  partition: number;
+  trigger: TriggerFired;
+  /** Ledger states this transition may start from; "-" = no entry. */
+  from: ReadonlyArray<LedgerState | '-'>;
+  state: EmailStatus;
+  campaign: string | null;
+  variant: string | null;
+  messageId: string | null;
+  reason: string;
+  at: number;
+  /** The encoded outbox record (EmailOutcome). */
+  outboxRecord: string;
+  deferredUntil?: number;
+  /** A member of the customer's sends to drop (a reserved send that failed). */
+  dropSend?: string | null;
+}
+
+export function sendMember(campaign: string, triggerId: string): string {
+  return `${campaign}|${triggerId}`;
+}
+
+export class RendererStore {
+  constructor(
+    readonly redis: RedisClient,
+    readonly keys: RendererKeys,
+    private readonly ledgerTtlMs: number,
+  ) {
+    loadLuaScripts(redis, KIT_LUA_DIR);
+  }
+
+  async storeProfile(partition: number, profile: CustomerProfile): Promise<boolean> {
+    const key = this.keys.customer(partition, profile.customer_id);
+    return (await runScript<number>(this.redis, 'storeProfile', [key], [profile.updated_at, JSON.stringify(profile)])) === 1;
+  }
+
+  /** A profile tombstone erases everything the renderer knows of the customer. */
+  async eraseCustomer(partition: number, customerId: string): Promise<void> {
+    await this.redis.del(this.keys.customer(partition, customerId), this.keys.sends(partition, customerId));
+  }
+
+  async markUnsubscribed(partition: number, customerId: string, at: number): Promise<void> {
+    await runScript(this.redis, 'markUnsubscribed', [this.keys.customer(partition, customerId)], [at]);
+  }
+
+  async customer(partition: number, customerId: string): Promise<CustomerState> {
+    const [hash, sends] = await Promise.all([
+      this.redis.hgetall(this.keys.customer(partition, customerId)),
+      this.redis.zrange(this.keys.sends(partition, customerId), 0, -1, 'WITHSCORES'),
+    ]);
+    const list: CustomerState['sends'] = [];
+    for (let i = 0; i < sends.length; i += 2) {
+      const member = sends[i];
+      const bar = member.indexOf('|');
+      list.push({ campaign: member.slice(0, bar), triggerId: member.slice(bar + 1), at: Number(sends[i + 1]) });
+    }
+    return {
+      profile: hash.p === undefined ? null : (JSON.parse(hash.p) as CustomerProfile),
+      unsubscribedAt: hash.u === undefined ? null : Number(hash.u),
+      sends: list,
+    };
+  }
+
+  /** The customer's segments as the segmenter keeps them; [] when it has no state. */
+  async segments(partition: number, customerId: string): Promise<string[]> {
+    const raw = await this.redis.get(this.keys.segmenterCustomer(partition, customerId));
+    if (raw === null) return [];
+    const parsed = JSON.parse(raw) as { m?: unknown };
+    return Array.isArray(parsed.m) ? parsed.m.filter((s): s is string => typeof s === 'string') : [];
+  }
+
+  async suppression(email: string | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {
+    if (email === null || email.trim() === '') return null;
+    const value = await this.redis.get(this.keys.suppression(email));
+    return value === 'bounced' || value === 'complained' || value === 'unsubscribed' ? value : null;
+  }
+
+  /** Puts an address on the suppression list (fed by SES bounce/complaint events; ops; tests). */
+  async suppress(email: string, reason: 'bounced' | 'complained' | 'unsubscribed'): Promise<void> {
+    await this.redis.set(this.keys.suppression(email), reason);
+  }
+
+  async ledger(partition: number, triggerId: string): Promise<LedgerEntry | null> {
+    const hash = await this.redis.hgetall(this.keys.ledger(partition, triggerId));
+    if (hash.s === undefined) return null;
+    const orNull = (value: string | undefined) => (value === undefined || value === '' ? null : value);
+    return {
+      state: hash.s as LedgerState,
+      campaign: orNull(hash.c),
+      variant: orNull(hash.v),
+      messageId: orNull(hash.m),
+      reason: orNull(hash.r),
+      at: Number(hash.a ?? 0),
+      deferredUntil: hash.d ? Number(hash.d) : null,
+      trigger: hash.tr ? (JSON.parse(hash.tr) as TriggerFired) : null,
+    };
+  }
+
+  async reserve(input: {
+    partition: number;
+    trigger: TriggerFired;
+    now: number;
+    campaign: string;
+    variant: string | null;
+    cap: { max: number; perMs: number };
+    retentionMs: number;
+    fromDeferred: boolean;
+    reason: string;
+  }): Promise<ReserveResult> {
+    const { partition, trigger } = input;
+    const keys = [
+      this.keys.ledger(partition, trigger.trigger_id),
+      this.keys.sends(partition, trigger.customer_id),
+      this.keys.timers(partition),
+    ];
+    const args = [
+      trigger.trigger_id, input.now, input.campaign, input.variant ?? '', input.cap.max, input.cap.perMs,
+      Math.max(input.retentionMs, input.cap.perMs), this.ledgerTtlMs, input.fromDeferred ? 'deferred' : '', input.reason,
+    ];
+    const [code, detail] = await runScript<[number, string]>(this.redis, 'reserveSend', keys, args);
+    if (code === 1) return { reserved: true };
+    if (code === -1) return { reserved: false, capReached: Number(detail) };
+    return { reserved: false, state: detail as LedgerState };
+  }
+
+  /** Moves the ledger and queues the outcome; false when the ledger was not in `from`. */
+  async finish(input: FinishInput): Promise<boolean> {
+    const { partition, trigger } = input;
+    const keys = [
+      this.keys.ledger(partition, trigger.trigger_id),
+      this.keys.outbox(partition),
+      this.keys.timers(partition),
+      this.keys.sends(partition, trigger.customer_id),
+    ];
+    const args = [
+      trigger.trigger_id, input.from.join(','), input.state, input.campaign ?? '', input.variant ?? '', input.messageId ?? '',
+      input.reason, input.at, this.ledgerTtlMs, input.outboxRecord,
+      input.deferredUntil ?? '', input.state === 'deferred' ? JSON.stringify(trigger) : '', input.dropSend ?? '',
+    ];
+    const [applied] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
+    return applied === 1;
+  }
+
+  async dueTimers(partition: number, now: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.timers(partition), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async dropTimer(partition: number, triggerId: string): Promise<void> {
+    await this.redis.zrem(this.keys.timers(partition), triggerId);
+  }
+
+  async peekOutbox(partition: number, limit: number): Promise<string[]> {
+    return this.redis.lrange(this.keys.outbox(partition), 0, limit - 1);
+  }
+
+  async trimOutbox(partition: number, count: number, head: string): Promise<number> {
+    return runScript<number>(this.redis, 'trimOutbox', [this.keys.outbox(partition)], [count, head]);
+  }
+}

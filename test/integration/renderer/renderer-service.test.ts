@@ -1,0 +1,371 @@
+/**
+ * The renderer against the real stack: Kafka topics and Redis prefix of its own, the SES
+ * emulator behind a recording proxy (which can also play SES throttling and rejections), an
+ * injected clock, and recommendation sources that are plain objects.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Producer } from 'kafkajs';
+import { verifyLinkToken } from '../../../services/core/links';
+import type { RecommendationSource } from '../../../services/core/recommendations';
+import { behaviorEvent, customerProfile, type CustomerProfile, type EmailOutcome, type TriggerFired } from '../../../services/core/types';
+import { readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
+import { loadConfig } from '../../../services/kit/config';
+import { partitionOf } from '../../../services/kit/partitioner';
+import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
+import type { RendererHooks } from '../../../services/renderer/renderer';
+import type { SentMailLookup } from '../../../services/renderer/sent-lookup';
+import { EmulatorSentMailLookup } from '../../../services/renderer/sent-lookup';
+import { SesEmailSender, createSesClient, type EmailSender } from '../../../services/renderer/ses';
+import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
+import { connectedProducer, waitFor } from '../../support/stack';
+import { emulatorEmails, startSesProxy, type SesProxy } from './ses-proxy';
+
+const SECRET = 'integration-test-link-signing-secret-0123456789';
+const T0 = Date.parse('2026-06-15T12:00:00Z');
+const HOUR = 3_600_000;
+const RATE = 5;
+const PARTITIONS = 3;
+
+const picks: RecommendationSource = {
+  recommend: async () => ({
+    fallback: false,
+    items: [
+      { product_id: 'rec-1', title: 'Trail Runner Socks', url: 'https://shop.example.com/p/rec-1' },
+      { product_id: 'rec-2', title: 'Merino Beanie', url: 'https://shop.example.com/p/rec-2', price_cents: 2500, currency: 'EUR' },
+    ],
+  }),
+};
+/** What the recommender's client resolves with when the recommender is down (its own fallback). */
+const down: RecommendationSource = {
+  recommend: async () => ({ fallback: true, items: [{ product_id: 'best-1', title: 'Best Seller Mug', url: 'https://shop.example.com/p/best-1' }] }),
+};
+
+class SimulatedCrash extends Error {}
+
+describe('the renderer against the real stack', () => {
+  const run = randomUUID().slice(0, 8);
+  let pipeline: TestPipeline;
+  let proxy: SesProxy;
+  let service: RunningRenderer;
+  let producer: Producer;
+  let triggerSchemaId: number;
+  const types = recordTypes();
+  let now = T0;
+  let recommendations: RecommendationSource = picks;
+  /** Simulated SIGKILL: once set, the instance does nothing more (no SES, no lookup, no ledger). */
+  let dead = false;
+  const hooks: RendererHooks = {};
+  const sendStarts: Array<{ at: number; triggerId: string }> = [];
+
+  const email = (customer: string) => `${customer}-${run}@example.com`;
+
+  async function start(): Promise<RunningRenderer> {
+    dead = false;
+    const config = loadConfig(rendererShape, {
+      ...pipeline.env,
+      SES_ENDPOINT: proxy.url,
+      LINK_SIGNING_SECRET: SECRET,
+      SES_MAX_SEND_RATE: String(RATE),
+      SES_RETRY_BASE: '50',
+      SES_RETRY_MAX: '400',
+      TIMER_INTERVAL_MS: '60000', // timers are fired by the tests, on the injected clock
+      FROM_ADDRESS: 'Kairos Test <shop@example.com>',
+    });
+    const ses = new SesEmailSender(createSesClient({ region: 'us-east-1', endpoint: proxy.url, requestTimeoutMs: 5000 }), 'kairos-test');
+    const lookup = new EmulatorSentMailLookup(proxy.url, [SECRET]);
+    const alive = () => {
+      if (dead) throw new SimulatedCrash('this instance was killed');
+    };
+    // Called the moment the rate limit admitted an attempt: the client-side send timestamps.
+    const emailSender: EmailSender = { send: async (mail) => (alive(), sendStarts.push({ at: Date.now(), triggerId: mail.triggerId }), ses.send(mail)) };
+    const sentLookup: SentMailLookup = { findSent: async (id) => (alive(), lookup.findSent(id)) };
+    const instance = await startRenderer(config, {
+      clock: () => now,
+      logger: silentLogger,
+      recommendations: { recommend: (request) => recommendations.recommend(request) },
+      emailSender,
+      sentLookup,
+      hooks: {
+        afterReserve: async (trigger) => (alive(), hooks.afterReserve?.(trigger)),
+        afterSesSend: async (trigger, id) => (alive(), hooks.afterSesSend?.(trigger, id)),
+      },
+    });
+    await waitFor('the renderer to join its group', () => instance.runner.isReady());
+    return instance;
+  }
+
+  beforeAll(async () => {
+    pipeline = await createTestPipeline('renderer', PARTITIONS);
+    proxy = await startSesProxy();
+    producer = await connectedProducer();
+    triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
+    service = await start();
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await producer?.disconnect();
+    await proxy?.close();
+    await pipeline?.close();
+  });
+
+  const profile = (customer: string, fields: Partial<CustomerProfile> = {}) =>
+    customerProfile({ customer_id: customer, updated_at: T0 - HOUR, email: email(customer), first_name: 'Dana', last_name: 'Tester', locale: 'en-US', timezone: 'UTC', consent_email: true, ...fields });
+
+  /** Produces profiles and waits until the renderer has stored them. */
+  async function givenProfiles(profiles: CustomerProfile[], segments: Record<string, string[]> = {}): Promise<void> {
+    await pipeline.produceProfiles(profiles);
+    for (const p of profiles) {
+      const partition = partitionOf(p.customer_id, PARTITIONS);
+      await waitFor(`profile ${p.customer_id}`, async () => (await service.store.customer(partition, p.customer_id)).profile?.updated_at === p.updated_at);
+    }
+    for (const [customer, list] of Object.entries(segments)) {
+      // The segmenter's layout: {<prefix>:segmenter:<partition>}:c:<customer_id>, JSON with `m`.
+      await service.redis.set(`{${pipeline.prefix}:segmenter:${partitionOf(customer, PARTITIONS)}}:c:${customer}`, JSON.stringify({ m: [...list].sort() }));
+    }
+  }
+
+  function trigger(customer: string, rule: string, context: Record<string, string> = { product_id: 'sku-42' }, id = `${customer}-${rule}-${randomUUID().slice(0, 6)}`): TriggerFired {
+    return { trigger_id: id, rule, customer_id: customer, fired_at: now, cause_event_id: null, context };
+  }
+
+  async function produceTriggers(triggers: TriggerFired[]): Promise<void> {
+    await producer.send({
+      topic: pipeline.topics.triggers,
+      messages: triggers.map((t) => ({ key: t.customer_id, value: pipeline.codec.encode(triggerSchemaId, types.TriggerFired, t) })),
+    });
+  }
+
+  async function outcomesOf(triggerId: string, atLeast = 1): Promise<EmailOutcome[]> {
+    return waitFor(`outcome of ${triggerId}`, async () => {
+      const found = (await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome')).filter((o) => o.trigger_id === triggerId);
+      return found.length >= atLeast ? found : undefined;
+    });
+  }
+
+  const emailsTo = async (customer: string) => (await emulatorEmails()).filter((e) => e.destination.to.some((to) => to.includes(email(customer))));
+
+  it('sends one email with subject, preheader, name, product and recommendations; the outcome carries the SES message id', async () => {
+    await givenProfiles([profile('full')], { full: ['engaged', 'frequent_buyer'] });
+    const t = trigger('full', 'high_interest');
+    await produceTriggers([t]);
+    const [outcome] = await outcomesOf(t.trigger_id);
+    expect(outcome).toEqual(expect.objectContaining({ status: 'sent', campaign: 'exclusive_offer', customer_id: 'full' }));
+    // Priority: both case-study campaigns answer high_interest for this customer; 20 beats 10.
+    expect(outcome.reason).toContain('priority 20 beats standard_message (10)');
+    const [sent] = await emailsTo('full');
+    expect(sent.messageId).toBe(outcome.ses_message_id);
+    expect(sent.subject).toBe('Dana, an exclusive offer for you: 15% off');
+    const html = sent.body.html ?? '';
+    expect(html).toMatch(/<div style="display:none;[^"]*">15% off your next order - a thank-you/); // the hidden preheader
+    expect(html).toContain('Hi Dana,');
+    expect(html).toContain('sku-42');
+    expect(html).toContain('Picked for you');
+    expect(html).toContain('Trail Runner Socks');
+    expect(html).toContain('THANKYOU15');
+    // Shop links are wrapped in signed click-tracking links; no raw shop URL is left in the HTML.
+    expect(html).not.toContain('href="https://shop.example.com/p/rec-1"');
+    expect(html).toMatch(/href="http:\/\/127\.0\.0\.1:8094\/c\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/);
+    // The raw MIME SES was given (the emulator keeps no headers of raw mail, the proxy saw it).
+    const raw = proxy.calls.find((c) => c.to.includes(email('full')))?.raw ?? '';
+    // Long headers are folded (RFC 5322); unfold the header block before reading it.
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+    const listUnsubscribe = /^List-Unsubscribe: <(https?:\/\/[^>]+)>, <(mailto:[^>]+)>\r?$/m.exec(head);
+    expect(listUnsubscribe).not.toBeNull();
+    const [, oneClick, mailto] = listUnsubscribe as RegExpExecArray;
+    const token = /\/u\/([^/]+)$/.exec(oneClick)?.[1] ?? '';
+    expect(oneClick.startsWith('http://127.0.0.1:8094/u/')).toBe(true);
+    expect(verifyLinkToken(token, [SECRET])).toEqual({ ok: true, claims: { kind: 'unsubscribe', customer_id: 'full', trigger_id: t.trigger_id, campaign: 'exclusive_offer' } });
+    expect(mailto).toBe(`mailto:unsubscribe@example.com?subject=unsubscribe%20${token}`);
+    expect(head).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
+    expect(head).toMatch(new RegExp(`^X-Kairos-Trigger-Id: ${t.trigger_id}\\r?$`, 'mi'));
+    expect(head).toMatch(/^From: Kairos Test <shop@example\.com>\r?$/m);
+    expect(html).toContain(`href="${oneClick}"`); // the visible footer link is the same URL
+    expect(raw).toMatch(/Content-Type: multipart\/alternative/);
+  });
+
+  it('with no first name and the recommender down it still renders, with fallbacks, in time', async () => {
+    recommendations = down;
+    try {
+      await givenProfiles([profile('noname', { first_name: null, last_name: null })], { noname: ['engaged'] });
+      const t = trigger('noname', 'high_interest');
+      const started = Date.now();
+      await produceTriggers([t]);
+      const [outcome] = await outcomesOf(t.trigger_id);
+      expect(outcome.status).toBe('sent');
+      expect(outcome.campaign).toBe('standard_message');
+      expect(Date.now() - started).toBeLessThan(10_000);
+      const [sent] = await emailsTo('noname');
+      expect(sent.body.html).toContain('Hi there,');
+      expect(sent.body.html).toContain('Popular right now');
+      expect(sent.body.html).toContain('Best Seller Mug');
+      expect(sent.body.text).toContain('Hi there,');
+      expect(`${sent.subject}${sent.body.html}${sent.body.text}`).not.toMatch(/undefined|\{\{|null/);
+    } finally {
+      recommendations = picks;
+    }
+  });
+
+  it('escapes a <script> first name in the HTML', async () => {
+    await givenProfiles([profile('xss', { first_name: '<script>alert(1)</script>' })], { xss: ['engaged'] });
+    const t = trigger('xss', 'high_interest');
+    await produceTriggers([t]);
+    expect((await outcomesOf(t.trigger_id))[0].status).toBe('sent');
+    const [sent] = await emailsTo('xss');
+    expect(sent.body.html).toContain('Hi &lt;script&gt;alert(1)&lt;/script&gt;,');
+    expect(sent.body.html).not.toContain('<script>');
+  });
+
+  it('records each suppression reason and sends nothing', async () => {
+    await givenProfiles(
+      [
+        profile('unsub'),
+        profile('bounced'),
+        profile('complained'),
+        profile('noconsent', { consent_email: false }),
+        profile('noemail', { email: null }),
+      ],
+      { unsub: ['engaged'], bounced: ['engaged'], complained: ['engaged'], noconsent: ['engaged'], noemail: ['engaged'] },
+    );
+    await pipeline.produceEvents([behaviorEvent({ event_id: `unsub-${run}`, customer_id: 'unsub', type: 'unsubscribe', occurred_at: T0 - 60_000 })]);
+    await waitFor('the unsubscribe to be stored', async () => (await service.store.customer(partitionOf('unsub', PARTITIONS), 'unsub')).unsubscribedAt !== null);
+    await service.store.suppress(email('bounced'), 'bounced');
+    await service.store.suppress(email('complained'), 'complained');
+    const cases = { unsub: 'unsubscribed', bounced: 'bounced', complained: 'complained', noconsent: 'no_consent', noemail: 'no_email', noprofile: 'no_email' };
+    const triggers = Object.keys(cases).map((customer) => trigger(customer, 'high_interest'));
+    await produceTriggers(triggers);
+    for (const t of triggers) {
+      const [outcome] = await outcomesOf(t.trigger_id);
+      expect(outcome.status).toBe('suppressed');
+      expect(outcome.reason?.split(':')[0]).toBe(cases[t.customer_id as keyof typeof cases]);
+      expect(outcome.ses_message_id).toBeNull();
+    }
+    expect(proxy.calls.filter((c) => Object.keys(cases).some((customer) => c.to.includes(email(customer))))).toEqual([]);
+  });
+
+  it('skips for cooldown and for the frequency cap, with the reason', async () => {
+    await givenProfiles([profile('cool'), profile('capped')], { cool: ['engaged'], capped: ['engaged'] });
+    const first = trigger('cool', 'high_interest');
+    const second = trigger('cool', 'high_interest');
+    await produceTriggers([first, second]);
+    expect((await outcomesOf(first.trigger_id))[0].status).toBe('sent');
+    const [cooling] = await outcomesOf(second.trigger_id);
+    expect(cooling).toEqual(expect.objectContaining({ status: 'skipped', campaign: 'standard_message' }));
+    expect(cooling.reason).toMatch(/^cooldown: in cooldown: standard_message \(cooldown 24h/);
+
+    // Three sends of other campaigns in the last 24 h: the default cap (3 per 24 h) is reached.
+    const sends = `{${pipeline.prefix}:renderer:${partitionOf('capped', PARTITIONS)}}:sends:capped`;
+    await service.redis.zadd(sends, now - 3 * HOUR, 'other|a', now - 2 * HOUR, 'other|b', now - HOUR, 'other|c');
+    const capped = trigger('capped', 'high_interest');
+    await produceTriggers([capped]);
+    const [outcome] = await outcomesOf(capped.trigger_id);
+    expect(outcome.status).toBe('skipped');
+    expect(outcome.reason).toMatch(/^frequency_cap: 3 sends in the last 24h \(max 3\)/);
+    expect(await emailsTo('capped')).toEqual([]);
+  });
+
+  it('defers a send in quiet hours (customer time zone) and sends it when they end', async () => {
+    // 12:00 UTC is 21:00 in Tokyo: inside the default quiet hours 21:00-08:00.
+    await givenProfiles([profile('night', { timezone: 'Asia/Tokyo' })], { night: ['engaged'] });
+    const t = trigger('night', 'high_interest');
+    await produceTriggers([t]);
+    const [deferred] = await outcomesOf(t.trigger_id);
+    expect(deferred.status).toBe('deferred');
+    expect(deferred.reason).toContain('until 2026-06-15T23:00:00.000Z'); // 08:00 in Tokyo
+    const partition = partitionOf('night', PARTITIONS);
+
+    now = Date.parse('2026-06-15T22:59:00Z');
+    await service.renderer.fireDue(partition);
+    expect(await emailsTo('night')).toEqual([]);
+
+    now = Date.parse('2026-06-15T23:00:01Z');
+    await service.renderer.fireDue(partition);
+    const outcomes = await outcomesOf(t.trigger_id, 2);
+    expect(outcomes.map((o) => o.status)).toEqual(['deferred', 'sent']);
+    expect(await emailsTo('night')).toHaveLength(1);
+    now = T0;
+  });
+
+  it('sends one email for the same trigger record delivered three times', async () => {
+    await givenProfiles([profile('thrice')], { thrice: ['engaged'] });
+    const t = trigger('thrice', 'high_interest');
+    await produceTriggers([t]);
+    await outcomesOf(t.trigger_id);
+    await produceTriggers([t, t]);
+    const marker = trigger('thrice', 'no_such_rule'); // a later record of the same partition
+    await produceTriggers([marker]);
+    await outcomesOf(marker.trigger_id);
+    expect(await emailsTo('thrice')).toHaveLength(1);
+    expect((await outcomesOf(t.trigger_id)).map((o) => o.status)).toEqual(['sent']);
+  });
+
+  it('retries SES throttling with backoff and never exceeds the send rate; a permanent error is a failed outcome', async () => {
+    const customers = Array.from({ length: 12 }, (_, i) => `burst${i}`);
+    await givenProfiles([...customers.map((c) => profile(c)), profile('rejected')], Object.fromEntries([...customers, 'rejected'].map((c) => [c, ['engaged']])));
+    proxy.setFaults(({ to, attemptOfRecipient }) => {
+      if (to.includes(email('rejected'))) return { status: 400, errorType: 'MessageRejected', message: 'Email address is not verified.' };
+      // The first two attempts for a third of the customers are throttled, as SES does.
+      if (/burst[0369]-/.test(to) && attemptOfRecipient <= 2) return { status: 429, errorType: 'TooManyRequestsException', message: 'Maximum sending rate exceeded.' };
+      return null;
+    });
+    try {
+      const triggers = customers.map((c) => trigger(c, 'high_interest'));
+      const rejected = trigger('rejected', 'high_interest');
+      await produceTriggers([...triggers, rejected]);
+      for (const t of triggers) expect((await outcomesOf(t.trigger_id))[0].status).toBe('sent');
+      const [failed] = await outcomesOf(rejected.trigger_id);
+      expect(failed.status).toBe('failed');
+      expect(failed.reason).toMatch(/^ses_error: MessageRejected/);
+
+      const calls = proxy.calls.filter((c) => [...customers, 'rejected'].some((customer) => c.to.includes(email(customer))));
+      expect(calls.filter((c) => c.answered === 429)).toHaveLength(8);
+      expect(calls.filter((c) => c.answered === 400)).toHaveLength(1);
+      expect(calls.filter((c) => c.answered === 200)).toHaveLength(12);
+      for (const customer of customers) expect(await emailsTo(customer)).toHaveLength(1);
+      // No rolling second holds more than RATE calls. Measured where the client starts each
+      // call (right after the limiter admitted it); 20 ms allow for event-loop jitter on a busy host.
+      const ids = new Set([...triggers, rejected].map((t) => t.trigger_id));
+      const busiestSecond = (times: number[], windowMs: number) =>
+        Math.max(...times.map((start) => times.filter((t) => t >= start && t < start + windowMs).length));
+      const starts = sendStarts.filter((s) => ids.has(s.triggerId)).map((s) => s.at).sort((a, b) => a - b);
+      expect(starts).toHaveLength(21);
+      const busiest = busiestSecond(starts, 980);
+      expect(busiest).toBeLessThanOrEqual(RATE);
+      // 21 calls at 5 per second cannot take less than 4 s.
+      expect(starts[starts.length - 1] - starts[0]).toBeGreaterThanOrEqual(3900);
+      const times = calls.map((c) => c.at).sort((a, b) => a - b);
+      const atProxy = busiestSecond(times, 1000);
+      process.stdout.write(`renderer rate test: ${starts.length} SES calls in ${starts[starts.length - 1] - starts[0]} ms; busiest rolling second ${busiest} at the client, ${atProxy} at the proxy (limit ${RATE})\n`);
+    } finally {
+      proxy.setFaults(null);
+    }
+  });
+
+  it.each([
+    ['between the ledger write and the SES call', 'afterReserve' as const],
+    ['right after the SES call', 'afterSesSend' as const],
+  ])('a renderer killed %s sends exactly one email after restart', async (_label, point) => {
+    const customer = `crash-${point}`;
+    await givenProfiles([profile(customer)], { [customer]: ['engaged'] });
+    hooks[point] = (t: TriggerFired) => {
+      if (t.customer_id !== customer) return;
+      dead = true;
+      throw new SimulatedCrash(`killed ${point}`);
+    };
+    const t = trigger(customer, 'high_interest');
+    await produceTriggers([t]);
+    await waitFor('the crash', () => dead);
+    const ledger = await service.store.ledger(partitionOf(customer, PARTITIONS), t.trigger_id);
+    expect(ledger?.state).toBe('reserved');
+    expect(await emailsTo(customer)).toHaveLength(point === 'afterReserve' ? 0 : 1);
+    hooks[point] = undefined;
+    await service.stop();
+    service = await start();
+    const outcomes = await outcomesOf(t.trigger_id);
+    expect(outcomes.map((o) => o.status)).toEqual(['sent']);
+    const emails = await emailsTo(customer);
+    expect(emails).toHaveLength(1);
+    expect(outcomes[0].ses_message_id).toBe(emails[0].messageId);
+    const resumed = (await service.rendererMetrics.resumed.get()).values.find((v) => v.labels.result === (point === 'afterReserve' ? 'sending' : 'found_sent'));
+    expect(resumed?.value).toBe(1);
+  });
+});
