@@ -6,6 +6,10 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PIDS=$ROOT/.stack/services
 mkdir -p "$PIDS" "$ROOT/logs"
+set -a
+# shellcheck source=local.env
+. "$ROOT/infra/local.env"
+set +a
 
 services() {
   for main in "$ROOT"/dist/services/*/main.js; do
