@@ -53,8 +53,10 @@ test-integration: $(BUILD) ## the integration tests only (starts the stack if ne
 	@mkdir -p logs
 	@infra/with-stack.sh npx jest --selectProjects integration --runInBand
 
-demo: $(BUILD) ## replay a synthetic shop day through the whole pipeline (not yet: arrives with the demo issue)
-	@echo "make demo: not yet — the services arrive with the segments, triggers and renderer issues."
+demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day, show segments, triggers and emails
+	@$(MAKE) --no-print-directory up
+	@$(MAKE) --no-print-directory start
+	set -a; . infra/local.env; set +a; node dist/services/tools/demo.js
 
 bench: $(BUILD) ## the benchmarks (not yet: arrives with the benchmark issue)
 	@echo "make bench: not yet — arrives with the benchmark issue."
