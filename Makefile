@@ -17,7 +17,7 @@ $(NODE_MODULES): package.json package-lock.json
 
 install: $(NODE_MODULES) ## npm ci (only when package-lock.json changed)
 
-$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json $(shell find services -name '*.ts' -o -name '*.lua' 2>/dev/null)
+$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json $(shell find services bench -name '*.ts' -o -name '*.lua' 2>/dev/null)
 	npx tsc -p tsconfig.build.json
 	@touch $@
 
@@ -58,8 +58,9 @@ demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day
 	@$(MAKE) --no-print-directory start
 	set -a; . infra/local.env; set +a; node dist/services/tools/demo.js
 
-bench: $(BUILD) ## the benchmarks (not yet: arrives with the benchmark issue)
-	@echo "make bench: not yet — arrives with the benchmark issue."
+bench: $(BUILD) ## the benchmarks against the real local stack (about 10 minutes): table + bench/results.json
+	@mkdir -p logs/stack
+	@infra/with-stack.sh node dist/bench/main.js
 
 clean: ## remove build output, logs and stack state (not the download cache)
 	rm -rf dist logs .stack

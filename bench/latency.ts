@@ -1,0 +1,144 @@
+/**
+ * Event-to-trigger latency at a fixed offered rate: the segmenter and the trigger service run
+ * live (real clock) while probes are produced at `rate` events/s. Each probe is a fresh
+ * customer's four views of one product; the fourth fires high_interest at once. Latency is from
+ * just before the fourth view is handed to the producer until a tail consumer of the triggers
+ * topic receives the trigger (so it includes produce acks, the services' fetch, state apply,
+ * outbox relay with acks=all, and the tail consumer's fetch).
+ */
+import type { Consumer } from 'kafkajs';
+import { loadConfig } from '../services/kit/config';
+import type { RunningService } from '../services/kit/partition-service';
+import { segmenterShape, startSegmenter } from '../services/segmenter/main';
+import { startTrigger, triggerShape } from '../services/trigger/main';
+import type { TriggerFired } from '../services/core/types';
+import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
+import { highInterestProbe } from './traffic';
+import { silentLogger, type Input } from './throughput';
+
+export interface LatencyFigure {
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  offered_eps: number;
+  achieved_eps: number;
+  seconds: number;
+  warmup_seconds: number;
+  probes_timed: number;
+  /** Same percentiles measured to the trigger record's CreateTime (the relay's send), not its arrival. */
+  to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export async function measureLatency(
+  stack: BenchStack,
+  input: Pick<Input, 'events' | 'profiles' | 'partitions'>,
+  options: { rate: number; seconds: number; warmupSeconds: number; progress: (text: string) => void },
+): Promise<LatencyFigure> {
+  const name = 'latency';
+  const prefix = stack.prefix(name);
+  const out = await stack.createOutputs(name, input.partitions);
+  const env = (part: string) => ({
+    TOPIC_BEHAVIOR_EVENTS: input.events,
+    TOPIC_CUSTOMER_PROFILES: input.profiles,
+    TOPIC_TRIGGERS: out.triggers,
+    TOPIC_SEGMENT_CHANGES: out.segmentChanges,
+    TOPIC_EMAIL_OUTCOMES: out.outcomes,
+    REDIS_KEY_PREFIX: prefix,
+    GROUP_ID: `${stack.run}-${name}-${part}`,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...(process.env.KAFKA_BROKERS ? { KAFKA_BROKERS: process.env.KAFKA_BROKERS } : {}),
+    ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  });
+  const services: RunningService[] = [
+    await startSegmenter(loadConfig(segmenterShape, env('segmenter')), { logger: silentLogger }),
+    await startTrigger(loadConfig(triggerShape, env('trigger')), { logger: silentLogger }),
+  ];
+  const sentAt = new Map<string, number>();
+  const arrivals: Array<{ cause: string; arrivedAt: number; createdAt: number }> = [];
+  const tail: Consumer = kafka.consumer({ groupId: `${stack.run}-latency-tail-${shortId()}` });
+  try {
+    await waitUntil('the services to join their groups', () => services.every((s) => s.runner.isReady()), 60_000, 5);
+    let tailJoined = false;
+    tail.on(tail.events.GROUP_JOIN, () => (tailJoined = true));
+    await tail.connect();
+    await tail.subscribe({ topic: out.triggers, fromBeginning: true });
+    await tail.run({
+      eachBatch: async ({ batch }) => {
+        const arrivedAt = Date.now();
+        for (const message of batch.messages) {
+          const trigger = await stack.codec.decode<TriggerFired>(message.value as Buffer, types.TriggerFired);
+          if (trigger.cause_event_id !== null) arrivals.push({ cause: trigger.cause_event_id, arrivedAt, createdAt: Number(message.timestamp) });
+        }
+      },
+    });
+    await waitUntil('the tail consumer to join', () => tailJoined, 60_000, 5);
+
+    const producer = await stack.connectedProducer();
+    const run = `${stack.run}-lat`;
+    const total = options.rate * (options.seconds + options.warmupSeconds);
+    const timedFrom = options.rate * options.warmupSeconds;
+    const queue: Array<{ key: string; value: Buffer; eventId: string; timed: boolean }> = [];
+    const started = Date.now();
+    let probe = 0;
+    let sent = 0;
+    let lastReport = started;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * options.rate));
+      while (queue.length < due - sent) {
+        for (const event of highInterestProbe(run, probe, Date.now())) {
+          const fourth = event.event_id.endsWith('-v3');
+          queue.push({ key: event.customer_id, value: stack.encodeEvent(input.events, event), eventId: event.event_id, timed: fourth });
+        }
+        probe += 1;
+      }
+      const batch = queue.splice(0, due - sent);
+      if (batch.length === 0) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        continue;
+      }
+      const at = Date.now();
+      for (const record of batch) if (record.timed && sent >= timedFrom) sentAt.set(record.eventId, at);
+      await producer.send({ topic: input.events, acks: -1, messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(at) })) });
+      sent += batch.length;
+      if (Date.now() - lastReport > 5000) {
+        lastReport = Date.now();
+        options.progress(`latency: ${sent}/${total} events offered, ${arrivals.length} triggers seen`);
+      }
+    }
+    const achievedSeconds = (Date.now() - started) / 1000;
+    await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50);
+    const toArrival: number[] = [];
+    const toCreate: number[] = [];
+    const counted = new Set<string>();
+    for (const a of arrivals) {
+      const at = sentAt.get(a.cause);
+      if (at === undefined || counted.has(a.cause)) continue;
+      counted.add(a.cause);
+      toArrival.push(a.arrivedAt - at);
+      toCreate.push(a.createdAt - at);
+    }
+    toArrival.sort((a, b) => a - b);
+    toCreate.sort((a, b) => a - b);
+    return {
+      p50_ms: percentile(toArrival, 50),
+      p99_ms: percentile(toArrival, 99),
+      max_ms: toArrival.at(-1) ?? NaN,
+      offered_eps: options.rate,
+      achieved_eps: Math.round(total / achievedSeconds),
+      seconds: options.seconds,
+      warmup_seconds: options.warmupSeconds,
+      probes_timed: toArrival.length,
+      to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
+    };
+  } finally {
+    await tail.disconnect().catch(() => undefined);
+    for (const service of services) await service.stop();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * One throughput figure alone, for profiling (node --cpu-prof dist/bench/profile.js kairos):
+ * produces BENCH_EVENTS events to a fresh topic, runs the chosen measurement once, cleans up.
+ * With BENCH_CPU_PROFILE=file.cpuprofile only the measured phase is profiled.
+ *   what: ceiling | kairos | segmenter | trigger | baseline
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { BenchStack } from './stack';
+import { measureBaseline, measureCeiling, measureKairos, type Input } from './throughput';
+import { shopTraffic } from './traffic';
+
+async function main(): Promise<void> {
+  const what = process.argv[2] ?? 'kairos';
+  const count = Number(process.env.BENCH_EVENTS ?? 200_000);
+  const stack = new BenchStack();
+  try {
+    const clock = Date.parse('2026-03-02T18:00:00Z');
+    const events = shopTraffic({ total: count, customers: Math.round(count / 10), products: 2000, seed: 42, from: clock - 6 * 3600_000, to: clock, run: stack.run });
+    const topics = await stack.createInput('profile', 12);
+    await stack.produceEvents(topics.events, events);
+    const input: Input = { ...topics, count: events.length, partitions: 12, clock };
+    const session = process.env.BENCH_CPU_PROFILE ? new Session() : null;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    const result =
+      what === 'ceiling'
+        ? await measureCeiling(stack, input)
+        : what === 'baseline'
+          ? await measureBaseline(stack, input, 'profile-baseline')
+          : await measureKairos(stack, input, what === 'kairos' ? ['segmenter', 'trigger'] : [what as 'segmenter' | 'trigger'], `profile-${what}`);
+    if (session) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_CPU_PROFILE as string, JSON.stringify(profile));
+    }
+    console.log(`${what}: ${result.eps} events/s (${result.records} in ${result.seconds} s)`);
+  } finally {
+    await stack.cleanup();
+  }
+}
+
+main().then(() => process.exit(0), (error) => { console.error(error); process.exit(1); });

@@ -1,0 +1,147 @@
+/**
+ * The three throughput measurements over the same pre-produced input topic, each with a fresh
+ * consumer group (and fresh Redis prefix and output topics where it has state):
+ *   ceiling  - a bare kafkajs consumer that reads and Avro-decodes every record, nothing else;
+ *   kairos   - the segmenter and/or the trigger service, started in-process;
+ *   baseline - the same pure logic written per message (bench/baseline.ts).
+ * Time runs from the moment the consumer(s) joined the group until the last record is processed.
+ */
+import type { Consumer } from 'kafkajs';
+import pino from 'pino';
+import { loadConfig } from '../services/kit/config';
+import type { RunningService } from '../services/kit/partition-service';
+import { segmenterShape, startSegmenter } from '../services/segmenter/main';
+import { startTrigger, triggerShape } from '../services/trigger/main';
+import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from './stack';
+import { startBaseline } from './baseline';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export interface Input {
+  events: string;
+  profiles: string;
+  count: number;
+  partitions: number;
+  /** The frozen service clock of the run (every event is at or before it). */
+  clock: number;
+}
+
+export interface Measured {
+  eps: number;
+  seconds: number;
+  records: number;
+}
+
+function measured(records: number, startedAt: number, endedAt: number): Measured {
+  const seconds = (endedAt - startedAt) / 1000;
+  return { eps: Math.round(records / seconds), seconds: Number(seconds.toFixed(3)), records };
+}
+
+/** The concurrency every consumer of the benchmark uses (the services' default). */
+export const PARTITIONS_CONCURRENTLY = 3;
+
+/** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
+export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {
+  const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}` });
+  let joinedAt = 0;
+  let endedAt = 0;
+  let seen = 0;
+  let checksum = 0;
+  consumer.on(consumer.events.GROUP_JOIN, () => (joinedAt ||= Date.now()));
+  await consumer.connect();
+  await consumer.subscribe({ topic: input.events, fromBeginning: true });
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        const event = await stack.codec.decode<{ occurred_at: number }>(message.value as Buffer, types.BehaviorEvent);
+        checksum += event.occurred_at % 7; // keep the decode from being optimized away
+      }
+      seen += batch.messages.length;
+      if (seen >= input.count && endedAt === 0) endedAt = Date.now();
+    },
+  });
+  await waitUntil('the ceiling consumer to read everything', () => endedAt > 0, 600_000);
+  await consumer.disconnect();
+  if (checksum < 0) throw new Error('unreachable');
+  return measured(input.count, joinedAt, endedAt);
+}
+
+export type KairosPart = 'segmenter' | 'trigger';
+
+/** Env for a service of one measured run. */
+function serviceEnv(input: Input, out: OutputTopics, prefix: string, group: string): Record<string, string> {
+  return {
+    TOPIC_BEHAVIOR_EVENTS: input.events,
+    TOPIC_CUSTOMER_PROFILES: input.profiles,
+    TOPIC_TRIGGERS: out.triggers,
+    TOPIC_SEGMENT_CHANGES: out.segmentChanges,
+    TOPIC_EMAIL_OUTCOMES: out.outcomes,
+    REDIS_KEY_PREFIX: prefix,
+    GROUP_ID: group,
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  };
+}
+
+export interface KairosRun extends Measured {
+  prefix: string;
+  out: OutputTopics;
+}
+
+async function processedEvents(service: RunningService, topic: string): Promise<number> {
+  const metric = await service.parts.metrics.recordsProcessed.get();
+  return metric.values.filter((v) => v.labels.topic === topic).reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Kairos: the given services in-process with a frozen clock; stopped again, state left for inspection. */
+export async function measureKairos(stack: BenchStack, input: Input, parts: readonly KairosPart[], name: string): Promise<KairosRun> {
+  const prefix = stack.prefix(name);
+  const out = await stack.createOutputs(name, input.partitions);
+  const overrides = { clock: () => input.clock, logger: silentLogger };
+  const services: RunningService[] = [];
+  try {
+    let joinedAt = 0;
+    for (const part of parts) {
+      const env = serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`);
+      services.push(
+        part === 'segmenter'
+          ? await startSegmenter(loadConfig(segmenterShape, env), overrides)
+          : await startTrigger(loadConfig(triggerShape, env), overrides),
+      );
+    }
+    await waitUntil('the services to join their groups', () => services.every((s) => s.runner.isReady()), 60_000, 5);
+    joinedAt = Date.now();
+    let done = false;
+    await waitUntil(
+      'the services to process every event',
+      async () => (done = (await Promise.all(services.map((s) => processedEvents(s, input.events)))).every((n) => n >= input.count)),
+      900_000,
+      10,
+    );
+    const endedAt = Date.now();
+    if (!done) throw new Error('unreachable');
+    return { ...measured(input.count, joinedAt, endedAt), prefix, out };
+  } finally {
+    for (const service of services) await service.stop();
+  }
+}
+
+/** Baseline: per-message handlers for both logics, in-process, same frozen clock. */
+export async function measureBaseline(stack: BenchStack, input: Input, name: string): Promise<KairosRun> {
+  const prefix = stack.prefix(name);
+  const out = await stack.createOutputs(name, input.partitions);
+  const baseline = await startBaseline(stack, { input, out, prefix, group: `${stack.run}-${name}` });
+  try {
+    await waitUntil('the baseline to join its groups', () => baseline.ready(), 60_000, 5);
+    const joinedAt = Date.now();
+    await waitUntil('the baseline to process every event', () => baseline.processed() >= input.count, 1_800_000, 10);
+    return { ...measured(input.count, joinedAt, Date.now()), prefix, out };
+  } finally {
+    await baseline.stop();
+  }
+}
