@@ -9,6 +9,7 @@ import {
   encodeTriggerState,
   fireTimer,
   parseTimerId,
+  timerIdFor,
   type EngineResult,
   type TriggerRule,
 } from '../core/triggers';
@@ -24,10 +25,12 @@ export class TriggerLogic implements PartitionLogic {
     private readonly rules: readonly TriggerRule[],
     private readonly triggers: OutputEncoder,
     private readonly metrics: KairosMetrics,
+    /** Tombstones on this topic erase the customer's trigger state and timers. */
+    private readonly profilesTopic?: string,
   ) {}
 
   customersOfRecords(records: ConsumedRecord<unknown>[]): string[] {
-    return records.map((r) => (r.value as BehaviorEvent).customer_id);
+    return records.map((r) => r.key as string);
   }
 
   customersOfTimers(timers: DueTimer[]): string[] {
@@ -35,6 +38,7 @@ export class TriggerLogic implements PartitionLogic {
   }
 
   onRecords(snapshot: PartitionSnapshot, records: ConsumedRecord<unknown>[], now: number): PartitionChange {
+    if (records[0]?.topic === this.profilesTopic) return this.onProfiles(records);
     const byCustomer = new Map<string, BehaviorEvent[]>();
     for (const record of records) {
       const event = record.value as BehaviorEvent;
@@ -49,6 +53,18 @@ export class TriggerLogic implements PartitionLogic {
         if (count > 0) this.metrics.eventsIgnored.inc({ reason }, count);
       }
       this.collect(change, customer, result);
+    }
+    return change;
+  }
+
+  /** Profiles matter only as erasure: a tombstone deletes the state and cancels every timer. */
+  private onProfiles(records: ConsumedRecord<unknown>[]): PartitionChange {
+    const change = emptyChange();
+    for (const record of records) {
+      if (record.value !== null) continue;
+      const customer = record.key as string;
+      change.states.set(customer, null);
+      for (const rule of this.rules) if (rule.kind === 'absence') change.timers.set(timerIdFor(customer, rule.name), null);
     }
     return change;
   }

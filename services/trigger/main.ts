@@ -1,6 +1,7 @@
 /**
  * The trigger service: reads behavior.events, keeps threshold windows and absence timers per
- * customer in Redis, and produces TriggerFired records to the triggers topic.
+ * customer in Redis, and produces TriggerFired records to the triggers topic. It also reads
+ * customer.profiles, for tombstones only: they erase the customer's trigger state.
  *
  *   node dist/services/trigger/main.js
  */
@@ -57,8 +58,11 @@ export async function startTrigger(
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
         keyField: 'customer_id',
       } as never,
+      // Only for erasure: a tombstone removes the customer's windows, cart and timers.
+      { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id' } as never,
     ],
-    logic: async ({ output, metrics }) => new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics),
+    logic: async ({ output, metrics }) =>
+      new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics, config.TOPIC_CUSTOMER_PROFILES),
     ...overrides,
   });
 }

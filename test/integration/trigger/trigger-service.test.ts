@@ -103,6 +103,33 @@ describe('the trigger service against the real stack (injected clock)', () => {
     expect(await triggersOf('resent')).toHaveLength(1);
   });
 
+  it('a profile tombstone erases the customer: state and pending timers go, nothing fires later', async () => {
+    const c = 'erased';
+    await pipeline.produceEvents([
+      view(c, 1, now), view(c, 2, now + 1),
+      behaviorEvent({ event_id: `${c}-add`, customer_id: c, type: 'add_to_cart', occurred_at: now, product_id: 'sku-3' }),
+    ]);
+    await waitCaughtUp(pipeline.env.GROUP_ID, pipeline.topics.events);
+    const keysOf = async () => (await pipeline.redisKeys()).filter((k) => k.includes(c));
+    const timersOf = async () => {
+      const found: string[] = [];
+      for (const key of (await pipeline.redisKeys()).filter((k) => k.endsWith(':timers'))) {
+        found.push(...(await service.parts.redis.zrange(key, 0, -1)).filter((m) => m.startsWith(`${c}|`)));
+      }
+      return found;
+    };
+    expect(await keysOf()).toHaveLength(1);
+    expect(await timersOf()).toEqual([`${c}|cart_abandoned`]);
+
+    await pipeline.produceProfiles([{ customer_id: c, tombstone: true }]);
+    await waitCaughtUp(pipeline.env.GROUP_ID, pipeline.topics.profiles);
+    expect(await keysOf()).toEqual([]);
+    expect(await timersOf()).toEqual([]);
+    now += HOUR;
+    for (const p of [0, 1, 2]) await service.processor.fireDue(p);
+    expect(await triggersOf(c)).toEqual([]);
+  });
+
   it('replaying the same offsets (group reset to the beginning) changes no state and emits nothing again', async () => {
     const before = await pipeline.readAll<TriggerFired>(pipeline.topics.triggers, 'TriggerFired');
     const keys = await pipeline.redisKeys();
