@@ -19,6 +19,8 @@ export interface PartitionServiceConfig extends CommonConfig {
   PARTITIONS_CONCURRENTLY: number;
   /** Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays). */
   FETCH_MAX_BYTES_PER_PARTITION: number;
+  /** How long the group waits for a silent member before giving its partitions away. */
+  KAFKA_SESSION_TIMEOUT: number;
 }
 
 /** Encodes records of one output topic with the schema registered for it. */
@@ -91,7 +93,13 @@ export async function startPartitionService(options: PartitionServiceOptions): P
 
   await producer.connect();
   const runner = new ConsumerRunner({
-    consumer: kafka.consumer({ groupId: config.GROUP_ID, maxBytesPerPartition: config.FETCH_MAX_BYTES_PER_PARTITION }),
+    consumer: kafka.consumer({
+      groupId: config.GROUP_ID,
+      maxBytesPerPartition: config.FETCH_MAX_BYTES_PER_PARTITION,
+      sessionTimeout: config.KAFKA_SESSION_TIMEOUT,
+      // Kafka's advice: heartbeats at a third of the session timeout at most.
+      heartbeatInterval: Math.max(1000, Math.floor(config.KAFKA_SESSION_TIMEOUT / 3)),
+    }),
     producer,
     codec,
     logger,

@@ -26,6 +26,8 @@ export const segmenterShape = {
   TIMER_INTERVAL_MS: intVar(50, 60_000).default(5000),
   PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
   FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
+  KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
   // Longer than the longest window (365 d): a customer idle for that long is in no windowed segment.
   STATE_TTL: durationVar().default(366 * DAY),
 };

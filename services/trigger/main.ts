@@ -22,6 +22,8 @@ export const triggerShape = {
   TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
   PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
   FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
+  KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
   STATE_TTL_SLACK: durationVar().default(24 * 3600 * 1000),
 };
 export type TriggerConfig = ReturnType<typeof loadConfig<typeof triggerShape>>;

@@ -48,7 +48,7 @@ describe('the segmenter killed with SIGKILL mid-stream', () => {
 
   function start(): ChildProcess {
     // Small fetches (a few hundred records a batch), so kills land between and inside many batches.
-    const child = spawnNode('services/segmenter/main.js', [], { ...pipeline.env, HTTP_PORT: '0', LOG_LEVEL: 'warn', FETCH_MAX_BYTES_PER_PARTITION: '65536' });
+    const child = spawnNode('services/segmenter/main.js', [], { ...pipeline.env, HTTP_PORT: '0', LOG_LEVEL: 'warn', FETCH_MAX_BYTES_PER_PARTITION: '65536', KAFKA_SESSION_TIMEOUT: '8s' });
     children.add(child);
     collect(child.stdout);
     collect(child.stderr);

@@ -98,7 +98,7 @@ describe('the trigger service killed with SIGKILL mid-stream', () => {
   });
 
   function start(): ChildProcess {
-    const child = spawnNode('services/trigger/main.js', [], { ...pipeline.env, TRIGGER_RULES_FILE: RULES_FILE, HTTP_PORT: '0', LOG_LEVEL: 'warn' });
+    const child = spawnNode('services/trigger/main.js', [], { ...pipeline.env, TRIGGER_RULES_FILE: RULES_FILE, HTTP_PORT: '0', LOG_LEVEL: 'warn', KAFKA_SESSION_TIMEOUT: '8s' });
     children.add(child);
     const err = collect(child.stderr);
     collect(child.stdout);
