@@ -18,7 +18,7 @@ import { createRedis } from '../../../services/kit/redis';
 import { loadSegmentDefinitions } from '../../../services/segmenter/main';
 import { createTestPipeline, type TestPipeline } from '../../support/pipeline';
 import { collect, exited, kafka, REDIS_URL, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
-import { seededRandom, shopTraffic } from '../trigger/traffic';
+import { seededRandom, shopTraffic } from '../../../services/tools/synthetic';
 
 const TOTAL = 40_000;
 const PARTITIONS = 6;

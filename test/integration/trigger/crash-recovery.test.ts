@@ -29,7 +29,7 @@ import type { TriggerFired } from '../../../services/core/types';
 import { loadTriggerRules } from '../../../services/trigger/main';
 import { createTestPipeline, type TestPipeline } from '../../support/pipeline';
 import { collect, exited, kafka, readAll, ROOT, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
-import { seededRandom, shopTraffic } from './traffic';
+import { seededRandom, shopTraffic } from '../../../services/tools/synthetic';
 
 const TOTAL = 50_000;
 const PARTITIONS = 6;

@@ -44,14 +44,4 @@ export function deliver(simulation: Simulation, defs: SegmentDefinition[], arriv
   record(simulation, applyEvent(simulation.state, arrival.event, defs, arrival.now));
 }
 
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function seededRandom(seed: number): () => number {
-  let value = seed >>> 0;
-  return () => {
-    value = (value + 0x6d2b79f5) >>> 0;
-    let t = value;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../../../../services/tools/synthetic';
