@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { BatchContext, ConsumedRecord } from './consumer-runner';
 import type { KairosMetrics } from './metrics';
 import { KairosError } from './errors';
+import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from './scheduling';
 import type { PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
 
 /** A record waiting in a partition's outbox: where it goes and its encoded bytes. */
@@ -71,9 +72,8 @@ const MAX_ATTEMPTS = 5;
  * One partition's work is serialized in-process (batches and timers share a queue).
  */
 export class PartitionProcessor {
-  private readonly queues = new Map<number, Promise<unknown>>();
-  private timerLoop: NodeJS.Timeout | undefined;
-  private timerTick: Promise<void> | undefined;
+  private readonly queues = new PartitionQueues();
+  private timers: PeriodicTask | undefined;
 
   constructor(private readonly options: PartitionProcessorOptions) {}
 
@@ -81,7 +81,7 @@ export class PartitionProcessor {
   handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<void> => {
     const { partition, topic } = context;
     const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
-    await this.serialized(partition, async () => {
+    await this.queues.run(partition, async () => {
       await this.applyWithRetry(partition, this.options.logic.customersOfRecords(records), (snapshot) => {
         const applied = snapshot.appliedOffsets.get(topic) ?? -1n;
         const fresh = records.filter((r) => BigInt(r.offset) > applied);
@@ -96,25 +96,13 @@ export class PartitionProcessor {
 
   /** Fires due timers and relays leftover outbox records of `partitions` every `intervalMs`. */
   startTimers(partitions: () => number[], intervalMs: number): void {
-    const tick = async () => {
-      for (const partition of partitions()) {
-        try {
-          await this.serialized(partition, () => this.fireDue(partition));
-        } catch (err) {
-          this.options.logger.error({ err, partition }, 'timer tick failed; retrying next tick');
-        }
-      }
-    };
-    this.timerLoop = setInterval(() => {
-      if (this.timerTick) return; // the previous tick is still running
-      this.timerTick = tick().finally(() => (this.timerTick = undefined));
-    }, intervalMs);
+    const onError = (err: unknown, partition: number) => this.options.logger.error({ err, partition }, 'timer tick failed; retrying next tick');
+    this.timers = runEvery(intervalMs, () => forEachPartition(partitions(), (p) => this.queues.run(p, () => this.fireDue(p)), onError));
   }
 
   /** Stops the timer loop and waits for a running tick. */
   async stopTimers(): Promise<void> {
-    clearInterval(this.timerLoop);
-    await this.timerTick;
+    await this.timers?.stop();
   }
 
   /** Fires the partition's due timers (all of them, in chunks), then relays. */
@@ -173,15 +161,4 @@ export class PartitionProcessor {
     throw new FenceContentionError(partition, MAX_ATTEMPTS);
   }
 
-  /** Runs `work` after everything queued before it on the same partition. */
-  private serialized<T>(partition: number, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(partition) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(partition, settled);
-    void settled.then(() => {
-      if (this.queues.get(partition) === settled) this.queues.delete(partition);
-    });
-    return next;
-  }
 }

@@ -13,6 +13,7 @@ import {
   type RecommenderTuning,
 } from './logic';
 import type { RecommendationStore } from './store';
+import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from '../kit/scheduling';
 
 export interface RecommenderProcessorOptions {
   state: PartitionStateStore;
@@ -39,9 +40,8 @@ const RELAY_BATCH = 50;
  * (marked): counts never double.
  */
 export class RecommenderProcessor {
-  private readonly queues = new Map<number, Promise<unknown>>();
-  private relayLoop: NodeJS.Timeout | undefined;
-  private relayTick: Promise<void> | undefined;
+  private readonly queues = new PartitionQueues();
+  private relayLoop: PeriodicTask | undefined;
 
   constructor(private readonly options: RecommenderProcessorOptions) {}
 
@@ -50,7 +50,7 @@ export class RecommenderProcessor {
     const { partition, topic } = context;
     const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
     const { state, tuning, metrics, logger, clock } = this.options;
-    await this.serialized(partition, async () => {
+    await this.queues.run(partition, async () => {
       const customers = [...new Set(records.map((r) => (r.value as BehaviorEvent).customer_id))];
       for (let attempt = 1; ; attempt += 1) {
         const snapshot = await state.read(partition, customers);
@@ -97,34 +97,12 @@ export class RecommenderProcessor {
 
   /** Relays leftovers (a crash between the two steps) of `partitions` every `intervalMs`. */
   startRelayLoop(partitions: () => number[], intervalMs: number): void {
-    const tick = async () => {
-      for (const partition of partitions()) {
-        try {
-          await this.serialized(partition, () => this.relay(partition));
-        } catch (err) {
-          this.options.logger.error({ err, partition }, 'relay failed; retrying next tick');
-        }
-      }
-    };
-    this.relayLoop = setInterval(() => {
-      if (this.relayTick) return;
-      this.relayTick = tick().finally(() => (this.relayTick = undefined));
-    }, intervalMs);
+    const onError = (err: unknown, partition: number) => this.options.logger.error({ err, partition }, 'relay failed; retrying next tick');
+    this.relayLoop = runEvery(intervalMs, () => forEachPartition(partitions(), (p) => this.queues.run(p, () => this.relay(p)), onError));
   }
 
   async stopRelayLoop(): Promise<void> {
-    clearInterval(this.relayLoop);
-    await this.relayTick;
+    await this.relayLoop?.stop();
   }
 
-  private serialized<T>(partition: number, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(partition) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(partition, settled);
-    void settled.then(() => {
-      if (this.queues.get(partition) === settled) this.queues.delete(partition);
-    });
-    return next;
-  }
 }

@@ -1,17 +1,13 @@
-import { boolVar, commonShape, durationVar, enumVar, intVar, loadConfig, secretVar, stringVar, urlVar } from '../kit/config';
+import { boolVar, durationVar, enumVar, intVar, loadConfig, secretVar, stringVar, urlVar } from '../kit/config';
+import { consumerServiceShape } from '../kit/consumer-service';
 import { recommendationsClientShape } from '../kit/recommendations-client';
 
 const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
 
 export const rendererShape = {
-  ...commonShape,
-  // 0 lets the OS pick a free port (tests, several instances on one host).
-  HTTP_PORT: intVar(0, 65535).default(8093),
-  GROUP_ID: stringVar().default('kairos-renderer'),
+  ...consumerServiceShape({ httpPort: 8093, groupId: 'kairos-renderer', timerIntervalMs: 1000 }),
   CAMPAIGNS_FILE: stringVar().default('config/campaigns.yaml'),
   TEMPLATES_DIR: stringVar().default('config/templates'),
-  TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
-  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
   FROM_ADDRESS: stringVar({ expected: 'a verified SES identity, like "Kairos Shop <shop@example.com>"' }).default('Kairos Shop <shop@example.com>'),
   SES_CONFIGURATION_SET: stringVar({ pattern: /^[A-Za-z0-9_-]{1,64}$/, expected: 'an SES configuration set name' }).default('kairos'),
   SES_MAX_SEND_RATE: intVar(1, 100_000).default(14),

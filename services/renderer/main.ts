@@ -10,17 +10,17 @@ import type { Type } from 'avsc';
 import type { Registry } from 'prom-client';
 import type { RecommendationSource } from '../core/recommendations';
 import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
-import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
+import { readSchema, valueSubject } from '../kit/codec';
 import { loadConfig, runMain, secretVariables } from '../kit/config';
-import { ConsumerRunner, metricsInstrumentation, type TopicBinding } from '../kit/consumer-runner';
-import { sendJson, startHttpServer, type HttpServer } from '../kit/http';
-import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
+import { createServiceClients, runConsumerService } from '../kit/consumer-service';
+import { sendJson, type HttpServer } from '../kit/http';
 import { shutdownOnSignals } from '../kit/lifecycle';
-import { createLogger, type Logger } from '../kit/logger';
-import { createMetrics, type KairosMetrics } from '../kit/metrics';
+import type { Logger } from '../kit/logger';
+import type { KairosMetrics } from '../kit/metrics';
 import { partitionOf } from '../kit/partitioner';
 import { createRecommendationsClient } from '../kit/recommendations-client';
-import { createRedis, type RedisClient } from '../kit/redis';
+import type { RedisClient } from '../kit/redis';
 import { loadRendererAssets } from './assets';
 import { rendererShape, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
@@ -78,15 +78,9 @@ async function recommendationSource(config: RendererConfig, registry: Registry, 
 /** Starts the renderer; validates campaigns and templates before connecting to anything. */
 export async function startRenderer(config: RendererConfig, overrides: RendererOverrides = {}): Promise<RunningRenderer> {
   const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
-  const clock = overrides.clock ?? Date.now;
-  const logger = overrides.logger ?? createLogger({ service: 'renderer', level: config.LOG_LEVEL, secretKeys: secretVariables(rendererShape) });
-  const metrics = createMetrics('renderer');
+  const clients = createServiceClients('renderer', config, { ...overrides, secretKeys: secretVariables(rendererShape) });
+  const { logger, metrics, redis, producer, codec, types, clock } = clients;
   const rendererMetrics = createRendererMetrics(metrics.registry);
-  const redis = createRedis(config, { connectionName: 'kairos-renderer' });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-renderer', logger });
-  const producer = createIdempotentProducer(kafka);
-  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
-  const types = recordTypes();
   const outcomesId = await codec.idOf(valueSubject(config.TOPIC_EMAIL_OUTCOMES), readSchema('EmailOutcome'));
   const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
   const store = new RendererStore(redis, keys, config.LEDGER_TTL);
@@ -130,37 +124,12 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   });
 
   const bindings: Array<TopicBinding<never>> = [
-    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t) } as never,
-    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true } as never,
+    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t), keyField: 'customer_id' } as never,
+    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id' } as never,
     // Only `unsubscribe` matters here; other events are decoded and ignored.
-    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type } as never,
+    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type, keyField: 'customer_id' } as never,
   ];
-  await producer.connect();
-  const runner = new ConsumerRunner({
-    consumer: kafka.consumer({ groupId: config.GROUP_ID }),
-    producer,
-    codec,
-    logger,
-    instrumentation: metricsInstrumentation(metrics),
-    service: 'renderer',
-    groupId: config.GROUP_ID,
-    bindings,
-    handler: renderer.handleBatch,
-    dlqSuffix: config.DLQ_SUFFIX,
-    partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
-    clock,
-  });
-
-  const admin = kafka.admin();
-  await admin.connect();
-  let partitions: number;
-  try {
-    partitions = (await admin.fetchTopicMetadata({ topics: [config.TOPIC_TRIGGERS] })).topics[0].partitions.length;
-  } finally {
-    await admin.disconnect();
-  }
-
-  const preview = async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
+  const preview = (partitionCount: () => number) => async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
     const campaign = url.searchParams.get('campaign');
     const customerId = url.searchParams.get('customer_id');
     const format = url.searchParams.get('format') ?? 'json';
@@ -168,7 +137,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
       sendJson(res, 400, { error: 'expected ?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]' });
       return;
     }
-    const { profile } = await store.customer(partitionOf(customerId, partitions), customerId);
+    const { profile } = await store.customer(partitionOf(customerId, partitionCount()), customerId);
     if (profile === null) {
       sendJson(res, 404, { error: 'no profile for this customer in the renderer yet' });
       return;
@@ -190,26 +159,15 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     }
   };
 
-  const http = await startHttpServer({
-    port: config.HTTP_PORT,
-    registry: metrics.registry,
-    logger,
-    isReady: () => runner.isReady(),
-    routes: { 'GET /preview': preview },
+  const service = await runConsumerService(clients, {
+    config,
+    bindings,
+    handler: renderer.handleBatch,
+    background: { start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs), stop: () => renderer.stopTimers() },
+    routes: (partitionCount) => ({ 'GET /preview': preview(partitionCount) }),
+    describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name },
   });
-  await runner.start();
-  renderer.startTimers(() => runner.assignedPartitions(config.TOPIC_TRIGGERS), config.TIMER_INTERVAL_MS);
-  logger.info({ group: config.GROUP_ID, http: http.port, partitions, campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name }, 'started');
-
-  let stopped: Promise<void> | undefined;
-  const stop = () =>
-    (stopped ??= (async () => {
-      await renderer.stopTimers();
-      await runner.stop();
-      await producer.disconnect();
-      await http.close();
-      redis.disconnect();
-    })());
+  const { http, runner, stop } = service;
   return { http, runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
 }
 

@@ -23,6 +23,7 @@ import { buildContent, type ContentOptions } from './content';
 import type { RendererMetrics } from './metrics';
 import { buildMime, unsubscribeMailto } from './mime';
 import type { SentMailLookup } from './sent-lookup';
+import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from '../kit/scheduling';
 import { SesSendError, type EmailSender } from './ses';
 import { FINAL_STATES, sendMember, type CustomerState, type LedgerEntry, type LedgerState, type RendererStore } from './store';
 
@@ -82,9 +83,8 @@ function isUnsubscribed(customer: CustomerState): boolean {
 }
 
 export class Renderer {
-  private readonly queues = new Map<number, Promise<unknown>>();
-  private timerLoop: NodeJS.Timeout | undefined;
-  private timerTick: Promise<void> | undefined;
+  private readonly queues = new PartitionQueues();
+  private timerLoop: PeriodicTask | undefined;
 
   constructor(private readonly options: RendererOptions) {}
 
@@ -93,7 +93,7 @@ export class Renderer {
     const { topics } = this.options;
     if (context.topic === topics.profiles) return this.applyProfiles(context.partition, records);
     if (context.topic === topics.events) return this.applyEvents(context.partition, records);
-    if (context.topic === topics.triggers) return this.serialized(context.partition, () => this.handleTriggers(records, context));
+    if (context.topic === topics.triggers) return this.queues.run(context.partition, () => this.handleTriggers(records, context));
     throw new Error(`renderer got a batch of ${context.topic}, which it does not read`);
   };
 
@@ -353,7 +353,7 @@ export class Renderer {
 
   /** Re-runs deferred triggers whose time has come, then relays. */
   async fireDue(partition: number): Promise<void> {
-    await this.serialized(partition, async () => {
+    await this.queues.run(partition, async () => {
       const { store, clock, logger } = this.options;
       const due = await store.dueTimers(partition, clock(), 100);
       for (const triggerId of due) {
@@ -370,35 +370,12 @@ export class Renderer {
   }
 
   startTimers(partitions: () => number[], intervalMs: number): void {
-    const tick = async () => {
-      for (const partition of partitions()) {
-        try {
-          await this.fireDue(partition);
-        } catch (err) {
-          this.options.logger.error({ err, partition }, 'deferred-send tick failed; retrying next tick');
-        }
-      }
-    };
-    this.timerLoop = setInterval(() => {
-      if (this.timerTick) return;
-      this.timerTick = tick().finally(() => (this.timerTick = undefined));
-    }, intervalMs);
+    const onError = (err: unknown, partition: number) => this.options.logger.error({ err, partition }, 'deferred-send tick failed; retrying next tick');
+    this.timerLoop = runEvery(intervalMs, () => forEachPartition(partitions(), (p) => this.fireDue(p), onError));
   }
 
   async stopTimers(): Promise<void> {
-    clearInterval(this.timerLoop);
-    await this.timerTick;
+    await this.timerLoop?.stop();
   }
 
-  /** One partition's triggers and timers run one at a time, in order. */
-  private serialized<T>(partition: number, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(partition) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(partition, settled);
-    void settled.then(() => {
-      if (this.queues.get(partition) === settled) this.queues.delete(partition);
-    });
-    return next;
-  }
 }

@@ -5,10 +5,11 @@
  *
  *   node dist/services/segmenter/main.js
  */
-import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { durationVar, loadConfig, runMain, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import { shutdownOnSignals } from '../kit/lifecycle';
 import type { Logger } from '../kit/logger';
+import { consumerServiceShape } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
@@ -18,16 +19,8 @@ import { SegmenterLogic } from './logic';
 const DAY = 24 * 3600 * 1000;
 
 export const segmenterShape = {
-  ...commonShape,
-  // 0 lets the OS pick a free port (tests, several instances on one host).
-  HTTP_PORT: intVar(0, 65535).default(8091),
-  GROUP_ID: stringVar().default('kairos-segmenter'),
+  ...consumerServiceShape({ httpPort: 8091, groupId: 'kairos-segmenter', timerIntervalMs: 5000 }),
   SEGMENTS_FILE: stringVar().default('config/segments.yaml'),
-  TIMER_INTERVAL_MS: intVar(50, 60_000).default(5000),
-  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
-  FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
-  KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
   // Longer than the longest window (365 d): a customer idle for that long is in no windowed segment.
   STATE_TTL: durationVar().default(366 * DAY),
 };

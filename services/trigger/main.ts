@@ -5,25 +5,18 @@
  *
  *   node dist/services/trigger/main.js
  */
-import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { durationVar, loadConfig, runMain, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import { shutdownOnSignals } from '../kit/lifecycle';
+import { consumerServiceShape } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { parseTriggerRules, type TriggerRule } from '../core/triggers';
 import { TriggerLogic } from './logic';
 
 export const triggerShape = {
-  ...commonShape,
-  // 0 lets the OS pick a free port (tests, several instances on one host).
-  HTTP_PORT: intVar(0, 65535).default(8092),
-  GROUP_ID: stringVar().default('kairos-trigger'),
+  ...consumerServiceShape({ httpPort: 8092, groupId: 'kairos-trigger', timerIntervalMs: 1000 }),
   TRIGGER_RULES_FILE: stringVar().default('config/triggers.yaml'),
-  TIMER_INTERVAL_MS: intVar(50, 60_000).default(1000),
-  PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
-  FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
-  // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
-  KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
   STATE_TTL_SLACK: durationVar().default(24 * 3600 * 1000),
 };
 export type TriggerConfig = ReturnType<typeof loadConfig<typeof triggerShape>>;

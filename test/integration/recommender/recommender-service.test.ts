@@ -14,7 +14,7 @@ describe('the recommender service against the real stack', () => {
   let service: RunningRecommender;
   let keys: RecommenderKeys;
   const start = () =>
-    startRecommender(loadConfig(recommenderShape, { ...pipeline.env, POPULAR_CACHE_TTL: '0', RELAY_INTERVAL_MS: '200' }), { logger: silentLogger });
+    startRecommender(loadConfig(recommenderShape, { ...pipeline.env, POPULAR_CACHE_TTL: '0', TIMER_INTERVAL_MS: '200' }), { logger: silentLogger });
 
   beforeAll(async () => {
     pipeline = await createTestPipeline('recommender');
