@@ -20,9 +20,7 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     HTTP_PORT: intVar(0, 65535).default(defaults.httpPort),
     GROUP_ID: stringVar().default(defaults.groupId),
     TIMER_INTERVAL_MS: intVar(50, 60_000).default(defaults.timerIntervalMs),
-    // A fetch returns batches for every assigned partition; handling them all at once keeps a
-    // round (and so the event-to-output latency) to about one batch's round trips.
-    PARTITIONS_CONCURRENTLY: intVar(1, 64).default(12),
+    PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
     FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
     // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
