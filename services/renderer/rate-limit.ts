@@ -10,14 +10,16 @@ export interface SendRateLimiter {
 /**
  * At most `perSecond` SES calls in any rolling second across all instances (takeSendToken-1.lua,
  * a sliding-window log on the Redis server clock). Every attempt takes a slot, retries too:
- * SES counts each call against the account's maximum send rate.
+ * SES counts each call against the account's maximum send rate. The window is 1.1 s, not 1 s:
+ * calls admitted just over a second apart can reach SES less than a second apart (event loop
+ * and network jitter), and it is SES's count that must stay under the limit.
  */
 export class RedisSendRateLimiter implements SendRateLimiter {
   constructor(
     private readonly redis: RedisClient,
     private readonly key: string,
     private readonly perSecond: number,
-    private readonly windowMs = 1000,
+    private readonly windowMs = 1100,
   ) {}
 
   async acquire(): Promise<number> {
