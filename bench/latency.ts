@@ -14,7 +14,7 @@ import { startTrigger, triggerShape } from '../services/trigger/main';
 import type { TriggerFired } from '../services/core/types';
 import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
 import { highInterestProbe } from './traffic';
-import { silentLogger, type Input } from './throughput';
+import { serviceEnv, silentLogger, type Input } from './throughput';
 
 export interface LatencyFigure {
   p50_ms: number;
@@ -42,21 +42,7 @@ export async function measureLatency(
   const name = 'latency';
   const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
-  const env = (part: string) => ({
-    TOPIC_BEHAVIOR_EVENTS: input.events,
-    TOPIC_CUSTOMER_PROFILES: input.profiles,
-    TOPIC_TRIGGERS: out.triggers,
-    TOPIC_SEGMENT_CHANGES: out.segmentChanges,
-    TOPIC_EMAIL_OUTCOMES: out.outcomes,
-    REDIS_KEY_PREFIX: prefix,
-    GROUP_ID: `${stack.run}-${name}-${part}`,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'warn',
-    ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
-    ...(process.env.KAFKA_BROKERS ? { KAFKA_BROKERS: process.env.KAFKA_BROKERS } : {}),
-    ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
-    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
-  });
+  const env = (part: string) => serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`);
   const services: RunningService[] = [
     await startSegmenter(loadConfig(segmenterShape, env('segmenter')), { logger: silentLogger }),
     await startTrigger(loadConfig(triggerShape, env('trigger')), { logger: silentLogger }),

@@ -70,7 +70,8 @@ export async function measureCeiling(stack: BenchStack, input: Input): Promise<M
 export type KairosPart = 'segmenter' | 'trigger';
 
 /** Env for a service of one measured run. */
-function serviceEnv(input: Input, out: OutputTopics, prefix: string, group: string): Record<string, string> {
+/** The environment of a service under measurement: the run's topics, prefix and group. */
+export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: OutputTopics, prefix: string, group: string): Record<string, string> {
   return {
     TOPIC_BEHAVIOR_EVENTS: input.events,
     TOPIC_CUSTOMER_PROFILES: input.profiles,
