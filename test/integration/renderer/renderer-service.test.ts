@@ -215,6 +215,23 @@ describe('the renderer against the real stack', () => {
     expect(sent.body.html).not.toContain('<script>');
   });
 
+  it('previews a campaign for a stored customer over HTTP without sending', async () => {
+    await givenProfiles([profile('preview', { first_name: 'Robin' })]);
+    const base = `http://127.0.0.1:${service.http.port}/preview`;
+    const before = (await emailsTo('preview')).length;
+    const json = await fetch(`${base}?campaign=standard_message&customer_id=preview&product_id=sku-9`);
+    expect(json.status).toBe(200);
+    const body = (await json.json()) as { subject: string; html: string; text: string };
+    expect(body.text).toContain('Robin');
+    expect(body.html).toContain('Robin');
+    const html = await fetch(`${base}?campaign=standard_message&customer_id=preview&format=html`);
+    expect(html.headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${base}?campaign=standard_message&customer_id=nobody`)).status).toBe(404);
+    expect((await fetch(`${base}?campaign=nope&customer_id=preview`)).status).toBe(404);
+    expect((await fetch(`${base}?customer_id=preview`)).status).toBe(400);
+    expect(await emailsTo('preview')).toHaveLength(before); // nothing was sent
+  });
+
   it('records each suppression reason and sends nothing', async () => {
     await givenProfiles(
       [
