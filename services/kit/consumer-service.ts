@@ -1,10 +1,12 @@
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
+import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
-import { commonShape, durationVar, intVar, stringVar, type CommonConfig } from './config';
+import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
 import { ConsumerRunner, metricsInstrumentation, type BatchHandler, type TopicBinding } from './consumer-runner';
 import { startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { createIdempotentProducer, createKafka } from './kafka';
+import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
 import { createRedis, type RedisClient } from './redis';
@@ -167,4 +169,19 @@ export async function runConsumerService(
       redis.disconnect();
     })());
   return { http, runner, partitionCount, stop };
+}
+
+/**
+ * A service's process entry: configuration validated from the environment, the service
+ * started, and a graceful stop on SIGTERM/SIGINT.
+ */
+export function serviceMain<T extends z.ZodRawShape>(
+  name: string,
+  shape: T,
+  start: (config: z.infer<z.ZodObject<T>>) => Promise<{ logger: Logger; stop(): Promise<void> }>,
+): void {
+  void runMain(name, async () => {
+    const service = await start(loadConfig(shape));
+    shutdownOnSignals(service.logger, () => [{ name, run: () => service.stop() }]);
+  });
 }

@@ -51,6 +51,7 @@ export interface RunningService {
   runner: ConsumerRunner;
   processor: PartitionProcessor;
   parts: ServiceParts;
+  logger: Logger;
   /** Graceful stop: finish and commit batches, stop timers, flush, disconnect. */
   stop(): Promise<void>;
 }
@@ -79,5 +80,5 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     background: { start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs), stop: () => processor.stopTimers() },
     routes: options.routes ? (partitionCount) => options.routes!({ ...parts, partitionCount }) : undefined,
   });
-  return { http: service.http, runner: service.runner, processor, parts, stop: service.stop };
+  return { http: service.http, runner: service.runner, processor, parts, logger, stop: service.stop };
 }

@@ -5,11 +5,10 @@
  *
  *   node dist/services/recommender/main.js
  */
-import { durationVar, intVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { durationVar, intVar, loadConfig, stringVar } from '../kit/config';
 import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
-import { consumerServiceShape, createServiceClients, runConsumerService } from '../kit/consumer-service';
+import { consumerServiceShape, createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import type { HttpServer } from '../kit/http';
-import { shutdownOnSignals } from '../kit/lifecycle';
 import type { Logger } from '../kit/logger';
 import type { KairosMetrics } from '../kit/metrics';
 import { PartitionKeys, PartitionStateStore } from '../kit/partition-state';
@@ -118,10 +117,4 @@ export async function startRecommender(
   return { http, runner, processor, store, state, redis, logger, metrics, stop };
 }
 
-if (require.main === module) {
-  void runMain('recommender', async () => {
-    const config = loadConfig(recommenderShape);
-    const service = await startRecommender(config);
-    shutdownOnSignals(service.logger, () => [{ name: 'recommender service', run: () => service.stop() }]);
-  });
-}
+if (require.main === module) serviceMain('recommender', recommenderShape, (config) => startRecommender(config));

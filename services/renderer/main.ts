@@ -11,11 +11,10 @@ import type { Registry } from 'prom-client';
 import type { RecommendationSource } from '../core/recommendations';
 import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
 import { readSchema, valueSubject } from '../kit/codec';
-import { loadConfig, runMain, secretVariables } from '../kit/config';
+import { secretVariables } from '../kit/config';
 import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
-import { createServiceClients, runConsumerService } from '../kit/consumer-service';
+import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import { sendJson, type HttpServer } from '../kit/http';
-import { shutdownOnSignals } from '../kit/lifecycle';
 import type { Logger } from '../kit/logger';
 import type { KairosMetrics } from '../kit/metrics';
 import { partitionOf } from '../kit/partitioner';
@@ -171,10 +170,4 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   return { http, runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
 }
 
-if (require.main === module) {
-  void runMain('renderer', async () => {
-    const config = loadConfig(rendererShape);
-    const service = await startRenderer(config);
-    shutdownOnSignals(service.logger, () => [{ name: 'renderer', run: () => service.stop() }]);
-  });
-}
+if (require.main === module) serviceMain('renderer', rendererShape, (config) => startRenderer(config));

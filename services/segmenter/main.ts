@@ -5,11 +5,10 @@
  *
  *   node dist/services/segmenter/main.js
  */
-import { durationVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
-import { shutdownOnSignals } from '../kit/lifecycle';
 import type { Logger } from '../kit/logger';
-import { consumerServiceShape } from '../kit/consumer-service';
+import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
@@ -72,10 +71,4 @@ export async function startSegmenter(
   });
 }
 
-if (require.main === module) {
-  void runMain('segmenter', async () => {
-    const config = loadConfig(segmenterShape);
-    const service = await startSegmenter(config);
-    shutdownOnSignals(service.parts.logger, () => [{ name: 'segmenter', run: () => service.stop() }]);
-  });
-}
+if (require.main === module) serviceMain('segmenter', segmenterShape, (config) => startSegmenter(config));

@@ -5,10 +5,9 @@
  *
  *   node dist/services/trigger/main.js
  */
-import { durationVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
-import { shutdownOnSignals } from '../kit/lifecycle';
-import { consumerServiceShape } from '../kit/consumer-service';
+import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { parseTriggerRules, type TriggerRule } from '../core/triggers';
@@ -62,10 +61,4 @@ export async function startTrigger(
   });
 }
 
-if (require.main === module) {
-  void runMain('trigger', async () => {
-    const config = loadConfig(triggerShape);
-    const service = await startTrigger(config);
-    shutdownOnSignals(service.parts.logger, () => [{ name: 'trigger service', run: () => service.stop() }]);
-  });
-}
+if (require.main === module) serviceMain('trigger', triggerShape, (config) => startTrigger(config));
