@@ -29,7 +29,10 @@ up: $(BUILD) ## start Kafka, Apicurio Registry, Redis and the SES emulator; crea
 	node dist/services/tools/provision.js >>logs/stack/provision.log 2>&1 || { echo "provisioning failed; see logs/stack/provision.log" >&2; exit 1; }
 	@echo "stack is up; logs in logs/stack/"
 
-down: ## stop what `make up` started (and only that)
+down: $(BUILD) ## stop what `make up` started, and delete Kairos's Redis keys (REDIS_KEY_PREFIX only)
+	@# The broker's data goes with it (stack.sh), so the state derived from that log must go too:
+	@# kept, its offsets would make the next run skip the new log's records.
+	@if redis-cli -u "$${REDIS_URL:-redis://127.0.0.1:6379}" ping >/dev/null 2>&1; then node dist/services/tools/state.js wipe; fi
 	infra/stack.sh down
 
 start: $(BUILD) ## run every service in the background against the running stack (logs in logs/)

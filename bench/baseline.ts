@@ -74,9 +74,12 @@ export async function startBaseline(
     for (const m of messages) await producer.send({ topic: m.topic, acks: -1, messages: [{ key: m.key, value: m.value }] });
   };
 
-  const trigger = async (event: BehaviorEvent) => {
+  // Stream time per partition, as the service keeps it: a customer's due timer fires before its next event.
+  const streamTimes = new Map<number, number>();
+  const trigger = async (event: BehaviorEvent, partition: number) => {
     const stored = await redis.get(key('trig', event.customer_id));
-    const result = applyTriggerEvents(decodeTriggerState(stored), [event], rules, now());
+    const result = applyTriggerEvents(decodeTriggerState(stored), [event], rules, now(), [streamTimes.get(partition) ?? null]);
+    streamTimes.set(partition, Math.max(streamTimes.get(partition) ?? event.occurred_at, event.occurred_at));
     if (result.changed) await redis.set(key('trig', event.customer_id), encodeTriggerState(result.state), 'PX', ttl);
     for (const { id, dueAt } of result.timers.set) await redis.zadd(key('timers', 'all'), dueAt, id);
     for (const id of result.timers.cancel) await redis.zrem(key('timers', 'all'), id);
@@ -96,9 +99,9 @@ export async function startBaseline(
     await consumer.connect();
     await consumer.subscribe({ topic: input.events, fromBeginning: true });
     await consumer.run({
-      eachMessage: async ({ message }) => {
+      eachMessage: async ({ message, partition }) => {
         const event = await stack.codec.decode<BehaviorEvent>(message.value as Buffer, types.BehaviorEvent);
-        await handle(event);
+        await handle(event, partition);
         counts[name] += 1;
       },
     });

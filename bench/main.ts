@@ -65,7 +65,7 @@ async function repeated(label: string, times: number, run: (i: number) => Promis
   return { eps: median(runs), runs };
 }
 
-async function prepareInput(stack: BenchStack, name: string, count: number, seed: number): Promise<Input & { customers: number }> {
+async function prepareInput(stack: BenchStack, name: string, count: number, seed: number): Promise<Input & { customers: number; addsToCart: number }> {
   const clock = Date.parse('2026-03-02T18:00:00Z');
   const customers = Math.max(100, Math.round(count / settings.eventsPerCustomer));
   const events = shopTraffic({ total: count, customers, products: 2000, seed, from: clock - 6 * HOUR, to: clock, run: `${stack.run.slice(6, 12)}${name.slice(0, 1)}` });
@@ -78,17 +78,24 @@ async function prepareInput(stack: BenchStack, name: string, count: number, seed
     }
   });
   const active = new Set(events.map((e) => e.customer_id)).size;
-  return { ...topics, count: events.length, partitions: settings.partitions, clock, customers: active };
+  const addsToCart = events.filter((e) => e.type === 'add_to_cart').length;
+  return { ...topics, count: events.length, partitions: settings.partitions, clock, customers: active, addsToCart };
 }
 
 /** Kairos and the baseline must agree on the same input: same trigger ids, same segment changes. */
 async function compareOutputs(stack: BenchStack, a: { out: { triggers: string; segmentChanges: string } }, b: typeof a) {
-  const triggerIds = async (topic: string) => (await readTopic<TriggerFired>(stack.codec, topic, 'TriggerFired')).map((t) => t.trigger_id).sort();
+  const kairosTriggers = await readTopic<TriggerFired>(stack.codec, a.out.triggers, 'TriggerFired');
+  const triggerIds = async (topic: string) =>
+    (topic === a.out.triggers ? kairosTriggers : await readTopic<TriggerFired>(stack.codec, topic, 'TriggerFired')).map((t) => t.trigger_id).sort();
   const changes = async (topic: string) =>
     (await readTopic<SegmentChange>(stack.codec, topic, 'SegmentChange')).map((c) => `${c.customer_id}|${c.segment}|${c.change}`).sort();
   const [ta, tb, ca, cb] = await Promise.all([triggerIds(a.out.triggers), triggerIds(b.out.triggers), changes(a.out.segmentChanges), changes(b.out.segmentChanges)]);
   const same = (x: string[], y: string[]) => x.length === y.length && x.every((v, i) => v === y[i]);
-  return { triggers: ta.length, segment_changes: ca.length, same_triggers: same(ta, tb), same_segment_changes: same(ca, cb), baseline_triggers: tb.length, baseline_segment_changes: cb.length };
+  const carts = kairosTriggers.filter((t) => t.rule === 'cart_abandoned').length;
+  return {
+    triggers: ta.length, segment_changes: ca.length, same_triggers: same(ta, tb), same_segment_changes: same(ca, cb),
+    baseline_triggers: tb.length, baseline_segment_changes: cb.length, cart_abandoned: carts,
+  };
 }
 
 async function main(): Promise<void> {
@@ -141,6 +148,11 @@ async function main(): Promise<void> {
     });
     const equivalence = await compareOutputs(stack, firstTogether!, baselineRun[0]);
     progress(`equivalence (Kairos vs baseline on the measured input): ${JSON.stringify(equivalence)}`);
+    // About a third of the traffic's carts are abandoned: a ratio near 1 would mean timers fired
+    // before the purchases further down the log were read.
+    const cartsPerAdd = round(equivalence.cart_abandoned / Math.max(1, input.addsToCart));
+    progress(`cart_abandoned per add_to_cart: ${equivalence.cart_abandoned} / ${input.addsToCart} = ${cartsPerAdd}`);
+    results.cart_abandoned_per_add_to_cart = cartsPerAdd;
     if (firstTogether) await stack.deleteKeys(firstTogether.prefix);
     for (const run of baselineRun) await stack.deleteKeys(run.prefix);
 
@@ -231,6 +243,7 @@ function printTable(r: Record<string, unknown>): void {
     ['render bare Handlebars', `${n(r.render_bare_eps)} /s`, '1.00x bare'],
     ['render + send to SES emulator', r.render_send_eps === null ? 'not measured' : `${n(r.render_send_eps)} /s`, ratios.render_send_to_bare === null ? 'renderer send path not available' : `${ratios.render_send_to_bare}x bare`],
     ['Redis per active customer', `${n(r.redis_bytes_per_customer)} B`, 'target <= 1024 B'],
+    ['cart_abandoned per add_to_cart', `${n(r.cart_abandoned_per_add_to_cart)}`, 'about a third of the carts are abandoned'],
   ];
   for (const g of r.growth as Array<Record<string, unknown>>) {
     rows.push([`growth: ${n(g.events)} events`, `${n(g.kairos_eps)} ev/s`, `${n(g.redis_bytes_per_customer)} B/customer`]);

@@ -2,6 +2,9 @@
 # The local stack: Apache Kafka (KRaft), Apicurio Registry, Redis and the SES emulator, on
 # loopback. `stack.sh up` starts what is not already running and waits until each answers;
 # `stack.sh down` stops exactly what `up` started (it records their pids); `stack.sh status`.
+# `stack.sh up kafka` (any of kafka, registry, redis, ses) starts only those; `stack.sh stop
+# kafka` stops one but keeps its data, so the next `up kafka` resumes the same log (tests of a
+# broker outage use it on a private broker).
 #
 # Downloads (Maven Central) are cached in $KAIROS_CACHE (default ~/.cache/kairos) and ~/.m2,
 # so only the first run fetches. Runtime state and pid files live in .stack/ (KAIROS_STACK_DIR),
@@ -143,15 +146,36 @@ up_ses() {
 
 http_ok() { curl -sf -o /dev/null "$1"; }
 
+COMPONENTS=(redis ses registry kafka)
+
+# components NAME...: checks the names (all components when none), prints them one a line.
+components() {
+  local name
+  (($#)) || set -- "${COMPONENTS[@]}"
+  for name in "$@"; do
+    [[ " ${COMPONENTS[*]} " == *" $name "* ]] || die "unknown component \"$name\"; expected any of: ${COMPONENTS[*]}"
+    echo "$name"
+  done
+}
+
+# cmd_up [NAME...]: starts the named components (all by default), e.g. a private broker for a
+# test with `KAFKA_PORT=... KAIROS_STACK_DIR=... stack.sh up kafka`.
 cmd_up() {
+  local wanted name
+  wanted=$(components "$@") || exit 1
   command -v "$JAVA" >/dev/null || die "java not found; Kafka and Apicurio need Java 17 or later"
   command -v mvn >/dev/null || die "mvn not found; the stack fetches Kafka and Apicurio with Maven"
   mkdir -p "$STATE" "$LOGS" "$CACHE"
-  up_redis; up_ses; up_registry; up_kafka
-  wait_for redis 20 port_open "$REDIS_PORT"
-  wait_for "SES emulator" 30 http_ok "http://127.0.0.1:$SES_PORT/store"
-  wait_for registry 120 http_ok "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects"
-  wait_for kafka 120 port_open "$KAFKA_PORT"
+  for name in $wanted; do "up_$name"; done
+  for name in $wanted; do
+    case $name in
+      redis) wait_for redis 20 port_open "$REDIS_PORT" ;;
+      ses) wait_for "SES emulator" 30 http_ok "http://127.0.0.1:$SES_PORT/store" ;;
+      registry) wait_for registry 120 http_ok "http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7/subjects" ;;
+      kafka) wait_for kafka 120 port_open "$KAFKA_PORT" ;;
+    esac
+  done
+  if (($#)); then log "up: $(echo $wanted)"; return; fi
   log "stack is up: kafka 127.0.0.1:$KAFKA_PORT, registry http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7, redis 127.0.0.1:$REDIS_PORT, ses http://127.0.0.1:$SES_PORT"
 }
 
@@ -185,9 +209,15 @@ cmd_status() {
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
+  # Stops components but keeps their data (unlike down): `up NAME` resumes where they were.
+  stop)
+    shift
+    (($#)) || die "usage: infra/stack.sh stop NAME... (any of: ${COMPONENTS[*]})"
+    names=$(components "$@") || exit 1
+    for name in $names; do stop "$name"; done ;;
   status) cmd_status ;;
   fetch) mkdir -p "$LOGS" "$CACHE"; fetch_kafka >/dev/null; fetch_apicurio >/dev/null ;;
-  *) echo "usage: infra/stack.sh up|down|status|fetch" >&2; exit 2 ;;
+  *) echo "usage: infra/stack.sh up [NAME...]|stop NAME...|down|status|fetch" >&2; exit 2 ;;
 esac

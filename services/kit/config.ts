@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, formatConfigProblem, type ConfigProblem } from './errors';
+import { ConfigError, DependencyUnreachableError, formatConfigProblem, type ConfigProblem } from './errors';
 import { scrubEmails } from './logger';
 
 /** How a variable describes itself in error messages. */
@@ -238,7 +238,8 @@ const processIo: MainIo = {
 
 /**
  * Runs a service's start-up. A ConfigError prints one structured JSON line plus a readable
- * list and exits 78; any other start-up failure is logged and exits 1. Runs `main` once; a
+ * list and exits 78, as does a DependencyUnreachableError (one JSON line, one plain line);
+ * any other start-up failure is logged and exits 1. Runs `main` once; a
  * resolved `main` leaves the process to its servers and consumers.
  */
 export async function runMain(service: string, main: () => Promise<void>, io: MainIo = processIo): Promise<void> {
@@ -251,6 +252,12 @@ export async function runMain(service: string, main: () => Promise<void>, io: Ma
       const line = { level: 'fatal', time, service, msg: 'invalid configuration', problems: error.problems };
       const human = [`${service}: invalid configuration:`, ...error.problems.map((p) => `  ${formatConfigProblem(p)}`)];
       finish(io, `${JSON.stringify(line)}\n${human.join('\n')}\n`, EXIT_CONFIG);
+      return;
+    }
+    if (error instanceof DependencyUnreachableError) {
+      const { variable, target, reason } = error;
+      const line = { level: 'fatal', time, service, msg: 'dependency unreachable at start-up', variable, target, reason };
+      finish(io, `${JSON.stringify(line)}\n${service}: ${error.message}\n`, EXIT_CONFIG);
       return;
     }
     const err =

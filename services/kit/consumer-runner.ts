@@ -3,6 +3,8 @@ import type { Type } from 'avsc';
 import type { Logger } from 'pino';
 import type { AvroCodec } from './codec';
 import { deadLetterMessage, dlqTopic } from './dlq';
+import { KairosError } from './errors';
+import { StateLogMismatchError } from './log-binding';
 import { PoisonRecordError, type PoisonReason } from './poison';
 import type { KairosMetrics } from './metrics';
 
@@ -32,11 +34,22 @@ export interface TopicBinding<T> {
    * with another one, would be processed in the wrong partition's state: it is dead-lettered.
    */
   keyField?: string;
+  /**
+   * The value field holding the record's event time (epoch ms, e.g. occurred_at). A time more
+   * than the runner's maxClockSkewMs ahead of its clock is dead-lettered ('future-time'): kept,
+   * it would stay the customer's newest time for good and make every real record look stale.
+   */
+  eventTimeField?: string;
 }
+
+/** How far ahead of the service clock an event time may be when nothing else is configured. */
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** What the handler hands back: records it could not process and that must be dead-lettered. */
 export interface BatchOutcome {
   deadLetters?: Array<{ record: ConsumedRecord<unknown>; error: Error }>;
+  /** Stored with the committed offset (see log-binding.ts); null or absent stores none. */
+  commitMetadata?: string | null;
 }
 
 export interface BatchContext {
@@ -44,6 +57,8 @@ export interface BatchContext {
   partition: number;
   /** The offset one past the batch's last record: what will be committed. */
   nextOffset: string;
+  /** Counts the member's group joins: a new value means the partition may have changed hands. */
+  generation: number;
   heartbeat(): Promise<void>;
   /** False once the service is stopping or the partition was revoked: finish quickly. */
   isActive(): boolean;
@@ -76,6 +91,13 @@ export interface ConsumerRunnerOptions {
   partitionsConsumedConcurrently?: number;
   fromBeginning?: boolean;
   clock?: () => number;
+  /**
+   * Called once when a batch fails with an error that retrying cannot fix (not `retriable`):
+   * the consumer has stopped; the process should exit loudly rather than idle. Default: log only.
+   */
+  onFatal?: (error: Error) => void;
+  /** MAX_CLOCK_SKEW: how far a binding's eventTimeField may be ahead of `clock` (default 5 minutes). */
+  maxClockSkewMs?: number;
 }
 
 /**
@@ -90,6 +112,10 @@ export class ConsumerRunner {
   private stopping = false;
   private joined = false;
   private assignment: Record<string, number[]> = {};
+  private generation = 0;
+  private crashed = false;
+  /** `topic:partition` -> why it was stopped; those partitions stay paused. */
+  private readonly stoppedPartitions = new Map<string, string>();
   /** Batches being processed; stop() waits for them before leaving the group. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly clock: () => number;
@@ -101,7 +127,12 @@ export class ConsumerRunner {
 
   /** True once the member has joined its group and until stop() is called. */
   isReady(): boolean {
-    return this.joined && !this.stopping;
+    return this.joined && !this.stopping && !this.crashed;
+  }
+
+  /** Partitions this member stopped (state/log mismatch), `topic:partition` -> reason. */
+  stopped(): ReadonlyMap<string, string> {
+    return this.stoppedPartitions;
   }
 
   /** The partitions of `topic` this member owns since the last rebalance (timers follow them). */
@@ -113,12 +144,19 @@ export class ConsumerRunner {
     const { consumer, logger } = this.options;
     consumer.on(consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
+      this.generation += 1;
       this.assignment = event.payload.memberAssignment;
       logger.info({ memberAssignment: event.payload.memberAssignment }, 'joined consumer group');
     });
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
-      logger.error({ err: error, restart }, restart ? 'consumer crashed; kafkajs restarts it' : 'consumer crashed');
+      if (restart) {
+        logger.error({ err: error, restart }, 'consumer crashed; kafkajs restarts it');
+        return;
+      }
+      this.crashed = true;
+      logger.fatal({ err: error }, 'consumer stopped on an error that retrying cannot fix');
+      this.options.onFatal?.(error);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.bindings.keys()], fromBeginning: this.options.fromBeginning ?? true });
@@ -126,14 +164,25 @@ export class ConsumerRunner {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale }) => {
+      eachBatch: async ({ batch, heartbeat, resolveOffset, isRunning, isStale, pause }) => {
         // A batch that arrives while stopping is left for the next owner of the partition.
         if (batch.isEmpty() || this.stopping) return;
         const isActive = () => isRunning() && !isStale() && !this.stopping;
         const work = (async () => {
-          await this.processBatch(batch, heartbeat, isActive);
+          let outcome: BatchOutcome | void;
+          try {
+            outcome = await this.processBatch(batch, heartbeat, isActive);
+          } catch (error) {
+            if (error instanceof StateLogMismatchError) {
+              // Stopped, not retried: the other partitions go on; nothing of this one is committed.
+              this.stoppedPartitions.set(`${batch.topic}:${batch.partition}`, error.detail);
+              pause();
+              return;
+            }
+            throw classified(error);
+          }
           resolveOffset(batch.lastOffset());
-          await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()));
+          await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()), outcome?.commitMetadata ?? null);
         })();
         this.inFlight.add(work);
         try {
@@ -154,7 +203,7 @@ export class ConsumerRunner {
     await this.options.consumer.disconnect();
   }
 
-  private async processBatch(batch: Batch, heartbeat: () => Promise<void>, isActive: () => boolean): Promise<void> {
+  private async processBatch(batch: Batch, heartbeat: () => Promise<void>, isActive: () => boolean): Promise<BatchOutcome | void> {
     const started = process.hrtime.bigint();
     const binding = this.bindings.get(batch.topic);
     if (!binding) throw new Error(`received a batch of ${batch.topic}, which this runner does not read`);
@@ -172,10 +221,12 @@ export class ConsumerRunner {
       topic: batch.topic,
       partition: batch.partition,
       nextOffset: nextOffset(batch.lastOffset()),
+      generation: this.generation,
       heartbeat,
       isActive,
     };
-    const outcome = records.length > 0 ? await this.options.handler(records, context) : undefined;
+    // Called for a batch of poison only, too: a stateful handler advances its fence past it.
+    const outcome = await this.options.handler(records, context);
     for (const failed of outcome?.deadLetters ?? []) {
       const message = batch.messages.find((m) => m.offset === failed.record.offset);
       if (!message) throw new Error(`handler dead-lettered offset ${failed.record.offset}, which is not in the batch`);
@@ -191,6 +242,7 @@ export class ConsumerRunner {
       seconds,
       Number(batch.offsetLag()),
     );
+    return outcome;
   }
 
   private async decode(binding: TopicBinding<never>, partition: number, message: KafkaMessage): Promise<ConsumedRecord<unknown>> {
@@ -207,6 +259,7 @@ export class ConsumerRunner {
       if (expected !== key) {
         throw new PoisonRecordError('invalid', `record key ${JSON.stringify(key)} is not its ${binding.keyField} ${JSON.stringify(expected)}`);
       }
+      if (binding.eventTimeField) this.checkEventTime(binding.eventTimeField, value as Record<string, unknown>);
     }
     return {
       topic: binding.topic,
@@ -217,6 +270,23 @@ export class ConsumerRunner {
       timestamp: Number(message.timestamp),
       headers: message.headers ?? {},
     };
+  }
+
+  /** Refuses an event time further ahead of the clock than the tolerance: no later record could ever outrank it. */
+  private checkEventTime(field: string, value: Record<string, unknown>): void {
+    const time = value[field];
+    if (typeof time !== 'number' || !Number.isFinite(time)) {
+      throw new PoisonRecordError('invalid', `${field} ${JSON.stringify(time)} is not an epoch-millisecond time`);
+    }
+    const now = this.clock();
+    const tolerance = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
+    const ahead = time - now;
+    if (ahead <= tolerance) return;
+    throw new PoisonRecordError(
+      'future-time',
+      `${field} ${isoTime(time)} is ${formatSpan(ahead)} ahead of this service's clock (${isoTime(now)}), more than MAX_CLOCK_SKEW ` +
+        `(${formatSpan(tolerance)}); fix the producer's clock or time unit (epoch milliseconds, UTC), or raise MAX_CLOCK_SKEW if clocks really drift that far`,
+    );
   }
 
   private async sendDeadLetters(
@@ -245,13 +315,61 @@ export class ConsumerRunner {
     }
   }
 
-  private async commit(topic: string, partition: number, offset: string): Promise<void> {
-    await this.options.consumer.commitOffsets([{ topic, partition, offset }]);
+  private async commit(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+    await this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]);
   }
+}
+
+/** Network-level failures of Redis (ioredis throws plain Errors for them): worth retrying. */
+/** ioredis's give-up after its per-request retries, and fetch's timeouts (AbortSignal.timeout). */
+const RETRIABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'TimeoutError', 'AbortError']);
+const RETRIABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const RETRIABLE_MESSAGES = /Connection is closed|Stream isn't writeable|max retries per request|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b|fetch failed/i;
+
+/** True when trying the same batch again may succeed: the error says so, or is a lost connection. */
+export function isRetriable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { retriable, code, message, name } = error as { retriable?: unknown; code?: unknown; message?: unknown; name?: unknown };
+  if (typeof retriable === 'boolean') return retriable;
+  if (typeof name === 'string' && RETRIABLE_NAMES.has(name)) return true;
+  if (typeof code === 'string' && RETRIABLE_CODES.has(code)) return true;
+  return typeof message === 'string' && RETRIABLE_MESSAGES.test(message);
+}
+
+/**
+ * The batch's error as kafkajs should see it: retriable ones are retried (with back-off) and
+ * the consumer restarts; any other stops the consumer (CRASH without restart, then onFatal)
+ * instead of replaying the same failure forever.
+ */
+function classified(error: unknown): Error {
+  const cause = error instanceof Error ? error : new Error(String(error));
+  if (isRetriable(cause)) return cause;
+  if (cause instanceof KairosError) return cause; // retriable === false: kafkajs does not restart
+  return new KairosError(`batch failed with an unexpected error: ${cause.message}`, { retriable: false, cause });
 }
 
 function nextOffset(offset: string): string {
   return (BigInt(offset) + 1n).toString();
+}
+
+/** ISO 8601 where Date can show it (up to year 275760), else the raw milliseconds. */
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? `${ms} ms` : date.toISOString();
+}
+
+/** A span for people, to the second: "5m", "2h 30m", "354423d 4h". */
+function formatSpan(ms: number): string {
+  const units: Array<[string, number]> = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const parts: string[] = [];
+  let rest = Math.floor(ms);
+  for (const [unit, size] of units) {
+    if (rest >= size && parts.length < 2) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  return parts.length > 0 ? parts.join(' ') : `${rest}ms`;
 }
 
 /** Instrumentation that feeds the shared pipeline metrics. */

@@ -3,13 +3,15 @@ import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
 import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
-import { ConsumerRunner, metricsInstrumentation, type BatchHandler, type TopicBinding } from './consumer-runner';
+import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type BatchHandler, type TopicBinding } from './consumer-runner';
 import { startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { createIdempotentProducer, createKafka } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
-import { createRedis, type RedisClient } from './redis';
+import { createRedis, ensureRedisReachable, type RedisClient } from './redis';
+import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor, type ReadinessCheck } from './health';
+import { kafkaProbe, redisProbe, registryProbe } from './probes';
 
 /**
  * The variables every consuming service reads, on top of the common ones, with its own
@@ -26,6 +28,10 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
     // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
+    // A service that cannot reach Redis this long after starting exits (code 78) instead of idling.
+    REDIS_CONNECT_TIMEOUT: durationVar().default(5000),
+    // An event time further ahead than this is dead-lettered ('future-time'), not applied.
+    MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS),
   };
 }
 
@@ -50,6 +56,10 @@ export interface ConsumerServiceConfig extends CommonConfig {
   FETCH_MAX_BYTES_PER_PARTITION: number;
   /** How long the group waits for a silent member before giving its partitions away. */
   KAFKA_SESSION_TIMEOUT: number;
+  /** How long start-up waits for Redis to answer PING before giving up with exit code 78. */
+  REDIS_CONNECT_TIMEOUT: number;
+  /** How far an input's event time (occurred_at, updated_at, fired_at) may be ahead of the service clock. */
+  MAX_CLOCK_SKEW: number;
 }
 
 /** The long-lived clients of one service process, created once and passed to its parts. */
@@ -78,7 +88,7 @@ export function createServiceClients(
     name,
     logger,
     metrics: createMetrics(name),
-    redis: createRedis(config, { connectionName: `kairos-${name}` }),
+    redis: createRedis(config, { connectionName: `kairos-${name}`, logger }),
     kafka,
     producer: createIdempotentProducer(kafka),
     codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL),
@@ -96,6 +106,8 @@ export interface BackgroundWork {
 export interface ConsumerService {
   http: HttpServer;
   runner: ConsumerRunner;
+  /** Resolves if the consumer stops on an error that retrying cannot fix (the process should exit). */
+  fatal: Promise<Error>;
   /** Partitions of the first input topic (all inputs are co-partitioned). */
   partitionCount(): number;
   /** Graceful stop: background work, then the batches in flight (committed), then the clients. */
@@ -111,18 +123,24 @@ export async function runConsumerService(
   options: {
     config: Pick<
       ConsumerServiceConfig,
-      'GROUP_ID' | 'HTTP_PORT' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS'
-    >;
+      'GROUP_ID' | 'HTTP_PORT' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW'
+    > &
+      Pick<ConsumerServiceConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CONNECT_TIMEOUT'>;
     bindings: Array<TopicBinding<never>>;
     handler: BatchHandler;
     background: BackgroundWork;
     routes?: (partitionCount: () => number) => Record<string, RouteHandler>;
     /** Extra fields for the "started" log line. */
     describe?: Record<string, unknown>;
+    /** Conditions of the service's own that `/readyz` checks beside the group and the dependencies. */
+    readinessChecks?: ReadinessCheck[];
   },
 ): Promise<ConsumerService> {
   const { name, logger, metrics, kafka, producer, codec, redis, clock } = clients;
   const { config, bindings, background } = options;
+  let reportFatal: (error: Error) => void = () => undefined;
+  const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
+  await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
   await producer.connect();
   const runner = new ConsumerRunner({
     consumer: groupConsumer(kafka, config),
@@ -137,6 +155,8 @@ export async function runConsumerService(
     dlqSuffix: config.DLQ_SUFFIX,
     partitionsConsumedConcurrently: config.PARTITIONS_CONCURRENTLY,
     clock,
+    onFatal: (error) => reportFatal(error),
+    maxClockSkewMs: config.MAX_CLOCK_SKEW,
   });
 
   const admin = kafka.admin();
@@ -148,11 +168,34 @@ export async function runConsumerService(
     await admin.disconnect();
   }
   const partitionCount = () => partitions;
+  // Joined the group is not enough: a member whose broker, Redis or registry is away keeps
+  // its partitions without progress, and /readyz must say so (and which one).
+  const kafkaHealth = kafkaProbe({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID ?? `kairos-${name}`}-health`,
+    topics: bindings.map((b) => b.topic),
+    timeoutMs: DEFAULT_PROBE_TIMEOUT_MS,
+  });
+  const monitor = new HealthMonitor({
+    probes: { kafka: kafkaHealth.probe, redis: redisProbe(redis), registry: registryProbe(config.SCHEMA_REGISTRY_URL, DEFAULT_PROBE_TIMEOUT_MS) },
+    logger,
+  });
+  monitor.start();
+  const readiness: ReadinessCheck[] = [
+    { name: 'consumer_group', check: () => (runner.isReady() ? null : 'not a member of the consumer group') },
+    // A stopped partition (its state does not match its log) makes the instance not ready.
+    {
+      name: 'partitions',
+      check: () => (runner.stopped().size === 0 ? null : `stopped (state does not match the log): ${[...runner.stopped().keys()].join(', ')}`),
+    },
+    ...monitor.checks(),
+    ...(options.readinessChecks ?? []),
+  ];
   const http = await startHttpServer({
     port: config.HTTP_PORT,
     registry: metrics.registry,
     logger,
-    isReady: () => runner.isReady(),
+    readiness,
     routes: options.routes?.(partitionCount),
   });
   await runner.start();
@@ -162,13 +205,16 @@ export async function runConsumerService(
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      http.beginStopping();
+      monitor.stop();
       await background.stop();
       await runner.stop();
       await producer.disconnect();
+      await kafkaHealth.close();
       await http.close();
       redis.disconnect();
     })());
-  return { http, runner, partitionCount, stop };
+  return { http, runner, fatal, partitionCount, stop };
 }
 
 /**
@@ -178,10 +224,16 @@ export async function runConsumerService(
 export function serviceMain<T extends z.ZodRawShape>(
   name: string,
   shape: T,
-  start: (config: z.infer<z.ZodObject<T>>) => Promise<{ logger: Logger; stop(): Promise<void> }>,
+  start: (config: z.infer<z.ZodObject<T>>) => Promise<{ logger: Logger; stop(): Promise<void>; fatal?: Promise<Error> }>,
 ): void {
   void runMain(name, async () => {
     const service = await start(loadConfig(shape));
     shutdownOnSignals(service.logger, () => [{ name, run: () => service.stop() }]);
+    // Exit loudly (code 70, EX_SOFTWARE) rather than idle without consuming: a supervisor restarts it.
+    void service.fatal?.then(async (error) => {
+      service.logger.fatal({ err: error }, 'stopping: the consumer hit an error that retrying cannot fix');
+      await service.stop().catch(() => undefined);
+      process.exit(70);
+    });
   });
 }

@@ -41,3 +41,45 @@ export class ConfigError extends KairosError {
     this.problems = problems;
   }
 }
+
+/**
+ * A dependency a variable points at (REDIS_URL, ...) did not answer at start-up. Like a
+ * ConfigError it ends the process with exit code 78: the operator has to start the dependency
+ * or fix the variable, and a service that idles unready would only hide that.
+ */
+export class DependencyUnreachableError extends KairosError {
+  constructor(
+    /** The variable naming the dependency, e.g. REDIS_URL. */
+    readonly variable: string,
+    /** Its value with any credentials removed. */
+    readonly target: string,
+    readonly reason: string,
+    /** What the operator can do about it. */
+    readonly remedy: string,
+  ) {
+    super(`cannot reach ${variable}=${target}: ${reason}; ${remedy}`, { retriable: true });
+  }
+}
+
+/**
+ * A customer's stored state cannot be decoded (corrupt, or written by another state version).
+ * Not retriable: reading it again gives the same bytes. The processor dead-letters that
+ * customer's records and goes on with the rest of the partition.
+ */
+export class CorruptStateError extends KairosError {
+  constructor(
+    readonly customerId: string,
+    readonly detail: string,
+  ) {
+    super(`the stored state of a customer cannot be decoded: ${detail}`, { retriable: false });
+  }
+}
+
+/** Decodes a stored state, turning any failure into a CorruptStateError for that customer. */
+export function decodeStateOf<T>(customerId: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (error) {
+    throw new CorruptStateError(customerId, error instanceof Error ? error.message : String(error));
+  }
+}

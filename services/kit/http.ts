@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { reasonOf, type ReadinessCheck } from './health';
 import type { Logger } from './logger';
 
 /** Handles one request; `url` is already parsed (path and query). */
@@ -12,15 +13,24 @@ export interface HttpServerOptions {
   host?: string;
   registry: Registry;
   logger: Logger;
-  isReady: () => boolean;
+  /** `/readyz` answers 200 only while every check holds (consumer group joined, Kafka, Redis, ...). */
+  readiness: readonly ReadinessCheck[];
   /** Extra routes keyed `"METHOD /path-prefix"`, e.g. `"GET /t/"`; the longest prefix wins. */
   routes?: Record<string, RouteHandler>;
 }
 
 export interface HttpServer {
   port: number;
+  /** From now on `/readyz` answers 503 `stopping`, so load balancers drain before the consumer leaves. */
+  beginStopping(): void;
   /** Stops accepting connections and waits for requests in flight. */
   close(): Promise<void>;
+}
+
+/** The body of `/readyz`; `failing` is absent when ready. */
+export interface ReadinessReport {
+  status: 'ready' | 'starting' | 'stopping' | 'not_ready';
+  failing?: Array<{ check: string; reason: string }>;
 }
 
 interface Route {
@@ -51,17 +61,29 @@ function parseRoutes(routes: Record<string, RouteHandler>): Route[] {
  * plus any service routes. Resolves once listening.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const { registry, logger, isReady } = options;
+  const { registry, logger } = options;
+  const checks = [...options.readiness];
   const routes = parseRoutes(options.routes ?? {});
-  // Not ready after having been ready means shutting down; a 503 body says which, so an
-  // operator reading a probe failure knows whether to wait or to look for a crash.
+  // A 503 body says whether the service is still starting, shutting down, or lost something
+  // it needs (and what), so an operator reading a probe failure knows whether to wait, or
+  // which dependency to look at.
   let wasReady = false;
-  let closing = false;
+  let stopping = false;
 
-  const readiness = (): { ready: boolean; status: 'ready' | 'starting' | 'stopping' } => {
-    const ready = !closing && isReady();
-    if (ready) wasReady = true;
-    return { ready, status: ready ? 'ready' : closing || wasReady ? 'stopping' : 'starting' };
+  const readiness = (): ReadinessReport => {
+    const failing = checks.flatMap(({ name, check }) => {
+      let reason: string | null;
+      try {
+        reason = check();
+      } catch (error) {
+        reason = `check failed: ${reasonOf(error)}`;
+      }
+      return reason === null ? [] : [{ check: name, reason }];
+    });
+    if (stopping) return { status: 'stopping', failing };
+    if (failing.length > 0) return { status: wasReady ? 'not_ready' : 'starting', failing };
+    wasReady = true;
+    return { status: 'ready' };
   };
 
   const builtIns: Record<string, (res: ServerResponse) => Promise<void> | void> = {
@@ -72,8 +94,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     },
     '/healthz': (res) => sendJson(res, 200, { status: 'ok' }),
     '/readyz': (res) => {
-      const { ready, status } = readiness();
-      sendJson(res, ready ? 200 : 503, { status });
+      const report = readiness();
+      sendJson(res, report.status === 'ready' ? 200 : 503, report);
     },
   };
 
@@ -118,9 +140,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   return {
     port,
+    beginStopping: () => {
+      stopping = true;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
-        closing = true;
+        stopping = true;
         server.close((error) => (error ? reject(error) : resolve()));
         // Idle keep-alive sockets would otherwise hold close() open until they time out.
         server.closeIdleConnections();

@@ -10,6 +10,9 @@ export interface KairosMetrics {
   recordsDeadLettered: Counter<'topic' | 'reason'>;
   eventsIgnored: Counter<'reason'>;
   recordsProduced: Counter<'topic'>;
+  stateLogMismatches: Counter<'topic' | 'partition'>;
+  partitionsStopped: Gauge;
+  corruptStates: Counter;
 }
 
 // Batches range from a single record (quiet topic) to kafkajs's default fetch of thousands.
@@ -71,6 +74,22 @@ export function createMetrics(service: string): KairosMetrics {
       name: 'kairos_records_produced_total',
       help: 'Records produced, by destination topic',
       labelNames: ['topic'] as const,
+      registers,
+    }),
+    stateLogMismatches: new Counter({
+      name: 'kairos_state_log_mismatches_total',
+      help: 'Partitions found whose Redis state does not belong to the log being read (each then stopped)',
+      labelNames: ['topic', 'partition'] as const,
+      registers,
+    }),
+    partitionsStopped: new Gauge({
+      name: 'kairos_partitions_stopped',
+      help: 'Partitions this instance stopped consuming until an operator resets their state',
+      registers,
+    }),
+    corruptStates: new Counter({
+      name: 'kairos_corrupt_states_total',
+      help: 'Customer states that could not be decoded (their records were dead-lettered)',
       registers,
     }),
   };

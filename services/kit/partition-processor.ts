@@ -1,8 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { BatchContext, ConsumedRecord } from './consumer-runner';
+import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
 import type { KairosMetrics } from './metrics';
-import { KairosError } from './errors';
+import { CorruptStateError, KairosError } from './errors';
+export type { LogInspector } from './log-binding';
+import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
+import { PoisonRecordError } from './poison';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from './scheduling';
 import type { PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
 
@@ -34,12 +38,21 @@ export interface DueTimer {
  * fencing, atomic apply, relaying and retrying around it.
  */
 export interface PartitionLogic {
-  /** The customers whose state the records (or due timers) touch. */
-  customersOfRecords(records: ConsumedRecord<unknown>[]): string[];
+  /** The customer whose state a record touches. */
+  customerOfRecord(record: ConsumedRecord<unknown>): string;
   customersOfTimers(timers: DueTimer[]): string[];
-  /** The change for records not yet applied; `advance` is filled in by the processor. */
+  /** The record's event time (ms), or null when it has none: the partition's stream time follows it. */
+  eventTime(record: ConsumedRecord<unknown>): number | null;
+  /**
+   * The change for records not yet applied; `advance` is filled in by the processor. A state
+   * that cannot be decoded throws CorruptStateError naming its customer.
+   */
   onRecords(snapshot: PartitionSnapshot, records: ConsumedRecord<unknown>[], now: number): PartitionChange;
-  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number): PartitionChange;
+  /**
+   * The change for due timers. `now` is the service clock; `dueBy` is the time up to which
+   * timers are due: the stream time, or the clock once the partition is caught up.
+   */
+  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number, dueBy: number): PartitionChange;
 }
 
 export interface PartitionProcessorOptions {
@@ -49,6 +62,9 @@ export interface PartitionProcessorOptions {
   logger: Logger;
   metrics: KairosMetrics;
   clock: () => number;
+  log: LogInspector;
+  /** The input topic whose stream time and log end gate the timers (the first input). */
+  timerTopic: string;
   /** How many outbox records one produce call carries. */
   relayBatchSize?: number;
   /** How many due timers are handled per partition per tick. */
@@ -70,34 +86,87 @@ const MAX_ATTEMPTS = 5;
  * between (else read again), then relay the outbox to Kafka and trim it. The consumer commits
  * offsets only after `handleBatch` resolves, so a crash anywhere replays into the fence.
  * One partition's work is serialized in-process (batches and timers share a queue).
+ *
+ * Before the first batch of a partition in each group generation, the fence is checked against
+ * the log (log-binding.ts); a mismatch stops the partition. A customer whose state cannot be
+ * decoded has its records dead-lettered; the rest of the partition goes on.
  */
 export class PartitionProcessor {
   private readonly queues = new PartitionQueues();
   private timers: PeriodicTask | undefined;
+  private readonly binder: LogBinder;
 
-  constructor(private readonly options: PartitionProcessorOptions) {}
+  constructor(private readonly options: PartitionProcessorOptions) {
+    this.binder = new LogBinder(options);
+  }
+
+  /** Partitions stopped because their state does not match their log, with the reason. */
+  stopped(): ReadonlyMap<string, string> {
+    return this.binder.stopped();
+  }
 
   /** The ConsumerRunner handler. */
-  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<void> => {
+  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> => {
     const { partition, topic } = context;
-    const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
-    await this.queues.run(partition, async () => {
-      await this.applyWithRetry(partition, this.options.logic.customersOfRecords(records), (snapshot) => {
-        const applied = snapshot.appliedOffsets.get(topic) ?? -1n;
-        const fresh = records.filter((r) => BigInt(r.offset) > applied);
-        if (fresh.length === 0 && applied >= BigInt(lastOffset)) return null; // a replay: all applied
-        const change = this.options.logic.onRecords(snapshot, fresh, this.options.clock());
-        change.advance = { topic, offset: lastOffset };
-        return change;
+    const { logic, clock } = this.options;
+    const lastOffset = BigInt(context.nextOffset) - 1n;
+    return this.queues.run(partition, async () => {
+      await this.binder.bind(topic, partition, context.generation);
+      const corrupt = new Map<string, CorruptStateError>();
+      let appliedBefore = -1n;
+      let incarnation: string | null = null;
+      await this.applyWithRetry(partition, records.map((r) => logic.customerOfRecord(r)), (snapshot) => {
+        appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
+        incarnation = snapshot.incarnation;
+        if (appliedBefore >= lastOffset) return null; // a replay: all applied
+        incarnation ??= randomUUID(); // the first change of a fresh partition records it
+        for (;;) {
+          const fresh = records.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
+          let change: PartitionChange;
+          try {
+            change = logic.onRecords(snapshot, fresh, clock());
+          } catch (error) {
+            // Bounded: each round takes one more customer out, and a batch has finitely many.
+            if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
+            corrupt.set(error.customerId, error);
+            continue;
+          }
+          change.advance = { topic, offset: lastOffset.toString() };
+          change.incarnation = incarnation as string;
+          const newest = fresh.reduce<number | null>((max, r) => maxTime(max, logic.eventTime(r)), snapshot.streamTime);
+          if (newest !== null) change.streamTime = newest;
+          return change;
+        }
       });
       await this.relay(partition);
+      const deadLetters = records
+        .filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r)))
+        .map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
+      const bound = incarnation as string | null; // assigned in the callback above
+      return { deadLetters, commitMetadata: bound === null ? null : commitMetadata(bound) };
     });
   };
 
+  private reportCorrupt(error: CorruptStateError, partition: number): PoisonRecordError {
+    this.options.metrics.corruptStates.inc();
+    this.options.logger.error({ partition, customer: error.customerId, error: error.detail }, "customer's state cannot be decoded; dead-lettering its records");
+    return new PoisonRecordError('corrupt-state', error.message);
+  }
+
   /** Fires due timers and relays leftover outbox records of `partitions` every `intervalMs`. */
   startTimers(partitions: () => number[], intervalMs: number): void {
-    const onError = (err: unknown, partition: number) => this.options.logger.error({ err, partition }, 'timer tick failed; retrying next tick');
-    this.timers = runEvery(intervalMs, () => forEachPartition(partitions(), (p) => this.queues.run(p, () => this.fireDue(p)), onError));
+    const { logger, log, timerTopic } = this.options;
+    const onError = (err: unknown, partition: number) => logger.error({ err, partition }, 'timer tick failed; retrying next tick');
+    this.timers = runEvery(intervalMs, async () => {
+      const owned = partitions();
+      if (owned.length === 0) return;
+      // Without the log ends (broker unreachable) timers still fire by stream time.
+      const ends = await log.logEnds(timerTopic).catch((err: unknown) => {
+        logger.warn({ err, topic: timerTopic }, 'could not read the log end; timers fire by stream time only this tick');
+        return new Map<number, bigint>();
+      });
+      await forEachPartition(owned, (p) => this.queues.run(p, () => this.fireDue(p, ends.get(p) ?? null)), onError);
+    });
   }
 
   /** Stops the timer loop and waits for a running tick. */
@@ -105,15 +174,42 @@ export class PartitionProcessor {
     await this.timers?.stop();
   }
 
-  /** Fires the partition's due timers (all of them, in chunks), then relays. */
-  async fireDue(partition: number): Promise<void> {
+  /**
+   * Fires the partition's due timers (all of them, in chunks), then relays. A timer is due once
+   * the partition's stream time passed it, or, when the partition has been read up to
+   * `logEnd` (caught up; read from Kafka when not given), once the clock passed it: a backlog or a replay fires what a live
+   * run fires, never a timer whose cancelling record is still unread further down the log.
+   */
+  async fireDue(partition: number, logEnd?: bigint | null): Promise<void> {
+    const { store, logic, clock, timerTopic, log } = this.options;
+    if (this.binder.stopped().has(`${timerTopic}:${partition}`)) return;
+    // The tick passes the log end it read for all partitions; a direct call reads it here.
+    if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic).catch(() => new Map<number, bigint>())).get(partition) ?? null;
     const limit = this.options.timerBatchSize ?? 200;
     for (;;) {
-      const due = await this.options.store.dueTimers(partition, this.options.clock(), limit);
+      const fence = await store.fence(partition);
+      const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
+      const caughtUp = logEnd !== null && applied + 1n >= logEnd;
+      const dueBy = Math.max(fence.streamTime ?? Number.NEGATIVE_INFINITY, caughtUp ? clock() : Number.NEGATIVE_INFINITY);
+      if (!Number.isFinite(dueBy)) return this.relay(partition).then(() => undefined);
+      const due = await store.dueTimers(partition, dueBy, limit);
       if (due.length > 0) {
-        await this.applyWithRetry(partition, this.options.logic.customersOfTimers(due), (snapshot) =>
-          this.options.logic.onTimers(snapshot, due, this.options.clock()),
-        );
+        const corrupt = new Set<string>();
+        await this.applyWithRetry(partition, logic.customersOfTimers(due), (snapshot) => {
+          for (;;) {
+            const firing = due.filter((t) => !logic.customersOfTimers([t]).some((c) => corrupt.has(c)));
+            try {
+              const change = logic.onTimers(snapshot, firing, clock(), dueBy);
+              // A timer of an undecodable customer would be due again every tick: drop it.
+              for (const t of due) if (!firing.includes(t)) change.timers.set(t.member, null);
+              return change;
+            } catch (error) {
+              if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
+              corrupt.add(error.customerId);
+              this.reportCorrupt(error, partition);
+            }
+          }
+        });
       }
       await this.relay(partition);
       if (due.length < limit) return;
@@ -160,5 +256,9 @@ export class PartitionProcessor {
     }
     throw new FenceContentionError(partition, MAX_ATTEMPTS);
   }
+}
 
+function maxTime(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.max(a, b);
 }

@@ -3,9 +3,11 @@ import type { Kafka } from 'kafkajs';
 import { readSchema, valueSubject, type AvroCodec, type SchemaName } from './codec';
 import type { ConsumerRunner, TopicBinding } from './consumer-runner';
 import { createServiceClients, runConsumerService, type ConsumerServiceConfig } from './consumer-service';
+import type { ReadinessCheck } from './health';
 import type { HttpServer, RouteHandler } from './http';
 import type { Logger } from './logger';
 import type { KairosMetrics } from './metrics';
+import { KafkaLogInspector } from './log-inspector';
 import { PartitionProcessor, type PartitionLogic } from './partition-processor';
 import { PartitionKeys, PartitionStateStore } from './partition-state';
 import type { RedisClient } from './redis';
@@ -44,11 +46,15 @@ export interface PartitionServiceOptions {
   clock?: () => number;
   /** Tests pass a silent logger. */
   logger?: Logger;
+  /** Conditions of the service's own that `/readyz` checks too (see runConsumerService). */
+  readinessChecks?: ReadinessCheck[];
 }
 
 export interface RunningService {
   http: HttpServer;
   runner: ConsumerRunner;
+  /** Resolves if the consumer stops on an error that retrying cannot fix. */
+  fatal: Promise<Error>;
   processor: PartitionProcessor;
   parts: ServiceParts;
   logger: Logger;
@@ -72,13 +78,25 @@ export async function startPartitionService(options: PartitionServiceOptions): P
   };
   const parts: ServiceParts = { logger, metrics, redis, kafka, keys, codec, output };
   const store = new PartitionStateStore(redis, keys, options.stateTtlMs);
-  const processor = new PartitionProcessor({ store, logic: await options.logic(parts), producer, logger, metrics, clock });
+  const bindings = options.inputs(types);
+  const admin = kafka.admin();
+  await admin.connect();
+  const processor = new PartitionProcessor({
+    store, logic: await options.logic(parts), producer, logger, metrics, clock,
+    log: new KafkaLogInspector(admin, config.GROUP_ID),
+    timerTopic: bindings[0].topic,
+  });
   const service = await runConsumerService(clients, {
     config,
-    bindings: options.inputs(types),
+    bindings,
     handler: processor.handleBatch,
     background: { start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs), stop: () => processor.stopTimers() },
     routes: options.routes ? (partitionCount) => options.routes!({ ...parts, partitionCount }) : undefined,
+    readinessChecks: options.readinessChecks,
   });
-  return { http: service.http, runner: service.runner, processor, parts, logger, stop: service.stop };
+  const stop = async () => {
+    await service.stop();
+    await admin.disconnect();
+  };
+  return { http: service.http, runner: service.runner, fatal: service.fatal, processor, parts, logger, stop };
 }

@@ -1,4 +1,5 @@
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
+import { deleteKeysMatching, globEscape } from './redis-scan';
 
 /**
  * Where one service keeps the state of one Kafka partition in Redis. Every key carries the
@@ -34,7 +35,11 @@ export class PartitionKeys {
   }
   /** A pattern matching every key of the service, for tests and clean-up. */
   pattern(): string {
-    return `{${this.prefix}:${this.service}:*`;
+    return `{${globEscape(this.prefix)}:${globEscape(this.service)}:*`;
+  }
+  /** A pattern matching every key of one partition (all share its hash tag, so one slot). */
+  partitionPattern(partition: number): string {
+    return `${globEscape(this.tag(partition))}*`;
   }
 }
 
@@ -43,6 +48,10 @@ export interface PartitionSnapshot {
   version: number;
   /** Last applied offset per topic; records at or below it were applied already. */
   appliedOffsets: Map<string, bigint>;
+  /** The state's incarnation id (see log-binding.ts); null until the first change records one. */
+  incarnation: string | null;
+  /** The newest event time applied (ms), or null: timers are judged by it, as the log is read. */
+  streamTime: number | null;
   states: Map<string, string | null>;
 }
 
@@ -50,6 +59,10 @@ export interface PartitionSnapshot {
 export interface PartitionChange {
   /** The consumed batch this change covers; absent for timer firings. */
   advance?: { topic: string; offset: string };
+  /** Recorded as the fence's incarnation if it has none yet. */
+  incarnation?: string;
+  /** The partition's stream time after this change (it only moves forward). */
+  streamTime?: number;
   /** New states by customer id; null deletes the customer's state. */
   states: Map<string, string | null>;
   /** Encoded records for the outbox, in order. */
@@ -93,8 +106,25 @@ export class PartitionStateStore {
     return {
       version: Number(fence.v ?? 0),
       appliedOffsets,
+      incarnation: fence.inc ?? null,
+      streamTime: fence.st === undefined ? null : Number(fence.st),
       states: new Map(ids.map((id, i) => [id, values[i] ?? null])),
     };
+  }
+
+  /** The fence alone: what log-binding checks when a partition is assigned. */
+  async fence(partition: number): Promise<Omit<PartitionSnapshot, 'states'>> {
+    const { states: _states, ...fence } = await this.read(partition, []);
+    return fence;
+  }
+
+  /**
+   * Deletes every key of the partition (fence, states, timers, sets, outbox), so its log can be
+   * replayed into a fresh state. Returns how many keys went. Only for a partition nobody is
+   * applying to (a stopped service, or one that stopped this partition).
+   */
+  async deletePartition(partition: number): Promise<number> {
+    return deleteKeysMatching(this.redis, this.keys.partitionPattern(partition));
   }
 
   /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
@@ -114,6 +144,8 @@ export class PartitionStateStore {
       change.advance?.topic ?? '',
       change.advance?.offset ?? '',
       this.stateTtlMs,
+      change.incarnation ?? '',
+      change.streamTime ?? '',
       stateIds.length,
       ...stateIds.map((id) => change.states.get(id) ?? ''),
       change.outbox.length,

@@ -7,6 +7,10 @@ export type PoisonReason =
   | 'undecodable'
   | 'schema-mismatch'
   | 'invalid'
+  /** Its event time (occurred_at, updated_at, fired_at) is further ahead of the service clock than MAX_CLOCK_SKEW. */
+  | 'future-time'
+  /** The customer's stored state cannot be decoded, so none of its records can be applied. */
+  | 'corrupt-state'
   | 'processing';
 
 /**

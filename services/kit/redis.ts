@@ -1,7 +1,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { DependencyUnreachableError } from './errors';
 import { projectRoot } from './files';
+import { reasonOf } from './health';
+import { createLogger, type Logger } from './logger';
+import { RepeatLimiter } from './repeat-limiter';
 
 /**
  * The kit's Lua scripts (one file per atomic change). Read from the source tree: tsc does not
@@ -26,6 +30,11 @@ export interface CreateRedisOptions {
   redisOptions?: RedisOptions;
   /** Extra Cluster options (Cluster only). */
   clusterOptions?: ClusterOptions;
+  /**
+   * Gets the client's connection errors as JSON lines. Services pass theirs; without one they
+   * go to stderr as JSON all the same, never as ioredis's "[ioredis] Unhandled error event".
+   */
+  logger?: Logger;
 }
 
 function splitHostPort(node: string): { host: string; port: number } {
@@ -50,6 +59,19 @@ function urlOptions(redisUrl: string): RedisOptions {
  * on: concurrent commands from many partitions share round trips without any batching code.
  */
 export function createRedis(cfg: RedisConfig, opts: CreateRedisOptions = {}): RedisClient {
+  const client = newClient(cfg, opts);
+  logConnectionErrors(client, opts.logger ?? fallbackLogger());
+  return client;
+}
+
+let fallback: Logger | undefined;
+/** For clients made without a logger (tests, scripts): JSON on stderr, shared by all of them. */
+function fallbackLogger(): Logger {
+  fallback ??= createLogger({ service: 'kairos', level: 'warn', destination: process.stderr });
+  return fallback;
+}
+
+function newClient(cfg: RedisConfig, opts: CreateRedisOptions): RedisClient {
   const nodeOptions: RedisOptions = {
     ...urlOptions(cfg.REDIS_URL),
     ...(opts.connectionName ? { connectionName: opts.connectionName } : {}),
@@ -71,6 +93,82 @@ export function createRedis(cfg: RedisConfig, opts: CreateRedisOptions = {}): Re
     enableAutoPipelining: true,
     ...nodeOptions,
   });
+}
+
+/**
+ * Logs the client's errors as JSON, each kind at most once per 30 s with a count of the ones
+ * held back: ioredis reports every failed reconnect, many a second while Redis is away.
+ */
+function logConnectionErrors(client: RedisClient, logger: Logger): void {
+  const log = logger.child({ component: 'redis' });
+  const limiter = new RepeatLimiter();
+  let failing = false;
+  const onError = (error: unknown, node?: string) => {
+    failing = true;
+    const reason = reasonOf(error);
+    const admitted = limiter.admit(`${node ?? ''} ${reason}`);
+    if (admitted === null) return;
+    const code = (error as { code?: unknown }).code;
+    log.error(
+      { reason, ...(typeof code === 'string' ? { code } : {}), ...(node ? { node } : {}), ...(admitted.suppressed > 0 ? { repeated: admitted.suppressed } : {}) },
+      'redis connection error; reconnecting',
+    );
+  };
+  client.on('error', (error: unknown) => onError(error));
+  // A Cluster reports the errors of its node connections separately.
+  if (client instanceof Cluster) client.on('node error', (error: unknown, node: string) => onError(error, node));
+  client.on('ready', () => {
+    if (!failing) return;
+    failing = false;
+    const heldBack = limiter.reset();
+    log.info({ ...(heldBack > 0 ? { repeated: heldBack } : {}) }, 'redis connection ready again');
+  });
+}
+
+/** REDIS_URL (or the cluster nodes) as shown to an operator: no user name or password. */
+export function describeRedisTarget(cfg: RedisConfig): { variable: string; target: string } {
+  if (cfg.REDIS_CLUSTER_NODES && cfg.REDIS_CLUSTER_NODES.length > 0) {
+    return { variable: 'REDIS_CLUSTER_NODES', target: cfg.REDIS_CLUSTER_NODES.join(',') };
+  }
+  const url = new URL(cfg.REDIS_URL);
+  url.username = '';
+  url.password = '';
+  return { variable: 'REDIS_URL', target: url.toString().replace(/\/$/, '') };
+}
+
+/**
+ * Resolves once `redis` answers PING. Throws DependencyUnreachableError (exit code 78 through
+ * runMain) when it has not within `timeoutMs`: a service that cannot reach its state would
+ * otherwise sit in its group unready, holding partitions it cannot process.
+ */
+export async function ensureRedisReachable(redis: RedisClient, cfg: RedisConfig, timeoutMs: number): Promise<void> {
+  let lastError: unknown;
+  const remember = (error: unknown) => {
+    lastError = error;
+  };
+  redis.on('error', remember);
+  if (redis instanceof Cluster) redis.on('node error', remember);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const outcome = await Promise.race([redis.ping().then(() => 'ok' as const, (error: unknown) => ({ error })), timedOut]);
+    if (outcome === 'ok') return;
+    const { variable, target } = describeRedisTarget(cfg);
+    throw new DependencyUnreachableError(
+      variable,
+      target,
+      outcome === 'timeout'
+        ? `no answer to PING within ${timeoutMs} ms${lastError === undefined ? '' : ` (${reasonOf(lastError)})`}`
+        : `PING failed: ${reasonOf(outcome.error)}`,
+      `start Redis there or set ${variable} to a reachable one (REDIS_CONNECT_TIMEOUT sets how long to wait)`,
+    );
+  } finally {
+    clearTimeout(timer);
+    redis.off('error', remember);
+    if (redis instanceof Cluster) redis.off('node error', remember);
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import type { RedisClient } from '../kit/redis';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { Catalog, loadCatalog } from './catalog';
 import { dayWeights, parseWeights, type RecommenderTuning } from './logic';
+import { KafkaLogInspector } from '../kit/log-inspector';
 import { RecommenderProcessor } from './processor';
 import { recommenderRoutes } from './routes';
 import { RecommendationStore, RecommenderKeys } from './store';
@@ -90,14 +91,18 @@ export async function startRecommender(
     neighborsTtlMs: config.NEIGHBORS_TTL,
     popularCacheTtlMs: config.POPULAR_CACHE_TTL,
   });
-  const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock });
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  const log = new KafkaLogInspector(admin, config.GROUP_ID);
+  const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock, log });
   const binding = {
     topic: config.TOPIC_BEHAVIOR_EVENTS,
     type: types.BehaviorEvent,
     validate: (event: BehaviorEvent) => behaviorEventProblem(event),
     keyField: 'customer_id',
+    eventTimeField: 'occurred_at',
   } as TopicBinding<never>;
-  const { http, runner, stop } = await runConsumerService(clients, {
+  const { http, runner, stop: stopService } = await runConsumerService(clients, {
     config,
     bindings: [binding],
     handler: processor.handleBatch,
@@ -114,6 +119,10 @@ export async function startRecommender(
         clock,
       }),
   });
+  const stop = async () => {
+    await stopService();
+    await admin.disconnect();
+  };
   return { http, runner, processor, store, state, redis, logger, metrics, stop };
 }
 

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
-import type { BatchContext, ConsumedRecord } from '../kit/consumer-runner';
+import { randomUUID } from 'node:crypto';
+import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
 import type { KairosMetrics } from '../kit/metrics';
+import { commitMetadata, LogBinder, type LogInspector } from '../kit/log-binding';
 import { FenceContentionError } from '../kit/partition-processor';
 import { emptyChange, type PartitionStateStore } from '../kit/partition-state';
 import type { BehaviorEvent } from '../core/types';
@@ -22,6 +24,7 @@ export interface RecommenderProcessorOptions {
   logger: Logger;
   metrics: KairosMetrics;
   clock: () => number;
+  log: LogInspector;
 }
 
 const MAX_ATTEMPTS = 10;
@@ -42,18 +45,29 @@ const RELAY_BATCH = 50;
 export class RecommenderProcessor {
   private readonly queues = new PartitionQueues();
   private relayLoop: PeriodicTask | undefined;
+  private readonly binder: LogBinder;
 
-  constructor(private readonly options: RecommenderProcessorOptions) {}
+  constructor(private readonly options: RecommenderProcessorOptions) {
+    this.binder = new LogBinder({ ...options, store: options.state });
+  }
+
+  /** Partitions stopped because their state does not match their log (see log-binding.ts). */
+  stopped(): ReadonlyMap<string, string> {
+    return this.binder.stopped();
+  }
 
   /** The ConsumerRunner handler. */
-  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<void> => {
+  handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> => {
     const { partition, topic } = context;
     const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
     const { state, tuning, metrics, logger, clock } = this.options;
-    await this.queues.run(partition, async () => {
+    return this.queues.run(partition, async () => {
+      await this.binder.bind(topic, partition, context.generation);
       const customers = [...new Set(records.map((r) => (r.value as BehaviorEvent).customer_id))];
+      let incarnation: string | null = null;
       for (let attempt = 1; ; attempt += 1) {
         const snapshot = await state.read(partition, customers);
+        incarnation = snapshot.incarnation;
         const applied = snapshot.appliedOffsets.get(topic) ?? -1n;
         const fresh = records.filter((r) => BigInt(r.offset) > applied);
         if (fresh.length === 0 && applied >= BigInt(lastOffset)) break; // a replay: applied already
@@ -65,6 +79,8 @@ export class RecommenderProcessor {
         const result = applyBatch(byCustomer, snapshot.states, tuning, clock());
         const change = emptyChange();
         change.advance = { topic, offset: lastOffset };
+        incarnation ??= randomUUID(); // the first change of a fresh partition records it
+        change.incarnation = incarnation;
         change.states = new Map(result.states);
         if (!isEmptyDeltas(result.deltas)) {
           change.outbox.push(encodeDeltaRecord(toDeltaRecord(`${topic}:${partition}`, lastOffset, result.deltas)));
@@ -77,6 +93,7 @@ export class RecommenderProcessor {
         logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
       }
       await this.relay(partition);
+      return { commitMetadata: incarnation === null ? null : commitMetadata(incarnation) };
     });
   };
 

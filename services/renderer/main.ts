@@ -123,10 +123,11 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   });
 
   const bindings: Array<TopicBinding<never>> = [
-    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t), keyField: 'customer_id' } as never,
-    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id' } as never,
-    // Only `unsubscribe` matters here; other events are decoded and ignored.
-    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type, keyField: 'customer_id' } as never,
+    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' } as never,
+    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' } as never,
+    // Only `unsubscribe` matters here; other events are decoded and ignored (but one dated
+    // beyond MAX_CLOCK_SKEW is dead-lettered, as in every service that reads the topic).
+    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type, keyField: 'customer_id', eventTimeField: 'occurred_at' } as never,
   ];
   const preview = (partitionCount: () => number) => async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
     const campaign = url.searchParams.get('campaign');

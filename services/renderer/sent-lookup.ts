@@ -5,6 +5,7 @@
  * X-Kairos-Trigger-Id header, the trigger_id EmailTag, and the signed unsubscribe token).
  */
 import { verifyLinkToken } from '../core/links';
+import { KairosError } from '../kit/errors';
 
 export interface SentMailLookup {
   /** The SES message id of the trigger's email, or null when SES has no record of it. */
@@ -25,7 +26,7 @@ export class EmulatorSentMailLookup implements SentMailLookup {
 
   async findSent(triggerId: string): Promise<{ messageId: string } | null> {
     const response = await fetch(new URL('/store', this.endpoint), { signal: AbortSignal.timeout(this.timeoutMs) });
-    if (!response.ok) throw new Error(`SES emulator /store answered ${response.status}`);
+    if (!response.ok) throw new KairosError(`SES emulator /store answered ${response.status}`, { retriable: true });
     const store = (await response.json()) as { emails?: Array<{ messageId: string; body?: { html?: string; text?: string } }> };
     for (const email of store.emails ?? []) {
       if (triggerIdsIn(`${email.body?.html ?? ''}\n${email.body?.text ?? ''}`, this.secrets).has(triggerId)) return { messageId: email.messageId };

@@ -14,6 +14,7 @@ import {
   type SegmentState,
 } from '../core/segments';
 import type { BehaviorEvent, CustomerProfile } from '../core/types';
+import { decodeStateOf } from '../kit/errors';
 
 /** The per-partition set holding a segment's members (for sizes and member lists). */
 export function membersSet(segment: string): string {
@@ -34,8 +35,12 @@ export class SegmenterLogic implements PartitionLogic {
     private readonly metrics: KairosMetrics,
   ) {}
 
-  customersOfRecords(records: ConsumedRecord<unknown>[]): string[] {
-    return records.map(customerOf);
+  customerOfRecord(record: ConsumedRecord<unknown>): string {
+    return customerOf(record);
+  }
+
+  eventTime(record: ConsumedRecord<unknown>): number | null {
+    return record.topic === this.profilesTopic || record.value === null ? null : (record.value as BehaviorEvent).occurred_at;
   }
 
   customersOfTimers(timers: DueTimer[]): string[] {
@@ -56,6 +61,7 @@ export class SegmenterLogic implements PartitionLogic {
     return work.finish();
   }
 
+  /** Membership is judged at the service clock, as onRecords does; `dueBy` only gated which timers are due. */
   onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number): PartitionChange {
     const work = new Work(snapshot);
     for (const { member: customer } of timers) {
@@ -92,7 +98,9 @@ class Work {
   constructor(private readonly snapshot: PartitionSnapshot) {}
 
   state(customer: string): SegmentState | null {
-    if (!this.states.has(customer)) this.states.set(customer, parseSegmentState(this.snapshot.states.get(customer) ?? null));
+    if (!this.states.has(customer)) {
+      this.states.set(customer, decodeStateOf(customer, () => parseSegmentState(this.snapshot.states.get(customer) ?? null)));
+    }
     return this.states.get(customer) ?? null;
   }
 

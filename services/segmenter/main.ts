@@ -47,6 +47,7 @@ export async function startSegmenter(
         type: types.BehaviorEvent,
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
         keyField: 'customer_id',
+        eventTimeField: 'occurred_at',
       } as never,
       {
         topic: config.TOPIC_CUSTOMER_PROFILES,
@@ -54,6 +55,7 @@ export async function startSegmenter(
         validate: (profile: CustomerProfile) => customerProfileProblem(profile),
         tombstones: true,
         keyField: 'customer_id',
+        eventTimeField: 'updated_at',
       } as never,
     ],
     logic: async ({ output, metrics }) =>

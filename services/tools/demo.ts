@@ -10,6 +10,7 @@ import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { commonShape, loadConfig, runMain, urlVar } from '../kit/config';
 import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
+import { createRedis } from '../kit/redis';
 import type { EmailOutcome, TriggerFired } from '../core/types';
 import { syntheticShop } from './synthetic';
 
@@ -92,21 +93,37 @@ async function demo(argv: string[]): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-demo', logger });
   const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
   const types = recordTypes();
-  const now = Date.now();
-  const shop = syntheticShop({ customers: Number(values.customers), events: Number(values.events), now, seed: Number(values.seed) });
-
-  say(`Kairos demo: ${shop.profiles.length} customers, ${shop.events.length} events over the last 24 hours (seed ${values.seed})`);
-  const profileId = await codec.idOf(valueSubject(config.TOPIC_CUSTOMER_PROFILES), readSchema('CustomerProfile'));
-  const eventId = await codec.idOf(valueSubject(config.TOPIC_BEHAVIOR_EVENTS), readSchema('BehaviorEvent'));
-  const producer = createIdempotentProducer(kafka);
-  await producer.connect();
-  await publish(producer, config.TOPIC_CUSTOMER_PROFILES, shop.profiles.map((p) => ({ key: p.customer_id, value: codec.encode(profileId, types.CustomerProfile, p) })), 'profiles');
-  await publish(producer, config.TOPIC_BEHAVIOR_EVENTS, shop.events.map((e) => ({ key: e.customer_id, value: codec.encode(eventId, types.BehaviorEvent, e) })), 'events');
-  await producer.disconnect();
-
+  const day = { seed: Number(values.seed), customers: Number(values.customers), events: Number(values.events) };
   const admin = kafka.admin();
   await admin.connect();
+  const redis = createRedis(config, { connectionName: 'kairos-demo' });
   try {
+    // The day a previous run published into this same stack, if any (`make down` forgets it).
+    const dayKey = `{${config.REDIS_KEY_PREFIX}:demo}:day`;
+    const previous = parsePreviousDay(await redis.get(dayKey), day);
+    const published = (await admin.fetchTopicOffsets(config.TOPIC_BEHAVIOR_EVENTS)).reduce((sum, p) => sum + Number(p.high), 0);
+    const replayed = previous !== null && published >= day.events;
+    if (replayed) {
+      say(`Kairos demo: this stack already holds the synthetic day of seed ${day.seed} (published ${new Date(previous.publishedAt).toISOString()}).`);
+      say('Its events are already in the topics: publishing them again could only produce duplicates (same event ids),');
+      say('so nothing is republished and nothing is sent twice. The results below are that day\'s. For a fresh day:');
+      say('`make stop && make down`, then `make demo`.\n');
+    } else {
+      // Ends 30 minutes ago, so every 15-minute cart wait is over by the time it is read: two runs
+      // report the same firings, however long the services take.
+      const now = Date.now() - 30 * 60_000;
+      const shop = syntheticShop({ customers: day.customers, events: day.events, now, seed: day.seed });
+      say(`Kairos demo: ${shop.profiles.length} customers, ${shop.events.length} events over the 24 hours before ${new Date(now).toISOString()} (seed ${day.seed})`);
+      const profileId = await codec.idOf(valueSubject(config.TOPIC_CUSTOMER_PROFILES), readSchema('CustomerProfile'));
+      const eventId = await codec.idOf(valueSubject(config.TOPIC_BEHAVIOR_EVENTS), readSchema('BehaviorEvent'));
+      const producer = createIdempotentProducer(kafka);
+      await producer.connect();
+      await publish(producer, config.TOPIC_CUSTOMER_PROFILES, shop.profiles.map((p) => ({ key: p.customer_id, value: codec.encode(profileId, types.CustomerProfile, p) })), 'profiles');
+      await publish(producer, config.TOPIC_BEHAVIOR_EVENTS, shop.events.map((e) => ({ key: e.customer_id, value: codec.encode(eventId, types.BehaviorEvent, e) })), 'events');
+      await producer.disconnect();
+      await redis.set(dayKey, JSON.stringify({ ...day, publishedAt: Date.now() }));
+    }
+
     say('Waiting for the services to catch up (segmenter, trigger, renderer):');
     const deadline = Date.now() + Number(values['timeout-s']) * 1000;
     for (;;) {
@@ -135,9 +152,23 @@ async function demo(argv: string[]): Promise<void> {
       for (const o of sent) say(`  ${o.campaign}/${o.variant ?? '-'}  trigger ${o.trigger_id}  SES id ${o.ses_message_id}`);
       say(`  all sent mail: ${config.SES_STORE_URL}  (raw: ${config.SES_STORE_URL}/store)`);
     }
+    if (replayed) say(`\nNothing was published or sent by this run: the ${triggers.length} triggers and ${outcomes.length} outcomes above are the first run's.`);
     say('\nThe stack and services keep running: `make stop && make down` ends them. Logs in logs/.');
   } finally {
     await admin.disconnect();
+    redis.disconnect();
+  }
+}
+
+/** The previous run's day, if it was the same day (seed and sizes) as this one. */
+function parsePreviousDay(text: string | null, day: { seed: number; customers: number; events: number }): { publishedAt: number } | null {
+  if (text === null) return null;
+  try {
+    const stored = JSON.parse(text) as { seed?: unknown; customers?: unknown; events?: unknown; publishedAt?: unknown };
+    const same = stored.seed === day.seed && stored.customers === day.customers && stored.events === day.events;
+    return same && typeof stored.publishedAt === 'number' ? { publishedAt: stored.publishedAt } : null;
+  } catch {
+    return null;
   }
 }
 

@@ -9,6 +9,12 @@
  * same --group continues where it stopped. SIGTERM/SIGINT finish the batch and commit.
  * Poison records are logged to stderr and skipped; with --dlq they go to the topic's DLQ as a
  * service would send them.
+ *
+ * --pause-after N (for tests): once N or more records are written, the batch that got there
+ * is held before its commit and no further batch is written; stderr gets one `paused` log line
+ * with the count. SIGTERM/SIGINT then lets the held batches finish and commit, and exits. So a
+ * test stops the tap provably mid-stream, whatever the speed of the machine. Keep the hold
+ * shorter than the group's session timeout (30 s), or the group moves the partitions away.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -45,7 +51,7 @@ async function tap(argv: string[]): Promise<void> {
       topic: { type: 'string' },
       group: { type: 'string' },
       schema: { type: 'string' },
-      'batch-delay-ms': { type: 'string', default: '0' },
+      'pause-after': { type: 'string' },
       dlq: { type: 'boolean', default: false },
     },
   });
@@ -55,14 +61,20 @@ async function tap(argv: string[]): Promise<void> {
   if (!schema || !SCHEMA_NAMES.includes(schema)) {
     throw new Error(`no schema known for topic ${values.topic}; pass --schema, one of ${SCHEMA_NAMES.join(', ')}`);
   }
-  // Slows each batch down; tests use it to stop a tap in the middle of a stream.
-  const batchDelayMs = Number(values['batch-delay-ms']);
+  const pauseAfter = values['pause-after'] === undefined ? undefined : Number(values['pause-after']);
+  if (pauseAfter !== undefined && !(Number.isSafeInteger(pauseAfter) && pauseAfter >= 1)) {
+    throw new Error(`--pause-after takes a whole number of records, 1 or more; got "${values['pause-after']}"`);
+  }
   const groupId = values.group ?? `kairos-tap-${randomUUID()}`;
   const logger = createLogger({ service: 'tap', level: config.LOG_LEVEL, destination: process.stderr });
   const metrics = createMetrics('tap');
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID ?? 'kairos-tap', logger });
   const producer = createIdempotentProducer(kafka);
   await producer.connect();
+  let written = 0;
+  let paused = false;
+  let release: () => void = () => undefined;
+  const released = new Promise<void>((resolve) => (release = resolve));
   const runner = new ConsumerRunner({
     consumer: kafka.consumer({ groupId }),
     producer,
@@ -88,13 +100,29 @@ async function tap(argv: string[]): Promise<void> {
       } as never,
     ],
     handler: async (records: ConsumedRecord<unknown>[]) => {
-      if (batchDelayMs > 0) await new Promise((r) => setTimeout(r, batchDelayMs));
+      // A batch that arrives while paused writes nothing until the stop; it then goes on, as
+      // returning unwritten would commit records nobody saw.
+      if (paused) await released;
       const out = records.map(({ partition, offset, key, value }) => JSON.stringify({ partition, offset, key, value }));
       await writeOut(`${out.join('\n')}\n`);
+      written += records.length;
+      if (pauseAfter !== undefined && written >= pauseAfter) {
+        if (!paused) logger.info({ records: written }, 'paused');
+        paused = true;
+        await released;
+      }
     },
   });
   shutdownOnSignals(logger, () => [
-    { name: 'consumer', run: () => runner.stop() },
+    {
+      name: 'consumer',
+      run: () => {
+        // Stopping first means no new batch starts once the held ones are let go.
+        const stopping = runner.stop();
+        release();
+        return stopping;
+      },
+    },
     { name: 'producer', run: () => producer.disconnect() },
   ]);
   await runner.start();

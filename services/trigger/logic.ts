@@ -14,6 +14,7 @@ import {
   type TriggerRule,
 } from '../core/triggers';
 import type { BehaviorEvent } from '../core/types';
+import { decodeStateOf } from '../kit/errors';
 
 /**
  * The trigger service's adapter around the pure detection core: per customer, the events of a
@@ -29,8 +30,12 @@ export class TriggerLogic implements PartitionLogic {
     private readonly profilesTopic?: string,
   ) {}
 
-  customersOfRecords(records: ConsumedRecord<unknown>[]): string[] {
-    return records.map((r) => r.key as string);
+  customerOfRecord(record: ConsumedRecord<unknown>): string {
+    return record.key as string;
+  }
+
+  eventTime(record: ConsumedRecord<unknown>): number | null {
+    return record.topic === this.profilesTopic || record.value === null ? null : (record.value as BehaviorEvent).occurred_at;
   }
 
   customersOfTimers(timers: DueTimer[]): string[] {
@@ -39,16 +44,22 @@ export class TriggerLogic implements PartitionLogic {
 
   onRecords(snapshot: PartitionSnapshot, records: ConsumedRecord<unknown>[], now: number): PartitionChange {
     if (records[0]?.topic === this.profilesTopic) return this.onProfiles(records);
-    const byCustomer = new Map<string, BehaviorEvent[]>();
+    // Each event with the partition's stream time before it was read: timers due by then fire
+    // first, as they would have in a live run (see fireDueTimers).
+    const byCustomer = new Map<string, { events: BehaviorEvent[]; streamTimes: Array<number | null> }>();
+    let streamTime = snapshot.streamTime;
     for (const record of records) {
       const event = record.value as BehaviorEvent;
-      const events = byCustomer.get(event.customer_id) ?? [];
-      events.push(event);
-      byCustomer.set(event.customer_id, events);
+      const entry = byCustomer.get(event.customer_id) ?? { events: [], streamTimes: [] };
+      entry.events.push(event);
+      entry.streamTimes.push(streamTime);
+      byCustomer.set(event.customer_id, entry);
+      streamTime = streamTime === null ? event.occurred_at : Math.max(streamTime, event.occurred_at);
     }
     const change = emptyChange();
-    for (const [customer, events] of byCustomer) {
-      const result = applyEvents(decodeTriggerState(snapshot.states.get(customer)), events, this.rules, now);
+    for (const [customer, { events, streamTimes }] of byCustomer) {
+      const state = decodeStateOf(customer, () => decodeTriggerState(snapshot.states.get(customer)));
+      const result = applyEvents(state, events, this.rules, now, streamTimes);
       for (const [reason, count] of Object.entries(result.ignored)) {
         if (count > 0) this.metrics.eventsIgnored.inc({ reason }, count);
       }
@@ -69,7 +80,7 @@ export class TriggerLogic implements PartitionLogic {
     return change;
   }
 
-  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number): PartitionChange {
+  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number, dueBy: number): PartitionChange {
     const change = emptyChange();
     for (const { member } of timers) {
       const target = parseTimerId(member);
@@ -79,7 +90,8 @@ export class TriggerLogic implements PartitionLogic {
       }
       // Several timers of one customer in a tick: each sees the state the previous one left.
       const current = change.states.has(target.customerId) ? change.states.get(target.customerId) : snapshot.states.get(target.customerId);
-      const result = fireTimer(decodeTriggerState(current ?? null), member, this.rules, now);
+      const state = decodeStateOf(target.customerId, () => decodeTriggerState(current ?? null));
+      const result = fireTimer(state, member, this.rules, now, dueBy);
       this.collect(change, target.customerId, result);
       // A due timer the engine neither re-set nor cancelled has fired: it must leave the set.
       if (!change.timers.has(member)) change.timers.set(member, null);

@@ -51,9 +51,11 @@ export async function startTrigger(
         type: types.BehaviorEvent,
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
         keyField: 'customer_id',
+        eventTimeField: 'occurred_at',
       } as never,
       // Only for erasure: a tombstone removes the customer's windows, cart and timers.
-      { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id' } as never,
+      // The time check too, so a profile from the future is dead-lettered by every service alike.
+      { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' } as never,
     ],
     logic: async ({ output, metrics }) =>
       new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics, config.TOPIC_CUSTOMER_PROFILES),

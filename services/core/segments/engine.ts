@@ -133,6 +133,8 @@ export function applyEvent(
   const hash = eventIdHash(event.event_id);
   if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
   const next = requireCustomer(state, event.customer_id);
+  // Defence in depth: the consumer runner dead-letters times beyond MAX_CLOCK_SKEW, but one
+  // within it (a producer clock a little fast) must still not land after `now` in a window.
   const at = Math.min(event.occurred_at, now);
   for (const aggregate of targets) {
     next.a[aggregate.key] ??= {};

@@ -2,12 +2,14 @@
  * Absence rules: "an arming event A not followed by any cancelling event B within T". Pure;
  * mutates the working state it is given.
  *
- * - A arms a timer due at occurred_at(A) + T on the service clock (capped at now + T, so a
- *   producer clock running ahead cannot push it further out).
+ * - A arms a timer due at occurred_at(A) + T, in event time. The timer never fires while A is
+ *   applied: it fires once the partition's stream time has passed the due time (the next event
+ *   read of this customer checks it first, see applyEvent; the others' by the adapter's tick),
+ *   or once the partition is caught up and the clock has passed it. So a B further down the log
+ *   always cancels, however late the log is read (a backlog, a rebuild, a replay).
  * - B with occurred_at >= occurred_at(A) cancels it; an earlier B (delivered late) does not,
- *   because it did not follow A.
+ *   because it did not follow A. For a `context: cart` rule an emptied cart cancels too.
  * - An A at or before the newest B already seen is already followed and arms nothing.
- * - An A whose due time is already <= now (delivered late) fires at once.
  * - A repeated A while a timer runs: `restart` re-arms from the newer A (an older A delivered
  *   late never moves the timer back); `keep` leaves the first timer alone.
  */
@@ -36,32 +38,37 @@ export function newAbsenceState(rule: AbsenceRule): AbsenceRuleState {
 }
 
 /** Applies an event that concerns the rule (see concernsAbsenceRule). */
-export function applyAbsenceEvent(
-  ruleState: AbsenceRuleState,
-  rule: AbsenceRule,
-  event: BehaviorEvent,
-  cart: CartState | null,
-  now: number,
-): AbsenceOutcome {
+export function applyAbsenceEvent(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): AbsenceOutcome {
   if (isCancelling(rule, event)) return cancel(ruleState, rule, event);
-  return arm(ruleState, rule, event, cart, now);
+  return arm(ruleState, rule, event);
 }
 
-/** Fires the rule's timer if it is due; a cancelled or restarted timer yields no trigger. */
+/**
+ * Fires the rule's timer if it is due by `dueBy` (stream time, or the clock once caught up); a
+ * cancelled or restarted timer yields no trigger. `now` is the firing's fired_at.
+ */
 export function fireAbsenceTimer(
   ruleState: AbsenceRuleState,
   rule: AbsenceRule,
   customerId: string,
   cart: CartState | null,
   now: number,
+  dueBy: number = now,
 ): AbsenceOutcome {
   const id = timerIdFor(customerId, rule.name);
   const pending = ruleState.pending;
   if (pending === null) return { trigger: null, timers: { set: [], cancel: [id] } };
   // Restarted since the timer was scheduled: put it back at its current due time.
-  if (pending.dueAt > now) return { trigger: null, timers: { set: [{ id, dueAt: pending.dueAt }], cancel: [] } };
+  if (pending.dueAt > dueBy) return { trigger: null, timers: { set: [{ id, dueAt: pending.dueAt }], cancel: [] } };
   ruleState.pending = null;
   return { trigger: absenceTrigger(rule, customerId, pending, cart, now), timers: { set: [], cancel: [id] } };
+}
+
+/** A `context: cart` rule's wait ends when the cart it would report is empty. */
+export function cancelOnEmptyCart(ruleState: AbsenceRuleState, rule: AbsenceRule, customerId: string, cart: CartState | null): TimerChanges {
+  if (rule.context !== 'cart' || ruleState.pending === null || (cart !== null && cart.items.length > 0)) return noTimerChanges();
+  ruleState.pending = null;
+  return { set: [], cancel: [timerIdFor(customerId, rule.name)] };
 }
 
 function isCancelling(rule: AbsenceRule, event: BehaviorEvent): boolean {
@@ -76,13 +83,7 @@ function cancel(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorE
   return { trigger: null, timers: { set: [], cancel: [timerIdFor(event.customer_id, rule.name)] } };
 }
 
-function arm(
-  ruleState: AbsenceRuleState,
-  rule: AbsenceRule,
-  event: BehaviorEvent,
-  cart: CartState | null,
-  now: number,
-): AbsenceOutcome {
+function arm(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): AbsenceOutcome {
   const t = event.occurred_at;
   const running = ruleState.pending;
   const alreadyFollowed = ruleState.lastCancelAt !== null && ruleState.lastCancelAt >= t;
@@ -93,17 +94,13 @@ function arm(
   const pending: PendingAbsence = {
     eventId: event.event_id,
     at: t,
-    dueAt: Math.min(t, now) + rule.withinMs,
+    // Event time: the service bounds how far ahead of its clock an event may be (MAX_CLOCK_SKEW).
+    dueAt: t + rule.withinMs,
     productId: keepableValue(event.product_id),
     category: keepableValue(event.category),
   };
-  if (pending.dueAt > now) {
-    ruleState.pending = pending;
-    return { trigger: null, timers: { set: [{ id, dueAt: pending.dueAt }], cancel: [] } };
-  }
-  ruleState.pending = null;
-  const timers: TimerChanges = { set: [], cancel: running === null ? [] : [id] };
-  return { trigger: absenceTrigger(rule, event.customer_id, pending, cart, now), timers };
+  ruleState.pending = pending;
+  return { trigger: null, timers: { set: [{ id, dueAt: pending.dueAt }], cancel: [] } };
 }
 
 function absenceTrigger(
@@ -114,9 +111,16 @@ function absenceTrigger(
   now: number,
 ): TriggerFired {
   const context: Record<string, string> = { within: rule.within };
-  if (pending.productId !== null) context['product_id'] = pending.productId;
-  if (pending.category !== null) context['category'] = pending.category;
-  if (rule.context === 'cart') Object.assign(context, cartContext(cart));
+  // One product, described consistently: the arming event's, unless the cart no longer holds
+  // it; then the cart's last added product, whose category the rule never saw.
+  let productId = pending.productId;
+  if (rule.context === 'cart') {
+    Object.assign(context, cartContext(cart));
+    if (productId === null || !(cart?.items ?? []).includes(productId)) productId = cart?.lastAdded ?? null;
+  }
+  if (productId !== null) context['product_id'] = productId;
+  else delete context['product_id'];
+  if (pending.category !== null && productId === pending.productId && productId !== null) context['category'] = pending.category;
   return {
     // The arming event's id: a replay arms on, and fires for, the same event.
     trigger_id: triggerId(rule.name, customerId, pending.eventId),

@@ -9,7 +9,7 @@
  * due: parseTimerId(id) -> read that customer's state -> fireTimer(...) -> write back the same way.
  */
 import { isKnownEventType, type BehaviorEvent, type TriggerFired } from '../types';
-import { applyAbsenceEvent, concernsAbsenceRule, fireAbsenceTimer, newAbsenceState } from './absence';
+import { applyAbsenceEvent, cancelOnEmptyCart, concernsAbsenceRule, fireAbsenceTimer, newAbsenceState } from './absence';
 import { applyCartEvent, isCartEvent, tracksCart } from './cart';
 import type { AbsenceRule, ThresholdRule, TriggerRule } from './rules';
 import {
@@ -72,25 +72,69 @@ export function applyEvent(
     if (outcome.trigger !== null) triggers.push(outcome.trigger);
     timers = mergeTimerChanges(timers, outcome.timers);
   }
+  if (event.type === 'remove_from_cart') {
+    for (const rule of rules) {
+      if (rule.kind === 'absence') timers = mergeTimerChanges(timers, cancelOnEmptyCart(absenceState(working, rule), rule, event.customer_id, working.cart));
+    }
+  }
+  return { state: working, triggers, timers, changed: true };
+}
+
+/**
+ * Fires every absence timer of the customer that is due by `dueBy` (the partition's stream
+ * time before the customer's next event is applied): what a live run would have fired before
+ * that event arrived. `now` is the service clock, the firings' fired_at.
+ */
+export function fireDueTimers(state: TriggerState | null, customerId: string, rules: readonly TriggerRule[], now: number, dueBy: number): EngineResult {
+  const due = rules.filter((rule): rule is AbsenceRule => {
+    if (rule.kind !== 'absence') return false;
+    const ruleState = state?.rules.find((candidate) => candidate.rule === rule.name);
+    return ruleState?.kind === 'absence' && ruleState.pending !== null && ruleState.pending.dueAt <= dueBy;
+  });
+  if (due.length === 0) return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
+  const working = cloneTriggerState(state!);
+  const triggers: TriggerFired[] = [];
+  let timers = noTimerChanges();
+  for (const rule of due) {
+    const outcome = fireAbsenceTimer(absenceState(working, rule), rule, customerId, working.cart, now, dueBy);
+    if (outcome.trigger !== null) triggers.push(outcome.trigger);
+    timers = mergeTimerChanges(timers, outcome.timers);
+  }
   return { state: working, triggers, timers, changed: true };
 }
 
 /** Counts of the events applyEvents ignored, by reason. */
 export type IgnoredCounts = Record<IgnoredReason, number>;
 
-/** Applies several events of one customer in order; timer changes are merged (the last per id wins). */
+/**
+ * Applies several events of one customer in order; timer changes are merged (the last per id
+ * wins). `streamTimes[i]`, when given, is the partition's stream time before events[i] was read:
+ * timers due by then fire first (fireDueTimers).
+ */
 export function applyEvents(
   state: TriggerState | null,
   events: readonly BehaviorEvent[],
   rules: readonly TriggerRule[],
   now: number,
+  streamTimes?: ReadonlyArray<number | null>,
 ): Omit<EngineResult, 'ignored'> & { ignored: IgnoredCounts } {
   const customers = new Set(events.map((event) => event.customer_id));
   if (customers.size > 1) throw new Error(`applyEvents: events of ${customers.size} customers; pass one customer's events`);
   let current: TriggerState | null = state;
   const total = { state: state ?? emptyTriggerState(), triggers: [] as TriggerFired[], timers: noTimerChanges(), changed: false };
   const ignored: IgnoredCounts = { unknown_type: 0, duplicate: 0 };
-  for (const event of events) {
+  for (const [i, event] of events.entries()) {
+    const streamTime = streamTimes?.[i] ?? null;
+    if (streamTime !== null) {
+      const fired = fireDueTimers(current, event.customer_id, rules, now, streamTime);
+      if (fired.changed) {
+        current = fired.state;
+        total.state = fired.state;
+        total.triggers.push(...fired.triggers);
+        total.timers = mergeTimerChanges(total.timers, fired.timers);
+        total.changed = true;
+      }
+    }
     const result = applyEvent(current, event, rules, now);
     current = result.state;
     total.state = result.state;
@@ -111,6 +155,7 @@ export function fireTimer(
   timerId: string,
   rules: readonly TriggerRule[],
   now: number,
+  dueBy: number = now,
 ): EngineResult {
   const target = parseTimerId(timerId);
   const rule = target === null ? undefined : rules.find((candidate) => candidate.name === target.rule);
@@ -119,7 +164,7 @@ export function fireTimer(
     return { state: state ?? emptyTriggerState(), triggers: [], timers: { set: [], cancel: [timerId] }, changed: false };
   }
   const working = cloneTriggerState(state!);
-  const outcome = fireAbsenceTimer(absenceState(working, rule), rule, target.customerId, working.cart, now);
+  const outcome = fireAbsenceTimer(absenceState(working, rule), rule, target.customerId, working.cart, now, dueBy);
   return {
     state: outcome.trigger === null ? state! : working,
     triggers: outcome.trigger === null ? [] : [outcome.trigger],
@@ -143,7 +188,7 @@ function applyRule(
 ): { trigger: TriggerFired | null; timers: TimerChanges } {
   if (rule.kind === 'absence') {
     if (!concernsAbsenceRule(rule, event)) return { trigger: null, timers: noTimerChanges() };
-    return applyAbsenceEvent(absenceState(state, rule), rule, event, state.cart, now);
+    return applyAbsenceEvent(absenceState(state, rule), rule, event);
   }
   const groupValue = thresholdGroupValue(rule, event);
   if (groupValue === null) return { trigger: null, timers: noTimerChanges() };

@@ -1,5 +1,5 @@
 /** Trigger detection: the pure core the trigger service's adapters call. See engine.ts for the call sequence. */
-export { applyEvent, applyEvents, fireTimer } from './engine';
+export { applyEvent, applyEvents, fireDueTimers, fireTimer } from './engine';
 export type { EngineResult, IgnoredCounts, IgnoredReason } from './engine';
 export { parseTriggerRules, TriggerRuleError, MAX_GREATER_THAN, MAX_DURATION_MS } from './rules';
 export type { AbsenceRule, FieldEquals, ThresholdRule, TriggerRule } from './rules';

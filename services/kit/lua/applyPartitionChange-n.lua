@@ -9,7 +9,9 @@
   applied anything since (a zombie instance after a rebalance, a timer), the version differs
   and nothing is written; the caller reads again and recomputes.
 
-  KEYS[1]            fence hash: field `v` = version, field `o:<topic>` = last applied offset
+  KEYS[1]            fence hash: field `v` = version, field `o:<topic>` = last applied offset,
+                     `inc` = the state's incarnation id (bound to the group's commits, see
+                     log-binding.ts), `st` = stream time (the newest event time applied, ms)
   KEYS[2]            outbox list (encoded records, relayed to Kafka then trimmed)
   KEYS[3]            timers sorted set (member -> due time, ms)
   KEYS[4 .. 3+s]     customer state keys (strings)
@@ -19,7 +21,9 @@
   ARGV[2]            topic whose offset advances, or "" (a timer firing advances none)
   ARGV[3]            the new applied offset of that topic
   ARGV[4]            state TTL in ms (each written state key expires after it)
-  ARGV[5]            s: the number of state keys; then s values ("" deletes the key)
+  ARGV[5]            the incarnation id to record if the fence has none yet ("" = none)
+  ARGV[6]            the partition's new stream time, ms ("" = unchanged); it never moves back
+  ARGV[7]            s: the number of state keys; then s values ("" deletes the key)
   then o, the number of outbox records, and the o records
   then t, the number of timer changes, and t pairs: member, due ms ("" removes the member)
   then m, the number of membership changes, and m triples: KEYS index, "+" or "-", member
@@ -33,7 +37,7 @@ if current ~= tonumber(ARGV[1]) then
 end
 
 local ttl = tonumber(ARGV[4])
-local i = 5
+local i = 7
 local states = tonumber(ARGV[i])
 for n = 1, states do
   local value = ARGV[i + n]
@@ -74,6 +78,12 @@ end
 
 if ARGV[2] ~= '' then
   redis.call('HSET', fence, 'o:' .. ARGV[2], ARGV[3])
+end
+if ARGV[5] ~= '' then
+  redis.call('HSETNX', fence, 'inc', ARGV[5])
+end
+if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(redis.call('HGET', fence, 'st') or '-1') then
+  redis.call('HSET', fence, 'st', ARGV[6])
 end
 local version = redis.call('HINCRBY', fence, 'v', 1)
 return {1, version}

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { AvroCodec, recordTypes } from '../../../services/kit/codec';
@@ -26,8 +27,10 @@ interface TapLine {
   value: { event_id: string };
 }
 
+/** The complete lines of a tap's stdout (a line still arriving is left for later). */
 function parse(text: string): TapLine[] {
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as TapLine);
@@ -50,18 +53,30 @@ describe('a consumer stopped with SIGTERM mid-stream', () => {
     });
     for (let i = 0; i < messages.length; i += 2000) await producer.send({ topic, messages: messages.slice(i, i + 2000) });
   });
-  afterAll(async () => producer.disconnect());
+  // A paused tap waits for a signal forever: one left by a failed assertion is stopped here.
+  const taps: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const tap of taps) if (tap.exitCode === null && tap.signalCode === null) tap.kill('SIGKILL');
+    await producer.disconnect();
+  });
 
   it('commits exactly what it finished, and a restart resumes without loss', async () => {
-    // A slow handler (200 ms a batch), so the stop lands in the middle of the stream.
-    const args = ['--topic', topic, '--schema', 'BehaviorEvent', '--group', groupId, '--batch-delay-ms', '200'];
-    const first = spawnNode('services/tools/tap.js', args);
+    // The tap holds its stream once it has written a record (the batch that did it stays
+    // uncommitted), so the stop provably lands mid-stream however fast the machine is.
+    const args = ['--topic', topic, '--schema', 'BehaviorEvent', '--group', groupId, '--pause-after', '1'];
+    const first = spawnNode('services/tools/tap.js', args, { LOG_LEVEL: 'info' });
+    taps.push(first);
     const firstOut = collect(first.stdout);
     const firstErr = collect(first.stderr);
-    await waitFor('the first records on stdout', () => {
+    await waitFor('the tap to pause mid-stream', () => {
       if (first.exitCode !== null) throw new Error(`tap exited early (${first.exitCode}): ${firstErr.text()}`);
-      return firstOut.text().length > 0;
+      return firstErr.text().includes('"msg":"paused"') && parse(firstOut.text()).length > 0;
     });
+    const atPause = parse(firstOut.text()).length;
+    const committedAtPause = [...(await committedOffsets(groupId, topic)).values()].reduce((sum, o) => sum + Math.max(o, 0), 0);
+    expect(atPause).toBeGreaterThan(0);
+    expect(atPause).toBeLessThan(TOTAL);
+    expect(committedAtPause).toBeLessThan(atPause); // records are written but their batch is not committed yet
     first.kill('SIGTERM');
     const firstExit = await exited(first);
     expect({ ...firstExit, stderr: firstErr.text() }).toEqual({ code: 0, signal: null, stderr: expect.any(String) });

@@ -46,6 +46,8 @@ describe('the trigger service against the real stack (injected clock)', () => {
   }
 
   it('high_interest fires on exactly the 4th view inside 24 h, once, and not for views spread over 24 h + 1 ms', async () => {
+    // Every view below is in the clock's past: one beyond MAX_CLOCK_SKEW ahead would be dead-lettered.
+    now = T0 + 25 * HOUR;
     await pipeline.produceEvents([
       view('hi-a', 1, T0), view('hi-a', 2, T0 + HOUR), view('hi-a', 3, T0 + 2 * HOUR),
       view('hi-a', 4, T0 + 3 * HOUR), view('hi-a', 5, T0 + 4 * HOUR),

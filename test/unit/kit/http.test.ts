@@ -28,7 +28,7 @@ describe('startHttpServer', () => {
       host: '127.0.0.1',
       registry,
       logger,
-      isReady: () => ready,
+      readiness: [{ name: 'consumer_group', check: () => (ready ? null : 'not a member of the consumer group') }],
       routes: {
         'GET /t/': (_req, res, url) => sendJson(res, 200, { route: 'track', path: url.pathname, q: url.searchParams.get('q') }),
         'GET /t/open/': (_req, res) => sendJson(res, 200, { route: 'open' }),
@@ -65,17 +65,24 @@ describe('startHttpServer', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('reports readiness: starting, ready, then stopping', async () => {
+  it('reports readiness: starting, ready, not ready (naming the failing check), then stopping', async () => {
+    const failing = [{ check: 'consumer_group', reason: 'not a member of the consumer group' }];
     let res = await fetch(`${base()}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'starting' });
+    expect(await res.json()).toEqual({ status: 'starting', failing });
     ready = true;
     res = await fetch(`${base()}/readyz`);
     expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ready' });
     ready = false;
     res = await fetch(`${base()}/readyz`);
     expect(res.status).toBe(503);
-    expect(await res.json()).toEqual({ status: 'stopping' });
+    expect(await res.json()).toEqual({ status: 'not_ready', failing });
+    ready = true;
+    server.beginStopping();
+    res = await fetch(`${base()}/readyz`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'stopping', failing: [] });
   });
 
   it('routes by method and longest path prefix, passing the parsed URL', async () => {
@@ -109,8 +116,66 @@ describe('startHttpServer', () => {
   });
 });
 
+describe('/readyz with several checks', () => {
+  it('lists every failing check with its reason, and one that throws counts as failing', async () => {
+    const state: Record<string, string | null> = { kafka: null, redis: null };
+    const server = await startHttpServer({
+      port: 0,
+      host: '127.0.0.1',
+      registry: new Registry(),
+      logger,
+      readiness: [
+        { name: 'kafka', check: () => state.kafka },
+        { name: 'redis', check: () => state.redis },
+        {
+          name: 'registry',
+          check: () => {
+            if (state.kafka === 'boom') throw new Error('check broke');
+            return null;
+          },
+        },
+      ],
+    });
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${server.port}/readyz`);
+      return { code: res.status, body: (await res.json()) as unknown };
+    };
+    try {
+      expect(await readyz()).toEqual({ code: 200, body: { status: 'ready' } });
+      state.kafka = 'no answer within 1500 ms';
+      state.redis = 'not connected (client reconnecting)';
+      expect(await readyz()).toEqual({
+        code: 503,
+        body: {
+          status: 'not_ready',
+          failing: [
+            { check: 'kafka', reason: 'no answer within 1500 ms' },
+            { check: 'redis', reason: 'not connected (client reconnecting)' },
+          ],
+        },
+      });
+      state.kafka = 'boom';
+      state.redis = null;
+      expect(await readyz()).toEqual({
+        code: 503,
+        body: {
+          status: 'not_ready',
+          failing: [
+            { check: 'kafka', reason: 'boom' },
+            { check: 'registry', reason: 'check failed: check broke' },
+          ],
+        },
+      });
+      state.kafka = null;
+      expect(await readyz()).toEqual({ code: 200, body: { status: 'ready' } });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('startHttpServer lifecycle', () => {
-  const options = { host: '127.0.0.1', registry: new Registry(), logger, isReady: () => true };
+  const options = { host: '127.0.0.1', registry: new Registry(), logger, readiness: [] };
 
   it('rejects a malformed route key early', async () => {
     await expect(startHttpServer({ ...options, port: 0, routes: { '/no-method': () => undefined } })).rejects.toThrow(

@@ -2,11 +2,14 @@ import pino from 'pino';
 import type { Producer } from 'kafkajs';
 import type { ConsumedRecord, BatchContext } from '../../../services/kit/consumer-runner';
 import { createMetrics } from '../../../services/kit/metrics';
+import { CorruptStateError } from '../../../services/kit/errors';
+import { commitMetadata, StateLogMismatchError, type LogView } from '../../../services/kit/log-binding';
 import {
   decodeOutboxRecord,
   encodeOutboxRecord,
   FenceContentionError,
   PartitionProcessor,
+  type LogInspector,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
 import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore } from '../../../services/kit/partition-state';
@@ -15,6 +18,8 @@ import { emptyChange, type PartitionChange, type PartitionSnapshot, type Partiti
 class MemoryStore {
   version = 0;
   offsets = new Map<string, bigint>();
+  incarnation: string | null = null;
+  streamTime: number | null = null;
   states = new Map<string, string>();
   outbox: string[] = [];
   timers = new Map<string, number>();
@@ -25,8 +30,14 @@ class MemoryStore {
     return {
       version: this.version,
       appliedOffsets: new Map(this.offsets),
+      incarnation: this.incarnation,
+      streamTime: this.streamTime,
       states: new Map([...customers].map((c) => [c, this.states.get(c) ?? null])),
     };
+  }
+  async fence(partition: number) {
+    const { states: _states, ...fence } = await this.read(partition, []);
+    return fence;
   }
   async apply(_partition: number, version: number, change: PartitionChange): Promise<boolean> {
     this.beforeApply();
@@ -41,6 +52,8 @@ class MemoryStore {
       else this.timers.set(m, due);
     }
     if (change.advance) this.offsets.set(change.advance.topic, BigInt(change.advance.offset));
+    this.incarnation ??= change.incarnation ?? null;
+    if (change.streamTime !== undefined) this.streamTime = Math.max(this.streamTime ?? change.streamTime, change.streamTime);
     this.version += 1;
     return true;
   }
@@ -57,14 +70,19 @@ class MemoryStore {
   }
 }
 
-/** Counts events per customer; every event emits one output record; timers fire a record too. */
+/**
+ * Counts events per customer; every event emits one output record; timers fire a record too.
+ * A record's value is its event time; a stored state "corrupt" cannot be decoded.
+ */
 const countingLogic: PartitionLogic = {
-  customersOfRecords: (records) => records.map((r) => r.key as string),
+  customerOfRecord: (r) => r.key as string,
   customersOfTimers: (timers) => timers.map((t) => t.member),
+  eventTime: (r) => r.value as number,
   onRecords(snapshot, records) {
     const change = emptyChange();
     for (const r of records) {
       const customer = r.key as string;
+      if (snapshot.states.get(customer) === 'corrupt') throw new CorruptStateError(customer, 'not a number');
       const current = Number(change.states.get(customer) ?? snapshot.states.get(customer) ?? 0);
       change.states.set(customer, String(current + 1));
       change.outbox.push(encodeOutboxRecord({ topic: 'out', key: customer, value: Buffer.from(`${customer}:${r.offset}`) }));
@@ -72,9 +90,10 @@ const countingLogic: PartitionLogic = {
     }
     return change;
   },
-  onTimers(_snapshot, timers) {
+  onTimers(snapshot, timers) {
     const change = emptyChange();
     for (const t of timers) {
+      if (snapshot.states.get(t.member) === 'corrupt') throw new CorruptStateError(t.member, 'not a number');
       change.timers.set(t.member, null);
       change.outbox.push(encodeOutboxRecord({ topic: 'out', key: t.member, value: Buffer.from(`timer:${t.member}`) }));
     }
@@ -82,8 +101,22 @@ const countingLogic: PartitionLogic = {
   },
 };
 
+/** Kafka's side, as a test sets it: the group's commit and the log's range of partition 0. */
+class MemoryLog implements LogInspector {
+  committed: LogView['committed'] = null;
+  low = 0n;
+  high = 1_000n;
+  async view(): Promise<LogView> {
+    return { committed: this.committed, low: this.low, high: this.high };
+  }
+  async logEnds(): Promise<Map<number, bigint>> {
+    return new Map([[0, this.high]]);
+  }
+}
+
 function setup(now = 0) {
   const store = new MemoryStore();
+  const log = new MemoryLog();
   const sent: string[] = [];
   const producer = {
     sendBatch: jest.fn(async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
@@ -99,23 +132,26 @@ function setup(now = 0) {
     logger: pino({ level: 'silent' }),
     metrics: createMetrics('test'),
     clock: () => clock.now,
+    log,
+    timerTopic: 'in',
   });
-  return { store, sent, processor, producer, clock };
+  return { store, sent, processor, producer, clock, log };
 }
 
-const record = (offset: number, key: string): ConsumedRecord<unknown> => ({
+const record = (offset: number, key: string, eventTime = 0): ConsumedRecord<unknown> => ({
   topic: 'in',
   partition: 0,
   offset: String(offset),
   key,
-  value: {},
+  value: eventTime,
   timestamp: 0,
   headers: {},
 });
-const context = (records: ConsumedRecord<unknown>[]): BatchContext => ({
+const context = (records: ConsumedRecord<unknown>[], generation = 1): BatchContext => ({
   topic: 'in',
   partition: 0,
   nextOffset: String(Number(records.at(-1)!.offset) + 1),
+  generation,
   heartbeat: async () => undefined,
   isActive: () => true,
 });
@@ -170,16 +206,95 @@ describe('PartitionProcessor', () => {
     expect(store.outbox).toEqual([]);
   });
 
-  it('fires due timers on the injected clock, once, and not before', async () => {
+  it('fires due timers on the injected clock once caught up with the log end, once, and not before', async () => {
     const { store, sent, processor, clock } = setup(999);
     const batch = [record(0, 'a')];
     await processor.handleBatch(batch, context(batch));
-    await processor.fireDue(0);
+    await processor.fireDue(0, 1n);
     expect(sent).toEqual(['a:0']);
     clock.now = 1000;
-    await processor.fireDue(0);
-    await processor.fireDue(0);
+    await processor.fireDue(0, 1n);
+    await processor.fireDue(0, 1n);
     expect(sent).toEqual(['a:0', 'timer:a']);
+    expect(store.timers.size).toBe(0);
+  });
+
+  it('in a backlog, judges timers by the stream time read so far, not by the clock', async () => {
+    const { store, sent, processor, clock } = setup(5_000);
+    const first = [record(0, 'a', 500)];
+    await processor.handleBatch(first, context(first));
+    expect(store.streamTime).toBe(500);
+    // Records 1.. are still unread (log end 10): the clock alone fires nothing.
+    await processor.fireDue(0, 10n);
+    await processor.fireDue(0, null);
+    expect(sent).toEqual(['a:0']);
+    const second = [record(1, 'b', 1_200), record(2, 'b', 900)];
+    await processor.handleBatch(second, context(second));
+    expect(store.streamTime).toBe(1_200); // the newest event time, never moved back
+    await processor.fireDue(0, 10n);
+    expect(sent).toEqual(['a:0', 'b:1', 'b:2', 'timer:a', 'timer:b']);
+    expect(clock.now).toBe(5_000);
+  });
+
+  it('binds the state to the log: a fresh partition records an incarnation and commits carry it', async () => {
+    const { store, processor } = setup();
+    const batch = [record(0, 'a')];
+    const outcome = await processor.handleBatch(batch, context(batch));
+    expect(store.incarnation).toMatch(/^[0-9a-f-]{36}$/);
+    expect(outcome.commitMetadata).toBe(commitMetadata(store.incarnation!));
+  });
+
+  it.each([
+    ['no commit: the topic was recreated or the broker wiped', { committed: null, low: 0n, high: 50n }, /no committed offset/],
+    ['commits of another incarnation', { committed: { offset: 8n, metadata: commitMetadata('other') }, low: 0n, high: 50n }, /incarnation other/],
+    ['a log ending before the fence', { committed: { offset: 8n, metadata: null }, low: 0n, high: 5n }, /truncated or recreated/],
+    ['records deleted before they were applied', { committed: { offset: 8n, metadata: null }, low: 9n, high: 50n }, /deleted before they were applied/],
+  ])('stops the partition, skipping nothing, on %s', async (_case, view, message) => {
+    const { store, log, processor, sent } = setup();
+    const first = [record(0, 'a'), record(7, 'a')];
+    await processor.handleBatch(first, context(first));
+    Object.assign(log, view);
+    // A new generation (rebalance, restart): the partition is checked again.
+    const next = [record(0, 'x'), record(1, 'y')];
+    const failure = processor.handleBatch(next, context(next, 2));
+    await expect(failure).rejects.toBeInstanceOf(StateLogMismatchError);
+    await expect(failure).rejects.toThrow(message);
+    expect([...processor.stopped().keys()]).toEqual(['in:0']);
+    expect(store.states.has('x')).toBe(false);
+    expect(sent).toEqual(['a:0', 'a:7']);
+  });
+
+  it('accepts the same log: a commit of its incarnation at or below the fence + 1', async () => {
+    const { store, log, processor } = setup();
+    const first = [record(0, 'a'), record(1, 'a')];
+    await processor.handleBatch(first, context(first));
+    log.committed = { offset: 1n, metadata: commitMetadata(store.incarnation!) }; // crashed before committing 1
+    await processor.handleBatch(first, context(first, 2));
+    expect(processor.stopped().size).toBe(0);
+    expect(store.states.get('a')).toBe('2');
+  });
+
+  it('dead-letters the records of a customer whose state cannot be decoded, and applies the rest', async () => {
+    const { store, processor, sent } = setup();
+    store.states.set('bad', 'corrupt');
+    const batch = [record(0, 'bad'), record(1, 'good'), record(2, 'bad')];
+    const outcome = await processor.handleBatch(batch, context(batch));
+    expect(outcome.deadLetters?.map((d) => [d.record.offset, d.error.message])).toEqual([
+      ['0', expect.stringMatching(/cannot be decoded: not a number/)],
+      ['2', expect.stringMatching(/cannot be decoded/)],
+    ]);
+    expect(sent).toEqual(['good:1']);
+    expect(store.offsets.get('in')).toBe(2n);
+    expect(store.states.get('bad')).toBe('corrupt');
+  });
+
+  it('drops the due timer of an undecodable customer instead of failing every tick', async () => {
+    const { store, processor, sent } = setup(2_000);
+    store.states.set('bad', 'corrupt');
+    store.timers.set('bad', 100);
+    store.timers.set('good', 100);
+    await processor.fireDue(0, 0n);
+    expect(sent).toEqual(['timer:good']);
     expect(store.timers.size).toBe(0);
   });
 

@@ -125,6 +125,23 @@ describe('applyEvents', () => {
     expect(result.changed).toBe(true);
   });
 
+  it('fires a timer due by the stream time before the next event, as a live run would have, then applies the event', () => {
+    const e = new Events();
+    const add = e.add('p1', 0);
+    const purchase = e.of('purchase', 20 * MINUTE);
+    // Between the two, the partition was read past add + 15 min (another customer's event).
+    const result = applyEvents(null, [add, purchase], seedRules(), T0 + HOUR, [T0 - MINUTE, T0 + 16 * MINUTE]);
+    expect(result.triggers.map((t) => [t.rule, t.cause_event_id, t.fired_at])).toEqual([['cart_abandoned', add.event_id, T0 + HOUR]]);
+    expect(result.timers).toEqual({ set: [], cancel: [timerIdFor(CUSTOMER, 'cart_abandoned')] });
+  });
+
+  it('a purchase read before the stream time passed the due time cancels, however late the batch is read', () => {
+    const e = new Events();
+    const result = applyEvents(null, [e.add('p1', 0), e.of('purchase', 5 * MINUTE)], seedRules(), T0 + HOUR, [T0 - MINUTE, T0]);
+    expect(result.triggers).toEqual([]);
+    expect(result.timers).toEqual({ set: [], cancel: [timerIdFor(CUSTOMER, 'cart_abandoned')] });
+  });
+
   it('refuses events of several customers', () => {
     const events = [new Events('a').add('p1', 0), new Events('b').add('p1', 0)];
     expect(() => applyEvents(null, events, seedRules(), T0)).toThrow(/2 customers/);

@@ -1,0 +1,122 @@
+/**
+ * What the runner does with a handler's outcome, with stub collaborators (no broker): commit
+ * metadata goes with the commit, a stopped partition is paused and not committed, a batch of
+ * poison alone still reaches the handler (so a fence moves past it), and errors are classified
+ * into retry or stop.
+ */
+import pino from 'pino';
+import type { Batch, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { Type } from 'avsc';
+import type { AvroCodec } from '../../../services/kit/codec';
+import { ConsumerRunner, isRetriable, type BatchHandler, type TopicBinding } from '../../../services/kit/consumer-runner';
+import { KairosError } from '../../../services/kit/errors';
+import { StateLogMismatchError } from '../../../services/kit/log-binding';
+import { PoisonRecordError } from '../../../services/kit/poison';
+
+const TOPIC = 'behavior.events';
+const jsonCodec = {
+  decode: async (buffer: Buffer) => {
+    const text = buffer.toString('utf8');
+    if (text === 'garbage') throw new PoisonRecordError('undecodable', 'not json');
+    return JSON.parse(text);
+  },
+} as unknown as AvroCodec;
+
+async function harness(handler: BatchHandler) {
+  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const commits: Array<{ offset: string; metadata: string | null }> = [];
+  const consumer = {
+    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
+    on: () => () => undefined,
+    connect: async () => undefined,
+    subscribe: async () => undefined,
+    run: async (config: { eachBatch: (payload: EachBatchPayload) => Promise<void> }) => {
+      eachBatch = config.eachBatch;
+    },
+    commitOffsets: async (offsets: Array<{ offset: string; metadata: string | null }>) => void commits.push(...offsets),
+    disconnect: async () => undefined,
+  } as unknown as Consumer;
+  const producer = { send: async () => [] } as unknown as Producer;
+  const binding = { topic: TOPIC, type: {} as Type } as TopicBinding<never>;
+  const runner = new ConsumerRunner({
+    consumer, producer, codec: jsonCodec, logger: pino({ level: 'silent' }),
+    instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },
+    service: 'test', groupId: 'g', bindings: [binding], handler,
+  });
+  await runner.start();
+  let paused = 0;
+  const batch = async (values: string[]) => {
+    const messages: KafkaMessage[] = values.map((value, i) => ({
+      key: Buffer.from('c'), value: Buffer.from(value), offset: String(i), timestamp: '0', attributes: 0, headers: {},
+    }));
+    const last = String(values.length - 1);
+    await eachBatch!({
+      batch: { topic: TOPIC, partition: 2, messages, isEmpty: () => false, lastOffset: () => last, offsetLag: () => '0' } as unknown as Batch,
+      heartbeat: async () => undefined,
+      resolveOffset: () => undefined,
+      isRunning: () => true,
+      isStale: () => false,
+      pause: () => {
+        paused += 1;
+        return () => undefined;
+      },
+    } as unknown as EachBatchPayload);
+  };
+  return { runner, commits, batch, paused: () => paused };
+}
+
+describe('ConsumerRunner: batch outcomes', () => {
+  it('commits the batch with the metadata the handler returns', async () => {
+    const h = await harness(async () => ({ commitMetadata: 'kairos-state:abc' }));
+    await h.batch(['{}', '{}']);
+    expect(h.commits).toEqual([expect.objectContaining({ offset: '2', metadata: 'kairos-state:abc' })]);
+  });
+
+  it('pauses a partition whose state does not match its log, commits nothing and reports it as stopped', async () => {
+    const h = await harness(async () => {
+      throw new StateLogMismatchError(TOPIC, 2, 'the topic was recreated');
+    });
+    await h.batch(['{}']);
+    expect(h.commits).toEqual([]);
+    expect(h.paused()).toBe(1);
+    expect([...h.runner.stopped()]).toEqual([[`${TOPIC}:2`, 'the topic was recreated']]);
+  });
+
+  it('hands a batch of poison alone to the handler too (empty), so a fence can move past it', async () => {
+    const seen: number[] = [];
+    const h = await harness(async (records) => void seen.push(records.length));
+    await h.batch(['garbage', 'garbage']);
+    expect(seen).toEqual([0]);
+    expect(h.commits.map((c) => c.offset)).toEqual(['2']);
+  });
+
+  it('rethrows a retriable error as is (kafkajs retries), and turns an unexpected one into a non-retriable stop', async () => {
+    const lost = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
+    const retry = await harness(async () => {
+      throw lost;
+    });
+    await expect(retry.batch(['{}'])).rejects.toBe(lost);
+    const bug = await harness(async () => {
+      throw new TypeError('undefined is not a function');
+    });
+    const failure = bug.batch(['{}']);
+    await expect(failure).rejects.toBeInstanceOf(KairosError);
+    await expect(failure).rejects.toMatchObject({ retriable: false, message: expect.stringMatching(/unexpected error: undefined is not a function/) });
+  });
+});
+
+describe('isRetriable', () => {
+  it.each([
+    [new KairosError('x', { retriable: true }), true],
+    [new KairosError('x'), false],
+    [Object.assign(new Error('Connection is closed.'), {}), true],
+    [Object.assign(new Error('x'), { name: 'MaxRetriesPerRequestError' }), true],
+    [Object.assign(new Error('LOADING Redis is loading the dataset in memory'), {}), true],
+    [Object.assign(new Error('x'), { retriable: true, name: 'KafkaJSConnectionError' }), true],
+    [new Error('ERR Error running script: attempt to index a nil value'), false],
+    [new TypeError('boom'), false],
+    [Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }), true],
+  ])('%s -> %s', (error, expected) => {
+    expect(isRetriable(error)).toBe(expected);
+  });
+});

@@ -1,0 +1,30 @@
+import { commitMetadata, logMismatch, type FenceView, type LogView } from '../../../services/kit/log-binding';
+
+const fence = (applied: bigint | null, incarnation: string | null = 'inc-1'): FenceView => ({ applied, incarnation });
+const log = (committed: LogView['committed'], low = 0n, high = 100n): LogView => ({ committed, low, high });
+const commit = (offset: bigint, incarnation: string | null = 'inc-1') => ({ offset, metadata: incarnation === null ? null : commitMetadata(incarnation) });
+
+describe('logMismatch: does a partition state belong to the log being read?', () => {
+  it.each<[string, FenceView, LogView]>([
+    ['a fresh partition on a fresh group', fence(null, null), log(null)],
+    ['the same log after a graceful stop (commit = fence + 1)', fence(41n), log(commit(42n))],
+    ['the same log after a crash before the commit', fence(41n), log(commit(30n))],
+    ['a group reset to the earliest offset with Kafka tools (no metadata)', fence(41n), log(commit(0n, null))],
+    ['state from before the binding existed (no incarnation, no metadata)', fence(41n, null), log(commit(42n, null))],
+    ['the log start moved up to the fence + 1 by retention', fence(41n), log(commit(42n), 42n, 100n)],
+    ['no state, after `state reset` set the group to the log start', fence(null, null), log(commit(10n, null), 10n)],
+  ])('accepts %s', (_case, f, l) => {
+    expect(logMismatch(f, l)).toBeNull();
+  });
+
+  it.each<[string, FenceView, LogView, RegExp]>([
+    ['a recreated topic or wiped broker (no commit)', fence(41n), log(null), /no committed offset here: the topic was recreated/],
+    ['commits of another incarnation', fence(41n), log(commit(42n, 'inc-2')), /incarnation inc-2, but Redis holds incarnation inc-1/],
+    ['a log that ends before the fence', fence(41n), log(commit(42n), 0n, 41n), /the log ends at offset 40, before the state's last applied offset 41/],
+    ['records deleted before they were applied', fence(41n), log(commit(42n), 50n, 100n), /records 42\.\.49 were deleted before they were applied/],
+    ['a group ahead of the state (restored from a backup)', fence(41n), log(commit(60n)), /committed offset 60, past the state's last applied offset 41/],
+    ['no state where the group committed progress (Redis flushed)', fence(null, null), log(commit(42n, 'inc-1')), /Redis holds no state for this partition/],
+  ])('refuses %s', (_case, f, l, message) => {
+    expect(logMismatch(f, l)).toMatch(message);
+  });
+});
