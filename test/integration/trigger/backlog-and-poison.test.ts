@@ -2,8 +2,9 @@
  * Timers judged by the log, and poison state, against the real stack:
  *  - an add and its purchase 5 minutes later, produced together 40 minutes after the fact,
  *    fire nothing (the purchase further down the log cancels before the timer is judged);
- *  - 100,000 backlogged events give exactly the firings of a live run (the pure core fed one
- *    event at a time, timers fired as the stream time passes them, then at the clock);
+ *  - 100,000 backlogged events give exactly the firings of a live run (test/support/
+ *    trigger-reference.ts: the pure core fed one event at a time, timers fired as the stream
+ *    time passes them, then at the clock);
  *  - a customer whose stored state is corrupt has its records dead-lettered with a reason, and
  *    the partition goes on (a control customer beside it fires).
  */
@@ -13,16 +14,9 @@ import { partitionOf } from '../../../services/kit/partitioner';
 import type { RunningService } from '../../../services/kit/partition-service';
 import { startTrigger, triggerShape, loadTriggerRules } from '../../../services/trigger/main';
 import { shopTraffic } from '../../../services/tools/synthetic';
-import {
-  applyEvents,
-  decodeTriggerState,
-  encodeTriggerState,
-  fireDueTimers,
-  type TriggerRule,
-  type TriggerState,
-} from '../../../services/core/triggers';
-import { behaviorEvent, type BehaviorEvent, type TriggerFired } from '../../../services/core/types';
+import { behaviorEvent, type TriggerFired } from '../../../services/core/types';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
+import { referenceTriggers } from '../../support/trigger-reference';
 import { readAll, waitCaughtUp, waitFor } from '../../support/stack';
 
 const MINUTE = 60_000;
@@ -30,27 +24,6 @@ const HOUR = 60 * MINUTE;
 const NOW = Date.parse('2026-11-30T12:00:00Z');
 const PARTITIONS = 3;
 const types = recordTypes();
-
-/** What a live run fires: per partition in log order, timers fired as the stream time passes them. */
-function liveRun(events: BehaviorEvent[], rules: TriggerRule[], now: number): Set<string> {
-  const fired = new Set<string>();
-  const states = new Map<string, TriggerState>();
-  const streamTimes = new Map<number, number | null>();
-  for (const event of events) {
-    const partition = partitionOf(event.customer_id, PARTITIONS);
-    const streamTime = streamTimes.get(partition) ?? null;
-    const result = applyEvents(states.get(event.customer_id) ?? null, [event], rules, now, [streamTime]);
-    states.set(event.customer_id, decodeTriggerState(encodeTriggerState(result.state)));
-    for (const t of result.triggers) fired.add(t.trigger_id);
-    streamTimes.set(partition, Math.max(streamTime ?? event.occurred_at, event.occurred_at));
-  }
-  // Caught up: what is due by the clock (or the stream time) fires.
-  for (const [customer, state] of states) {
-    const dueBy = Math.max(now, streamTimes.get(partitionOf(customer, PARTITIONS)) ?? now);
-    for (const t of fireDueTimers(state, customer, rules, now, dueBy).triggers) fired.add(t.trigger_id);
-  }
-  return fired;
-}
 
 describe('trigger service: timers judged by the log, and poison state', () => {
   let pipeline: TestPipeline;
@@ -91,7 +64,7 @@ describe('trigger service: timers judged by the log, and poison state', () => {
 
   it('100,000 backlogged events give exactly the firings of a live run', async () => {
     const events = shopTraffic({ total: 100_000, customers: 3_000, products: 400, seed: 5, from: NOW - 26 * HOUR, to: NOW - 2 * HOUR });
-    const expected = liveRun(events, rules, NOW);
+    const expected = new Set(referenceTriggers(events, rules, { partitions: PARTITIONS, now: NOW, endDueBy: 'clock' }).keys());
     await pipeline.produceEvents(events);
     await startService();
     const fired = await settledTriggers();

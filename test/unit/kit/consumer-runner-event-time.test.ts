@@ -4,7 +4,7 @@
  * with a message an operator can act on, and never reaches the handler.
  */
 import pino from 'pino';
-import type { Batch, Consumer, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
 import { loadConfig } from '../../../services/kit/config';
@@ -12,6 +12,7 @@ import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, type ConsumedRecord, type To
 import { consumerServiceShape } from '../../../services/kit/consumer-service';
 import { DLQ_HEADERS } from '../../../services/kit/dlq';
 import type { PoisonReason } from '../../../services/kit/poison';
+import { stubConsumer } from '../../support/stub-consumer';
 
 const TOPIC = 'behavior.events';
 const MINUTE = 60_000;
@@ -30,18 +31,7 @@ interface Harness {
 }
 
 async function harness(options: { binding?: Partial<TopicBinding<never>>; clock: () => number; maxClockSkewMs?: number }): Promise<Harness> {
-  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
-  const consumer = {
-    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
-    on: () => () => undefined,
-    connect: async () => undefined,
-    subscribe: async () => undefined,
-    run: async (config: { eachBatch: (payload: EachBatchPayload) => Promise<void> }) => {
-      eachBatch = config.eachBatch;
-    },
-    commitOffsets: async () => undefined,
-    disconnect: async () => undefined,
-  } as unknown as Consumer;
+  const { consumer, eachBatch } = stubConsumer();
   const deadLetters: Message[] = [];
   const producer = {
     send: async ({ messages }: { messages: Message[] }) => {
@@ -94,7 +84,7 @@ async function harness(options: { binding?: Partial<TopicBinding<never>>; clock:
         offsetLag: () => '0',
         offsetLagLow: () => '0',
       } as unknown as Batch;
-      await eachBatch!({
+      await eachBatch({
         batch,
         heartbeat: async () => undefined,
         resolveOffset: () => undefined,

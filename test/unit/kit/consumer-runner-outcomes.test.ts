@@ -5,13 +5,14 @@
  * into retry or stop.
  */
 import pino from 'pino';
-import type { Batch, Consumer, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
+import type { Batch, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
 import { ConsumerRunner, isRetriable, type BatchHandler, type TopicBinding } from '../../../services/kit/consumer-runner';
 import { KairosError } from '../../../services/kit/errors';
 import { StateLogMismatchError } from '../../../services/kit/log-binding';
 import { PoisonRecordError } from '../../../services/kit/poison';
+import { stubConsumer } from '../../support/stub-consumer';
 
 const TOPIC = 'behavior.events';
 const jsonCodec = {
@@ -23,19 +24,7 @@ const jsonCodec = {
 } as unknown as AvroCodec;
 
 async function harness(handler: BatchHandler) {
-  let eachBatch: ((payload: EachBatchPayload) => Promise<void>) | undefined;
-  const commits: Array<{ offset: string; metadata: string | null }> = [];
-  const consumer = {
-    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
-    on: () => () => undefined,
-    connect: async () => undefined,
-    subscribe: async () => undefined,
-    run: async (config: { eachBatch: (payload: EachBatchPayload) => Promise<void> }) => {
-      eachBatch = config.eachBatch;
-    },
-    commitOffsets: async (offsets: Array<{ offset: string; metadata: string | null }>) => void commits.push(...offsets),
-    disconnect: async () => undefined,
-  } as unknown as Consumer;
+  const { consumer, commits, eachBatch } = stubConsumer();
   const producer = { send: async () => [] } as unknown as Producer;
   const binding = { topic: TOPIC, type: {} as Type } as TopicBinding<never>;
   const runner = new ConsumerRunner({
@@ -50,7 +39,7 @@ async function harness(handler: BatchHandler) {
       key: Buffer.from('c'), value: Buffer.from(value), offset: String(i), timestamp: '0', attributes: 0, headers: {},
     }));
     const last = String(values.length - 1);
-    await eachBatch!({
+    await eachBatch({
       batch: { topic: TOPIC, partition: 2, messages, isEmpty: () => false, lastOffset: () => last, offsetLag: () => '0' } as unknown as Batch,
       heartbeat: async () => undefined,
       resolveOffset: () => undefined,
