@@ -79,6 +79,8 @@ export class FenceContentionError extends KairosError {
 }
 
 const MAX_ATTEMPTS = 5;
+/** Chunks of due timers one tick handles per partition at most; the rest waits for the next tick. */
+const MAX_TIMER_ROUNDS = 100;
 
 /**
  * Runs a service's PartitionLogic exactly-once in effect: read the partition (fence + states),
@@ -177,8 +179,9 @@ export class PartitionProcessor {
   /**
    * Fires the partition's due timers (all of them, in chunks), then relays. A timer is due once
    * the partition's stream time passed it, or, when the partition has been read up to
-   * `logEnd` (caught up; read from Kafka when not given), once the clock passed it: a backlog or a replay fires what a live
-   * run fires, never a timer whose cancelling record is still unread further down the log.
+   * `logEnd` (caught up; read from Kafka when not given), once the clock passed it: a backlog
+   * or a replay fires what a live run fires, never a timer whose cancelling record is still
+   * unread further down the log.
    */
   async fireDue(partition: number, logEnd?: bigint | null): Promise<void> {
     const { store, logic, clock, timerTopic, log } = this.options;
@@ -186,7 +189,8 @@ export class PartitionProcessor {
     // The tick passes the log end it read for all partitions; a direct call reads it here.
     if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic).catch(() => new Map<number, bigint>())).get(partition) ?? null;
     const limit = this.options.timerBatchSize ?? 200;
-    for (;;) {
+    // Bounded: a logic that kept re-setting timers at or before dueBy cannot spin a tick forever.
+    for (let round = 0; round < MAX_TIMER_ROUNDS; round += 1) {
       const fence = await store.fence(partition);
       const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
       const caughtUp = logEnd !== null && applied + 1n >= logEnd;

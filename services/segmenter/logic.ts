@@ -61,16 +61,20 @@ export class SegmenterLogic implements PartitionLogic {
     return work.finish();
   }
 
-  /** Membership is judged at the service clock, as onRecords does; `dueBy` only gated which timers are due. */
-  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number): PartitionChange {
+  /**
+   * Membership is judged at the service clock, as onRecords does; `dueBy` only gated which
+   * timers are due. A wake-up is put after both, or it would be due again in the same tick.
+   */
+  onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number, dueBy: number): PartitionChange {
     const work = new Work(snapshot);
     for (const { member: customer } of timers) {
-      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now), now);
+      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now), Math.max(now, dueBy));
     }
     return work.finish();
   }
 
-  private collect(work: Work, customer: string, result: SegmentResult, now: number): void {
+  /** `notBefore`: a wake-up at or before it would fire again at once. */
+  private collect(work: Work, customer: string, result: SegmentResult, notBefore: number): void {
     if (result.ignored !== null) {
       this.metrics.eventsIgnored.inc({ reason: result.ignored });
       return;
@@ -85,7 +89,7 @@ export class SegmenterLogic implements PartitionLogic {
     }
     // A wake-up time not in the future would fire again at once; the engine never gives one,
     // but a timer must not be able to spin.
-    const wakeAt = result.state === null || result.wakeAt === null ? null : Math.max(result.wakeAt, now + 1);
+    const wakeAt = result.state === null || result.wakeAt === null ? null : Math.max(result.wakeAt, notBefore + 1);
     work.change.timers.set(customer, wakeAt);
   }
 }
