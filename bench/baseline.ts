@@ -13,7 +13,14 @@ import { Partitioners, type Consumer, type Producer } from 'kafkajs';
 import { valueSubject } from '../services/kit/codec';
 import { readSchema } from '../services/kit/codec';
 import { applyEvent as applySegmentEvent, parseSegmentState, serializeSegmentState } from '../services/core/segments';
-import { applyEvents as applyTriggerEvents, decodeTriggerState, encodeTriggerState, type TriggerRule } from '../services/core/triggers';
+import {
+  applyEvents as applyTriggerEvents,
+  decodeTriggerState,
+  encodeTriggerState,
+  fireTimer,
+  parseTimerId,
+  type TriggerRule,
+} from '../services/core/triggers';
 import type { BehaviorEvent } from '../services/core/types';
 import { loadSegmentDefinitions } from '../services/segmenter/main';
 import { loadTriggerRules } from '../services/trigger/main';
@@ -92,6 +99,21 @@ export async function startBaseline(
     }
   };
 
+  // Caught up at the end, the service fires every timer due by its clock; so does the baseline,
+  // after the measured time (stop()), so both outputs can be compared.
+  const fireDueAtTheEnd = async () => {
+    const due = await redis.zrangebyscore(key('timers', 'all'), '-inf', now());
+    for (const id of due) {
+      const customer = parseTimerId(id)?.customerId;
+      if (customer === undefined) continue;
+      const result = fireTimer(decodeTriggerState(await redis.get(key('trig', customer))), id, rules, now());
+      if (result.changed) await redis.set(key('trig', customer), encodeTriggerState(result.state), 'PX', ttl);
+      await redis.zrem(key('timers', 'all'), id);
+      const messages = result.triggers.map((t) => ({ key: customer, value: stack.codec.encode(ids.triggers, types.TriggerFired, t) }));
+      if (messages.length > 0) await producer.send({ topic: out.triggers, acks: -1, messages });
+    }
+  };
+
   const consumers: Consumer[] = [];
   for (const [name, handle] of [['segmenter', segmenter], ['trigger', trigger]] as const) {
     const consumer = kafka.consumer({ groupId: `${options.group}-${name}` });
@@ -112,6 +134,7 @@ export async function startBaseline(
     processed: () => Math.min(counts.segmenter, counts.trigger),
     async stop() {
       for (const consumer of consumers) await consumer.disconnect();
+      await fireDueAtTheEnd();
       await producer.disconnect();
       redis.disconnect();
     },

@@ -243,7 +243,7 @@ function printTable(r: Record<string, unknown>): void {
     ['render bare Handlebars', `${n(r.render_bare_eps)} /s`, '1.00x bare'],
     ['render + send to SES emulator', r.render_send_eps === null ? 'not measured' : `${n(r.render_send_eps)} /s`, ratios.render_send_to_bare === null ? 'renderer send path not available' : `${ratios.render_send_to_bare}x bare`],
     ['Redis per active customer', `${n(r.redis_bytes_per_customer)} B`, 'target <= 1024 B'],
-    ['cart_abandoned per add_to_cart', `${n(r.cart_abandoned_per_add_to_cart)}`, 'about a third of the carts are abandoned'],
+    ['cart_abandoned per add_to_cart', `${n(r.cart_abandoned_per_add_to_cart)}`, 'a third of carts are left; only a session\'s last add can fire'],
   ];
   for (const g of r.growth as Array<Record<string, unknown>>) {
     rows.push([`growth: ${n(g.events)} events`, `${n(g.kairos_eps)} ev/s`, `${n(g.redis_bytes_per_customer)} B/customer`]);

@@ -146,7 +146,8 @@ async function demo(argv: string[]): Promise<void> {
     // Reasons carry details (times, campaigns); their first word is the kind.
     const kind = (o: EmailOutcome) => (o.status === 'sent' ? '' : ` (${(o.reason ?? '').split(/[:\s]/)[0]})`);
     for (const [what, count] of countBy(outcomes, (o) => `${o.status}${o.campaign ? ` ${o.campaign}` : ''}${kind(o)}`)) say(`  ${what.padEnd(48)} ${count}`);
-    const sent = outcomes.filter((o) => o.status === 'sent').slice(0, 5);
+    // By trigger_id, so two runs over the same day list the same emails.
+    const sent = outcomes.filter((o) => o.status === 'sent').sort((a, b) => a.trigger_id.localeCompare(b.trigger_id)).slice(0, 5);
     if (sent.length > 0) {
       say('\nA few emails (open them in the SES emulator):');
       for (const o of sent) say(`  ${o.campaign}/${o.variant ?? '-'}  trigger ${o.trigger_id}  SES id ${o.ses_message_id}`);
