@@ -1,6 +1,6 @@
 import { boolVar, durationVar, enumVar, intVar, loadConfig, secretVar, stringVar, urlVar } from '../kit/config';
 import { consumerServiceShape } from '../kit/consumer-service';
-import { recommendationsClientShape } from '../kit/recommendations-client';
+import { recommendationsClientShape } from './recommendations';
 
 const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
 

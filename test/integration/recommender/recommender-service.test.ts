@@ -1,5 +1,5 @@
 import { loadConfig } from '../../../services/kit/config';
-import { RecommendationsClient } from '../../../services/kit/recommendations-client';
+import { RecommendationsClient } from '../../../services/renderer/recommendations';
 import { behaviorEvent, type BehaviorEvent } from '../../../services/core/types';
 import { recommenderShape, startRecommender, type RunningRecommender } from '../../../services/recommender/main';
 import { RecommenderKeys } from '../../../services/recommender/store';

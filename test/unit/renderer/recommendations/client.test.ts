@@ -10,7 +10,7 @@ import {
   parseFallbackProducts,
   type RecommendationOutcome,
   type RecommendationsClientOptions,
-} from '../../../services/kit/recommendations-client';
+} from '../../../../services/renderer/recommendations';
 
 type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
 
