@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { DependencyUnreachableError } from './errors';
 import { projectRoot } from './files';
@@ -8,11 +8,16 @@ import { createLogger, type Logger } from './logger';
 import { RepeatLimiter } from './repeat-limiter';
 
 /**
- * The kit's Lua scripts (one file per atomic change). Read from the source tree: tsc does not
- * copy .lua files into dist/, and the services run from a checkout (they need config/ and
- * schemas/ beside them anyway).
+ * The Lua folder of `services/<folder>`. Read from the source tree, from the build as well:
+ * tsc does not copy .lua files into dist/, and the services run from a checkout (they need
+ * config/ and schemas/ beside them anyway).
  */
-export const KIT_LUA_DIR = join(projectRoot(), 'services', 'kit', 'lua');
+export function luaDirOf(folder: string): string {
+  return join(projectRoot(), 'services', folder, 'lua');
+}
+
+/** The kit's Lua scripts (one file per atomic change), which a service loads beside its own. */
+export const KIT_LUA_DIR = luaDirOf('kit');
 
 /** A single Redis or a Redis Cluster; Kairos code must run unchanged on both. */
 export type RedisClient = Redis | Cluster;
@@ -179,8 +184,8 @@ export const SCRIPT_FILE_PATTERN = /^([a-z][A-Za-z0-9]*)-(\d+|n)\.lua$/;
 const VARIABLE_KEYS = -1;
 const INCLUDE_LINE = /^[ \t]*--@include[ \t]+"([^"]+)"[ \t]*$/gm;
 
-/** Reads `file` and inlines its `--@include "name"` lines from `includesDir`, each include once. */
-function expandIncludes(file: string, includesDir: string, included: Set<string>, stack: string[]): string {
+/** Reads `file` and inlines its `--@include "name"` lines from `includes`, each include once. */
+function expandIncludes(file: string, includes: ReadonlyMap<string, string>, included: Set<string>, stack: string[]): string {
   const source = readFileSync(file, 'utf8');
   return source.replace(INCLUDE_LINE, (_line, name: string) => {
     const includeName = name.replace(/\.lua$/, '');
@@ -189,50 +194,91 @@ function expandIncludes(file: string, includesDir: string, included: Set<string>
     }
     if (included.has(includeName)) return '';
     included.add(includeName);
-    const includeFile = join(includesDir, `${includeName}.lua`);
-    try {
-      statSync(includeFile);
-    } catch {
-      throw new Error(`kairos redis: ${basename(file)} includes "${name}" but ${includeFile} does not exist`);
+    const includeFile = includes.get(includeName);
+    if (includeFile === undefined) {
+      throw new Error(`kairos redis: ${basename(file)} includes "${name}" but no includes/${includeName}.lua exists in the loaded folders`);
     }
-    return expandIncludes(includeFile, includesDir, included, [...stack, includeName]);
+    return expandIncludes(includeFile, includes, included, [...stack, includeName]);
   });
 }
 
-// Which names each client got from loadLuaScripts, so reloading may redefine them but a
-// script can never silently replace a built-in command such as `get` or `set`.
-const definedScripts = new WeakMap<RedisClient, Map<string, number>>();
-
-/**
- * Defines every `verbNoun-<numberOfKeys>.lua` in `dir` as a command on `redis`, so callers run
- * `redis.verbNoun(...keys, ...args)`. Includes come from `dir/includes/`. Returns the names.
- */
-export function loadLuaScripts(redis: RedisClient, dir: string): string[] {
-  const defined = definedScripts.get(redis) ?? new Map<string, number>();
-  definedScripts.set(redis, defined);
-  const names: string[] = [];
-  const files = readdirSync(dir, { withFileTypes: true })
+/** The `.lua` files directly in `dir`, sorted. */
+function luaFileNames(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.lua'))
     .map((entry) => entry.name)
     .sort();
-  for (const fileName of files) {
-    const match = SCRIPT_FILE_PATTERN.exec(fileName);
-    if (match === null) {
-      throw new Error(
-        `kairos redis: Lua script file "${join(dir, fileName)}" must be named like verbNoun-<numberOfKeys>.lua (e.g. applyBatch-3.lua)`,
-      );
-    }
-    const name = match[1] as string;
-    const numberOfKeys = match[2] === 'n' ? VARIABLE_KEYS : Number(match[2]);
-    if (!defined.has(name) && name in redis) {
-      throw new Error(`kairos redis: Lua script "${fileName}" would replace the existing command "${name}"; rename it`);
-    }
-    const lua = expandIncludes(join(dir, fileName), join(dir, 'includes'), new Set(), [fileName]);
-    redis.defineCommand(name, numberOfKeys === VARIABLE_KEYS ? { lua } : { numberOfKeys, lua });
-    defined.set(name, numberOfKeys);
-    names.push(name);
+}
+
+/** One name, one file: `earlier` is the file that defined `name` first, if any. */
+function assertSingleDefinition(kind: 'script' | 'include', name: string, earlier: string | undefined, file: string): void {
+  if (earlier !== undefined && earlier !== file) {
+    throw new Error(`kairos redis: Lua ${kind} "${name}" is defined twice, in ${earlier} and in ${file}; rename one`);
   }
-  return names;
+}
+
+interface DefinedScript {
+  numberOfKeys: number;
+  file: string;
+}
+
+// Which scripts each client got from loadLuaScripts, and from which file, so reloading may
+// redefine them but a script can never silently replace a built-in command such as `get` or
+// `set`, nor another folder's script of the same name.
+const definedScripts = new WeakMap<RedisClient, Map<string, DefinedScript>>();
+
+/**
+ * Defines every `verbNoun-<numberOfKeys>.lua` in `dirs` (the kit's folder and a service's) as
+ * a command on `redis`, so callers run `redis.verbNoun(...keys, ...args)`. Includes come from
+ * the `includes/` folders among them. A script or include name found in two folders is an
+ * error naming both files; nothing is defined unless every script is valid. Returns the names.
+ */
+export function loadLuaScripts(redis: RedisClient, dirs: string | readonly string[]): string[] {
+  const includes = new Map<string, string>();
+  const scripts = new Map<string, DefinedScript>();
+  for (const dir of (typeof dirs === 'string' ? [dirs] : dirs).map((d) => resolve(d))) {
+    const includesDir = join(dir, 'includes');
+    for (const fileName of existsSync(includesDir) ? luaFileNames(includesDir) : []) {
+      const name = fileName.replace(/\.lua$/, '');
+      const file = join(includesDir, fileName);
+      assertSingleDefinition('include', name, includes.get(name), file);
+      includes.set(name, file);
+    }
+    for (const fileName of luaFileNames(dir)) {
+      const match = SCRIPT_FILE_PATTERN.exec(fileName);
+      if (match === null) {
+        throw new Error(
+          `kairos redis: Lua script file "${join(dir, fileName)}" must be named like verbNoun-<numberOfKeys>.lua (e.g. applyBatch-3.lua)`,
+        );
+      }
+      const name = match[1] as string;
+      const file = join(dir, fileName);
+      assertSingleDefinition('script', name, scripts.get(name)?.file, file);
+      scripts.set(name, { numberOfKeys: match[2] === 'n' ? VARIABLE_KEYS : Number(match[2]), file });
+    }
+  }
+  const defined = definedScripts.get(redis) ?? new Map<string, DefinedScript>();
+  definedScripts.set(redis, defined);
+  const sources = new Map<string, string>();
+  for (const [name, { file }] of scripts) {
+    const earlier = defined.get(name);
+    if (earlier === undefined && name in redis) {
+      throw new Error(`kairos redis: Lua script "${basename(file)}" would replace the existing command "${name}"; rename it`);
+    }
+    assertSingleDefinition('script', name, earlier?.file, file);
+    sources.set(name, expandIncludes(file, includes, new Set(), [basename(file)]));
+  }
+  for (const [name, script] of scripts) {
+    const lua = sources.get(name) as string;
+    redis.defineCommand(name, script.numberOfKeys === VARIABLE_KEYS ? { lua } : { numberOfKeys: script.numberOfKeys, lua });
+    defined.set(name, script);
+  }
+  return [...scripts.keys()];
+}
+
+/** Defines the kit's scripts and those of `services/<service>/lua` on `redis`; see loadLuaScripts. */
+export function loadServiceScripts(redis: RedisClient, service: string): string[] {
+  return loadLuaScripts(redis, [KIT_LUA_DIR, luaDirOf(service)]);
 }
 
 /**
@@ -245,7 +291,7 @@ export async function runScript<T = unknown>(
   keys: readonly string[],
   args: readonly (string | number | Buffer)[] = [],
 ): Promise<T> {
-  const numberOfKeys = definedScripts.get(redis)?.get(name);
+  const numberOfKeys = definedScripts.get(redis)?.get(name)?.numberOfKeys;
   if (numberOfKeys === undefined) throw new Error(`kairos redis: Lua script "${name}" was not loaded`);
   if (numberOfKeys !== VARIABLE_KEYS && keys.length !== numberOfKeys) {
     throw new Error(`kairos redis: Lua script "${name}" takes ${numberOfKeys} keys, got ${keys.length}`);

@@ -1,6 +1,6 @@
 /**
  * The recommender's shared (cross-customer) aggregates in Redis. Thin: builds keys and
- * arguments, runs the Lua scripts in services/kit/lua, reads.
+ * arguments, runs the Lua scripts in services/recommender/lua, reads.
  *
  * Key layout (prefix `P`, REDIS_KEY_PREFIX):
  *   {P:recommender:<partition>}:c:<customer>   a customer's recent views (partition state)
@@ -13,7 +13,7 @@
  * Per-partition keys share the partition's tag; popularity is one tag (one slot); each
  * product is its own tag, so co-view keys spread over a Redis Cluster.
  */
-import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
+import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 import { DAY_MS, dayOf, neighborIncrements, popularityByDay, type DeltaRecord } from './logic';
 
 export class RecommenderKeys {
@@ -58,15 +58,13 @@ export interface StoreLimits {
   popularCacheTtlMs: number;
 }
 
-// tsc does not copy the .lua files into dist/: the build runs the scripts of the source tree.
-
 export class RecommendationStore {
   constructor(
     readonly redis: RedisClient,
     readonly keys: RecommenderKeys,
     readonly limits: StoreLimits,
   ) {
-    loadLuaScripts(redis, KIT_LUA_DIR);
+    loadServiceScripts(redis, 'recommender');
   }
 
   /**

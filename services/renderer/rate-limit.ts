@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { runScript, type RedisClient } from '../kit/redis';
+import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 
 /** Waits for permission to make one SES call; shared by every renderer instance. */
 export interface SendRateLimiter {
@@ -20,7 +20,9 @@ export class RedisSendRateLimiter implements SendRateLimiter {
     private readonly key: string,
     private readonly perSecond: number,
     private readonly windowMs = 1100,
-  ) {}
+  ) {
+    loadServiceScripts(redis, 'renderer');
+  }
 
   async acquire(): Promise<number> {
     for (;;) {

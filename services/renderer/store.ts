@@ -1,9 +1,10 @@
 /**
  * The renderer's Redis state, thin: builds keys and arguments, runs the Lua scripts of
- * services/kit/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger), reads.
+ * services/renderer/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger) and the
+ * kit's trimOutbox, reads.
  */
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
-import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from '../kit/redis';
+import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 import type { RendererKeys } from './keys';
 
 export type LedgerState = 'reserved' | EmailStatus;
@@ -28,7 +29,6 @@ export interface CustomerState {
   sends: Array<{ campaign: string; triggerId: string; at: number }>;
 }
 
-/** Where the Lua files are, from the source tree or the build (dist/ holds no .lua files). */
 export type ReserveResult = { reserved: true } | { reserved: false; state: LedgerState } | { reserved: false; capReached: number };
 
 export interface FinishInput {
@@ -59,7 +59,7 @@ export class RendererStore {
     readonly keys: RendererKeys,
     private readonly ledgerTtlMs: number,
   ) {
-    loadLuaScripts(redis, KIT_LUA_DIR);
+    loadServiceScripts(redis, 'renderer');
   }
 
   async storeProfile(partition: number, profile: CustomerProfile): Promise<boolean> {

@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis, type ClusterOptions } from 'ioredis';
-import { createRedis, loadLuaScripts, runScript, type RedisClient } from '../../../services/kit/redis';
+import { createRedis, KIT_LUA_DIR, loadLuaScripts, loadServiceScripts, runScript, type RedisClient } from '../../../services/kit/redis';
 
 /** Records defineCommand calls the way ioredis would see them; no server needed. */
 function fakeRedis(): RedisClient & { defined: Record<string, { numberOfKeys: number; lua: string }> } {
@@ -68,6 +68,62 @@ describe('loadLuaScripts', () => {
     expect(loadLuaScripts(redis, dir)).toEqual(['doThing']);
     write('get-1.lua', 'return 1');
     expect(() => loadLuaScripts(redis, dir)).toThrow(/would replace the existing command "get"/);
+  });
+
+  it('loads several folders: a service folder uses the kit folder\'s includes', () => {
+    const service = join(dir, 'service');
+    mkdirSync(service);
+    write('includes/toNumber.lua', 'local function toNumber(x) return tonumber(x) end\n');
+    write('applyBatch-3.lua', 'return 1\n');
+    write('service/takeToken-1.lua', '--@include "toNumber"\nreturn toNumber(ARGV[1])\n');
+    const redis = fakeRedis();
+    expect(loadLuaScripts(redis, [dir, service])).toEqual(['applyBatch', 'takeToken']);
+    expect(redis.defined.takeToken).toEqual({ numberOfKeys: 1, lua: 'local function toNumber(x) return tonumber(x) end\n\nreturn toNumber(ARGV[1])\n' });
+    // The kit's folder again, alone (as another store of the same service does): the same files.
+    expect(loadLuaScripts(redis, dir)).toEqual(['applyBatch']);
+  });
+
+  it('refuses a script or include name found in two folders, naming both files, and defines nothing', () => {
+    const service = join(dir, 'service');
+    mkdirSync(join(service, 'includes'), { recursive: true });
+    write('applyBatch-3.lua', 'return 1');
+    write('service/applyBatch-2.lua', 'return 2');
+    const redis = fakeRedis();
+    expect(() => loadLuaScripts(redis, [dir, service])).toThrow(
+      `Lua script "applyBatch" is defined twice, in ${join(dir, 'applyBatch-3.lua')} and in ${join(service, 'applyBatch-2.lua')}`,
+    );
+    expect(redis.defined).toEqual({});
+    rmSync(join(service, 'applyBatch-2.lua'));
+    write('includes/clamp.lua', '');
+    write('service/includes/clamp.lua', '');
+    expect(() => loadLuaScripts(redis, [dir, service])).toThrow(/Lua include "clamp" is defined twice, in .*includes\/clamp\.lua and in .*service\/includes\/clamp\.lua/);
+  });
+
+  it('refuses a script of another folder under a name this client already has', () => {
+    const other = join(dir, 'other');
+    mkdirSync(other);
+    write('doThing-1.lua', 'return 1');
+    write('other/doThing-1.lua', 'return 2');
+    const redis = fakeRedis();
+    loadLuaScripts(redis, dir);
+    expect(() => loadLuaScripts(redis, other)).toThrow(`in ${join(dir, 'doThing-1.lua')} and in ${join(other, 'doThing-1.lua')}`);
+    expect(redis.defined.doThing?.lua).toBe('return 1');
+  });
+
+  it('the shipped folders load: the kit\'s alone, and each service\'s beside the kit\'s', () => {
+    expect(loadLuaScripts(fakeRedis(), KIT_LUA_DIR)).toEqual(['applyPartitionChange', 'trimOutbox']);
+    expect(loadServiceScripts(fakeRedis(), 'renderer')).toEqual([
+      'applyPartitionChange',
+      'trimOutbox',
+      'finishTrigger',
+      'markUnsubscribed',
+      'reserveSend',
+      'storeProfile',
+      'takeSendToken',
+    ]);
+    const recommender = fakeRedis();
+    expect(loadServiceScripts(recommender, 'recommender')).toEqual(['applyPartitionChange', 'trimOutbox', 'applyCoViews', 'applyPopularity', 'readPopular']);
+    expect(recommender.defined.readPopular?.lua).toContain('local function toInteger');
   });
 
   it('runScript checks the script exists and gets its declared number of keys', async () => {

@@ -3,9 +3,9 @@ import { copyFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { createRedis, loadLuaScripts, runScript, type RedisClient } from '../../services/kit/redis';
+import { createRedis, loadLuaScripts, runScript, type RedisClient } from '../../../services/kit/redis';
 
-const REAL_INCLUDES = join(__dirname, '../../services/kit/lua/includes');
+const REAL_INCLUDES = join(__dirname, '../../../services/kit/lua/includes');
 
 describe('Redis adapter against a real Redis', () => {
   // A random prefix per run: parallel runs and leftovers never collide.
