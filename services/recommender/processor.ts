@@ -5,7 +5,6 @@ import type { KairosMetrics } from '../kit/metrics';
 import { commitMetadata, LogBinder, type LogInspector } from '../kit/log-binding';
 import { FenceContentionError } from '../kit/partition-processor';
 import { emptyChange, type PartitionStateStore } from '../kit/partition-state';
-import type { BehaviorEvent } from '../core/types';
 import {
   applyBatch,
   decodeDeltaRecord,
@@ -13,7 +12,8 @@ import {
   isEmptyDeltas,
   toDeltaRecord,
   type RecommenderTuning,
-} from './logic';
+} from '../core/recommendations';
+import type { BehaviorEvent } from '../core/types';
 import type { RecommendationStore } from './store';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from '../kit/scheduling';
 

@@ -1,11 +1,10 @@
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import type { ServerResponse } from 'node:http';
-import type { RecommendedProduct } from '../core/recommendations';
+import { decodeViews, MAX_PRODUCT_ID_LENGTH, rankRecommendations, type RecommendedProduct, type Seed, type Strategy } from '../core/recommendations';
 import { sendJson, type RouteHandler } from '../kit/http';
 import type { PartitionKeys } from '../kit/partition-state';
 import type { RedisClient } from '../kit/redis';
 import type { Catalog } from './catalog';
-import { decodeViews, MAX_PRODUCT_ID_LENGTH, rankRecommendations, type Seed, type Strategy } from './logic';
 import type { RecommendationStore } from './store';
 
 export const DEFAULT_LIMIT = 4;

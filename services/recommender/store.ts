@@ -13,8 +13,8 @@
  * Per-partition keys share the partition's tag; popularity is one tag (one slot); each
  * product is its own tag, so co-view keys spread over a Redis Cluster.
  */
+import { DAY_MS, dayOf, neighborIncrements, popularityByDay, type DeltaRecord } from '../core/recommendations';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
-import { DAY_MS, dayOf, neighborIncrements, popularityByDay, type DeltaRecord } from './logic';
 
 export class RecommenderKeys {
   constructor(

@@ -3,7 +3,7 @@ import { RecommendationsClient } from '../../../services/renderer/recommendation
 import { behaviorEvent, type BehaviorEvent } from '../../../services/core/types';
 import { recommenderShape, startRecommender, type RunningRecommender } from '../../../services/recommender/main';
 import { RecommenderKeys } from '../../../services/recommender/store';
-import { dayOf, type DeltaRecord } from '../../../services/recommender/logic';
+import { dayOf, type DeltaRecord } from '../../../services/core/recommendations';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
 

@@ -1,20 +1,16 @@
-import { behaviorEvent, type BehaviorEvent } from '../../../services/core/types';
-import { Catalog, parseCatalog, titleFromId } from '../../../services/recommender/catalog';
+import { behaviorEvent, type BehaviorEvent } from '../../../../services/core/types';
 import {
   DAY_MS,
   applyBatch,
   dayOf,
-  dayWeights,
   decodeDeltaRecord,
   decodeViews,
   encodeDeltaRecord,
   neighborIncrements,
   pairKey,
-  parseWeights,
-  rankRecommendations,
   toDeltaRecord,
   type RecommenderTuning,
-} from '../../../services/recommender/logic';
+} from '../../../../services/core/recommendations';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 const MINUTE = 60_000;
@@ -113,93 +109,5 @@ describe('delta records', () => {
     const byProduct = neighborIncrements(record.coViews);
     expect(Object.fromEntries(byProduct.get('a') ?? [])).toEqual({ b: 2, c: 1 });
     expect(Object.fromEntries(byProduct.get('c') ?? [])).toEqual({ a: 1, b: 1 });
-  });
-});
-
-describe('rankRecommendations', () => {
-  const neighbors = new Map<string, Array<[string, number]>>([
-    ['a', [['b', 5], ['c', 3], ['cart-1', 9]]],
-    ['cart-1', [['c', 3], ['d', 1]]],
-  ]);
-  const popular: Array<[string, number]> = [['p1', 50], ['b', 40], ['a', 30], ['p2', 20]];
-
-  it('sums co-views over the seeds, excludes context products and tops up with popular ones', () => {
-    const result = rankRecommendations({
-      seeds: [{ product: 'a', weight: 1 }, { product: 'cart-1', weight: 1 }],
-      neighbors,
-      popular,
-      exclude: new Set(['a', 'cart-1']),
-      limit: 5,
-    });
-    expect(result).toEqual({ products: ['c', 'b', 'd', 'p1', 'p2'], strategy: 'viewed_together' });
-  });
-
-  it('is "popular" when no seed has neighbors', () => {
-    expect(rankRecommendations({ seeds: [{ product: 'z', weight: 1 }], neighbors, popular, exclude: new Set(['z', 'b']), limit: 2 })).toEqual({
-      products: ['p1', 'a'],
-      strategy: 'popular',
-    });
-  });
-
-  it('never picks a seed from co-views (recent views are seeds), though popularity may bring it', () => {
-    const result = rankRecommendations({
-      seeds: [{ product: 'a', weight: 0.5 }, { product: 'b', weight: 0.5 }],
-      neighbors: new Map<string, Array<[string, number]>>([['a', [['b', 3], ['c', 2]]], ['b', [['a', 3], ['c', 1]]]]),
-      popular: [['a', 9], ['p', 1]],
-      exclude: new Set(),
-      limit: 3,
-    });
-    expect(result).toEqual({ products: ['c', 'a', 'p'], strategy: 'viewed_together' });
-  });
-
-  it('weighs seeds and breaks ties by product id', () => {
-    const result = rankRecommendations({
-      seeds: [{ product: 'a', weight: 0.5 }, { product: 'cart-1', weight: 1 }],
-      neighbors: new Map<string, Array<[string, number]>>([['a', [['y', 2], ['x', 2]]], ['cart-1', [['w', 1]]]]),
-      popular: [],
-      exclude: new Set(),
-      limit: 3,
-    });
-    expect(result.products).toEqual(['w', 'x', 'y']);
-  });
-});
-
-describe('tuning helpers', () => {
-  it('dayWeights halves per half-life; 0 means a plain window', () => {
-    expect(dayWeights(3, 86_400_000)).toEqual([1, 0.5, 0.25]);
-    expect(dayWeights(2, 0)).toEqual([1, 1]);
-  });
-
-  it('parseWeights reads event_type=weight pairs and names a bad entry', () => {
-    expect(parseWeights('product_view=1,purchase=2.5')).toEqual({ product_view: 1, purchase: 2.5 });
-    expect(() => parseWeights('purchase')).toThrow(/"purchase" is not like event_type=weight/);
-  });
-});
-
-describe('catalog', () => {
-  it('describes products from the file, or from the id and the URL template', () => {
-    const entries = parseCatalog('catalog.json', JSON.stringify({ 'sku-1': { title: 'Blue mug', price_cents: 1299, currency: 'EUR', url: 'https://shop.example/mug' } }));
-    const catalog = new Catalog(entries, 'https://shop.example/p/{product_id}', 'https://img.example/{product_id}.jpg');
-    expect(catalog.describe('sku-1')).toEqual({
-      product_id: 'sku-1',
-      title: 'Blue mug',
-      url: 'https://shop.example/mug',
-      image_url: 'https://img.example/sku-1.jpg',
-      price_cents: 1299,
-      currency: 'EUR',
-    });
-    expect(catalog.describe('red_tea-pot/2')).toEqual({
-      product_id: 'red_tea-pot/2',
-      title: 'Red tea pot/2',
-      url: 'https://shop.example/p/red_tea-pot%2F2',
-      image_url: 'https://img.example/red_tea-pot%2F2.jpg',
-    });
-    expect(titleFromId('---')).toBe('---');
-  });
-
-  it('rejects a bad catalog naming the file, the product and the field', () => {
-    expect(() => parseCatalog('c.json', JSON.stringify({ 'sku-1': { title: 'x', url: 'javascript:1' } }))).toThrow(/c\.json: sku-1\.url: must be an absolute http\(s\) URL/);
-    expect(() => parseCatalog('c.json', JSON.stringify({ 'sku-1': { title: 'x', colour: 'red' } }))).toThrow(/c\.json: sku-1/);
-    expect(() => parseCatalog('c.json', '[')).toThrow(/c\.json: not valid JSON/);
   });
 });

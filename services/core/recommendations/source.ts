@@ -1,7 +1,7 @@
 /**
  * What the renderer shows in a recommendations block, and the port it gets them through.
- * The recommender service's HTTP client implements it with a timeout, a cache, a circuit
- * breaker and a fallback; tests may pass any object with this shape.
+ * The renderer's client of the recommender service implements it with a timeout, a cache, a
+ * circuit breaker and a fallback; tests may pass any object with this shape.
  */
 export interface RecommendedProduct {
   product_id: string;
