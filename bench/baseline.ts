@@ -18,6 +18,7 @@ import {
   decodeTriggerState,
   encodeTriggerState,
   fireTimer,
+  longestHorizonMs,
   parseTimerId,
   type TriggerRule,
 } from '../services/core/triggers';
@@ -38,7 +39,7 @@ export interface Baseline {
 
 /** The same TTLs the services use, so the memory comparison is fair. */
 function triggerTtl(rules: readonly TriggerRule[]): number {
-  return Math.max(0, ...rules.map((r) => (r.kind === 'threshold' ? r.windowMs + r.cooldownMs : r.withinMs))) + DAY;
+  return longestHorizonMs(rules) + DAY;
 }
 const SEGMENT_TTL = 366 * DAY;
 

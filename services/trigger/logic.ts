@@ -9,7 +9,7 @@ import {
   encodeTriggerState,
   fireTimer,
   parseTimerId,
-  timerIdFor,
+  timerIdsOfCustomer,
   type EngineResult,
   type TriggerRule,
 } from '../core/triggers';
@@ -75,7 +75,7 @@ export class TriggerLogic implements PartitionLogic {
       if (record.value !== null) continue;
       const customer = record.key as string;
       change.states.set(customer, null);
-      for (const rule of this.rules) if (rule.kind === 'absence') change.timers.set(timerIdFor(customer, rule.name), null);
+      for (const id of timerIdsOfCustomer(customer, this.rules)) change.timers.set(id, null);
     }
     return change;
   }

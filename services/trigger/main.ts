@@ -10,7 +10,7 @@ import { readConfigFile } from '../kit/files';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
-import { parseTriggerRules, type TriggerRule } from '../core/triggers';
+import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/triggers';
 import { TriggerLogic } from './logic';
 
 export const triggerShape = {
@@ -28,11 +28,7 @@ export function loadTriggerRules(file: string): TriggerRule[] {
 
 /** A customer's trigger state must outlive the longest window, wait or cooldown of any rule. */
 function stateTtlMs(rules: readonly TriggerRule[], slack: number): number {
-  const longest = Math.max(
-    0,
-    ...rules.map((rule) => (rule.kind === 'threshold' ? rule.windowMs + rule.cooldownMs : rule.withinMs)),
-  );
-  return longest + slack;
+  return longestHorizonMs(rules) + slack;
 }
 
 /** Starts the trigger service; tests pass a clock and a logger. */

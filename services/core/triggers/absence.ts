@@ -13,32 +13,92 @@
  * - A repeated A while a timer runs: `restart` re-arms from the newer A (an older A delivered
  *   late never moves the timer back); `keep` leaves the first timer alone.
  */
+import { z } from 'zod';
 import { triggerId } from '../ids';
-import type { BehaviorEvent, TriggerFired } from '../types';
+import type { BehaviorEvent, KnownEventType, TriggerFired } from '../types';
 import { cartContext } from './cart';
+import { parseDuration } from './durations';
+import { ruleSyntax, type RuleKind, type RuleOutcome } from './kinds';
 import { matchesRule } from './matching';
-import type { AbsenceRule } from './rules';
-import { keepableValue, type AbsenceRuleState, type CartState, type PendingAbsence } from './state';
+import { duration, eventTypes, expecting } from './rule-syntax';
+import type { RuleBase } from './rules';
+import type { CartState, RuleStateBase } from './state';
+import { isNullable, isObject, isString, isTime, keepableValue } from './stored-values';
 import { noTimerChanges, timerIdFor, type TimerChanges } from './timers';
 
-/** What an absence rule did with an event or a timer. */
-export interface AbsenceOutcome {
-  trigger: TriggerFired | null;
-  timers: TimerChanges;
+/** Fires when an arming event is not followed by a cancelling one within a time. */
+export interface AbsenceRule extends RuleBase {
+  kind: 'absence';
+  notFollowedBy: KnownEventType[];
+  /** As written in the file, e.g. `15m`; goes into the trigger context. */
+  within: string;
+  withinMs: number;
+  onRepeat: 'restart' | 'keep';
+  context: 'cart' | null;
 }
 
-/** True when the event arms or cancels the rule. */
-export function concernsAbsenceRule(rule: AbsenceRule, event: BehaviorEvent): boolean {
-  return isCancelling(rule, event) || matchesRule(rule, event);
+export interface AbsenceRuleState extends RuleStateBase {
+  kind: 'absence';
+  /** Newest occurred_at of a cancelling event seen: an arming event at or before it is already followed. */
+  lastCancelAt: number | null;
+  pending: PendingAbsence | null;
 }
 
-/** A fresh state for an absence rule. */
-export function newAbsenceState(rule: AbsenceRule): AbsenceRuleState {
-  return { rule: rule.name, kind: 'absence', lastCancelAt: null, pending: null };
+/** An arming event whose timer runs. */
+export interface PendingAbsence {
+  eventId: string;
+  /** occurred_at of the arming event. */
+  at: number;
+  /** Event time the timer is due: occurred_at + within. */
+  dueAt: number;
+  productId: string | null;
+  category: string | null;
 }
 
-/** Applies an event that concerns the rule (see concernsAbsenceRule). */
-export function applyAbsenceEvent(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): AbsenceOutcome {
+/** The absence kind, as the parser, the engine and the adapters see it. */
+export const absenceKind: RuleKind<AbsenceRule, AbsenceRuleState> = {
+  name: 'absence',
+  syntax: ruleSyntax(
+    {
+      not_followed_by: eventTypes,
+      within: duration({ allowZero: false }),
+      on_repeat: z.enum(['restart', 'keep'], { error: expecting('an on_repeat choice', 'restart or keep') }).optional(),
+      context: z.enum(['cart'], { error: expecting('a context option', 'cart') }).optional(),
+    },
+    {
+      problems: (fields, events) => {
+        const both = events.filter((type) => fields.not_followed_by.includes(type));
+        if (both.length === 0) return [];
+        const message = `lists ${both.join(', ')}, which also arms the rule (event); an event cannot cancel itself`;
+        return [{ path: 'not_followed_by', input: fields.not_followed_by, message }];
+      },
+      toRule: (fields, common) => ({
+        kind: 'absence',
+        ...common,
+        notFollowedBy: fields.not_followed_by,
+        within: fields.within.trim(),
+        withinMs: parseDuration(fields.within)!,
+        onRepeat: fields.on_repeat ?? 'restart',
+        context: fields.context ?? null,
+      }),
+    },
+  ),
+  horizonMs: (rule) => rule.withinMs,
+  concerns: (rule, event) => isCancelling(rule, event) || matchesRule(rule, event),
+  newState: (rule) => ({ rule: rule.name, kind: 'absence', lastCancelAt: null, pending: null }),
+  apply: (ruleState, rule, event) => applyAbsenceEvent(ruleState, rule, event),
+  timer: {
+    dueAt: (ruleState) => ruleState.pending?.dueAt ?? null,
+    fire: (ruleState, rule, customerId, cart, now, dueBy) => fireAbsenceTimer(ruleState, rule, customerId, cart, now, dueBy),
+  },
+  reportsCart: (rule) => rule.context === 'cart',
+  afterRemoveFromCart: (ruleState, rule, customerId, cart) => cancelOnEmptyCart(ruleState, rule, customerId, cart),
+  isState: (raw) => isNullable(raw['lastCancelAt'], isTime) && isNullable(raw['pending'], isPending),
+  cloneState: (ruleState) => ({ ...ruleState, pending: ruleState.pending === null ? null : { ...ruleState.pending } }),
+};
+
+/** Applies an event that concerns the rule. */
+function applyAbsenceEvent(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): RuleOutcome {
   if (isCancelling(rule, event)) return cancel(ruleState, rule, event);
   return arm(ruleState, rule, event);
 }
@@ -47,14 +107,14 @@ export function applyAbsenceEvent(ruleState: AbsenceRuleState, rule: AbsenceRule
  * Fires the rule's timer if it is due by `dueBy` (stream time, or the clock once caught up); a
  * cancelled or restarted timer yields no trigger. `now` is the firing's fired_at.
  */
-export function fireAbsenceTimer(
+function fireAbsenceTimer(
   ruleState: AbsenceRuleState,
   rule: AbsenceRule,
   customerId: string,
   cart: CartState | null,
   now: number,
-  dueBy: number = now,
-): AbsenceOutcome {
+  dueBy: number,
+): RuleOutcome {
   const id = timerIdFor(customerId, rule.name);
   const pending = ruleState.pending;
   if (pending === null) return { trigger: null, timers: { set: [], cancel: [id] } };
@@ -65,7 +125,7 @@ export function fireAbsenceTimer(
 }
 
 /** A `context: cart` rule's wait ends when the cart it would report is empty. */
-export function cancelOnEmptyCart(ruleState: AbsenceRuleState, rule: AbsenceRule, customerId: string, cart: CartState | null): TimerChanges {
+function cancelOnEmptyCart(ruleState: AbsenceRuleState, rule: AbsenceRule, customerId: string, cart: CartState | null): TimerChanges {
   if (rule.context !== 'cart' || ruleState.pending === null || (cart !== null && cart.items.length > 0)) return noTimerChanges();
   ruleState.pending = null;
   return { set: [], cancel: [timerIdFor(customerId, rule.name)] };
@@ -75,7 +135,7 @@ function isCancelling(rule: AbsenceRule, event: BehaviorEvent): boolean {
   return (rule.notFollowedBy as readonly string[]).includes(event.type);
 }
 
-function cancel(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): AbsenceOutcome {
+function cancel(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): RuleOutcome {
   const t = event.occurred_at;
   ruleState.lastCancelAt = Math.max(ruleState.lastCancelAt ?? t, t);
   if (ruleState.pending === null || t < ruleState.pending.at) return { trigger: null, timers: noTimerChanges() };
@@ -83,7 +143,7 @@ function cancel(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorE
   return { trigger: null, timers: { set: [], cancel: [timerIdFor(event.customer_id, rule.name)] } };
 }
 
-function arm(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): AbsenceOutcome {
+function arm(ruleState: AbsenceRuleState, rule: AbsenceRule, event: BehaviorEvent): RuleOutcome {
   const t = event.occurred_at;
   const running = ruleState.pending;
   const alreadyFollowed = ruleState.lastCancelAt !== null && ruleState.lastCancelAt >= t;
@@ -130,4 +190,15 @@ function absenceTrigger(
     cause_event_id: pending.eventId,
     context,
   };
+}
+
+function isPending(raw: unknown): boolean {
+  return (
+    isObject(raw) &&
+    isString(raw['eventId']) &&
+    isTime(raw['at']) &&
+    isTime(raw['dueAt']) &&
+    isNullable(raw['productId'], isString) &&
+    isNullable(raw['category'], isString)
+  );
 }

@@ -4,15 +4,10 @@
  */
 import type { BehaviorEvent } from '../types';
 import { CART_MAX_ITEMS } from './limits';
-import type { TriggerRule } from './rules';
-import { keepableValue, type CartState } from './state';
+import type { CartState } from './state';
+import { keepableValue } from './stored-values';
 
 const CART_EVENT_TYPES: readonly string[] = ['add_to_cart', 'remove_from_cart', 'purchase'];
-
-/** True when some rule reports the cart, so the engine must track it. */
-export function tracksCart(rules: readonly TriggerRule[]): boolean {
-  return rules.some((rule) => rule.kind === 'absence' && rule.context === 'cart');
-}
 
 /** True when the event changes a tracked cart. */
 export function isCartEvent(event: BehaviorEvent): boolean {

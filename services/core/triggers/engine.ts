@@ -9,18 +9,11 @@
  * due: parseTimerId(id) -> read that customer's state -> fireTimer(...) -> write back the same way.
  */
 import { isKnownEventType, type BehaviorEvent, type TriggerFired } from '../types';
-import { applyAbsenceEvent, cancelOnEmptyCart, concernsAbsenceRule, fireAbsenceTimer, newAbsenceState } from './absence';
-import { applyCartEvent, isCartEvent, tracksCart } from './cart';
-import type { AbsenceRule, ThresholdRule, TriggerRule } from './rules';
-import {
-  cloneTriggerState,
-  emptyTriggerState,
-  rememberEventId,
-  type AbsenceRuleState,
-  type ThresholdRuleState,
-  type TriggerState,
-} from './state';
-import { applyThresholdEvent, newThresholdState, thresholdGroupValue } from './threshold';
+import { applyCartEvent, isCartEvent } from './cart';
+import type { AnyRuleKind, RuleOutcome } from './kinds';
+import { ruleKindOf } from './registry';
+import type { TriggerRule } from './rules';
+import { cloneTriggerState, emptyTriggerState, rememberEventId, type RuleState, type TriggerState } from './state';
 import { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor, type TimerChanges } from './timers';
 
 /** Why an event changed nothing: a type the pipeline does not know, or an event id seen recently. */
@@ -74,29 +67,30 @@ export function applyEvent(
   }
   if (event.type === 'remove_from_cart') {
     for (const rule of rules) {
-      if (rule.kind === 'absence') timers = mergeTimerChanges(timers, cancelOnEmptyCart(absenceState(working, rule), rule, event.customer_id, working.cart));
+      const kind = ruleKindOf(rule);
+      if (kind.afterRemoveFromCart === null) continue;
+      timers = mergeTimerChanges(timers, kind.afterRemoveFromCart(ruleStateOf(working, rule, kind, event), rule, event.customer_id, working.cart));
     }
   }
   return { state: working, triggers, timers, changed: true };
 }
 
 /**
- * Fires every absence timer of the customer that is due by `dueBy` (the partition's stream
+ * Fires every timer of the customer that is due by `dueBy` (the partition's stream
  * time before the customer's next event is applied): what a live run would have fired before
  * that event arrived. `now` is the service clock, the firings' fired_at.
  */
 export function fireDueTimers(state: TriggerState | null, customerId: string, rules: readonly TriggerRule[], now: number, dueBy: number): EngineResult {
-  const due = rules.filter((rule): rule is AbsenceRule => {
-    if (rule.kind !== 'absence') return false;
-    const ruleState = state?.rules.find((candidate) => candidate.rule === rule.name);
-    return ruleState?.kind === 'absence' && ruleState.pending !== null && ruleState.pending.dueAt <= dueBy;
+  const due = rules.filter((rule) => {
+    const dueAt = timerDueAt(state, rule);
+    return dueAt !== null && dueAt <= dueBy;
   });
   if (due.length === 0) return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
   const working = cloneTriggerState(state!);
   const triggers: TriggerFired[] = [];
   let timers = noTimerChanges();
   for (const rule of due) {
-    const outcome = fireAbsenceTimer(absenceState(working, rule), rule, customerId, working.cart, now, dueBy);
+    const outcome = fireRuleTimer(working, rule, customerId, now, dueBy);
     if (outcome.trigger !== null) triggers.push(outcome.trigger);
     timers = mergeTimerChanges(timers, outcome.timers);
   }
@@ -159,12 +153,11 @@ export function fireTimer(
 ): EngineResult {
   const target = parseTimerId(timerId);
   const rule = target === null ? undefined : rules.find((candidate) => candidate.name === target.rule);
-  const ruleState = state?.rules.find((candidate) => candidate.rule === target?.rule);
-  if (target === null || rule?.kind !== 'absence' || ruleState?.kind !== 'absence' || ruleState.pending === null) {
+  if (target === null || rule === undefined || timerDueAt(state, rule) === null) {
     return { state: state ?? emptyTriggerState(), triggers: [], timers: { set: [], cancel: [timerId] }, changed: false };
   }
   const working = cloneTriggerState(state!);
-  const outcome = fireAbsenceTimer(absenceState(working, rule), rule, target.customerId, working.cart, now, dueBy);
+  const outcome = fireRuleTimer(working, rule, target.customerId, now, dueBy);
   return {
     state: outcome.trigger === null ? state! : working,
     triggers: outcome.trigger === null ? [] : [outcome.trigger],
@@ -173,43 +166,54 @@ export function fireTimer(
   };
 }
 
+/** The longest horizon of the rules (see RuleKind.horizonMs): how long a customer's state must be kept. */
+export function longestHorizonMs(rules: readonly TriggerRule[]): number {
+  return Math.max(0, ...rules.map((rule) => ruleKindOf(rule).horizonMs(rule)));
+}
+
+/** Every timer the rules may hold for the customer: what erasing the customer cancels. */
+export function timerIdsOfCustomer(customerId: string, rules: readonly TriggerRule[]): string[] {
+  return rules.filter((rule) => ruleKindOf(rule).timer !== null).map((rule) => timerIdFor(customerId, rule.name));
+}
+
+/** True when some rule reports the cart, so the engine must track it. */
+function tracksCart(rules: readonly TriggerRule[]): boolean {
+  return rules.some((rule) => ruleKindOf(rule).reportsCart(rule));
+}
+
 function concernsAnyRule(event: BehaviorEvent, rules: readonly TriggerRule[]): boolean {
   if (tracksCart(rules) && isCartEvent(event)) return true;
-  return rules.some((rule) =>
-    rule.kind === 'threshold' ? thresholdGroupValue(rule, event) !== null : concernsAbsenceRule(rule, event),
-  );
+  return rules.some((rule) => ruleKindOf(rule).concerns(rule, event));
 }
 
-function applyRule(
-  state: TriggerState,
-  rule: TriggerRule,
-  event: BehaviorEvent,
-  now: number,
-): { trigger: TriggerFired | null; timers: TimerChanges } {
-  if (rule.kind === 'absence') {
-    if (!concernsAbsenceRule(rule, event)) return { trigger: null, timers: noTimerChanges() };
-    return applyAbsenceEvent(absenceState(state, rule), rule, event);
-  }
-  const groupValue = thresholdGroupValue(rule, event);
-  if (groupValue === null) return { trigger: null, timers: noTimerChanges() };
-  const trigger = applyThresholdEvent(thresholdState(state, rule, event.occurred_at), rule, event, groupValue, now);
-  return { trigger, timers: noTimerChanges() };
+function applyRule(state: TriggerState, rule: TriggerRule, event: BehaviorEvent, now: number): RuleOutcome {
+  const kind = ruleKindOf(rule);
+  if (!kind.concerns(rule, event)) return { trigger: null, timers: noTimerChanges() };
+  return kind.apply(ruleStateOf(state, rule, kind, event), rule, event, now);
 }
 
-function thresholdState(state: TriggerState, rule: ThresholdRule, firstTime: number): ThresholdRuleState {
+/** The rule's state, created by `event` when the customer has none yet. */
+function ruleStateOf(state: TriggerState, rule: TriggerRule, kind: AnyRuleKind, event: BehaviorEvent): RuleState {
   const found = state.rules.find((candidate) => candidate.rule === rule.name);
-  if (found?.kind === 'threshold') return found;
-  const created = newThresholdState(rule, firstTime);
+  if (found?.kind === rule.kind) return found;
+  const created = kind.newState(rule, event);
   state.rules.push(created);
   return created;
 }
 
-function absenceState(state: TriggerState, rule: AbsenceRule): AbsenceRuleState {
-  const found = state.rules.find((candidate) => candidate.rule === rule.name);
-  if (found?.kind === 'absence') return found;
-  const created = newAbsenceState(rule);
-  state.rules.push(created);
-  return created;
+/** When the rule's timer for this state is due, or null when it holds none (or the rule's kind has no timer). */
+function timerDueAt(state: TriggerState | null, rule: TriggerRule): number | null {
+  const timer = ruleKindOf(rule).timer;
+  const ruleState = state?.rules.find((candidate) => candidate.rule === rule.name);
+  if (timer === null || ruleState?.kind !== rule.kind) return null;
+  return timer.dueAt(ruleState);
+}
+
+/** Fires the timer of a rule whose state holds one (see timerDueAt). */
+function fireRuleTimer(state: TriggerState, rule: TriggerRule, customerId: string, now: number, dueBy: number): RuleOutcome {
+  const kind = ruleKindOf(rule);
+  const ruleState = state.rules.find((candidate) => candidate.rule === rule.name && candidate.kind === rule.kind)!;
+  return kind.timer!.fire(ruleState, rule, customerId, state.cart, now, dueBy);
 }
 
 /**
@@ -225,7 +229,7 @@ function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], c
   state.rules = state.rules.filter((ruleState) => !retired.includes(ruleState));
   if (dropCart) state.cart = null;
   const cancel = retired
-    .filter((ruleState) => ruleState.kind === 'absence' && ruleState.pending !== null)
+    .filter((ruleState) => (ruleKindOf(ruleState).timer?.dueAt(ruleState) ?? null) !== null)
     .map((ruleState) => timerIdFor(customerId, ruleState.rule));
   return { set: [], cancel };
 }

@@ -1,8 +1,13 @@
 /** Trigger detection: the pure core the trigger service's adapters call. See engine.ts for the call sequence. */
-export { applyEvent, applyEvents, fireDueTimers, fireTimer } from './engine';
+export { applyEvent, applyEvents, fireDueTimers, fireTimer, longestHorizonMs, timerIdsOfCustomer } from './engine';
 export type { EngineResult, IgnoredCounts, IgnoredReason } from './engine';
-export { parseTriggerRules, TriggerRuleError, MAX_GREATER_THAN, MAX_DURATION_MS } from './rules';
-export type { AbsenceRule, FieldEquals, ThresholdRule, TriggerRule } from './rules';
+export { parseTriggerRules, TriggerRuleError } from './rules';
+export type { FieldEquals, TriggerRule } from './rules';
+export { registerRuleKind } from './registry';
+export { ruleSyntax } from './kinds';
+export type { CommonRuleFields, RuleKind, RuleOutcome, RuleProblem, RuleSyntax, RuleTimer } from './kinds';
+export type { ThresholdGroup, ThresholdRule, ThresholdRuleState } from './threshold';
+export type { AbsenceRule, AbsenceRuleState, PendingAbsence } from './absence';
 export {
   cloneTriggerState,
   decodeTriggerState,
@@ -11,15 +16,7 @@ export {
   TriggerStateError,
   TRIGGER_STATE_VERSION,
 } from './state';
-export type {
-  AbsenceRuleState,
-  CartState,
-  PendingAbsence,
-  RuleState,
-  ThresholdGroup,
-  ThresholdRuleState,
-  TriggerState,
-} from './state';
+export type { CartState, RuleState, TriggerState } from './state';
 export { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor } from './timers';
 export type { TimerChanges } from './timers';
 export { parseDuration } from './durations';

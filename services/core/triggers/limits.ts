@@ -32,3 +32,9 @@ export const CART_MAX_ITEMS = 20;
  * absence (the trigger then lacks that context field).
  */
 export const MAX_STORED_VALUE_CHARS = 200;
+
+/** The largest `greater_than` of a threshold rule: the engine keeps greater_than + 1 timestamps per group. */
+export const MAX_GREATER_THAN = 100;
+
+/** The longest window, `within` or cooldown a rule may name (365 days). */
+export const MAX_DURATION_MS = 365 * 86_400_000;

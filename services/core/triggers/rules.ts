@@ -1,6 +1,7 @@
 /**
  * Trigger rule files: their YAML format, validation with errors that name the file, the rule
- * and the field, and the typed rules the engine runs. Pure: the caller reads the file.
+ * and the field, and the typed rules the engine runs. Pure: the caller reads the file. The keys
+ * every rule has are read here; each kind reads its own (see kinds.ts and registry.ts).
  *
  * Format (see config/triggers.yaml for a commented example):
  *   rules:
@@ -22,14 +23,11 @@
  */
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { KNOWN_EVENT_TYPES, type KnownEventType } from '../types';
-import { parseDuration } from './durations';
-import { EVENT_STRING_FIELDS, isEventField, type EventField } from './fields';
-
-/** The largest `greater_than`: the engine keeps greater_than + 1 timestamps per group. */
-export const MAX_GREATER_THAN = 100;
-/** The longest window, `within` or cooldown a rule may name (365 days). */
-export const MAX_DURATION_MS = 365 * 86_400_000;
+import type { KnownEventType } from '../types';
+import { isEventField, type EventField } from './fields';
+import type { RuleKindTypes, RuleSyntax } from './kinds';
+import { findRuleKind, ruleKindNames } from './registry';
+import { eventTypes, expecting, fieldHint, show, strictMapping } from './rule-syntax';
 
 /** One `where` condition: the event's field equals the value. */
 export interface FieldEquals {
@@ -37,7 +35,10 @@ export interface FieldEquals {
   value: string;
 }
 
-interface RuleBase {
+/** What every rule has, whatever its kind. */
+export interface RuleBase {
+  /** Names the kind, whose descriptor knows the rest of the rule (see kinds.ts). */
+  kind: string;
   name: string;
   description: string | null;
   /** Event types the rule counts (threshold) or that arm it (absence). */
@@ -46,30 +47,8 @@ interface RuleBase {
   where: FieldEquals[];
 }
 
-/** Counts matching events per group within a trailing event-time window. */
-export interface ThresholdRule extends RuleBase {
-  kind: 'threshold';
-  /** Null: one group per customer. */
-  groupBy: EventField | null;
-  /** As written in the file, e.g. `24h`; goes into the trigger context. */
-  window: string;
-  windowMs: number;
-  greaterThan: number;
-  cooldownMs: number;
-}
-
-/** Fires when an arming event is not followed by a cancelling one within a time. */
-export interface AbsenceRule extends RuleBase {
-  kind: 'absence';
-  notFollowedBy: KnownEventType[];
-  /** As written in the file, e.g. `15m`; goes into the trigger context. */
-  within: string;
-  withinMs: number;
-  onRepeat: 'restart' | 'keep';
-  context: 'cart' | null;
-}
-
-export type TriggerRule = ThresholdRule | AbsenceRule;
+/** A rule of any kind declared in RuleKindTypes (kinds.ts). */
+export type TriggerRule = RuleKindTypes[keyof RuleKindTypes]['rule'];
 
 /** A rule file is invalid; the message names the file, the rule and the field. */
 export class TriggerRuleError extends Error {
@@ -84,38 +63,7 @@ export class TriggerRuleError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Messages. Each names the bad value and what is expected; the path is added by formatIssue.
-
-type IssueLike = { input?: unknown };
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
-
-/** An error function: "<value> is not <noun>; expected <hint>", or "is missing; ...". */
-function expecting(noun: string, hint = '') {
-  return (issue: IssueLike): string =>
-    issue.input === undefined
-      ? `is missing; expected ${noun}${hint === '' ? '' : ` (${hint})`}`
-      : `${show(issue.input)} is not ${noun}${hint === '' ? '' : `; expected ${hint}`}`;
-}
-
-function strictMapping<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed keys: ${allowed}`
-        : expecting('a mapping', `key: value pairs (${allowed})`)(issue),
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
-// Field schemas.
+// The keys every rule has.
 
 const RULE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 
@@ -134,40 +82,6 @@ const ruleName = z.string({ error: expecting('a rule name', 'like high_interest'
     });
   }
 });
-
-const durationHint = 'like 15m, 24h, 30d';
-
-function duration(options: { allowZero: boolean }) {
-  return z.string({ error: expecting('a duration', durationHint) }).check((ctx) => {
-    const ms = parseDuration(ctx.value);
-    const problem =
-      ms === null
-        ? `is not a duration; expected ${durationHint}`
-        : ms > MAX_DURATION_MS
-          ? 'is longer than the longest allowed, 365d'
-          : ms === 0 && !options.allowZero
-            ? `is zero; expected a positive duration ${durationHint}`
-            : null;
-    if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${show(ctx.value)} ${problem}` });
-  });
-}
-
-const eventTypeHint = `one of ${KNOWN_EVENT_TYPES.join(', ')}`;
-const eventType = z.enum(KNOWN_EVENT_TYPES, { error: expecting('a known event type', eventTypeHint) });
-
-/** One event type or a non-empty list of them; a single string is read as a list of one. */
-const eventTypes = z.preprocess(
-  (value) => (typeof value === 'string' ? [value] : value),
-  z
-    .array(eventType, { error: expecting('an event type or a list of them', eventTypeHint) })
-    .min(1, { error: `is an empty list; expected ${eventTypeHint}` })
-    .refine((list) => new Set(list).size === list.length, { error: 'lists an event type twice' }),
-);
-
-const fieldHint = `${EVENT_STRING_FIELDS.join(', ')} or properties.<key>`;
-const eventField = z
-  .string({ error: expecting('an event field', fieldHint) })
-  .refine(isEventField, { error: (issue) => `${show(issue.input)} is not an event field; expected ${fieldHint}` });
 
 const whereConditions = z
   .record(
@@ -188,48 +102,7 @@ const whereConditions = z
     }
   });
 
-const notCount = expecting(`a whole number from 0 to ${MAX_GREATER_THAN}`);
-const greaterThan = z
-  .number({ error: notCount })
-  .int({ error: notCount })
-  .min(0, { error: notCount })
-  .max(MAX_GREATER_THAN, { error: notCount });
-
 const description = z.string({ error: expecting('text') }).optional();
-
-const thresholdSchema = strictMapping({
-  name: ruleName,
-  kind: z.literal('threshold'),
-  description,
-  event: eventTypes,
-  where: whereConditions.optional(),
-  group_by: eventField.optional(),
-  window: duration({ allowZero: false }),
-  greater_than: greaterThan,
-  cooldown: duration({ allowZero: true }).optional(),
-});
-
-const absenceSchema = strictMapping({
-  name: ruleName,
-  kind: z.literal('absence'),
-  description,
-  event: eventTypes,
-  where: whereConditions.optional(),
-  not_followed_by: eventTypes,
-  within: duration({ allowZero: false }),
-  on_repeat: z.enum(['restart', 'keep'], { error: expecting('an on_repeat choice', 'restart or keep') }).optional(),
-  context: z.enum(['cart'], { error: expecting('a context option', 'cart') }).optional(),
-}).check((ctx) => {
-  const both = ctx.value.event.filter((type) => ctx.value.not_followed_by.includes(type));
-  if (both.length > 0) {
-    ctx.issues.push({
-      code: 'custom',
-      input: ctx.value.not_followed_by,
-      path: ['not_followed_by'],
-      message: `lists ${both.join(', ')}, which also arms the rule (event); an event cannot cancel itself`,
-    });
-  }
-});
 
 const fileSchema = strictMapping({
   rules: z.array(z.unknown(), { error: expecting('a list of rules', 'a YAML list of rule mappings') }),
@@ -257,53 +130,43 @@ export function parseTriggerRules(fileName: string, text: string): TriggerRule[]
 }
 
 function parseRule(fileName: string, raw: unknown, index: number): TriggerRule {
-  const name = isMapping(raw) ? raw['name'] : undefined;
-  const label = typeof name === 'string' ? `rule ${JSON.stringify(name)}` : `rule #${index + 1}`;
+  const rawName = isMapping(raw) ? raw['name'] : undefined;
+  const label = typeof rawName === 'string' ? `rule ${JSON.stringify(rawName)}` : `rule #${index + 1}`;
   const fail = (message: string): never => {
     throw new TriggerRuleError(fileName, `${label}: ${message}`);
   };
   if (!isMapping(raw)) return fail(expecting('a mapping', 'name, kind and the fields of that kind')({ input: raw }));
 
-  const kind = raw['kind'];
-  const schema = kind === 'threshold' ? thresholdSchema : kind === 'absence' ? absenceSchema : null;
-  if (schema === null) return fail(`kind: ${expecting('a rule kind', 'threshold or absence')({ input: kind })}`);
+  const kind = findRuleKind(raw['kind']);
+  if (kind === undefined) return fail(`kind: ${expecting('a rule kind', kindNamesHint())({ input: raw['kind'] })}`);
 
-  const result = schema.safeParse(raw, { reportInput: true });
+  const result = ruleSchema(kind.name, kind.syntax).safeParse(raw, { reportInput: true });
   if (!result.success) return fail(formatIssue(raw, mostUseful(result.error.issues)));
-  return result.data.kind === 'threshold' ? toThresholdRule(result.data) : toAbsenceRule(result.data);
+  const { name, kind: _kind, description, event, where, ...fields } = result.data;
+  return kind.syntax.toRule(fields, { name, description: description ?? null, events: event, where: toConditions(where) });
 }
 
-type ThresholdInput = z.output<typeof thresholdSchema>;
-type AbsenceInput = z.output<typeof absenceSchema>;
-
-function toThresholdRule(input: ThresholdInput): ThresholdRule {
-  return {
-    kind: 'threshold',
-    name: input.name,
-    description: input.description ?? null,
-    events: input.event,
-    where: toConditions(input.where),
-    groupBy: (input.group_by as EventField | undefined) ?? null,
-    window: input.window.trim(),
-    windowMs: parseDuration(input.window)!,
-    greaterThan: input.greater_than,
-    cooldownMs: input.cooldown === undefined ? 0 : parseDuration(input.cooldown)!,
-  };
+/** A rule mapping of the kind: the keys every rule has, then the kind's own. */
+function ruleSchema(kindName: string, syntax: RuleSyntax<TriggerRule>) {
+  return strictMapping({
+    name: ruleName,
+    kind: z.literal(kindName),
+    description,
+    event: eventTypes,
+    where: whereConditions.optional(),
+    ...syntax.fields,
+  }).check((ctx) => {
+    const { name: _name, kind: _kind, description: _description, event, where: _where, ...fields } = ctx.value;
+    for (const { path, input, message } of syntax.problems(fields, event)) {
+      ctx.issues.push({ code: 'custom', input, path: [path], message });
+    }
+  });
 }
 
-function toAbsenceRule(input: AbsenceInput): AbsenceRule {
-  return {
-    kind: 'absence',
-    name: input.name,
-    description: input.description ?? null,
-    events: input.event,
-    where: toConditions(input.where),
-    notFollowedBy: input.not_followed_by,
-    within: input.within.trim(),
-    withinMs: parseDuration(input.within)!,
-    onRepeat: input.on_repeat ?? 'restart',
-    context: input.context ?? null,
-  };
+/** "threshold or absence", or "a, b or c". */
+function kindNamesHint(): string {
+  const names = ruleKindNames();
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
 function toConditions(where: Record<string, string> | undefined): FieldEquals[] {

@@ -6,7 +6,10 @@
  * value like "__proto__" or "constructor" must not meet Object.prototype.
  */
 import { createHash } from 'node:crypto';
-import { MAX_STORED_VALUE_CHARS, SEEN_EVENT_IDS, SEEN_HASH_CHARS } from './limits';
+import type { RuleKindTypes } from './kinds';
+import { SEEN_EVENT_IDS, SEEN_HASH_CHARS } from './limits';
+import { findRuleKind, ruleKindOf } from './registry';
+import { isArrayOf, isNullable, isObject, isString } from './stored-values';
 
 export const TRIGGER_STATE_VERSION = 1;
 
@@ -27,45 +30,16 @@ export interface CartState {
   lastAdded: string | null;
 }
 
-export type RuleState = ThresholdRuleState | AbsenceRuleState;
-
-export interface ThresholdRuleState {
+/** What every rule state has, whatever its kind. */
+export interface RuleStateBase {
+  /** The rule's name. */
   rule: string;
-  kind: 'threshold';
-  /** Newest occurred_at of any counted event of the rule: the lateness and eviction reference. */
-  newest: number;
-  groups: ThresholdGroup[];
+  /** Its kind, whose descriptor knows the rest of the state (see kinds.ts). */
+  kind: string;
 }
 
-export interface ThresholdGroup {
-  /** The group value (hashed when longer than MAX_STORED_VALUE_CHARS); '' without group_by. */
-  key: string;
-  /** occurred_at of the newest greater_than + 1 counted events inside the window, ascending. */
-  times: number[];
-  /** False from a firing until the count is seen at or below greater_than again. */
-  armed: boolean;
-  /** Event time (the group's newest occurred_at) of the last firing, for the cooldown. */
-  firedAt: number | null;
-}
-
-export interface AbsenceRuleState {
-  rule: string;
-  kind: 'absence';
-  /** Newest occurred_at of a cancelling event seen: an arming event at or before it is already followed. */
-  lastCancelAt: number | null;
-  pending: PendingAbsence | null;
-}
-
-/** An arming event whose timer runs. */
-export interface PendingAbsence {
-  eventId: string;
-  /** occurred_at of the arming event. */
-  at: number;
-  /** Service-clock time the timer fires; fireTimer before it does nothing. */
-  dueAt: number;
-  productId: string | null;
-  category: string | null;
-}
+/** The state of a rule of any kind declared in RuleKindTypes (kinds.ts). */
+export type RuleState = RuleKindTypes[keyof RuleKindTypes]['state'];
 
 /** A state no event has touched yet. */
 export function emptyTriggerState(): TriggerState {
@@ -78,11 +52,7 @@ export function cloneTriggerState(state: TriggerState): TriggerState {
     v: state.v,
     seen: [...state.seen],
     cart: state.cart === null ? null : { items: [...state.cart.items], lastAdded: state.cart.lastAdded },
-    rules: state.rules.map((ruleState) =>
-      ruleState.kind === 'threshold'
-        ? { ...ruleState, groups: ruleState.groups.map((group) => ({ ...group, times: [...group.times] })) }
-        : { ...ruleState, pending: ruleState.pending === null ? null : { ...ruleState.pending } },
-    ),
+    rules: state.rules.map((ruleState) => ruleKindOf(ruleState).cloneState(ruleState)),
   };
 }
 
@@ -126,46 +96,11 @@ function stateProblem(raw: unknown): string | null {
   return bad === -1 ? null : `rules[${bad}] is malformed`;
 }
 
+/** A rule state of a registered kind, well formed as that kind checks it. */
 function isRuleState(raw: unknown): boolean {
   if (!isObject(raw) || !isString(raw['rule'])) return false;
-  if (raw['kind'] === 'threshold') return isTime(raw['newest']) && isArrayOf(raw['groups'], isGroup);
-  if (raw['kind'] !== 'absence') return false;
-  const pending = raw['pending'];
-  const pendingOk =
-    pending === null ||
-    (isObject(pending) &&
-      isString(pending['eventId']) &&
-      isTime(pending['at']) &&
-      isTime(pending['dueAt']) &&
-      isNullable(pending['productId'], isString) &&
-      isNullable(pending['category'], isString));
-  return isNullable(raw['lastCancelAt'], isTime) && pendingOk;
-}
-
-function isGroup(raw: unknown): boolean {
-  return (
-    isObject(raw) &&
-    isString(raw['key']) &&
-    isArrayOf(raw['times'], isTime) &&
-    typeof raw['armed'] === 'boolean' &&
-    isNullable(raw['firedAt'], isTime)
-  );
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-function isString(value: unknown): value is string {
-  return typeof value === 'string';
-}
-function isTime(value: unknown): value is number {
-  return Number.isSafeInteger(value);
-}
-function isNullable(value: unknown, check: (value: unknown) => boolean): boolean {
-  return value === null || check(value);
-}
-function isArrayOf(value: unknown, check: (item: unknown) => boolean): boolean {
-  return Array.isArray(value) && value.every(check);
+  const kind = findRuleKind(raw['kind']);
+  return kind !== undefined && kind.isState(raw);
 }
 
 /** Records the event id as seen; false when it was already among the remembered ones. */
@@ -175,15 +110,4 @@ export function rememberEventId(state: TriggerState, eventId: string): boolean {
   state.seen.push(hash);
   if (state.seen.length > SEEN_EVENT_IDS) state.seen.splice(0, state.seen.length - SEEN_EVENT_IDS);
   return true;
-}
-
-/** The value as stored in state: verbatim when short, else a hash (still unique per value). */
-export function storedKey(value: string): string {
-  if (value.length <= MAX_STORED_VALUE_CHARS) return value;
-  return `#sha256:${createHash('sha256').update(value).digest('base64url')}`;
-}
-
-/** The value when it is short enough to keep, else null. */
-export function keepableValue(value: string | null): string | null {
-  return value !== null && value.length <= MAX_STORED_VALUE_CHARS ? value : null;
 }

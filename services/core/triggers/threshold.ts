@@ -24,25 +24,91 @@
  */
 import { triggerId } from '../ids';
 import type { BehaviorEvent, TriggerFired } from '../types';
-import { eventFieldValue } from './fields';
-import { MAX_GROUPS_PER_RULE } from './limits';
+import { parseDuration } from './durations';
+import { eventFieldValue, type EventField } from './fields';
+import { ruleSyntax, type RuleKind } from './kinds';
+import { MAX_GREATER_THAN, MAX_GROUPS_PER_RULE } from './limits';
 import { matchesRule } from './matching';
-import type { ThresholdRule } from './rules';
-import { storedKey, type ThresholdGroup, type ThresholdRuleState } from './state';
+import { duration, eventField, wholeNumber } from './rule-syntax';
+import type { RuleBase } from './rules';
+import type { RuleStateBase } from './state';
+import { isArrayOf, isNullable, isObject, isString, isTime, storedKey } from './stored-values';
+import { noTimerChanges } from './timers';
+
+/** Counts matching events per group within a trailing event-time window. */
+export interface ThresholdRule extends RuleBase {
+  kind: 'threshold';
+  /** Null: one group per customer. */
+  groupBy: EventField | null;
+  /** As written in the file, e.g. `24h`; goes into the trigger context. */
+  window: string;
+  windowMs: number;
+  greaterThan: number;
+  cooldownMs: number;
+}
+
+export interface ThresholdRuleState extends RuleStateBase {
+  kind: 'threshold';
+  /** Newest occurred_at of any counted event of the rule: the lateness and eviction reference. */
+  newest: number;
+  groups: ThresholdGroup[];
+}
+
+export interface ThresholdGroup {
+  /** The group value (hashed when longer than MAX_STORED_VALUE_CHARS); '' without group_by. */
+  key: string;
+  /** occurred_at of the newest greater_than + 1 counted events inside the window, ascending. */
+  times: number[];
+  /** False from a firing until the count is seen at or below greater_than again. */
+  armed: boolean;
+  /** Event time (the group's newest occurred_at) of the last firing, for the cooldown. */
+  firedAt: number | null;
+}
+
+/** The threshold kind, as the parser, the engine and the adapters see it. */
+export const thresholdKind: RuleKind<ThresholdRule, ThresholdRuleState> = {
+  name: 'threshold',
+  syntax: ruleSyntax(
+    {
+      group_by: eventField.optional(),
+      window: duration({ allowZero: false }),
+      greater_than: wholeNumber(MAX_GREATER_THAN),
+      cooldown: duration({ allowZero: true }).optional(),
+    },
+    {
+      toRule: (fields, common) => ({
+        kind: 'threshold',
+        ...common,
+        groupBy: (fields.group_by as EventField | undefined) ?? null,
+        window: fields.window.trim(),
+        windowMs: parseDuration(fields.window)!,
+        greaterThan: fields.greater_than,
+        cooldownMs: fields.cooldown === undefined ? 0 : parseDuration(fields.cooldown)!,
+      }),
+    },
+  ),
+  horizonMs: (rule) => rule.windowMs + rule.cooldownMs,
+  concerns: (rule, event) => thresholdGroupValue(rule, event) !== null,
+  newState: (rule, event) => ({ rule: rule.name, kind: 'threshold', newest: event.occurred_at, groups: [] }),
+  apply: (ruleState, rule, event, now) => ({
+    trigger: applyThresholdEvent(ruleState, rule, event, thresholdGroupValue(rule, event)!, now),
+    timers: noTimerChanges(),
+  }),
+  timer: null,
+  reportsCart: () => false,
+  afterRemoveFromCart: null,
+  isState: (raw) => isTime(raw['newest']) && isArrayOf(raw['groups'], isGroup),
+  cloneState: (ruleState) => ({ ...ruleState, groups: ruleState.groups.map((group) => ({ ...group, times: [...group.times] })) }),
+};
 
 /** The group value the rule counts the event under ('' without group_by), or null when the rule ignores it. */
-export function thresholdGroupValue(rule: ThresholdRule, event: BehaviorEvent): string | null {
+function thresholdGroupValue(rule: ThresholdRule, event: BehaviorEvent): string | null {
   if (!matchesRule(rule, event)) return null;
   return rule.groupBy === null ? '' : eventFieldValue(event, rule.groupBy);
 }
 
-/** A fresh state for a threshold rule. */
-export function newThresholdState(rule: ThresholdRule, newest: number): ThresholdRuleState {
-  return { rule: rule.name, kind: 'threshold', newest, groups: [] };
-}
-
 /** Counts the event (its group value from thresholdGroupValue) and returns the firing it causes, if any. */
-export function applyThresholdEvent(
+function applyThresholdEvent(
   ruleState: ThresholdRuleState,
   rule: ThresholdRule,
   event: BehaviorEvent,
@@ -123,4 +189,14 @@ function thresholdTrigger(
     cause_event_id: event.event_id,
     context,
   };
+}
+
+function isGroup(raw: unknown): boolean {
+  return (
+    isObject(raw) &&
+    isString(raw['key']) &&
+    isArrayOf(raw['times'], isTime) &&
+    typeof raw['armed'] === 'boolean' &&
+    isNullable(raw['firedAt'], isTime)
+  );
 }

@@ -1,6 +1,7 @@
 /**
- * Timer ids and timer changes. A timer id names one customer and one absence rule, so an
- * adapter can keep every timer of a partition in one sorted set scored by due time. Pure.
+ * Timer ids and timer changes. A timer id names one customer and one rule whose kind waits (an
+ * absence rule, say), so an adapter can keep every timer of a partition in one sorted set scored
+ * by due time. Pure.
  */
 
 /** Timers to add or move (ZADD; an existing id gets the new due time) and to remove (ZREM). */
