@@ -3,9 +3,16 @@ export { applyEvent, applyEvents, fireDueTimers, fireTimer, longestHorizonMs, ti
 export type { EngineResult, IgnoredCounts, IgnoredReason } from './engine';
 export { parseTriggerRules, TriggerRuleError } from './rules';
 export type { FieldEquals, TriggerRule } from './rules';
+// For writing a rule kind (see kinds.ts): the descriptor, its registration and the parts the
+// shipped kinds are built from.
 export { registerRuleKind } from './registry';
 export { ruleSyntax } from './kinds';
-export type { CommonRuleFields, RuleKind, RuleOutcome, RuleProblem, RuleSyntax, RuleTimer } from './kinds';
+export type { CommonRuleFields, RuleKind, RuleKindTypes, RuleOutcome, RuleProblem, RuleSyntax, RuleTimer } from './kinds';
+export type { RuleBase } from './rules';
+export type { RuleStateBase } from './state';
+export { duration, eventField, eventTypes, expecting, wholeNumber } from './rule-syntax';
+export { matchesRule } from './matching';
+export { isArrayOf, isNullable, isObject, isString, isTime, keepableValue, storedKey } from './stored-values';
 export type { ThresholdGroup, ThresholdRule, ThresholdRuleState } from './threshold';
 export type { AbsenceRule, AbsenceRuleState, PendingAbsence } from './absence';
 export {
