@@ -22,5 +22,4 @@ export type {
 } from './state';
 export { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor } from './timers';
 export type { TimerChanges } from './timers';
-export { parseDuration } from './durations';
 export * from './limits';

@@ -7,9 +7,9 @@
  *     - name: high_interest          # [a-z][a-z0-9_-]*, unique; `segment:` is reserved
  *       kind: threshold
  *       event: product_view          # one event type or a list
- *       where: { category: shoes }   # optional; equality on product_id, category, ..., properties.<key>
+ *       where: { category: shoes }   # optional; the shared grammar of core/definitions (where.ts)
  *       group_by: product_id         # optional; events lacking the field are ignored by the rule
- *       window: 24h                  # trailing event-time window
+ *       window: 24h                  # trailing event-time window; durations as in core/definitions
  *       greater_than: 3              # fires when the count goes from 3 to 4
  *       cooldown: 12h                # optional; no second firing of a group sooner than this
  *     - name: cart_abandoned
@@ -20,22 +20,28 @@
  *       on_repeat: restart           # or keep
  *       context: cart                # optional; adds the tracked cart to the trigger context
  */
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  durationSchema,
+  eventFieldSchema,
+  expecting,
+  isMapping,
+  MAX_DURATION_MS,
+  parseWith,
+  parseYaml,
+  reportProblems,
+  show,
+  strictMapping,
+  whereSchema,
+  type EventField,
+  type FieldEquals,
+} from '../definitions';
 import { KNOWN_EVENT_TYPES, type KnownEventType } from '../types';
-import { parseDuration } from './durations';
-import { EVENT_STRING_FIELDS, isEventField, type EventField } from './fields';
+
+export { MAX_DURATION_MS, type FieldEquals };
 
 /** The largest `greater_than`: the engine keeps greater_than + 1 timestamps per group. */
 export const MAX_GREATER_THAN = 100;
-/** The longest window, `within` or cooldown a rule may name (365 days). */
-export const MAX_DURATION_MS = 365 * 86_400_000;
-
-/** One `where` condition: the event's field equals the value. */
-export interface FieldEquals {
-  field: EventField;
-  value: string;
-}
 
 interface RuleBase {
   name: string;
@@ -84,37 +90,6 @@ export class TriggerRuleError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Messages. Each names the bad value and what is expected; the path is added by formatIssue.
-
-type IssueLike = { input?: unknown };
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
-
-/** An error function: "<value> is not <noun>; expected <hint>", or "is missing; ...". */
-function expecting(noun: string, hint = '') {
-  return (issue: IssueLike): string =>
-    issue.input === undefined
-      ? `is missing; expected ${noun}${hint === '' ? '' : ` (${hint})`}`
-      : `${show(issue.input)} is not ${noun}${hint === '' ? '' : `; expected ${hint}`}`;
-}
-
-function strictMapping<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed keys: ${allowed}`
-        : expecting('a mapping', `key: value pairs (${allowed})`)(issue),
-  });
-}
-
-// ---------------------------------------------------------------------------------------------
 // Field schemas.
 
 const RULE_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
@@ -135,23 +110,6 @@ const ruleName = z.string({ error: expecting('a rule name', 'like high_interest'
   }
 });
 
-const durationHint = 'like 15m, 24h, 30d';
-
-function duration(options: { allowZero: boolean }) {
-  return z.string({ error: expecting('a duration', durationHint) }).check((ctx) => {
-    const ms = parseDuration(ctx.value);
-    const problem =
-      ms === null
-        ? `is not a duration; expected ${durationHint}`
-        : ms > MAX_DURATION_MS
-          ? 'is longer than the longest allowed, 365d'
-          : ms === 0 && !options.allowZero
-            ? `is zero; expected a positive duration ${durationHint}`
-            : null;
-    if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${show(ctx.value)} ${problem}` });
-  });
-}
-
 const eventTypeHint = `one of ${KNOWN_EVENT_TYPES.join(', ')}`;
 const eventType = z.enum(KNOWN_EVENT_TYPES, { error: expecting('a known event type', eventTypeHint) });
 
@@ -163,30 +121,6 @@ const eventTypes = z.preprocess(
     .min(1, { error: `is an empty list; expected ${eventTypeHint}` })
     .refine((list) => new Set(list).size === list.length, { error: 'lists an event type twice' }),
 );
-
-const fieldHint = `${EVENT_STRING_FIELDS.join(', ')} or properties.<key>`;
-const eventField = z
-  .string({ error: expecting('an event field', fieldHint) })
-  .refine(isEventField, { error: (issue) => `${show(issue.input)} is not an event field; expected ${fieldHint}` });
-
-const whereConditions = z
-  .record(
-    z.string(),
-    z.string({ error: expecting('text', 'quoted text, e.g. "123" (values are compared as text)') }),
-    { error: expecting('a mapping of field: value', `fields ${fieldHint}`) },
-  )
-  .check((ctx) => {
-    for (const key of Object.keys(ctx.value)) {
-      if (!isEventField(key)) {
-        ctx.issues.push({
-          code: 'custom',
-          input: key,
-          path: [key],
-          message: `is not an event field; expected ${fieldHint}`,
-        });
-      }
-    }
-  });
 
 const notCount = expecting(`a whole number from 0 to ${MAX_GREATER_THAN}`);
 const greaterThan = z
@@ -202,11 +136,11 @@ const thresholdSchema = strictMapping({
   kind: z.literal('threshold'),
   description,
   event: eventTypes,
-  where: whereConditions.optional(),
-  group_by: eventField.optional(),
-  window: duration({ allowZero: false }),
+  where: whereSchema.optional(),
+  group_by: eventFieldSchema.optional(),
+  window: durationSchema(),
   greater_than: greaterThan,
-  cooldown: duration({ allowZero: true }).optional(),
+  cooldown: durationSchema({ minMs: 0 }).optional(),
 });
 
 const absenceSchema = strictMapping({
@@ -214,9 +148,9 @@ const absenceSchema = strictMapping({
   kind: z.literal('absence'),
   description,
   event: eventTypes,
-  where: whereConditions.optional(),
+  where: whereSchema.optional(),
   not_followed_by: eventTypes,
-  within: duration({ allowZero: false }),
+  within: durationSchema(),
   on_repeat: z.enum(['restart', 'keep'], { error: expecting('an on_repeat choice', 'restart or keep') }).optional(),
   context: z.enum(['cart'], { error: expecting('a context option', 'cart') }).optional(),
 }).check((ctx) => {
@@ -240,20 +174,19 @@ const fileSchema = strictMapping({
 
 /** Parses and validates a trigger rule file (YAML text); throws TriggerRuleError on any problem. */
 export function parseTriggerRules(fileName: string, text: string): TriggerRule[] {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (document.errors.length > 0) {
-    throw new TriggerRuleError(fileName, `is not valid YAML: ${document.errors[0]!.message}`);
-  }
-  const raw: unknown = document.toJS();
+  const raw = reporting(fileName, '', () => parseYaml(text));
   if (raw === null || raw === undefined) {
     throw new TriggerRuleError(fileName, 'is empty; expected a mapping with a `rules:` list');
   }
-  const file = fileSchema.safeParse(raw, { reportInput: true });
-  if (!file.success) throw new TriggerRuleError(fileName, formatIssue(raw, mostUseful(file.error.issues)));
-
-  const rules = file.data.rules.map((rawRule, index) => parseRule(fileName, rawRule, index));
+  const file = reporting(fileName, '', () => parseWith(fileSchema, raw));
+  const rules = file.rules.map((rawRule, index) => parseRule(fileName, rawRule, index));
   rejectDuplicateNames(fileName, rules);
   return rules;
+}
+
+/** Runs `parse`, reporting a DefinitionProblem as a TriggerRuleError under `label` (e.g. `rule "x": `). */
+function reporting<T>(fileName: string, label: string, parse: () => T): T {
+  return reportProblems(parse, (problem) => new TriggerRuleError(fileName, `${label}${problem.message}`));
 }
 
 function parseRule(fileName: string, raw: unknown, index: number): TriggerRule {
@@ -268,9 +201,8 @@ function parseRule(fileName: string, raw: unknown, index: number): TriggerRule {
   const schema = kind === 'threshold' ? thresholdSchema : kind === 'absence' ? absenceSchema : null;
   if (schema === null) return fail(`kind: ${expecting('a rule kind', 'threshold or absence')({ input: kind })}`);
 
-  const result = schema.safeParse(raw, { reportInput: true });
-  if (!result.success) return fail(formatIssue(raw, mostUseful(result.error.issues)));
-  return result.data.kind === 'threshold' ? toThresholdRule(result.data) : toAbsenceRule(result.data);
+  const rule = reporting(fileName, `${label}: `, () => parseWith<ThresholdInput | AbsenceInput>(schema, raw));
+  return rule.kind === 'threshold' ? toThresholdRule(rule) : toAbsenceRule(rule);
 }
 
 type ThresholdInput = z.output<typeof thresholdSchema>;
@@ -282,12 +214,12 @@ function toThresholdRule(input: ThresholdInput): ThresholdRule {
     name: input.name,
     description: input.description ?? null,
     events: input.event,
-    where: toConditions(input.where),
-    groupBy: (input.group_by as EventField | undefined) ?? null,
-    window: input.window.trim(),
-    windowMs: parseDuration(input.window)!,
+    where: input.where ?? [],
+    groupBy: input.group_by ?? null,
+    window: input.window.text,
+    windowMs: input.window.ms,
     greaterThan: input.greater_than,
-    cooldownMs: input.cooldown === undefined ? 0 : parseDuration(input.cooldown)!,
+    cooldownMs: input.cooldown?.ms ?? 0,
   };
 }
 
@@ -297,17 +229,13 @@ function toAbsenceRule(input: AbsenceInput): AbsenceRule {
     name: input.name,
     description: input.description ?? null,
     events: input.event,
-    where: toConditions(input.where),
+    where: input.where ?? [],
     notFollowedBy: input.not_followed_by,
-    within: input.within.trim(),
-    withinMs: parseDuration(input.within)!,
+    within: input.within.text,
+    withinMs: input.within.ms,
     onRepeat: input.on_repeat ?? 'restart',
     context: input.context ?? null,
   };
-}
-
-function toConditions(where: Record<string, string> | undefined): FieldEquals[] {
-  return Object.entries(where ?? {}).map(([field, value]) => ({ field: field as EventField, value }));
 }
 
 function rejectDuplicateNames(fileName: string, rules: TriggerRule[]): void {
@@ -318,29 +246,4 @@ function rejectDuplicateNames(fileName: string, rules: TriggerRule[]): void {
     }
     seen.add(rule.name);
   }
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The issue to report: an unknown key first, since a misspelt key also shows up as a missing one. */
-function mostUseful(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
-  return issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]!;
-}
-
-/** "path: message", where list indexes read [i] and a lone value read as a list drops its [0]. */
-function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
-  let text = '';
-  let node: unknown = raw;
-  for (const segment of issue.path) {
-    if (typeof segment === 'number') {
-      if (!Array.isArray(node)) break; // `event: foo` was read as [foo]; name the field, not [0]
-      text += `[${segment}]`;
-    } else {
-      text += text === '' ? String(segment) : `.${String(segment)}`;
-    }
-    node = isMapping(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
-  }
-  return text === '' ? issue.message : `${text}: ${issue.message}`;
 }

@@ -24,7 +24,7 @@
  */
 import { triggerId } from '../ids';
 import type { BehaviorEvent, TriggerFired } from '../types';
-import { eventFieldValue } from './fields';
+import { eventFieldValue } from '../definitions';
 import { MAX_GROUPS_PER_RULE } from './limits';
 import { matchesRule } from './matching';
 import type { ThresholdRule } from './rules';
