@@ -5,7 +5,7 @@
  */
 import type { CustomerProfile, TriggerFired } from '../types';
 import { variantSubjectId } from './definition';
-import { formatDuration } from './duration';
+import { formatDuration } from '../definitions';
 import { ineligibility } from './eligibility';
 import type { Campaign, Variant } from './model';
 import { quietHoursEnd, resolveTimeZone } from './quiet-hours';

@@ -3,9 +3,8 @@
  * Pure: the caller reads the file, so start-up errors can name the file, the campaign and the
  * exact field that is wrong, and say what was expected.
  */
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from './duration';
+import { DefinitionProblem, durationSchema, HOUR_MS, isMapping, parseWith as parseWithAt, parseYaml, reportProblems, show, strictMapping } from '../definitions';
 import {
   PROFILE_CONDITION_OPS,
   type Campaign,
@@ -29,19 +28,9 @@ export class CampaignDefinitionError extends Error {
   }
 }
 
-/** A problem at a field path, before the file and campaign are known. */
-class FieldProblem extends Error {
-  constructor(
-    readonly field: string,
-    readonly problem: string,
-  ) {
-    super(`${field}: ${problem}`);
-  }
-}
-
 /** The caps used when `defaults:` leaves them out. */
 export const BUILT_IN_DEFAULTS = {
-  frequencyCap: { max: 3, perMs: 24 * 3_600_000 } as FrequencyCap,
+  frequencyCap: { max: 3, perMs: 24 * HOUR_MS } as FrequencyCap,
   quietHours: quietHours('21:00', '08:00') as QuietHours | null,
   cooldownMs: null as number | null,
 };
@@ -53,35 +42,16 @@ const SEGMENT_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const CLOCK = /^([01][0-9]|2[0-3]):([0-5][0-9])$/;
 const PROFILE_FIELD = /^(email|first_name|last_name|locale|timezone|country|consent_email|attributes\.[A-Za-z0-9_.-]{1,100})$/;
 
-function quote(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : (JSON.stringify(value) ?? String(value));
-}
-
 function quietHours(start: string, end: string): QuietHours {
   const minute = (clock: string) => Number(clock.slice(0, 2)) * 60 + Number(clock.slice(3, 5));
   return { start, end, startMinute: minute(start), endMinute: minute(end) };
 }
 
-/** A strict object whose unknown-key error lists the keys that are allowed. */
-function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown key; expected one of ${allowed}` : undefined),
-  });
-}
-
-const duration = z.unknown().transform((raw, ctx): number => {
-  const ms = typeof raw === 'string' ? parseDuration(raw) : null;
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `${quote(raw)} is not a duration; expected like 30m, 24h, 7d` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = durationSchema().transform((value) => value.ms);
 
 const namePattern = (pattern: RegExp, what: string) =>
   z.unknown().refine((raw) => typeof raw === 'string' && pattern.test(raw), {
-    error: (issue) => `${quote(issue.input)} is not a ${what}`,
+    error: (issue) => `${show(issue.input)} is not a ${what}`,
   }) as unknown as z.ZodType<string>;
 
 const segmentList = z.array(namePattern(SEGMENT_NAME, 'segment name; expected lower_snake_case like frequent_buyer'), {
@@ -90,14 +60,14 @@ const segmentList = z.array(namePattern(SEGMENT_NAME, 'segment name; expected lo
 const clock = namePattern(CLOCK, 'time of day; expected "HH:MM" in 24-hour time, like "21:00"');
 const text = z.string({ error: 'expected text' }).min(1, 'expected non-empty text');
 
-const frequencyCapSchema = strictObject({
+const frequencyCapSchema = strictMapping({
   max: z.number({ error: 'expected a whole number >= 1' }).int('expected a whole number >= 1').min(1, 'expected a whole number >= 1'),
   per: duration,
 }).transform((cap): FrequencyCap => ({ max: cap.max, perMs: cap.per }));
 
 const quietHoursSchema = z.union([
   z.literal(false),
-  strictObject({ start: clock, end: clock })
+  strictMapping({ start: clock, end: clock })
     .refine((window) => window.start !== window.end, 'start and end are equal; use quiet_hours: false to allow any time')
     .transform((window) => quietHours(window.start, window.end)),
 ], { error: 'expected { start: "HH:MM", end: "HH:MM" } or false' });
@@ -107,11 +77,11 @@ const capsShape = {
   frequency_cap: frequencyCapSchema.optional(),
   quiet_hours: quietHoursSchema.optional(),
 };
-const capsSchema = strictObject(capsShape);
+const capsSchema = strictMapping(capsShape);
 
 const profileValue = z.union([z.string(), z.number(), z.boolean()], { error: 'expected text, a number or true/false' })
   .transform((value) => String(value));
-const profileConditionSchema = strictObject({
+const profileConditionSchema = strictMapping({
   field: namePattern(PROFILE_FIELD, 'profile field; expected email, first_name, last_name, locale, timezone, country, consent_email or attributes.<key>'),
   eq: profileValue.optional(),
   neq: profileValue.optional(),
@@ -131,21 +101,21 @@ const profileConditionSchema = strictObject({
   return { field: body.field, op, values };
 });
 
-const eligibilitySchema = strictObject({
+const eligibilitySchema = strictMapping({
   all_segments: segmentList.optional(),
   any_segments: segmentList.optional(),
   none_segments: segmentList.optional(),
   profile: z.array(profileConditionSchema, { error: 'expected a list of profile conditions' }).optional(),
 });
 
-const variantSchema = strictObject({
+const variantSchema = strictMapping({
   name: namePattern(CAMPAIGN_NAME, 'variant name; expected lower_snake_case like control'),
   weight: z.number({ error: 'expected a whole number >= 1' }).int('expected a whole number >= 1').min(1, 'expected a whole number >= 1').max(1_000_000, 'expected at most 1000000'),
   template: namePattern(TEMPLATE_NAME, 'template name; expected a folder name under emails/ like exclusive_offer').optional(),
   subject: text.optional(),
 });
 
-const offerSchema = strictObject({
+const offerSchema = strictMapping({
   headline: text,
   description: text.optional(),
   code: text.optional(),
@@ -159,7 +129,7 @@ const offerSchema = strictObject({
   validForMs: offer.valid_for ?? null,
 }));
 
-const campaignSchema = strictObject({
+const campaignSchema = strictMapping({
   name: z.string(),
   description: z.string().optional(),
   rules: z.array(namePattern(RULE_NAME, 'trigger rule name; expected like high_interest or segment:high_value_engaged'), {
@@ -170,7 +140,7 @@ const campaignSchema = strictObject({
   template: z.unknown().refine((raw) => typeof raw === 'string' && TEMPLATE_NAME.test(raw), {
     error: (issue) => issue.input === undefined
       ? 'required; expected a template name (a folder under emails/)'
-      : `${quote(issue.input)} is not a template name; expected a folder name under emails/ like exclusive_offer`,
+      : `${show(issue.input)} is not a template name; expected a folder name under emails/ like exclusive_offer`,
   }) as unknown as z.ZodType<string>,
   variants: z.array(variantSchema, { error: 'expected a list of variants' }).min(1, 'expected at least one variant, or leave variants out').optional(),
   variant_key: z.enum(['customer', 'trigger'], { error: 'expected customer or trigger' }).optional(),
@@ -178,36 +148,23 @@ const campaignSchema = strictObject({
   offer: offerSchema.optional(),
 });
 
-const defaultsSchema = strictObject(capsShape);
+const defaultsSchema = strictMapping(capsShape);
 
-function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc === '' ? String(key) : `${acc}.${String(key)}`), '');
-}
-
-/** Runs a schema; turns its most useful issue into a FieldProblem. */
+/** Runs a schema on one campaign (or `defaults:`); a problem with the whole of it is reported at `(campaign)`. */
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown): T {
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  // An unknown key usually explains the other issues (a typo makes a field "missing").
-  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-  const issue = issues[0];
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-  throw new FieldProblem(formatPath(path) || '(campaign)', issue.message);
+  return reportProblems(
+    () => parseWithAt(schema, raw),
+    (problem) => (problem.field === '' ? new DefinitionProblem('(campaign)', problem.problem) : problem),
+  );
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseYaml(fileName: string, source: string): Record<string, unknown> {
-  const document = parseDocument(source, { prettyErrors: true, uniqueKeys: true });
-  const error = document.errors[0];
-  if (error !== undefined) {
-    throw new CampaignDefinitionError(`${fileName}: not valid YAML: ${error.message.split('\n')[0]}`, fileName, null, null);
-  }
-  const root: unknown = document.toJS();
-  const unknownKeys = isPlainObject(root) ? Object.keys(root).filter((key) => key !== 'campaigns' && key !== 'defaults') : [];
-  if (!isPlainObject(root) || !Array.isArray(root.campaigns) || unknownKeys.length > 0) {
+function parseRoot(fileName: string, source: string): Record<string, unknown> {
+  const root = reportProblems(
+    () => parseYaml(source),
+    (problem) => new CampaignDefinitionError(`${fileName}: ${problem.message}`, fileName, null, null),
+  );
+  const unknownKeys = isMapping(root) ? Object.keys(root).filter((key) => key !== 'campaigns' && key !== 'defaults') : [];
+  if (!isMapping(root) || !Array.isArray(root.campaigns) || unknownKeys.length > 0) {
     const message = `${fileName}: expected a top-level "campaigns:" list and an optional "defaults:" map, nothing else`;
     throw new CampaignDefinitionError(message, fileName, null, unknownKeys[0] ?? 'campaigns');
   }
@@ -223,21 +180,17 @@ function mergeCaps(defaults: CampaignCaps, own: z.infer<typeof capsSchema> | und
 }
 
 function parseDefaults(fileName: string, raw: unknown): CampaignCaps {
-  let body: z.infer<typeof defaultsSchema>;
-  try {
-    body = parseWith(defaultsSchema, raw ?? {});
-  } catch (error) {
-    if (!(error instanceof FieldProblem)) throw error;
-    const field = error.field === '(campaign)' ? 'defaults' : `defaults.${error.field}`;
-    throw new CampaignDefinitionError(`${fileName}: ${field}: ${error.problem}`, fileName, null, field);
-  }
+  const body = reportProblems(
+    () => parseWithAt(defaultsSchema, raw ?? {}, 'defaults'),
+    (problem) => new CampaignDefinitionError(`${fileName}: ${problem.message}`, fileName, null, problem.field),
+  );
   return mergeCaps(BUILT_IN_DEFAULTS, body);
 }
 
 function toCampaign(body: z.infer<typeof campaignSchema>, defaults: CampaignCaps): Campaign {
   const variantNames = new Set<string>();
   (body.variants ?? []).forEach((variant, index) => {
-    if (variantNames.has(variant.name)) throw new FieldProblem(`variants[${index}].name`, `duplicate variant name ${quote(variant.name)}`);
+    if (variantNames.has(variant.name)) throw new DefinitionProblem(`variants[${index}].name`, `duplicate variant name ${show(variant.name)}`);
     variantNames.add(variant.name);
   });
   const eligibility = body.eligibility ?? {};
@@ -267,25 +220,20 @@ function toCampaign(body: z.infer<typeof campaignSchema>, defaults: CampaignCaps
 
 /** Parses and validates campaigns.yaml; throws CampaignDefinitionError naming file, campaign and field. */
 export function parseCampaigns(fileName: string, source: string): Campaign[] {
-  const root = parseYaml(fileName, source);
+  const root = parseRoot(fileName, source);
   const defaults = parseDefaults(fileName, root.defaults);
   const seen = new Set<string>();
   return (root.campaigns as unknown[]).map((raw, index) => {
-    const name = isPlainObject(raw) ? raw.name : undefined;
+    const name = isMapping(raw) ? raw.name : undefined;
     const validName = typeof name === 'string' && CAMPAIGN_NAME.test(name) ? name : null;
     const label = validName === null ? `campaigns[${index}]` : `campaign "${validName}"`;
     const fail = (field: string, problem: string): never => {
       throw new CampaignDefinitionError(`${fileName}: ${label}: ${field}: ${problem}`, fileName, validName, field);
     };
-    if (validName === null) return fail('name', `${quote(isPlainObject(raw) ? name : raw)} is not a campaign name; expected lower_snake_case like exclusive_offer`);
+    if (validName === null) return fail('name', `${show(isMapping(raw) ? name : raw)} is not a campaign name; expected lower_snake_case like exclusive_offer`);
     if (seen.has(validName)) return fail('name', 'duplicate campaign name; each name must be unique in the file');
     seen.add(validName);
-    try {
-      return toCampaign(parseWith(campaignSchema, raw), defaults);
-    } catch (error) {
-      if (error instanceof FieldProblem) return fail(error.field, error.problem);
-      throw error;
-    }
+    return reportProblems(() => toCampaign(parseWith(campaignSchema, raw), defaults), (problem) => fail(problem.field, problem.problem));
   });
 }
 

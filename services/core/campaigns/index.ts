@@ -4,5 +4,4 @@ export { chooseCampaign, type ChooseInput, type Decision, type SendHistory, type
 export { chooseVariant } from './variants';
 export { offerFor, type RenderOfferFields } from './offer';
 export { quietHoursEnd, resolveTimeZone } from './quiet-hours';
-export { parseDuration, formatDuration } from './duration';
 export type { Campaign, CampaignCaps, Eligibility, FrequencyCap, Offer, ProfileCondition, QuietHours, Variant } from './model';

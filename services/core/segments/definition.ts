@@ -3,10 +3,21 @@
  * Pure: the caller reads the file; this module only parses text, so start-up errors can name
  * the file, the segment and the exact field that is wrong.
  */
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import {
+  DefinitionProblem,
+  durationSchema,
+  isMapping,
+  parseWith,
+  parseYaml,
+  reportProblems,
+  SECOND_MS,
+  show,
+  strictMapping,
+  whereSchema,
+  type FieldEquals,
+} from '../definitions';
 import { KNOWN_EVENT_TYPES, isKnownEventType } from '../types';
-import { MAX_WINDOW_MS, MIN_WINDOW_MS, parseDuration } from './duration';
 
 export const COMPARISON_OPS = ['eq', 'neq', 'gt', 'gte', 'lt', 'lte'] as const;
 export type ComparisonOp = (typeof COMPARISON_OPS)[number];
@@ -25,14 +36,12 @@ export interface Comparison {
   value: number;
 }
 
-/** Which events an aggregate looks at: any of `types`, narrowed by the optional fields. */
+/** Which events an aggregate looks at: any of `types`, narrowed by `where`. */
 export interface EventFilter {
   /** Sorted, without duplicates. */
   types: string[];
-  productId: string | null;
-  category: string | null;
-  /** Every listed property must be present with exactly this value. */
-  properties: Record<string, string>;
+  /** Every condition must hold (see core/definitions/where.ts). */
+  where: FieldEquals[];
 }
 
 export type Condition =
@@ -72,48 +81,13 @@ export class SegmentDefinitionError extends Error {
   }
 }
 
-/** A problem at a field path inside one segment, before the file and segment are known. */
-class FieldProblem extends Error {
-  constructor(
-    readonly field: string,
-    readonly problem: string,
-  ) {
-    super(`${field}: ${problem}`);
-  }
-}
-
-const DURATION_HINT = 'expected like 15m, 24h, 30d';
+/** The shortest trailing window: sums are bucketed by the second at best. */
+const MIN_WINDOW_MS = SECOND_MS;
 const SEGMENT_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const ATTRIBUTE_FIELD = /^attributes\.[A-Za-z0-9_.-]{1,100}$/;
 const CONDITION_KEYS = ['all', 'any', 'not', 'profile', 'count', 'recency', 'sum', 'never', 'first'] as const;
 
-/** A strict object whose unknown-key error lists the keys that are allowed. */
-function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown key; expected one of ${allowed}`
-        : undefined,
-  });
-}
-
-function quote(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : JSON.stringify(value) ?? String(value);
-}
-
-const windowSchema = z.unknown().transform((raw, ctx): number => {
-  const ms = typeof raw === 'string' ? parseDuration(raw) : null;
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `${quote(raw)} is not a duration; ${DURATION_HINT}` });
-    return z.NEVER;
-  }
-  if (ms < MIN_WINDOW_MS || ms > MAX_WINDOW_MS) {
-    ctx.addIssue({ code: 'custom', message: `${quote(raw)} is outside the allowed windows; expected 1m to 365d` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const windowSchema = durationSchema({ minMs: MIN_WINDOW_MS }).transform((window) => window.ms);
 
 const eventTypesSchema = z.unknown().transform((raw, ctx): string[] => {
   const list = Array.isArray(raw) ? raw : [raw];
@@ -124,26 +98,15 @@ const eventTypesSchema = z.unknown().transform((raw, ctx): string[] => {
   }
   for (const type of list) {
     if (typeof type !== 'string' || !isKnownEventType(type)) {
-      ctx.addIssue({ code: 'custom', message: `${quote(type)} is not a known event type; ${expected}` });
+      ctx.addIssue({ code: 'custom', message: `${show(type)} is not a known event type; ${expected}` });
       return z.NEVER;
     }
   }
   return [...new Set(list as string[])].sort();
 });
 
-const whereSchema = strictObject({
-  product_id: z.string().min(1).optional(),
-  category: z.string().min(1).optional(),
-  properties: z.record(z.string(), z.string()).optional(),
-});
-
-function toFilter(event: string[], where: z.infer<typeof whereSchema> | undefined): EventFilter {
-  return {
-    types: event,
-    productId: where?.product_id ?? null,
-    category: where?.category ?? null,
-    properties: where?.properties ?? {},
-  };
+function toFilter(event: string[], where: FieldEquals[] | undefined): EventFilter {
+  return { types: event, where: where ?? [] };
 }
 
 /** Exactly one of eq..lte, or an issue that says so. */
@@ -173,40 +136,40 @@ const centsThreshold = z.number().int('expected a whole number of cents').min(0,
 
 const eventShape = { event: eventTypesSchema, where: whereSchema.optional(), within: windowSchema };
 
-const countSchema = strictObject({ ...eventShape, ...comparisonShape(countThreshold) }).transform(
+const countSchema = strictMapping({ ...eventShape, ...comparisonShape(countThreshold) }).transform(
   (body, ctx): Condition => {
     const comparison = pickComparison(body, ctx);
     return { kind: 'count', filter: toFilter(body.event, body.where), windowMs: body.within, comparison };
   },
 );
 
-const sumSchema = strictObject({ ...eventShape, ...comparisonShape(centsThreshold) }).transform(
+const sumSchema = strictMapping({ ...eventShape, ...comparisonShape(centsThreshold) }).transform(
   (body, ctx): Condition => {
     const comparison = pickComparison(body, ctx);
     return { kind: 'sum', filter: toFilter(body.event, body.where), windowMs: body.within, comparison };
   },
 );
 
-const recencySchema = strictObject(eventShape).transform(
+const recencySchema = strictMapping(eventShape).transform(
   (body): Condition => ({ kind: 'recency', filter: toFilter(body.event, body.where), windowMs: body.within }),
 );
 
-const neverSchema = strictObject({ ...eventShape, within: windowSchema.optional() }).transform(
+const neverSchema = strictMapping({ ...eventShape, within: windowSchema.optional() }).transform(
   (body): Condition => ({ kind: 'never', filter: toFilter(body.event, body.where), windowMs: body.within ?? null }),
 );
 
-const firstSchema = strictObject(eventShape).transform(
+const firstSchema = strictMapping(eventShape).transform(
   (body): Condition => ({ kind: 'first', filter: toFilter(body.event, body.where), windowMs: body.within }),
 );
 
 const profileField = z.string().refine((field) => (PROFILE_FIELDS as readonly string[]).includes(field) || ATTRIBUTE_FIELD.test(field), {
-  error: (issue) => `${quote(issue.input)} is not a profile field; expected one of ${PROFILE_FIELDS.join(', ')} or attributes.<key>`,
+  error: (issue) => `${show(issue.input)} is not a profile field; expected one of ${PROFILE_FIELDS.join(', ')} or attributes.<key>`,
 });
 const scalar = z.union([z.string(), z.number(), z.boolean()], { error: 'expected a string, number or boolean' });
 const orderable = z.union([z.string(), z.number()], { error: 'expected a string or number' });
 const scalarList = z.array(scalar).min(1, 'expected a non-empty list');
 
-const profileSchema = strictObject({
+const profileSchema = strictMapping({
   field: profileField,
   eq: scalar.optional(),
   neq: scalar.optional(),
@@ -240,34 +203,11 @@ const LEAF_SCHEMAS: Record<string, z.ZodType<Condition>> = {
   first: firstSchema,
 };
 
-function formatPath(base: string, path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => {
-    if (typeof key === 'number') return `${text}[${key}]`;
-    return text === '' ? String(key) : `${text}.${String(key)}`;
-  }, base);
-}
-
-/** Runs a zod schema and turns its most useful issue into a FieldProblem at `base`. */
-function parseWith<T>(schema: z.ZodType<T>, raw: unknown, base: string): T {
-  const result = schema.safeParse(raw);
-  if (result.success) return result.data;
-  // An unknown key usually explains the other issues (a typo makes a field "missing").
-  const issues = [...result.error.issues].sort((a, b) => Number(b.code === 'unrecognized_keys') - Number(a.code === 'unrecognized_keys'));
-  const issue = issues[0];
-  // Point at the unknown key itself, so the path shows the typo.
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
-  throw new FieldProblem(formatPath(base, path), issue.message);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function parseCondition(raw: unknown, path: string): Condition {
-  const keys = isPlainObject(raw) ? Object.keys(raw) : [];
-  if (!isPlainObject(raw) || keys.length !== 1 || !(CONDITION_KEYS as readonly string[]).includes(keys[0])) {
-    const got = isPlainObject(raw) ? `keys ${keys.join(', ') || '(none)'}` : quote(raw);
-    throw new FieldProblem(path, `expected an object with exactly one of ${CONDITION_KEYS.join(', ')}; got ${got}`);
+  const keys = isMapping(raw) ? Object.keys(raw) : [];
+  if (!isMapping(raw) || keys.length !== 1 || !(CONDITION_KEYS as readonly string[]).includes(keys[0])) {
+    const got = isMapping(raw) ? `keys ${keys.join(', ') || '(none)'}` : show(raw);
+    throw new DefinitionProblem(path, `expected an object with exactly one of ${CONDITION_KEYS.join(', ')}; got ${got}`);
   }
   const key = keys[0];
   const body = raw[key];
@@ -275,14 +215,14 @@ function parseCondition(raw: unknown, path: string): Condition {
   if (key === 'not') return { kind: 'not', condition: parseCondition(body, bodyPath) };
   if (key === 'all' || key === 'any') {
     if (!Array.isArray(body) || body.length === 0) {
-      throw new FieldProblem(bodyPath, `expected a non-empty list of conditions; got ${quote(body)}`);
+      throw new DefinitionProblem(bodyPath, `expected a non-empty list of conditions; got ${show(body)}`);
     }
     return { kind: key, conditions: body.map((child, index) => parseCondition(child, `${bodyPath}[${index}]`)) };
   }
-  return parseWith(LEAF_SCHEMAS[key], body, bodyPath);
+  return parseWith(LEAF_SCHEMAS[key]!, body, bodyPath);
 }
 
-const segmentShape = strictObject({
+const segmentShape = strictMapping({
   name: z.string(),
   description: z.string().optional(),
   trigger_on_entry: z.boolean().optional(),
@@ -300,24 +240,14 @@ function parseSegment(raw: unknown): SegmentDefinition {
 }
 
 function segmentLabel(raw: unknown, index: number): { label: string; name: string | null } {
-  const name = isPlainObject(raw) ? raw.name : undefined;
+  const name = isMapping(raw) ? raw.name : undefined;
   if (typeof name === 'string' && SEGMENT_NAME.test(name)) return { label: `segment "${name}"`, name };
   return { label: `segments[${index}]`, name: null };
 }
 
-function parseYaml(fileName: string, text: string): unknown {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const error = document.errors[0];
-  if (error !== undefined) {
-    const firstLine = error.message.split('\n')[0];
-    throw new SegmentDefinitionError(`${fileName}: not valid YAML: ${firstLine}`, fileName, null, null);
-  }
-  return document.toJS();
-}
-
 function segmentsList(fileName: string, root: unknown): unknown[] {
-  const keys = isPlainObject(root) ? Object.keys(root) : [];
-  if (!isPlainObject(root) || !Array.isArray(root.segments) || keys.some((key) => key !== 'segments')) {
+  const keys = isMapping(root) ? Object.keys(root) : [];
+  if (!isMapping(root) || !Array.isArray(root.segments) || keys.some((key) => key !== 'segments')) {
     const message = `${fileName}: expected a top-level "segments:" list and nothing else`;
     throw new SegmentDefinitionError(message, fileName, null, 'segments');
   }
@@ -326,7 +256,11 @@ function segmentsList(fileName: string, root: unknown): unknown[] {
 
 /** Parses and validates a segment definition file; throws SegmentDefinitionError naming file, segment and field. */
 export function parseSegmentDefinitions(fileName: string, text: string): SegmentDefinition[] {
-  const rawSegments = segmentsList(fileName, parseYaml(fileName, text));
+  const root = reportProblems(
+    () => parseYaml(text),
+    (problem) => new SegmentDefinitionError(`${fileName}: ${problem.message}`, fileName, null, null),
+  );
+  const rawSegments = segmentsList(fileName, root);
   const seen = new Set<string>();
   return rawSegments.map((raw, index) => {
     const { label, name } = segmentLabel(raw, index);
@@ -334,16 +268,11 @@ export function parseSegmentDefinitions(fileName: string, text: string): Segment
       throw new SegmentDefinitionError(`${fileName}: ${label}: ${field}: ${problem}`, fileName, name, field);
     };
     if (name === null) {
-      const got = isPlainObject(raw) ? quote(raw.name) : quote(raw);
+      const got = isMapping(raw) ? show(raw.name) : show(raw);
       return fail('name', `${got} is not a segment name; expected lower_snake_case like frequent_buyer (letters, digits, _; up to 63)`);
     }
     if (seen.has(name)) return fail('name', `duplicate segment name; each name must be unique in the file`);
     seen.add(name);
-    try {
-      return parseSegment(raw);
-    } catch (error) {
-      if (error instanceof FieldProblem) return fail(error.field, error.problem);
-      throw error;
-    }
+    return reportProblems(() => parseSegment(raw), (problem) => fail(problem.field, problem.problem));
   });
 }

@@ -7,7 +7,7 @@
  */
 import { bucketEnd } from './aggregates';
 import type { Comparison, ComparisonOp, Condition, EventFilter, LeafCondition } from './definition';
-import { formatAge, formatDuration } from './duration';
+import { formatAge, formatDuration } from '../definitions';
 import { aggregateKey, type SegmentPlan } from './plan';
 import type { AggregateState, SegmentState, StoredProfileValue } from './state';
 

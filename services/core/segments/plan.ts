@@ -3,7 +3,7 @@
  * shared by every condition that uses that filter, sized to the largest need among them.
  */
 import type { BehaviorEvent } from '../types';
-import { DAY_MS, HOUR_MS, MINUTE_MS } from './duration';
+import { DAY_MS, HOUR_MS, MINUTE_MS, matchesWhere, sortedWhere } from '../definitions';
 import type { Condition, EventCondition, EventFilter, SegmentDefinition } from './definition';
 
 /** How a sum aggregate buckets money; see sumGranularityMs. */
@@ -49,23 +49,14 @@ export function sumGranularityMs(windowMs: number): number {
 
 /** A stable, readable key for a filter, e.g. `purchase` or `email_click|email_open?category=shoes`. */
 export function aggregateKey(filter: EventFilter): string {
-  const narrowing = [
-    ...(filter.productId === null ? [] : [`product_id=${filter.productId}`]),
-    ...(filter.category === null ? [] : [`category=${filter.category}`]),
-    ...Object.keys(filter.properties)
-      .sort()
-      .map((key) => `properties.${key}=${filter.properties[key]}`),
-  ];
+  const narrowing = sortedWhere(filter.where).map(({ field, value }) => `${field}=${value}`);
   const types = filter.types.join('|');
   return narrowing.length === 0 ? types : `${types}?${narrowing.join('&')}`;
 }
 
 /** Whether an event passes a filter. */
 export function matchesFilter(filter: EventFilter, event: BehaviorEvent): boolean {
-  if (!filter.types.includes(event.type)) return false;
-  if (filter.productId !== null && event.product_id !== filter.productId) return false;
-  if (filter.category !== null && event.category !== filter.category) return false;
-  return Object.entries(filter.properties).every(([key, value]) => event.properties[key] === value);
+  return filter.types.includes(event.type) && matchesWhere(filter.where, event);
 }
 
 function eventLeaves(condition: Condition): EventCondition[] {

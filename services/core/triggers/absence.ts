@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { triggerId } from '../ids';
 import type { BehaviorEvent, KnownEventType, TriggerFired } from '../types';
 import { cartContext } from './cart';
-import { parseDuration } from './durations';
+import { parseDuration } from '../definitions';
 import { ruleSyntax, type RuleKind, type RuleOutcome } from './kinds';
 import { matchesRule } from './matching';
 import { duration, eventTypes, expecting } from './rule-syntax';

@@ -26,5 +26,4 @@ export {
 export type { CartState, RuleState, TriggerState } from './state';
 export { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor } from './timers';
 export type { TimerChanges } from './timers';
-export { parseDuration } from './durations';
 export * from './limits';

@@ -5,54 +5,14 @@
  */
 import { z } from 'zod';
 import { KNOWN_EVENT_TYPES } from '../types';
-import { parseDuration } from './durations';
-import { EVENT_STRING_FIELDS, isEventField } from './fields';
-import { MAX_DURATION_MS } from './limits';
+import { durationProblem, EVENT_FIELD_HINT, eventFieldSchema, expecting, show, strictMapping } from '../definitions';
 
-type IssueLike = { input?: unknown };
+export { expecting, show, strictMapping };
 
-/** A value as a message shows it: strings quoted, lists and mappings named. */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  return String(value);
-}
-
-/** An error function: "<value> is not <noun>; expected <hint>", or "is missing; ...". */
-export function expecting(noun: string, hint = '') {
-  return (issue: IssueLike): string =>
-    issue.input === undefined
-      ? `is missing; expected ${noun}${hint === '' ? '' : ` (${hint})`}`
-      : `${show(issue.input)} is not ${noun}${hint === '' ? '' : `; expected ${hint}`}`;
-}
-
-/** A mapping with exactly these keys; an unknown key is named with the allowed ones. */
-export function strictMapping<T extends z.core.$ZodLooseShape>(shape: T) {
-  const allowed = Object.keys(shape).join(', ');
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown key ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; allowed keys: ${allowed}`
-        : expecting('a mapping', `key: value pairs (${allowed})`)(issue),
-  });
-}
-
-const durationHint = 'like 15m, 24h, 30d';
-
-/** A duration like 15m (see durations.ts), at most MAX_DURATION_MS. */
+/** A duration in the one grammar of core/definitions, kept as written (the kind parses it). */
 export function duration(options: { allowZero: boolean }) {
-  return z.string({ error: expecting('a duration', durationHint) }).check((ctx) => {
-    const ms = parseDuration(ctx.value);
-    const problem =
-      ms === null
-        ? `is not a duration; expected ${durationHint}`
-        : ms > MAX_DURATION_MS
-          ? 'is longer than the longest allowed, 365d'
-          : ms === 0 && !options.allowZero
-            ? `is zero; expected a positive duration ${durationHint}`
-            : null;
+  return z.string({ error: expecting('a duration', 'like 15m, 24h, 30d') }).check((ctx) => {
+    const problem = durationProblem(ctx.value, options.allowZero ? { minMs: 0 } : {});
     if (problem !== null) ctx.issues.push({ code: 'custom', input: ctx.value, message: `${show(ctx.value)} ${problem}` });
   });
 }
@@ -70,12 +30,10 @@ export const eventTypes = z.preprocess(
 );
 
 /** The hint naming the fields rules may use. */
-export const fieldHint = `${EVENT_STRING_FIELDS.join(', ')} or properties.<key>`;
+export const fieldHint = EVENT_FIELD_HINT;
 
-/** An event field a rule names (see fields.ts). */
-export const eventField = z
-  .string({ error: expecting('an event field', fieldHint) })
-  .refine(isEventField, { error: (issue) => `${show(issue.input)} is not an event field; expected ${fieldHint}` });
+/** An event field a rule names (core/definitions, where.ts). */
+export const eventField = eventFieldSchema;
 
 /** A whole number from 0 to `max`. */
 export function wholeNumber(max: number) {

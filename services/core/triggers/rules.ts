@@ -21,19 +21,14 @@
  *       on_repeat: restart           # or keep
  *       context: cart                # optional; adds the tracked cart to the trigger context
  */
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { isMapping, parseWith, parseYaml, reportProblems, whereSchema, type FieldEquals } from '../definitions';
 import type { KnownEventType } from '../types';
-import { isEventField, type EventField } from './fields';
 import type { RuleKindTypes, RuleSyntax } from './kinds';
 import { findRuleKind, ruleKindNames } from './registry';
-import { eventTypes, expecting, fieldHint, show, strictMapping } from './rule-syntax';
+import { eventTypes, expecting, show, strictMapping } from './rule-syntax';
 
-/** One `where` condition: the event's field equals the value. */
-export interface FieldEquals {
-  field: EventField;
-  value: string;
-}
+export type { FieldEquals };
 
 /** What every rule has, whatever its kind. */
 export interface RuleBase {
@@ -83,25 +78,6 @@ const ruleName = z.string({ error: expecting('a rule name', 'like high_interest'
   }
 });
 
-const whereConditions = z
-  .record(
-    z.string(),
-    z.string({ error: expecting('text', 'quoted text, e.g. "123" (values are compared as text)') }),
-    { error: expecting('a mapping of field: value', `fields ${fieldHint}`) },
-  )
-  .check((ctx) => {
-    for (const key of Object.keys(ctx.value)) {
-      if (!isEventField(key)) {
-        ctx.issues.push({
-          code: 'custom',
-          input: key,
-          path: [key],
-          message: `is not an event field; expected ${fieldHint}`,
-        });
-      }
-    }
-  });
-
 const description = z.string({ error: expecting('text') }).optional();
 
 const fileSchema = strictMapping({
@@ -113,20 +89,19 @@ const fileSchema = strictMapping({
 
 /** Parses and validates a trigger rule file (YAML text); throws TriggerRuleError on any problem. */
 export function parseTriggerRules(fileName: string, text: string): TriggerRule[] {
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (document.errors.length > 0) {
-    throw new TriggerRuleError(fileName, `is not valid YAML: ${document.errors[0]!.message}`);
-  }
-  const raw: unknown = document.toJS();
+  const raw = reporting(fileName, '', () => parseYaml(text));
   if (raw === null || raw === undefined) {
     throw new TriggerRuleError(fileName, 'is empty; expected a mapping with a `rules:` list');
   }
-  const file = fileSchema.safeParse(raw, { reportInput: true });
-  if (!file.success) throw new TriggerRuleError(fileName, formatIssue(raw, mostUseful(file.error.issues)));
-
-  const rules = file.data.rules.map((rawRule, index) => parseRule(fileName, rawRule, index));
+  const file = reporting(fileName, '', () => parseWith(fileSchema, raw));
+  const rules = file.rules.map((rawRule, index) => parseRule(fileName, rawRule, index));
   rejectDuplicateNames(fileName, rules);
   return rules;
+}
+
+/** Runs `parse`, reporting a DefinitionProblem as a TriggerRuleError under `label` (e.g. `rule "x": `). */
+function reporting<T>(fileName: string, label: string, parse: () => T): T {
+  return reportProblems(parse, (problem) => new TriggerRuleError(fileName, `${label}${problem.message}`));
 }
 
 function parseRule(fileName: string, raw: unknown, index: number): TriggerRule {
@@ -140,10 +115,9 @@ function parseRule(fileName: string, raw: unknown, index: number): TriggerRule {
   const kind = findRuleKind(raw['kind']);
   if (kind === undefined) return fail(`kind: ${expecting('a rule kind', kindNamesHint())({ input: raw['kind'] })}`);
 
-  const result = ruleSchema(kind.name, kind.syntax).safeParse(raw, { reportInput: true });
-  if (!result.success) return fail(formatIssue(raw, mostUseful(result.error.issues)));
-  const { name, kind: _kind, description, event, where, ...fields } = result.data;
-  return kind.syntax.toRule(fields, { name, description: description ?? null, events: event, where: toConditions(where) });
+  const parsed = reporting(fileName, `${label}: `, () => parseWith(ruleSchema(kind.name, kind.syntax), raw));
+  const { name, kind: _kind, description, event, where, ...fields } = parsed;
+  return kind.syntax.toRule(fields, { name, description: description ?? null, events: event, where: where ?? [] });
 }
 
 /** A rule mapping of the kind: the keys every rule has, then the kind's own. */
@@ -153,7 +127,7 @@ function ruleSchema(kindName: string, syntax: RuleSyntax<TriggerRule>) {
     kind: z.literal(kindName),
     description,
     event: eventTypes,
-    where: whereConditions.optional(),
+    where: whereSchema.optional(),
     ...syntax.fields,
   }).check((ctx) => {
     const { name: _name, kind: _kind, description: _description, event, where: _where, ...fields } = ctx.value;
@@ -169,10 +143,6 @@ function kindNamesHint(): string {
   return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
 }
 
-function toConditions(where: Record<string, string> | undefined): FieldEquals[] {
-  return Object.entries(where ?? {}).map(([field, value]) => ({ field: field as EventField, value }));
-}
-
 function rejectDuplicateNames(fileName: string, rules: TriggerRule[]): void {
   const seen = new Set<string>();
   for (const rule of rules) {
@@ -181,29 +151,4 @@ function rejectDuplicateNames(fileName: string, rules: TriggerRule[]): void {
     }
     seen.add(rule.name);
   }
-}
-
-function isMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The issue to report: an unknown key first, since a misspelt key also shows up as a missing one. */
-function mostUseful(issues: z.core.$ZodIssue[]): z.core.$ZodIssue {
-  return issues.find((issue) => issue.code === 'unrecognized_keys') ?? issues[0]!;
-}
-
-/** "path: message", where list indexes read [i] and a lone value read as a list drops its [0]. */
-function formatIssue(raw: unknown, issue: z.core.$ZodIssue): string {
-  let text = '';
-  let node: unknown = raw;
-  for (const segment of issue.path) {
-    if (typeof segment === 'number') {
-      if (!Array.isArray(node)) break; // `event: foo` was read as [foo]; name the field, not [0]
-      text += `[${segment}]`;
-    } else {
-      text += text === '' ? String(segment) : `.${String(segment)}`;
-    }
-    node = isMapping(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[segment] : undefined;
-  }
-  return text === '' ? issue.message : `${text}: ${issue.message}`;
 }

@@ -24,8 +24,7 @@
  */
 import { triggerId } from '../ids';
 import type { BehaviorEvent, TriggerFired } from '../types';
-import { parseDuration } from './durations';
-import { eventFieldValue, type EventField } from './fields';
+import { eventFieldValue, parseDuration, type EventField } from '../definitions';
 import { ruleSyntax, type RuleKind } from './kinds';
 import { MAX_GREATER_THAN, MAX_GROUPS_PER_RULE } from './limits';
 import { matchesRule } from './matching';

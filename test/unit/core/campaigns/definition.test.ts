@@ -56,7 +56,7 @@ describe('parseCampaigns', () => {
   });
 
   it.each([
-    ['a bad duration', valid.replace('cooldown: 7d', 'cooldown: 7x'), 'exclusive_offer', 'caps.cooldown', /"7x" is not a duration; expected like 30m, 24h, 7d/],
+    ['a bad duration', valid.replace('cooldown: 7d', 'cooldown: 7x'), 'exclusive_offer', 'caps.cooldown', /"7x" is not a duration; expected like 15m, 24h, 30d/],
     ['a typo in a key', valid.replace('priority: 20', 'priorty: 20'), 'exclusive_offer', 'priorty', /unknown key; expected one of name, description, rules/],
     ['a missing template', valid.replace('    template: exclusive_offer\n', ''), 'exclusive_offer', 'template', /required; expected a template name/],
     ['a bad segment name', valid.replace('[frequent_buyer, engaged]', '[frequent_buyer, Engaged!]'), 'exclusive_offer', 'eligibility.all_segments[1]', /"Engaged!" is not a segment name/],
@@ -91,8 +91,16 @@ describe('parseCampaigns', () => {
     expect(error.campaign).toBeNull();
   });
 
+  it('accepts the shared duration grammar, 30s included', () => {
+    const [campaign] = parseCampaigns(FILE, campaignsYaml('  - { name: a, rules: [x], priority: 1, template: a, caps: { cooldown: 30s, frequency_cap: { max: 1, per: 90m } } }\n'));
+    expect(campaign.caps).toMatchObject({ cooldownMs: 30_000, frequencyCap: { max: 1, perMs: 90 * 60_000 } });
+    expect(parseError(campaignsYaml('  - { name: a, rules: [x], priority: 1, template: a, caps: { cooldown: 366d } }\n')).message).toContain(
+      'campaign "a": caps.cooldown: "366d" is longer than the longest allowed, 365d',
+    );
+  });
+
   it('reports YAML syntax errors and a wrong top level', () => {
-    expect(parseError('campaigns: [\n').message).toMatch(/^config\/campaigns\.yaml: not valid YAML/);
+    expect(parseError('campaigns: [\n').message).toMatch(/^config\/campaigns\.yaml: is not valid YAML/);
     expect(parseError('campaign:\n  - name: x\n').message).toMatch(/expected a top-level "campaigns:" list/);
   });
 

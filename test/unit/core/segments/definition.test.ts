@@ -20,7 +20,7 @@ describe('parseSegmentDefinitions: valid files', () => {
         trigger_on_entry: true,
         conditions: {
           all: [
-            { count: { event: 'purchase', within: '90d', gte: 3, where: { category: 'shoes', product_id: 'p1', properties: { channel: 'web' } } } },
+            { count: { event: 'purchase', within: '90d', gte: 3, where: { category: 'shoes', product_id: 'p1', 'properties.channel': 'web' } } },
             { recency: { event: ['email_open', 'email_click', 'email_open'], within: '30d' } },
             { sum: { event: 'purchase', within: '365d', gte: 50000 } },
             { never: { event: 'purchase' } },
@@ -40,15 +40,22 @@ describe('parseSegmentDefinitions: valid files', () => {
       conditions: [
         {
           kind: 'count',
-          filter: { types: ['purchase'], productId: 'p1', category: 'shoes', properties: { channel: 'web' } },
+          filter: {
+            types: ['purchase'],
+            where: [
+              { field: 'category', value: 'shoes' },
+              { field: 'product_id', value: 'p1' },
+              { field: 'properties.channel', value: 'web' },
+            ],
+          },
           windowMs: 90 * DAY,
           comparison: { op: 'gte', value: 3 },
         },
-        { kind: 'recency', filter: { types: ['email_click', 'email_open'], productId: null, category: null, properties: {} }, windowMs: 30 * DAY },
-        { kind: 'sum', filter: { types: ['purchase'], productId: null, category: null, properties: {} }, windowMs: 365 * DAY, comparison: { op: 'gte', value: 50000 } },
-        { kind: 'never', filter: { types: ['purchase'], productId: null, category: null, properties: {} }, windowMs: null },
-        { kind: 'never', filter: { types: ['purchase'], productId: null, category: null, properties: {} }, windowMs: 15 * MINUTE },
-        { kind: 'first', filter: { types: ['purchase'], productId: null, category: null, properties: {} }, windowMs: 24 * HOUR },
+        { kind: 'recency', filter: { types: ['email_click', 'email_open'], where: [] }, windowMs: 30 * DAY },
+        { kind: 'sum', filter: { types: ['purchase'], where: [] }, windowMs: 365 * DAY, comparison: { op: 'gte', value: 50000 } },
+        { kind: 'never', filter: { types: ['purchase'], where: [] }, windowMs: null },
+        { kind: 'never', filter: { types: ['purchase'], where: [] }, windowMs: 15 * MINUTE },
+        { kind: 'first', filter: { types: ['purchase'], where: [] }, windowMs: 24 * HOUR },
         { kind: 'not', condition: { kind: 'profile', field: 'attributes.tier', op: 'in', values: ['gold', 'platinum'] } },
         {
           kind: 'any',
@@ -74,6 +81,19 @@ describe('parseSegmentDefinitions: valid files', () => {
   });
 });
 
+describe('parseSegmentDefinitions: the shared grammar', () => {
+  it('accepts 30s windows and where: { properties.<key>: value } like trigger rules', () => {
+    const [segment] = defsOf([{ name: 'a', conditions: { count: { event: 'page_view', within: '30s', gte: 2, where: { 'properties.channel': 'web' } } } }]);
+    expect(segment.conditions).toMatchObject({ kind: 'count', windowMs: 30_000, filter: { where: [{ field: 'properties.channel', value: 'web' }] } });
+  });
+
+  it('rejects the nested properties form, saying how to write it', () => {
+    expect(errorOf(`segments:\n  - name: x\n    conditions: { count: { event: purchase, within: 1d, gte: 1, where: { properties: { channel: web } } } }\n`).message).toBe(
+      'config/segments.yaml: segment "x": conditions.count.where.properties: is not a field; write each property as its own field, like properties.channel: web',
+    );
+  });
+});
+
 describe('parseSegmentDefinitions: errors name the file, the segment and the field', () => {
   const engaged = (within: unknown) =>
     `segments:\n  - name: engaged\n    conditions:\n      any:\n        - recency: { event: email_open, within: ${within} }\n`;
@@ -89,10 +109,11 @@ describe('parseSegmentDefinitions: errors name the file, the segment and the fie
   });
 
   it.each([
-    ['366d', '"366d" is outside the allowed windows; expected 1m to 365d'],
-    ['8761h', '"8761h" is outside the allowed windows; expected 1m to 365d'],
-    ['0m', '"0m" is not a duration'],
-    ['30s', '"30s" is not a duration'],
+    ['366d', '"366d" is longer than the longest allowed, 365d'],
+    ['8761h', '"8761h" is longer than the longest allowed, 365d'],
+    ['0m', '"0m" is zero; expected a positive duration'],
+    ['500ms', '"500ms" is shorter than the shortest allowed, 1s'],
+    ['30x', '"30x" is not a duration; expected like 15m, 24h, 30d'],
     ['30', '30 is not a duration'],
   ])('rejects the window %s', (within, expected) => {
     expect(errorOf(engaged(within)).message).toContain(`conditions.any[0].recency.within: ${expected}`);
@@ -114,7 +135,7 @@ describe('parseSegmentDefinitions: errors name the file, the segment and the fie
       'segment "x": trigger_on_entri: unknown key; expected one of name, description, trigger_on_entry, conditions',
     );
     expect(errorOf(`segments:\n  - name: x\n    conditions: { never: { event: purchase, where: { colour: red } } }\n`).message).toContain(
-      'segment "x": conditions.never.where.colour: unknown key; expected one of product_id, category, properties',
+      'segment "x": conditions.never.where.colour: is not an event field; expected product_id, category, currency',
     );
     expect(errorOf(`segments: []\nrules: []\n`).message).toBe('config/segments.yaml: expected a top-level "segments:" list and nothing else');
   });
@@ -174,6 +195,6 @@ describe('parseSegmentDefinitions: errors name the file, the segment and the fie
 
   it('reports YAML syntax errors with the file name', () => {
     const error = errorOf(`segments:\n  - name: x\n    conditions: { never: { event: purchase }\n`);
-    expect(error.message).toMatch(/^config\/segments\.yaml: not valid YAML: /);
+    expect(error.message).toMatch(/^config\/segments\.yaml: is not valid YAML: .*line \d+/);
   });
 });

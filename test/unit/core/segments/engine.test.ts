@@ -61,7 +61,7 @@ describe('count conditions', () => {
   });
 
   it('counts only events matching product_id, category and properties', () => {
-    const defs = oneSegment({ count: { event: 'product_view', within: '1d', gte: 2, where: { product_id: 'p1', category: 'shoes', properties: { channel: 'web' } } } });
+    const defs = oneSegment({ count: { event: 'product_view', within: '1d', gte: 2, where: { product_id: 'p1', category: 'shoes', 'properties.channel': 'web' } } });
     const match = { product_id: 'p1', category: 'shoes', properties: { channel: 'web', extra: 'x' } };
     const { state, last } = applyAll(defs, [
       event('product_view', T0, match),

@@ -24,7 +24,6 @@ import {
   keepableValue,
   matchesRule,
   noTimerChanges,
-  parseDuration,
   ruleSyntax,
   timerIdFor,
   wholeNumber,
@@ -33,6 +32,7 @@ import {
   type RuleOutcome,
   type RuleStateBase,
 } from '../../../../services/core/triggers';
+import { parseDuration } from '../../../../services/core/definitions';
 import type { BehaviorEvent } from '../../../../services/core/types';
 
 export interface BoughtAfterViewRule extends RuleBase {

@@ -73,7 +73,7 @@ describe('a rule kind added outside services/ (bought_after_view)', () => {
       `test.yaml: rule "${RULE}": within: "soon" is not a duration; expected like 15m, 24h, 30d`,
     );
     expect(parseError(`${RULE_FILE}    greater_than: 3\n`)).toBe(
-      `test.yaml: rule "${RULE}": unknown key "greater_than"; allowed keys: name, kind, description, event, where, above_cents, within, follow_up`,
+      `test.yaml: rule "${RULE}": greater_than: unknown key; expected one of name, kind, description, event, where, above_cents, within, follow_up`,
     );
     expect(parseError(RULE_FILE.replace('kind: bought_after_view', 'kind: bought'))).toBe(
       `test.yaml: rule "${RULE}": kind: "bought" is not a rule kind; expected threshold, absence or bought_after_view`,

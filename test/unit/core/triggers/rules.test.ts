@@ -101,6 +101,14 @@ describe('parseTriggerRules', () => {
     });
   });
 
+  it('accepts the shared grammar: 30s durations and where: { properties.<key>: value }', () => {
+    const [rule] = parseTriggerRules(FILE, threshold('', { window: '30s', cooldown: '500ms', where: '{ properties.channel: web }' }));
+    expect(rule).toMatchObject({ window: '30s', windowMs: 30_000, cooldownMs: 500, where: [{ field: 'properties.channel', value: 'web' }] });
+    expect(errorOf(threshold('', { where: '{ properties: { channel: web } }' }))).toContain(
+      'rule "high_interest": where.properties: is not a field; write each property as its own field, like properties.channel: web',
+    );
+  });
+
   it('accepts an empty rule list', () => {
     expect(parseTriggerRules(FILE, 'rules: []\n')).toEqual([]);
   });
@@ -118,8 +126,8 @@ describe('parseTriggerRules', () => {
     ['a count over the cap', threshold('', { greater_than: '101' }), 'greater_than: 101 is not a whole number from 0 to 100'],
     ['an unknown event type', threshold('', { event: 'product_vue' }), 'rule "high_interest": event: "product_vue" is not a known event type; expected one of page_view, product_view'],
     ['an unknown type in a list', threshold('', { event: '[product_view, prodct_view]' }), 'event[1]: "prodct_view" is not a known event type'],
-    ['an unknown key', threshold('', { colour: 'red' }), 'rule "high_interest": unknown key "colour"; allowed keys: name, kind'],
-    ['a misspelt key', threshold('', { window: '', windw: '24h' }), 'rule "high_interest": unknown key "windw"; allowed keys:'],
+    ['an unknown key', threshold('', { colour: 'red' }), 'rule "high_interest": colour: unknown key; expected one of name, kind'],
+    ['a misspelt key', threshold('', { window: '', windw: '24h' }), 'rule "high_interest": windw: unknown key; expected one of'],
     ['an unknown group field', threshold('', { group_by: 'sku' }), 'rule "high_interest": group_by: "sku" is not an event field; expected product_id, category'],
     ['an unknown where field', threshold('', { where: '{ sku: "1" }' }), 'rule "high_interest": where.sku: is not an event field'],
     ['a number in where', threshold('', { where: '{ product_id: 123 }' }), 'where.product_id: 123 is not text; expected quoted text'],
@@ -145,7 +153,7 @@ describe('parseTriggerRules', () => {
   it('rejects a file that is not a rule list', () => {
     expect(errorOf('')).toBe('config/triggers.yaml: is empty; expected a mapping with a `rules:` list');
     expect(errorOf('rules: {}\n')).toBe('config/triggers.yaml: rules: a mapping is not a list of rules; expected a YAML list of rule mappings');
-    expect(errorOf('rule: []\n')).toContain('config/triggers.yaml: unknown key "rule"; allowed keys: rules');
+    expect(errorOf('rule: []\n')).toContain('config/triggers.yaml: rule: unknown key; expected one of rules');
     expect(errorOf('rules: [42]\n')).toBe('config/triggers.yaml: rule #1: 42 is not a mapping; expected name, kind and the fields of that kind');
   });
 
