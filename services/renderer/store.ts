@@ -4,7 +4,9 @@
  * kit's trimOutbox, reads.
  */
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
+import { segmentMembershipView } from '../core/segments';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
+import { segmentStateKey } from '../kit/segment-state-key';
 import type { RendererKeys } from './keys';
 
 export type LedgerState = 'reserved' | EmailStatus;
@@ -94,12 +96,12 @@ export class RendererStore {
     };
   }
 
-  /** The customer's segments as the segmenter keeps them; [] when it has no state. */
+  /**
+   * The customer's segments, read through the segmenter's SegmentMembershipView; [] when it has
+   * no state. Throws SegmentMembershipViewError on a state this view does not know.
+   */
   async segments(partition: number, customerId: string): Promise<string[]> {
-    const raw = await this.redis.get(this.keys.segmenterCustomer(partition, customerId));
-    if (raw === null) return [];
-    const parsed = JSON.parse(raw) as { m?: unknown };
-    return Array.isArray(parsed.m) ? parsed.m.filter((s): s is string => typeof s === 'string') : [];
+    return segmentMembershipView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)));
   }
 
   async suppression(email: string | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {

@@ -10,6 +10,7 @@ import { readConfigFile } from '../kit/files';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
+import { SEGMENTER_SERVICE } from '../kit/segment-state-key';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
 import { segmentRoutes } from './api';
@@ -38,7 +39,7 @@ export async function startSegmenter(
 ): Promise<RunningService> {
   const definitions = loadSegmentDefinitions(config.SEGMENTS_FILE);
   return startPartitionService({
-    name: 'segmenter',
+    name: SEGMENTER_SERVICE,
     config,
     stateTtlMs: config.STATE_TTL,
     inputs: (types) => [
