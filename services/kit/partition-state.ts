@@ -77,10 +77,59 @@ export function emptyChange(): PartitionChange {
   return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
 }
 
+/** What applyPartitionChange-n.lua decodes from its last argument: the change's variable-length parts. */
+export interface EncodedPartitionChange {
+  /** One value per state key, in KEYS order from KEYS[4]; "" deletes the key. */
+  states: string[];
+  outbox: string[];
+  /** [member, due ms as a string, or "" to remove the member]. */
+  timers: Array<[string, string]>;
+  /** [KEYS index of the set, "+" or "-", member]. */
+  sets: Array<[number, '+' | '-', string]>;
+}
+
+/**
+ * The KEYS and ARGV of applyPartitionChange-n.lua for one change (see its header): the fence,
+ * outbox and timers, then one key per changed state and one per touched set; the fixed values
+ * positional, the variable-length parts as one JSON argument.
+ */
+export function applyPartitionChangeArgs(
+  partitionKeys: PartitionKeys,
+  input: { partition: number; version: number; change: PartitionChange; stateTtlMs: number },
+): { keys: string[]; args: string[] } {
+  const { partition, change } = input;
+  const stateIds = [...change.states.keys()];
+  const setNames = [...new Set(change.sets.map((s) => s.set))];
+  const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
+  const encoded: EncodedPartitionChange = {
+    states: stateIds.map((id) => change.states.get(id) ?? ''),
+    outbox: change.outbox,
+    timers: [...change.timers].map(([member, due]) => [member, due === null ? '' : String(due)]),
+    sets: change.sets.map(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
+  };
+  return {
+    keys: [
+      partitionKeys.fence(partition),
+      partitionKeys.outbox(partition),
+      partitionKeys.timers(partition),
+      ...stateIds.map((id) => partitionKeys.customer(partition, id)),
+      ...setNames.map((name) => partitionKeys.set(partition, name)),
+    ],
+    args: [
+      String(input.version),
+      change.advance?.topic ?? '',
+      change.advance?.offset ?? '',
+      String(input.stateTtlMs),
+      change.incarnation ?? '',
+      change.streamTime === undefined ? '' : String(change.streamTime),
+      JSON.stringify(encoded),
+    ],
+  };
+}
 
 /**
  * Reads and atomically changes per-partition state (see applyPartitionChange-n.lua). Thin:
- * builds keys and arguments, runs the scripts, nothing else.
+ * runs the scripts with what applyPartitionChangeArgs builds, nothing else.
  */
 export class PartitionStateStore {
   constructor(
@@ -129,32 +178,7 @@ export class PartitionStateStore {
 
   /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
   async apply(partition: number, version: number, change: PartitionChange): Promise<boolean> {
-    const stateIds = [...change.states.keys()];
-    const setNames = [...new Set(change.sets.map((s) => s.set))];
-    const keys = [
-      this.keys.fence(partition),
-      this.keys.outbox(partition),
-      this.keys.timers(partition),
-      ...stateIds.map((id) => this.keys.customer(partition, id)),
-      ...setNames.map((name) => this.keys.set(partition, name)),
-    ];
-    const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
-    const args: Array<string | number> = [
-      version,
-      change.advance?.topic ?? '',
-      change.advance?.offset ?? '',
-      this.stateTtlMs,
-      change.incarnation ?? '',
-      change.streamTime ?? '',
-      stateIds.length,
-      ...stateIds.map((id) => change.states.get(id) ?? ''),
-      change.outbox.length,
-      ...change.outbox,
-      change.timers.size,
-      ...[...change.timers].flatMap(([member, due]) => [member, due === null ? '' : due]),
-      change.sets.length,
-      ...change.sets.flatMap(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
-    ];
+    const { keys, args } = applyPartitionChangeArgs(this.keys, { partition, version, change, stateTtlMs: this.stateTtlMs });
     const [applied] = await runScript<[number, number]>(this.redis, 'applyPartitionChange', keys, args);
     return applied === 1;
   }
