@@ -13,8 +13,8 @@ import { startPartitionService, type RunningService } from '../kit/partition-ser
 import { SEGMENTER_SERVICE } from '../kit/segment-state-key';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
-import { segmentRoutes } from './api';
-import { SegmenterLogic } from './logic';
+import { segmentRoutes } from './routes';
+import { SegmenterLogic } from './adapter';
 
 const DAY = 24 * 3600 * 1000;
 

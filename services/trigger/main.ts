@@ -11,7 +11,7 @@ import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { parseTriggerRules, type TriggerRule } from '../core/triggers';
-import { TriggerLogic } from './logic';
+import { TriggerLogic } from './adapter';
 
 export const triggerShape = {
   ...consumerServiceShape({ httpPort: 8092, groupId: 'kairos-trigger', timerIntervalMs: 1000 }),
