@@ -5,13 +5,12 @@
  *
  *   node dist/services/renderer/main.js
  */
-import type { Type } from 'avsc';
 import type { Registry } from 'prom-client';
 import type { RecommendationSource } from '../core/recommendations';
 import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
 import { readSchema, valueSubject } from '../kit/codec';
 import { secretVariables } from '../kit/config';
-import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
+import { bindTopic, type AnyTopicBinding, type ConsumerRunner } from '../kit/consumer-runner';
 import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
@@ -121,12 +120,12 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     hooks: overrides.hooks,
   });
 
-  const bindings: Array<TopicBinding<never>> = [
-    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' } as never,
-    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' } as never,
+  const bindings: AnyTopicBinding[] = [
+    bindTopic<TriggerFired>({ topic: config.TOPIC_TRIGGERS, type: types.TriggerFired, validate: (t) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' }),
+    bindTopic<CustomerProfile>({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, validate: (p) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),
     // Only `unsubscribe` matters here; other events are decoded and ignored (but one dated
     // beyond MAX_CLOCK_SKEW is dead-lettered, as in every service that reads the topic).
-    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type, keyField: 'customer_id', eventTimeField: 'occurred_at' } as never,
+    bindTopic({ topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent, keyField: 'customer_id', eventTimeField: 'occurred_at' }),
   ];
 
   const service = await runConsumerService(clients, {

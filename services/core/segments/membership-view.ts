@@ -9,8 +9,14 @@ import type { SegmentState } from './state';
 /** The state versions this view can read (SegmentState's `v`). */
 export const SEGMENT_MEMBERSHIP_VIEW_VERSIONS: ReadonlyArray<SegmentState['v']> = [1];
 
-/** The stored segment state is not one this view can read (unknown version, not a state). */
+/**
+ * The stored segment state is not one this view can read (unknown version, not a state). Not
+ * retriable: the same bytes read again fail again, so a reader's runner stops loudly (for a
+ * newer state version: deploy a reader that knows it) rather than send with no segments.
+ */
 export class SegmentMembershipViewError extends Error {
+  readonly retriable = false;
+
   constructor(readonly detail: string) {
     super(`segment membership view: ${detail}`);
     this.name = 'SegmentMembershipViewError';
