@@ -77,11 +77,14 @@ export function emptyChange(): PartitionChange {
   return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
 }
 
-/** What applyPartitionChange-n.lua decodes from its last argument: the change's variable-length parts. */
-export interface EncodedPartitionChange {
-  /** One value per state key, in KEYS order from KEYS[4]; "" deletes the key. */
-  states: string[];
-  outbox: string[];
+/**
+ * ARGV[7] of applyPartitionChange-n.lua: the change's small variable-length parts, as JSON. The
+ * bulky ones (state values, outbox records) follow it as plain arguments, so Redis does not
+ * decode them; `states` says how many state values come before the outbox records.
+ */
+export interface PartitionChangeIndex {
+  /** How many state values follow ARGV[7]: ARGV[7+n] is the value of KEYS[3+n]. */
+  states: number;
   /** [member, due ms as a string, or "" to remove the member]. */
   timers: Array<[string, string]>;
   /** [KEYS index of the set, "+" or "-", member]. */
@@ -89,9 +92,10 @@ export interface EncodedPartitionChange {
 }
 
 /**
- * The KEYS and ARGV of applyPartitionChange-n.lua for one change (see its header): the fence,
- * outbox and timers, then one key per changed state and one per touched set; the fixed values
- * positional, the variable-length parts as one JSON argument.
+ * The KEYS and ARGV of applyPartitionChange-n.lua for one change (see its header). KEYS: the
+ * fence, outbox and timers, then one key per changed state and one per touched set. ARGV: six
+ * fixed values, the PartitionChangeIndex as JSON, the state values (one per state key, in KEYS
+ * order; "" deletes), then the outbox records.
  */
 export function applyPartitionChangeArgs(
   partitionKeys: PartitionKeys,
@@ -101,9 +105,8 @@ export function applyPartitionChangeArgs(
   const stateIds = [...change.states.keys()];
   const setNames = [...new Set(change.sets.map((s) => s.set))];
   const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
-  const encoded: EncodedPartitionChange = {
-    states: stateIds.map((id) => change.states.get(id) ?? ''),
-    outbox: change.outbox,
+  const index: PartitionChangeIndex = {
+    states: stateIds.length,
     timers: [...change.timers].map(([member, due]) => [member, due === null ? '' : String(due)]),
     sets: change.sets.map(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
   };
@@ -122,7 +125,9 @@ export function applyPartitionChangeArgs(
       String(input.stateTtlMs),
       change.incarnation ?? '',
       change.streamTime === undefined ? '' : String(change.streamTime),
-      JSON.stringify(encoded),
+      JSON.stringify(index),
+      ...stateIds.map((id) => change.states.get(id) ?? ''),
+      ...change.outbox,
     ],
   };
 }

@@ -23,12 +23,14 @@
   ARGV[4]            state TTL in ms (each written state key expires after it)
   ARGV[5]            the incarnation id to record if the fence has none yet ("" = none)
   ARGV[6]            the partition's new stream time, ms ("" = unchanged); it never moves back
-  ARGV[7]            the change's variable-length parts as one JSON object (built by
-                     applyPartitionChangeArgs in partition-state.ts):
-                       states   s values, one per state key in KEYS order ("" deletes the key)
-                       outbox   the encoded records to append, in order
+  ARGV[7]            JSON (built by applyPartitionChangeArgs in partition-state.ts):
+                       states   s, the number of state values that follow
                        timers   pairs [member, due ms as a string ("" removes the member)]
                        sets     triples [KEYS index of the set, "+" or "-", member]
+  ARGV[8 .. 7+s]     one value per state key: ARGV[7+n] is that of KEYS[3+n] ("" deletes it)
+  ARGV[8+s ..]       the encoded records to append to the outbox, in order
+
+  The bulky values (states, records) stay plain arguments so that Redis does not decode them.
 
   Returns {1, newVersion} when applied, {0, currentVersion} when the version had moved.
 ]]
@@ -40,7 +42,9 @@ end
 
 local ttl = tonumber(ARGV[4])
 local change = cjson.decode(ARGV[7])
-for n, value in ipairs(change.states) do
+local states = change.states
+for n = 1, states do
+  local value = ARGV[7 + n]
   if value == '' then
     redis.call('DEL', KEYS[3 + n])
   else
@@ -48,8 +52,8 @@ for n, value in ipairs(change.states) do
   end
 end
 
-for _, record in ipairs(change.outbox) do
-  redis.call('RPUSH', KEYS[2], record)
+for n = 8 + states, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[n])
 end
 
 for _, timer in ipairs(change.timers) do

@@ -1,4 +1,4 @@
-import { applyPartitionChangeArgs, emptyChange, PartitionKeys, type EncodedPartitionChange } from '../../../services/kit/partition-state';
+import { applyPartitionChangeArgs, emptyChange, PartitionKeys, type PartitionChangeIndex } from '../../../services/kit/partition-state';
 
 const keys = new PartitionKeys('t', 'seg');
 
@@ -12,7 +12,7 @@ describe('applyPartitionChangeArgs', () => {
     expect(declared).toEqual(['{t:seg:3}:fence', '{t:seg:3}:outbox', '{t:seg:3}:timers', '{t:seg:3}:c:c1', '{t:seg:3}:c:c2', '{t:seg:3}:s:m:vip', '{t:seg:3}:s:m:new']);
   });
 
-  it('passes the fixed values positionally and the variable-length parts as one JSON argument', () => {
+  it('passes the fixed values, the small variable-length parts as one JSON argument, then the state values and the outbox records', () => {
     const change = emptyChange();
     change.advance = { topic: 'behavior.events', offset: '42' };
     change.incarnation = 'inc-1';
@@ -25,11 +25,9 @@ describe('applyPartitionChangeArgs', () => {
     change.sets.push({ set: 'm:vip', op: '+', member: 'c1' }, { set: 'm:new', op: '-', member: 'c2' }, { set: 'm:vip', op: '-', member: 'c2' });
     const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 3, version: 7, change, stateTtlMs: 1000 });
     expect(args.slice(0, 6)).toEqual(['7', 'behavior.events', '42', '1000', 'inc-1', '1764560000000']);
-    expect(args).toHaveLength(7);
-    const encoded = JSON.parse(args[6]) as EncodedPartitionChange;
-    expect(encoded).toEqual({
-      states: ['{"a":1}', ''],
-      outbox: ['r1', 'r2'],
+    const index = JSON.parse(args[6]) as PartitionChangeIndex;
+    expect(index).toEqual({
+      states: 2,
       timers: [
         ['c1', '1764560000500'],
         ['c2', ''],
@@ -40,14 +38,17 @@ describe('applyPartitionChangeArgs', () => {
         [6, '-', 'c2'],
       ],
     });
+    // Lua's ARGV[7+n] is the value of KEYS[3+n]; the outbox records follow the state values.
+    expect(args.slice(7)).toEqual(['{"a":1}', '', 'r1', 'r2']);
+    expect(declared[3]).toBe('{t:seg:3}:c:c1');
+    expect(declared[4]).toBe('{t:seg:3}:c:c2');
     // Lua's KEYS is 1-based: each set triple points at its own key.
-    for (const [index, , ] of encoded.sets) expect(declared[index - 1]).toMatch(/:s:m:/);
-    expect(declared[encoded.sets[1][0] - 1]).toBe('{t:seg:3}:s:m:new');
+    expect(index.sets.map(([i]) => declared[i - 1])).toEqual(['{t:seg:3}:s:m:vip', '{t:seg:3}:s:m:new', '{t:seg:3}:s:m:vip']);
   });
 
   it('leaves the optional values empty for a timer firing with nothing to write', () => {
     const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 0, version: 0, change: emptyChange(), stateTtlMs: 5 });
     expect(declared).toHaveLength(3);
-    expect(args).toEqual(['0', '', '', '5', '', '', JSON.stringify({ states: [], outbox: [], timers: [], sets: [] })]);
+    expect(args).toEqual(['0', '', '', '5', '', '', JSON.stringify({ states: 0, timers: [], sets: [] })]);
   });
 });
