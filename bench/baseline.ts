@@ -26,7 +26,7 @@ import type { BehaviorEvent } from '../services/core/types';
 import { loadSegmentDefinitions } from '../services/segmenter/main';
 import { loadTriggerRules } from '../services/trigger/main';
 import { BenchStack, kafka, REDIS_URL, types, type OutputTopics } from './stack';
-import type { Input } from './throughput';
+import type { Input } from './input';
 
 const DAY = 24 * 3600 * 1000;
 

@@ -14,7 +14,8 @@ import { startTrigger, triggerShape } from '../services/trigger/main';
 import type { TriggerFired } from '../services/core/types';
 import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
 import { highInterestProbe } from './traffic';
-import { serviceEnv, silentLogger, type Input } from './throughput';
+import type { Input } from './input';
+import { serviceEnv, silentLogger } from './throughput';
 
 export interface LatencyFigure {
   p50_ms: number;

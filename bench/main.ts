@@ -15,7 +15,8 @@ import { measureMemory, type MemoryFigure } from './memory';
 import { measureRenderBare, measureRenderOnly } from './render';
 import { measureRenderSend } from './render-send';
 import { BenchStack, readTopic } from './stack';
-import { measureBaseline, measureCeiling, measureKairos, type Input, type KairosPart, type Measured } from './throughput';
+import type { Input } from './input';
+import { measureBaseline, measureCeiling, measureKairos, type KairosPart, type Measured } from './throughput';
 import { shopTraffic } from './traffic';
 
 const HOUR = 3600_000;

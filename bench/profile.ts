@@ -7,7 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { BenchStack } from './stack';
-import { measureBaseline, measureCeiling, measureKairos, type Input } from './throughput';
+import type { Input } from './input';
+import { measureBaseline, measureCeiling, measureKairos } from './throughput';
 import { shopTraffic } from './traffic';
 
 async function main(): Promise<void> {

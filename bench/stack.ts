@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../services/kit/codec';
+import { withAdmin as withKafkaAdmin } from '../services/kit/kafka';
 import { createRedis, type RedisClient } from '../services/kit/redis';
 import type { BehaviorEvent } from '../services/core/types';
 
@@ -20,14 +21,9 @@ export function shortId(): string {
   return randomUUID().slice(0, 8);
 }
 
-export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
+/** Runs `fn` with a connected admin client (see the kit's withAdmin). */
+export function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withKafkaAdmin(kafka, fn);
 }
 
 /** The topics one measured pipeline writes to (its input is shared, read-only). */

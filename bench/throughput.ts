@@ -14,17 +14,9 @@ import { segmenterShape, startSegmenter } from '../services/segmenter/main';
 import { startTrigger, triggerShape } from '../services/trigger/main';
 import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from './stack';
 import { startBaseline } from './baseline';
+import type { Input } from './input';
 
 export const silentLogger = pino({ level: 'silent' });
-
-export interface Input {
-  events: string;
-  profiles: string;
-  count: number;
-  partitions: number;
-  /** The frozen service clock of the run (every event is at or before it). */
-  clock: number;
-}
 
 export interface Measured {
   eps: number;

@@ -42,6 +42,18 @@ export interface TopicBinding<T> {
   eventTimeField?: string;
 }
 
+/**
+ * A binding of any value type, as a runner holds it: it hands `validate` only values decoded
+ * with the binding's own `type`, so the value type is checked where the binding is written
+ * (bindTopic) and erased here.
+ */
+export type AnyTopicBinding = TopicBinding<never>;
+
+/** A topic binding for a runner's list, its `validate` checked against T (`bindTopic<BehaviorEvent>({...})`). */
+export function bindTopic<T>(binding: TopicBinding<T>): AnyTopicBinding {
+  return binding;
+}
+
 /** How far ahead of the service clock an event time may be when nothing else is configured. */
 export const DEFAULT_MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -82,7 +94,7 @@ export interface ConsumerRunnerOptions {
   instrumentation: ConsumerInstrumentation;
   service: string;
   groupId: string;
-  bindings: Array<TopicBinding<never>>;
+  bindings: AnyTopicBinding[];
   handler: BatchHandler;
   dlqSuffix?: string;
   /** False: poison is logged and counted but not produced to the DLQ (read-only tools). */
@@ -108,7 +120,7 @@ export interface ConsumerRunnerOptions {
  * finish and commit, then leaves the group.
  */
 export class ConsumerRunner {
-  private readonly bindings: Map<string, TopicBinding<never>>;
+  private readonly bindings: Map<string, AnyTopicBinding>;
   private stopping = false;
   private joined = false;
   private assignment: Record<string, number[]> = {};

@@ -3,7 +3,7 @@ import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
 import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
-import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type BatchHandler, type TopicBinding } from './consumer-runner';
+import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { createIdempotentProducer, createKafka } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
@@ -25,12 +25,15 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     GROUP_ID: stringVar().default(defaults.groupId),
     TIMER_INTERVAL_MS: intVar(50, 60_000).default(defaults.timerIntervalMs),
     PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
+    // Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays).
     FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
-    // The broker accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
+    // How long the group waits for a silent member before giving its partitions away. The broker
+    // accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
     // A service that cannot reach Redis this long after starting exits (code 78) instead of idling.
     REDIS_CONNECT_TIMEOUT: durationVar().default(5000),
-    // An event time further ahead than this is dead-lettered ('future-time'), not applied.
+    // An input's event time (occurred_at, updated_at, fired_at) further ahead of the service clock
+    // than this is dead-lettered ('future-time'), not applied.
     MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS),
   };
 }
@@ -46,21 +49,8 @@ export function groupConsumer(kafka: Kafka, config: Pick<ConsumerServiceConfig, 
   });
 }
 
-/** Config every consuming service reads on top of the common variables. */
-export interface ConsumerServiceConfig extends CommonConfig {
-  HTTP_PORT: number;
-  GROUP_ID: string;
-  TIMER_INTERVAL_MS: number;
-  PARTITIONS_CONCURRENTLY: number;
-  /** Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays). */
-  FETCH_MAX_BYTES_PER_PARTITION: number;
-  /** How long the group waits for a silent member before giving its partitions away. */
-  KAFKA_SESSION_TIMEOUT: number;
-  /** How long start-up waits for Redis to answer PING before giving up with exit code 78. */
-  REDIS_CONNECT_TIMEOUT: number;
-  /** How far an input's event time (occurred_at, updated_at, fired_at) may be ahead of the service clock. */
-  MAX_CLOCK_SKEW: number;
-}
+/** Config every consuming service reads on top of the common variables (see consumerServiceShape). */
+export type ConsumerServiceConfig = z.infer<z.ZodObject<ReturnType<typeof consumerServiceShape>>>;
 
 /** The long-lived clients of one service process, created once and passed to its parts. */
 export interface ServiceClients {
@@ -126,7 +116,7 @@ export async function runConsumerService(
       'GROUP_ID' | 'HTTP_PORT' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW'
     > &
       Pick<ConsumerServiceConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CONNECT_TIMEOUT'>;
-    bindings: Array<TopicBinding<never>>;
+    bindings: AnyTopicBinding[];
     handler: BatchHandler;
     background: BackgroundWork;
     routes?: (partitionCount: () => number) => Record<string, RouteHandler>;

@@ -1,7 +1,7 @@
 import type { Type } from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { readSchema, valueSubject, type AvroCodec, type SchemaName } from './codec';
-import type { ConsumerRunner, TopicBinding } from './consumer-runner';
+import type { AnyTopicBinding, ConsumerRunner } from './consumer-runner';
 import { createServiceClients, runConsumerService, type ConsumerServiceConfig } from './consumer-service';
 import type { ReadinessCheck } from './health';
 import type { HttpServer, RouteHandler } from './http';
@@ -37,7 +37,7 @@ export interface PartitionServiceOptions {
   name: string;
   config: PartitionServiceConfig;
   /** The input topics (co-partitioned); timers follow the partitions of the first. */
-  inputs: (types: Record<SchemaName, Type>) => Array<TopicBinding<never>>;
+  inputs: (types: Record<SchemaName, Type>) => AnyTopicBinding[];
   /** How long a customer's state lives after its last change. */
   stateTtlMs: number;
   logic: (parts: ServiceParts) => Promise<PartitionLogic> | PartitionLogic;

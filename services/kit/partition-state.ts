@@ -77,10 +77,64 @@ export function emptyChange(): PartitionChange {
   return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
 }
 
+/**
+ * ARGV[7] of applyPartitionChange-n.lua: the change's small variable-length parts, as JSON. The
+ * bulky ones (state values, outbox records) follow it as plain arguments, so Redis does not
+ * decode them; `states` says how many state values come before the outbox records.
+ */
+export interface PartitionChangeIndex {
+  /** How many state values follow ARGV[7]: ARGV[7+n] is the value of KEYS[3+n]. */
+  states: number;
+  /** [member, due ms as a string, or "" to remove the member]. */
+  timers: Array<[string, string]>;
+  /** [KEYS index of the set, "+" or "-", member]. */
+  sets: Array<[number, '+' | '-', string]>;
+}
+
+/**
+ * The KEYS and ARGV of applyPartitionChange-n.lua for one change (see its header). KEYS: the
+ * fence, outbox and timers, then one key per changed state and one per touched set. ARGV: six
+ * fixed values, the PartitionChangeIndex as JSON, the state values (one per state key, in KEYS
+ * order; "" deletes), then the outbox records.
+ */
+export function applyPartitionChangeArgs(
+  partitionKeys: PartitionKeys,
+  input: { partition: number; version: number; change: PartitionChange; stateTtlMs: number },
+): { keys: string[]; args: string[] } {
+  const { partition, change } = input;
+  const stateIds = [...change.states.keys()];
+  const setNames = [...new Set(change.sets.map((s) => s.set))];
+  const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
+  const index: PartitionChangeIndex = {
+    states: stateIds.length,
+    timers: [...change.timers].map(([member, due]) => [member, due === null ? '' : String(due)]),
+    sets: change.sets.map(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
+  };
+  return {
+    keys: [
+      partitionKeys.fence(partition),
+      partitionKeys.outbox(partition),
+      partitionKeys.timers(partition),
+      ...stateIds.map((id) => partitionKeys.customer(partition, id)),
+      ...setNames.map((name) => partitionKeys.set(partition, name)),
+    ],
+    args: [
+      String(input.version),
+      change.advance?.topic ?? '',
+      change.advance?.offset ?? '',
+      String(input.stateTtlMs),
+      change.incarnation ?? '',
+      change.streamTime === undefined ? '' : String(change.streamTime),
+      JSON.stringify(index),
+      ...stateIds.map((id) => change.states.get(id) ?? ''),
+      ...change.outbox,
+    ],
+  };
+}
 
 /**
  * Reads and atomically changes per-partition state (see applyPartitionChange-n.lua). Thin:
- * builds keys and arguments, runs the scripts, nothing else.
+ * runs the scripts with what applyPartitionChangeArgs builds, nothing else.
  */
 export class PartitionStateStore {
   constructor(
@@ -129,32 +183,7 @@ export class PartitionStateStore {
 
   /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
   async apply(partition: number, version: number, change: PartitionChange): Promise<boolean> {
-    const stateIds = [...change.states.keys()];
-    const setNames = [...new Set(change.sets.map((s) => s.set))];
-    const keys = [
-      this.keys.fence(partition),
-      this.keys.outbox(partition),
-      this.keys.timers(partition),
-      ...stateIds.map((id) => this.keys.customer(partition, id)),
-      ...setNames.map((name) => this.keys.set(partition, name)),
-    ];
-    const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
-    const args: Array<string | number> = [
-      version,
-      change.advance?.topic ?? '',
-      change.advance?.offset ?? '',
-      this.stateTtlMs,
-      change.incarnation ?? '',
-      change.streamTime ?? '',
-      stateIds.length,
-      ...stateIds.map((id) => change.states.get(id) ?? ''),
-      change.outbox.length,
-      ...change.outbox,
-      change.timers.size,
-      ...[...change.timers].flatMap(([member, due]) => [member, due === null ? '' : due]),
-      change.sets.length,
-      ...change.sets.flatMap(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
-    ];
+    const { keys, args } = applyPartitionChangeArgs(this.keys, { partition, version, change, stateTtlMs: this.stateTtlMs });
     const [applied] = await runScript<[number, number]>(this.redis, 'applyPartitionChange', keys, args);
     return applied === 1;
   }

@@ -6,7 +6,7 @@
  *   node dist/services/recommender/main.js
  */
 import { durationVar, intVar, loadConfig, stringVar } from '../kit/config';
-import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
+import { bindTopic, type ConsumerRunner } from '../kit/consumer-runner';
 import { consumerServiceShape, createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
@@ -95,13 +95,13 @@ export async function startRecommender(
   await admin.connect();
   const log = new KafkaLogInspector(admin, config.GROUP_ID);
   const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock, log });
-  const binding = {
+  const binding = bindTopic<BehaviorEvent>({
     topic: config.TOPIC_BEHAVIOR_EVENTS,
     type: types.BehaviorEvent,
     validate: (event: BehaviorEvent) => behaviorEventProblem(event),
     keyField: 'customer_id',
     eventTimeField: 'occurred_at',
-  } as TopicBinding<never>;
+  });
   const { http, runner, stop: stopService } = await runConsumerService(clients, {
     config,
     bindings: [binding],

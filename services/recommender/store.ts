@@ -1,6 +1,6 @@
 /**
  * The recommender's shared (cross-customer) aggregates in Redis. Thin: builds keys and
- * arguments, runs the Lua scripts in services/recommender/lua, reads.
+ * arguments (the pure *Args functions), runs the Lua scripts in services/recommender/lua, reads.
  *
  * Key layout (prefix `P`, REDIS_KEY_PREFIX):
  *   {P:recommender:<partition>}:c:<customer>   a customer's recent views (partition state)
@@ -58,6 +58,59 @@ export interface StoreLimits {
   popularCacheTtlMs: number;
 }
 
+/** What the scripts' KEYS and ARGV are: the pure part of a script call. */
+export interface ScriptCall {
+  keys: string[];
+  args: string[];
+}
+
+/**
+ * The call of applyPopularity-n.lua for one batch (see its header), or null when the batch
+ * touched no popularity: the marks, then one bucket per day; each bucket's expiry and weights
+ * as one JSON argument, in the buckets' KEYS order.
+ */
+export function applyPopularityArgs(keys: RecommenderKeys, limits: Pick<StoreLimits, 'popularityDays' | 'popularityMaxProducts'>, record: DeltaRecord): ScriptCall | null {
+  const byDay = popularityByDay(record.popularity);
+  if (byDay.size === 0) return null;
+  const days = [...byDay.keys()];
+  // A bucket lives until it leaves the summed window.
+  const buckets = days.map((day) => [
+    String((day + limits.popularityDays + 1) * DAY_MS),
+    (byDay.get(day) ?? []).map(([product, weight]) => [product, String(weight)]),
+  ]);
+  return {
+    keys: [keys.popularityMarks(), ...days.map((day) => keys.popularityDay(day))],
+    args: [record.source, record.offset, String((limits.popularityDays + 1) * DAY_MS), String(limits.popularityMaxProducts), JSON.stringify(buckets)],
+  };
+}
+
+/** The calls of applyCoViews-2.lua for one batch, one per touched product; its increments as one JSON argument. */
+export function applyCoViewsArgs(keys: RecommenderKeys, limits: Pick<StoreLimits, 'neighborsTtlMs' | 'neighborsMax'>, record: DeltaRecord): ScriptCall[] {
+  return [...neighborIncrements(record.coViews)].map(([product, neighbors]) => ({
+    keys: [keys.neighbors(product), keys.neighborMarks(product)],
+    args: [
+      record.source,
+      record.offset,
+      String(limits.neighborsTtlMs),
+      String(limits.neighborsMax),
+      JSON.stringify([...neighbors].map(([other, count]) => [other, String(count)])),
+    ],
+  }));
+}
+
+/** The call of readPopular-n.lua (see its header): the cache, then one bucket per weight, newest first. */
+export function readPopularArgs(
+  keys: RecommenderKeys,
+  limits: Pick<StoreLimits, 'popularCacheTtlMs' | 'popularityMaxProducts'>,
+  input: { now: number; weights: readonly number[]; limit: number },
+): ScriptCall {
+  const today = dayOf(input.now);
+  return {
+    keys: [keys.popularityCache(today), ...input.weights.map((_, age) => keys.popularityDay(today - age))],
+    args: [String(limits.popularCacheTtlMs), String(limits.popularityMaxProducts), String(input.limit), ...input.weights.map(String)],
+  };
+}
+
 export class RecommendationStore {
   constructor(
     readonly redis: RedisClient,
@@ -74,26 +127,10 @@ export class RecommendationStore {
    */
   async applyDeltas(record: DeltaRecord): Promise<number> {
     const calls: Array<Promise<number>> = [];
-    const byDay = popularityByDay(record.popularity);
-    if (byDay.size > 0) {
-      const days = [...byDay.keys()];
-      const args: Array<string | number> = [record.source, record.offset, (this.limits.popularityDays + 1) * DAY_MS, this.limits.popularityMaxProducts];
-      for (const day of days) {
-        const products = byDay.get(day) ?? [];
-        // A bucket lives until it leaves the summed window.
-        args.push((day + this.limits.popularityDays + 1) * DAY_MS, products.length, ...products.flat());
-      }
-      calls.push(runScript<number>(this.redis, 'applyPopularity', [this.keys.popularityMarks(), ...days.map((d) => this.keys.popularityDay(d))], args));
-    }
-    for (const [product, neighbors] of neighborIncrements(record.coViews)) {
-      calls.push(
-        runScript<number>(
-          this.redis,
-          'applyCoViews',
-          [this.keys.neighbors(product), this.keys.neighborMarks(product)],
-          [record.source, record.offset, this.limits.neighborsTtlMs, this.limits.neighborsMax, neighbors.size, ...[...neighbors].flat()],
-        ),
-      );
+    const popularity = applyPopularityArgs(this.keys, this.limits, record);
+    if (popularity !== null) calls.push(runScript<number>(this.redis, 'applyPopularity', popularity.keys, popularity.args));
+    for (const { keys, args } of applyCoViewsArgs(this.keys, this.limits, record)) {
+      calls.push(runScript<number>(this.redis, 'applyCoViews', keys, args));
     }
     const applied = await Promise.all(calls);
     return applied.reduce((sum, n) => sum + Number(n), 0);
@@ -107,15 +144,8 @@ export class RecommendationStore {
 
   /** The most popular products at `now`: retained days summed with `weights` (newest first). */
   async popular(now: number, weights: readonly number[], limit: number): Promise<Array<[string, number]>> {
-    const today = dayOf(now);
-    const dayKeys = weights.map((_, age) => this.keys.popularityDay(today - age));
-    const flat = await runScript<string[]>(
-      this.redis,
-      'readPopular',
-      [this.keys.popularityCache(today), ...dayKeys],
-      [this.limits.popularCacheTtlMs, this.limits.popularityMaxProducts, limit, ...weights],
-    );
-    return pairs(flat);
+    const { keys, args } = readPopularArgs(this.keys, this.limits, { now, weights, limit });
+    return pairs(await runScript<string[]>(this.redis, 'readPopular', keys, args));
   }
 }
 

@@ -40,10 +40,6 @@ export class RendererKeys {
     const digest = createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
     return `{${this.prefix}:renderer:suppression}:${digest}`;
   }
-  /** The segmenter's state of a customer: a JSON string whose `m` lists its segments. */
-  segmenterCustomer(partition: number, customerId: string): string {
-    return `{${this.prefix}:segmenter:${partition}}:c:${customerId}`;
-  }
   /** Every key of the renderer, for tests and clean-up. */
   pattern(): string {
     return `{${this.prefix}:renderer:*`;

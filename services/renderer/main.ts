@@ -5,27 +5,25 @@
  *
  *   node dist/services/renderer/main.js
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Type } from 'avsc';
 import type { Registry } from 'prom-client';
 import type { RecommendationSource } from '../core/recommendations';
 import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
 import { readSchema, valueSubject } from '../kit/codec';
 import { secretVariables } from '../kit/config';
-import type { ConsumerRunner, TopicBinding } from '../kit/consumer-runner';
+import { bindTopic, type AnyTopicBinding, type ConsumerRunner } from '../kit/consumer-runner';
 import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
-import { sendJson, type HttpServer } from '../kit/http';
+import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
 import type { KairosMetrics } from '../kit/metrics';
-import { partitionOf } from '../kit/partitioner';
 import type { RedisClient } from '../kit/redis';
 import { loadRendererAssets } from './assets';
 import { rendererShape, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
 import { createRendererMetrics, type RendererMetrics } from './metrics';
-import { contentOptions, previewEmail, PreviewError } from './preview';
+import { contentOptions } from './preview';
 import { RedisSendRateLimiter } from './rate-limit';
+import { rendererRoutes } from './routes';
 import { createRecommendationsClient } from './recommendations';
 import { Renderer, type RendererHooks } from './renderer';
 import { EmulatorSentMailLookup, NoSentMailLookup, type SentMailLookup } from './sent-lookup';
@@ -122,49 +120,20 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     hooks: overrides.hooks,
   });
 
-  const bindings: Array<TopicBinding<never>> = [
-    { topic: config.TOPIC_TRIGGERS, type: types.TriggerFired as Type, validate: (t: TriggerFired) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' } as never,
-    { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile as Type, validate: (p: CustomerProfile) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' } as never,
+  const bindings: AnyTopicBinding[] = [
+    bindTopic<TriggerFired>({ topic: config.TOPIC_TRIGGERS, type: types.TriggerFired, validate: (t) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' }),
+    bindTopic<CustomerProfile>({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, validate: (p) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),
     // Only `unsubscribe` matters here; other events are decoded and ignored (but one dated
     // beyond MAX_CLOCK_SKEW is dead-lettered, as in every service that reads the topic).
-    { topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent as Type, keyField: 'customer_id', eventTimeField: 'occurred_at' } as never,
+    bindTopic({ topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent, keyField: 'customer_id', eventTimeField: 'occurred_at' }),
   ];
-  const preview = (partitionCount: () => number) => async (_req: IncomingMessage, res: ServerResponse, url: URL) => {
-    const campaign = url.searchParams.get('campaign');
-    const customerId = url.searchParams.get('customer_id');
-    const format = url.searchParams.get('format') ?? 'json';
-    if (!campaign || !customerId || !['json', 'html', 'text'].includes(format)) {
-      sendJson(res, 400, { error: 'expected ?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]' });
-      return;
-    }
-    const { profile } = await store.customer(partitionOf(customerId, partitionCount()), customerId);
-    if (profile === null) {
-      sendJson(res, 404, { error: 'no profile for this customer in the renderer yet' });
-      return;
-    }
-    try {
-      const productId = url.searchParams.get('product_id');
-      const result = await previewEmail({
-        assets, campaign, profile, rule: url.searchParams.get('rule'), context: productId ? { product_id: productId } : undefined,
-        now: clock(), recommendations, content,
-      });
-      if (format === 'json') sendJson(res, 200, result);
-      else {
-        res.writeHead(200, { 'content-type': `text/${format === 'html' ? 'html' : 'plain'}; charset=utf-8` });
-        res.end(format === 'html' ? result.html : result.text);
-      }
-    } catch (error) {
-      if (error instanceof PreviewError) sendJson(res, 404, { error: error.message });
-      else sendJson(res, 422, { error: error instanceof Error ? error.message : String(error) });
-    }
-  };
 
   const service = await runConsumerService(clients, {
     config,
     bindings,
     handler: renderer.handleBatch,
     background: { start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs), stop: () => renderer.stopTimers() },
-    routes: (partitionCount) => ({ 'GET /preview': preview(partitionCount) }),
+    routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content, clock, partitionCount }),
     describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name },
   });
   const { http, runner, stop } = service;

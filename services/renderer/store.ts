@@ -1,10 +1,13 @@
 /**
- * The renderer's Redis state, thin: builds keys and arguments, runs the Lua scripts of
+ * The renderer's Redis state, thin: builds keys and arguments (reserveSendArgs and
+ * finishTriggerArgs are pure and unit-tested), runs the Lua scripts of
  * services/renderer/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger) and the
  * kit's trimOutbox, reads.
  */
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
+import { segmentMembershipView } from '../core/segments';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
+import { segmentStateKey } from '../kit/segment-state-key';
 import type { RendererKeys } from './keys';
 
 export type LedgerState = 'reserved' | EmailStatus;
@@ -47,6 +50,66 @@ export interface FinishInput {
   deferredUntil?: number;
   /** A member of the customer's sends to drop (a reserved send that failed). */
   dropSend?: string | null;
+}
+
+export interface ReserveInput {
+  partition: number;
+  trigger: TriggerFired;
+  now: number;
+  campaign: string;
+  variant: string | null;
+  cap: { max: number; perMs: number };
+  retentionMs: number;
+  fromDeferred: boolean;
+  reason: string;
+}
+
+/** The KEYS and ARGV of reserveSend-3.lua (see its header). */
+export function reserveSendArgs(keys: RendererKeys, input: ReserveInput, ledgerTtlMs: number): { keys: string[]; args: string[] } {
+  const { partition, trigger } = input;
+  return {
+    keys: [keys.ledger(partition, trigger.trigger_id), keys.sends(partition, trigger.customer_id), keys.timers(partition)],
+    args: [
+      trigger.trigger_id,
+      String(input.now),
+      input.campaign,
+      input.variant ?? '',
+      String(input.cap.max),
+      String(input.cap.perMs),
+      String(Math.max(input.retentionMs, input.cap.perMs)),
+      String(ledgerTtlMs),
+      input.fromDeferred ? 'deferred' : '',
+      input.reason,
+    ],
+  };
+}
+
+/** The KEYS and ARGV of finishTrigger-4.lua (see its header); `from` travels as one comma-separated argument. */
+export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledgerTtlMs: number): { keys: string[]; args: string[] } {
+  const { partition, trigger } = input;
+  return {
+    keys: [
+      keys.ledger(partition, trigger.trigger_id),
+      keys.outbox(partition),
+      keys.timers(partition),
+      keys.sends(partition, trigger.customer_id),
+    ],
+    args: [
+      trigger.trigger_id,
+      input.from.join(','),
+      input.state,
+      input.campaign ?? '',
+      input.variant ?? '',
+      input.messageId ?? '',
+      input.reason,
+      String(input.at),
+      String(ledgerTtlMs),
+      input.outboxRecord,
+      input.deferredUntil === undefined ? '' : String(input.deferredUntil),
+      input.state === 'deferred' ? JSON.stringify(trigger) : '',
+      input.dropSend ?? '',
+    ],
+  };
 }
 
 export function sendMember(campaign: string, triggerId: string): string {
@@ -94,12 +157,12 @@ export class RendererStore {
     };
   }
 
-  /** The customer's segments as the segmenter keeps them; [] when it has no state. */
+  /**
+   * The customer's segments, read through the segmenter's SegmentMembershipView; [] when it has
+   * no state. Throws SegmentMembershipViewError on a state this view does not know.
+   */
   async segments(partition: number, customerId: string): Promise<string[]> {
-    const raw = await this.redis.get(this.keys.segmenterCustomer(partition, customerId));
-    if (raw === null) return [];
-    const parsed = JSON.parse(raw) as { m?: unknown };
-    return Array.isArray(parsed.m) ? parsed.m.filter((s): s is string => typeof s === 'string') : [];
+    return segmentMembershipView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)));
   }
 
   async suppression(email: string | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {
@@ -129,27 +192,8 @@ export class RendererStore {
     };
   }
 
-  async reserve(input: {
-    partition: number;
-    trigger: TriggerFired;
-    now: number;
-    campaign: string;
-    variant: string | null;
-    cap: { max: number; perMs: number };
-    retentionMs: number;
-    fromDeferred: boolean;
-    reason: string;
-  }): Promise<ReserveResult> {
-    const { partition, trigger } = input;
-    const keys = [
-      this.keys.ledger(partition, trigger.trigger_id),
-      this.keys.sends(partition, trigger.customer_id),
-      this.keys.timers(partition),
-    ];
-    const args = [
-      trigger.trigger_id, input.now, input.campaign, input.variant ?? '', input.cap.max, input.cap.perMs,
-      Math.max(input.retentionMs, input.cap.perMs), this.ledgerTtlMs, input.fromDeferred ? 'deferred' : '', input.reason,
-    ];
+  async reserve(input: ReserveInput): Promise<ReserveResult> {
+    const { keys, args } = reserveSendArgs(this.keys, input, this.ledgerTtlMs);
     const [code, detail] = await runScript<[number, string]>(this.redis, 'reserveSend', keys, args);
     if (code === 1) return { reserved: true };
     if (code === -1) return { reserved: false, capReached: Number(detail) };
@@ -158,18 +202,7 @@ export class RendererStore {
 
   /** Moves the ledger and queues the outcome; false when the ledger was not in `from`. */
   async finish(input: FinishInput): Promise<boolean> {
-    const { partition, trigger } = input;
-    const keys = [
-      this.keys.ledger(partition, trigger.trigger_id),
-      this.keys.outbox(partition),
-      this.keys.timers(partition),
-      this.keys.sends(partition, trigger.customer_id),
-    ];
-    const args = [
-      trigger.trigger_id, input.from.join(','), input.state, input.campaign ?? '', input.variant ?? '', input.messageId ?? '',
-      input.reason, input.at, this.ledgerTtlMs, input.outboxRecord,
-      input.deferredUntil ?? '', input.state === 'deferred' ? JSON.stringify(trigger) : '', input.dropSend ?? '',
-    ];
+    const { keys, args } = finishTriggerArgs(this.keys, input, this.ledgerTtlMs);
     const [applied] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
     return applied === 1;
   }

@@ -9,11 +9,13 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
+import { bindTopic } from '../kit/consumer-runner';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
+import { SEGMENTER_SERVICE } from '../kit/segment-state-key';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
-import { segmentRoutes } from './api';
-import { SegmenterLogic } from './logic';
+import { segmentRoutes } from './routes';
+import { SegmenterLogic } from './adapter';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -38,25 +40,25 @@ export async function startSegmenter(
 ): Promise<RunningService> {
   const definitions = loadSegmentDefinitions(config.SEGMENTS_FILE);
   return startPartitionService({
-    name: 'segmenter',
+    name: SEGMENTER_SERVICE,
     config,
     stateTtlMs: config.STATE_TTL,
     inputs: (types) => [
-      {
+      bindTopic<BehaviorEvent>({
         topic: config.TOPIC_BEHAVIOR_EVENTS,
         type: types.BehaviorEvent,
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
         keyField: 'customer_id',
         eventTimeField: 'occurred_at',
-      } as never,
-      {
+      }),
+      bindTopic<CustomerProfile>({
         topic: config.TOPIC_CUSTOMER_PROFILES,
         type: types.CustomerProfile,
         validate: (profile: CustomerProfile) => customerProfileProblem(profile),
         tombstones: true,
         keyField: 'customer_id',
         eventTimeField: 'updated_at',
-      } as never,
+      }),
     ],
     logic: async ({ output, metrics }) =>
       new SegmenterLogic(

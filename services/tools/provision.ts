@@ -10,7 +10,7 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../kit/codec';
 import { commonShape, intVar, loadConfig, runMain } from '../kit/config';
-import { createKafka } from '../kit/kafka';
+import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger, type Logger } from '../kit/logger';
 import { dlqTopic } from '../kit/dlq';
 
@@ -89,13 +89,7 @@ export async function provision(env: NodeJS.ProcessEnv = process.env): Promise<v
   const config = loadConfig(shape, env);
   const logger = createLogger({ service: 'provision', level: config.LOG_LEVEL });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-provision', logger });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await createTopics(admin, config, logger);
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => createTopics(admin, config, logger));
   await registerSchemas(config, logger);
 }
 

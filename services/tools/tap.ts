@@ -20,12 +20,20 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { AvroCodec, recordTypes, SCHEMA_NAMES, type SchemaName } from '../kit/codec';
 import { commonShape, loadConfig, runMain, type CommonConfig } from '../kit/config';
-import { ConsumerRunner, metricsInstrumentation, type ConsumedRecord } from '../kit/consumer-runner';
+import { bindTopic, ConsumerRunner, metricsInstrumentation, type AnyTopicBinding, type ConsumedRecord } from '../kit/consumer-runner';
 import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { shutdownOnSignals } from '../kit/lifecycle';
 import { createLogger } from '../kit/logger';
 import { createMetrics } from '../kit/metrics';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
+
+/** The binding of the tapped topic: records are checked as the services check them. */
+function tapBinding(topic: string, schema: SchemaName): AnyTopicBinding {
+  const binding = { topic, type: recordTypes()[schema] };
+  if (schema === 'BehaviorEvent') return bindTopic<BehaviorEvent>({ ...binding, validate: (v) => behaviorEventProblem(v) });
+  if (schema === 'CustomerProfile') return bindTopic<CustomerProfile>({ ...binding, tombstones: true, validate: (v) => customerProfileProblem(v) });
+  return bindTopic(binding);
+}
 
 /** The schema of each configured topic's values, so --schema is rarely needed. */
 function schemaOfTopic(config: CommonConfig, topic: string): SchemaName | undefined {
@@ -86,19 +94,7 @@ async function tap(argv: string[]): Promise<void> {
     dlqSuffix: config.DLQ_SUFFIX,
     // A peek must not write: poison is logged unless --dlq asks for the services' behaviour.
     produceDeadLetters: values.dlq,
-    bindings: [
-      {
-        topic: values.topic,
-        type: recordTypes()[schema],
-        tombstones: schema === 'CustomerProfile',
-        validate:
-          schema === 'BehaviorEvent'
-            ? (v: BehaviorEvent) => behaviorEventProblem(v)
-            : schema === 'CustomerProfile'
-              ? (v: CustomerProfile) => customerProfileProblem(v)
-              : undefined,
-      } as never,
-    ],
+    bindings: [tapBinding(values.topic, schema)],
     handler: async (records: ConsumedRecord<unknown>[]) => {
       // A batch that arrives while paused writes nothing until the stop; it then goes on, as
       // returning unwritten would commit records nobody saw.

@@ -8,10 +8,11 @@
 import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
+import { bindTopic } from '../kit/consumer-runner';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/triggers';
-import { TriggerLogic } from './logic';
+import { TriggerLogic } from './adapter';
 
 export const triggerShape = {
   ...consumerServiceShape({ httpPort: 8092, groupId: 'kairos-trigger', timerIntervalMs: 1000 }),
@@ -42,16 +43,16 @@ export async function startTrigger(
     config,
     stateTtlMs: stateTtlMs(rules, config.STATE_TTL_SLACK),
     inputs: (types) => [
-      {
+      bindTopic<BehaviorEvent>({
         topic: config.TOPIC_BEHAVIOR_EVENTS,
         type: types.BehaviorEvent,
         validate: (event: BehaviorEvent) => behaviorEventProblem(event),
         keyField: 'customer_id',
         eventTimeField: 'occurred_at',
-      } as never,
+      }),
       // Only for erasure: a tombstone removes the customer's windows, cart and timers.
       // The time check too, so a profile from the future is dead-lettered by every service alike.
-      { topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' } as never,
+      bindTopic({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),
     ],
     logic: async ({ output, metrics }) =>
       new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics, config.TOPIC_CUSTOMER_PROFILES),

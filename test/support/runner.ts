@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import type { Producer } from 'kafkajs';
 import { AvroCodec } from '../../services/kit/codec';
-import { ConsumerRunner, metricsInstrumentation, type ConsumedRecord, type TopicBinding, type BatchOutcome } from '../../services/kit/consumer-runner';
+import { ConsumerRunner, metricsInstrumentation, type AnyTopicBinding, type BatchOutcome, type ConsumedRecord } from '../../services/kit/consumer-runner';
 import { createMetrics, type KairosMetrics } from '../../services/kit/metrics';
 import { kafka, REGISTRY_URL } from './stack';
 
@@ -17,7 +17,7 @@ export interface TestRunner {
 
 export async function startTestRunner(options: {
   producer: Producer;
-  bindings: TopicBinding<never>[];
+  bindings: AnyTopicBinding[];
   handler?: (records: ConsumedRecord<unknown>[]) => Promise<BatchOutcome | void>;
 }): Promise<TestRunner> {
   const records: ConsumedRecord<unknown>[] = [];

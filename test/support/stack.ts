@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
+import { withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -20,14 +21,9 @@ export function randomTopic(prefix: string): string {
   return `test.${prefix}.${randomUUID().slice(0, 8)}`;
 }
 
-export async function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
+/** Runs `fn` with a connected admin client (see the kit's withAdmin). */
+export function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
+  return withKafkaAdmin(kafka, fn);
 }
 
 export async function createTopics(topics: string[], numPartitions = 3): Promise<void> {

@@ -12,5 +12,6 @@ export {
 } from './definition';
 export { applyEvent, applyProfile, reevaluate, memberships, relevantEventTypes, SEGMENT_RULE_PREFIX, type IgnoredReason, type SegmentResult } from './engine';
 export { parseSegmentState, serializeSegmentState, type SegmentState, type AggregateState, type SumBuckets } from './state';
+export { segmentMembershipView, SegmentMembershipViewError, SEGMENT_MEMBERSHIP_VIEW_VERSIONS } from './membership-view';
 export { MAX_SUM_BUCKETS } from './aggregates';
 export { sumGranularityMs } from './plan';

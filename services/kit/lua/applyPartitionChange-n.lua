@@ -23,10 +23,14 @@
   ARGV[4]            state TTL in ms (each written state key expires after it)
   ARGV[5]            the incarnation id to record if the fence has none yet ("" = none)
   ARGV[6]            the partition's new stream time, ms ("" = unchanged); it never moves back
-  ARGV[7]            s: the number of state keys; then s values ("" deletes the key)
-  then o, the number of outbox records, and the o records
-  then t, the number of timer changes, and t pairs: member, due ms ("" removes the member)
-  then m, the number of membership changes, and m triples: KEYS index, "+" or "-", member
+  ARGV[7]            JSON (built by applyPartitionChangeArgs in partition-state.ts):
+                       states   s, the number of state values that follow
+                       timers   pairs [member, due ms as a string ("" removes the member)]
+                       sets     triples [KEYS index of the set, "+" or "-", member]
+  ARGV[8 .. 7+s]     one value per state key: ARGV[7+n] is that of KEYS[3+n] ("" deletes it)
+  ARGV[8+s ..]       the encoded records to append to the outbox, in order
+
+  The bulky values (states, records) stay plain arguments so that Redis does not decode them.
 
   Returns {1, newVersion} when applied, {0, currentVersion} when the version had moved.
 ]]
@@ -37,38 +41,32 @@ if current ~= tonumber(ARGV[1]) then
 end
 
 local ttl = tonumber(ARGV[4])
-local i = 7
-local states = tonumber(ARGV[i])
+local change = cjson.decode(ARGV[7])
+local states = change.states
 for n = 1, states do
-  local value = ARGV[i + n]
+  local value = ARGV[7 + n]
   if value == '' then
     redis.call('DEL', KEYS[3 + n])
   else
     redis.call('SET', KEYS[3 + n], value, 'PX', ttl)
   end
 end
-i = i + states + 1
 
-local records = tonumber(ARGV[i])
-for n = 1, records do
-  redis.call('RPUSH', KEYS[2], ARGV[i + n])
+for n = 8 + states, #ARGV do
+  redis.call('RPUSH', KEYS[2], ARGV[n])
 end
-i = i + records + 1
 
-local timers = tonumber(ARGV[i])
-for n = 0, timers - 1 do
-  local member, due = ARGV[i + 1 + 2 * n], ARGV[i + 2 + 2 * n]
+for _, timer in ipairs(change.timers) do
+  local member, due = timer[1], timer[2]
   if due == '' then
     redis.call('ZREM', KEYS[3], member)
   else
     redis.call('ZADD', KEYS[3], due, member)
   end
 end
-i = i + 2 * timers + 1
 
-local memberships = tonumber(ARGV[i])
-for n = 0, memberships - 1 do
-  local key, op, member = KEYS[tonumber(ARGV[i + 1 + 3 * n])], ARGV[i + 2 + 3 * n], ARGV[i + 3 + 3 * n]
+for _, membership in ipairs(change.sets) do
+  local key, op, member = KEYS[membership[1]], membership[2], membership[3]
   if op == '+' then
     redis.call('SADD', key, member)
   else

@@ -13,7 +13,8 @@
   ARGV[2]  this batch's offset (the last offset it covers)
   ARGV[3]  TTL in ms of both keys (a product nobody views together any more expires)
   ARGV[4]  most neighbors kept (the lowest counts are trimmed)
-  ARGV[5]  n; then n pairs: other product, increment
+  ARGV[5]  JSON: the increments, [[other product, increment (a string)], ...] (built by
+           applyCoViewsArgs)
 
   Returns 1 when applied, 0 when the batch had been applied already.
 ]]
@@ -25,9 +26,8 @@ if toInteger(redis.call('HGET', marks, field), -1) >= offset then
   return 0
 end
 
-local n = toInteger(ARGV[5], 0)
-for pair = 0, n - 1 do
-  redis.call('ZINCRBY', neighbors, ARGV[7 + 2 * pair], ARGV[6 + 2 * pair])
+for _, pair in ipairs(cjson.decode(ARGV[5])) do
+  redis.call('ZINCRBY', neighbors, pair[2], pair[1])
 end
 local keep = toInteger(ARGV[4], 1)
 if redis.call('ZCARD', neighbors) > keep then

@@ -14,8 +14,9 @@
   ARGV[2]          this batch's offset (the last offset it covers)
   ARGV[3]          marks hash TTL in ms
   ARGV[4]          most products kept per day bucket (the lowest scores are trimmed)
-  then, for each of the d day buckets in KEYS order: expire-at (epoch ms), n, and n pairs
-  product, weight
+  ARGV[5]          JSON: one entry per day bucket, in KEYS order (built by applyPopularityArgs),
+                   each an array of the bucket's expire-at (epoch ms) and its list of
+                   [product, weight] pairs; numbers as strings
 
   Returns 1 when applied, 0 when the batch had been applied already.
 ]]
@@ -28,18 +29,16 @@ if toInteger(redis.call('HGET', marks, field), -1) >= offset then
 end
 
 local keep = toInteger(ARGV[4], 1)
-local i = 5
+local buckets = cjson.decode(ARGV[5])
 for day = 2, #KEYS do
-  local bucket = KEYS[day]
-  local expireAt, n = ARGV[i], toInteger(ARGV[i + 1], 0)
-  for pair = 0, n - 1 do
-    redis.call('ZINCRBY', bucket, ARGV[i + 3 + 2 * pair], ARGV[i + 2 + 2 * pair])
+  local bucket, entry = KEYS[day], buckets[day - 1]
+  for _, pair in ipairs(entry[2]) do
+    redis.call('ZINCRBY', bucket, pair[2], pair[1])
   end
   if redis.call('ZCARD', bucket) > keep then
     redis.call('ZREMRANGEBYRANK', bucket, 0, -(keep + 1))
   end
-  redis.call('PEXPIREAT', bucket, expireAt)
-  i = i + 2 + 2 * n
+  redis.call('PEXPIREAT', bucket, entry[1])
 end
 
 redis.call('HSET', marks, field, ARGV[2])

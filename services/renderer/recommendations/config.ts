@@ -1,4 +1,5 @@
 /** The client's environment variables (part of the renderer's config shape) and building it from them. */
+import type { z } from 'zod';
 import type { RecommendedProduct } from '../../core/recommendations';
 import { durationVar, intVar, stringVar, urlVar } from '../../kit/config';
 import { readConfigFile } from '../../kit/files';
@@ -21,17 +22,7 @@ export const recommendationsClientShape = {
   RECOMMENDER_FALLBACK_FILE: stringVar().optional(),
 };
 
-export interface RecommendationsClientConfig {
-  RECOMMENDER_URL: string;
-  RECOMMENDER_ALLOWED_HOSTS: string;
-  RECOMMENDER_TIMEOUT: number;
-  RECOMMENDER_CACHE_TTL: number;
-  RECOMMENDER_CACHE_SIZE: number;
-  RECOMMENDER_BREAKER_FAILURES: number;
-  RECOMMENDER_BREAKER_COOLDOWN: number;
-  RECOMMENDER_BEST_SELLERS_REFRESH: number;
-  RECOMMENDER_FALLBACK_FILE?: string | undefined;
-}
+export type RecommendationsClientConfig = z.infer<z.ZodObject<typeof recommendationsClientShape>>;
 
 /** Builds the client from configuration; a bad fallback file or a non-allowed URL throws at start-up. */
 export function createRecommendationsClient(

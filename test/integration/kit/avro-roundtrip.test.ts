@@ -1,6 +1,7 @@
 import * as avro from 'avsc';
 import type { Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
+import { bindTopic } from '../../../services/kit/consumer-runner';
 import { behaviorEvent, type BehaviorEvent } from '../../../services/core/types';
 import { connectedProducer, createTopics, randomTopic, registerValueSchema, REGISTRY_URL, waitFor } from '../../support/stack';
 import { startTestRunner, type TestRunner } from '../../support/runner';
@@ -58,7 +59,7 @@ describe('Avro BehaviorEvents through the registry (Apicurio, ccompat API)', () 
       ],
     });
 
-    consumer = await startTestRunner({ producer, bindings: [{ topic, type: types.BehaviorEvent } as never] });
+    consumer = await startTestRunner({ producer, bindings: [bindTopic({ topic, type: types.BehaviorEvent })] });
     const runner = consumer;
     await waitFor('3 decoded records', () => runner.records.length >= 3);
     const byId = new Map(runner.records.map((r) => [(r.value as BehaviorEvent).event_id, r]));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { AvroCodec, recordTypes } from '../../../services/kit/codec';
+import { bindTopic } from '../../../services/kit/consumer-runner';
 import { DLQ_HEADERS, dlqTopic } from '../../../services/kit/dlq';
 import { behaviorEvent, behaviorEventProblem, type BehaviorEvent } from '../../../services/core/types';
 import { connectedProducer, createTopics, randomTopic, readMessages, registerValueSchema, REGISTRY_URL, waitFor } from '../../support/stack';
@@ -59,7 +60,7 @@ describe('poison records go to the DLQ and the partition moves on', () => {
 
     consumer = await startTestRunner({
       producer,
-      bindings: [{ topic, type: types.BehaviorEvent, validate: (e: BehaviorEvent) => behaviorEventProblem(e) } as never],
+      bindings: [bindTopic<BehaviorEvent>({ topic, type: types.BehaviorEvent, validate: (e) => behaviorEventProblem(e) })],
     });
     const runner = consumer;
     await waitFor('the 4 valid records', () => runner.records.length >= 4);
@@ -109,7 +110,7 @@ describe('poison records go to the DLQ and the partition moves on', () => {
     });
     const handled = await startTestRunner({
       producer,
-      bindings: [{ topic: topic2, type: types.BehaviorEvent } as never],
+      bindings: [bindTopic({ topic: topic2, type: types.BehaviorEvent })],
       handler: async (records) => ({
         deadLetters: records.filter((r) => (r.value as BehaviorEvent).event_id === 'e-2').map((record) => ({ record, error: new Error('template "offer" failed: missing partial') })),
       }),

@@ -12,6 +12,7 @@ import { readSchema, recordTypes, valueSubject } from '../../../services/kit/cod
 import { loadConfig } from '../../../services/kit/config';
 import { DLQ_HEADERS, dlqTopic } from '../../../services/kit/dlq';
 import { partitionOf } from '../../../services/kit/partitioner';
+import { segmentStateKey } from '../../../services/kit/segment-state-key';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
 import { NoSentMailLookup } from '../../../services/renderer/sent-lookup';
 import type { OutgoingEmail } from '../../../services/renderer/ses';
@@ -100,7 +101,7 @@ describe('the renderer and times from the future (injected clock)', () => {
     await waitCaughtUp(pipeline.env.GROUP_ID, pipeline.topics.profiles);
     for (const c of [x, y]) {
       // In `engaged` (the segmenter's key layout), so standard_message would answer high_interest.
-      await service.redis.set(`{${pipeline.prefix}:segmenter:${partitionOf(c, PARTITIONS)}}:c:${c}`, JSON.stringify({ m: ['engaged'] }));
+      await service.redis.set(segmentStateKey(pipeline.prefix, partitionOf(c, PARTITIONS), c), JSON.stringify({ v: 1, m: ['engaged'] }));
     }
     for (const c of [x, y]) {
       // With the future profile kept, X's came out `deferred (quiet_hours)`: the withdrawal looked stale.

@@ -11,6 +11,7 @@ import { behaviorEvent, customerProfile, type CustomerProfile, type EmailOutcome
 import { readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
 import { loadConfig } from '../../../services/kit/config';
 import { partitionOf } from '../../../services/kit/partitioner';
+import { segmentStateKey } from '../../../services/kit/segment-state-key';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
 import type { RendererHooks } from '../../../services/renderer/renderer';
 import type { SentMailLookup } from '../../../services/renderer/sent-lookup';
@@ -119,8 +120,8 @@ describe('the renderer against the real stack', () => {
       await waitFor(`profile ${p.customer_id}`, async () => (await service.store.customer(partition, p.customer_id)).profile?.updated_at === p.updated_at);
     }
     for (const [customer, list] of Object.entries(segments)) {
-      // The segmenter's layout: {<prefix>:segmenter:<partition>}:c:<customer_id>, JSON with `m`.
-      await service.redis.set(`{${pipeline.prefix}:segmenter:${partitionOf(customer, PARTITIONS)}}:c:${customer}`, JSON.stringify({ m: [...list].sort() }));
+      // A version-1 segment state holding only what segmentMembershipView reads.
+      await service.redis.set(segmentStateKey(pipeline.prefix, partitionOf(customer, PARTITIONS), customer), JSON.stringify({ v: 1, m: [...list].sort() }));
     }
   }
 

@@ -8,7 +8,7 @@ import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'k
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
 import { loadConfig } from '../../../services/kit/config';
-import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, type ConsumedRecord, type TopicBinding } from '../../../services/kit/consumer-runner';
+import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, type ConsumedRecord, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { consumerServiceShape } from '../../../services/kit/consumer-service';
 import { DLQ_HEADERS } from '../../../services/kit/dlq';
 import type { PoisonReason } from '../../../services/kit/poison';
@@ -30,7 +30,7 @@ interface Harness {
   reasons: PoisonReason[];
 }
 
-async function harness(options: { binding?: Partial<TopicBinding<never>>; clock: () => number; maxClockSkewMs?: number }): Promise<Harness> {
+async function harness(options: { binding?: Partial<AnyTopicBinding>; clock: () => number; maxClockSkewMs?: number }): Promise<Harness> {
   const { consumer, eachBatch } = stubConsumer();
   const deadLetters: Message[] = [];
   const producer = {
@@ -41,7 +41,7 @@ async function harness(options: { binding?: Partial<TopicBinding<never>>; clock:
   } as unknown as Producer;
   const handled: ConsumedRecord<unknown>[] = [];
   const reasons: PoisonReason[] = [];
-  const binding = { topic: TOPIC, type: {} as Type, keyField: 'customer_id', eventTimeField: 'occurred_at', tombstones: true, ...options.binding } as TopicBinding<never>;
+  const binding = { topic: TOPIC, type: {} as Type, keyField: 'customer_id', eventTimeField: 'occurred_at', tombstones: true, ...options.binding } as AnyTopicBinding;
   const runner = new ConsumerRunner({
     consumer,
     producer,

@@ -8,7 +8,7 @@ import pino from 'pino';
 import type { Batch, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
-import { ConsumerRunner, isRetriable, type BatchHandler, type TopicBinding } from '../../../services/kit/consumer-runner';
+import { ConsumerRunner, isRetriable, type BatchHandler, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { KairosError } from '../../../services/kit/errors';
 import { StateLogMismatchError } from '../../../services/kit/log-binding';
 import { PoisonRecordError } from '../../../services/kit/poison';
@@ -26,7 +26,7 @@ const jsonCodec = {
 async function harness(handler: BatchHandler) {
   const { consumer, commits, eachBatch } = stubConsumer();
   const producer = { send: async () => [] } as unknown as Producer;
-  const binding = { topic: TOPIC, type: {} as Type } as TopicBinding<never>;
+  const binding = { topic: TOPIC, type: {} as Type } as AnyTopicBinding;
   const runner = new ConsumerRunner({
     consumer, producer, codec: jsonCodec, logger: pino({ level: 'silent' }),
     instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },

@@ -15,7 +15,7 @@ import {
 import type { ConsumedRecord } from '../../../../services/kit/consumer-runner';
 import type { KairosMetrics } from '../../../../services/kit/metrics';
 import type { PartitionSnapshot } from '../../../../services/kit/partition-state';
-import { TriggerLogic } from '../../../../services/trigger/logic';
+import { TriggerLogic } from '../../../../services/trigger/adapter';
 import { boughtAfterViewKind, type BoughtAfterViewRule, type BoughtAfterViewState } from './bought-after-view';
 import { Customer, CUSTOMER, Events, HOUR, MINUTE, rulesFrom, seedRules, T0 } from './harness';
 

@@ -4,7 +4,7 @@ import type { PartitionKeys } from '../kit/partition-state';
 import { partitionOf } from '../kit/partitioner';
 import type { RedisClient } from '../kit/redis';
 import { memberships, parseSegmentState, type SegmentDefinition } from '../core/segments';
-import { membersSet } from './logic';
+import { membersSet } from './adapter';
 
 const MAX_PAGE = 1000;
 

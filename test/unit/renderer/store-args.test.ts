@@ -1,0 +1,72 @@
+import type { TriggerFired } from '../../../services/core/types';
+import { RendererKeys } from '../../../services/renderer/keys';
+import { finishTriggerArgs, reserveSendArgs, type FinishInput } from '../../../services/renderer/store';
+
+const keys = new RendererKeys('t');
+const trigger = { trigger_id: 'tr1', customer_id: 'c1' } as TriggerFired;
+
+describe('reserveSendArgs', () => {
+  const input = {
+    partition: 2,
+    trigger,
+    now: 1000,
+    campaign: 'welcome',
+    variant: null,
+    cap: { max: 3, perMs: 500 },
+    retentionMs: 200,
+    fromDeferred: true,
+    reason: 'chosen: first match',
+  };
+
+  it('declares the ledger, the sends and the timers of the partition', () => {
+    expect(reserveSendArgs(keys, input, 9000).keys).toEqual(['{t:renderer:2}:l:tr1', '{t:renderer:2}:sends:c1', '{t:renderer:2}:timers']);
+  });
+
+  it('lists the ten values of the script header in order', () => {
+    expect(reserveSendArgs(keys, input, 9000).args).toEqual(['tr1', '1000', 'welcome', '', '3', '500', '500', '9000', 'deferred', 'chosen: first match']);
+  });
+
+  it('remembers sends for the longer of retention and cap window, and only takes over deferred entries when asked', () => {
+    const args = reserveSendArgs(keys, { ...input, variant: 'b', retentionMs: 800, fromDeferred: false }, 9000).args;
+    expect(args[3]).toBe('b');
+    expect(args[6]).toBe('800');
+    expect(args[8]).toBe('');
+  });
+});
+
+describe('finishTriggerArgs', () => {
+  const input: FinishInput = {
+    partition: 2,
+    trigger,
+    from: ['-', 'reserved'],
+    state: 'sent',
+    campaign: 'welcome',
+    variant: null,
+    messageId: 'ses-1',
+    reason: 'chosen',
+    at: 1000,
+    outboxRecord: '{"t":"email.outcomes"}',
+  };
+
+  it('declares the ledger, the outbox, the timers and the sends', () => {
+    expect(finishTriggerArgs(keys, input, 9000).keys).toEqual([
+      '{t:renderer:2}:l:tr1',
+      '{t:renderer:2}:outbox',
+      '{t:renderer:2}:timers',
+      '{t:renderer:2}:sends:c1',
+    ]);
+  });
+
+  it('lists the thirteen values of the script header in order', () => {
+    expect(finishTriggerArgs(keys, input, 9000).args).toEqual([
+      'tr1', '-,reserved', 'sent', 'welcome', '', 'ses-1', 'chosen', '1000', '9000', '{"t":"email.outcomes"}', '', '', '',
+    ]);
+  });
+
+  it('keeps the trigger and the due time for a deferred send, and names the send to drop', () => {
+    const args = finishTriggerArgs(keys, { ...input, state: 'deferred', deferredUntil: 5000, dropSend: 'welcome|tr1' }, 9000).args;
+    expect(args[10]).toBe('5000');
+    expect(JSON.parse(args[11])).toEqual(trigger);
+    expect(args[12]).toBe('welcome|tr1');
+  });
+});
