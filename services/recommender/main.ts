@@ -6,7 +6,8 @@
  *   node dist/services/recommender/main.js
  */
 import { durationVar, intVar, loadConfig, stringVar } from '../kit/config';
-import { bindTopic, type ConsumerRunner } from '../kit/consumer-runner';
+import type { ConsumerRunner } from '../kit/consumer-runner';
+import { behaviorEventsInput } from '../kit/inputs';
 import { consumerServiceShape, createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
@@ -14,7 +15,6 @@ import type { KairosMetrics } from '../kit/metrics';
 import { PartitionKeys, PartitionStateStore } from '../kit/partition-state';
 import type { RedisClient } from '../kit/redis';
 import { dayWeights, parseWeights, type RecommenderTuning } from '../core/recommendations';
-import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { Catalog, loadCatalog } from './catalog';
 import { KafkaLogInspector } from '../kit/log-inspector';
 import { RecommenderProcessor } from './processor';
@@ -95,13 +95,7 @@ export async function startRecommender(
   await admin.connect();
   const log = new KafkaLogInspector(admin, config.GROUP_ID);
   const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock, log });
-  const binding = bindTopic<BehaviorEvent>({
-    topic: config.TOPIC_BEHAVIOR_EVENTS,
-    type: types.BehaviorEvent,
-    validate: (event: BehaviorEvent) => behaviorEventProblem(event),
-    keyField: 'customer_id',
-    eventTimeField: 'occurred_at',
-  });
+  const binding = behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent);
   const { http, runner, stop: stopService } = await runConsumerService(clients, {
     config,
     bindings: [binding],

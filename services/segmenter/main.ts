@@ -9,10 +9,9 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
-import { bindTopic } from '../kit/consumer-runner';
+import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { SEGMENTER_SERVICE } from '../kit/segment-state-key';
-import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
 import { parseSegmentDefinitions, type SegmentDefinition } from '../core/segments';
 import { segmentRoutes } from './routes';
 import { SegmenterLogic } from './adapter';
@@ -44,21 +43,8 @@ export async function startSegmenter(
     config,
     stateTtlMs: config.STATE_TTL,
     inputs: (types) => [
-      bindTopic<BehaviorEvent>({
-        topic: config.TOPIC_BEHAVIOR_EVENTS,
-        type: types.BehaviorEvent,
-        validate: (event: BehaviorEvent) => behaviorEventProblem(event),
-        keyField: 'customer_id',
-        eventTimeField: 'occurred_at',
-      }),
-      bindTopic<CustomerProfile>({
-        topic: config.TOPIC_CUSTOMER_PROFILES,
-        type: types.CustomerProfile,
-        validate: (profile: CustomerProfile) => customerProfileProblem(profile),
-        tombstones: true,
-        keyField: 'customer_id',
-        eventTimeField: 'updated_at',
-      }),
+      behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent),
+      customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile),
     ],
     logic: async ({ output, metrics }) =>
       new SegmenterLogic(

@@ -9,8 +9,8 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
 import { bindTopic } from '../kit/consumer-runner';
+import { behaviorEventsInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
-import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
 import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/triggers';
 import { TriggerLogic } from './adapter';
 
@@ -43,13 +43,7 @@ export async function startTrigger(
     config,
     stateTtlMs: stateTtlMs(rules, config.STATE_TTL_SLACK),
     inputs: (types) => [
-      bindTopic<BehaviorEvent>({
-        topic: config.TOPIC_BEHAVIOR_EVENTS,
-        type: types.BehaviorEvent,
-        validate: (event: BehaviorEvent) => behaviorEventProblem(event),
-        keyField: 'customer_id',
-        eventTimeField: 'occurred_at',
-      }),
+      behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent),
       // Only for erasure: a tombstone removes the customer's windows, cart and timers.
       // The time check too, so a profile from the future is dead-lettered by every service alike.
       bindTopic({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),

@@ -14,11 +14,10 @@
  *   late never moves the timer back); `keep` leaves the first timer alone.
  */
 import { z } from 'zod';
-import { triggerId } from '../ids';
 import type { BehaviorEvent, KnownEventType, TriggerFired } from '../types';
 import { cartContext } from './cart';
 import { parseDuration } from '../definitions';
-import { ruleSyntax, type RuleKind, type RuleOutcome } from './kinds';
+import { ruleFiring, ruleSyntax, type RuleKind, type RuleOutcome } from './kinds';
 import { matchesRule } from './matching';
 import { duration, eventTypes, expecting } from './rule-syntax';
 import type { RuleBase } from './rules';
@@ -181,15 +180,8 @@ function absenceTrigger(
   if (productId !== null) context['product_id'] = productId;
   else delete context['product_id'];
   if (pending.category !== null && productId === pending.productId && productId !== null) context['category'] = pending.category;
-  return {
-    // The arming event's id: a replay arms on, and fires for, the same event.
-    trigger_id: triggerId(rule.name, customerId, pending.eventId),
-    rule: rule.name,
-    customer_id: customerId,
-    fired_at: now,
-    cause_event_id: pending.eventId,
-    context,
-  };
+  // The arming event causes it: a replay arms on, and fires for, the same event.
+  return ruleFiring(rule.name, customerId, pending.eventId, now, context);
 }
 
 function isPending(raw: unknown): boolean {

@@ -6,6 +6,7 @@
  * member does not compile. Pure.
  */
 import { z } from 'zod';
+import { triggerId } from '../ids';
 import type { BehaviorEvent, KnownEventType, TriggerFired } from '../types';
 import type { AbsenceRule, AbsenceRuleState } from './absence';
 import type { FieldEquals, RuleBase, TriggerRule } from './rules';
@@ -115,5 +116,20 @@ export function ruleSyntax<Shape extends z.core.$ZodLooseShape, R extends RuleBa
     fields,
     problems: (values, events) => read.problems?.(values as Fields, events) ?? [],
     toRule: (values, common) => read.toRule(values as Fields, common),
+  };
+}
+
+/**
+ * A rule's firing. Its id comes from the rule, the customer and the causing event alone, so a
+ * replay of the same input fires with the same id and downstream can drop the repeat.
+ */
+export function ruleFiring(ruleName: string, customerId: string, causeEventId: string, now: number, context: Record<string, string>): TriggerFired {
+  return {
+    trigger_id: triggerId(ruleName, customerId, causeEventId),
+    rule: ruleName,
+    customer_id: customerId,
+    fired_at: now,
+    cause_event_id: causeEventId,
+    context,
   };
 }

@@ -22,10 +22,9 @@
  *   newest time is dropped: no event that is not too late can bring its times or its cooldown
  *   back into play. Beyond that, only the MAX_GROUPS_PER_RULE groups with the newest times stay.
  */
-import { triggerId } from '../ids';
 import type { BehaviorEvent, TriggerFired } from '../types';
 import { eventFieldValue, parseDuration, type EventField } from '../definitions';
-import { ruleSyntax, type RuleKind } from './kinds';
+import { ruleFiring, ruleSyntax, type RuleKind } from './kinds';
 import { MAX_GREATER_THAN, MAX_GROUPS_PER_RULE } from './limits';
 import { matchesRule } from './matching';
 import { duration, eventField, wholeNumber } from './rule-syntax';
@@ -179,15 +178,8 @@ function thresholdTrigger(
   if (event.product_id !== null) context['product_id'] = event.product_id;
   if (event.category !== null) context['category'] = event.category;
   if (rule.groupBy !== null) context[rule.groupBy] = groupValue;
-  return {
-    // The crossing event's id: a replay of the same input crosses on the same event.
-    trigger_id: triggerId(rule.name, event.customer_id, event.event_id),
-    rule: rule.name,
-    customer_id: event.customer_id,
-    fired_at: now,
-    cause_event_id: event.event_id,
-    context,
-  };
+  // The crossing event causes it: a replay of the same input crosses on the same event.
+  return ruleFiring(rule.name, event.customer_id, event.event_id, now, context);
 }
 
 function isGroup(raw: unknown): boolean {
