@@ -1,5 +1,5 @@
 import { parseSegmentDefinitions, SegmentDefinitionError } from '../../../../services/core/segments';
-import { DAY, HOUR, MINUTE, defsOf } from './helpers';
+import { DAY, HOUR, MINUTE, defsOf } from './harness';
 
 function errorOf(text: string): SegmentDefinitionError {
   try {

@@ -12,7 +12,7 @@ import {
   type SegmentState,
 } from '../../../../services/core/segments';
 import { customerProfile, type BehaviorEvent, type SegmentChange, type TriggerFired } from '../../../../services/core/types';
-import { CUSTOMER, DAY, HOUR, MINUTE, T0, defsOf, event, oneSegment } from './helpers';
+import { CUSTOMER, DAY, HOUR, MINUTE, T0, defsOf, event, oneSegment } from './harness';
 
 interface Run {
   state: SegmentState | null;

@@ -4,8 +4,7 @@
  */
 import { memberships } from '../../../../services/core/segments';
 import { behaviorEvent, type BehaviorEvent } from '../../../../services/core/types';
-import { CUSTOMER, DAY, HOUR, T0, defsOf } from './helpers';
-import { advanceTo, deliver, seededRandom, startSimulation } from './simulate';
+import { deliver, CUSTOMER, DAY, HOUR, T0, advanceTo, defsOf, seededRandom, startSimulation } from './harness';
 
 const defs = defsOf([
   { name: 'c2', conditions: { count: { event: 'purchase', within: '3d', gte: 2 } } },

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { MAX_SUM_BUCKETS, memberships, parseSegmentDefinitions, relevantEventTypes } from '../../../../services/core/segments';
 import { behaviorEvent } from '../../../../services/core/types';
-import { CUSTOMER, DAY, HOUR, SHIPPED_PATH, T0, event, shippedDefinitions } from './helpers';
-import { advanceTo, deliver, seededRandom, startSimulation } from './simulate';
+import { deliver, event, CUSTOMER, DAY, HOUR, SHIPPED_PATH, T0, advanceTo, seededRandom, shippedDefinitions, startSimulation } from './harness';
 
 const defs = shippedDefinitions();
 
