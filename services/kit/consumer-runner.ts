@@ -332,9 +332,9 @@ export class ConsumerRunner {
   }
 }
 
-/** Network-level failures of Redis (ioredis throws plain Errors for them): worth retrying. */
 /** ioredis's give-up after its per-request retries, and fetch's timeouts (AbortSignal.timeout). */
 const RETRIABLE_NAMES = new Set(['MaxRetriesPerRequestError', 'TimeoutError', 'AbortError']);
+/** Network-level failures (ioredis throws plain Errors for them): worth retrying. */
 const RETRIABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 const RETRIABLE_MESSAGES = /Connection is closed|Stream isn't writeable|max retries per request|^(LOADING|BUSY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|READONLY)\b|fetch failed/i;
 

@@ -1,4 +1,4 @@
-import type { Consumer, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
@@ -59,6 +59,8 @@ export interface ServiceClients {
   metrics: KairosMetrics;
   redis: RedisClient;
   kafka: Kafka;
+  /** Kept connected while the service runs: topic metadata, the group's commits, log ends. */
+  admin: Admin;
   /** Idempotent; carries the service's output and its dead letters. */
   producer: Producer;
   codec: AvroCodec;
@@ -80,6 +82,7 @@ export function createServiceClients(
     metrics: createMetrics(name),
     redis: createRedis(config, { connectionName: `kairos-${name}`, logger }),
     kafka,
+    admin: kafka.admin(),
     producer: createIdempotentProducer(kafka),
     codec: AvroCodec.connect(config.SCHEMA_REGISTRY_URL),
     types: recordTypes(),
@@ -126,7 +129,7 @@ export async function runConsumerService(
     readinessChecks?: ReadinessCheck[];
   },
 ): Promise<ConsumerService> {
-  const { name, logger, metrics, kafka, producer, codec, redis, clock } = clients;
+  const { name, logger, metrics, kafka, admin, producer, codec, redis, clock } = clients;
   const { config, bindings, background } = options;
   let reportFatal: (error: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
@@ -149,14 +152,8 @@ export async function runConsumerService(
     maxClockSkewMs: config.MAX_CLOCK_SKEW,
   });
 
-  const admin = kafka.admin();
   await admin.connect();
-  let partitions: number;
-  try {
-    partitions = (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
-  } finally {
-    await admin.disconnect();
-  }
+  const partitions = (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
   const partitionCount = () => partitions;
   // Joined the group is not enough: a member whose broker, Redis or registry is away keeps
   // its partitions without progress, and /readyz must say so (and which one).
@@ -200,6 +197,7 @@ export async function runConsumerService(
       await background.stop();
       await runner.stop();
       await producer.disconnect();
+      await admin.disconnect();
       await kafkaHealth.close();
       await http.close();
       redis.disconnect();

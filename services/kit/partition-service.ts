@@ -70,7 +70,7 @@ export interface RunningService {
 export async function startPartitionService(options: PartitionServiceOptions): Promise<RunningService> {
   const { config, name } = options;
   const clients = createServiceClients(name, config, { clock: options.clock, logger: options.logger });
-  const { logger, metrics, redis, kafka, codec, types, producer, clock } = clients;
+  const { logger, metrics, redis, kafka, admin, codec, types, producer, clock } = clients;
   const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, name);
   const output = async (schema: SchemaName, topic: string): Promise<OutputEncoder> => {
     const id = await codec.idOf(valueSubject(topic), readSchema(schema));
@@ -79,8 +79,6 @@ export async function startPartitionService(options: PartitionServiceOptions): P
   const parts: ServiceParts = { logger, metrics, redis, kafka, keys, codec, output };
   const store = new PartitionStateStore(redis, keys, options.stateTtlMs);
   const bindings = options.inputs(types);
-  const admin = kafka.admin();
-  await admin.connect();
   const processor = new PartitionProcessor({
     store, logic: await options.logic(parts), producer, logger, metrics, clock,
     log: new KafkaLogInspector(admin, config.GROUP_ID),
@@ -94,9 +92,5 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     routes: options.routes ? (partitionCount) => options.routes!({ ...parts, partitionCount }) : undefined,
     readinessChecks: options.readinessChecks,
   });
-  const stop = async () => {
-    await service.stop();
-    await admin.disconnect();
-  };
-  return { http: service.http, runner: service.runner, fatal: service.fatal, processor, parts, logger, stop };
+  return { http: service.http, runner: service.runner, fatal: service.fatal, processor, parts, logger, stop: service.stop };
 }

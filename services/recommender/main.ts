@@ -91,12 +91,10 @@ export async function startRecommender(
     neighborsTtlMs: config.NEIGHBORS_TTL,
     popularCacheTtlMs: config.POPULAR_CACHE_TTL,
   });
-  const admin = clients.kafka.admin();
-  await admin.connect();
-  const log = new KafkaLogInspector(admin, config.GROUP_ID);
+  const log = new KafkaLogInspector(clients.admin, config.GROUP_ID);
   const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock, log });
   const binding = behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent);
-  const { http, runner, stop: stopService } = await runConsumerService(clients, {
+  const { http, runner, stop } = await runConsumerService(clients, {
     config,
     bindings: [binding],
     handler: processor.handleBatch,
@@ -113,10 +111,6 @@ export async function startRecommender(
         clock,
       }),
   });
-  const stop = async () => {
-    await stopService();
-    await admin.disconnect();
-  };
   return { http, runner, processor, store, state, redis, logger, metrics, stop };
 }
 
