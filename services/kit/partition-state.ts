@@ -1,5 +1,5 @@
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
-import { deleteKeysMatching, globEscape } from './redis-scan';
+import { globEscape } from './redis-scan';
 
 /**
  * Where one service keeps the state of one Kafka partition in Redis. Every key carries the
@@ -170,15 +170,6 @@ export class PartitionStateStore {
   async fence(partition: number): Promise<Omit<PartitionSnapshot, 'states'>> {
     const { states: _states, ...fence } = await this.read(partition, []);
     return fence;
-  }
-
-  /**
-   * Deletes every key of the partition (fence, states, timers, sets, outbox), so its log can be
-   * replayed into a fresh state. Returns how many keys went. Only for a partition nobody is
-   * applying to (a stopped service, or one that stopped this partition).
-   */
-  async deletePartition(partition: number): Promise<number> {
-    return deleteKeysMatching(this.redis, this.keys.partitionPattern(partition));
   }
 
   /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
