@@ -16,7 +16,7 @@
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
 import { commonShape, loadConfig, runMain, stringVar } from '../kit/config';
-import { createKafka } from '../kit/kafka';
+import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { PartitionKeys } from '../kit/partition-state';
 import { createRedis } from '../kit/redis';
@@ -67,32 +67,31 @@ async function reset(config: StateConfig, service: string, partitionsArg: string
   const groupId = group ?? config.GROUP_ID ?? `kairos-${service}`;
   const topics = inputs(config);
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger: createLogger({ service: 'state', level: 'warn' }) });
-  const admin = kafka.admin();
   const redis = createRedis(config, { connectionName: 'kairos-state' });
-  await admin.connect();
   try {
-    await assertGroupStopped(admin, groupId);
-    const ranges = await admin.fetchTopicOffsets(topics[0]);
-    const partitions = parsePartitions(partitionsArg, ranges.length);
-    const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
-    let deleted = 0;
-    if (WHOLE_ONLY.has(service)) deleted = await deleteKeysMatching(redis, keys.pattern());
-    else {
-      for (const [i, partition] of partitions.entries()) {
-        deleted += await deleteKeysMatching(redis, keys.partitionPattern(partition));
-        process.stdout.write(`\r  deleting ${service} state: partition ${i + 1}/${partitions.length}, ${deleted} keys`);
+    await withAdmin(kafka, async (admin) => {
+      await assertGroupStopped(admin, groupId);
+      const ranges = await admin.fetchTopicOffsets(topics[0]);
+      const partitions = parsePartitions(partitionsArg, ranges.length);
+      const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
+      let deleted = 0;
+      if (WHOLE_ONLY.has(service)) deleted = await deleteKeysMatching(redis, keys.pattern());
+      else {
+        for (const [i, partition] of partitions.entries()) {
+          deleted += await deleteKeysMatching(redis, keys.partitionPattern(partition));
+          process.stdout.write(`\r  deleting ${service} state: partition ${i + 1}/${partitions.length}, ${deleted} keys`);
+        }
+        process.stdout.write('\n');
       }
-      process.stdout.write('\n');
-    }
-    for (const topic of topics) {
-      const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.low]));
-      const offsets = partitions.filter((p) => lows.has(p)).map((partition) => ({ partition, offset: lows.get(partition) as string }));
-      await admin.setOffsets({ groupId, topic, partitions: offsets });
-      process.stdout.write(`  ${groupId} on ${topic}: partitions ${partitions.join(',')} start again at the log start\n`);
-    }
-    process.stdout.write(`Reset ${service} partitions ${partitions.join(',')}: ${deleted} keys deleted; the next start replays them.\n`);
+      for (const topic of topics) {
+        const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.low]));
+        const offsets = partitions.filter((p) => lows.has(p)).map((partition) => ({ partition, offset: lows.get(partition) as string }));
+        await admin.setOffsets({ groupId, topic, partitions: offsets });
+        process.stdout.write(`  ${groupId} on ${topic}: partitions ${partitions.join(',')} start again at the log start\n`);
+      }
+      process.stdout.write(`Reset ${service} partitions ${partitions.join(',')}: ${deleted} keys deleted; the next start replays them.\n`);
+    });
   } finally {
-    await admin.disconnect();
     redis.disconnect();
   }
 }
