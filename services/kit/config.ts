@@ -3,7 +3,7 @@ import { ConfigError, DependencyUnreachableError, formatConfigProblem, type Conf
 import { scrubEmails } from './logger';
 
 /** How a variable describes itself in error messages. */
-interface VarMeta {
+export interface VarMeta {
   /** What a valid value looks like, e.g. `like 127.0.0.1:9092,10.0.0.2:9092`. */
   expected: string;
   /** Never echo the value (errors, logs). */
@@ -17,10 +17,11 @@ class Invalid {
   constructor(readonly reason: string) {}
 }
 
-const invalid = (reason: string): Invalid => new Invalid(reason);
+/** What a parser returns for a rejected value: `reason` is shown to the operator. */
+export const invalid = (reason: string): Invalid => new Invalid(reason);
 
-/** A variable read from a string: `parse` returns the typed value or `invalid(reason)`. */
-function envVar<O>(meta: VarMeta, parse: (raw: string) => O | Invalid): z.ZodType<O, string> {
+/** A variable read from a string: `parse` returns the typed value or `invalid(reason)`. Builders elsewhere in the kit use it for variables with their own syntax. */
+export function envVar<O>(meta: VarMeta, parse: (raw: string) => O | Invalid): z.ZodType<O, string> {
   const schema = z.string().transform((raw, ctx) => {
     const result = parse(raw.trim());
     if (result instanceof Invalid) {

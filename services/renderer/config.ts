@@ -1,5 +1,6 @@
-import { boolVar, durationVar, enumVar, intVar, loadConfig, secretVar, stringVar, urlVar } from '../kit/config';
+import { boolVar, durationVar, enumVar, intVar, loadConfig, stringVar, urlVar } from '../kit/config';
 import { consumerServiceShape } from '../kit/consumer-service';
+import { linkKeyShape } from '../kit/link-keys';
 import { recommendationsClientShape } from './recommendations';
 
 const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
@@ -16,8 +17,9 @@ export const rendererShape = {
   SES_RETRY_MAX: durationVar().default(5000),
   SES_REQUEST_TIMEOUT: durationVar().default(10_000),
   SENT_MAIL_LOOKUP: enumVar(['auto', 'ses-emulator', 'none']).default('auto'),
-  LINK_SIGNING_SECRET: secretVar(32),
-  LINK_SIGNING_SECRET_PREVIOUS: secretVar(32).optional(),
+  // LINK_SIGNING_KEY_ID, LINK_SIGNING_SECRET, LINK_SIGNING_PREVIOUS_KEYS, KAIROS_ENV; checked
+  // together by linkKeyring() before the renderer connects to anything.
+  ...linkKeyShape,
   TRACKING_BASE_URL: urlVar().default('http://127.0.0.1:8094'),
   UNSUBSCRIBE_MAILTO: stringVar({ pattern: /^[^@\s<>]+@[^@\s<>]+$/, expected: 'an address like unsubscribe@example.com' }).default('unsubscribe@example.com'),
   LIST_UNSUBSCRIBE_MAILTO: boolVar().default(true),

@@ -31,8 +31,8 @@ export function productUrl(template: string, productId: string): string {
   return template.replace(/\{product_id\}/g, encodeURIComponent(productId));
 }
 
-function productOf(id: string, title: string | undefined, options: ContentOptions, link: LinkContext): RenderProduct {
-  return { product_id: id, title: title ?? id, url: options.links.click(productUrl(options.productUrlTemplate, id), link) };
+function productOf(id: string, title: string | undefined, options: ContentOptions, link: LinkContext, now: number): RenderProduct {
+  return { product_id: id, title: title ?? id, url: options.links.click(productUrl(options.productUrlTemplate, id), link, now) };
 }
 
 async function recommendationsFor(source: RecommendationSource, trigger: TriggerFired, limit: number): Promise<Recommendations> {
@@ -54,7 +54,7 @@ export async function buildContent(input: {
   recommendations: RecommendationSource;
   options: ContentOptions;
 }): Promise<EmailContent> {
-  const { trigger, profile, campaign, options } = input;
+  const { trigger, profile, campaign, options, now } = input;
   const link: LinkContext = { customer_id: trigger.customer_id, trigger_id: trigger.trigger_id, campaign: campaign.name };
   const context = trigger.context ?? {};
   const productId = context.product_id?.trim();
@@ -63,9 +63,12 @@ export async function buildContent(input: {
   const items = recommended.items.slice(0, options.recommendationsLimit).flatMap((item): RenderProduct[] => {
     const target = safeUrl(item.url);
     if (target === undefined) return [];
-    return [{ ...item, url: options.links.click(target, link) }];
+    return [{ ...item, url: options.links.click(target, link, now) }];
   });
-  const unsubscribeUrl = options.links.unsubscribe(link);
+  // Every link is signed at render time with its own nonce and expiry (core/links.ts LINK_TTL_MS);
+  // the List-Unsubscribe URL and its mailto: variant carry the same token.
+  const unsubscribeToken = options.links.unsubscribeToken(link, now);
+  const unsubscribeUrl = options.links.urlFor('unsubscribe', unsubscribeToken);
   return {
     data: {
       customer: {
@@ -75,18 +78,18 @@ export async function buildContent(input: {
         attributes: profile?.attributes ?? {},
       },
       trigger: { rule: trigger.rule, context },
-      product: productId ? productOf(productId, context.product_title, options, link) : null,
-      cart: cartIds.map((id) => productOf(id, undefined, options, link)),
+      product: productId ? productOf(productId, context.product_title, options, link, now) : null,
+      cart: cartIds.map((id) => productOf(id, undefined, options, link, now)),
       recommendations: { items, fallback: recommended.fallback },
       offer: offerFor(campaign, input.now),
       links: {
         unsubscribe_url: unsubscribeUrl,
-        shop_url: options.shopUrl === null ? null : options.links.click(options.shopUrl, link),
+        shop_url: options.shopUrl === null ? null : options.links.click(options.shopUrl, link, now),
       },
       brand: { name: options.brandName, address: options.brandAddress },
     },
     unsubscribeUrl,
-    unsubscribeToken: options.links.unsubscribeToken(link),
+    unsubscribeToken,
     recommendationsFallback: recommended.fallback,
   };
 }

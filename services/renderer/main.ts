@@ -10,6 +10,7 @@ import type { RecommendationSource } from '../core/recommendations';
 import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
 import { readSchema, valueSubject } from '../kit/codec';
 import { secretVariables } from '../kit/config';
+import { linkKeyring } from '../kit/link-keys';
 import { bindTopic, type AnyTopicBinding, type ConsumerRunner } from '../kit/consumer-runner';
 import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
 import type { HttpServer } from '../kit/http';
@@ -21,7 +22,7 @@ import { rendererShape, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
 import { createRendererMetrics, type RendererMetrics } from './metrics';
-import { contentOptions } from './preview';
+import { contentOptions, throwAwayLinkKey } from './preview';
 import { RedisSendRateLimiter } from './rate-limit';
 import { rendererRoutes } from './routes';
 import { createRecommendationsClient } from './recommendations';
@@ -74,6 +75,8 @@ async function recommendationSource(config: RendererConfig, registry: Registry, 
 
 /** Starts the renderer; validates campaigns and templates before connecting to anything. */
 export async function startRenderer(config: RendererConfig, overrides: RendererOverrides = {}): Promise<RunningRenderer> {
+  // Refuses a development or reused secret (ConfigError) before anything else.
+  const keyring = linkKeyring(config);
   const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
   const clients = createServiceClients('renderer', config, { ...overrides, secretKeys: secretVariables(rendererShape) });
   const { logger, metrics, redis, producer, codec, types, clock } = clients;
@@ -81,8 +84,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   const outcomesId = await codec.idOf(valueSubject(config.TOPIC_EMAIL_OUTCOMES), readSchema('EmailOutcome'));
   const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
   const store = new RendererStore(redis, keys, config.LEDGER_TTL);
-  const secrets = [config.LINK_SIGNING_SECRET, ...(config.LINK_SIGNING_SECRET_PREVIOUS ? [config.LINK_SIGNING_SECRET_PREVIOUS] : [])];
-  const content = contentOptions(config, config.LINK_SIGNING_SECRET);
+  const content = contentOptions(config, keyring.current);
   const recommendations = overrides.recommendations ?? (await recommendationSource(config, metrics.registry, logger));
 
   const ses = overrides.emailSender ?? new SesEmailSender(createSesClient({ region: config.AWS_REGION, endpoint: config.SES_ENDPOINT, requestTimeoutMs: config.SES_REQUEST_TIMEOUT }), config.SES_CONFIGURATION_SET);
@@ -98,7 +100,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     },
   );
   const lookupKind = config.SENT_MAIL_LOOKUP === 'auto' ? (config.SES_ENDPOINT ? 'ses-emulator' : 'none') : config.SENT_MAIL_LOOKUP;
-  const sentLookup = overrides.sentLookup ?? (lookupKind === 'ses-emulator' && config.SES_ENDPOINT ? new EmulatorSentMailLookup(config.SES_ENDPOINT, secrets) : new NoSentMailLookup());
+  const sentLookup = overrides.sentLookup ?? (lookupKind === 'ses-emulator' && config.SES_ENDPOINT ? new EmulatorSentMailLookup(config.SES_ENDPOINT, keyring, clock) : new NoSentMailLookup());
   const fromDomain = /@([^>\s]+)>?\s*$/.exec(config.FROM_ADDRESS)?.[1] ?? 'kairos.local';
 
   const renderer = new Renderer({
@@ -133,7 +135,8 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     bindings,
     handler: renderer.handleBatch,
     background: { start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs), stop: () => renderer.stopTimers() },
-    routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content, clock, partitionCount }),
+    // Previews sign with a throw-away key: a preview's links must not verify at the tracker.
+    routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content: contentOptions(config, throwAwayLinkKey()), clock, partitionCount }),
     describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name },
   });
   const { http, runner, stop } = service;

@@ -6,16 +6,19 @@
  *        [--rule RULE] [--product ID] [--format html|text|json]
  *
  * The CLI reads CAMPAIGNS_FILE, TEMPLATES_DIR and the link/brand variables like the renderer;
- * without LINK_SIGNING_SECRET the links are signed with a throw-away preview key.
+ * without LINK_SIGNING_SECRET the links are signed with a throw-away preview key. GET /preview
+ * always signs with a throw-away key: a preview never hands out a token that verifies.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { chooseVariant, variantSubjectId } from '../core/campaigns';
-import { LinkSigner } from '../core/links';
+import { LinkSigner, type LinkKey } from '../core/links';
 import type { RecommendationSource } from '../core/recommendations';
 import { render, type RenderedEmail } from '../core/templates';
 import { customerProfile, type CustomerProfile, type TriggerFired } from '../core/types';
 import { loadConfig } from '../kit/config';
+import { linkKeyring } from '../kit/link-keys';
 import type { RendererAssets } from './assets';
 import { loadRendererAssets } from './assets';
 import { rendererShape } from './config';
@@ -82,10 +85,18 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
   return { ...rendered, campaign: campaign.name, variant: variant?.name ?? null, template };
 }
 
-/** The content options a renderer config describes. */
-export function contentOptions(config: Pick<import('./config').RendererConfig, 'PRODUCT_URL_TEMPLATE' | 'SHOP_URL' | 'BRAND_NAME' | 'BRAND_ADDRESS' | 'RECOMMENDATIONS_LIMIT' | 'TRACKING_BASE_URL'>, secret: string): ContentOptions {
+/**
+ * A key made up for one process and then forgotten: links signed with it look like real ones but
+ * verify nowhere (its id, `preview`, is in no keyring, and nobody knows its secret).
+ */
+export function throwAwayLinkKey(): LinkKey {
+  return { id: 'preview', secret: randomBytes(48).toString('base64') };
+}
+
+/** The content options a renderer config describes, with links signed by `key`. */
+export function contentOptions(config: Pick<import('./config').RendererConfig, 'PRODUCT_URL_TEMPLATE' | 'SHOP_URL' | 'BRAND_NAME' | 'BRAND_ADDRESS' | 'RECOMMENDATIONS_LIMIT' | 'TRACKING_BASE_URL'>, key: LinkKey): ContentOptions {
   return {
-    links: new LinkSigner(secret, config.TRACKING_BASE_URL),
+    links: new LinkSigner(key, config.TRACKING_BASE_URL),
     productUrlTemplate: config.PRODUCT_URL_TEMPLATE,
     shopUrl: config.SHOP_URL,
     brandName: config.BRAND_NAME,
@@ -110,11 +121,15 @@ async function cli(argv: string[]): Promise<number> {
     return 2;
   }
   const env = { ...process.env };
-  if (!env.LINK_SIGNING_SECRET) {
-    env.LINK_SIGNING_SECRET = 'preview-only-key-links-in-this-preview-do-not-verify';
-    process.stderr.write('preview: LINK_SIGNING_SECRET is not set; links are signed with a throw-away preview key\n');
+  const throwAway = env.LINK_SIGNING_SECRET ? null : throwAwayLinkKey();
+  if (throwAway !== null) {
+    env.LINK_SIGNING_SECRET = throwAway.secret;
+    env.LINK_SIGNING_KEY_ID = throwAway.id;
+    process.stderr.write('preview: LINK_SIGNING_SECRET is not set; links are signed with a throw-away preview key and verify nowhere\n');
   }
   const config = loadConfig(rendererShape, env);
+  // The same checks as the renderer's: no committed development secret outside KAIROS_ENV=local.
+  const key = linkKeyring(config).current;
   const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
   const profile = values.profile === 'sample' ? SAMPLE_PROFILE : customerProfile({ ...SAMPLE_PROFILE, ...(JSON.parse(readFileSync(values.profile as string, 'utf8')) as Partial<CustomerProfile>) });
   const fallbackIds = config.FALLBACK_PRODUCT_IDS?.split(',') ?? ['best-seller-1', 'best-seller-2', 'best-seller-3'];
@@ -126,7 +141,7 @@ async function cli(argv: string[]): Promise<number> {
     context: values.product ? { product_id: values.product } : undefined,
     now: Date.now(),
     recommendations: new StaticRecommendations(fallbackIds, config.PRODUCT_URL_TEMPLATE),
-    content: contentOptions(config, config.LINK_SIGNING_SECRET),
+    content: contentOptions(config, key),
   });
   const output = values.format === 'json' ? JSON.stringify(preview, null, 2) + '\n' : values.format === 'text' ? `Subject: ${preview.subject}\nPreheader: ${preview.preheader}\n\n${preview.text}` : preview.html;
   process.stdout.write(output);

@@ -4,7 +4,7 @@
  * call may or may not have happened. Every email carries its trigger id (the
  * X-Kairos-Trigger-Id header, the trigger_id EmailTag, and the signed unsubscribe token).
  */
-import { verifyLinkToken } from '../core/links';
+import { verifyLinkToken, type LinkKeyring } from '../core/links';
 import { KairosError } from '../kit/errors';
 
 export interface SentMailLookup {
@@ -20,7 +20,9 @@ export interface SentMailLookup {
 export class EmulatorSentMailLookup implements SentMailLookup {
   constructor(
     private readonly endpoint: string,
-    private readonly secrets: readonly string[],
+    private readonly keyring: LinkKeyring,
+    /** The renderer's clock: tokens are checked for expiry at its time, as they were signed at it. */
+    private readonly clock: () => number = Date.now,
     private readonly timeoutMs = 5000,
   ) {}
 
@@ -29,19 +31,20 @@ export class EmulatorSentMailLookup implements SentMailLookup {
     if (!response.ok) throw new KairosError(`SES emulator /store answered ${response.status}`, { retriable: true });
     const store = (await response.json()) as { emails?: Array<{ messageId: string; body?: { html?: string; text?: string } }> };
     for (const email of store.emails ?? []) {
-      if (triggerIdsIn(`${email.body?.html ?? ''}\n${email.body?.text ?? ''}`, this.secrets).has(triggerId)) return { messageId: email.messageId };
+      if (triggerIdsIn(`${email.body?.html ?? ''}\n${email.body?.text ?? ''}`, this.keyring, this.clock()).has(triggerId)) return { messageId: email.messageId };
     }
     return null;
   }
 }
 
-const UNSUBSCRIBE_TOKEN = /\/u\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/g;
+// A token's shape (core/links.ts): v2.<key id>.<payload>.<mac>; verification decides the rest.
+const UNSUBSCRIBE_TOKEN = /\/u\/(v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)/g;
 
-/** The trigger ids named by validly signed unsubscribe links in `text`. */
-export function triggerIdsIn(text: string, secrets: readonly string[]): Set<string> {
+/** The trigger ids named by unsubscribe links in `text` that verify against `keyring` at `nowMs`. */
+export function triggerIdsIn(text: string, keyring: LinkKeyring, nowMs: number): Set<string> {
   const ids = new Set<string>();
   for (const match of text.matchAll(UNSUBSCRIBE_TOKEN)) {
-    const verified = verifyLinkToken(match[1], secrets);
+    const verified = verifyLinkToken(match[1], keyring, nowMs);
     if (verified.ok && verified.claims.kind === 'unsubscribe') ids.add(verified.claims.trigger_id);
   }
   return ids;

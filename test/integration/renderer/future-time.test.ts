@@ -16,6 +16,7 @@ import { segmentStateKey } from '../../../services/kit/segment-state-key';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
 import { NoSentMailLookup } from '../../../services/renderer/sent-lookup';
 import type { OutgoingEmail } from '../../../services/renderer/ses';
+import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { connectedProducer, readAll, waitCaughtUp, waitFor } from '../../support/stack';
 
@@ -42,7 +43,7 @@ describe('the renderer and times from the future (injected clock)', () => {
     triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
     const config = loadConfig(rendererShape, {
       ...pipeline.env,
-      LINK_SIGNING_SECRET: 'integration-test-link-signing-secret-0123456789',
+      LINK_SIGNING_SECRET: TEST_LINK_SECRET,
       RECOMMENDATIONS_SOURCE: 'static',
       FALLBACK_PRODUCT_IDS: 'sku-1,sku-2',
       TIMER_INTERVAL_MS: '60000', // nothing here waits for a deferral

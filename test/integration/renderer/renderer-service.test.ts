@@ -17,11 +17,11 @@ import type { RendererHooks } from '../../../services/renderer/renderer';
 import type { SentMailLookup } from '../../../services/renderer/sent-lookup';
 import { EmulatorSentMailLookup } from '../../../services/renderer/sent-lookup';
 import { SesEmailSender, createSesClient, type EmailSender } from '../../../services/renderer/ses';
+import { TEST_LINK_KEYRING, TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { connectedProducer, waitFor } from '../../support/stack';
 import { emulatorEmails, startSesProxy, type SesProxy } from './ses-proxy';
 
-const SECRET = 'integration-test-link-signing-secret-0123456789';
 const T0 = Date.parse('2026-06-15T12:00:00Z');
 const HOUR = 3_600_000;
 const RATE = 5;
@@ -65,7 +65,7 @@ describe('the renderer against the real stack', () => {
     const config = loadConfig(rendererShape, {
       ...pipeline.env,
       SES_ENDPOINT: proxy.url,
-      LINK_SIGNING_SECRET: SECRET,
+      LINK_SIGNING_SECRET: TEST_LINK_SECRET,
       SES_MAX_SEND_RATE: String(RATE),
       SES_RETRY_BASE: '50',
       SES_RETRY_MAX: '400',
@@ -73,7 +73,7 @@ describe('the renderer against the real stack', () => {
       FROM_ADDRESS: 'Kairos Test <shop@example.com>',
     });
     const ses = new SesEmailSender(createSesClient({ region: 'us-east-1', endpoint: proxy.url, requestTimeoutMs: 5000 }), 'kairos-test');
-    const lookup = new EmulatorSentMailLookup(proxy.url, [SECRET]);
+    const lookup = new EmulatorSentMailLookup(proxy.url, TEST_LINK_KEYRING, () => now);
     const alive = () => {
       if (dead) throw new SimulatedCrash('this instance was killed');
     };
@@ -165,7 +165,7 @@ describe('the renderer against the real stack', () => {
     expect(html).toContain('THANKYOU15');
     // Shop links are wrapped in signed click-tracking links; no raw shop URL is left in the HTML.
     expect(html).not.toContain('href="https://shop.example.com/p/rec-1"');
-    expect(html).toMatch(/href="http:\/\/127\.0\.0\.1:8094\/c\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/);
+    expect(html).toMatch(/href="http:\/\/127\.0\.0\.1:8094\/c\/v2\.k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/);
     // The raw MIME SES was given (the emulator keeps no headers of raw mail, the proxy saw it).
     const raw = proxy.calls.find((c) => c.to.includes(email('full')))?.raw ?? '';
     // Long headers are folded (RFC 5322); unfold the header block before reading it.
@@ -175,7 +175,7 @@ describe('the renderer against the real stack', () => {
     const [, oneClick, mailto] = listUnsubscribe as RegExpExecArray;
     const token = /\/u\/([^/]+)$/.exec(oneClick)?.[1] ?? '';
     expect(oneClick.startsWith('http://127.0.0.1:8094/u/')).toBe(true);
-    expect(verifyLinkToken(token, [SECRET])).toEqual({ ok: true, claims: { kind: 'unsubscribe', customer_id: 'full', trigger_id: t.trigger_id, campaign: 'exclusive_offer' } });
+    expect(verifyLinkToken(token, TEST_LINK_KEYRING, now)).toEqual({ ok: true, claims: expect.objectContaining({ kind: 'unsubscribe', customer_id: 'full', trigger_id: t.trigger_id, campaign: 'exclusive_offer', key_id: 'k1' }) });
     expect(mailto).toBe(`mailto:unsubscribe@example.com?subject=unsubscribe%20${token}`);
     expect(head).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/m);
     expect(head).toMatch(new RegExp(`^X-Kairos-Trigger-Id: ${t.trigger_id}\\r?$`, 'mi'));
@@ -225,6 +225,10 @@ describe('the renderer against the real stack', () => {
     const body = (await json.json()) as { subject: string; html: string; text: string };
     expect(body.text).toContain('Robin');
     expect(body.html).toContain('Robin');
+    // Previews sign with a throw-away key: no link a preview shows verifies with the renderer's keys.
+    const tokens = [...`${body.html}\n${body.text}`.matchAll(/\/[cou]\/(v2\.[A-Za-z0-9_.-]+)/g)].map((m) => m[1]);
+    expect(tokens.length).toBeGreaterThan(1);
+    expect(tokens.map((token) => verifyLinkToken(token, TEST_LINK_KEYRING, now))).toEqual(tokens.map(() => ({ ok: false, reason: 'unknown key' })));
     const html = await fetch(`${base}?campaign=standard_message&customer_id=preview&format=html`);
     expect(html.headers.get('content-type')).toContain('text/html');
     expect((await fetch(`${base}?campaign=standard_message&customer_id=nobody`)).status).toBe(404);

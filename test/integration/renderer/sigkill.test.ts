@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { customerProfile, type EmailOutcome, type TriggerFired } from '../../../services/core/types';
 import { triggerId } from '../../../services/core/ids';
 import { readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
+import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, type TestPipeline } from '../../support/pipeline';
 import { collect, connectedProducer, exited, ROOT, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
 import { emulatorEmails } from './ses-proxy';
@@ -28,7 +29,7 @@ describe('a renderer killed with SIGKILL around the SES call', () => {
       SES_ENDPOINT: 'http://127.0.0.1:8005',
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
-      LINK_SIGNING_SECRET: 'integration-test-link-signing-secret-0123456789',
+      LINK_SIGNING_SECRET: TEST_LINK_SECRET,
       RECOMMENDATIONS_SOURCE: 'static',
       KAFKA_SESSION_TIMEOUT: '6s',
     };

@@ -7,10 +7,11 @@ import { buildMime, unsubscribeMailto } from '../../../services/renderer/mime';
 import { readFileSync } from 'node:fs';
 import { CAMPAIGNS_FILE, shippedTemplateFiles } from '../core/templates/shipped';
 
-const SECRET = 'unit-test-secret-0123456789abcdef0123';
+const KEY = { id: 'k1', secret: 'unit-test-secret-0123456789abcdef0123' };
+const NOW = Date.UTC(2026, 5, 1);
 const campaigns = parseCampaigns('campaigns.yaml', readFileSync(CAMPAIGNS_FILE, 'utf8'));
 const templates = compileTemplates(shippedTemplateFiles());
-const links = new LinkSigner(SECRET, 'https://t.example.com');
+const links = new LinkSigner(KEY, 'https://t.example.com');
 const trigger: TriggerFired = { trigger_id: 'tid-1', rule: 'cart_abandoned', customer_id: 'c-1', fired_at: 0, cause_event_id: null, context: { product_id: 'sku-1', cart_product_ids: 'sku-1,sku-2' } };
 const options = { links, productUrlTemplate: 'https://shop.example.com/p/{product_id}', shopUrl: 'https://shop.example.com/', brandName: 'Kairos Shop', brandAddress: null, recommendationsLimit: 2 };
 const none = { recommend: async () => ({ items: [], fallback: true }) };
@@ -18,7 +19,7 @@ const none = { recommend: async () => ({ items: [], fallback: true }) };
 async function email(firstName: string | null) {
   const profile = customerProfile({ customer_id: 'c-1', updated_at: 1, email: 'c1@example.com', first_name: firstName, consent_email: true });
   const campaign = campaigns.find((c) => c.name === 'cart_reminder')!;
-  const content = await buildContent({ trigger, profile, campaign, now: Date.UTC(2026, 5, 1), recommendations: none, options });
+  const content = await buildContent({ trigger, profile, campaign, now: NOW, recommendations: none, options });
   const rendered = render({ templates, template: 'cart_reminder', data: content.data });
   const raw = await buildMime({
     from: 'Shop <shop@example.com>', to: 'c1@example.com', rendered, triggerId: 'tid-1', campaign: 'cart_reminder',
@@ -45,7 +46,7 @@ describe('content and MIME of one email', () => {
     const { rendered } = await email('<script>alert(1)</script>');
     expect(rendered.html).toContain('Hi &lt;script&gt;alert(1)&lt;/script&gt;,');
     expect(rendered.html).not.toContain('<script>');
-    const clicks = [...rendered.html.matchAll(/href="https:\/\/t\.example\.com\/c\/([^"]+)"/g)].map((m) => verifyLinkToken(m[1], [SECRET]));
+    const clicks = [...rendered.html.matchAll(/href="https:\/\/t\.example\.com\/c\/([^"]+)"/g)].map((m) => verifyLinkToken(m[1], { current: KEY, previous: [] }, NOW));
     expect(clicks.length).toBeGreaterThanOrEqual(2);
     expect(clicks.every((c) => c.ok && c.claims.trigger_id === 'tid-1')).toBe(true);
     expect(clicks.map((c) => (c.ok ? c.claims.url : null))).toEqual(expect.arrayContaining(['https://shop.example.com/p/sku-1', 'https://shop.example.com/p/sku-2']));
