@@ -3,6 +3,7 @@
  * Field names match the `.avsc` files in `schemas/` exactly; timestamps are epoch milliseconds.
  * This module is pure: it imports no client library and does no I/O.
  */
+import { controlCharacter, mapKeyName, RECORD_LIMITS } from './limits';
 
 /** Event types the pipeline understands; any other type is counted and ignored. */
 export const KNOWN_EVENT_TYPES = [
@@ -124,6 +125,8 @@ export function customerProfile(
 /**
  * Why a decoded event cannot be processed although it matched its schema ("schema-valid but
  * impossible"), or null when it is fine. The consumer runner sends such records to the DLQ.
+ * Sizes and ranges are checked before, by behaviorEventLimitProblem (core/limits.ts). Reasons
+ * name fields, never their values.
  */
 export function behaviorEventProblem(event: BehaviorEvent): string | null {
   if (event.event_id.trim() === '') return 'event_id is empty';
@@ -132,11 +135,8 @@ export function behaviorEventProblem(event: BehaviorEvent): string | null {
   if (!Number.isSafeInteger(event.occurred_at) || event.occurred_at <= 0) {
     return `occurred_at ${event.occurred_at} is not a positive epoch-millisecond time`;
   }
-  if (event.quantity !== null && event.quantity < 0) return `quantity ${event.quantity} is negative`;
-  if (event.value_cents !== null && !Number.isSafeInteger(event.value_cents)) {
-    return `value_cents ${event.value_cents} is not a safe integer`;
-  }
-  return null;
+  if (event.currency !== null && !/^[A-Z]{3}$/.test(event.currency)) return 'currency is not an ISO 4217 code (three letters A-Z, e.g. EUR)';
+  return textProblem(event, Object.keys(RECORD_LIMITS.BehaviorEvent.text)) ?? mapTextProblem('properties', event.properties);
 }
 
 /** Like behaviorEventProblem, for profiles. */
@@ -144,6 +144,27 @@ export function customerProfileProblem(profile: CustomerProfile): string | null 
   if (profile.customer_id.trim() === '') return 'customer_id is empty';
   if (!Number.isSafeInteger(profile.updated_at) || profile.updated_at <= 0) {
     return `updated_at ${profile.updated_at} is not a positive epoch-millisecond time`;
+  }
+  return textProblem(profile, Object.keys(RECORD_LIMITS.CustomerProfile.text)) ?? mapTextProblem('attributes', profile.attributes);
+}
+
+/** The first of `fields` holding a control character (ids, names, codes are one line of text). */
+function textProblem(record: object, fields: string[]): string | null {
+  for (const field of fields) {
+    const value = (record as Record<string, unknown>)[field];
+    const control = typeof value === 'string' ? controlCharacter(value) : null;
+    if (control !== null) return `${field} contains the control character ${control}`;
+  }
+  return null;
+}
+
+/** Map keys take no control character; values may hold tabs and line breaks, no other. */
+function mapTextProblem(field: string, map: Record<string, string>): string | null {
+  for (const [index, key] of Object.keys(map).entries()) {
+    const inKey = controlCharacter(key);
+    if (inKey !== null) return `${field} key #${index + 1} contains the control character ${inKey}`;
+    const inValue = controlCharacter(map[key], true);
+    if (inValue !== null) return `${field} value of ${mapKeyName(key, index)} contains the control character ${inValue}`;
   }
   return null;
 }

@@ -25,6 +25,15 @@ export interface TopicBinding<T> {
   topic: string;
   /** The reader schema records are resolved into. */
   type: Type;
+  /**
+   * Bounds at the edge (core/limits.ts), checked before `validate`: why the decoded value, of
+   * `bytes` bytes as produced, exceeds a limit, or null. Dead-lettered as 'over-limit'.
+   */
+  limits?: (value: T, bytes: number) => string | null;
+  /** Why a record key exceeds a limit, or null; checked for tombstones too ('over-limit'). */
+  keyLimits?: (key: string) => string | null;
+  /** A record value larger than this is dead-lettered ('over-limit') without being decoded. */
+  maxDecodeBytes?: number;
   /** Why a decoded value is impossible although schema-valid, or null when it is fine. */
   validate?: (value: T) => string | null;
   /** Whether a null value (tombstone) is meaningful on this topic; otherwise it is dead-lettered. */
@@ -261,15 +270,24 @@ export class ConsumerRunner {
     let value: unknown = null;
     const key = message.key === null ? null : message.key.toString('utf8');
     if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
+    const keyProblem = key === null ? null : binding.keyLimits?.(key);
+    if (keyProblem) throw new PoisonRecordError('over-limit', keyProblem);
     if (message.value === null) {
       if (!binding.tombstones) throw new PoisonRecordError('invalid', `null value (tombstone) on ${binding.topic}, which takes none`);
     } else {
+      const bytes = message.value.length;
+      if (binding.maxDecodeBytes !== undefined && bytes > binding.maxDecodeBytes) {
+        throw new PoisonRecordError('over-limit', `record is ${bytes} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
+      }
       value = await this.options.codec.decode(message.value, binding.type);
+      // Reasons name fields and sizes, never values: they go to DLQ headers and log lines.
+      const overLimit = binding.limits?.(value as never, bytes);
+      if (overLimit) throw new PoisonRecordError('over-limit', overLimit);
       const problem = binding.validate?.(value as never);
       if (problem) throw new PoisonRecordError('invalid', problem);
       const expected = binding.keyField ? (value as Record<string, unknown>)[binding.keyField] : key;
       if (expected !== key) {
-        throw new PoisonRecordError('invalid', `record key ${JSON.stringify(key)} is not its ${binding.keyField} ${JSON.stringify(expected)}`);
+        throw new PoisonRecordError('invalid', `record key is not the record's ${binding.keyField}; produce with the ${binding.keyField} (UTF-8) as key`);
       }
       if (binding.eventTimeField) this.checkEventTime(binding.eventTimeField, value as Record<string, unknown>);
     }

@@ -1,25 +1,43 @@
 /** The input topics as the consuming services read them, declared once. */
 import type { Type } from 'avsc';
+import {
+  behaviorEventLimitProblem,
+  customerProfileLimitProblem,
+  RECORD_LIMITS,
+  recordBytesProblem,
+  recordKeyProblem,
+} from '../core/limits';
 import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
-import { bindTopic, type AnyTopicBinding } from './consumer-runner';
+import { bindTopic, type AnyTopicBinding, type TopicBinding } from './consumer-runner';
 
-/** behavior.events: validated, keyed by customer_id, its event time `occurred_at` bounded. */
+/** How a record is checked at the edge: its limits (core/limits.ts, 'over-limit'), then whether it is possible ('invalid'). */
+type RecordChecks<T> = Required<Pick<TopicBinding<T>, 'keyLimits' | 'maxDecodeBytes' | 'limits' | 'validate'>>;
+
+export const behaviorEventChecks: RecordChecks<BehaviorEvent> = {
+  keyLimits: recordKeyProblem,
+  maxDecodeBytes: RECORD_LIMITS.decodeBytes,
+  limits: (event, bytes) => behaviorEventLimitProblem(event) ?? recordBytesProblem(bytes),
+  validate: (event) => behaviorEventProblem(event),
+};
+
+export const customerProfileChecks: RecordChecks<CustomerProfile> = {
+  keyLimits: recordKeyProblem,
+  maxDecodeBytes: RECORD_LIMITS.decodeBytes,
+  limits: (profile, bytes) => customerProfileLimitProblem(profile) ?? recordBytesProblem(bytes),
+  validate: (profile) => customerProfileProblem(profile),
+};
+
+/** behavior.events: bounded, validated, keyed by customer_id, its event time `occurred_at` bounded. */
 export function behaviorEventsInput(topic: string, type: Type): AnyTopicBinding {
-  return bindTopic<BehaviorEvent>({
-    topic,
-    type,
-    validate: (event) => behaviorEventProblem(event),
-    keyField: 'customer_id',
-    eventTimeField: 'occurred_at',
-  });
+  return bindTopic<BehaviorEvent>({ topic, type, ...behaviorEventChecks, keyField: 'customer_id', eventTimeField: 'occurred_at' });
 }
 
-/** customer.profiles: validated, keyed by customer_id, tombstones erase, `updated_at` bounded. */
+/** customer.profiles: bounded, validated, keyed by customer_id, tombstones erase, `updated_at` bounded. */
 export function customerProfilesInput(topic: string, type: Type): AnyTopicBinding {
   return bindTopic<CustomerProfile>({
     topic,
     type,
-    validate: (profile) => customerProfileProblem(profile),
+    ...customerProfileChecks,
     tombstones: true,
     keyField: 'customer_id',
     eventTimeField: 'updated_at',

@@ -7,6 +7,8 @@ export type PoisonReason =
   | 'undecodable'
   | 'schema-mismatch'
   | 'invalid'
+  /** A string, map, number or the whole record beyond its limit at the edge (core/limits.ts, docs/producers.md). */
+  | 'over-limit'
   /** Its event time (occurred_at, updated_at, fired_at) is further ahead of the service clock than MAX_CLOCK_SKEW. */
   | 'future-time'
   /** The customer's stored state cannot be decoded, so none of its records can be applied. */

@@ -7,12 +7,13 @@
  */
 import type { Registry } from 'prom-client';
 import type { RecommendationSource } from '../core/recommendations';
-import { customerProfileProblem, type CustomerProfile, type TriggerFired } from '../core/types';
+import type { TriggerFired } from '../core/types';
 import { readSchema, valueSubject } from '../kit/codec';
 import { secretVariables } from '../kit/config';
 import { linkKeyring } from '../kit/link-keys';
 import { bindTopic, type AnyTopicBinding, type ConsumerRunner } from '../kit/consumer-runner';
 import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
+import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
 import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
 import type { KairosMetrics } from '../kit/metrics';
@@ -124,10 +125,10 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
 
   const bindings: AnyTopicBinding[] = [
     bindTopic<TriggerFired>({ topic: config.TOPIC_TRIGGERS, type: types.TriggerFired, validate: (t) => triggerProblem(t), keyField: 'customer_id', eventTimeField: 'fired_at' }),
-    bindTopic<CustomerProfile>({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, validate: (p) => customerProfileProblem(p), tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),
-    // Only `unsubscribe` matters here; other events are decoded and ignored (but one dated
-    // beyond MAX_CLOCK_SKEW is dead-lettered, as in every service that reads the topic).
-    bindTopic({ topic: config.TOPIC_BEHAVIOR_EVENTS, type: types.BehaviorEvent, keyField: 'customer_id', eventTimeField: 'occurred_at' }),
+    customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile),
+    // Only `unsubscribe` matters here; other events are decoded and ignored (but one over a
+    // limit, impossible or dated beyond MAX_CLOCK_SKEW is dead-lettered, as in every service that reads the topic).
+    behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent),
   ];
 
   const service = await runConsumerService(clients, {

@@ -9,7 +9,8 @@
  * One JSON object per line, with the schema's field names. Optional fields may be left out
  * (they default to null, maps to {}); times may be epoch milliseconds or ISO-8601 strings.
  * For profiles, `{"customer_id": "c-1", "tombstone": true}` publishes a tombstone (erasure).
- * Records are keyed by customer_id. A bad line stops the run before anything is sent.
+ * Records are keyed by customer_id. A bad line, or one over the limits the services apply
+ * (core/limits.ts, docs/producers.md), stops the run before anything is sent.
  */
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -20,6 +21,7 @@ import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } fro
 import { commonShape, loadConfig, runMain } from '../kit/config';
 import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
+import { behaviorEventLimitProblem, customerProfileLimitProblem, recordBytesProblem, recordKeyProblem } from '../core/limits';
 import {
   behaviorEvent,
   behaviorEventProblem,
@@ -30,6 +32,9 @@ import {
 } from '../core/types';
 
 const USAGE = 'usage: npm run produce -- --kind events|profiles [--file FILE.jsonl] [--topic TOPIC] [--batch 500]';
+
+/** Magic byte and schema id in front of the Avro body (Confluent wire format). */
+const CONFLUENT_HEADER_BYTES = 5;
 
 const TIME_FIELDS: Record<'events' | 'profiles', string> = { events: 'occurred_at', profiles: 'updated_at' };
 
@@ -53,6 +58,8 @@ export function parseLine(
   if (typeof raw.customer_id !== 'string' || raw.customer_id === '') {
     throw new Error(`${where}: customer_id must be a non-empty string (it is the record key)`);
   }
+  const keyProblem = recordKeyProblem(raw.customer_id, 'customer_id');
+  if (keyProblem) throw new Error(`${where}: ${keyProblem} (the limits at the edge are listed in docs/producers.md, "Limits")`);
   if (kind === 'profiles' && raw.tombstone === true) return { key: raw.customer_id, value: null };
   const timeField = TIME_FIELDS[kind];
   const time = raw[timeField];
@@ -70,6 +77,11 @@ export function parseLine(
   if (invalid.length > 0) {
     throw new Error(`${where}: does not match the ${type.name} schema: ${invalid.join(', ')}; see schemas/${type.name?.split('.').pop()}.avsc`);
   }
+  // The services' own limits (core/limits.ts): over them the record would only be dead-lettered.
+  const overLimit =
+    (kind === 'events' ? behaviorEventLimitProblem(value as BehaviorEvent) : customerProfileLimitProblem(value as CustomerProfile)) ??
+    recordBytesProblem(CONFLUENT_HEADER_BYTES + type.toBuffer(value).length);
+  if (overLimit) throw new Error(`${where}: ${overLimit} (the limits at the edge are listed in docs/producers.md, "Limits")`);
   const problem =
     kind === 'events' ? behaviorEventProblem(value as BehaviorEvent) : customerProfileProblem(value as CustomerProfile);
   if (problem) throw new Error(`${where}: ${problem}`);

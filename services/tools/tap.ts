@@ -25,13 +25,14 @@ import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { shutdownOnSignals } from '../kit/lifecycle';
 import { createLogger } from '../kit/logger';
 import { createMetrics } from '../kit/metrics';
-import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
+import type { BehaviorEvent, CustomerProfile } from '../core/types';
+import { behaviorEventChecks, customerProfileChecks } from '../kit/inputs';
 
 /** The binding of the tapped topic: records are checked as the services check them. */
 function tapBinding(topic: string, schema: SchemaName): AnyTopicBinding {
   const binding = { topic, type: recordTypes()[schema] };
-  if (schema === 'BehaviorEvent') return bindTopic<BehaviorEvent>({ ...binding, validate: (v) => behaviorEventProblem(v) });
-  if (schema === 'CustomerProfile') return bindTopic<CustomerProfile>({ ...binding, tombstones: true, validate: (v) => customerProfileProblem(v) });
+  if (schema === 'BehaviorEvent') return bindTopic<BehaviorEvent>({ ...binding, ...behaviorEventChecks });
+  if (schema === 'CustomerProfile') return bindTopic<CustomerProfile>({ ...binding, tombstones: true, ...customerProfileChecks });
   return bindTopic(binding);
 }
 
