@@ -145,7 +145,10 @@ export function customerProfileProblem(profile: CustomerProfile): string | null 
   if (!Number.isSafeInteger(profile.updated_at) || profile.updated_at <= 0) {
     return `updated_at ${profile.updated_at} is not a positive epoch-millisecond time`;
   }
-  return textProblem(profile, Object.keys(RECORD_LIMITS.CustomerProfile.text)) ?? mapTextProblem('attributes', profile.attributes);
+  // The address is left to the renderer: a malformed one (control characters included) suppresses
+  // the customer's email with invalid_address, while the profile still feeds segments.
+  const fields = Object.keys(RECORD_LIMITS.CustomerProfile.text).filter((field) => field !== 'email');
+  return textProblem(profile, fields) ?? mapTextProblem('attributes', profile.attributes);
 }
 
 /** The first of `fields` holding a control character (ids, names, codes are one line of text). */

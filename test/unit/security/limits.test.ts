@@ -269,11 +269,21 @@ describe('limits at the edge: the whole record', () => {
 describe('limits at the edge: control characters', () => {
   it('ids, names, codes and map keys take none; map values may hold tabs and line breaks', async () => {
     await expectBound('profiles', { first_name: 'Ann-Marie' }, { first_name: `${LEAK}\r\nBcc: x` }, 'first_name contains the control character U+000D', 'invalid');
-    await expectBound('profiles', { email: 'm5@example.com' }, { email: `${LEAK}@example.com\r\nBcc: evil@attacker.example` }, 'email contains the control character U+000D', 'invalid');
     await expectBound('events', { event_id: 'e-1' }, { event_id: `${LEAK}\u0000` }, 'event_id contains the control character U+0000', 'invalid');
     await expectBound('events', { category: 'shoes' }, { category: `${LEAK}\u0085` }, 'category contains the control character U+0085', 'invalid');
     await expectBound('events', { properties: { note: `a\tb\r\nc` } }, { properties: { note: `${LEAK}\u001b[31m` } }, 'properties value of key "note" contains the control character U+001B', 'invalid');
     await expectBound('profiles', { attributes: { tier: 'gold' } }, { attributes: { [`${LEAK}\n`]: 'gold' } }, 'attributes key #1 contains the control character U+000A', 'invalid');
+  });
+});
+
+describe('limits at the edge: a malformed address is the renderer\'s to refuse', () => {
+  it('passes a profile whose email holds a line break or a list, so the customer is still segmented (the renderer suppresses it with invalid_address)', async () => {
+    const result = await run('profiles', [
+      recordOf('profiles', { email: 'm5@example.com\r\nBcc: evil@attacker.example' }),
+      recordOf('profiles', { email: 'm6@example.com, evil@attacker.example' }),
+    ]);
+    expect(result.handled.map((r) => r.offset)).toEqual(['0', '1']);
+    expect(result.dead).toHaveLength(0);
   });
 });
 
