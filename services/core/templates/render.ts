@@ -122,8 +122,7 @@ export function render(input: RenderInput): RenderedEmail {
   }
 }
 
-/** The cleanliness check on a part whose values are still markers; a damaged marker is a template problem too. */
+/** The cleanliness check on a part whose values are still markers (fill() then refuses a damaged marker). */
 function checkPart(marked: string, markers: ValueMarkers): void {
   assertRenderedClean(marked, (excerpt) => markers.mask(excerpt));
-  if (!markers.intact(marked)) throw new Error('rendered email shows a damaged value marker (a helper or template changed a value it should only print)');
 }

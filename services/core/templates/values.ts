@@ -8,26 +8,36 @@
  * marker as "[value]", so no customer value reaches a log line, an outcome reason or a DLQ
  * header through a render error.
  *
- * A marker is U+E000, the value's index in private-use digits U+E010..U+E019, U+E001: code
- * points that Handlebars' escaping, `oneLine` and the check's patterns leave alone.
+ * A marker is U+E000, the value's index as two private-use characters (U+E100..U+F7FF, base
+ * 5888), U+E001: four code points that Handlebars' escaping, `oneLine` and the check's patterns
+ * leave alone.
  */
 import Handlebars from 'handlebars';
 
 const OPEN = '\uE000';
 const CLOSE = '\uE001';
-const DIGIT_ZERO = 0xe010;
-const MARKER = /\uE000([\uE010-\uE019]+)\uE001/g;
-const EXACT_MARKER = /^\uE000([\uE010-\uE019]+)\uE001$/;
+const CLOSE_CODE = 0xe001;
+const DIGIT_ZERO = 0xe100;
+const BASE = 0x1700;
+const MARKER_LENGTH = 4;
+const MAX_VALUES = BASE * BASE;
+const MARKER = /\uE000[\uE100-\uF7FF]{2}\uE001/g;
 
 /** What a masked value looks like in messages. */
 export const MASKED_VALUE = '[value]';
 
-function encodeIndex(index: number): string {
-  return [...String(index)].map((digit) => String.fromCharCode(DIGIT_ZERO + Number(digit))).join('');
+/** The index a marker starting at `at` stands for, or -1 when it is not a whole marker. */
+function indexAt(text: string, at: number): number {
+  if (text.charCodeAt(at + MARKER_LENGTH - 1) !== CLOSE_CODE) return -1;
+  const high = text.charCodeAt(at + 1) - DIGIT_ZERO;
+  const low = text.charCodeAt(at + 2) - DIGIT_ZERO;
+  return high >= 0 && high < BASE && low >= 0 && low < BASE ? high * BASE + low : -1;
 }
 
-function decodeIndex(digits: string): number {
-  return Number([...digits].map((char) => char.charCodeAt(0) - DIGIT_ZERO).join(''));
+function count(text: string, char: string): number {
+  let found = 0;
+  for (let at = text.indexOf(char); at >= 0; at = text.indexOf(char, at + 1)) found += 1;
+  return found;
 }
 
 /** The values of one render and their markers. */
@@ -36,39 +46,45 @@ export class ValueMarkers {
 
   /** A marker standing for `value`. */
   mark(value: string): string {
+    const index = this.values.length;
+    if (index >= MAX_VALUES) throw new Error(`more than ${MAX_VALUES} values in one email`);
     this.values.push(value);
-    return `${OPEN}${encodeIndex(this.values.length - 1)}${CLOSE}`;
+    return `${OPEN}${String.fromCharCode(DIGIT_ZERO + Math.floor(index / BASE), DIGIT_ZERO + (index % BASE))}${CLOSE}`;
   }
 
   /** The value a whole-string marker stands for; anything else as it is (for helpers that read a value). */
   plain<T>(value: T): T | string {
-    if (typeof value !== 'string') return value;
-    const match = EXACT_MARKER.exec(value);
-    return match === null ? value : (this.values[decodeIndex(match[1] as string)] ?? value);
+    if (typeof value !== 'string' || value.length !== MARKER_LENGTH || value[0] !== OPEN) return value;
+    return this.values[indexAt(value, 0)] ?? value;
   }
 
-  /** True when every marker character in `text` belongs to a marker of this render. */
-  intact(text: string): boolean {
-    let found = 0;
-    for (const match of text.matchAll(MARKER)) {
-      if (decodeIndex(match[1] as string) >= this.values.length) return false;
-      found += 1;
-    }
-    const opens = text.split(OPEN).length - 1;
-    const closes = text.split(CLOSE).length - 1;
-    return opens === found && closes === found;
-  }
-
-  /** `text` with its markers replaced by their values, each passed through `encode` (HTML-escaping for the HTML part). */
+  /**
+   * `text` with its markers replaced by their values, each passed through `encode`
+   * (HTML-escaping for the HTML part). Throws when a marker was damaged (a helper or template
+   * changed a value it should only print): every marker character must belong to a whole marker.
+   */
   fill(text: string, encode: (value: string) => string = (value) => value): string {
-    return text.replace(MARKER, (_marker, digits: string) => encode(this.values[decodeIndex(digits)] ?? ''));
+    let out = '';
+    let last = 0;
+    let markers = 0;
+    for (let at = text.indexOf(OPEN); at >= 0; at = text.indexOf(OPEN, last)) {
+      const value = this.values[indexAt(text, at)];
+      if (value === undefined) throw new Error(DAMAGED);
+      out += text.slice(last, at) + encode(value);
+      last = at + MARKER_LENGTH;
+      markers += 1;
+    }
+    if (count(text, CLOSE) !== markers) throw new Error(DAMAGED);
+    return last === 0 ? text : out + text.slice(last);
   }
 
   /** `text` with its markers shown as "[value]" (messages, excerpts); a marker cut in half by an excerpt is dropped. */
   mask(text: string): string {
-    return text.replace(MARKER, MASKED_VALUE).replace(/[\uE000\uE001\uE010-\uE019]+/g, '');
+    return text.replace(MARKER, MASKED_VALUE).replace(/[\uE000\uE001\uE100-\uF7FF]+/g, '');
   }
 }
+
+const DAMAGED = 'rendered email shows a damaged value marker (a helper or template changed a value it should only print)';
 
 /** Handlebars' own escaping, the one `{{value}}` applies in the HTML part. */
 export function escapeHtml(value: string): string {

@@ -7,7 +7,7 @@ import { compileTemplates, render, TemplateRenderError, type RenderData, type Te
 import { MAX_SUBJECT_CHARS } from '../../../services/core/templates/render';
 import { shippedTemplateFiles } from '../core/templates/shipped';
 
-const HOSTILE = ['Null', 'null', 'NULL', '{{x}}', 'Ann}}', '{{', '}}', 'undefined', '[object Object]', 'NaN', '{{#each this}}x{{/each}}', '{{> footer}}', '\uE000\uE010\uE001'];
+const HOSTILE = ['Null', 'null', 'NULL', '{{x}}', 'Ann}}', '{{', '}}', 'undefined', '[object Object]', 'NaN', '{{#each this}}x{{/each}}', '{{> footer}}', '\uE000\uE100\uE100\uE001', '\uE001'];
 
 /** A set that prints every kind of customer value in every part. */
 function valueSet(overrides: Record<string, string> = {}): TemplateFile[] {
@@ -126,6 +126,11 @@ describe('the cleanliness check still judges what the templates produced', () =>
     const error = renderError(() => render({ templates: set, template: 'hello', data: data('Zyxwv Secretname') }));
     expect(error.message).toMatch(/^template "hello", html: /);
     expect(error.message).not.toMatch(/Zyxwv|Secretname/);
+  });
+
+  it('a template that damages a value marker fails the render', () => {
+    const set = compileTemplates(valueSet({ 'emails/hello/html.hbs': '<p>\uE000{{customer.first_name}}</p>' }));
+    expect(renderError(() => render({ templates: set, template: 'hello', data: data('Dana') })).message).toContain('damaged value marker');
   });
 
   it('a subject that is too long because of the template alone is cut as well', () => {
