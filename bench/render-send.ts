@@ -5,6 +5,7 @@
  * fixed number of sends in flight. The ledger and the outcome relay are not included: they are
  * Redis/Kafka work measured by the throughput figures.
  */
+import { requireMailbox } from '../services/core/recipients';
 import { compileTemplates, render } from '../services/core/templates';
 import { buildMime } from '../services/renderer/mime';
 import { createSesClient, SesEmailSender } from '../services/renderer/ses';
@@ -20,6 +21,7 @@ export interface RenderSendFigure {
 }
 
 const IN_FLIGHT = 16;
+const SENDER = { name: 'Kairos Shop', mailbox: requireMailbox('shop@example.com') };
 
 export async function measureRenderSend(stack: BenchStack, seconds: number, progress: (text: string) => void): Promise<RenderSendFigure> {
   const templates = compileTemplates(shippedTemplateFiles());
@@ -31,9 +33,10 @@ export async function measureRenderSend(stack: BenchStack, seconds: number, prog
     const data = sampleData(i);
     const rendered = render({ templates, template: RENDER_TEMPLATE, data, locale: 'de-DE', timeZone: 'Europe/Berlin' });
     const triggerId = `${stack.run}-${i}`;
+    const to = requireMailbox(`customer${i}@example.com`);
     const raw = await buildMime({
-      from: 'Kairos Shop <shop@example.com>',
-      to: `customer${i}@example.com`,
+      from: SENDER,
+      to,
       rendered,
       triggerId,
       campaign: 'cart_reminder',
@@ -42,7 +45,7 @@ export async function measureRenderSend(stack: BenchStack, seconds: number, prog
       messageIdDomain: 'bench.kairos.local',
       date: new Date(),
     });
-    await sender.send({ raw, triggerId, campaign: 'cart_reminder', variant: null });
+    await sender.send({ raw, to, triggerId, campaign: 'cart_reminder', variant: null });
   };
   try {
     await sendOne(); // fails fast when the emulator is not there

@@ -1,7 +1,11 @@
+import { parseSender, type Sender } from '../core/recipients';
 import { boolVar, durationVar, enumVar, intVar, loadConfig, stringVar, urlVar } from '../kit/config';
+import { ConfigError } from '../kit/errors';
 import { consumerServiceShape } from '../kit/consumer-service';
 import { linkKeyShape } from '../kit/link-keys';
 import { recommendationsClientShape } from './recommendations';
+
+const FROM_EXPECTED = 'a verified SES identity: one address, optionally with a display name, like "Kairos Shop <shop@example.com>"';
 
 const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
 
@@ -9,7 +13,8 @@ export const rendererShape = {
   ...consumerServiceShape({ httpPort: 8093, groupId: 'kairos-renderer', timerIntervalMs: 1000 }),
   CAMPAIGNS_FILE: stringVar().default('config/campaigns.yaml'),
   TEMPLATES_DIR: stringVar().default('config/templates'),
-  FROM_ADDRESS: stringVar({ expected: 'a verified SES identity, like "Kairos Shop <shop@example.com>"' }).default('Kairos Shop <shop@example.com>'),
+  // Checked by senderOf at start-up: one plain mailbox, optionally with a display name.
+  FROM_ADDRESS: stringVar({ expected: FROM_EXPECTED }).default('Kairos Shop <shop@example.com>'),
   SES_CONFIGURATION_SET: stringVar({ pattern: /^[A-Za-z0-9_-]{1,64}$/, expected: 'an SES configuration set name' }).default('kairos'),
   SES_MAX_SEND_RATE: intVar(1, 100_000).default(14),
   SES_MAX_ATTEMPTS: intVar(1, 20).default(6),
@@ -38,3 +43,10 @@ export const rendererShape = {
 };
 
 export type RendererConfig = ReturnType<typeof loadConfig<typeof rendererShape>>;
+
+/** FROM_ADDRESS as a Sender; throws ConfigError (exit 78) when it is not one plain mailbox with an optional name. */
+export function senderOf(config: Pick<RendererConfig, 'FROM_ADDRESS'>): Sender {
+  const parsed = parseSender(config.FROM_ADDRESS);
+  if (!parsed.ok) throw new ConfigError([{ variable: 'FROM_ADDRESS', reason: `is not valid: ${parsed.problem}`, expected: FROM_EXPECTED }]);
+  return parsed.sender;
+}

@@ -19,7 +19,7 @@ import type { Logger } from '../kit/logger';
 import type { KairosMetrics } from '../kit/metrics';
 import type { RedisClient } from '../kit/redis';
 import { loadRendererAssets } from './assets';
-import { rendererShape, type RendererConfig } from './config';
+import { rendererShape, senderOf, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
 import { createRendererMetrics, type RendererMetrics } from './metrics';
@@ -76,8 +76,9 @@ async function recommendationSource(config: RendererConfig, registry: Registry, 
 
 /** Starts the renderer; validates campaigns and templates before connecting to anything. */
 export async function startRenderer(config: RendererConfig, overrides: RendererOverrides = {}): Promise<RunningRenderer> {
-  // Refuses a development or reused secret (ConfigError) before anything else.
+  // Refuses a development or reused secret, or a From that is not one address (ConfigError), before anything else.
   const keyring = linkKeyring(config);
+  const from = senderOf(config);
   const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
   const clients = createServiceClients('renderer', config, { ...overrides, secretKeys: secretVariables(rendererShape) });
   const { logger, metrics, redis, producer, codec, types, clock } = clients;
@@ -102,7 +103,6 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   );
   const lookupKind = config.SENT_MAIL_LOOKUP === 'auto' ? (config.SES_ENDPOINT ? 'ses-emulator' : 'none') : config.SENT_MAIL_LOOKUP;
   const sentLookup = overrides.sentLookup ?? (lookupKind === 'ses-emulator' && config.SES_ENDPOINT ? new EmulatorSentMailLookup(config.SES_ENDPOINT, keyring, clock) : new NoSentMailLookup());
-  const fromDomain = /@([^>\s]+)>?\s*$/.exec(config.FROM_ADDRESS)?.[1] ?? 'kairos.local';
 
   const renderer = new Renderer({
     store,
@@ -116,9 +116,9 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     metrics: rendererMetrics,
     clock,
     content,
-    fromAddress: config.FROM_ADDRESS,
+    from,
     unsubscribeAddress: config.LIST_UNSUBSCRIBE_MAILTO ? config.UNSUBSCRIBE_MAILTO : null,
-    messageIdDomain: fromDomain,
+    messageIdDomain: from.mailbox.domain,
     topics: { triggers: config.TOPIC_TRIGGERS, profiles: config.TOPIC_CUSTOMER_PROFILES, events: config.TOPIC_BEHAVIOR_EVENTS },
     hooks: overrides.hooks,
   });

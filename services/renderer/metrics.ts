@@ -9,6 +9,8 @@ export interface RendererMetrics {
   sesRetries: Counter<'error' | 'kind'>;
   sendSeconds: Histogram<string>;
   recommendationFallbacks: Counter<string>;
+  /** Profiles whose email is not exactly one mailbox, by the parser's problem (never the value). */
+  invalidAddresses: Counter<'problem'>;
 }
 
 export function createRendererMetrics(registry: Registry): RendererMetrics {
@@ -21,5 +23,6 @@ export function createRendererMetrics(registry: Registry): RendererMetrics {
     sesRetries: new Counter({ name: 'kairos_renderer_ses_retries_total', help: 'SES calls retried after throttling or a transient error', labelNames: ['error', 'kind'] as const, registers }),
     sendSeconds: new Histogram({ name: 'kairos_renderer_send_duration_seconds', help: 'From the first SES attempt to its acceptance, rate-limit waits and retries included', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
     recommendationFallbacks: new Counter({ name: 'kairos_renderer_recommendation_fallbacks_total', help: 'Emails rendered with the fallback recommendations', registers }),
+    invalidAddresses: new Counter({ name: 'kairos_renderer_invalid_addresses_total', help: 'Triggers suppressed because the profile email is not exactly one mailbox (invalid_address), by problem', labelNames: ['problem'] as const, registers }),
   };
 }

@@ -11,6 +11,7 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { chooseCampaign, variantSubjectId, type Campaign, type Decision, type SendHistory, type Variant } from '../core/campaigns';
 import type { RecommendationSource } from '../core/recommendations';
+import { parseMailbox, type Mailbox, type MailboxProblem, type Sender } from '../core/recipients';
 import { DirtyRenderError, render, TemplateRenderError, type RenderedEmail } from '../core/templates';
 import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
@@ -21,7 +22,7 @@ import type { OutputEncoder } from '../kit/partition-service';
 import type { RendererAssets } from './assets';
 import { buildContent, type ContentOptions } from './content';
 import type { RendererMetrics } from './metrics';
-import { buildMime, unsubscribeMailto } from './mime';
+import { buildMime, RecipientRefusedError, unsubscribeMailto } from './mime';
 import type { SentMailLookup } from './sent-lookup';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from '../kit/scheduling';
 import { SesSendError, type EmailSender } from './ses';
@@ -48,7 +49,8 @@ export interface RendererOptions {
   metrics: RendererMetrics;
   clock: () => number;
   content: ContentOptions;
-  fromAddress: string;
+  /** FROM_ADDRESS, parsed and validated at start-up. */
+  from: Sender;
   /** The address of the mailto: List-Unsubscribe, or null for the https one only. */
   unsubscribeAddress: string | null;
   messageIdDomain: string;
@@ -70,9 +72,26 @@ interface Prepared {
 
 type Step = { deadLetter?: Error };
 
-/** "code: detail" as outcome reason; the code is also the metrics label. */
+/**
+ * "code: detail" as outcome reason; the code is also the metrics label. Details name codes,
+ * campaigns, rules, times and counts, never a customer value (scrubEmails is a second guard).
+ */
 function reasonOf(code: string, detail: string): string {
   return scrubEmails(`${code}: ${detail}`);
+}
+
+/** The recipient of a profile: none (no_email is decided by chooseCampaign), a valid mailbox, or why the email is not one. */
+type Recipient = { kind: 'none' } | { kind: 'mailbox'; mailbox: Mailbox } | { kind: 'invalid'; problem: MailboxProblem };
+
+function recipientOf(profile: CustomerProfile | null): Recipient {
+  const email = profile?.email ?? null;
+  if (email === null || email.trim() === '') return { kind: 'none' };
+  const parsed = parseMailbox(email);
+  return parsed.ok ? { kind: 'mailbox', mailbox: parsed.mailbox } : { kind: 'invalid', problem: parsed.problem };
+}
+
+function invalidAddressReason(problem: MailboxProblem): string {
+  return reasonOf('invalid_address', `the profile's email is not exactly one mailbox (${problem}); nothing was sent`);
 }
 
 function isUnsubscribed(customer: CustomerState): boolean {
@@ -151,7 +170,15 @@ export class Renderer {
     const { store, clock, assets } = this.options;
     const now = clock();
     const customer = await store.customer(partition, trigger.customer_id);
-    const [segments, listed] = await Promise.all([store.segments(partition, trigger.customer_id), store.suppression(customer.profile?.email ?? null)]);
+    const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
+    const recipient = recipientOf(customer.profile);
+    if (recipient.kind === 'invalid') {
+      this.options.metrics.invalidAddresses.inc({ problem: recipient.problem });
+      await this.finish(partition, trigger, from, 'suppressed', null, null, null, invalidAddressReason(recipient.problem));
+      return {};
+    }
+    const mailbox = recipient.kind === 'mailbox' ? recipient.mailbox : null;
+    const [segments, listed] = await Promise.all([store.segments(partition, trigger.customer_id), store.suppression(mailbox)]);
     const lastSentByCampaign: Record<string, number> = {};
     for (const send of customer.sends) lastSentByCampaign[send.campaign] = Math.max(lastSentByCampaign[send.campaign] ?? 0, send.at);
     const history: SendHistory = {
@@ -160,7 +187,6 @@ export class Renderer {
       suppressed: isUnsubscribed(customer) ? 'unsubscribed' : listed,
     };
     const decision = chooseCampaign({ trigger, profile: customer.profile, segments, campaigns: assets.campaigns, history, now });
-    const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
     switch (decision.status) {
       case 'suppressed':
         await this.finish(partition, trigger, from, 'suppressed', null, null, null, reasonOf(decision.reason, decision.detail));
@@ -174,7 +200,9 @@ export class Renderer {
         return {};
       }
       case 'send':
-        return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, now, fromDeferred);
+        // chooseCampaign sends only with an address, which recipientOf found valid above.
+        if (mailbox === null) throw new Error(`trigger ${trigger.trigger_id}: a send was chosen for a profile without an address`);
+        return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, mailbox, now, fromDeferred);
     }
   }
 
@@ -183,6 +211,7 @@ export class Renderer {
     trigger: TriggerFired,
     decision: Extract<Decision, { status: 'send' }>,
     profile: CustomerProfile,
+    to: Mailbox,
     now: number,
     fromDeferred: boolean,
   ): Promise<Step> {
@@ -190,7 +219,7 @@ export class Renderer {
     const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, campaign, decision.template, decision.subjectOverride, now);
+      prepared = await this.prepare(trigger, profile, to, campaign, decision.template, decision.subjectOverride, now);
     } catch (error) {
       return this.renderFailed(partition, trigger, from, campaign, variant, error);
     }
@@ -206,7 +235,7 @@ export class Renderer {
       return {}; // else another instance holds the trigger: its ledger state stands
     }
     await this.options.hooks?.afterReserve?.(trigger);
-    await this.deliver(partition, trigger, campaign, variant, prepared, reasonOf('chosen', decision.reason));
+    await this.deliver(partition, trigger, campaign, variant, prepared, to, reasonOf('chosen', decision.reason));
     return {};
   }
 
@@ -231,33 +260,42 @@ export class Renderer {
     const variant = campaign.variants.find((v) => v.name === ledger.variant) ?? null;
     const customer = await store.customer(partition, trigger.customer_id);
     const profile = customer.profile;
-    const listed = await store.suppression(profile?.email ?? null);
-    const suppressed = profile === null || !profile.email ? 'no_email' : profile.consent_email !== true ? 'no_consent' : isUnsubscribed(customer) ? 'unsubscribed' : listed;
-    if (suppressed !== null) {
-      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, reasonOf(suppressed, 'suppressed after a restart, before the send'), { dropSend });
+    const recipient = recipientOf(profile);
+    if (recipient.kind === 'invalid') {
+      this.options.metrics.invalidAddresses.inc({ problem: recipient.problem });
+      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, invalidAddressReason(recipient.problem), { dropSend });
       return {};
     }
+    const suppressedAs = async (code: string) => {
+      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, reasonOf(code, 'suppressed after a restart, before the send'), { dropSend });
+      return {};
+    };
+    if (profile === null || recipient.kind !== 'mailbox') return suppressedAs('no_email');
+    const listed = await store.suppression(recipient.mailbox);
+    const suppressed = profile.consent_email !== true ? 'no_consent' : isUnsubscribed(customer) ? 'unsubscribed' : listed;
+    if (suppressed !== null) return suppressedAs(suppressed);
     const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile as CustomerProfile, campaign, variant?.template ?? campaign.template, subjectOverride, clock());
+      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.template ?? campaign.template, subjectOverride, clock());
     } catch (error) {
       return this.renderFailed(partition, trigger, ['reserved'], campaign, variant, error);
     }
-    await this.deliver(partition, trigger, campaign, variant, prepared, reason);
+    await this.deliver(partition, trigger, campaign, variant, prepared, recipient.mailbox, reason);
     return {};
   }
 
-  private async deliver(partition: number, trigger: TriggerFired, campaign: Campaign, variant: Variant | null, prepared: Prepared, reason: string): Promise<void> {
+  private async deliver(partition: number, trigger: TriggerFired, campaign: Campaign, variant: Variant | null, prepared: Prepared, to: Mailbox, reason: string): Promise<void> {
     const { sender, metrics, hooks } = this.options;
     const started = process.hrtime.bigint();
     let messageId: string;
     try {
-      ({ messageId } = await sender.send({ raw: prepared.raw, triggerId: trigger.trigger_id, campaign: campaign.name, variant: variant?.name ?? null }));
+      ({ messageId } = await sender.send({ raw: prepared.raw, to, triggerId: trigger.trigger_id, campaign: campaign.name, variant: variant?.name ?? null }));
     } catch (error) {
       if (error instanceof SesSendError && error.kind === 'permanent') {
         metrics.sesCalls.inc({ result: 'permanent_error' });
-        const detail = `${error.errorName}: ${error.message}`;
+        // The error name only: SES's message may quote the address (logged, scrubbed, by the runner).
+        const detail = `${error.errorName} after ${error.attempts} attempt(s)`;
         await this.finish(partition, trigger, ['reserved'], 'failed', campaign, variant, null, reasonOf('ses_error', detail), { dropSend: sendMember(campaign.name, trigger.trigger_id) });
         return;
       }
@@ -270,23 +308,28 @@ export class Renderer {
     await this.finish(partition, trigger, ['reserved'], 'sent', campaign, variant, messageId, reason);
   }
 
+  /**
+   * A render or MIME failure: a failed outcome and a dead letter. Their messages carry no
+   * customer value (render() masks values as "[value]"; RecipientRefusedError names only the rule).
+   */
   private async renderFailed(partition: number, trigger: TriggerFired, from: Array<LedgerState | '-'>, campaign: Campaign, variant: Variant | null, error: unknown): Promise<Step> {
-    if (!(error instanceof TemplateRenderError || error instanceof DirtyRenderError)) throw error;
-    this.options.logger.error({ triggerId: trigger.trigger_id, campaign: campaign.name, err: error }, 'render failed; trigger dead-lettered');
+    if (!(error instanceof TemplateRenderError || error instanceof DirtyRenderError || error instanceof RecipientRefusedError)) throw error;
+    const code = error instanceof RecipientRefusedError ? 'recipient_refused' : 'render_error';
+    this.options.logger.error({ triggerId: trigger.trigger_id, campaign: campaign.name, err: error }, code === 'render_error' ? 'render failed; trigger dead-lettered' : 'recipient refused; trigger dead-lettered');
     const dropSend = from.includes('reserved') ? sendMember(campaign.name, trigger.trigger_id) : null;
-    await this.finish(partition, trigger, from, 'failed', campaign, variant, null, reasonOf('render_error', error.message), { dropSend });
+    await this.finish(partition, trigger, from, 'failed', campaign, variant, null, reasonOf(code, error.message), { dropSend });
     return { deadLetter: error };
   }
 
   /** Content, render and MIME of one email. */
-  private async prepare(trigger: TriggerFired, profile: CustomerProfile, campaign: Campaign, template: string, subjectOverride: string | null, now: number): Promise<Prepared> {
+  private async prepare(trigger: TriggerFired, profile: CustomerProfile, to: Mailbox, campaign: Campaign, template: string, subjectOverride: string | null, now: number): Promise<Prepared> {
     const { assets, content: options } = this.options;
     const content = await buildContent({ trigger, profile, campaign, now, recommendations: this.options.recommendations, options });
     if (content.recommendationsFallback) this.options.metrics.recommendationFallbacks.inc();
     const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride });
     const raw = await buildMime({
-      from: this.options.fromAddress,
-      to: profile.email as string,
+      from: this.options.from,
+      to,
       rendered,
       triggerId: trigger.trigger_id,
       campaign: campaign.name,

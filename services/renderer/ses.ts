@@ -4,12 +4,16 @@
  * backoff and full jitter, each attempt admitted by the shared send-rate limit.
  */
 import { SendEmailCommand, SESv2Client, type SendEmailCommandOutput } from '@aws-sdk/client-sesv2';
+import { Mailbox } from '../core/recipients';
 import { KairosError } from '../kit/errors';
+import { scrubEmails } from '../kit/logger';
 import type { SendRateLimiter } from './rate-limit';
 
 export interface OutgoingEmail {
-  /** The complete MIME message. */
+  /** The complete MIME message (its To header is `to`, checked by buildMime). */
   raw: Buffer;
+  /** The one recipient: SES's Destination, so SES never derives recipients from the headers. */
+  to: Mailbox;
   triggerId: string;
   campaign: string;
   variant: string | null;
@@ -42,11 +46,15 @@ const THROTTLING_NAMES = new Set([
 const TRANSIENT_NAMES = new Set(['InternalFailure', 'InternalServerError', 'ServiceUnavailable', 'ServiceUnavailableException', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH']);
 
-/** Sorts an SDK error: throttling and transient ones are worth retrying, the rest are not. */
+/**
+ * Sorts an SDK error: throttling and transient ones are worth retrying, the rest are not. The
+ * message has email addresses replaced by "[email]": SES quotes addresses in some errors
+ * ("Email address is not verified ... : a@b"), and it reaches logs.
+ */
 export function classifySesError(error: unknown): { name: string; kind: SesErrorKind; message: string } {
   const err = error as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
   const name = typeof err?.name === 'string' && err.name !== 'Error' ? err.name : (err?.code ?? 'Error');
-  const message = typeof err?.message === 'string' ? err.message : String(error);
+  const message = scrubEmails(typeof err?.message === 'string' ? err.message : String(error));
   const status = err?.$metadata?.httpStatusCode;
   if (THROTTLING_NAMES.has(name) || status === 429) return { name, kind: 'throttled', message };
   if (TRANSIENT_NAMES.has(name) || (status !== undefined && status >= 500)) return { name, kind: 'transient', message };
@@ -63,6 +71,7 @@ export class SesEmailSender implements EmailSender {
   ) {}
 
   async send(email: OutgoingEmail): Promise<{ messageId: string }> {
+    if (!(email.to instanceof Mailbox)) throw new SesSendError('refusing to call SES: the recipient is not a validated Mailbox', 'InvalidRecipient', 'permanent', 0);
     const tags = [
       { Name: 'trigger_id', Value: email.triggerId },
       { Name: 'campaign', Value: email.campaign },
@@ -71,6 +80,7 @@ export class SesEmailSender implements EmailSender {
     const output = (await this.client.send(
       new SendEmailCommand({
         Content: { Raw: { Data: email.raw } },
+        Destination: { ToAddresses: [email.to.address] },
         ...(this.configurationSet === null ? {} : { ConfigurationSetName: this.configurationSet }),
         EmailTags: tags,
       }),

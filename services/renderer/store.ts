@@ -4,6 +4,7 @@
  * services/renderer/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger) and the
  * kit's trimOutbox, reads.
  */
+import { Mailbox, parseMailbox } from '../core/recipients';
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
 import { segmentMembershipView } from '../core/segments';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
@@ -165,15 +166,22 @@ export class RendererStore {
     return segmentMembershipView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)));
   }
 
-  async suppression(email: string | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {
-    if (email === null || email.trim() === '') return null;
-    const value = await this.redis.get(this.keys.suppression(email));
+  /** The suppression list entry of a mailbox, looked up by its normalized address (IDN domains in punycode). */
+  async suppression(mailbox: Mailbox | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {
+    if (mailbox === null) return null;
+    const value = await this.redis.get(this.keys.suppression(mailbox.address));
     return value === 'bounced' || value === 'complained' || value === 'unsubscribed' ? value : null;
   }
 
-  /** Puts an address on the suppression list (fed by SES bounce/complaint events; ops; tests). */
-  async suppress(email: string, reason: 'bounced' | 'complained' | 'unsubscribed'): Promise<void> {
-    await this.redis.set(this.keys.suppression(email), reason);
+  /**
+   * Puts an address on the suppression list (fed by SES bounce/complaint events; ops; tests),
+   * under its normalized mailbox, so `M@Exämple.com` and `M@xn--exmple-cua.com` are one entry.
+   * Throws for a value that is not exactly one mailbox (the message names the problem, not the value).
+   */
+  async suppress(address: string | Mailbox, reason: 'bounced' | 'complained' | 'unsubscribed'): Promise<void> {
+    const parsed = address instanceof Mailbox ? { ok: true as const, mailbox: address } : parseMailbox(address);
+    if (!parsed.ok) throw new Error(`cannot suppress: the address is not exactly one mailbox (${parsed.problem})`);
+    await this.redis.set(this.keys.suppression(parsed.mailbox.address), reason);
   }
 
   async ledger(partition: number, triggerId: string): Promise<LedgerEntry | null> {

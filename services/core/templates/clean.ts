@@ -1,4 +1,8 @@
-/** The last line of defence: a rendered part must not show a broken token. */
+/**
+ * The last line of defence: a rendered part must not show a broken token. render() runs it on
+ * the output with customer values still replaced by markers (values.ts), so it judges only
+ * what the templates produced: a customer called "Null" is not a broken token.
+ */
 import { DirtyRenderError } from './errors';
 
 const SIGNS: ReadonlyArray<{ problem: string; pattern: RegExp }> = [
@@ -13,12 +17,16 @@ const SIGNS: ReadonlyArray<{ problem: string; pattern: RegExp }> = [
   { problem: 'an empty element', pattern: /<(a|b|strong|em|h1|h2|h3|li)\b[^>]*>\s*<\/\1>/i },
 ];
 
-/** Throws DirtyRenderError when `text` shows an empty token, undefined/null, [object Object] or a raw {{. */
-export function assertRenderedClean(text: string): void {
+/**
+ * Throws DirtyRenderError when `text` shows an empty token, undefined/null, [object Object] or a
+ * raw {{. `mask` rewrites the excerpt the error quotes (render() shows value markers as
+ * "[value]" there, so the message carries no customer value).
+ */
+export function assertRenderedClean(text: string, mask: (excerpt: string) => string = (excerpt) => excerpt): void {
   for (const { problem, pattern } of SIGNS) {
     const match = pattern.exec(text);
     if (match !== null) {
-      const excerpt = text.slice(Math.max(0, match.index - 30), match.index + match[0].length + 30).replace(/\s+/g, ' ');
+      const excerpt = mask(text.slice(Math.max(0, match.index - 30), match.index + match[0].length + 30)).replace(/\s+/g, ' ');
       throw new DirtyRenderError(`rendered email shows ${problem}: "…${excerpt}…"`, problem, excerpt);
     }
   }

@@ -8,7 +8,7 @@ import Handlebars from 'handlebars';
 import { checkTemplate } from './check';
 import { TemplateCompileError } from './errors';
 import { classify, EMAIL_PARTS, normalizePath, type EmailPart, type FileRole } from './files';
-import { HELPERS, KNOWN_HELPERS } from './helpers';
+import { HELPERS, KNOWN_HELPERS, lookupHelper } from './helpers';
 
 type Render = Handlebars.TemplateDelegate;
 type Environment = typeof Handlebars;
@@ -51,6 +51,8 @@ const KNOWN_HELPER_FLAGS = Object.fromEntries(KNOWN_HELPERS.map((name) => [name,
 function environment(): Environment {
   const env = Handlebars.create();
   for (const [name, helper] of Object.entries(HELPERS)) env.registerHelper(name, helper as Handlebars.HelperDelegate);
+  // The built-in lookup, made to read a key that is a value marker (see values.ts).
+  env.registerHelper('lookup', lookupHelper as Handlebars.HelperDelegate);
   // Only our helpers exist: no logging to stdout from templates.
   env.unregisterHelper('log');
   return env;

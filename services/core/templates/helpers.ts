@@ -3,6 +3,7 @@
  * (`@locale`, `@timeZone`), so one compiled set serves every customer.
  */
 import type { HelperOptions } from 'handlebars';
+import { plainValue } from './values';
 
 /** Helpers that ship with Handlebars and stay allowed. */
 export const BUILT_IN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
@@ -41,8 +42,12 @@ function cachedNumberFormat(locale: string, options: Intl.NumberFormatOptions): 
   return format;
 }
 
-/** {{money value_cents currency}}: minor units in the customer's locale (JPY has none). */
-function money(cents: unknown, currency: unknown, options: HelperOptions): string {
+/**
+ * {{money value_cents currency}}: minor units in the customer's locale (JPY has none). The
+ * currency arrives as a value marker (see values.ts) and is read through it.
+ */
+function money(cents: unknown, markedCurrency: unknown, options: HelperOptions): string {
+  const currency = plainValue(markedCurrency, options.data);
   if (typeof cents !== 'number' || !Number.isFinite(cents) || typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) {
     return fallbackOr('money', options);
   }
@@ -80,6 +85,19 @@ function defaultValue(value: unknown, fallback: unknown, options?: HelperOptions
 function percent(value: unknown, options: HelperOptions): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return fallbackOr('percent', options);
   return cachedNumberFormat(frame(options).locale, { style: 'percent', maximumFractionDigits: 1 }).format(value / 100);
+}
+
+/**
+ * Handlebars' built-in {{lookup obj key}}, reading a key that is a value marker through it
+ * (a customer value used as a key still finds its entry). Registered over the built-in.
+ */
+export function lookupHelper(object: unknown, field: unknown, options: HelperOptions): unknown {
+  if (object === null || object === undefined) return object;
+  const key = plainValue(field, options.data);
+  const lookupProperty = (options as unknown as { lookupProperty?: (o: unknown, k: unknown) => unknown }).lookupProperty;
+  if (lookupProperty !== undefined) return lookupProperty(object, key);
+  // Own properties only, as Handlebars' prototype-access rules would allow.
+  return Object.prototype.hasOwnProperty.call(object, String(key)) ? (object as Record<string, unknown>)[String(key)] : undefined;
 }
 
 /** The helpers registered in every template environment. */

@@ -4,6 +4,7 @@ import { resolveTimeZone } from '../campaigns/quiet-hours';
 import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
+import { escapeHtml, markStrings, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
 export interface RenderInput {
@@ -41,6 +42,29 @@ function oneLine(value: string): string {
   return value.replace(/\s+/g, ' ').trim();
 }
 
+/**
+ * The longest subject sent, in characters (code points). RFC 5322 caps a header line at 998
+ * octets; inboxes show about 60. A longer one (a very long name in it) is cut, with "…".
+ */
+export const MAX_SUBJECT_CHARS = 200;
+/** The longest preheader, in characters; inboxes show about 100. */
+export const MAX_PREHEADER_CHARS = 250;
+
+/** `value` cut to `max` code points (never inside a surrogate pair), ending in "…" when cut. */
+export function bounded(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const points = Array.from(value);
+  return points.length <= max ? value : `${points.slice(0, max - 1).join('').trimEnd()}…`;
+}
+
+/** The view subtrees that are configuration (campaign offer, brand) rather than customer or event data: not marked. */
+const CONFIGURED = new Set(['offer', 'brand']);
+
+/** The view with every data string replaced by a marker (see values.ts). */
+function markedView(view: Record<string, unknown>, markers: ValueMarkers): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(view).map(([key, value]) => [key, CONFIGURED.has(key) ? value : markStrings(value, markers)]));
+}
+
 /** Text part: no trailing spaces, at most one blank line in a row. */
 function tidyText(value: string): string {
   return value.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim() + '\n';
@@ -53,15 +77,20 @@ function explain(error: unknown): string {
   return read === null ? message : `"${read[1]}" read from a missing value; guard it with {{#if}}`;
 }
 
-/** Renders subject, preheader, HTML and text; throws TemplateRenderError naming template and part. */
+/**
+ * Renders subject, preheader, HTML and text; throws TemplateRenderError naming template and
+ * part. Customer values are data (values.ts): the templates and the cleanliness check see
+ * markers, the values go in afterwards, and an error message shows them as "[value]".
+ */
 export function render(input: RenderInput): RenderedEmail {
   const { templates, template } = input;
   const email = templates.emails.get(template);
   if (email === undefined) throw new TemplateRenderError(`unknown template "${template}"; known: ${templates.names.join(', ')}`, template, null);
+  const markers = new ValueMarkers();
   let part = 'data';
   try {
-    const view = buildView(input.data);
-    const options = { data: { locale: resolveLocale(input.locale), timeZone: resolveTimeZone(input.timeZone) } };
+    const view = markedView(buildView(input.data), markers);
+    const options = { data: { locale: resolveLocale(input.locale), timeZone: resolveTimeZone(input.timeZone), [MARKERS_DATA_KEY]: markers } };
     let subjectTemplate = email.parts.subject;
     if (input.subjectOverride) {
       const override = templates.subjects.get(input.subjectOverride);
@@ -69,22 +98,31 @@ export function render(input: RenderInput): RenderedEmail {
       subjectTemplate = override;
     }
     part = 'subject';
-    const subject = oneLine(subjectTemplate(view, options));
-    if (subject === '') throw new Error('the subject is empty');
+    const markedSubject = oneLine(subjectTemplate(view, options));
+    if (markedSubject === '') throw new Error('the subject is empty');
+    checkPart(markedSubject, markers);
+    const subject = bounded(oneLine(markers.fill(markedSubject)), MAX_SUBJECT_CHARS);
     part = 'preheader';
-    const preheader = oneLine(email.parts.preheader(view, options));
+    const markedPreheader = oneLine(email.parts.preheader(view, options));
+    checkPart(markedPreheader, markers);
+    const preheader = bounded(oneLine(markers.fill(markedPreheader)), MAX_PREHEADER_CHARS);
+    // The layouts get the finished subject and preheader as values too: checked once, above.
+    const framed = { ...view, subject: markers.mark(subject), preheader: markers.mark(preheader) };
     part = 'html';
     const htmlBody = email.parts.html(view, options);
-    const html = templates.layouts.html({ ...view, subject, preheader, body: new Handlebars.SafeString(htmlBody) }, options);
+    const markedHtml = templates.layouts.html({ ...framed, body: new Handlebars.SafeString(htmlBody) }, options);
+    checkPart(markedHtml, markers);
     part = 'text';
-    const text = tidyText(templates.layouts.text({ ...view, subject, preheader, body: email.parts.text(view, options) }, options));
-    const rendered = { subject, preheader, html, text };
-    for (const [name, value] of Object.entries(rendered)) {
-      part = name;
-      assertRenderedClean(value);
-    }
-    return rendered;
+    const markedText = tidyText(templates.layouts.text({ ...framed, body: email.parts.text(view, options) }, options));
+    checkPart(markedText, markers);
+    // Every value is HTML-escaped in the HTML part, even where a template used {{{triple}}}.
+    return { subject, preheader, html: markers.fill(markedHtml, escapeHtml), text: markers.fill(markedText) };
   } catch (error) {
-    throw new TemplateRenderError(`template "${template}", ${part}: ${explain(error)}`, template, part);
+    throw new TemplateRenderError(`template "${template}", ${part}: ${markers.mask(explain(error))}`, template, part);
   }
+}
+
+/** The cleanliness check on a part whose values are still markers (fill() then refuses a damaged marker). */
+function checkPart(marked: string, markers: ValueMarkers): void {
+  assertRenderedClean(marked, (excerpt) => markers.mask(excerpt));
 }

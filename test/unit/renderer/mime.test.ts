@@ -1,6 +1,7 @@
 import { parseCampaigns } from '../../../services/core/campaigns';
 import { LinkSigner, verifyLinkToken } from '../../../services/core/links';
 import { compileTemplates, render } from '../../../services/core/templates';
+import { requireMailbox } from '../../../services/core/recipients';
 import { customerProfile, type TriggerFired } from '../../../services/core/types';
 import { buildContent } from '../../../services/renderer/content';
 import { buildMime, unsubscribeMailto } from '../../../services/renderer/mime';
@@ -22,7 +23,7 @@ async function email(firstName: string | null) {
   const content = await buildContent({ trigger, profile, campaign, now: NOW, recommendations: none, options });
   const rendered = render({ templates, template: 'cart_reminder', data: content.data });
   const raw = await buildMime({
-    from: 'Shop <shop@example.com>', to: 'c1@example.com', rendered, triggerId: 'tid-1', campaign: 'cart_reminder',
+    from: { name: 'Shop', mailbox: requireMailbox('shop@example.com') }, to: requireMailbox('c1@example.com'), rendered, triggerId: 'tid-1', campaign: 'cart_reminder',
     unsubscribeUrl: content.unsubscribeUrl, unsubscribeMailto: unsubscribeMailto('unsubscribe@example.com', content.unsubscribeToken),
     messageIdDomain: 'example.com', date: new Date(Date.UTC(2026, 5, 1)),
   });

@@ -1,9 +1,10 @@
+import { requireMailbox } from '../../../services/core/recipients';
 import { classifySesError, RetryingSender, SesSendError, type EmailSender } from '../../../services/renderer/ses';
 
 const sdkError = (name: string, status?: number, code?: string) =>
   Object.assign(new Error(`${name} happened`), { name, ...(code ? { code } : {}), ...(status === undefined ? {} : { $metadata: { httpStatusCode: status } }) });
 
-const mail = { raw: Buffer.from('x'), triggerId: 't', campaign: 'c', variant: null };
+const mail = { raw: Buffer.from('x'), to: requireMailbox('c1@example.com'), triggerId: 't', campaign: 'c', variant: null };
 
 describe('SES error classification', () => {
   it.each([

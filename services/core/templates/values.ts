@@ -1,0 +1,111 @@
+/**
+ * Customer values are data, never template text. render() replaces every data string of the
+ * view (names, attributes, product titles, trigger context, links) by an inert marker before a
+ * template sees it, runs the templates and the cleanliness check on the marked output, and only
+ * then puts the values in: HTML-escaped in the HTML part, as they are in the text parts. So a
+ * surname "Null", a first name "{{x}}" or "Ann}}" renders literally, while a template that
+ * prints "null" or leaves a "{{" still fails the check. Error messages and excerpts show a
+ * marker as "[value]", so no customer value reaches a log line, an outcome reason or a DLQ
+ * header through a render error.
+ *
+ * A marker is U+E000, the value's index as two private-use characters (U+E100..U+F7FF, base
+ * 5888), U+E001: four code points that Handlebars' escaping, `oneLine` and the check's patterns
+ * leave alone.
+ */
+import Handlebars from 'handlebars';
+
+const OPEN = '\uE000';
+const CLOSE = '\uE001';
+const CLOSE_CODE = 0xe001;
+const DIGIT_ZERO = 0xe100;
+const BASE = 0x1700;
+const MARKER_LENGTH = 4;
+const MAX_VALUES = BASE * BASE;
+const MARKER = /\uE000[\uE100-\uF7FF]{2}\uE001/g;
+
+/** What a masked value looks like in messages. */
+export const MASKED_VALUE = '[value]';
+
+/** The index a marker starting at `at` stands for, or -1 when it is not a whole marker. */
+function indexAt(text: string, at: number): number {
+  if (text.charCodeAt(at + MARKER_LENGTH - 1) !== CLOSE_CODE) return -1;
+  const high = text.charCodeAt(at + 1) - DIGIT_ZERO;
+  const low = text.charCodeAt(at + 2) - DIGIT_ZERO;
+  return high >= 0 && high < BASE && low >= 0 && low < BASE ? high * BASE + low : -1;
+}
+
+function count(text: string, char: string): number {
+  let found = 0;
+  for (let at = text.indexOf(char); at >= 0; at = text.indexOf(char, at + 1)) found += 1;
+  return found;
+}
+
+/** The values of one render and their markers. */
+export class ValueMarkers {
+  private readonly values: string[] = [];
+
+  /** A marker standing for `value`. */
+  mark(value: string): string {
+    const index = this.values.length;
+    if (index >= MAX_VALUES) throw new Error(`more than ${MAX_VALUES} values in one email`);
+    this.values.push(value);
+    return `${OPEN}${String.fromCharCode(DIGIT_ZERO + Math.floor(index / BASE), DIGIT_ZERO + (index % BASE))}${CLOSE}`;
+  }
+
+  /** The value a whole-string marker stands for; anything else as it is (for helpers that read a value). */
+  plain<T>(value: T): T | string {
+    if (typeof value !== 'string' || value.length !== MARKER_LENGTH || value[0] !== OPEN) return value;
+    return this.values[indexAt(value, 0)] ?? value;
+  }
+
+  /**
+   * `text` with its markers replaced by their values, each passed through `encode`
+   * (HTML-escaping for the HTML part). Throws when a marker was damaged (a helper or template
+   * changed a value it should only print): every marker character must belong to a whole marker.
+   */
+  fill(text: string, encode: (value: string) => string = (value) => value): string {
+    let out = '';
+    let last = 0;
+    let markers = 0;
+    for (let at = text.indexOf(OPEN); at >= 0; at = text.indexOf(OPEN, last)) {
+      const value = this.values[indexAt(text, at)];
+      if (value === undefined) throw new Error(DAMAGED);
+      out += text.slice(last, at) + encode(value);
+      last = at + MARKER_LENGTH;
+      markers += 1;
+    }
+    if (count(text, CLOSE) !== markers) throw new Error(DAMAGED);
+    return last === 0 ? text : out + text.slice(last);
+  }
+
+  /** `text` with its markers shown as "[value]" (messages, excerpts); a marker cut in half by an excerpt is dropped. */
+  mask(text: string): string {
+    return text.replace(MARKER, MASKED_VALUE).replace(/[\uE000\uE001\uE100-\uF7FF]+/g, '');
+  }
+}
+
+const DAMAGED = 'rendered email shows a damaged value marker (a helper or template changed a value it should only print)';
+
+/** Handlebars' own escaping, the one `{{value}}` applies in the HTML part. */
+export function escapeHtml(value: string): string {
+  return Handlebars.Utils.escapeExpression(value);
+}
+
+/** A copy of `value` with every string (at any depth) replaced by its marker. */
+export function markStrings(value: unknown, markers: ValueMarkers): unknown {
+  if (typeof value === 'string') return markers.mark(value);
+  if (Array.isArray(value)) return value.map((item) => markStrings(item, markers));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, markStrings(item, markers)]));
+  }
+  return value;
+}
+
+/** The key of the render's ValueMarkers in Handlebars' data frame (`options.data`). */
+export const MARKERS_DATA_KEY = 'kairosValues';
+
+/** The value behind a marker, for helpers: reads the render's markers from the data frame. */
+export function plainValue<T>(value: T, data: unknown): T | string {
+  const markers = (data as Record<string, unknown> | undefined)?.[MARKERS_DATA_KEY];
+  return markers instanceof ValueMarkers ? markers.plain(value) : value;
+}
