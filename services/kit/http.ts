@@ -84,7 +84,9 @@ function parseRoutes(routes: Record<string, RouteHandler>): Route[] {
 
 /**
  * Starts the operational HTTP server every service runs: `/metrics`, `/healthz`, `/readyz`,
- * plus any service routes. Resolves once listening.
+ * plus any service routes. Resolves once listening. Listens on 127.0.0.1 unless `host` says
+ * otherwise, and refuses (ConfigError naming HTTP_AUTH_TOKEN) a host other machines can reach
+ * without an api token; with one, every path but the two probes needs it, checked before routing.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { registry, logger } = options;
@@ -187,11 +189,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const controller = new AbortController();
     // 'close' on the response comes when the answer was sent or the connection went away;
     // only the second aborts what the handler is still doing.
+    const counted = { route: 'unmatched' };
     res.once('close', () => {
       if (!res.writableFinished) controller.abort(new Error('the client went away'));
+      requests.inc({ route: counted.route, status: res.writableFinished ? String(res.statusCode) : 'client_gone' });
     });
-    const counted = { route: 'unmatched' };
-    res.once('finish', () => requests.inc({ route: counted.route, status: String(res.statusCode) }));
     handle(req, res, { signal: controller.signal }, counted).catch((error: unknown) => {
       // The route, not the URL: paths and queries carry customer ids.
       logger.error({ err: error, route: counted.route }, 'http handler failed');
@@ -235,7 +237,10 @@ function parseTarget(target: string | undefined): URL | null {
   }
 }
 
-/** `kairos_http_requests_total{route,status}`: route is a route key, a built-in path, or unmatched/unauthorized/invalid. */
+/**
+ * `kairos_http_requests_total{route,status}`: route is a route key, a built-in path, or
+ * unmatched/unauthorized/invalid; status the HTTP status, or client_gone when the client left first.
+ */
 function requestCounter(registry: Registry): Counter<'route' | 'status'> {
   const name = 'kairos_http_requests_total';
   return (
