@@ -63,6 +63,27 @@ describe('where the HTTP server listens', () => {
     expect(config.HTTP_AUTH_TOKEN).toBeUndefined();
   });
 
+  it('reads HTTP_HOST and the tokens strictly, never echoing a token', () => {
+    const shape = consumerServiceShape({ httpPort: 8091, groupId: 'g', timerIntervalMs: 1000 });
+    const short = 'short-token-value';
+    const spaced = `${'a'.repeat(32)} b`;
+    let error: unknown;
+    try {
+      loadConfig(shape, { HTTP_HOST: 'not a host!', HTTP_AUTH_TOKEN: short, METRICS_AUTH_TOKEN: spaced });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.map((p) => p.variable).sort()).toEqual(['HTTP_AUTH_TOKEN', 'HTTP_HOST', 'METRICS_AUTH_TOKEN']);
+    const text = (error as ConfigError).message;
+    expect(text).toContain('HTTP_AUTH_TOKEN: (value hidden) is too short');
+    expect(text).toContain('METRICS_AUTH_TOKEN: (value hidden) has characters a bearer token cannot carry');
+    expect(text).not.toContain(short);
+    expect(text).not.toContain(spaced);
+    expect(loadConfig(shape, { HTTP_HOST: '::', HTTP_AUTH_TOKEN: TEST_TOKEN }).HTTP_HOST).toBe('::');
+  });
+
   it.each(['0.0.0.0', '::', '192.0.2.10', 'kairos.internal'])('refuses to start on %s without HTTP_AUTH_TOKEN, naming the variable', async (host) => {
     const error: unknown = await start({ host }).then(
       async (server) => {
