@@ -104,7 +104,8 @@ up_kafka() {
       || die "formatting Kafka storage in $data failed; see $LOGS/kafka.log"
   fi
   log "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$KAFKA_PORT"
-  start kafka "$LOGS/kafka.out" "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+  # IPv4 sockets: the listeners show as 127.0.0.1 in `ss -ltn`, not as [::ffff:127.0.0.1].
+  start kafka "$LOGS/kafka.out" "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
     -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" -Dkairos.kafka.log="$LOGS/kafka.log" \
     -cp "$dist/libs/*" kafka.Kafka "$conf"
 }
@@ -118,7 +119,7 @@ up_registry() {
   local dist
   dist=$(fetch_apicurio)
   log "starting Apicurio Registry $APICURIO_VERSION (in-memory) on 127.0.0.1:$REGISTRY_PORT"
-  start registry "$LOGS/registry.log" "$JAVA" -Xms128m -Xmx512m \
+  start registry "$LOGS/registry.log" "$JAVA" -Xms128m -Xmx512m -Djava.net.preferIPv4Stack=true \
     -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$REGISTRY_PORT" \
     -Dapicurio.storage.kind=sql -Dapicurio.storage.sql.kind=h2 \
     -jar "$dist"/apicurio-registry-app-*-runner.jar

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError, DependencyUnreachableError, formatConfigProblem, type ConfigProblem } from './errors';
 import { scrubEmails } from './logger';
@@ -69,6 +70,24 @@ export function urlVar(protocols: readonly string[] = ['http:', 'https:']): z.Zo
       return invalid('is not a URL');
     }
     return protocols.includes(url.protocol) ? raw : invalid(`has scheme ${url.protocol}`);
+  });
+}
+
+/** A host to listen on: an IPv4 or IPv6 address (without brackets) or a host name, like 127.0.0.1, ::1 or 0.0.0.0. */
+export function hostVar(): z.ZodType<string, string> {
+  return envVar({ expected: 'an IP address or host name to listen on, like 127.0.0.1 (loopback only), 0.0.0.0 or 10.0.0.5' }, (raw) =>
+    isIP(raw) !== 0 || /^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(raw) ? raw : invalid('is not an IP address or host name'),
+  );
+}
+
+/**
+ * A bearer token (RFC 6750 token68 characters: letters, digits, `-._~+/`, trailing `=`), at
+ * least `minLength` long; like secretVar, its value never appears in errors or logs.
+ */
+export function bearerTokenVar(minLength = 32): z.ZodType<string, string> {
+  return envVar({ expected: `a token of at least ${minLength} characters from A-Z a-z 0-9 - . _ ~ + / (e.g. openssl rand -hex 32)`, secret: true }, (raw) => {
+    if (raw.length < minLength) return invalid('is too short');
+    return /^[A-Za-z0-9\-._~+/]+=*$/.test(raw) ? raw : invalid('has characters a bearer token cannot carry');
   });
 }
 

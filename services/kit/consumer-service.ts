@@ -2,9 +2,10 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
-import { commonShape, durationVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
+import { bearerTokenVar, commonShape, durationVar, hostVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
 import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
-import { startHttpServer, type HttpServer, type RouteHandler } from './http';
+import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
+import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
 import { createIdempotentProducer, createKafka } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
@@ -22,6 +23,14 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     ...commonShape,
     // 0 lets the OS pick a free port (tests, several instances on one host).
     HTTP_PORT: intVar(0, 65535).default(defaults.httpPort),
+    // Loopback unless set: any other address needs HTTP_AUTH_TOKEN (start-up fails without it).
+    HTTP_HOST: hostVar().default(DEFAULT_HTTP_HOST),
+    // Every route but /healthz and /readyz needs `Authorization: Bearer <token>` once set.
+    HTTP_AUTH_TOKEN: bearerTokenVar(32).optional(),
+    // Also accepted while HTTP_AUTH_TOKEN is rotated.
+    HTTP_AUTH_TOKEN_PREVIOUS: bearerTokenVar(32).optional(),
+    // Opens /metrics only, for a scraper that should not read customer data.
+    METRICS_AUTH_TOKEN: bearerTokenVar(32).optional(),
     GROUP_ID: stringVar().default(defaults.groupId),
     TIMER_INTERVAL_MS: intVar(50, 60_000).default(defaults.timerIntervalMs),
     PARTITIONS_CONCURRENTLY: intVar(1, 64).default(3),
@@ -116,7 +125,7 @@ export async function runConsumerService(
   options: {
     config: Pick<
       ConsumerServiceConfig,
-      'GROUP_ID' | 'HTTP_PORT' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW'
+      'GROUP_ID' | 'HTTP_PORT' | 'HTTP_HOST' | 'HTTP_AUTH_TOKEN' | 'HTTP_AUTH_TOKEN_PREVIOUS' | 'METRICS_AUTH_TOKEN' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW'
     > &
       Pick<ConsumerServiceConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CONNECT_TIMEOUT'>;
     bindings: AnyTopicBinding[];
@@ -133,6 +142,9 @@ export async function runConsumerService(
   const { config, bindings, background } = options;
   let reportFatal: (error: Error) => void = () => undefined;
   const fatal = new Promise<Error>((resolve) => (reportFatal = resolve));
+  // An exposed server without a token is a configuration error: say so before connecting anywhere.
+  const credentials = credentialsOf(config);
+  assertSafeExposure(config.HTTP_HOST, credentials);
   await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
   await producer.connect();
   const runner = new ConsumerRunner({
@@ -180,6 +192,8 @@ export async function runConsumerService(
   ];
   const http = await startHttpServer({
     port: config.HTTP_PORT,
+    host: config.HTTP_HOST,
+    credentials,
     registry: metrics.registry,
     logger,
     readiness,
@@ -215,7 +229,11 @@ export function serviceMain<T extends z.ZodRawShape>(
   start: (config: z.infer<z.ZodObject<T>>) => Promise<{ logger: Logger; stop(): Promise<void>; fatal?: Promise<Error> }>,
 ): void {
   void runMain(name, async () => {
-    const service = await start(loadConfig(shape));
+    const config = loadConfig(shape);
+    // Before anything connects: an exposed HTTP server without a token stops start-up (exit 78).
+    const http = config as Partial<HttpAccessConfig>;
+    if (typeof http.HTTP_HOST === 'string') assertSafeExposure(http.HTTP_HOST, credentialsOf(http));
+    const service = await start(config);
     shutdownOnSignals(service.logger, () => [{ name, run: () => service.stop() }]);
     // Exit loudly (code 70, EX_SOFTWARE) rather than idle without consuming: a supervisor restarts it.
     void service.fatal?.then(async (error) => {

@@ -1,16 +1,40 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { reasonOf, type ReadinessCheck } from './health';
+import { assertSafeExposure, BearerAuth, type HttpCredentials } from './http-auth';
+import { HttpError } from './http-params';
 import type { Logger } from './logger';
 
-/** Handles one request; `url` is already parsed (path and query). */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => void | Promise<void>;
+/** What the server knows about one request beyond the request itself. */
+export interface RequestContext {
+  /** Aborted when the client goes away before the answer is sent: loops over Redis stop on it. */
+  signal: AbortSignal;
+}
+
+/**
+ * Handles one request; `url` is already parsed (path and query). A handler throws an
+ * HttpError (see http-params.ts) for a client mistake: the server answers its status with a
+ * JSON body and logs nothing; any other error is a 500 with a generic body, logged once.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL, context: RequestContext) => void | Promise<void>;
+
+/** The default bind address: loopback, reachable from this machine only. */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
 
 export interface HttpServerOptions {
   /** 0 picks a free port; the real one is returned. */
   port: number;
+  /**
+   * The address to listen on, 127.0.0.1 by default. Any address other hosts can reach
+   * (0.0.0.0, ::, a LAN address) needs `credentials.api`, or start-up fails naming HTTP_AUTH_TOKEN.
+   */
   host?: string;
+  /**
+   * Bearer tokens. With an api token every route but `/healthz` and `/readyz` needs one (on
+   * loopback too); `/metrics` takes an api or a metrics token. With none, only loopback is allowed.
+   */
+  credentials?: HttpCredentials;
   registry: Registry;
   logger: Logger;
   /** `/readyz` answers 200 only while every check holds (consumer group joined, Kafka, Redis, ...). */
@@ -21,6 +45,8 @@ export interface HttpServerOptions {
 
 export interface HttpServer {
   port: number;
+  /** The address it listens on. */
+  host: string;
   /** From now on `/readyz` answers 503 `stopping`, so load balancers drain before the consumer leaves. */
   beginStopping(): void;
   /** Stops accepting connections and waits for requests in flight. */
@@ -58,12 +84,19 @@ function parseRoutes(routes: Record<string, RouteHandler>): Route[] {
 
 /**
  * Starts the operational HTTP server every service runs: `/metrics`, `/healthz`, `/readyz`,
- * plus any service routes. Resolves once listening.
+ * plus any service routes. Resolves once listening. Listens on 127.0.0.1 unless `host` says
+ * otherwise, and refuses (ConfigError naming HTTP_AUTH_TOKEN) a host other machines can reach
+ * without an api token; with one, every path but the two probes needs it, checked before routing.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { registry, logger } = options;
+  const host = options.host ?? DEFAULT_HTTP_HOST;
+  const credentials = options.credentials ?? { api: [], metrics: [] };
+  assertSafeExposure(host, credentials);
+  const auth = new BearerAuth(credentials);
   const checks = [...options.readiness];
   const routes = parseRoutes(options.routes ?? {});
+  const requests = requestCounter(registry);
   // A 503 body says whether the service is still starting, shutting down, or lost something
   // it needs (and what), so an operator reading a probe failure knows whether to wait, or
   // which dependency to look at.
@@ -86,30 +119,55 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     return { status: 'ready' };
   };
 
-  const builtIns: Record<string, (res: ServerResponse) => Promise<void> | void> = {
-    '/metrics': async (res) => {
-      const text = await registry.metrics();
-      res.writeHead(200, { 'content-type': registry.contentType });
-      res.end(text);
-    },
+  // The probes stay open: a kubelet or load balancer carries no token, and they tell nothing
+  // about customers. Everything else is behind the credential.
+  const probes: Record<string, (res: ServerResponse) => void> = {
     '/healthz': (res) => sendJson(res, 200, { status: 'ok' }),
     '/readyz': (res) => {
       const report = readiness();
       sendJson(res, report.status === 'ready' ? 200 : 503, report);
     },
   };
+  const metrics = async (res: ServerResponse): Promise<void> => {
+    const text = await registry.metrics();
+    res.writeHead(200, { 'content-type': registry.contentType });
+    res.end(text);
+  };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+  /** Serves one request; sets `counted.route` to the label it is counted under. */
+  const handle = async (req: IncomingMessage, res: ServerResponse, context: RequestContext, counted: { route: string }): Promise<void> => {
+    const url = parseTarget(req.url);
+    if (url === null) {
+      counted.route = 'invalid';
+      sendJson(res, 400, { error: 'the request target is not a valid path' });
+      return;
+    }
     const method = req.method ?? 'GET';
-    const builtIn = builtIns[url.pathname];
-    if (builtIn !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') {
-        res.setHeader('allow', 'GET, HEAD');
-        sendJson(res, 405, { error: 'method not allowed' });
-        return;
-      }
-      await builtIn(res);
+    const probe = probes[url.pathname];
+    const isMetrics = url.pathname === '/metrics';
+    if (probe !== undefined || isMetrics) counted.route = url.pathname;
+    if ((probe !== undefined || isMetrics) && method !== 'GET' && method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      sendJson(res, 405, { error: 'method not allowed' });
+      return;
+    }
+    if (probe !== undefined) {
+      probe(res);
+      return;
+    }
+    // The credential is checked before routing, so an unknown path and a known one answer
+    // alike (401) to a caller without it.
+    const verdict = auth.check(req.headers.authorization, isMetrics ? 'metrics' : 'api');
+    if (verdict !== 'ok') {
+      counted.route = 'unauthorized';
+      res.setHeader('www-authenticate', verdict === 'missing' ? 'Bearer realm="kairos"' : 'Bearer realm="kairos", error="invalid_token"');
+      sendJson(res, 401, {
+        error: verdict === 'missing' ? 'unauthorized: send Authorization: Bearer <token>' : 'unauthorized: the bearer token is not valid',
+      });
+      return;
+    }
+    if (isMetrics) {
+      await metrics(res);
       return;
     }
     const route = routes.find((r) => r.method === method && url.pathname.startsWith(r.prefix));
@@ -117,12 +175,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       sendJson(res, 404, { error: 'not found' });
       return;
     }
-    await route.handler(req, res, url);
+    counted.route = `${route.method} ${route.prefix}`;
+    try {
+      await route.handler(req, res, url, context);
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      if (res.headersSent) res.destroy();
+      else sendJson(res, error.status, error.parameter === undefined ? { error: error.message } : { error: error.message, parameter: error.parameter });
+    }
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      logger.error({ err: error, path: req.url }, 'http handler failed');
+    const controller = new AbortController();
+    // 'close' on the response comes when the answer was sent or the connection went away;
+    // only the second aborts what the handler is still doing.
+    const counted = { route: 'unmatched' };
+    res.once('close', () => {
+      if (!res.writableFinished) controller.abort(new Error('the client went away'));
+      requests.inc({ route: counted.route, status: res.writableFinished ? String(res.statusCode) : 'client_gone' });
+    });
+    handle(req, res, { signal: controller.signal }, counted).catch((error: unknown) => {
+      // The route, not the URL: paths and queries carry customer ids.
+      logger.error({ err: error, route: counted.route }, 'http handler failed');
       if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
       else res.destroy();
     });
@@ -130,16 +204,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+    server.listen(options.port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  logger.info({ port }, 'http server listening');
+  const { port, address } = server.address() as AddressInfo;
+  logger.info({ host: address, port, auth: credentials.api.length > 0 ? 'bearer' : 'none (loopback only)' }, 'http server listening');
 
   return {
     port,
+    host: address,
     beginStopping: () => {
       stopping = true;
     },
@@ -151,4 +226,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         server.closeIdleConnections();
       }),
   };
+}
+
+/** The path and query of a request target, or null when it is none (e.g. `//` or `http://[`). */
+function parseTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `kairos_http_requests_total{route,status}`: route is a route key, a built-in path, or
+ * unmatched/unauthorized/invalid; status the HTTP status, or client_gone when the client left first.
+ */
+function requestCounter(registry: Registry): Counter<'route' | 'status'> {
+  const name = 'kairos_http_requests_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'route' | 'status'> | undefined) ??
+    new Counter({ name, help: 'HTTP requests by route and status (unauthorized: refused for want of a valid credential)', labelNames: ['route', 'status'] as const, registers: [registry] })
+  );
 }

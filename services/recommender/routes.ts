@@ -2,6 +2,7 @@ import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import type { ServerResponse } from 'node:http';
 import { decodeViews, MAX_PRODUCT_ID_LENGTH, rankRecommendations, type RecommendedProduct, type Seed, type Strategy } from '../core/recommendations';
 import { sendJson, type RouteHandler } from '../kit/http';
+import { badRequest, intParam, listParam, MAX_ID_PARAM_LENGTH, parseQuery, textParam } from '../kit/http-params';
 import type { PartitionKeys } from '../kit/partition-state';
 import type { RedisClient } from '../kit/redis';
 import type { Catalog } from './catalog';
@@ -30,33 +31,17 @@ export interface RouteDeps {
   clock: () => number;
 }
 
-class BadRequest extends Error {}
+const QUERY = {
+  customer_id: textParam(MAX_ID_PARAM_LENGTH).optional(),
+  product_id: textParam(MAX_PRODUCT_ID_LENGTH).optional(),
+  cart_product_ids: listParam(MAX_CONTEXT_PRODUCTS, MAX_PRODUCT_ID_LENGTH).optional(),
+  limit: intParam(1, MAX_LIMIT).optional(),
+};
 
-function limitOf(url: URL): number {
-  const raw = url.searchParams.get('limit');
-  if (raw === null || raw === '') return DEFAULT_LIMIT;
-  const limit = Number(raw);
-  if (!/^\d+$/.test(raw) || limit < 1 || limit > MAX_LIMIT) throw new BadRequest(`limit must be an integer from 1 to ${MAX_LIMIT}`);
-  return limit;
-}
-
-function idOf(url: URL, name: string): string | undefined {
-  const value = url.searchParams.get(name)?.trim();
-  if (value === undefined || value === '') return undefined;
-  if (value.length > MAX_PRODUCT_ID_LENGTH) throw new BadRequest(`${name} is longer than ${MAX_PRODUCT_ID_LENGTH} characters`);
-  return value;
-}
-
-/** product_id and cart_product_ids (comma-separated), deduplicated, in that order. */
-function contextProducts(url: URL): string[] {
-  const product = idOf(url, 'product_id');
-  const cart = (url.searchParams.get('cart_product_ids') ?? '')
-    .split(',')
-    .map((id) => id.trim())
-    .filter((id) => id !== '');
-  if (cart.some((id) => id.length > MAX_PRODUCT_ID_LENGTH)) throw new BadRequest(`a cart_product_ids entry is longer than ${MAX_PRODUCT_ID_LENGTH} characters`);
-  const products = [...new Set([...(product ? [product] : []), ...cart])];
-  if (products.length > MAX_CONTEXT_PRODUCTS) throw new BadRequest(`at most ${MAX_CONTEXT_PRODUCTS} context products`);
+/** product_id and cart_product_ids, deduplicated, in that order. */
+function contextProducts(query: { product_id?: string; cart_product_ids?: string[] }): string[] {
+  const products = [...new Set([...(query.product_id !== undefined ? [query.product_id] : []), ...(query.cart_product_ids ?? [])])];
+  if (products.length > MAX_CONTEXT_PRODUCTS) throw badRequest('cart_product_ids', `names more than ${MAX_CONTEXT_PRODUCTS} products together with product_id`);
   return products;
 }
 
@@ -83,29 +68,21 @@ async function recentViews(deps: RouteDeps, customerId: string | undefined): Pro
   return decodeViews(text).views.map((view) => view.product);
 }
 
-function guarded(handler: (url: URL) => Promise<unknown>): RouteHandler {
+function answer(handler: (url: URL) => Promise<unknown>): RouteHandler {
   return async (_req, res: ServerResponse, url) => {
-    let body: unknown;
-    try {
-      body = await handler(url);
-    } catch (err) {
-      if (err instanceof BadRequest) {
-        sendJson(res, 400, { error: err.message });
-        return;
-      }
-      throw err;
-    }
+    const body = await handler(url);
     res.setHeader('cache-control', 'no-store');
     sendJson(res, 200, body);
   };
 }
 
-/** The HTTP API: GET /recommendations and GET /best-sellers. */
+/** The HTTP API: GET /recommendations and GET /best-sellers (behind the service's credential). */
 export function recommenderRoutes(deps: RouteDeps): Record<string, RouteHandler> {
   const recommend = async (url: URL): Promise<RecommendationsBody> => {
-    const limit = limitOf(url);
-    const customerId = idOf(url, 'customer_id');
-    const context = contextProducts(url);
+    const query = parseQuery(url, QUERY);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const customerId = query.customer_id;
+    const context = contextProducts(query);
     const exclude = new Set(context);
     const recent = (await recentViews(deps, customerId)).filter((p) => !exclude.has(p));
     const seeds: Seed[] = [
@@ -121,13 +98,13 @@ export function recommenderRoutes(deps: RouteDeps): Record<string, RouteHandler>
   };
 
   const bestSellers = async (url: URL): Promise<{ items: RecommendedProduct[]; strategy: 'popular' }> => {
-    const limit = limitOf(url);
+    const limit = parseQuery(url, { limit: QUERY.limit }).limit ?? DEFAULT_LIMIT;
     const popular = await deps.store.popular(deps.clock(), deps.dayWeights, limit);
     return { items: popular.map(([product]) => deps.catalog.describe(product)), strategy: 'popular' };
   };
 
   return {
-    'GET /recommendations': guarded(recommend),
-    'GET /best-sellers': guarded(bestSellers),
+    'GET /recommendations': answer(recommend),
+    'GET /best-sellers': answer(bestSellers),
   };
 }

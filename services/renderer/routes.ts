@@ -1,5 +1,7 @@
 import type { RecommendationSource } from '../core/recommendations';
+import { MAX_PRODUCT_ID_LENGTH } from '../core/recommendations';
 import { sendJson, type RouteHandler } from '../kit/http';
+import { enumParam, HttpError, MAX_ID_PARAM_LENGTH, parseQuery, textParam } from '../kit/http-params';
 import { partitionOf } from '../kit/partitioner';
 import type { RendererAssets } from './assets';
 import type { ContentOptions } from './content';
@@ -20,36 +22,41 @@ export function rendererRoutes(deps: RouteDeps): Record<string, RouteHandler> {
   return { 'GET /preview': preview(deps) };
 }
 
-/** GET /preview?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text] */
+const PREVIEW_QUERY = {
+  campaign: textParam(200, 'a campaign name of CAMPAIGNS_FILE'),
+  customer_id: textParam(MAX_ID_PARAM_LENGTH),
+  rule: textParam(200, 'a trigger rule name').optional(),
+  product_id: textParam(MAX_PRODUCT_ID_LENGTH).optional(),
+  format: enumParam(['json', 'html', 'text']).optional(),
+};
+
+/**
+ * GET /preview?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]
+ * An operator tool: it shows a stored customer's personal data and valid signed links, so it
+ * sits behind the service's credential (docs/security.md).
+ */
 function preview(deps: RouteDeps): RouteHandler {
   const { store, assets, recommendations, content, clock, partitionCount } = deps;
   return async (_req, res, url) => {
-    const campaign = url.searchParams.get('campaign');
-    const customerId = url.searchParams.get('customer_id');
-    const format = url.searchParams.get('format') ?? 'json';
-    if (!campaign || !customerId || !['json', 'html', 'text'].includes(format)) {
-      sendJson(res, 400, { error: 'expected ?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]' });
-      return;
-    }
-    const { profile } = await store.customer(partitionOf(customerId, partitionCount()), customerId);
-    if (profile === null) {
-      sendJson(res, 404, { error: 'no profile for this customer in the renderer yet' });
-      return;
-    }
+    const query = parseQuery(url, PREVIEW_QUERY);
+    const format = query.format ?? 'json';
+    const { profile } = await store.customer(partitionOf(query.customer_id, partitionCount()), query.customer_id);
+    if (profile === null) throw new HttpError(404, 'no profile for this customer in the renderer yet', 'customer_id');
     try {
-      const productId = url.searchParams.get('product_id');
       const result = await previewEmail({
-        assets, campaign, profile, rule: url.searchParams.get('rule'), context: productId ? { product_id: productId } : undefined,
+        assets, campaign: query.campaign, profile, rule: query.rule ?? null, context: query.product_id !== undefined ? { product_id: query.product_id } : undefined,
         now: clock(), recommendations, content,
       });
+      res.setHeader('cache-control', 'no-store');
       if (format === 'json') sendJson(res, 200, result);
       else {
         res.writeHead(200, { 'content-type': `text/${format === 'html' ? 'html' : 'plain'}; charset=utf-8` });
         res.end(format === 'html' ? result.html : result.text);
       }
     } catch (error) {
-      if (error instanceof PreviewError) sendJson(res, 404, { error: error.message });
-      else sendJson(res, 422, { error: error instanceof Error ? error.message : String(error) });
+      if (error instanceof PreviewError) throw new HttpError(404, error.message, 'campaign');
+      // The template's own message, for the operator; it is not logged.
+      throw new HttpError(422, `the campaign does not render for this customer: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
 }

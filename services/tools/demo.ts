@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import type { Admin, Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
-import { commonShape, loadConfig, runMain, urlVar } from '../kit/config';
+import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
 import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
@@ -17,6 +17,8 @@ import { syntheticShop } from './synthetic';
 const shape = {
   ...commonShape,
   SEGMENTER_URL: urlVar().default('http://127.0.0.1:8091'),
+  // The segmenter's HTTP_AUTH_TOKEN, when it has one.
+  SEGMENTER_AUTH_TOKEN: bearerTokenVar(32).optional(),
   SES_STORE_URL: urlVar().default('http://127.0.0.1:8005'),
 };
 
@@ -135,7 +137,14 @@ async function demo(argv: string[]): Promise<void> {
     }
     say('\n');
 
-    const segments = (await (await fetch(`${config.SEGMENTER_URL}/segments`)).json()) as { segments: Array<{ name: string; size: number }> };
+    const answer = await fetch(`${config.SEGMENTER_URL}/segments`, {
+      headers: config.SEGMENTER_AUTH_TOKEN ? { authorization: `Bearer ${config.SEGMENTER_AUTH_TOKEN}` } : {},
+    });
+    if (!answer.ok) {
+      const hint = answer.status === 401 ? ': set SEGMENTER_AUTH_TOKEN to the segmenter\'s HTTP_AUTH_TOKEN' : '';
+      throw new Error(`${config.SEGMENTER_URL}/segments answered HTTP ${answer.status}${hint}`);
+    }
+    const segments = (await answer.json()) as { segments: Array<{ name: string; size: number }> };
     say('Segments now:');
     for (const s of segments.segments) say(`  ${s.name.padEnd(20)} ${s.size}`);
     const triggers = await readTopic<TriggerFired>(kafka, admin, codec, config.TOPIC_TRIGGERS, types.TriggerFired);

@@ -19,6 +19,8 @@ const MAX_LIMIT = 20;
 export interface RecommendationsClientOptions {
   /** The recommender's base URL, e.g. http://recommender:8095. */
   baseUrl: string;
+  /** The recommender's HTTP_AUTH_TOKEN, sent as `Authorization: Bearer …`; none when the recommender needs none. */
+  authToken?: string;
   /** Hosts (`name` or `name:port`) that may be called; the base URL's host must be one. */
   allowedHosts: readonly string[];
   /** Per-call deadline, including reading the body. Default 300 ms. */
@@ -184,11 +186,12 @@ export class RecommendationsClient implements RecommendationSource {
     const response = await this.fetchImpl(url, {
       signal: AbortSignal.timeout(this.timeoutMs),
       redirect: 'error',
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', ...(this.options.authToken ? { authorization: `Bearer ${this.options.authToken}` } : {}) },
     });
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw new RecommenderResponseError(`${url.pathname} answered HTTP ${response.status}`);
+      const hint = response.status === 401 ? ' (set RECOMMENDER_AUTH_TOKEN to the recommender\'s HTTP_AUTH_TOKEN)' : '';
+      throw new RecommenderResponseError(`${url.pathname} answered HTTP ${response.status}${hint}`);
     }
     const text = await response.text();
     try {

@@ -1,7 +1,7 @@
 /** The client's environment variables (part of the renderer's config shape) and building it from them. */
 import type { z } from 'zod';
 import type { RecommendedProduct } from '../../core/recommendations';
-import { durationVar, intVar, stringVar, urlVar } from '../../kit/config';
+import { bearerTokenVar, durationVar, intVar, stringVar, urlVar } from '../../kit/config';
 import { readConfigFile } from '../../kit/files';
 import { RecommendationsClient, type RecommendationsClientOptions } from './client';
 import { parseFallbackProducts } from './response';
@@ -9,6 +9,8 @@ import { parseFallbackProducts } from './response';
 /** Environment variables of the client, for the renderer's config shape. */
 export const recommendationsClientShape = {
   RECOMMENDER_URL: urlVar().default('http://127.0.0.1:8095'),
+  // The recommender's HTTP_AUTH_TOKEN (from the same Secret); unset when the recommender has none.
+  RECOMMENDER_AUTH_TOKEN: bearerTokenVar(32).optional(),
   RECOMMENDER_ALLOWED_HOSTS: stringVar({
     pattern: /^[A-Za-z0-9.[\]:-]+(?:,[A-Za-z0-9.[\]:-]+)*$/,
     expected: 'comma-separated hosts or host:port, like recommender.internal,127.0.0.1:8095',
@@ -36,6 +38,7 @@ export function createRecommendationsClient(
   }
   return new RecommendationsClient({
     baseUrl: config.RECOMMENDER_URL,
+    authToken: config.RECOMMENDER_AUTH_TOKEN,
     allowedHosts: config.RECOMMENDER_ALLOWED_HOSTS.split(','),
     timeoutMs: config.RECOMMENDER_TIMEOUT,
     cacheTtlMs: config.RECOMMENDER_CACHE_TTL,

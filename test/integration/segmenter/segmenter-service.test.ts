@@ -108,12 +108,14 @@ describe('the segmenter against the real stack (injected clock)', () => {
     await at(now, () => customers.map((c) => event(c, 'email_click', { campaign_id: 'c', message_id: 'm' })));
     expect((await api('/segments/engaged')).body).toEqual(expect.objectContaining({ name: 'engaged', size: 25 }));
     const seen: string[] = [];
-    let cursor: string | null = '0:0';
-    while (cursor !== null) {
-      const page: { body: Record<string, unknown> } = await api(`/segments/engaged/members?limit=7&cursor=${cursor}`);
+    // The first page has no cursor; later ones pass back next_cursor as given (it is opaque).
+    let cursor: string | null = null;
+    do {
+      const query: string = cursor === null ? 'limit=7' : `limit=7&cursor=${encodeURIComponent(cursor)}`;
+      const page: { body: Record<string, unknown> } = await api(`/segments/engaged/members?${query}`);
       seen.push(...(page.body.members as string[]));
       cursor = page.body.next_cursor as string | null;
-    }
+    } while (cursor !== null);
     expect(new Set(seen)).toEqual(new Set(customers));
     expect((await api('/segments/nope')).status).toBe(404);
   });

@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import { Registry, Counter } from 'prom-client';
 import { startHttpServer, sendJson, type HttpServer } from '../../../services/kit/http';
+import { HttpError, intParam, parseQuery } from '../../../services/kit/http-params';
+import { rawGet } from '../../support/http-client';
 import { createLogger } from '../../../services/kit/logger';
 
 const logLines: string[] = [];
@@ -13,6 +15,9 @@ const logger = createLogger({
     },
   }),
 });
+
+let slowStarted: () => void = () => undefined;
+let slowAborted: () => void = () => undefined;
 
 describe('startHttpServer', () => {
   let server: HttpServer;
@@ -39,6 +44,15 @@ describe('startHttpServer', () => {
         },
         'GET /boom': async () => {
           throw new Error('handler broke for zed@example.com');
+        },
+        'GET /typed': (_req, res, url) => sendJson(res, 200, parseQuery(url, { n: intParam(1, 9) })),
+        'GET /gone': () => {
+          throw new HttpError(410, 'gone for good');
+        },
+        'GET /slow': async (_req, _res, _url, context) => {
+          slowStarted();
+          await new Promise<void>((resolve) => context.signal.addEventListener('abort', () => resolve()));
+          slowAborted();
         },
       },
     });
@@ -106,13 +120,40 @@ describe('startHttpServer', () => {
     await res.text();
   });
 
-  it('turns a failing handler into a 500 and logs it without the address', async () => {
-    const res = await fetch(`${base()}/boom`);
+  it('turns a failing handler into a 500 and logs it once, by route, without the address or the URL', async () => {
+    const res = await fetch(`${base()}/boom?customer_id=c-secret-42`);
     expect(res.status).toBe(500);
     expect(await res.json()).toEqual({ error: 'internal error' });
-    const line = logLines.find((l) => l.includes('http handler failed'));
-    expect(line).toBeDefined();
-    expect(line).toContain('handler broke for [email]');
+    const lines = logLines.filter((l) => l.includes('http handler failed'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('handler broke for [email]');
+    expect(lines[0]).toContain('"route":"GET /boom"');
+    expect(lines[0]).not.toContain('c-secret-42');
+  });
+
+  it('answers an HttpError with its status and a JSON body naming the parameter, and logs nothing', async () => {
+    const before = logLines.length;
+    let res = await fetch(`${base()}/typed?n=12`);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'n: is out of range; expected an integer from 1 to 9', parameter: 'n' });
+    res = await fetch(`${base()}/typed?n=3`);
+    expect(await res.json()).toEqual({ n: 3 });
+    res = await fetch(`${base()}/gone`);
+    expect(res.status).toBe(410);
+    expect(await res.json()).toEqual({ error: 'gone for good' });
+    expect(logLines.slice(before).filter((l) => l.includes('"level":50'))).toEqual([]);
+  });
+
+  it('aborts the handler\'s signal when the client goes away', async () => {
+    const started = new Promise<void>((resolve) => (slowStarted = resolve));
+    const aborted = new Promise<void>((resolve) => (slowAborted = resolve));
+    const client = new AbortController();
+    // node:http closes the socket on abort at once (fetch would keep it for reuse a while).
+    const request = rawGet(server.port, '/slow', { signal: client.signal }).catch(() => undefined);
+    await started;
+    client.abort();
+    await request;
+    await aborted;
   });
 });
 

@@ -1,0 +1,203 @@
+/**
+ * Issue 11, HTTP surfaces: a fuzz of every HTTP route's parameters of every service (the
+ * segmenter's queries, the recommender's API, the renderer's preview, the built-in
+ * /healthz, /readyz, /metrics). Hostile values (random bytes, huge strings, broken
+ * %-encodings, negative/Infinity/NaN numbers, unicode, path traversal, forged cursors) go in
+ * one parameter at a time, the others valid; a fixed number per parameter, within a time
+ * budget. Never a 5xx, a 4xx always has a JSON error body, nothing is logged as a handler
+ * failure, and every server still answers /healthz. The seed is printed; FUZZ_SEED=<n> replays it.
+ */
+import { customerProfile } from '../../../services/core/types';
+import { partitionOf } from '../../../services/kit/partitioner';
+import type { RedisClient } from '../../../services/kit/redis';
+import { encodeMembersCursor } from '../../../services/segmenter/routes';
+import { capturingLogger, rawGet, TEST_TOKEN } from '../../support/http-client';
+import {
+  addMembers,
+  privateRedis,
+  recommenderRoutesFor,
+  rendererRoutesFor,
+  segmenterRoutesFor,
+  serveRoutes,
+  type ServedRoutes,
+} from '../../support/http-services';
+
+const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) : Date.now() % 2 ** 31;
+const VALUES_PER_PARAMETER = 40;
+const TIME_BUDGET_MS = 60_000;
+const PARTITIONS = 6;
+const CUSTOMER = 'fuzz-customer';
+
+/** mulberry32: small, seeded, good enough to pick test values reproducibly. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Makes `text` sendable as part of a request target: bytes outside visible ASCII become %XX; `%` stays as is. */
+function wire(text: string): string {
+  return [...Buffer.from(text, 'utf8')].map((byte) => (byte > 0x20 && byte < 0x7f && byte !== 0x23 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+}
+
+const NUMBERS = ['-Infinity', 'Infinity', 'NaN', '-0', '0', '-1', '1e309', '-50000', '9007199254740993', '0x10', '1.5', '+5', ' 5', '5 ', '1_000', '00001', '99999999999999999999999'];
+const UNICODE = ['𝕏', '\u202e', 'ü', '\u0000', '\ufeff', 'Ω'.repeat(120), '\u200b', 'a\r\nb', '<script>', '{{first_name}}', 'null', 'Null'];
+const ENCODINGS = ['%', '%Z', '%ZZ', '%E0%A4%A', '%00', '%FF', '%C0%AF', '%ED%A0%80', '%F4%90%80%80', '%2e%2e%2f', '%25', '%%', '%u0041', '%0', 'a%'];
+const TRAVERSAL = ['../../etc/passwd', '..%2F..%2Fetc%2Fpasswd', '%2e%2e', '..', '.', '/', '//', '\\..\\..', '....//', '%2F'];
+const SEPARATORS = ['&', '=', '&&', '?', ';', ',', ',,,', 'a,b,' + 'c,'.repeat(40), ':', '::'];
+
+/** One hostile value, already in wire form, chosen by `rng`. */
+function hostile(rng: () => number): string {
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(rng() * list.length)] as T;
+  switch (Math.floor(rng() * 9)) {
+    case 0:
+      return Array.from({ length: 1 + Math.floor(rng() * 40) }, () => `%${Math.floor(rng() * 256).toString(16).padStart(2, '0')}`).join('');
+    case 1:
+      return 'A'.repeat(1000 + Math.floor(rng() * 4000)); // under Node's 16 KB header limit
+    case 2:
+      return '%41'.repeat(300 + Math.floor(rng() * 1000));
+    case 3:
+      return wire(pick(NUMBERS));
+    case 4:
+      return wire(pick(UNICODE));
+    case 5:
+      return pick(ENCODINGS);
+    case 6:
+      return pick(TRAVERSAL);
+    case 7:
+      return pick(SEPARATORS);
+    default: {
+      const forged = [
+        '-Infinity:0',
+        '0:abc',
+        '0:0',
+        encodeMembersCursor({ partition: Math.floor(rng() * 20) - 5 < 0 ? 0 : Math.floor(rng() * 20), cursor: String(Math.floor(rng() * 1e6)) }),
+        encodeMembersCursor({ partition: 99999, cursor: '0' }),
+        Buffer.from(Array.from({ length: 1 + Math.floor(rng() * 40) }, () => Math.floor(rng() * 256))).toString('base64url'),
+      ];
+      return wire(pick(forged));
+    }
+  }
+}
+
+interface Slot {
+  service: string;
+  /** The request target with the hostile value in place of `{v}`. */
+  target: string;
+  token?: string;
+  method?: string;
+}
+
+describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
+  const { logger, lines } = capturingLogger('fuzz');
+  let redis: RedisClient;
+  let cleanup: () => Promise<void>;
+  const servers: Record<string, ServedRoutes> = {};
+
+  beforeAll(async () => {
+    process.stdout.write(`http fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})\n`);
+    const own = await privateRedis('sec-fuzz');
+    redis = own.redis;
+    cleanup = own.cleanup;
+    const segmenter = segmenterRoutesFor(redis, own.prefix, PARTITIONS);
+    for (let p = 0; p < PARTITIONS; p += 1) await addMembers(redis, segmenter.keys, p, 'engaged', [`m-${p}-1`, `m-${p}-2`]);
+    const renderer = rendererRoutesFor(redis, own.prefix, PARTITIONS);
+    await renderer.store.storeProfile(
+      partitionOf(CUSTOMER, PARTITIONS),
+      customerProfile({ customer_id: CUSTOMER, email: 'fuzz@example.com', first_name: 'Ada', consent_email: true, locale: 'en-US', timezone: 'Europe/Berlin', updated_at: Date.now() }),
+    );
+    servers.segmenter = await serveRoutes(segmenter.routes, { logger, token: TEST_TOKEN });
+    servers.recommender = await serveRoutes(recommenderRoutesFor(redis, own.prefix, PARTITIONS), { logger, token: TEST_TOKEN });
+    servers.renderer = await serveRoutes(renderer.routes, { logger, token: TEST_TOKEN });
+  });
+
+  afterAll(async () => {
+    for (const server of Object.values(servers)) await server.close();
+    await cleanup?.();
+  });
+
+  const slots: Slot[] = [
+    // segmenter
+    { service: 'segmenter', target: '/customers/{v}/segments' },
+    { service: 'segmenter', target: '/segments/{v}' },
+    { service: 'segmenter', target: '/segments/{v}/members' },
+    { service: 'segmenter', target: '/segments/engaged/members?cursor={v}&limit=5' },
+    { service: 'segmenter', target: '/segments/engaged/members?limit={v}' },
+    { service: 'segmenter', target: '/segments?{v}={v}' },
+    { service: 'segmenter', target: '/segments/engaged/members?cursor={v}', token: 'wrong-token-but-long-enough-0123456789abcdef' },
+    // recommender
+    { service: 'recommender', target: '/recommendations?customer_id={v}&limit=4' },
+    { service: 'recommender', target: '/recommendations?product_id={v}' },
+    { service: 'recommender', target: '/recommendations?cart_product_ids={v}&product_id=sku-1' },
+    { service: 'recommender', target: '/recommendations?limit={v}' },
+    { service: 'recommender', target: '/best-sellers?limit={v}' },
+    // renderer
+    { service: 'renderer', target: `/preview?campaign={v}&customer_id=${CUSTOMER}` },
+    { service: 'renderer', target: '/preview?campaign=standard_message&customer_id={v}' },
+    { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&rule={v}` },
+    { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&product_id={v}&format=text` },
+    { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&format={v}` },
+    // built-ins and anything else, on each server
+    ...['segmenter', 'recommender', 'renderer'].flatMap((service): Slot[] => [
+      { service, target: '/healthz?{v}={v}', token: '' },
+      { service, target: '/readyz?x={v}', token: '' },
+      { service, target: '/metrics?{v}' },
+      { service, target: '/{v}' },
+      { service, target: '/{v}', token: '' },
+      { service, target: '/segments/{v}', method: 'POST' },
+    ]),
+  ];
+
+  it('never answers 5xx, always answers 4xx with a JSON error, and logs no handler failure', async () => {
+    const rng = prng(SEED);
+    const started = Date.now();
+    const failures: string[] = [];
+    const statuses = new Map<number, number>();
+    let requests = 0;
+    outer: for (const slot of slots) {
+      for (let i = 0; i < VALUES_PER_PARAMETER; i += 1) {
+        if (Date.now() - started > TIME_BUDGET_MS) {
+          process.stdout.write(`time budget of ${TIME_BUDGET_MS} ms spent after ${requests} requests\n`);
+          break outer;
+        }
+        const value = hostile(rng);
+        const target = slot.target.replaceAll('{v}', value);
+        const server = servers[slot.service] as ServedRoutes;
+        const token = slot.token === undefined ? TEST_TOKEN : slot.token === '' ? undefined : slot.token;
+        requests += 1;
+        const where = `${slot.method ?? 'GET'} ${slot.service} ${target.length > 160 ? `${target.slice(0, 160)}... (${target.length} chars)` : target}`;
+        try {
+          const res = await rawGet(server.http.port, target, { token, timeoutMs: 10_000, method: slot.method });
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status >= 500) failures.push(`${where}: ${res.status} ${res.body.slice(0, 200)}`);
+          else if (res.status >= 400) {
+            const type = String(res.headers['content-type'] ?? '');
+            let body: unknown;
+            try {
+              body = JSON.parse(res.body);
+            } catch {
+              body = undefined;
+            }
+            if (!type.includes('application/json') || typeof (body as { error?: unknown } | undefined)?.error !== 'string') {
+              failures.push(`${where}: ${res.status} without a JSON error body (${type}): ${res.body.slice(0, 200)}`);
+            }
+          }
+        } catch (error) {
+          failures.push(`${where}: ${(error as Error).message}`);
+        }
+      }
+    }
+    process.stdout.write(`http fuzz: ${requests} requests in ${Date.now() - started} ms, statuses ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+    expect(failures).toEqual([]);
+    expect(requests).toBeGreaterThanOrEqual(slots.length);
+    expect(lines.filter((line) => line.includes('http handler failed'))).toEqual([]);
+    for (const [name, server] of Object.entries(servers)) {
+      expect([name, (await rawGet(server.http.port, '/healthz')).status]).toEqual([name, 200]);
+    }
+  });
+});
