@@ -167,7 +167,7 @@ export class PartitionProcessor {
         logger.warn({ err, topic: timerTopic }, 'could not read the log end; timers fire by stream time only this tick');
         return new Map<number, bigint>();
       });
-      await forEachPartition(owned, (p) => this.queues.run(p, () => this.fireDue(p, ends.get(p) ?? null)), onError);
+      await forEachPartition(owned, (p) => this.fireDue(p, ends.get(p) ?? null), onError);
     });
   }
 
@@ -181,9 +181,14 @@ export class PartitionProcessor {
    * the partition's stream time passed it, or, when the partition has been read up to
    * `logEnd` (caught up; read from Kafka when not given), once the clock passed it: a backlog
    * or a replay fires what a live run fires, never a timer whose cancelling record is still
-   * unread further down the log.
+   * unread further down the log. Queued behind the partition's batches and ticks: two relays of
+   * one outbox at once would produce its records twice.
    */
-  async fireDue(partition: number, logEnd?: bigint | null): Promise<void> {
+  fireDue(partition: number, logEnd?: bigint | null): Promise<void> {
+    return this.queues.run(partition, () => this.fireDueNow(partition, logEnd));
+  }
+
+  private async fireDueNow(partition: number, logEnd?: bigint | null): Promise<void> {
     const { store, logic, clock, timerTopic, log } = this.options;
     if (this.binder.stopped().has(`${timerTopic}:${partition}`)) return;
     // The tick passes the log end it read for all partitions; a direct call reads it here.

@@ -219,6 +219,16 @@ describe('PartitionProcessor', () => {
     expect(store.timers.size).toBe(0);
   });
 
+  it('queues a direct fireDue behind the partition\'s other work: two at once relay the outbox once', async () => {
+    const { sent, processor, clock } = setup(999);
+    const batch = [record(0, 'a')];
+    await processor.handleBatch(batch, context(batch));
+    await processor.fireDue(0, 1n);
+    clock.now = 1000;
+    await Promise.all([processor.fireDue(0, 1n), processor.fireDue(0, 1n)]);
+    expect(sent).toEqual(['a:0', 'timer:a']);
+  });
+
   it('in a backlog, judges timers by the stream time read so far, not by the clock', async () => {
     const { store, sent, processor, clock } = setup(5_000);
     const first = [record(0, 'a', 500)];
