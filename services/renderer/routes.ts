@@ -31,16 +31,18 @@ function preview(deps: RouteDeps): RouteHandler {
       sendJson(res, 400, { error: 'expected ?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]' });
       return;
     }
-    const { profile } = await store.customer(partitionOf(customerId, partitionCount()), customerId);
+    const partition = partitionOf(customerId, partitionCount());
+    const { profile } = await store.customer(partition, customerId);
     if (profile === null) {
       sendJson(res, 404, { error: 'no profile for this customer in the renderer yet' });
       return;
     }
     try {
       const productId = url.searchParams.get('product_id');
+      const now = clock();
       const result = await previewEmail({
         assets, campaign, profile, rule: url.searchParams.get('rule'), context: productId ? { product_id: productId } : undefined,
-        now: clock(), recommendations, content,
+        now, recommendations, content, segmentState: await store.segmentState(partition, customerId, now),
       });
       if (format === 'json') sendJson(res, 200, result);
       else {
