@@ -33,6 +33,8 @@ export const rendererShape = {
   BRAND_NAME: stringVar().default('Kairos Shop'),
   BRAND_ADDRESS: stringVar().optional(),
   RECOMMENDATIONS_LIMIT: intVar(0, 20).default(4),
+  // The recommender's catalogue file (optional): product titles for the trigger product, the cart and the facts.
+  CATALOG_FILE: stringVar().optional(),
   // service: the recommender over HTTP (RECOMMENDER_*); static: FALLBACK_PRODUCT_IDS only.
   RECOMMENDATIONS_SOURCE: enumVar(['service', 'static']).default('service'),
   ...recommendationsClientShape,

@@ -1,12 +1,14 @@
 /**
  * What one email shows, as RenderData for the pure renderer: the customer's names, the product
- * and cart of the trigger (ids -> simple product objects; there is no catalog yet), the
- * recommendations, the campaign's offer, and every link signed for tracking.
+ * and cart of the trigger (ids -> simple product objects, titled from the catalogue when one is
+ * given), the customer's segments and behavioural facts, the recommendations, the campaign's
+ * offer, and every link signed for tracking.
  */
 import { offerFor, type Campaign } from '../core/campaigns';
 import type { LinkContext, LinkSigner } from '../core/links';
 import type { RecommendationSource, Recommendations } from '../core/recommendations';
-import { safeUrl, type RenderData, type RenderProduct } from '../core/templates';
+import { NO_FACTS, type SegmentStateView } from '../core/segments';
+import { safeUrl, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from '../core/templates';
 import type { CustomerProfile, TriggerFired } from '../core/types';
 
 export interface ContentOptions {
@@ -17,6 +19,8 @@ export interface ContentOptions {
   brandName: string;
   brandAddress: string | null;
   recommendationsLimit: number;
+  /** Product titles by id, from CATALOG_FILE (empty without one). */
+  productTitles?: ReadonlyMap<string, string>;
 }
 
 export interface EmailContent {
@@ -32,8 +36,27 @@ export function productUrl(template: string, productId: string): string {
 }
 
 function productOf(id: string, title: string | undefined, options: ContentOptions, link: LinkContext, now: number): RenderProduct {
-  return { product_id: id, title: title ?? id, url: options.links.click(productUrl(options.productUrlTemplate, id), link, now) };
+  const named = title ?? options.productTitles?.get(id) ?? id;
+  return { product_id: id, title: named, url: options.links.click(productUrl(options.productUrlTemplate, id), link, now) };
 }
+
+/** A fact's product: the title only when the catalogue names it (templates give their own fallback). */
+function factProductOf(id: string, options: ContentOptions, link: LinkContext, now: number): RenderFactProduct {
+  return { product_id: id, title: options.productTitles?.get(id) ?? null, url: options.links.click(productUrl(options.productUrlTemplate, id), link, now) };
+}
+
+function renderFacts(view: SegmentStateView, options: ContentOptions, link: LinkContext, now: number): RenderFacts {
+  const { lastPurchase, lastViewed, purchases30d, purchases90d } = view.facts;
+  return {
+    last_purchase: lastPurchase === null ? null : { at: lastPurchase.at, product: lastPurchase.productId === null ? null : factProductOf(lastPurchase.productId, options, link, now) },
+    last_viewed: lastViewed === null ? null : { at: lastViewed.at, product: factProductOf(lastViewed.productId, options, link, now) },
+    purchases_30d: purchases30d,
+    purchases_90d: purchases90d,
+  };
+}
+
+/** A customer the segmenter knows nothing of: no segments, no facts. */
+export const NO_SEGMENT_STATE: SegmentStateView = { segments: [], facts: NO_FACTS };
 
 async function recommendationsFor(source: RecommendationSource, trigger: TriggerFired, limit: number): Promise<Recommendations> {
   if (limit === 0) return { items: [], fallback: false };
@@ -53,8 +76,11 @@ export async function buildContent(input: {
   now: number;
   recommendations: RecommendationSource;
   options: ContentOptions;
+  /** The customer's segments and facts (segmentStateView); none when omitted. */
+  segmentState?: SegmentStateView;
 }): Promise<EmailContent> {
   const { trigger, profile, campaign, options, now } = input;
+  const segmentState = input.segmentState ?? NO_SEGMENT_STATE;
   const link: LinkContext = { customer_id: trigger.customer_id, trigger_id: trigger.trigger_id, campaign: campaign.name };
   const context = trigger.context ?? {};
   const productId = context.product_id?.trim();
@@ -87,6 +113,8 @@ export async function buildContent(input: {
         shop_url: options.shopUrl === null ? null : options.links.click(options.shopUrl, link, now),
       },
       brand: { name: options.brandName, address: options.brandAddress },
+      segments: segmentState.segments,
+      facts: renderFacts(segmentState, options, link, now),
     },
     unsubscribeUrl,
     unsubscribeToken,

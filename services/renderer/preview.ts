@@ -15,9 +15,11 @@ import { parseArgs } from 'node:util';
 import { chooseVariant, variantSubjectId } from '../core/campaigns';
 import { LinkSigner, type LinkKey } from '../core/links';
 import type { RecommendationSource } from '../core/recommendations';
+import type { SegmentStateView } from '../core/segments';
 import { render, type RenderedEmail } from '../core/templates';
 import { customerProfile, type CustomerProfile, type TriggerFired } from '../core/types';
 import { loadConfig } from '../kit/config';
+import { loadCatalog } from '../kit/catalog';
 import { linkKeyring } from '../kit/link-keys';
 import type { RendererAssets } from './assets';
 import { loadRendererAssets } from './assets';
@@ -48,6 +50,8 @@ export interface PreviewInput {
   now: number;
   recommendations: RecommendationSource;
   content: ContentOptions;
+  /** The customer's segments and facts (the stored ones for GET /preview); none when omitted. */
+  segmentState?: SegmentStateView;
 }
 
 export interface Preview extends RenderedEmail {
@@ -73,7 +77,9 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
   };
   const variant = chooseVariant(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
   const template = variant?.template ?? campaign.template;
-  const content = await buildContent({ trigger, profile: input.profile, campaign, now: input.now, recommendations: input.recommendations, options: input.content });
+  const content = await buildContent({
+    trigger, profile: input.profile, campaign, now: input.now, recommendations: input.recommendations, options: input.content, segmentState: input.segmentState,
+  });
   const rendered = render({
     templates: input.assets.templates,
     template,
@@ -94,8 +100,13 @@ export function throwAwayLinkKey(): LinkKey {
 }
 
 /** The content options a renderer config describes, with links signed by `key`. */
-export function contentOptions(config: Pick<import('./config').RendererConfig, 'PRODUCT_URL_TEMPLATE' | 'SHOP_URL' | 'BRAND_NAME' | 'BRAND_ADDRESS' | 'RECOMMENDATIONS_LIMIT' | 'TRACKING_BASE_URL'>, key: LinkKey): ContentOptions {
+export function contentOptions(
+  config: Pick<import('./config').RendererConfig, 'PRODUCT_URL_TEMPLATE' | 'SHOP_URL' | 'BRAND_NAME' | 'BRAND_ADDRESS' | 'RECOMMENDATIONS_LIMIT' | 'TRACKING_BASE_URL' | 'CATALOG_FILE'>,
+  key: LinkKey,
+): ContentOptions {
+  const catalog = loadCatalog(config.CATALOG_FILE);
   return {
+    productTitles: new Map([...catalog].map(([id, entry]) => [id, entry.title])),
     links: new LinkSigner(key, config.TRACKING_BASE_URL),
     productUrlTemplate: config.PRODUCT_URL_TEMPLATE,
     shopUrl: config.SHOP_URL,

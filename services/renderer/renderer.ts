@@ -11,6 +11,7 @@ import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { chooseCampaign, variantSubjectId, type Campaign, type Decision, type SendHistory, type Variant } from '../core/campaigns';
 import type { RecommendationSource } from '../core/recommendations';
+import type { SegmentStateView } from '../core/segments';
 import { parseMailbox, type Mailbox, type MailboxProblem, type Sender } from '../core/recipients';
 import { DirtyRenderError, render, TemplateRenderError, type RenderedEmail } from '../core/templates';
 import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
@@ -178,7 +179,8 @@ export class Renderer {
       return {};
     }
     const mailbox = recipient.kind === 'mailbox' ? recipient.mailbox : null;
-    const [segments, listed] = await Promise.all([store.segments(partition, trigger.customer_id), store.suppression(mailbox)]);
+    const [segmentState, listed] = await Promise.all([store.segmentState(partition, trigger.customer_id, now), store.suppression(mailbox)]);
+    const segments = segmentState.segments;
     const lastSentByCampaign: Record<string, number> = {};
     for (const send of customer.sends) lastSentByCampaign[send.campaign] = Math.max(lastSentByCampaign[send.campaign] ?? 0, send.at);
     const history: SendHistory = {
@@ -202,7 +204,7 @@ export class Renderer {
       case 'send':
         // chooseCampaign sends only with an address, which recipientOf found valid above.
         if (mailbox === null) throw new Error(`trigger ${trigger.trigger_id}: a send was chosen for a profile without an address`);
-        return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, mailbox, now, fromDeferred);
+        return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, mailbox, segmentState, now, fromDeferred);
     }
   }
 
@@ -212,6 +214,7 @@ export class Renderer {
     decision: Extract<Decision, { status: 'send' }>,
     profile: CustomerProfile,
     to: Mailbox,
+    segmentState: SegmentStateView,
     now: number,
     fromDeferred: boolean,
   ): Promise<Step> {
@@ -219,7 +222,7 @@ export class Renderer {
     const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, to, campaign, decision.template, decision.subjectOverride, now);
+      prepared = await this.prepare(trigger, profile, to, campaign, decision.template, decision.subjectOverride, segmentState, now);
     } catch (error) {
       return this.renderFailed(partition, trigger, from, campaign, variant, error);
     }
@@ -275,9 +278,11 @@ export class Renderer {
     const suppressed = profile.consent_email !== true ? 'no_consent' : isUnsubscribed(customer) ? 'unsubscribed' : listed;
     if (suppressed !== null) return suppressedAs(suppressed);
     const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
+    const now = clock();
+    const segmentState = await store.segmentState(partition, trigger.customer_id, now);
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.template ?? campaign.template, subjectOverride, clock());
+      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.template ?? campaign.template, subjectOverride, segmentState, now);
     } catch (error) {
       return this.renderFailed(partition, trigger, ['reserved'], campaign, variant, error);
     }
@@ -322,9 +327,18 @@ export class Renderer {
   }
 
   /** Content, render and MIME of one email. */
-  private async prepare(trigger: TriggerFired, profile: CustomerProfile, to: Mailbox, campaign: Campaign, template: string, subjectOverride: string | null, now: number): Promise<Prepared> {
+  private async prepare(
+    trigger: TriggerFired,
+    profile: CustomerProfile,
+    to: Mailbox,
+    campaign: Campaign,
+    template: string,
+    subjectOverride: string | null,
+    segmentState: SegmentStateView,
+    now: number,
+  ): Promise<Prepared> {
     const { assets, content: options } = this.options;
-    const content = await buildContent({ trigger, profile, campaign, now, recommendations: this.options.recommendations, options });
+    const content = await buildContent({ trigger, profile, campaign, now, recommendations: this.options.recommendations, options, segmentState });
     if (content.recommendationsFallback) this.options.metrics.recommendationFallbacks.inc();
     const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride });
     const raw = await buildMime({

@@ -40,12 +40,14 @@ function preview(deps: RouteDeps): RouteHandler {
   return async (_req, res, url) => {
     const query = parseQuery(url, PREVIEW_QUERY);
     const format = query.format ?? 'json';
-    const { profile } = await store.customer(partitionOf(query.customer_id, partitionCount()), query.customer_id);
+    const partition = partitionOf(query.customer_id, partitionCount());
+    const { profile } = await store.customer(partition, query.customer_id);
     if (profile === null) throw new HttpError(404, 'no profile for this customer in the renderer yet', 'customer_id');
     try {
+      const now = clock();
       const result = await previewEmail({
         assets, campaign: query.campaign, profile, rule: query.rule ?? null, context: query.product_id !== undefined ? { product_id: query.product_id } : undefined,
-        now: clock(), recommendations, content,
+        now, recommendations, content, segmentState: await store.segmentState(partition, query.customer_id, now),
       });
       res.setHeader('cache-control', 'no-store');
       if (format === 'json') sendJson(res, 200, result);

@@ -6,7 +6,7 @@
  */
 import { Mailbox, parseMailbox } from '../core/recipients';
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
-import { segmentMembershipView } from '../core/segments';
+import { segmentStateView, type SegmentStateView } from '../core/segments';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 import { segmentStateKey } from '../kit/segment-state-key';
 import type { RendererKeys } from './keys';
@@ -159,11 +159,12 @@ export class RendererStore {
   }
 
   /**
-   * The customer's segments, read through the segmenter's SegmentMembershipView; [] when it has
-   * no state. Throws SegmentMembershipViewError on a state this view does not know.
+   * The customer's segments and behavioural facts at `now`, read through the segmenter's
+   * segmentStateView; none when it has no state. Throws SegmentMembershipViewError on a state
+   * this view does not know.
    */
-  async segments(partition: number, customerId: string): Promise<string[]> {
-    return segmentMembershipView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)));
+  async segmentState(partition: number, customerId: string, now: number): Promise<SegmentStateView> {
+    return segmentStateView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)), now);
   }
 
   /** The suppression list entry of a mailbox, looked up by its normalized address (IDN domains in punycode). */

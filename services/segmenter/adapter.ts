@@ -13,7 +13,7 @@ import {
   type SegmentResult,
   type SegmentState,
 } from '../core/segments';
-import type { BehaviorEvent, CustomerProfile } from '../core/types';
+import type { BehaviorEvent, CustomerProfile, SegmentChange } from '../core/types';
 import { decodeStateOf } from '../kit/errors';
 
 /** The per-partition set holding a segment's members (for sizes and member lists). */
@@ -80,7 +80,7 @@ export class SegmenterLogic implements PartitionLogic {
       return;
     }
     work.set(customer, result.state);
-    for (const change of result.changes) {
+    for (const change of result.changes.map((c) => work.distinctTime(c))) {
       work.change.outbox.push(encodeOutboxRecord({ topic: this.out.changes.topic, key: customer, value: this.out.changes.encode(change) }));
       work.change.sets.push({ set: membersSet(change.segment), op: change.change === 'entered' ? '+' : '-', member: customer });
     }
@@ -98,6 +98,7 @@ export class SegmenterLogic implements PartitionLogic {
 class Work {
   readonly change = emptyChange();
   private readonly states = new Map<string, SegmentState | null>();
+  private readonly lastChangeAt = new Map<string, number>();
 
   constructor(private readonly snapshot: PartitionSnapshot) {}
 
@@ -106,6 +107,20 @@ class Work {
       this.states.set(customer, decodeStateOf(customer, () => parseSegmentState(this.snapshot.states.get(customer) ?? null)));
     }
     return this.states.get(customer) ?? null;
+  }
+
+  /**
+   * The change with an `at` later than every earlier change of the same customer and segment in
+   * this batch: a segment can enter, exit and enter again within one batch (an add to the cart, a
+   * purchase, another add), and analytics consumers drop duplicates by (customer, segment, change,
+   * at) (docs/topics.md), so each later one is put at least 1 ms after the previous.
+   */
+  distinctTime(change: SegmentChange): SegmentChange {
+    const key = `${change.customer_id}\u0000${change.segment}`;
+    const previous = this.lastChangeAt.get(key);
+    const at = previous === undefined ? change.at : Math.max(change.at, previous + 1);
+    this.lastChangeAt.set(key, at);
+    return at === change.at ? change : { ...change, at };
   }
 
   set(customer: string, state: SegmentState | null): void {

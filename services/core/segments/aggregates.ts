@@ -2,7 +2,10 @@
  * Updating and trimming aggregates. Everything is kept exact where a bounded size allows it
  * (timestamps: the newest threshold + 1), and approximated only for dense sums (bucket cap).
  */
-import type { AggregatePlan, SegmentPlan, SumPlan } from './plan';
+import { createHash } from 'node:crypto';
+import { eventFieldValue, type EventField } from '../definitions';
+import type { BehaviorEvent } from '../types';
+import { MAX_GROUPS, type AggregatePlan, type GroupPlan, type SegmentPlan, type SumPlan } from './plan';
 import type { AggregateState, SegmentState, SumBuckets } from './state';
 
 /**
@@ -45,19 +48,75 @@ function addCents(sum: SumBuckets | undefined, plan: SumPlan, at: number, cents:
   return next;
 }
 
+/** Longest group value stored verbatim; a longer one is stored as a hash (still one group per value). */
+export const MAX_GROUP_KEY_CHARS = 64;
+
+/** The key a group value is stored under. */
+export function groupKey(value: string): string {
+  return value.length <= MAX_GROUP_KEY_CHARS ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+}
+
 /** Adds one matching event (at its clamped event time) to an aggregate. */
-export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, at: number, valueCents: number | null): void {
+export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, event: BehaviorEvent, at: number): void {
   if (plan.timestampCap > 0) aggregate.t = insertSorted(aggregate.t ?? [], at);
   if (plan.keepFirst) aggregate.f = aggregate.f === undefined ? at : Math.min(aggregate.f, at);
   // Only positive amounts: refunds or corrections would break the "newest buckets decide" pruning.
+  const valueCents = event.value_cents;
   if (plan.sum !== null && valueCents !== null && valueCents > 0) aggregate.s = addCents(aggregate.s, plan.sum, at, valueCents);
+  for (const field of plan.groups.keys()) {
+    const value = eventFieldValue(event, field);
+    if (value === null) continue; // events without the field are not counted by a grouped count
+    const groups = (aggregate.g ??= {});
+    const byValue = (groups[field] ??= {});
+    const key = groupKey(value);
+    byValue[key] = insertSorted(byValue[key] ?? [], at);
+  }
 }
 
 function pruneTimestamps(times: number[] | undefined, plan: AggregatePlan, now: number): number[] | undefined {
   if (times === undefined || plan.timestampCap === 0) return undefined;
   const cutoff = now - plan.timestampHorizonMs;
-  const kept = times.filter((time) => time >= cutoff).slice(-plan.timestampCap);
+  const inside = times.filter((time) => time >= cutoff);
+  const kept = inside.slice(-plan.timestampCap);
+  for (const age of plan.witnessAgesMs) {
+    const witness = newestAtOrBefore(inside, now - age);
+    if (witness !== null && witness < kept[0]) kept.unshift(witness);
+  }
+  kept.sort((a, b) => a - b);
   return kept.length === 0 ? undefined : kept;
+}
+
+function newestAtOrBefore(times: readonly number[], limit: number): number | null {
+  for (let i = times.length - 1; i >= 0; i--) if (times[i] <= limit) return times[i];
+  return null;
+}
+
+/** Each group's newest `cap` times inside the horizon; empty groups go, then all but the MAX_GROUPS most recently active. */
+function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: number): Record<string, number[]> | undefined {
+  const cutoff = now - plan.horizonMs;
+  const kept: Array<[string, number[]]> = [];
+  for (const [key, times] of Object.entries(groups)) {
+    const inside = times.filter((time) => time >= cutoff).slice(-plan.cap);
+    if (inside.length > 0) kept.push([key, inside]);
+  }
+  if (kept.length === 0) return undefined;
+  if (kept.length > MAX_GROUPS) {
+    // Newest activity first; among equal times the smaller key, so the choice never depends on insertion order.
+    kept.sort((a, b) => b[1][b[1].length - 1] - a[1][a[1].length - 1] || (a[0] < b[0] ? -1 : 1));
+    kept.length = MAX_GROUPS;
+  }
+  return Object.fromEntries(kept);
+}
+
+function pruneAllGroups(groups: AggregateState['g'], plan: AggregatePlan, now: number): AggregateState['g'] {
+  if (groups === undefined) return undefined;
+  const kept: Record<string, Record<string, number[]>> = {};
+  for (const [field, byValue] of Object.entries(groups)) {
+    const groupPlan = plan.groups.get(field as EventField);
+    const pruned = groupPlan === undefined ? undefined : pruneGroups(byValue, groupPlan, now);
+    if (pruned !== undefined) kept[field] = pruned;
+  }
+  return Object.keys(kept).length === 0 ? undefined : kept;
 }
 
 function pruneBuckets(sum: SumBuckets | undefined, plan: SumPlan | null, now: number): SumBuckets | undefined {
@@ -88,6 +147,8 @@ function pruneAggregate(aggregate: AggregateState, plan: AggregatePlan, now: num
   if (plan.keepFirst && aggregate.f !== undefined) pruned.f = aggregate.f;
   const sum = pruneBuckets(aggregate.s, plan.sum, now);
   if (sum !== undefined) pruned.s = sum;
+  const groups = pruneAllGroups(aggregate.g, plan, now);
+  if (groups !== undefined) pruned.g = groups;
   return pruned;
 }
 

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import {
   DefinitionProblem,
   durationSchema,
+  eventFieldSchema,
+  formatDuration,
   isMapping,
   parseWith,
   parseYaml,
@@ -15,6 +17,7 @@ import {
   show,
   strictMapping,
   whereSchema,
+  type EventField,
   type FieldEquals,
 } from '../definitions';
 import { KNOWN_EVENT_TYPES, isKnownEventType } from '../types';
@@ -50,12 +53,21 @@ export type Condition =
   | { kind: 'not'; condition: Condition }
   /** `values` holds one value for comparisons, the list for in/not_in, nothing for exists. */
   | { kind: 'profile'; field: string; op: ProfileOp; values: ProfileValue[] }
-  | { kind: 'count'; filter: EventFilter; windowMs: number; comparison: Comparison }
+  /**
+   * groupBy null: the customer's count. Else counted per value of that event field (events
+   * without it do not count), and the condition holds when some group's count passes (gt or gte only).
+   */
+  | { kind: 'count'; filter: EventFilter; windowMs: number; comparison: Comparison; groupBy: EventField | null }
   | { kind: 'recency'; filter: EventFilter; windowMs: number }
   | { kind: 'sum'; filter: EventFilter; windowMs: number; comparison: Comparison }
   /** windowMs null: never at all; else none within the window. */
   | { kind: 'never'; filter: EventFilter; windowMs: number | null }
-  | { kind: 'first'; filter: EventFilter; windowMs: number };
+  | { kind: 'first'; filter: EventFilter; windowMs: number }
+  /**
+   * Some `filter` event at most `windowMs` and at least `forMs` old with no `cancelledBy` event
+   * at or after it (e.g. an add_to_cart 15 minutes old and no purchase since).
+   */
+  | { kind: 'absence'; filter: EventFilter; cancelledBy: EventFilter; forMs: number; windowMs: number };
 
 export type LeafCondition = Exclude<Condition, { kind: 'all' | 'any' | 'not' }>;
 export type EventCondition = Exclude<LeafCondition, { kind: 'profile' }>;
@@ -85,7 +97,9 @@ export class SegmentDefinitionError extends Error {
 const MIN_WINDOW_MS = SECOND_MS;
 const SEGMENT_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 const ATTRIBUTE_FIELD = /^attributes\.[A-Za-z0-9_.-]{1,100}$/;
-const CONDITION_KEYS = ['all', 'any', 'not', 'profile', 'count', 'recency', 'sum', 'never', 'first'] as const;
+const CONDITION_KEYS = ['all', 'any', 'not', 'profile', 'count', 'recency', 'sum', 'never', 'first', 'absence'] as const;
+/** The comparisons a grouped count takes: "some group has at least N" is the only question a bounded set of groups answers. */
+const GROUPED_COMPARISONS: readonly ComparisonOp[] = ['gt', 'gte'];
 
 const windowSchema = durationSchema({ minMs: MIN_WINDOW_MS }).transform((window) => window.ms);
 
@@ -136,10 +150,20 @@ const centsThreshold = z.number().int('expected a whole number of cents').min(0,
 
 const eventShape = { event: eventTypesSchema, where: whereSchema.optional(), within: windowSchema };
 
-const countSchema = strictMapping({ ...eventShape, ...comparisonShape(countThreshold) }).transform(
+const countSchema = strictMapping({ ...eventShape, group_by: eventFieldSchema.optional(), ...comparisonShape(countThreshold) }).transform(
   (body, ctx): Condition => {
     const comparison = pickComparison(body, ctx);
-    return { kind: 'count', filter: toFilter(body.event, body.where), windowMs: body.within, comparison };
+    if (comparison === z.NEVER) return z.NEVER;
+    const groupBy = body.group_by ?? null;
+    if (groupBy !== null && !GROUPED_COMPARISONS.includes(comparison.op)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['group_by'],
+        message: `counts per ${groupBy} and asks whether some ${groupBy} reaches the threshold, so it takes gt or gte; got ${comparison.op}`,
+      });
+      return z.NEVER;
+    }
+    return { kind: 'count', filter: toFilter(body.event, body.where), windowMs: body.within, comparison, groupBy };
   },
 );
 
@@ -161,6 +185,29 @@ const neverSchema = strictMapping({ ...eventShape, within: windowSchema.optional
 const firstSchema = strictMapping(eventShape).transform(
   (body): Condition => ({ kind: 'first', filter: toFilter(body.event, body.where), windowMs: body.within }),
 );
+
+const absenceSchema = strictMapping({
+  ...eventShape,
+  not_followed_by: eventTypesSchema,
+  for: durationSchema({ minMs: 0 }).transform((duration) => duration.ms).optional(),
+}).transform((body, ctx): Condition => {
+  const forMs = body.for ?? 0;
+  if (forMs >= body.within) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['for'],
+      message: `${formatDuration(forMs)} is not shorter than within (${formatDuration(body.within)}); the event would leave the window before it counts`,
+    });
+    return z.NEVER;
+  }
+  return {
+    kind: 'absence',
+    filter: toFilter(body.event, body.where),
+    cancelledBy: toFilter(body.not_followed_by, undefined),
+    forMs,
+    windowMs: body.within,
+  };
+});
 
 const profileField = z.string().refine((field) => (PROFILE_FIELDS as readonly string[]).includes(field) || ATTRIBUTE_FIELD.test(field), {
   error: (issue) => `${show(issue.input)} is not a profile field; expected one of ${PROFILE_FIELDS.join(', ')} or attributes.<key>`,
@@ -201,6 +248,7 @@ const LEAF_SCHEMAS: Record<string, z.ZodType<Condition>> = {
   sum: sumSchema,
   never: neverSchema,
   first: firstSchema,
+  absence: absenceSchema,
 };
 
 function parseCondition(raw: unknown, path: string): Condition {

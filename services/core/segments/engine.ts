@@ -8,6 +8,7 @@ import { isKnownEventType, type BehaviorEvent, type CustomerProfile, type Segmen
 import { pruneAggregates, recordEvent } from './aggregates';
 import type { SegmentDefinition } from './definition';
 import { evaluateCondition } from './evaluate';
+import { nextFacts } from './facts';
 import { matchesFilter, planFor, type SegmentPlan } from './plan';
 import {
   cloneState,
@@ -128,18 +129,21 @@ export function applyEvent(
 ): SegmentResult {
   const plan = planFor(definitions);
   if (!isKnownEventType(event.type)) return unchanged(state, 'unknown_type');
-  const targets = (plan.byType.get(event.type) ?? []).filter((aggregate) => matchesFilter(aggregate.filter, event));
-  if (targets.length === 0) return unchanged(state, 'irrelevant');
-  const hash = eventIdHash(event.event_id);
-  if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
-  const next = requireCustomer(state, event.customer_id);
   // Defence in depth: the consumer runner dead-letters times beyond MAX_CLOCK_SKEW, but one
   // within it (a producer clock a little fast) must still not land after `now` in a window.
   const at = Math.min(event.occurred_at, now);
+  const targets = (plan.byType.get(event.type) ?? []).filter((aggregate) => matchesFilter(aggregate.filter, event));
+  const facts = nextFacts(state?.x, event, at);
+  if (targets.length === 0 && facts === null) return unchanged(state, 'irrelevant');
+  const hash = eventIdHash(event.event_id);
+  if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
+  const next = requireCustomer(state, event.customer_id);
   for (const aggregate of targets) {
     next.a[aggregate.key] ??= {};
-    recordEvent(next.a[aggregate.key], aggregate, at, event.value_cents);
+    recordEvent(next.a[aggregate.key], aggregate, event, at);
   }
+  if (facts !== null && Object.keys(facts).length > 0) next.x = facts;
+  else if (facts !== null) delete next.x;
   rememberEventId(next, hash);
   return settle(next, plan, now, { kind: 'event', event });
 }

@@ -7,7 +7,7 @@
  */
 import { bucketEnd } from './aggregates';
 import type { Comparison, ComparisonOp, Condition, EventFilter, LeafCondition } from './definition';
-import { formatAge, formatDuration } from '../definitions';
+import { formatAge, formatDuration, type EventField } from '../definitions';
 import { aggregateKey, type SegmentPlan } from './plan';
 import type { AggregateState, SegmentState, StoredProfileValue } from './state';
 
@@ -91,6 +91,7 @@ function timestampsOf(context: EvaluationContext, filter: EventFilter): Weighted
 }
 
 function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context: EvaluationContext): Evaluation {
+  if (leaf.groupBy !== null) return evaluateGroupedCount(leaf, leaf.groupBy, context);
   const inside = inWindow(timestampsOf(context, leaf.filter), leaf.windowMs, context.now);
   const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.timestampCap ?? Infinity;
   const decide = (count: number) => compare(count, leaf.comparison);
@@ -98,6 +99,28 @@ function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context:
   const shown = count >= cap ? `${count} or more` : `${count}`;
   const reason = `${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} is ${shown} (${describeComparison(leaf.comparison)})`;
   return { value: decide(count), reason, next: nextFlip(inside, leaf.windowMs, decide) };
+}
+
+/**
+ * Some group's count passes (gt or gte only, see definition.ts): true until every passing group
+ * has dropped below, which is when its entries leave the window; a false one needs new events.
+ * Reasons name the field and the highest count, never a group value.
+ */
+function evaluateGroupedCount(leaf: Extract<LeafCondition, { kind: 'count' }>, field: string, context: EvaluationContext): Evaluation {
+  const groups = aggregateOf(context, leaf.filter).g?.[field] ?? {};
+  const decide = (count: number) => compare(count, leaf.comparison);
+  let highest = 0;
+  const passingFlips: Array<number | null> = [];
+  for (const times of Object.values(groups)) {
+    const inside = inWindow(times.map((time) => ({ time, weight: 1 })), leaf.windowMs, context.now);
+    highest = Math.max(highest, inside.length);
+    if (decide(inside.length)) passingFlips.push(nextFlip(inside, leaf.windowMs, decide));
+  }
+  const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.groups.get(leaf.groupBy as EventField)?.cap ?? Infinity;
+  const shown = highest >= cap ? `${highest} or more` : `${highest}`;
+  const reason = `highest ${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} for one ${field} is ${shown} (${describeComparison(leaf.comparison)})`;
+  if (passingFlips.length === 0) return { value: false, reason, next: null };
+  return { value: true, reason, next: latestOfAll(passingFlips) };
 }
 
 function evaluateSum(leaf: Extract<LeafCondition, { kind: 'sum' }>, context: EvaluationContext): Evaluation {
@@ -148,6 +171,36 @@ function evaluateFirst(leaf: Extract<LeafCondition, { kind: 'first' }>, context:
   const value = first >= context.now - leaf.windowMs;
   const reason = `first ${what} ${formatAge(context.now - first)} ago (${value ? '' : 'not '}within ${window})`;
   return { value, reason, next: value ? first + leaf.windowMs + 1 : null };
+}
+
+/**
+ * Some event of the filter at most `windowMs` and at least `forMs` old with no cancelling event
+ * at or after it. The witness is the newest such event; the condition ends when the newest
+ * uncancelled event leaves the window, and begins when the oldest younger one reaches `forMs`.
+ */
+function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, context: EvaluationContext): Evaluation {
+  const { now } = context;
+  const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? []).at(-1) ?? Number.NEGATIVE_INFINITY;
+  const open = (aggregateOf(context, leaf.filter).t ?? []).filter((time) => time > cancelledAt && time >= now - leaf.windowMs);
+  const what = describeFilter(leaf.filter);
+  const cancel = describeFilter(leaf.cancelledBy);
+  const waited = open.filter((time) => time <= now - leaf.forMs);
+  if (waited.length > 0) {
+    const witness = waited[waited.length - 1];
+    const reason = `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})`;
+    // Each event is a witness from `for` after it until it leaves the window; true lasts while these spans chain.
+    let end = Number.NEGATIVE_INFINITY;
+    for (const time of open) {
+      if (time + leaf.forMs > Math.max(now, end + 1)) break;
+      end = Math.max(end, time + leaf.windowMs);
+    }
+    return { value: true, reason, next: end + 1 };
+  }
+  const waiting = open.length > 0;
+  const reason = waiting
+    ? `${what} ${formatAge(now - open[0])} ago, not yet ${formatDuration(leaf.forMs)} old`
+    : `no ${what} without a ${cancel} since, within ${formatDuration(leaf.windowMs)}`;
+  return { value: false, reason, next: waiting ? open[0] + leaf.forMs : null };
 }
 
 function isNumeric(value: StoredProfileValue | number): boolean {
@@ -248,5 +301,7 @@ export function evaluateCondition(condition: Condition, context: EvaluationConte
       return evaluateNever(condition, context);
     case 'first':
       return evaluateFirst(condition, context);
+    case 'absence':
+      return evaluateAbsence(condition, context);
   }
 }

@@ -15,3 +15,5 @@ export { parseSegmentState, serializeSegmentState, type SegmentState, type Aggre
 export { segmentMembershipView, SegmentMembershipViewError, SEGMENT_MEMBERSHIP_VIEW_VERSIONS } from './membership-view';
 export { MAX_SUM_BUCKETS } from './aggregates';
 export { sumGranularityMs } from './plan';
+export { segmentStateView, type SegmentStateView } from './membership-view';
+export { factsOf, FACT_PURCHASE_CAP, NO_FACTS, type CustomerFacts } from './facts';

@@ -1,10 +1,13 @@
 /**
- * SegmentMembershipView: the one part of the segmenter's per-customer state that other services
- * may read — which segments the customer is in. The state's layout stays the segmenter's own;
- * this read model is the contract, versioned with it, so a change of the state that this view
- * does not know fails loudly here instead of silently emptying a customer's segments.
+ * SegmentMembershipView: the parts of the segmenter's per-customer state that other services
+ * may read — which segments the customer is in, and the behavioural facts kept for templates
+ * (facts.ts). The state's layout stays the segmenter's own; this read model is the contract,
+ * versioned with it, so a change of the state that this view does not know fails loudly here
+ * instead of silently emptying a customer's segments.
  */
-import type { SegmentState } from './state';
+import { z } from 'zod';
+import { factsOf, NO_FACTS, PURCHASE_AGGREGATE_KEY, type CustomerFacts } from './facts';
+import { factsSchema, type SegmentState } from './state';
 
 /** The state versions this view can read (SegmentState's `v`). */
 export const SEGMENT_MEMBERSHIP_VIEW_VERSIONS: ReadonlyArray<SegmentState['v']> = [1];
@@ -23,13 +26,16 @@ export class SegmentMembershipViewError extends Error {
   }
 }
 
-/**
- * The segments of a customer from its stored segment state text, sorted as stored; [] when there
- * is no state (null or ""). Throws SegmentMembershipViewError when the text is not JSON, not an
- * object, of a version this view does not know, or its memberships are not a list of names.
- */
-export function segmentMembershipView(stored: string | null): string[] {
-  if (stored === null || stored === '') return [];
+/** What other services may read of a customer's segment state. */
+export interface SegmentStateView {
+  /** Current segments, sorted as stored. */
+  segments: string[];
+  facts: CustomerFacts;
+}
+
+/** The parsed state object, or null for no state; throws SegmentMembershipViewError for text this view cannot read. */
+function parseStored(stored: string | null): Record<string, unknown> | null {
+  if (stored === null || stored === '') return null;
   let parsed: unknown;
   try {
     parsed = JSON.parse(stored);
@@ -39,14 +45,47 @@ export function segmentMembershipView(stored: string | null): string[] {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new SegmentMembershipViewError('the stored state is not a JSON object');
   }
-  const { v, m } = parsed as { v?: unknown; m?: unknown };
+  const { v } = parsed as { v?: unknown };
   if (!SEGMENT_MEMBERSHIP_VIEW_VERSIONS.includes(v as SegmentState['v'])) {
     throw new SegmentMembershipViewError(
       `state version ${JSON.stringify(v ?? null)} is unknown (known: ${SEGMENT_MEMBERSHIP_VIEW_VERSIONS.join(', ')})`,
     );
   }
+  return parsed as Record<string, unknown>;
+}
+
+function membershipsOf(state: Record<string, unknown>): string[] {
+  const { m } = state;
   if (!Array.isArray(m) || !m.every((segment) => typeof segment === 'string')) {
     throw new SegmentMembershipViewError('field `m` is not a list of segment names');
   }
   return [...m];
+}
+
+const purchaseTimesSchema = z.object({ [PURCHASE_AGGREGATE_KEY]: z.object({ t: z.array(z.number()).optional() }).optional() });
+
+/**
+ * The segments of a customer from its stored segment state text, sorted as stored; [] when there
+ * is no state (null or ""). Throws SegmentMembershipViewError when the text is not JSON, not an
+ * object, of a version this view does not know, or its memberships are not a list of names.
+ */
+export function segmentMembershipView(stored: string | null): string[] {
+  const state = parseStored(stored);
+  return state === null ? [] : membershipsOf(state);
+}
+
+/**
+ * Segments and facts at `now` (the reader's clock: purchase counts are windows ending now). No
+ * state: no segments and no facts. Throws SegmentMembershipViewError as segmentMembershipView
+ * does, and when the facts or the purchase times are not what this version stores.
+ */
+export function segmentStateView(stored: string | null, now: number): SegmentStateView {
+  const state = parseStored(stored);
+  if (state === null) return { segments: [], facts: NO_FACTS };
+  const segments = membershipsOf(state);
+  const facts = factsSchema.optional().safeParse(state.x);
+  if (!facts.success) throw new SegmentMembershipViewError('field `x` (facts) is not a version-1 facts object');
+  const aggregates = purchaseTimesSchema.optional().safeParse(state.a);
+  if (!aggregates.success) throw new SegmentMembershipViewError('field `a` holds purchase times that are not a list of times');
+  return { segments, facts: factsOf({ x: facts.data as SegmentState['x'], a: aggregates.data }, now) };
 }

@@ -3,8 +3,9 @@
  * shared by every condition that uses that filter, sized to the largest need among them.
  */
 import type { BehaviorEvent } from '../types';
-import { DAY_MS, HOUR_MS, MINUTE_MS, matchesWhere, sortedWhere } from '../definitions';
+import { DAY_MS, HOUR_MS, MINUTE_MS, matchesWhere, sortedWhere, type EventField } from '../definitions';
 import type { Condition, EventCondition, EventFilter, SegmentDefinition } from './definition';
+import { FACT_EVENT_TYPES, FACT_PURCHASE_CAP, FACT_PURCHASE_HORIZON_MS, PURCHASE_FILTER } from './facts';
 
 /** How a sum aggregate buckets money; see sumGranularityMs. */
 export interface SumPlan {
@@ -21,10 +22,35 @@ export interface AggregatePlan {
   timestampCap: number;
   /** Timestamps older than this (relative to now) can never matter again. */
   timestampHorizonMs: number;
+  /**
+   * Besides the newest `timestampCap`, keep the newest timestamp at least this old, for each age
+   * (an absence condition's witness: its `for`), so a burst of newer events cannot push it out.
+   */
+  witnessAgesMs: number[];
   /** Keep the earliest timestamp ever seen ("first" and unbounded "never" need it). */
   keepFirst: boolean;
   sum: SumPlan | null;
+  /** Grouped counts by event field: per group value, the newest `cap` timestamps within `horizonMs`. */
+  groups: Map<EventField, GroupPlan>;
 }
+
+export interface GroupPlan {
+  cap: number;
+  horizonMs: number;
+}
+
+/**
+ * Groups (e.g. products) a grouped count keeps per customer and field: the most recently active
+ * by event time, as the trigger service's threshold rules keep 50. A group pushed out starts
+ * again from zero when it becomes active again.
+ */
+export const MAX_GROUPS = 50;
+
+/**
+ * Timestamps an absence condition keeps of its event, besides the witness (witnessAgesMs):
+ * exact while fewer adds than this fall within one `for`; beyond, entry comes later, never earlier.
+ */
+export const ABSENCE_TIMESTAMPS = 4;
 
 export interface SegmentPlan {
   definitions: readonly SegmentDefinition[];
@@ -88,7 +114,19 @@ function profileFieldsOf(condition: Condition): string[] {
 }
 
 function emptyAggregate(filter: EventFilter): AggregatePlan {
-  return { key: aggregateKey(filter), filter, timestampCap: 0, timestampHorizonMs: 0, keepFirst: false, sum: null };
+  return { key: aggregateKey(filter), filter, timestampCap: 0, timestampHorizonMs: 0, witnessAgesMs: [], keepFirst: false, sum: null, groups: new Map() };
+}
+
+function aggregateFor(aggregates: Map<string, AggregatePlan>, filter: EventFilter): AggregatePlan {
+  const key = aggregateKey(filter);
+  const plan = aggregates.get(key) ?? emptyAggregate(filter);
+  aggregates.set(key, plan);
+  return plan;
+}
+
+function needGroups(plan: AggregatePlan, field: EventField, cap: number, windowMs: number): void {
+  const group = plan.groups.get(field) ?? { cap: 0, horizonMs: 0 };
+  plan.groups.set(field, { cap: Math.max(group.cap, cap), horizonMs: Math.max(group.horizonMs, windowMs) });
 }
 
 function needTimestamps(plan: AggregatePlan, cap: number, windowMs: number): void {
@@ -106,12 +144,20 @@ function needSum(plan: AggregatePlan, windowMs: number, thresholdCents: number):
   };
 }
 
-/** Widens an aggregate so it can answer one more condition. */
-function addLeaf(plan: AggregatePlan, leaf: EventCondition): void {
+/** Widens the aggregates so they can answer one more condition. */
+function addLeaf(aggregates: Map<string, AggregatePlan>, leaf: EventCondition): void {
+  const plan = aggregateFor(aggregates, leaf.filter);
   switch (leaf.kind) {
     case 'count':
       // threshold + 1 newest timestamps decide every comparison with the threshold exactly.
+      if (leaf.groupBy !== null) return needGroups(plan, leaf.groupBy, leaf.comparison.value + 1, leaf.windowMs);
       return needTimestamps(plan, leaf.comparison.value + 1, leaf.windowMs);
+    case 'absence':
+      // The newest cancelling event decides which of these events still count.
+      needTimestamps(aggregateFor(aggregates, leaf.cancelledBy), 1, leaf.windowMs);
+      needTimestamps(plan, ABSENCE_TIMESTAMPS, leaf.windowMs);
+      if (leaf.forMs > 0 && !plan.witnessAgesMs.includes(leaf.forMs)) plan.witnessAgesMs.push(leaf.forMs);
+      return;
     case 'recency':
       return needTimestamps(plan, 1, leaf.windowMs);
     case 'never':
@@ -128,18 +174,15 @@ function addLeaf(plan: AggregatePlan, leaf: EventCondition): void {
 
 function buildPlan(definitions: readonly SegmentDefinition[]): SegmentPlan {
   const aggregates = new Map<string, AggregatePlan>();
-  for (const leaf of definitions.flatMap((definition) => eventLeaves(definition.conditions))) {
-    const key = aggregateKey(leaf.filter);
-    const plan = aggregates.get(key) ?? emptyAggregate(leaf.filter);
-    aggregates.set(key, plan);
-    addLeaf(plan, leaf);
-  }
+  for (const leaf of definitions.flatMap((definition) => eventLeaves(definition.conditions))) addLeaf(aggregates, leaf);
+  // The facts templates see (facts.ts) count purchases in 30 and 90 days, whatever the segments.
+  needTimestamps(aggregateFor(aggregates, PURCHASE_FILTER), FACT_PURCHASE_CAP, FACT_PURCHASE_HORIZON_MS);
   const byType = new Map<string, AggregatePlan[]>();
   for (const plan of aggregates.values()) {
     for (const type of plan.filter.types) byType.set(type, [...(byType.get(type) ?? []), plan]);
   }
   const profileFields = [...new Set(definitions.flatMap((definition) => profileFieldsOf(definition.conditions)))].sort();
-  return { definitions, aggregates, byType, profileFields, relevantTypes: new Set(byType.keys()) };
+  return { definitions, aggregates, byType, profileFields, relevantTypes: new Set([...byType.keys(), ...FACT_EVENT_TYPES]) };
 }
 
 // Adapters pass the same parsed definitions array for every event: plan it once.

@@ -18,6 +18,21 @@ export interface AggregateState {
   /** Earliest event time ever seen. */
   f?: number;
   s?: SumBuckets;
+  /** Grouped counts: by event field, by group value (hashed when long), newest times ascending. */
+  g?: Record<string, Record<string, number[]>>;
+}
+
+/**
+ * Behavioural facts for templates (facts.ts), each [occurred_at, product_id]. A purchase that
+ * names no product and followed no cart add is [occurred_at].
+ */
+export interface FactsState {
+  /** The newest purchase. */
+  p?: [number] | [number, string];
+  /** The newest product_view with a product. */
+  v?: [number, string];
+  /** The newest add_to_cart not removed nor bought since: the product of a purchase that names none. */
+  c?: [number, string];
 }
 
 export type StoredProfileValue = string | boolean;
@@ -39,10 +54,19 @@ export interface SegmentState {
   p?: Record<string, StoredProfileValue>;
   /** updated_at of the profile last applied; older profile records are ignored. */
   pu?: number;
+  /** Behavioural facts (facts.ts); absent while there are none. */
+  x?: FactsState;
 }
 
 /** How many recent event ids are remembered for duplicate detection. */
 export const RECENT_EVENT_IDS = 8;
+
+const productFact = z.tuple([z.number(), z.string()]);
+export const factsSchema = z.object({
+  p: z.union([productFact, z.tuple([z.number()])]).optional(),
+  v: productFact.optional(),
+  c: productFact.optional(),
+});
 
 const stateSchema = z.object({
   v: z.literal(1),
@@ -55,11 +79,13 @@ const stateSchema = z.object({
       t: z.array(z.number()).optional(),
       f: z.number().optional(),
       s: z.object({ g: z.number().positive(), b: z.array(z.tuple([z.number(), z.number()])) }).optional(),
+      g: z.record(z.string(), z.record(z.string(), z.array(z.number()))).optional(),
     }),
   ),
   d: z.array(z.string()),
   p: z.record(z.string(), z.union([z.string(), z.boolean()])).optional(),
   pu: z.number().optional(),
+  x: factsSchema.optional(),
 });
 
 /** Parses a stored state (null or empty: no state); throws when the text is not a version-1 state. */
@@ -101,5 +127,5 @@ export function rememberEventId(state: SegmentState, hash: string): void {
 
 /** Whether nothing is worth keeping (the adapter may then delete the key). */
 export function isEmptyState(state: SegmentState): boolean {
-  return state.m.length === 0 && Object.keys(state.a).length === 0 && state.pu === undefined;
+  return state.m.length === 0 && Object.keys(state.a).length === 0 && state.pu === undefined && state.x === undefined;
 }

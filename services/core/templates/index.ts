@@ -3,6 +3,6 @@ export { compileTemplates, type TemplateSet, type TemplateFile, type CompileOpti
 export { render, resolveLocale, type RenderInput, type RenderedEmail } from './render';
 export { assertRenderedClean } from './clean';
 export { TemplateCompileError, TemplateRenderError, DirtyRenderError } from './errors';
-export { safeUrl, type RenderData, type RenderProduct } from './view';
+export { safeUrl, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from './view';
 export { KNOWN_HELPERS } from './helpers';
 export { EMAIL_PARTS, type EmailPart } from './files';

@@ -42,6 +42,26 @@ export interface RenderData {
     shop_url?: string | null;
   };
   brand?: { name?: string | null; address?: string | null } | null;
+  /** The customer's current segments (names). */
+  segments?: readonly string[] | null;
+  /** Behavioural facts the segmenter keeps (see RenderFacts). */
+  facts?: RenderFacts | null;
+}
+
+/** A product of a fact: its id, and the title and (signed) link when the adapter has them. */
+export interface RenderFactProduct {
+  product_id: string;
+  /** From the catalogue; absent when it does not name the product. */
+  title?: string | null;
+  url?: string | null;
+}
+
+export interface RenderFacts {
+  /** The newest purchase (epoch ms) and its product when known. */
+  last_purchase?: { at: number; product?: RenderFactProduct | null } | null;
+  last_viewed?: { at: number; product: RenderFactProduct } | null;
+  purchases_30d?: number | null;
+  purchases_90d?: number | null;
 }
 
 type View = Record<string, unknown>;
@@ -96,6 +116,38 @@ function stringMap(map: Record<string, string> | undefined): Record<string, stri
   return Object.fromEntries(Object.entries(map ?? {}).flatMap(([key, value]) => (text(value) === undefined ? [] : [[key, value.trim()]])));
 }
 
+function time(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 ? value : 0;
+}
+
+/** A fact's time and product fields flattened: { at, product_id?, title?, url? }; absent without a time. */
+function factProduct(at: unknown, raw: RenderFactProduct | null | undefined): View | undefined {
+  const when = time(at);
+  if (when === undefined) return undefined;
+  const id = text(raw?.product_id);
+  if (id === undefined) return { at: when };
+  return compact({ at: when, product_id: id, title: text(raw?.title), url: safeUrl(raw?.url) });
+}
+
+/** Facts always exist (so `{{#if facts.x}}` works); counts are whole numbers, 0 when unknown. */
+function facts(raw: RenderFacts | null | undefined): View {
+  return compact({
+    last_purchase: raw?.last_purchase ? factProduct(raw.last_purchase.at, raw.last_purchase.product) : undefined,
+    last_viewed: raw?.last_viewed ? factProduct(raw.last_viewed.at, raw.last_viewed.product) : undefined,
+    purchases_30d: count(raw?.purchases_30d),
+    purchases_90d: count(raw?.purchases_90d),
+  });
+}
+
+/** Segments as `{ <name>: true }`, for `{{#if segments.frequent_buyer}}`. */
+function segments(list: readonly string[] | null | undefined): Record<string, true> {
+  return Object.fromEntries((list ?? []).flatMap((name) => (text(name) === undefined ? [] : [[name.trim(), true]])));
+}
+
 /** The normalized view; throws (a plain Error) when the unsubscribe link is missing. */
 export function buildView(data: RenderData): View {
   const unsubscribe = safeUrl(data.links?.unsubscribe_url);
@@ -124,5 +176,7 @@ export function buildView(data: RenderData): View {
     offer,
     links: compact({ unsubscribe_url: unsubscribe, preferences_url: safeUrl(data.links.preferences_url), shop_url: safeUrl(data.links.shop_url) }),
     brand: compact({ name: text(data.brand?.name) ?? DEFAULT_BRAND_NAME, address: text(data.brand?.address) }),
+    segments: segments(data.segments),
+    facts: facts(data.facts),
   });
 }

@@ -4,9 +4,13 @@
  *
  * The reference is the pure segment engine folded over the same events in the same
  * per-customer order, at the test's start time: what one uninterrupted instance computes,
- * independent of Kafka, Redis, the fence and the outbox. Events are one to three days old and
- * the shortest window is 30 days, so the minutes between the reference's clock and the
- * service's do not change any membership, and no wake-up falls due during the run.
+ * independent of Kafka, Redis, the fence and the outbox. Events are one to three days old: no
+ * 24-hour view count reaches the clock (high_interest never holds), every add to the cart is
+ * already past re_engagement's 15 minutes, and the other windows are 30 days or more, so the
+ * minutes between the reference's clock and the service's do not change any membership, and no
+ * wake-up falls due during the run. re_engagement can change several times for one customer in
+ * one batch; the segmenter gives each a later `at`, so the (customer, segment, change, at) key
+ * below still tells a re-produced record from a new one.
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Admin } from 'kafkajs';

@@ -57,12 +57,24 @@ describe('chooseCampaign: the case study with the shipped campaigns', () => {
     expect(decision.reason).toBe('priority 10 beats cart_reminder (1)');
   });
 
-  it('skips high_interest for a customer in neither segment, saying why each campaign did not fit', () => {
-    const decision = choose({ segments: [] });
-    expect(decision).toMatchObject({ status: 'skipped', reason: 'no_campaign' });
-    expect(decision.status === 'skipped' && decision.detail).toBe(
-      'no eligible campaign for rule high_interest: exclusive_offer: not in segment frequent_buyer, engaged; standard_message: in none of frequent_buyer, engaged',
-    );
+  it('sends the upsell to a customer in neither segment, so no high_interest trigger lacks a campaign', () => {
+    const decision = sent(choose({ segments: [] }));
+    expect(decision.campaign.name).toBe('upsell');
+    expect(decision.reason).toBe('only eligible campaign for rule high_interest (priority 5)');
+    // Other segments (high_interest itself, re_engagement, ...) do not change that.
+    expect(sent(choose({ segments: ['high_interest', 're_engagement', 'new_customer'] })).campaign.name).toBe('upsell');
+  });
+
+  it('never sends the upsell to a case-study segment member, even while their campaign cools down', () => {
+    const history = { sentAt: [NOW - HOUR], lastSentByCampaign: { standard_message: NOW - HOUR } };
+    const decision = choose({ segments: ['engaged'], history });
+    expect(decision).toMatchObject({ status: 'skipped', reason: 'cooldown' });
+    expect(decision.status === 'skipped' && decision.detail).toMatch(/^in cooldown: standard_message \(cooldown 24h/);
+  });
+
+  it('records the upsell cooldown as the reason for a second trigger within 24 hours', () => {
+    const decision = choose({ segments: [], history: { sentAt: [NOW - HOUR], lastSentByCampaign: { upsell: NOW - HOUR } } });
+    expect(decision).toMatchObject({ status: 'skipped', reason: 'cooldown' });
   });
 
   it('skips a rule no campaign answers', () => {

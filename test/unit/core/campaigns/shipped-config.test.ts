@@ -8,16 +8,19 @@ describe('shipped config', () => {
   const templates = compileTemplates(shippedTemplateFiles(), { subjects: variantSubjects(campaigns) });
 
   it('loads config/campaigns.yaml with the case-study campaigns', () => {
-    expect(campaigns.map((campaign) => campaign.name)).toEqual(['exclusive_offer', 'standard_message', 'cart_reminder']);
+    expect(campaigns.map((campaign) => campaign.name)).toEqual(['exclusive_offer', 'standard_message', 'upsell', 'cart_reminder']);
     const exclusive = campaigns[0];
     expect(exclusive.rules).toContain('segment:high_value_engaged');
     expect(exclusive.eligibility.allSegments).toEqual(['frequent_buyer', 'engaged']);
     expect(exclusive.priority).toBeGreaterThan(campaigns[1].priority);
     expect(campaigns[1].eligibility.anySegments).toEqual(['frequent_buyer', 'engaged']);
+    // The upsell takes exactly the customers the two above leave out.
+    expect(campaigns[2].rules).toEqual(['high_interest']);
+    expect(campaigns[2].eligibility.noneSegments).toEqual(['frequent_buyer', 'engaged']);
   });
 
   it('compiles config/templates and every campaign template exists', () => {
-    expect(templates.names).toEqual(['cart_reminder', 'exclusive_offer', 'standard_message']);
+    expect(templates.names).toEqual(['cart_reminder', 'exclusive_offer', 'standard_message', 'upsell']);
     expect(() => validateCampaignTemplates(campaigns, templates.names)).not.toThrow();
     for (const campaign of campaigns) {
       for (const name of campaignTemplateNames(campaign)) expect(templates.names).toContain(name);
@@ -26,7 +29,7 @@ describe('shipped config', () => {
 
   it('ships every HTML partial with a text twin', () => {
     const paths = shippedTemplateFiles().map((file) => file.path.replace(/\\/g, '/'));
-    for (const name of ['hero', 'recommendations', 'cart', 'offer', 'footer']) {
+    for (const name of ['hero', 'recommendations', 'cart', 'offer', 'footer', 'recent_purchase']) {
       expect(paths).toContain(`partials/${name}.hbs`);
       expect(paths).toContain(`partials/${name}.text.hbs`);
     }

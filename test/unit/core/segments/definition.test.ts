@@ -50,6 +50,7 @@ describe('parseSegmentDefinitions: valid files', () => {
           },
           windowMs: 90 * DAY,
           comparison: { op: 'gte', value: 3 },
+          groupBy: null,
         },
         { kind: 'recency', filter: { types: ['email_click', 'email_open'], where: [] }, windowMs: 30 * DAY },
         { kind: 'sum', filter: { types: ['purchase'], where: [] }, windowMs: 365 * DAY, comparison: { op: 'gte', value: 50000 } },
@@ -94,6 +95,55 @@ describe('parseSegmentDefinitions: the shared grammar', () => {
   });
 });
 
+describe('parseSegmentDefinitions: grouped counts and absence', () => {
+  it('reads a count per group (group_by, as in triggers.yaml)', () => {
+    const [segment] = defsOf([{ name: 'hi', conditions: { count: { event: 'product_view', group_by: 'product_id', within: '24h', gt: 3 } } }]);
+    expect(segment.conditions).toEqual({
+      kind: 'count',
+      filter: { types: ['product_view'], where: [] },
+      windowMs: 24 * HOUR,
+      comparison: { op: 'gt', value: 3 },
+      groupBy: 'product_id',
+    });
+  });
+
+  it.each(['eq', 'neq', 'lt', 'lte'])('refuses a grouped count with %s, saying which comparisons it takes', (op) => {
+    expect(errorOf(`segments:\n  - name: hi\n    conditions: { count: { event: product_view, group_by: product_id, within: 24h, ${op}: 3 } }\n`).message).toBe(
+      `config/segments.yaml: segment "hi": conditions.count.group_by: counts per product_id and asks whether some product_id reaches the threshold, so it takes gt or gte; got ${op}`,
+    );
+  });
+
+  it('refuses a group_by that is not an event field', () => {
+    expect(errorOf(`segments:\n  - name: hi\n    conditions: { count: { event: product_view, group_by: colour, within: 24h, gt: 3 } }\n`).message).toContain(
+      'segment "hi": conditions.count.group_by: "colour" is not an event field; expected product_id, category',
+    );
+  });
+
+  it('reads an absence: an event at least `for` old, none of the cancelling ones since, within a window', () => {
+    const [segment] = defsOf([
+      { name: 'left', conditions: { absence: { event: 'add_to_cart', not_followed_by: ['purchase', 'checkout_started'], for: '15m', within: '30d', where: { category: 'shoes' } } } },
+      { name: 'open', conditions: { absence: { event: 'add_to_cart', not_followed_by: 'purchase', within: '7d' } } },
+    ]);
+    expect(segment.conditions).toEqual({
+      kind: 'absence',
+      filter: { types: ['add_to_cart'], where: [{ field: 'category', value: 'shoes' }] },
+      cancelledBy: { types: ['checkout_started', 'purchase'], where: [] },
+      forMs: 15 * MINUTE,
+      windowMs: 30 * DAY,
+    });
+  });
+
+  it('defaults `for` to 0 and refuses one not shorter than the window', () => {
+    expect(defsOf([{ name: 'open', conditions: { absence: { event: 'add_to_cart', not_followed_by: 'purchase', within: '7d' } } }])[0].conditions).toMatchObject({ forMs: 0 });
+    expect(errorOf(`segments:\n  - name: left\n    conditions: { absence: { event: add_to_cart, not_followed_by: purchase, for: 2d, within: 1d } }\n`).message).toBe(
+      'config/segments.yaml: segment "left": conditions.absence.for: 2d is not shorter than within (24h); the event would leave the window before it counts',
+    );
+    expect(errorOf(`segments:\n  - name: left\n    conditions: { absence: { event: add_to_cart, within: 1d } }\n`).message).toContain(
+      'conditions.absence.not_followed_by: ',
+    );
+  });
+});
+
 describe('parseSegmentDefinitions: errors name the file, the segment and the field', () => {
   const engaged = (within: unknown) =>
     `segments:\n  - name: engaged\n    conditions:\n      any:\n        - recency: { event: email_open, within: ${within} }\n`;
@@ -127,7 +177,7 @@ describe('parseSegmentDefinitions: errors name the file, the segment and the fie
   it('rejects unknown keys in a leaf and lists the expected ones', () => {
     const text = `segments:\n  - name: fb\n    conditions: { count: { event: purchase, within: 90d, gtee: 3 } }\n`;
     const message = errorOf(text).message;
-    expect(message).toContain('config/segments.yaml: segment "fb": conditions.count.gtee: unknown key; expected one of event, where, within, eq, neq, gt, gte, lt, lte');
+    expect(message).toContain('config/segments.yaml: segment "fb": conditions.count.gtee: unknown key; expected one of event, where, within, group_by, eq, neq, gt, gte, lt, lte');
   });
 
   it('rejects unknown keys in a segment, in where, and at the top level', () => {
@@ -178,7 +228,7 @@ describe('parseSegmentDefinitions: errors name the file, the segment and the fie
   it('rejects malformed condition trees', () => {
     expect(errorOf(`segments:\n  - name: x\n    conditions: { all: [] }\n`).message).toContain('segment "x": conditions.all: expected a non-empty list of conditions');
     expect(errorOf(`segments:\n  - name: x\n    conditions: { all: [ { bogus: 1 } ] }\n`).message).toContain(
-      'segment "x": conditions.all[0]: expected an object with exactly one of all, any, not, profile, count, recency, sum, never, first; got keys bogus',
+      'segment "x": conditions.all[0]: expected an object with exactly one of all, any, not, profile, count, recency, sum, never, first, absence; got keys bogus',
     );
     expect(errorOf(`segments:\n  - name: x\n    conditions: { never: { event: purchase }, first: { event: purchase, within: 1d } }\n`).message).toContain(
       'conditions: expected an object with exactly one of',

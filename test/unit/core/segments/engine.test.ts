@@ -70,7 +70,10 @@ describe('count conditions', () => {
       event('product_view', T0, { ...match, properties: { channel: 'app' } }),
     ]);
     expect(memberships(state)).toEqual([]);
-    expect(last.ignored).toBe('irrelevant');
+    expect(state?.a['product_view?product_id=p1&category=shoes&properties.channel=web']).toEqual({ t: [T0] });
+    // The other views still count for the last-viewed fact (facts.ts), so none is ignored.
+    expect(last.ignored).toBeNull();
+    expect(state?.x?.v).toEqual([T0, 'p1']);
     expect(memberships(applyEvent(state, event('product_view', T0, match), defs, T0).state)).toEqual(['s']);
   });
 
@@ -273,24 +276,28 @@ describe('window boundaries', () => {
     const defs = oneSegment({ count: { event: 'purchase', within: '1d', gte: 1 } });
     const run = applyAll(defs, [event('purchase', T0 - DAY - 1)], T0);
     expect(run.changes).toEqual([]);
-    expect(run.state).toBeNull();
+    expect(memberships(run.state)).toEqual([]);
+    // It is still the customer's last purchase: the state keeps that fact (facts.ts), nothing else.
+    expect(run.state?.x).toEqual({ p: [T0 - DAY - 1] });
+    expect(run.state?.m).toEqual([]);
   });
 });
 
+// email_open rather than purchase: the purchase aggregate also keeps the facts' 90 days of times.
 describe('out-of-order events', () => {
-  const defs = oneSegment({ count: { event: 'purchase', within: '1d', gte: 2 } });
+  const defs = oneSegment({ count: { event: 'email_open', within: '1d', gte: 2 } });
 
   it('places a late event at its event time', () => {
-    const late = applyAll(defs, [event('purchase', T0 + 10 * HOUR), event('purchase', T0 + 2 * HOUR)], T0 + 11 * HOUR);
-    expect(late.state?.a.purchase.t).toEqual([T0 + 2 * HOUR, T0 + 10 * HOUR]);
+    const late = applyAll(defs, [event('email_open', T0 + 10 * HOUR), event('email_open', T0 + 2 * HOUR)], T0 + 11 * HOUR);
+    expect(late.state?.a.email_open.t).toEqual([T0 + 2 * HOUR, T0 + 10 * HOUR]);
     // Membership ends when the earlier (late-arriving) one leaves the window.
     expect(late.last.wakeAt).toBe(T0 + 2 * HOUR + DAY + 1);
   });
 
   it('keeps the newest threshold + 1 times whatever the arrival order', () => {
     const times = [5, 1, 9, 3, 7, 2].map((hour) => T0 + hour * HOUR);
-    const { state, last } = applyAll(defs, times.map((time) => event('purchase', time)), T0 + 10 * HOUR);
-    expect(state?.a.purchase.t).toEqual([T0 + 5 * HOUR, T0 + 7 * HOUR, T0 + 9 * HOUR]);
+    const { state, last } = applyAll(defs, times.map((time) => event('email_open', time)), T0 + 10 * HOUR);
+    expect(state?.a.email_open.t).toEqual([T0 + 5 * HOUR, T0 + 7 * HOUR, T0 + 9 * HOUR]);
     expect(last.wakeAt).toBe(T0 + 7 * HOUR + DAY + 1);
   });
 });
@@ -441,9 +448,10 @@ describe('erasure', () => {
 
 describe('definitions changing under a stored state', () => {
   it('exits segments that are no longer defined and drops aggregates no one reads', () => {
-    const before = defsOf([{ name: 'old', conditions: { recency: { event: 'purchase', within: '30d' } } }]);
+    // email_click rather than purchase, which every plan keeps for the facts.
+    const before = defsOf([{ name: 'old', conditions: { recency: { event: 'email_click', within: '30d' } } }]);
     const after = defsOf([{ name: 'new', conditions: { recency: { event: 'email_open', within: '30d' } } }]);
-    const { state } = applyAll(before, [event('purchase', T0)]);
+    const { state } = applyAll(before, [event('email_click', T0)]);
     const result = reevaluate(state, after, T0 + 1);
     expect(result.changes).toEqual([{ customer_id: CUSTOMER, segment: 'old', change: 'exited', at: T0 + 1, reason: 'segment no longer defined' }]);
     expect(result.state).toBeNull();
@@ -451,13 +459,13 @@ describe('definitions changing under a stored state', () => {
 });
 
 describe('helpers', () => {
-  it('relevantEventTypes lists the types the definitions read', () => {
+  it('relevantEventTypes lists the types the definitions read, and those of the facts', () => {
     const defs = defsOf([
       { name: 'a', conditions: { recency: { event: ['email_open', 'email_click'], within: '30d' } } },
       { name: 'b', conditions: { not: { count: { event: 'purchase', within: '1d', gte: 1 } } } },
       { name: 'c', conditions: { profile: { field: 'country', eq: 'DE' } } },
     ]);
-    expect([...relevantEventTypes(defs)].sort()).toEqual(['email_click', 'email_open', 'purchase']);
+    expect([...relevantEventTypes(defs)].sort()).toEqual(['add_to_cart', 'email_click', 'email_open', 'product_view', 'purchase', 'remove_from_cart']);
   });
 
   it('state round-trips through JSON and bad states are refused', () => {

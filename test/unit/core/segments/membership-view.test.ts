@@ -1,4 +1,4 @@
-import { segmentMembershipView, SegmentMembershipViewError, serializeSegmentState } from '../../../../services/core/segments';
+import { NO_FACTS, segmentMembershipView, SegmentMembershipViewError, segmentStateView, serializeSegmentState } from '../../../../services/core/segments';
 import { emptyState } from '../../../../services/core/segments/state';
 
 describe('segmentMembershipView', () => {
@@ -23,5 +23,27 @@ describe('segmentMembershipView', () => {
   ])('throws a SegmentMembershipViewError on %s', (_case, stored, message) => {
     expect(() => segmentMembershipView(stored)).toThrow(SegmentMembershipViewError);
     expect(() => segmentMembershipView(stored)).toThrow(message);
+  });
+});
+
+describe('segmentStateView', () => {
+  it('reads segments and facts; no state means no segments and no facts', () => {
+    expect(segmentStateView(null, 0)).toEqual({ segments: [], facts: NO_FACTS });
+    // A state written by hand with only memberships (as older tests and tools do) has no facts.
+    expect(segmentStateView(JSON.stringify({ v: 1, m: ['vip'] }), 0)).toEqual({ segments: ['vip'], facts: NO_FACTS });
+    const stored = JSON.stringify({ v: 1, m: [], a: { purchase: { t: [10, 20] } }, x: { p: [20, 'p1'], v: [15, 'p2'] } });
+    expect(segmentStateView(stored, 30)).toEqual({
+      segments: [],
+      facts: { lastPurchase: { at: 20, productId: 'p1' }, lastViewed: { at: 15, productId: 'p2' }, purchases30d: 2, purchases90d: 2 },
+    });
+  });
+
+  it.each([
+    ['facts that are not facts', JSON.stringify({ v: 1, m: [], x: { p: 'yesterday' } }), /field `x` \(facts\)/],
+    ['purchase times that are not times', JSON.stringify({ v: 1, m: [], a: { purchase: { t: ['x'] } } }), /purchase times/],
+    ['a version it does not know', JSON.stringify({ v: 2, m: [] }), /state version 2 is unknown/],
+  ])('throws a SegmentMembershipViewError on %s', (_case, stored, message) => {
+    expect(() => segmentStateView(stored, 0)).toThrow(SegmentMembershipViewError);
+    expect(() => segmentStateView(stored, 0)).toThrow(message);
   });
 });

@@ -7,9 +7,18 @@ const defs = shippedDefinitions();
 
 describe('config/segments.yaml', () => {
   it('parses and ships the expected segments', () => {
-    expect(defs.map((segment) => segment.name)).toEqual(['frequent_buyer', 'engaged', 'high_value_engaged', 'new_customer', 'lapsed_buyer', 'big_spender']);
+    expect(defs.map((segment) => segment.name)).toEqual([
+      'frequent_buyer',
+      'engaged',
+      'high_value_engaged',
+      'new_customer',
+      'lapsed_buyer',
+      'big_spender',
+      'high_interest',
+      're_engagement',
+    ]);
     expect(defs.filter((segment) => segment.triggerOnEntry).map((segment) => segment.name)).toEqual(['high_value_engaged']);
-    expect([...relevantEventTypes(defs)].sort()).toEqual(['email_click', 'email_open', 'purchase']);
+    expect([...relevantEventTypes(defs)].sort()).toEqual(['add_to_cart', 'email_click', 'email_open', 'product_view', 'purchase', 'remove_from_cart']);
   });
 
   it('is what the tests read (no stale copy)', () => {
