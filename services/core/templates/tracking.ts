@@ -78,6 +78,8 @@ function trackHtml(markedHtml: string, wrapper: Wrapper, pixelUrl: string): stri
   return end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
 }
 
+// Controls and marker characters end a URL.
+// eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
 
 /** The marked text with the template's own http(s) URLs tracked (those glued to a value stay). */
