@@ -1,4 +1,4 @@
-import { bearerTokenVar, commonShape, durationVar, hostVar, intVar, type loadConfig } from '../kit/config';
+import { bearerTokenVar, commonShape, durationVar, hostVar, intVar, urlVar, type loadConfig } from '../kit/config';
 import { DEFAULT_HTTP_HOST } from '../kit/http';
 import { linkKeyShape } from '../kit/link-keys';
 import { DEFAULT_SUSPECT_WITHIN_MS } from './hits';
@@ -23,6 +23,9 @@ export const trackerShape = {
   TRACKER_SUSPECT_WITHIN: durationVar().default(DEFAULT_SUSPECT_WITHIN_MS),
   // How long an unsubscribe or re-subscribe waits for Kafka before answering 503 (retry).
   TRACKER_PUBLISH_TIMEOUT: durationVar().default(5000),
+  // Shown on a refused (expired, damaged) unsubscribe or preferences link: another way to
+  // unsubscribe, e.g. the shop's account settings page. Unset: the page says to contact the shop.
+  TRACKER_HELP_URL: urlVar().optional(),
 };
 
 export type TrackerConfig = ReturnType<typeof loadConfig<typeof trackerShape>>;

@@ -75,6 +75,7 @@ export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMet
       publishTimeoutMs: config.TRACKER_PUBLISH_TIMEOUT,
       logger: context.logger,
       metrics: trackerMetrics,
+      helpUrl: config.TRACKER_HELP_URL ?? null,
     }),
   };
 }

@@ -54,11 +54,17 @@ function form(fields: Record<string, string>, button: string): string {
   return `<form method="post">${inputs}<button type="submit">${escapeHtml(button)}</button></form>`;
 }
 
-/** Why a link is refused, in words for a person (never the token, never the technical reason). */
-export function refusedPage(expired: boolean): Page {
+/**
+ * Why a link is refused, in words for a person (never the token, never the technical reason).
+ * On an unsubscribe or preferences link the page also says how to unsubscribe otherwise
+ * (`helpUrl`, TRACKER_HELP_URL): a dead unsubscribe link must not end at an error alone.
+ */
+export function refusedPage(expired: boolean, subscription: { helpUrl: string | null } | null = null): Page {
+  const other = subscription === null ? [] : ['To stop our marketing email, use the unsubscribe link of a more recent email from us' + (subscription.helpUrl === null ? ', or contact us.' : ', or the page below.')];
+  const help = subscription?.helpUrl ? `<p><a href="${escapeHtml(subscription.helpUrl)}">Manage your email subscription</a></p>` : '';
   return expired
-    ? page(410, 'This link has expired', ['The link you followed is too old to use. Newer emails carry working links.'])
-    : page(400, 'This link does not work', ['The link you followed is incomplete or was changed. Please use the link exactly as it appears in the email.']);
+    ? page(410, 'This link has expired', ['The link you followed is too old to use.', ...other], help)
+    : page(400, 'This link does not work', ['The link you followed is incomplete or was changed. Please use the link exactly as it appears in the email.', ...other], help);
 }
 
 /** GET /u/<token>: nothing changes until the button is pressed (mail scanners fetch every link). */

@@ -82,6 +82,8 @@ export interface TrackerDeps {
   metrics: TrackerMetrics;
   /** Random ids for click events; randomUUID when absent. */
   random?: () => string;
+  /** Where a refused unsubscribe or preferences link sends people instead (TRACKER_HELP_URL). */
+  helpUrl?: string | null;
 }
 
 type Verified = { ok: true; claims: VerifiedLinkClaims } | { ok: false; reason: LinkRefusal | 'wrong kind' | 'malformed' };
@@ -105,7 +107,8 @@ function sendPage(res: ServerResponse, page: Page, headers: Record<string, strin
 function refuse(res: ServerResponse, route: string, reason: string, deps: TrackerDeps): void {
   deps.metrics.refused.inc({ route, reason });
   deps.logger.debug({ route, reason }, 'link refused');
-  sendPage(res, refusedPage(reason === 'expired'));
+  const subscription = route === 'unsubscribe' || route === 'preferences' ? { helpUrl: deps.helpUrl ?? null } : null;
+  sendPage(res, refusedPage(reason === 'expired', subscription));
 }
 
 function requestOf(req: IncomingMessage, via?: HitRequest['via']): HitRequest {

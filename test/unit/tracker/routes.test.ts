@@ -66,6 +66,7 @@ describe('the tracker routes', () => {
       publishTimeoutMs: 200,
       logger,
       metrics: createTrackerMetrics(registry),
+      helpUrl: 'https://shop.example.com/account/email',
     });
     // With a token configured: the link routes must still answer without one.
     server = await startHttpServer({ port: 0, registry, logger, readiness: [], credentials: { api: [TEST_TOKEN], metrics: [] }, publicRoutes: routes });
@@ -123,6 +124,11 @@ describe('the tracker routes', () => {
     now = T0 + 366 * 86_400_000;
     const expired = await send(server.port, 'GET', path(click));
     expect([expired.status, expired.headers.location]).toEqual([410, undefined]);
+    expect(expired.body.toString()).not.toContain('account/email');
+    // An expired unsubscribe link still tells how to unsubscribe.
+    const oldUnsubscribe = await send(server.port, 'GET', path(signLinkToken({ kind: 'unsubscribe', ...context }, KEY, { nowMs: T0, ttlMs: 1000 }).replace(/^/, `${BASE}/u/`)));
+    expect(oldUnsubscribe.status).toBe(410);
+    expect(oldUnsubscribe.body.toString()).toContain('href="https://shop.example.com/account/email"');
     // A retired key still verifies (rotation).
     now = T0 + 60_000;
     expect((await send(server.port, 'GET', path(new LinkSigner(OLD, BASE).click(TARGET, context, T0)))).status).toBe(302);
