@@ -17,9 +17,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
-import { LINK_PATHS, signLinkToken, verifyLinkToken, type LinkKeyring, type LinkKind, type LinkRefusal, type VerifiedLinkClaims } from '../core/links';
+import { LINK_PATHS, MAX_TOKEN_LENGTH, signLinkToken, verifyLinkToken, type LinkKeyring, type LinkKind, type LinkRefusal, type VerifiedLinkClaims } from '../core/links';
 import type { BehaviorEvent } from '../core/types';
 import type { RouteHandler } from '../kit/http';
+import { invalid, param } from '../kit/http-params';
 import type { Logger } from '../kit/logger';
 import { hitEvent, type HitPolicy, type HitRequest, type TrackerEventType } from './hits';
 import {
@@ -88,12 +89,21 @@ export interface TrackerDeps {
 
 type Verified = { ok: true; claims: VerifiedLinkClaims } | { ok: false; reason: LinkRefusal | 'wrong kind' | 'malformed' };
 
-/** The token of `/<path>/<token>`, verified as a token of `kind`. */
+/**
+ * The path segment after `/<kind>/`: one token's characters (base64url and '.'), bounded, checked
+ * at the edge with the kit's parameter helper before any MAC is computed. The tracker answers a
+ * bad one with its own page rather than the kit's JSON 400, so it reads the result instead of throwing.
+ */
+export const TOKEN_PARAM = param(`a link token of 1 to ${MAX_TOKEN_LENGTH} characters A-Z a-z 0-9 - _ .`, (raw) =>
+  raw.length >= 1 && raw.length <= MAX_TOKEN_LENGTH && /^[A-Za-z0-9_.-]+$/.test(raw) ? raw : invalid('is not a link token'),
+);
+
+/** The token of `/<path>/<token>` (no query, no further segment), verified as a token of `kind`. */
 function verifyPath(url: URL, kind: LinkKind, deps: TrackerDeps): Verified {
   const prefix = `/${LINK_PATHS[kind]}/`;
-  const token = url.pathname.slice(prefix.length);
-  if (token.includes('/') || url.search !== '') return { ok: false, reason: 'malformed' };
-  const result = verifyLinkToken(token, deps.keyring, deps.clock());
+  const token = TOKEN_PARAM.safeParse(url.pathname.slice(prefix.length));
+  if (!token.success || url.search !== '') return { ok: false, reason: 'malformed' };
+  const result = verifyLinkToken(token.data, deps.keyring, deps.clock());
   if (!result.ok) return result;
   if (result.claims.kind !== kind) return { ok: false, reason: 'wrong kind' };
   return result;
