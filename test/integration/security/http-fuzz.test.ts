@@ -235,8 +235,10 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     expect(failures).toEqual([]);
     expect(requests).toBeGreaterThanOrEqual(slots.length);
     expect(lines.filter((line) => line.includes('http handler failed'))).toEqual([]);
-    // No hostile link published anything (the valid open token with junk appended is not valid).
-    expect(trackerEvents).toEqual([]);
+    // No hostile link published anything. The one slot that keeps a valid token (the open pixel
+    // with a value appended) may still count that open when the value leaves the token whole
+    // (a bare "?" is an empty query): only the signed open, never anything a value named.
+    expect(trackerEvents.filter((e) => !(e.type === 'email_open' && e.customer_id === CUSTOMER && e.message_id === 'fuzz-trigger'))).toEqual([]);
     for (const [name, server] of Object.entries(servers)) {
       expect([name, (await rawGet(server.http.port, '/healthz')).status]).toEqual([name, 200]);
     }
