@@ -134,16 +134,20 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<{ done: true; 
   return Promise.race([promise.then((value) => ({ done: true as const, value })), timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Reads a form body of at most MAX_FORM_BYTES; null when the client sent more (or went away). */
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large'> {
+/** Reads a form body of at most MAX_FORM_BYTES: 'too_large' when the client sends more, 'gone' when it left mid-body. */
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too_large' | 'gone'> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > MAX_FORM_BYTES) return 'too_large';
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_FORM_BYTES) return 'too_large';
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_FORM_BYTES) return 'too_large';
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    return 'gone'; // the connection broke mid-body: nobody to answer
   }
   return Buffer.concat(chunks);
 }
@@ -264,6 +268,10 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
   /** Reads and checks a form post; answers the 4xx itself and returns null when it is not one. */
   const readForm = async (req: IncomingMessage, res: ServerResponse): Promise<Map<string, string> | null> => {
     const body = await readBody(req);
+    if (body === 'gone') {
+      res.destroy();
+      return null;
+    }
     if (body === 'too_large') {
       sendPage(res, badFormPage(413), { connection: 'close' });
       return null;

@@ -40,8 +40,16 @@ function send(port: number, method: string, path: string, options: { body?: stri
 const form = (body: string) => ({ body, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
 const path = (url: string) => url.slice(BASE.length);
 
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe('the tracker routes', () => {
-  const { logger } = capturingLogger('tracker-test');
+  const { logger, lines } = capturingLogger('tracker-test');
   let server: HttpServer;
   let now = T0;
   let published: BehaviorEvent[] = [];
@@ -215,6 +223,20 @@ describe('the tracker routes', () => {
     expect(metrics).toContain('kairos_tracker_events_total{type="unsubscribe",result="timeout"} 1');
     expect(metrics).toContain('kairos_tracker_events_total{type="unsubscribe",result="failed"} 1');
     expect(metrics).toMatch(/kairos_tracker_events_total\{type="email_click",result="failed"\} 1/);
+  });
+
+  it('a client that leaves in the middle of its POST body changes nothing and fails nothing', async () => {
+    const url = signer.unsubscribe(context, T0);
+    later();
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: server.port, method: 'POST', path: path(url), headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': '200' } });
+      req.on('error', () => resolve());
+      req.write('List-Unsubscribe=One');
+      setTimeout(() => req.destroy(), 50);
+    });
+    await waitUntil(async () => (await registry.metrics()).includes('kairos_http_requests_total{route="POST /u/",status="client_gone"}'));
+    expect(published).toEqual([]);
+    expect(lines.filter((line) => line.includes('http handler failed'))).toEqual([]);
   });
 
   it('reads multipart one-click posts too', () => {
