@@ -6,8 +6,10 @@
  *   expiry) are refused as 'unsupported version': none were ever deployed.
  * - the key id names the signing key in the keyring, so the verifier picks the one key to try
  *   (no trial of every key) and keys can be rotated.
- * - the payload is base64url JSON naming the link's kind, customer, trigger, campaign, (for
- *   clicks) the target URL, a random 96-bit nonce, and when the token was issued and expires.
+ * - the payload is base64url JSON naming the link's kind, customer, trigger, campaign, (when
+ *   the campaign has variants) the variant, (for clicks) the target URL, a random 96-bit nonce,
+ *   and when the token was issued and expires. The variant field is optional, so tokens signed
+ *   before it existed still verify.
  * - the mac is HMAC-SHA256 over a domain label and `v2.<key id>.<payload>`.
  *
  * Exactly one spelling of a token verifies: base64url without padding, and a part that does not
@@ -19,7 +21,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-export const LINK_KINDS = ['open', 'click', 'unsubscribe'] as const;
+export const LINK_KINDS = ['open', 'click', 'unsubscribe', 'preferences'] as const;
 export type LinkKind = (typeof LINK_KINDS)[number];
 
 export interface LinkClaims {
@@ -27,8 +29,10 @@ export interface LinkClaims {
   customer_id: string;
   trigger_id: string;
   campaign: string;
-  /** The redirect target of a click (http or https); absent for open and unsubscribe. */
+  /** The redirect target of a click (http or https); absent for the other kinds. */
   url?: string;
+  /** The campaign variant the email was rendered with, when the campaign has variants. */
+  variant?: string;
 }
 
 /** What a verified token says beyond its claims. */
@@ -91,6 +95,8 @@ export const LINK_TTL_MS: Readonly<Record<LinkKind, number>> = {
   open: 365 * DAY_MS,
   click: 365 * DAY_MS,
   unsubscribe: 3 * 365 * DAY_MS,
+  // The preferences page can only unsubscribe or re-subscribe the customer it names: as long as unsubscribe.
+  preferences: 3 * 365 * DAY_MS,
 };
 
 /** Clock difference tolerated between the signer and the verifier for `issued_at`. */
@@ -104,10 +110,10 @@ export const LINK_KEY_ID = /^[A-Za-z0-9_-]{1,32}$/;
 const NONCE_BYTES = 12;
 const MAC_BYTES = 32;
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
-const KIND_CODES: Record<LinkKind, string> = { open: 'o', click: 'c', unsubscribe: 'u' };
-const KIND_BY_CODE: Readonly<Record<string, LinkKind>> = { o: 'open', c: 'click', u: 'unsubscribe' };
+const KIND_CODES: Record<LinkKind, string> = { open: 'o', click: 'c', unsubscribe: 'u', preferences: 'p' };
+const KIND_BY_CODE: Readonly<Record<string, LinkKind>> = { o: 'open', c: 'click', u: 'unsubscribe', p: 'preferences' };
 /** URL paths the tracker serves, by kind (`<base>/c/<token>` and so on). */
-export const LINK_PATHS: Record<LinkKind, string> = { open: 'o', click: 'c', unsubscribe: 'u' };
+export const LINK_PATHS: Record<LinkKind, string> = { open: 'o', click: 'c', unsubscribe: 'u', preferences: 'p' };
 /** Tokens live in URLs, headers and mailto: subjects; anything longer is not one of ours. */
 export const MAX_TOKEN_LENGTH = 4096;
 
@@ -136,6 +142,7 @@ function claimsProblem(claims: LinkClaims): string | null {
     if (typeof claims[field] !== 'string' || claims[field] === '') return `${field} is empty`;
   }
   if (!LINK_KINDS.includes(claims.kind)) return `unknown kind "${String(claims.kind)}"`;
+  if (claims.variant !== undefined && (typeof claims.variant !== 'string' || claims.variant === '')) return 'variant is empty';
   if (claims.kind === 'click') {
     if (claims.url === undefined || !isRedirectTarget(claims.url)) return 'a click link needs an absolute http(s) target URL';
   } else if (claims.url !== undefined) {
@@ -177,6 +184,7 @@ export function signLinkToken(claims: LinkClaims, key: LinkKey, options: SignOpt
     t: claims.trigger_id,
     m: claims.campaign,
     ...(claims.url === undefined ? {} : { u: claims.url }),
+    ...(claims.variant === undefined ? {} : { v: claims.variant }),
     n: nonce.toString('base64url'),
     i: issued,
     e: issued + Math.ceil(ttlMs / 1000),
@@ -186,7 +194,7 @@ export function signLinkToken(claims: LinkClaims, key: LinkKey, options: SignOpt
   return `${signed}.${mac(signed, key.secret).toString('base64url')}`;
 }
 
-const BODY_FIELDS = new Set(['k', 'c', 't', 'm', 'u', 'n', 'i', 'e']);
+const BODY_FIELDS = new Set(['k', 'c', 't', 'm', 'u', 'v', 'n', 'i', 'e']);
 const isSeconds = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
 /** Reads a MAC-verified payload; null when it is not what signLinkToken writes. */
@@ -200,13 +208,14 @@ function readPayload(payload: string): Omit<VerifiedLinkClaims, 'key_id'> | null
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const fields = body as Record<string, unknown>;
   if (Object.keys(fields).some((name) => !BODY_FIELDS.has(name))) return null;
-  const { k, c, t, m, u, n, i, e } = fields;
+  const { k, c, t, m, u, v, n, i, e } = fields;
   const kind = typeof k === 'string' && Object.hasOwn(KIND_BY_CODE, k) ? KIND_BY_CODE[k] : undefined;
   if (kind === undefined || typeof c !== 'string' || typeof t !== 'string' || typeof m !== 'string') return null;
   if (u !== undefined && typeof u !== 'string') return null;
+  if (v !== undefined && typeof v !== 'string') return null;
   if (typeof n !== 'string' || n.length !== 16 || !isCanonicalBase64url(n)) return null;
   if (!isSeconds(i) || !isSeconds(e) || e <= i) return null;
-  const claims: LinkClaims = { kind, customer_id: c, trigger_id: t, campaign: m, ...(u === undefined ? {} : { url: u }) };
+  const claims: LinkClaims = { kind, customer_id: c, trigger_id: t, campaign: m, ...(u === undefined ? {} : { url: u }), ...(v === undefined ? {} : { variant: v }) };
   if (claimsProblem(claims) !== null) return null;
   return { ...claims, nonce: n, issued_at: i * 1000, expires_at: e * 1000 };
 }
@@ -245,6 +254,8 @@ export interface LinkContext {
   customer_id: string;
   trigger_id: string;
   campaign: string;
+  /** The variant rendered, when the campaign has variants. */
+  variant?: string;
 }
 
 /** Builds the tracking URLs of one email under the tracker's base URL, signed with one key. */
@@ -288,6 +299,16 @@ export class LinkSigner {
   /** The one-click unsubscribe URL (RFC 8058: POST to it unsubscribes; GET shows a page). */
   unsubscribe(context: LinkContext, nowMs: number): string {
     return this.url({ kind: 'unsubscribe', ...context }, nowMs);
+  }
+
+  /** The preferences page URL (unsubscribe from all marketing, or re-subscribe). */
+  preferences(context: LinkContext, nowMs: number): string {
+    return this.url({ kind: 'preferences', ...context }, nowMs);
+  }
+
+  /** True when `url` is already one of this tracker's links (it must not be wrapped again). */
+  isTrackerUrl(url: string): boolean {
+    return LINK_KINDS.some((kind) => url.startsWith(`${this.base}/${LINK_PATHS[kind]}/`));
   }
 
   /** Just an unsubscribe token (for the mailto: variant of List-Unsubscribe; `urlFor('unsubscribe', token)` is its URL). */

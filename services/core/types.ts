@@ -16,6 +16,8 @@ export const KNOWN_EVENT_TYPES = [
   'email_open',
   'email_click',
   'unsubscribe',
+  // A customer took back their unsubscribe on the tracker's preferences page (docs/operations.md, "Tracker").
+  'resubscribe',
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 

@@ -41,6 +41,15 @@ export interface HttpServerOptions {
   readiness: readonly ReadinessCheck[];
   /** Extra routes keyed `"METHOD /path-prefix"`, e.g. `"GET /t/"`; the longest prefix wins. */
   routes?: Record<string, RouteHandler>;
+  /**
+   * Routes anyone may call, without a bearer token even when one is configured (the tracker's
+   * signed links: a mail client carries no token; the link's own signature is its credential).
+   * Keyed like `routes`; matched before the credential is checked, so keep their prefixes
+   * apart from every private route's (start-up fails when a prefix is both). A request whose
+   * path matches a public prefix with another method is a 405 naming the allowed ones. The
+   * probes and `/metrics` can never be made public.
+   */
+  publicRoutes?: Record<string, RouteHandler>;
 }
 
 export interface HttpServer {
@@ -96,6 +105,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const auth = new BearerAuth(credentials);
   const checks = [...options.readiness];
   const routes = parseRoutes(options.routes ?? {});
+  const publicRoutes = parseRoutes(options.publicRoutes ?? {});
+  assertPublicRoutesApart(publicRoutes, routes);
   const requests = requestCounter(registry);
   // A 503 body says whether the service is still starting, shutting down, or lost something
   // it needs (and what), so an operator reading a probe failure knows whether to wait, or
@@ -155,6 +166,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       probe(res);
       return;
     }
+    // Public routes answer without a credential; their handlers check their own (a link's signature).
+    if (!isMetrics) {
+      const open = publicRoutes.filter((r) => url.pathname.startsWith(r.prefix));
+      if (open.length > 0) {
+        const route = open.find((r) => r.method === method);
+        if (route === undefined) {
+          const longest = (open[0] as Route).prefix;
+          counted.route = `public ${longest}`;
+          res.setHeader('allow', [...new Set(open.filter((r) => r.prefix === longest).map((r) => r.method))].join(', '));
+          sendJson(res, 405, { error: 'method not allowed' });
+          return;
+        }
+        await serveRoute(route, req, res, url, context, counted);
+        return;
+      }
+    }
     // The credential is checked before routing, so an unknown path and a known one answer
     // alike (401) to a caller without it.
     const verdict = auth.check(req.headers.authorization, isMetrics ? 'metrics' : 'api');
@@ -175,14 +202,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       sendJson(res, 404, { error: 'not found' });
       return;
     }
-    counted.route = `${route.method} ${route.prefix}`;
-    try {
-      await route.handler(req, res, url, context);
-    } catch (error) {
-      if (!(error instanceof HttpError)) throw error;
-      if (res.headersSent) res.destroy();
-      else sendJson(res, error.status, error.parameter === undefined ? { error: error.message } : { error: error.message, parameter: error.parameter });
-    }
+    await serveRoute(route, req, res, url, context, counted);
   };
 
   const server = createServer((req, res) => {
@@ -226,6 +246,31 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         server.closeIdleConnections();
       }),
   };
+}
+
+/** Runs one route's handler; an HttpError becomes its status and JSON body. */
+async function serveRoute(route: Route, req: IncomingMessage, res: ServerResponse, url: URL, context: RequestContext, counted: { route: string }): Promise<void> {
+  counted.route = `${route.method} ${route.prefix}`;
+  try {
+    await route.handler(req, res, url, context);
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    if (res.headersSent) res.destroy();
+    else sendJson(res, error.status, error.parameter === undefined ? { error: error.message } : { error: error.message, parameter: error.parameter });
+  }
+}
+
+/**
+ * Public routes must not shadow or widen a private one, nor the built-ins: a public prefix that
+ * a private route's path (or /metrics, /healthz, /readyz) starts with, or the reverse, is refused.
+ */
+function assertPublicRoutesApart(publicRoutes: readonly Route[], privateRoutes: readonly Route[]): void {
+  const privatePrefixes = [...privateRoutes.map((r) => r.prefix), '/metrics', '/healthz', '/readyz'];
+  for (const open of publicRoutes) {
+    if (open.prefix === '/' || open.prefix.length < 2) throw new Error(`kairos http: public route "${open.method} ${open.prefix}" would open every path`);
+    const clash = privatePrefixes.find((prefix) => prefix.startsWith(open.prefix) || open.prefix.startsWith(prefix));
+    if (clash !== undefined) throw new Error(`kairos http: public route "${open.method} ${open.prefix}" overlaps the private path "${clash}"; give public routes prefixes of their own`);
+  }
 }
 
 /** The path and query of a request target, or null when it is none (e.g. `//` or `http://[`). */

@@ -26,8 +26,11 @@ export const rendererShape = {
   // together by linkKeyring() before the renderer connects to anything.
   ...linkKeyShape,
   TRACKING_BASE_URL: urlVar().default('http://127.0.0.1:8094'),
+  // A mailto: List-Unsubscribe needs an inbound mail handler, which Kairos does not have yet
+  // (docs/operations.md, "Tracker"): off by default, so every email offers only the https
+  // one-click link the tracker serves. Turn it on once mail to UNSUBSCRIBE_MAILTO is processed.
   UNSUBSCRIBE_MAILTO: stringVar({ pattern: /^[^@\s<>]+@[^@\s<>]+$/, expected: 'an address like unsubscribe@example.com' }).default('unsubscribe@example.com'),
-  LIST_UNSUBSCRIBE_MAILTO: boolVar().default(true),
+  LIST_UNSUBSCRIBE_MAILTO: boolVar().default(false),
   PRODUCT_URL_TEMPLATE: stringVar({ pattern: /^https?:\/\/\S*\{product_id\}\S*$/, expected: 'an http(s) URL containing {product_id}' }).default('https://shop.example.com/products/{product_id}'),
   SHOP_URL: urlVar().default('https://shop.example.com/'),
   BRAND_NAME: stringVar().default('Kairos Shop'),

@@ -8,7 +8,7 @@ import { offerFor, type Campaign } from '../core/campaigns';
 import type { LinkContext, LinkSigner } from '../core/links';
 import type { RecommendationSource, Recommendations } from '../core/recommendations';
 import { NO_FACTS, type SegmentStateView } from '../core/segments';
-import { safeUrl, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from '../core/templates';
+import { safeUrl, type LinkTracking, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from '../core/templates';
 import type { CustomerProfile, TriggerFired } from '../core/types';
 
 export interface ContentOptions {
@@ -25,6 +25,8 @@ export interface ContentOptions {
 
 export interface EmailContent {
   data: RenderData;
+  /** For render(): the template's own links and the open pixel, signed for this email. */
+  tracking: LinkTracking;
   unsubscribeUrl: string;
   unsubscribeToken: string;
   recommendationsFallback: boolean;
@@ -73,6 +75,8 @@ export async function buildContent(input: {
   trigger: TriggerFired;
   profile: CustomerProfile | null;
   campaign: Campaign;
+  /** The variant chosen, when the campaign has variants: every link of the email carries it. */
+  variant?: string | null;
   now: number;
   recommendations: RecommendationSource;
   options: ContentOptions;
@@ -81,7 +85,12 @@ export async function buildContent(input: {
 }): Promise<EmailContent> {
   const { trigger, profile, campaign, options, now } = input;
   const segmentState = input.segmentState ?? NO_SEGMENT_STATE;
-  const link: LinkContext = { customer_id: trigger.customer_id, trigger_id: trigger.trigger_id, campaign: campaign.name };
+  const link: LinkContext = {
+    customer_id: trigger.customer_id,
+    trigger_id: trigger.trigger_id,
+    campaign: campaign.name,
+    ...(input.variant ? { variant: input.variant } : {}),
+  };
   const context = trigger.context ?? {};
   const productId = context.product_id?.trim();
   const cartIds = (context.cart_product_ids ?? '').split(',').map((id) => id.trim()).filter((id) => id !== '');
@@ -110,11 +119,17 @@ export async function buildContent(input: {
       offer: offerFor(campaign, input.now),
       links: {
         unsubscribe_url: unsubscribeUrl,
+        preferences_url: options.links.preferences(link, now),
         shop_url: options.shopUrl === null ? null : options.links.click(options.shopUrl, link, now),
       },
       brand: { name: options.brandName, address: options.brandAddress },
       segments: segmentState.segments,
       facts: renderFacts(segmentState, options, link, now),
+    },
+    tracking: {
+      click: (url) => options.links.click(url, link, now),
+      isTracked: (url) => options.links.isTrackerUrl(url),
+      openPixelUrl: options.links.open(link, now),
     },
     unsubscribeUrl,
     unsubscribeToken,

@@ -78,7 +78,7 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
   const variant = chooseVariant(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
   const template = variant?.template ?? campaign.template;
   const content = await buildContent({
-    trigger, profile: input.profile, campaign, now: input.now, recommendations: input.recommendations, options: input.content, segmentState: input.segmentState,
+    trigger, profile: input.profile, campaign, variant: variant?.name ?? null, now: input.now, recommendations: input.recommendations, options: input.content, segmentState: input.segmentState,
   });
   const rendered = render({
     templates: input.assets.templates,
@@ -87,6 +87,7 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
     locale: input.profile.locale,
     timeZone: input.profile.timezone,
     subjectOverride: variant?.subject ? variantSubjectId(campaign.name, variant.name) : null,
+    tracking: content.tracking,
   });
   return { ...rendered, campaign: campaign.name, variant: variant?.name ?? null, template };
 }

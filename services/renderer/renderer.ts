@@ -95,9 +95,15 @@ function invalidAddressReason(problem: MailboxProblem): string {
   return reasonOf('invalid_address', `the profile's email is not exactly one mailbox (${problem}); nothing was sent`);
 }
 
-function isUnsubscribed(customer: CustomerState): boolean {
-  const { profile, unsubscribedAt } = customer;
+/**
+ * Unsubscribed: the latest `unsubscribe` event is newer than the latest `resubscribe` event (the
+ * tracker's preferences page) and than a profile that grants consent again. A re-subscribe
+ * only takes back an unsubscribe; consent itself stays the profile's (consent_email).
+ */
+export function isUnsubscribed(customer: Pick<CustomerState, 'profile' | 'unsubscribedAt' | 'resubscribedAt'>): boolean {
+  const { profile, unsubscribedAt, resubscribedAt } = customer;
   if (unsubscribedAt === null) return false;
+  if (resubscribedAt !== null && resubscribedAt > unsubscribedAt) return false;
   // A newer profile that grants consent again is a re-subscription.
   return !(profile !== null && profile.consent_email === true && profile.updated_at > unsubscribedAt);
 }
@@ -136,8 +142,18 @@ export class Renderer {
   }
 
   private async applyEvents(partition: number, records: ConsumedRecord<unknown>[]): Promise<void> {
-    const unsubscribes = records.map((r) => r.value as BehaviorEvent).filter((event) => event.type === 'unsubscribe');
-    await Promise.all(unsubscribes.map((event) => this.options.store.markUnsubscribed(partition, event.customer_id, event.occurred_at)));
+    const { store } = this.options;
+    const events = records.map((r) => r.value as BehaviorEvent);
+    // Each keeps its latest time, so the order between the two kinds does not matter.
+    await Promise.all(
+      events.flatMap((event) =>
+        event.type === 'unsubscribe'
+          ? [store.markUnsubscribed(partition, event.customer_id, event.occurred_at)]
+          : event.type === 'resubscribe'
+            ? [store.markResubscribed(partition, event.customer_id, event.occurred_at)]
+            : [],
+      ),
+    );
   }
 
   private async handleTriggers(records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> {
@@ -222,7 +238,7 @@ export class Renderer {
     const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, to, campaign, decision.template, decision.subjectOverride, segmentState, now);
+      prepared = await this.prepare(trigger, profile, to, campaign, variant?.name ?? null, decision.template, decision.subjectOverride, segmentState, now);
     } catch (error) {
       return this.renderFailed(partition, trigger, from, campaign, variant, error);
     }
@@ -282,7 +298,7 @@ export class Renderer {
     const segmentState = await store.segmentState(partition, trigger.customer_id, now);
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.template ?? campaign.template, subjectOverride, segmentState, now);
+      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.name ?? null, variant?.template ?? campaign.template, subjectOverride, segmentState, now);
     } catch (error) {
       return this.renderFailed(partition, trigger, ['reserved'], campaign, variant, error);
     }
@@ -332,15 +348,16 @@ export class Renderer {
     profile: CustomerProfile,
     to: Mailbox,
     campaign: Campaign,
+    variant: string | null,
     template: string,
     subjectOverride: string | null,
     segmentState: SegmentStateView,
     now: number,
   ): Promise<Prepared> {
     const { assets, content: options } = this.options;
-    const content = await buildContent({ trigger, profile, campaign, now, recommendations: this.options.recommendations, options, segmentState });
+    const content = await buildContent({ trigger, profile, campaign, variant, now, recommendations: this.options.recommendations, options, segmentState });
     if (content.recommendationsFallback) this.options.metrics.recommendationFallbacks.inc();
-    const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride });
+    const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride, tracking: content.tracking });
     const raw = await buildMime({
       from: this.options.from,
       to,

@@ -1,7 +1,7 @@
 /**
  * The renderer's Redis state, thin: builds keys and arguments (reserveSendArgs and
  * finishTriggerArgs are pure and unit-tested), runs the Lua scripts of
- * services/renderer/lua (storeProfile, markUnsubscribed, reserveSend, finishTrigger) and the
+ * services/renderer/lua (storeProfile, markUnsubscribed, markResubscribed, reserveSend, finishTrigger) and the
  * kit's trimOutbox, reads.
  */
 import { Mailbox, parseMailbox } from '../core/recipients';
@@ -29,6 +29,8 @@ export interface LedgerEntry {
 export interface CustomerState {
   profile: CustomerProfile | null;
   unsubscribedAt: number | null;
+  /** The latest `resubscribe` event's time (the tracker's preferences page). */
+  resubscribedAt: number | null;
   /** Recent sends (including reserved ones), oldest first. */
   sends: Array<{ campaign: string; triggerId: string; at: number }>;
 }
@@ -140,6 +142,11 @@ export class RendererStore {
     await runScript(this.redis, 'markUnsubscribed', [this.keys.customer(partition, customerId)], [at]);
   }
 
+  /** Records a `resubscribe` event (field `r`, the latest time kept, like markUnsubscribed's `u`). */
+  async markResubscribed(partition: number, customerId: string, at: number): Promise<void> {
+    await runScript(this.redis, 'markResubscribed', [this.keys.customer(partition, customerId)], [at]);
+  }
+
   async customer(partition: number, customerId: string): Promise<CustomerState> {
     const [hash, sends] = await Promise.all([
       this.redis.hgetall(this.keys.customer(partition, customerId)),
@@ -154,6 +161,7 @@ export class RendererStore {
     return {
       profile: hash.p === undefined ? null : (JSON.parse(hash.p) as CustomerProfile),
       unsubscribedAt: hash.u === undefined ? null : Number(hash.u),
+      resubscribedAt: hash.r === undefined ? null : Number(hash.r),
       sends: list,
     };
   }

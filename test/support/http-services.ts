@@ -25,7 +25,9 @@ import { contentOptions, throwAwayLinkKey } from '../../services/renderer/previe
 import { StaticRecommendations } from '../../services/renderer/fallback-recommendations';
 import { RendererKeys } from '../../services/renderer/keys';
 import { RendererStore } from '../../services/renderer/store';
-import { TEST_LINK_SECRET } from './link-keys';
+import { trackerRoutes, createTrackerMetrics, type EventPublisher } from '../../services/tracker/routes';
+import type { BehaviorEvent } from '../../services/core/types';
+import { TEST_LINK_KEYRING, TEST_LINK_SECRET } from './link-keys';
 import { REDIS_URL } from './stack';
 
 export interface ScanProbe {
@@ -87,7 +89,7 @@ export interface ServedRoutes {
 /** Serves `routes` with the kit's server, tracking handlers in flight and clients gone. */
 export async function serveRoutes(
   routes: Record<string, RouteHandler>,
-  options: { logger: Logger; host?: string; token?: string; metricsToken?: string },
+  options: { logger: Logger; host?: string; token?: string; metricsToken?: string; public?: boolean },
 ): Promise<ServedRoutes> {
   let gone = 0;
   let running = 0;
@@ -114,7 +116,7 @@ export async function serveRoutes(
     registry: new Registry(),
     logger: options.logger,
     readiness: [],
-    routes: wrapped,
+    ...(options.public ? { publicRoutes: wrapped } : { routes: wrapped }),
   });
   return { http, base: `http://127.0.0.1:${http.port}`, clientGone: () => gone, inFlight: () => running, close: () => http.close() };
 }
@@ -180,4 +182,21 @@ export function rendererRoutesFor(redis: RedisClient, prefix: string, partitions
     partitionCount: () => partitions,
   });
   return { routes, store };
+}
+
+/**
+ * The tracker's public link routes (TEST_LINK_KEYRING), publishing into `events` instead of
+ * Kafka: what the fuzz and the HTTP security tests call. Serve them with `public: true`.
+ */
+export function trackerRoutesFor(logger: Logger, events: BehaviorEvent[] = []): Record<string, RouteHandler> {
+  const publisher: EventPublisher = { publish: async (event) => void events.push(event) };
+  return trackerRoutes({
+    keyring: TEST_LINK_KEYRING,
+    publisher,
+    clock: Date.now,
+    policy: { suspectWithinMs: 30_000 },
+    publishTimeoutMs: 1000,
+    logger,
+    metrics: createTrackerMetrics(new Registry()),
+  });
 }

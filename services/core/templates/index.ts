@@ -6,3 +6,4 @@ export { TemplateCompileError, TemplateRenderError, DirtyRenderError } from './e
 export { safeUrl, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from './view';
 export { KNOWN_HELPERS } from './helpers';
 export { EMAIL_PARTS, type EmailPart } from './files';
+export { trackParts, type LinkTracking } from './tracking';

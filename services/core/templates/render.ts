@@ -4,6 +4,7 @@ import { resolveTimeZone } from '../campaigns/quiet-hours';
 import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
+import { trackParts, type LinkTracking } from './tracking';
 import { escapeHtml, markStrings, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
@@ -18,6 +19,11 @@ export interface RenderInput {
   timeZone?: string | null;
   /** Id of a subject passed to compileTemplates({ subjects }) that replaces subject.hbs. */
   subjectOverride?: string | null;
+  /**
+   * Tracks the template's own http(s) links and adds the open pixel (tracking.ts); data links
+   * are expected signed already. Absent: the parts are left as rendered.
+   */
+  tracking?: LinkTracking | null;
 }
 
 export interface RenderedEmail {
@@ -115,8 +121,10 @@ export function render(input: RenderInput): RenderedEmail {
     part = 'text';
     const markedText = tidyText(templates.layouts.text({ ...framed, body: email.parts.text(view, options) }, options));
     checkPart(markedText, markers);
+    part = 'links';
+    const tracked = input.tracking ? trackParts({ html: markedHtml, text: markedText }, input.tracking) : { html: markedHtml, text: markedText };
     // Every value is HTML-escaped in the HTML part, even where a template used {{{triple}}}.
-    return { subject, preheader, html: markers.fill(markedHtml, escapeHtml), text: markers.fill(markedText) };
+    return { subject, preheader, html: markers.fill(tracked.html, escapeHtml), text: markers.fill(tracked.text) };
   } catch (error) {
     throw new TemplateRenderError(`template "${template}", ${part}: ${markers.mask(explain(error))}`, template, part);
   }

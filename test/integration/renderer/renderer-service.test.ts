@@ -71,6 +71,8 @@ describe('the renderer against the real stack', () => {
       SES_RETRY_MAX: '400',
       TIMER_INTERVAL_MS: '60000', // timers are fired by the tests, on the injected clock
       FROM_ADDRESS: 'Kairos Test <shop@example.com>',
+      // Off by default (no inbound mail handler); on here to check the mailto: variant too.
+      LIST_UNSUBSCRIBE_MAILTO: 'true',
     });
     const ses = new SesEmailSender(createSesClient({ region: 'us-east-1', endpoint: proxy.url, requestTimeoutMs: 5000 }), 'kairos-test');
     const lookup = new EmulatorSentMailLookup(proxy.url, TEST_LINK_KEYRING, () => now);
@@ -166,6 +168,12 @@ describe('the renderer against the real stack', () => {
     // Shop links are wrapped in signed click-tracking links; no raw shop URL is left in the HTML.
     expect(html).not.toContain('href="https://shop.example.com/p/rec-1"');
     expect(html).toMatch(/href="http:\/\/127\.0\.0\.1:8094\/c\/v2\.k1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"/);
+    // Every http(s) link goes through the tracker, and the open pixel closes the body.
+    const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] as string).filter((href) => /^https?:/i.test(href));
+    expect(hrefs.length).toBeGreaterThan(3);
+    expect(hrefs.filter((href) => !href.startsWith('http://127.0.0.1:8094/'))).toEqual([]);
+    expect(html).toMatch(/<img src="http:\/\/127\.0\.0\.1:8094\/o\/v2\.k1\.[^"]+" width="1" height="1"[^>]*><\/body>/);
+    expect(html).toMatch(/href="http:\/\/127\.0\.0\.1:8094\/p\/v2\.k1\.[^"]+"[^>]*>Email preferences</);
     // The raw MIME SES was given (the emulator keeps no headers of raw mail, the proxy saw it).
     const raw = proxy.calls.find((c) => c.to.includes(email('full')))?.raw ?? '';
     // Long headers are folded (RFC 5322); unfold the header block before reading it.

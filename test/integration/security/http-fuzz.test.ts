@@ -1,17 +1,21 @@
 /**
  * Issue 11, HTTP surfaces: a fuzz of every HTTP route's parameters of every service (the
- * segmenter's queries, the recommender's API, the renderer's preview, the built-in
+ * segmenter's queries, the recommender's API, the renderer's preview, the tracker's public
+ * link routes with hostile tokens and valid tokens with one part replaced, the built-in
  * /healthz, /readyz, /metrics). Hostile values (random bytes, huge strings, broken
  * %-encodings, negative/Infinity/NaN numbers, unicode, path traversal, forged cursors) go in
  * one parameter at a time, the others valid; a fixed number per parameter, within a time
- * budget. Never a 5xx, a 4xx always has a JSON error body, nothing is logged as a handler
+ * budget. Never a 5xx, a 4xx always has a JSON error body (the tracker's: an HTML error page),
+ * a tampered link never redirects nor publishes an event, nothing is logged as a handler
  * failure, and every server still answers /healthz. The seed is printed; FUZZ_SEED=<n> replays it.
  */
-import { customerProfile } from '../../../services/core/types';
+import { LinkSigner } from '../../../services/core/links';
+import { customerProfile, type BehaviorEvent } from '../../../services/core/types';
 import { partitionOf } from '../../../services/kit/partitioner';
 import type { RedisClient } from '../../../services/kit/redis';
 import { encodeMembersCursor } from '../../../services/segmenter/routes';
 import { capturingLogger, rawGet, TEST_TOKEN } from '../../support/http-client';
+import { TEST_LINK_KEYRING } from '../../support/link-keys';
 import {
   addMembers,
   privateRedis,
@@ -19,6 +23,7 @@ import {
   rendererRoutesFor,
   segmenterRoutesFor,
   serveRoutes,
+  trackerRoutesFor,
   type ServedRoutes,
 } from '../../support/http-services';
 
@@ -91,13 +96,26 @@ interface Slot {
   target: string;
   token?: string;
   method?: string;
+  /** The tracker's link routes answer people: a 4xx is an HTML page (an error body all the same). */
+  html?: boolean;
 }
+
+/** A valid token of each kind, for the tracker's slots that tamper with one part. */
+const signer = new LinkSigner(TEST_LINK_KEYRING.current, 'https://t.example');
+const fuzzIds = { customer_id: CUSTOMER, trigger_id: 'fuzz-trigger', campaign: 'standard_message' };
+const VALID = {
+  click: signer.click('https://shop.example.com/p/1', fuzzIds, Date.now()).split('/c/')[1] as string,
+  unsubscribe: signer.unsubscribe(fuzzIds, Date.now()).split('/u/')[1] as string,
+  open: signer.open(fuzzIds, Date.now()).split('/o/')[1] as string,
+};
+const [CV, CK, CP, CM] = VALID.click.split('.') as [string, string, string, string];
 
 describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SEED} replays it)`, () => {
   const { logger, lines } = capturingLogger('fuzz');
   let redis: RedisClient;
   let cleanup: () => Promise<void>;
   const servers: Record<string, ServedRoutes> = {};
+  const trackerEvents: BehaviorEvent[] = [];
 
   beforeAll(async () => {
     process.stdout.write(`http fuzz seed ${SEED} (replay with FUZZ_SEED=${SEED})\n`);
@@ -114,6 +132,7 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     servers.segmenter = await serveRoutes(segmenter.routes, { logger, token: TEST_TOKEN });
     servers.recommender = await serveRoutes(recommenderRoutesFor(redis, own.prefix, PARTITIONS), { logger, token: TEST_TOKEN });
     servers.renderer = await serveRoutes(renderer.routes, { logger, token: TEST_TOKEN });
+    servers.tracker = await serveRoutes(trackerRoutesFor(logger, trackerEvents), { logger, token: TEST_TOKEN, public: true });
   });
 
   afterAll(async () => {
@@ -142,8 +161,22 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&rule={v}` },
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&product_id={v}&format=text` },
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&format={v}` },
+    // tracker: public link routes, no token; hostile tokens, and valid ones with one part replaced
+    ...['GET /c/', 'HEAD /c/', 'GET /u/', 'POST /u/', 'GET /p/', 'POST /p/'].flatMap((route): Slot[] => {
+      const [method, prefix] = route.split(' ') as [string, string];
+      return [
+        { service: 'tracker', target: `${prefix}{v}`, token: '', method, html: true },
+        { service: 'tracker', target: `${prefix}${CV}.${CK}.{v}.${CM}`, token: '', method, html: true },
+        { service: 'tracker', target: `${prefix}${CV}.{v}.${CP}.${CM}`, token: '', method, html: true },
+        { service: 'tracker', target: `${prefix}${CV}.${CK}.${CP}.{v}`, token: '', method, html: true },
+        { service: 'tracker', target: `${prefix}${VALID.click}/{v}`, token: '', method, html: true },
+        { service: 'tracker', target: `${prefix}${VALID.unsubscribe}?{v}={v}`, token: '', method, html: true },
+      ];
+    }),
+    { service: 'tracker', target: '/o/{v}', token: '', html: true },
+    { service: 'tracker', target: `/o/${VALID.open}{v}`, token: '', html: true },
     // built-ins and anything else, on each server
-    ...['segmenter', 'recommender', 'renderer'].flatMap((service): Slot[] => [
+    ...['segmenter', 'recommender', 'renderer', 'tracker'].flatMap((service): Slot[] => [
       { service, target: '/healthz?{v}={v}', token: '' },
       { service, target: '/readyz?x={v}', token: '' },
       { service, target: '/metrics?{v}' },
@@ -175,7 +208,13 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
           const res = await rawGet(server.http.port, target, { token, timeoutMs: 10_000, method: slot.method });
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           if (res.status >= 500) failures.push(`${where}: ${res.status} ${res.body.slice(0, 200)}`);
-          else if (res.status >= 400) {
+          else if (slot.html && res.status >= 300 && res.status < 400) failures.push(`${where}: a ${res.status} redirect to ${String(res.headers.location)} for a tampered link`);
+          else if (slot.html && res.status >= 400) {
+            const type = String(res.headers['content-type'] ?? '');
+            const page = type.includes('text/html') && /<h1>[^<]+<\/h1>/.test(res.body);
+            const json = type.includes('application/json') && res.body.includes('"error"');
+            if (!page && !json && slot.method !== 'HEAD') failures.push(`${where}: ${res.status} without an error page (${type}): ${res.body.slice(0, 200)}`);
+          } else if (res.status >= 400) {
             const type = String(res.headers['content-type'] ?? '');
             let body: unknown;
             try {
@@ -196,6 +235,10 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     expect(failures).toEqual([]);
     expect(requests).toBeGreaterThanOrEqual(slots.length);
     expect(lines.filter((line) => line.includes('http handler failed'))).toEqual([]);
+    // No hostile link published anything. The one slot that keeps a valid token (the open pixel
+    // with a value appended) may still count that open when the value leaves the token whole
+    // (a bare "?" is an empty query): only the signed open, never anything a value named.
+    expect(trackerEvents.filter((e) => !(e.type === 'email_open' && e.customer_id === CUSTOMER && e.message_id === 'fuzz-trigger'))).toEqual([]);
     for (const [name, server] of Object.entries(servers)) {
       expect([name, (await rawGet(server.http.port, '/healthz')).status]).toEqual([name, 200]);
     }

@@ -56,4 +56,23 @@ describe('signed tracking and unsubscribe links', () => {
     const verified = verifyLinkToken(click.split('/c/')[1], keyring, NOW);
     expect(verified.ok && verified.claims.url).toBe('https://shop.example.com/p/1');
   });
+
+  it('carries the variant when given, and a token without one still verifies (issued before the field existed)', () => {
+    const signer = new LinkSigner(KEY, 'https://t.example.com');
+    const withVariant = verifyLinkToken(signer.click('https://shop.example.com/p/1', { ...ids, variant: 'b' }, NOW).split('/c/')[1] as string, keyring, NOW);
+    expect(withVariant).toMatchObject({ ok: true, claims: { variant: 'b' } });
+    const without = verifyLinkToken(signer.open(ids, NOW).split('/o/')[1] as string, keyring, NOW);
+    expect(without.ok && 'variant' in without.claims).toBe(false);
+    expect(() => sign({ kind: 'open', ...ids, variant: '' })).toThrow(/variant/);
+  });
+
+  it('signs preferences links under /p/ and knows its own links', () => {
+    const signer = new LinkSigner(KEY, 'https://t.example.com/');
+    const url = signer.preferences(ids, NOW);
+    expect(url).toMatch(/^https:\/\/t\.example\.com\/p\/v2\.k1\./);
+    expect(verifyLinkToken(url.split('/p/')[1] as string, keyring, NOW)).toMatchObject({ ok: true, claims: { kind: 'preferences' } });
+    expect(signer.isTrackerUrl(url)).toBe(true);
+    expect(signer.isTrackerUrl('https://t.example.com/help')).toBe(false);
+    expect(signer.isTrackerUrl('https://t.example.com.evil.example/c/x')).toBe(false);
+  });
 });

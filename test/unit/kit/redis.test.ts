@@ -116,6 +116,7 @@ describe('loadLuaScripts', () => {
       'applyPartitionChange',
       'trimOutbox',
       'finishTrigger',
+      'markResubscribed',
       'markUnsubscribed',
       'reserveSend',
       'storeProfile',

@@ -25,6 +25,7 @@ const CLAIMS: Record<LinkKind, LinkClaims> = {
   open: { kind: 'open', ...ids },
   click: { kind: 'click', ...ids, url: 'https://shop.example.com/p/sku-1?utm_source=email' },
   unsubscribe: { kind: 'unsubscribe', ...ids },
+  preferences: { kind: 'preferences', ...ids },
 };
 const DAY_MS = 86_400_000;
 

@@ -1,0 +1,164 @@
+/**
+ * The tracker: serves the signed links of every email (open pixel, click redirects, one-click
+ * unsubscribe, preferences page) and publishes each valid hit as a BehaviorEvent on
+ * behavior.events. No consumer, no Redis: a stateless HTTP service in front of a producer.
+ *
+ *   node dist/services/tracker/main.js
+ *
+ * Its routes are composed from a list: trackerRoutes (the links) plus any `extraRoutes`
+ * (for example SES feedback), each a set of public and private routes over the same clients.
+ */
+import type { Producer } from 'kafkajs';
+import { behaviorEventLimitProblem } from '../core/limits';
+import { behaviorEventProblem, type BehaviorEvent } from '../core/types';
+import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
+import { loadConfig, secretVariables } from '../kit/config';
+import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor } from '../kit/health';
+import { startHttpServer, type HttpServer, type RouteHandler } from '../kit/http';
+import { credentialsOf } from '../kit/http-auth';
+import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import { linkKeyring } from '../kit/link-keys';
+import { createLogger, type Logger } from '../kit/logger';
+import { createMetrics, type KairosMetrics } from '../kit/metrics';
+import { kafkaProbe, registryProbe } from '../kit/probes';
+import { serviceMain } from '../kit/consumer-service';
+import { trackerShape, type TrackerConfig } from './config';
+import { createTrackerMetrics, trackerRoutes, type EventPublisher, type TrackerMetrics } from './routes';
+
+export { trackerShape, type TrackerConfig };
+
+/** What a route set is built from: the tracker's configuration and clients. */
+export interface TrackerContext {
+  config: TrackerConfig;
+  logger: Logger;
+  metrics: KairosMetrics;
+  producer: Producer;
+  /** Publishes a BehaviorEvent on TOPIC_BEHAVIOR_EVENTS (checked against the schema and limits first). */
+  events: EventPublisher;
+  clock: () => number;
+}
+
+/** Routes one part of the tracker contributes: `public` ones need no bearer token, `private` ones do (off loopback). */
+export interface TrackerRouteSet {
+  public?: Record<string, RouteHandler>;
+  private?: Record<string, RouteHandler>;
+}
+
+export type TrackerRouteFactory = (context: TrackerContext) => TrackerRouteSet;
+
+export interface TrackerOverrides {
+  clock?: () => number;
+  logger?: Logger;
+  /** Replaces the Kafka publisher (tests: a broker that does not answer). */
+  publisher?: EventPublisher;
+  /** More route sets beside the links (e.g. SES feedback), mounted on the same server. */
+  extraRoutes?: readonly TrackerRouteFactory[];
+}
+
+export interface RunningTracker {
+  http: HttpServer;
+  logger: Logger;
+  metrics: KairosMetrics;
+  trackerMetrics: TrackerMetrics;
+  stop(): Promise<void>;
+}
+
+/** The tracker's link routes as a route set (the first entry of the list main composes). */
+export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMetrics, publisher: EventPublisher): TrackerRouteSet {
+  const { config } = context;
+  return {
+    public: trackerRoutes({
+      keyring: linkKeyring(config),
+      publisher,
+      clock: context.clock,
+      policy: { suspectWithinMs: config.TRACKER_SUSPECT_WITHIN },
+      publishTimeoutMs: config.TRACKER_PUBLISH_TIMEOUT,
+      logger: context.logger,
+      metrics: trackerMetrics,
+      helpUrl: config.TRACKER_HELP_URL ?? null,
+    }),
+  };
+}
+
+/** Merges route sets; the same key twice is a start-up error (two parts claiming one route). */
+export function composeRoutes(sets: readonly TrackerRouteSet[]): { public: Record<string, RouteHandler>; private: Record<string, RouteHandler> } {
+  const merged = { public: {} as Record<string, RouteHandler>, private: {} as Record<string, RouteHandler> };
+  for (const set of sets) {
+    for (const scope of ['public', 'private'] as const) {
+      for (const [key, handler] of Object.entries(set[scope] ?? {})) {
+        if (Object.hasOwn(merged.public, key) || Object.hasOwn(merged.private, key)) throw new Error(`kairos tracker: route "${key}" is defined twice`);
+        merged[scope][key] = handler;
+      }
+    }
+  }
+  return merged;
+}
+
+/** Publishes BehaviorEvents with the service's idempotent producer, Avro through the registry. */
+class KafkaEventPublisher implements EventPublisher {
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly encode: (event: BehaviorEvent) => Buffer,
+  ) {}
+
+  async publish(event: BehaviorEvent): Promise<void> {
+    const problem = behaviorEventProblem(event) ?? behaviorEventLimitProblem(event);
+    if (problem !== null) throw new Error(`the event would be dead-lettered by its consumers: ${problem}`);
+    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: event.customer_id, value: this.encode(event) }] });
+  }
+}
+
+/** Starts the tracker; refuses a weak or development link secret before connecting to anything. */
+export async function startTracker(config: TrackerConfig, overrides: TrackerOverrides = {}): Promise<RunningTracker> {
+  linkKeyring(config); // ConfigError (exit 78) before anything connects
+  const logger = overrides.logger ?? createLogger({ service: 'tracker', level: config.LOG_LEVEL, secretKeys: secretVariables(trackerShape) });
+  const metrics = createMetrics('tracker');
+  const trackerMetrics = createTrackerMetrics(metrics.registry);
+  const clock = overrides.clock ?? Date.now;
+  const clientId = config.KAFKA_CLIENT_ID ?? 'kairos-tracker';
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId, logger });
+  const producer = createIdempotentProducer(kafka);
+  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
+  const types = recordTypes();
+  const schemaId = await codec.idOf(valueSubject(config.TOPIC_BEHAVIOR_EVENTS), readSchema('BehaviorEvent'));
+  await producer.connect();
+  const events = overrides.publisher ?? new KafkaEventPublisher(producer, config.TOPIC_BEHAVIOR_EVENTS, (event) => codec.encode(schemaId, types.BehaviorEvent, event));
+  const context: TrackerContext = { config, logger, metrics, producer, events, clock };
+
+  const kafkaHealth = kafkaProbe({ brokers: config.KAFKA_BROKERS, clientId: `${clientId}-health`, topics: [config.TOPIC_BEHAVIOR_EVENTS], timeoutMs: DEFAULT_PROBE_TIMEOUT_MS });
+  const monitor = new HealthMonitor({ probes: { kafka: kafkaHealth.probe, registry: registryProbe(config.SCHEMA_REGISTRY_URL, DEFAULT_PROBE_TIMEOUT_MS) }, logger });
+  monitor.start();
+
+  const sets = [linkRouteSet(context, trackerMetrics, events), ...(overrides.extraRoutes ?? []).map((factory) => factory(context))];
+  const routes = composeRoutes(sets);
+  const http = await startHttpServer({
+    port: config.HTTP_PORT,
+    host: config.HTTP_HOST,
+    credentials: credentialsOf(config),
+    registry: metrics.registry,
+    logger,
+    readiness: monitor.checks(),
+    routes: routes.private,
+    publicRoutes: routes.public,
+  });
+  logger.info({ http: http.port, topic: config.TOPIC_BEHAVIOR_EVENTS, publicRoutes: Object.keys(routes.public), privateRoutes: Object.keys(routes.private) }, 'started');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      http.beginStopping();
+      monitor.stop();
+      await http.close();
+      await producer.disconnect();
+      await kafkaHealth.close();
+    })());
+  return { http, logger, metrics, trackerMetrics, stop };
+}
+
+if (require.main === module) serviceMain('tracker', trackerShape, (config) => startTracker(config));
+
+/** For tools and tests: the configuration from the environment. */
+export function loadTrackerConfig(env: NodeJS.ProcessEnv = process.env): TrackerConfig {
+  return loadConfig(trackerShape, env);
+}
