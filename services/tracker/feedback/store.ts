@@ -49,7 +49,7 @@ export class FeedbackStore {
       this.redis,
       'countFeedback',
       [this.keys.campaignCounts(campaign), this.keys.counted(eventId)],
-      [GUARD_FIELD[kind], day, windowDays, (windowDays + 1) * 86_400_000, (windowDays + 1) * 86_400_000],
+      [GUARD_FIELD[kind], day, windowDays, kind === 'send' ? 0 : (windowDays + 1) * 86_400_000, (windowDays + 1) * 86_400_000],
     );
     return { counted: counted === 1, sends, bounces, complaints };
   }

@@ -10,7 +10,8 @@
   ARGV[1]  what to count: s (send), b (hard bounce) or c (complaint)
   ARGV[2]  the event's UTC day number
   ARGV[3]  the window in days (the buckets summed: day - window + 1 .. day)
-  ARGV[4]  how long the marker is kept (ms)
+  ARGV[4]  how long the marker is kept (ms); 0 = no marker (sends: one per email, a rare
+           double count only lowers the rates, and a marker per send would cost a key per email)
   ARGV[5]  how long the counters live after their last change (ms)
 
   Returns {counted (1, or 0 for a repeat), sends, bounces, complaints} over the window.
@@ -19,7 +20,8 @@
 local day = toInteger(ARGV[2], 0)
 local window = toInteger(ARGV[3], 7)
 local counted = 0
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', toInteger(ARGV[4], 86400000)) then
+local markerMs = toInteger(ARGV[4], 86400000)
+if markerMs <= 0 or redis.call('SET', KEYS[2], '1', 'NX', 'PX', markerMs) then
   redis.call('HINCRBY', KEYS[1], ARGV[1] .. ':' .. day, 1)
   redis.call('PEXPIRE', KEYS[1], toInteger(ARGV[5], 8 * 86400000))
   counted = 1
