@@ -21,7 +21,10 @@ export const rendererShape = {
   SES_RETRY_BASE: durationVar().default(100),
   SES_RETRY_MAX: durationVar().default(5000),
   SES_REQUEST_TIMEOUT: durationVar().default(10_000),
-  SENT_MAIL_LOOKUP: enumVar(['auto', 'ses-emulator', 'none']).default('auto'),
+  // auto: ses-emulator with SES_ENDPOINT set, else ses-events (the tracker's record of SES Send events).
+  SENT_MAIL_LOOKUP: enumVar(['auto', 'ses-emulator', 'ses-events', 'none']).default('auto'),
+  // ses-events: how long after the reservation a missing Send event still means "maybe sent".
+  SENT_MAIL_WAIT: durationVar().default(120_000),
   // LINK_SIGNING_KEY_ID, LINK_SIGNING_SECRET, LINK_SIGNING_PREVIOUS_KEYS, KAIROS_ENV; checked
   // together by linkKeyring() before the renderer connects to anything.
   ...linkKeyShape,

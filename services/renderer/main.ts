@@ -22,13 +22,13 @@ import { loadRendererAssets } from './assets';
 import { rendererShape, senderOf, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
-import { createRendererMetrics, type RendererMetrics } from './metrics';
+import { createRendererMetrics, pausedCampaignsGauge, type RendererMetrics } from './metrics';
 import { contentOptions, throwAwayLinkKey } from './preview';
 import { RedisSendRateLimiter } from './rate-limit';
 import { rendererRoutes } from './routes';
 import { createRecommendationsClient } from './recommendations';
 import { Renderer, type RendererHooks } from './renderer';
-import { EmulatorSentMailLookup, NoSentMailLookup, type SentMailLookup } from './sent-lookup';
+import { EmulatorSentMailLookup, NoSentMailLookup, SesEventSentMailLookup, type SentMailLookup } from './sent-lookup';
 import { createSesClient, RetryingSender, SesEmailSender, type EmailSender } from './ses';
 import { RendererStore } from './store';
 
@@ -101,8 +101,15 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
       },
     },
   );
-  const lookupKind = config.SENT_MAIL_LOOKUP === 'auto' ? (config.SES_ENDPOINT ? 'ses-emulator' : 'none') : config.SENT_MAIL_LOOKUP;
-  const sentLookup = overrides.sentLookup ?? (lookupKind === 'ses-emulator' && config.SES_ENDPOINT ? new EmulatorSentMailLookup(config.SES_ENDPOINT, keyring, clock) : new NoSentMailLookup());
+  const lookupKind = config.SENT_MAIL_LOOKUP === 'auto' ? (config.SES_ENDPOINT ? 'ses-emulator' : 'ses-events') : config.SENT_MAIL_LOOKUP;
+  const sentLookup =
+    overrides.sentLookup ??
+    (lookupKind === 'ses-emulator' && config.SES_ENDPOINT
+      ? new EmulatorSentMailLookup(config.SES_ENDPOINT, keyring, clock)
+      : lookupKind === 'ses-events'
+        ? new SesEventSentMailLookup(redis, config.REDIS_KEY_PREFIX, { waitMs: config.SENT_MAIL_WAIT, clock, logger })
+        : new NoSentMailLookup());
+  pausedCampaignsGauge(metrics.registry, store);
 
   const renderer = new Renderer({
     store,

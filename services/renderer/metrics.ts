@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RendererStore } from './store';
 
 /** The renderer's own series, on the service's registry beside the shared pipeline metrics. */
 export interface RendererMetrics {
@@ -25,4 +26,23 @@ export function createRendererMetrics(registry: Registry): RendererMetrics {
     recommendationFallbacks: new Counter({ name: 'kairos_renderer_recommendation_fallbacks_total', help: 'Emails rendered with the fallback recommendations', registers }),
     invalidAddresses: new Counter({ name: 'kairos_renderer_invalid_addresses_total', help: 'Triggers suppressed because the profile email is not exactly one mailbox (invalid_address), by problem', labelNames: ['problem'] as const, registers }),
   };
+}
+
+/**
+ * `kairos_campaign_paused{campaign}`: 1 for each campaign the deliverability guard paused, read
+ * from Redis at each scrape (0 for a campaign resumed since the last one).
+ */
+export function pausedCampaignsGauge(registry: Registry, store: Pick<RendererStore, 'pausedCampaigns'>): Gauge<'campaign'> {
+  const seen = new Set<string>();
+  return new Gauge({
+    name: 'kairos_campaign_paused',
+    help: 'Campaigns paused by the deliverability guard (1), or resumed since (0)',
+    labelNames: ['campaign'] as const,
+    registers: [registry],
+    async collect() {
+      const paused = await store.pausedCampaigns();
+      for (const campaign of paused.keys()) seen.add(campaign);
+      for (const campaign of seen) this.set({ campaign }, paused.has(campaign) ? 1 : 0);
+    },
+  });
 }

@@ -195,7 +195,7 @@ export class Renderer {
       return {};
     }
     const mailbox = recipient.kind === 'mailbox' ? recipient.mailbox : null;
-    const [segmentState, listed] = await Promise.all([store.segmentState(partition, trigger.customer_id, now), store.suppression(mailbox)]);
+    const [segmentState, listed, paused] = await Promise.all([store.segmentState(partition, trigger.customer_id, now), store.suppression(mailbox), store.pausedCampaigns()]);
     const segments = segmentState.segments;
     const lastSentByCampaign: Record<string, number> = {};
     for (const send of customer.sends) lastSentByCampaign[send.campaign] = Math.max(lastSentByCampaign[send.campaign] ?? 0, send.at);
@@ -204,7 +204,7 @@ export class Renderer {
       lastSentByCampaign,
       suppressed: isUnsubscribed(customer) ? 'unsubscribed' : listed,
     };
-    const decision = chooseCampaign({ trigger, profile: customer.profile, segments, campaigns: assets.campaigns, history, now });
+    const decision = chooseCampaign({ trigger, profile: customer.profile, segments, campaigns: assets.campaigns, history, now, pausedCampaigns: new Set(paused.keys()) });
     switch (decision.status) {
       case 'suppressed':
         await this.finish(partition, trigger, from, 'suppressed', null, null, null, reasonOf(decision.reason, decision.detail));
@@ -263,7 +263,7 @@ export class Renderer {
     const { store, sentLookup, logger, assets, clock } = this.options;
     const reason = ledger.reason ?? reasonOf('chosen', 'resumed after a restart');
     const campaign = assets.campaigns.find((c) => c.name === ledger.campaign);
-    const found = await sentLookup.findSent(trigger.trigger_id);
+    const found = await sentLookup.findSent(trigger.trigger_id, { reservedAt: ledger.at });
     if (found !== null) {
       logger.info({ triggerId: trigger.trigger_id, messageId: found.messageId }, 'SES already took this email before a restart; recording it as sent');
       this.options.metrics.resumed.inc({ result: 'found_sent' });
@@ -311,7 +311,7 @@ export class Renderer {
     const started = process.hrtime.bigint();
     let messageId: string;
     try {
-      ({ messageId } = await sender.send({ raw: prepared.raw, to, triggerId: trigger.trigger_id, campaign: campaign.name, variant: variant?.name ?? null }));
+      ({ messageId } = await sender.send({ raw: prepared.raw, to, triggerId: trigger.trigger_id, customerId: trigger.customer_id, campaign: campaign.name, variant: variant?.name ?? null }));
     } catch (error) {
       if (error instanceof SesSendError && error.kind === 'permanent') {
         metrics.sesCalls.inc({ result: 'permanent_error' });

@@ -19,7 +19,15 @@ export interface RouteDeps {
 
 /** The renderer's HTTP routes. */
 export function rendererRoutes(deps: RouteDeps): Record<string, RouteHandler> {
-  return { 'GET /preview': preview(deps) };
+  return { 'GET /preview': preview(deps), 'GET /campaigns/paused': paused(deps) };
+}
+
+/** GET /campaigns/paused: the campaigns the deliverability guard paused, with why and since when. */
+function paused(deps: RouteDeps): RouteHandler {
+  return async (_req, res) => {
+    const list = [...(await deps.store.pausedCampaigns())].map(([campaign, pause]) => ({ campaign, paused_at: new Date(pause.at).toISOString(), reason: pause.reason, detail: pause.detail }));
+    sendJson(res, 200, { paused: list.sort((a, b) => (a.campaign < b.campaign ? -1 : 1)) });
+  };
 }
 
 const PREVIEW_QUERY = {

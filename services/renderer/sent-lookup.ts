@@ -6,10 +6,58 @@
  */
 import { verifyLinkToken, type LinkKeyring } from '../core/links';
 import { KairosError } from '../kit/errors';
+import { FeedbackKeys } from '../kit/feedback-keys';
+import type { Logger } from '../kit/logger';
+import type { RedisClient } from '../kit/redis';
 
 export interface SentMailLookup {
-  /** The SES message id of the trigger's email, or null when SES has no record of it. */
-  findSent(triggerId: string): Promise<{ messageId: string } | null>;
+  /**
+   * The SES message id of the trigger's email, or null when SES has no record of it.
+   * `reservedAt` is when the ledger reserved the send (the SES call came after it).
+   */
+  findSent(triggerId: string, context?: { reservedAt: number }): Promise<{ messageId: string } | null>;
+}
+
+/**
+ * Real SES: the tracker records each Send event's message id under its trigger_id tag
+ * (services/tracker/feedback). A Send event reaches us seconds after SES accepted the email
+ * (SES -> SNS -> HTTPS), so "no record yet" is not "not sent": the lookup waits until
+ * `reservedAt + waitMs` (SENT_MAIL_WAIT) before answering null, polling every `pollMs`. A
+ * renderer restarted long after the crash does not wait at all.
+ *
+ * The residual window (docs/operations.md): a Send event that arrives later than SENT_MAIL_WAIT
+ * after the reservation (SNS retrying an unreachable tracker, the event destination disabled)
+ * means a second email. The wait holds the partition's triggers back meanwhile.
+ */
+export class SesEventSentMailLookup implements SentMailLookup {
+  private readonly keys: FeedbackKeys;
+
+  constructor(
+    private readonly redis: RedisClient,
+    prefix: string,
+    private readonly options: { waitMs: number; pollMs?: number; clock?: () => number; logger?: Logger; sleep?: (ms: number) => Promise<void> },
+  ) {
+    this.keys = new FeedbackKeys(prefix);
+  }
+
+  async findSent(triggerId: string, context?: { reservedAt: number }): Promise<{ messageId: string } | null> {
+    const clock = this.options.clock ?? Date.now;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const pollMs = this.options.pollMs ?? 500;
+    const deadline = (context?.reservedAt ?? clock()) + this.options.waitMs;
+    let warned = false;
+    for (;;) {
+      const messageId = await this.redis.get(this.keys.sent(triggerId));
+      if (messageId !== null) return { messageId };
+      const left = deadline - clock();
+      if (left <= 0) return null;
+      if (!warned) {
+        warned = true;
+        this.options.logger?.warn({ triggerId, waitMs: left }, 'reserved send without an SES Send event yet; waiting for it before sending again');
+      }
+      await sleep(Math.min(pollMs, left));
+    }
+  }
 }
 
 /**

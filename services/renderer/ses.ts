@@ -4,6 +4,7 @@
  * backoff and full jitter, each attempt admitted by the shared send-rate limit.
  */
 import { SendEmailCommand, SESv2Client, type SendEmailCommandOutput } from '@aws-sdk/client-sesv2';
+import { customerTag } from '../core/feedback';
 import { Mailbox } from '../core/recipients';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
@@ -15,6 +16,8 @@ export interface OutgoingEmail {
   /** The one recipient: SES's Destination, so SES never derives recipients from the headers. */
   to: Mailbox;
   triggerId: string;
+  /** Travels as the customer_id (or customer_b64) tag, so SES events name the customer. */
+  customerId?: string;
   campaign: string;
   variant: string | null;
 }
@@ -72,10 +75,12 @@ export class SesEmailSender implements EmailSender {
 
   async send(email: OutgoingEmail): Promise<{ messageId: string }> {
     if (!(email.to instanceof Mailbox)) throw new SesSendError('refusing to call SES: the recipient is not a validated Mailbox', 'InvalidRecipient', 'permanent', 0);
+    const customer = email.customerId === undefined ? null : customerTag(email.customerId);
     const tags = [
       { Name: 'trigger_id', Value: email.triggerId },
       { Name: 'campaign', Value: email.campaign },
       ...(email.variant === null ? [] : [{ Name: 'variant', Value: email.variant }]),
+      ...(customer === null ? [] : [customer]),
     ];
     const output = (await this.client.send(
       new SendEmailCommand({

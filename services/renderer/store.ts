@@ -7,6 +7,7 @@
 import { Mailbox, parseMailbox } from '../core/recipients';
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
 import { segmentStateView, type SegmentStateView } from '../core/segments';
+import { FeedbackKeys, parseCampaignPause, type CampaignPause } from '../kit/feedback-keys';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 import { segmentStateKey } from '../kit/segment-state-key';
 import type { RendererKeys } from './keys';
@@ -115,6 +116,29 @@ export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledger
   };
 }
 
+export type SuppressionReason = 'bounced' | 'complained' | 'unsubscribed';
+
+/**
+ * A suppression list value: `<reason>|<epoch ms>` (entries written before the time was kept
+ * are the bare reason). Null for anything else.
+ */
+export function parseSuppression(value: string): { reason: SuppressionReason; at: number | null } | null {
+  const bar = value.indexOf('|');
+  const reason = bar < 0 ? value : value.slice(0, bar);
+  if (reason !== 'bounced' && reason !== 'complained' && reason !== 'unsubscribed') return null;
+  const at = bar < 0 ? null : Number(value.slice(bar + 1));
+  return { reason, at: at !== null && Number.isFinite(at) ? at : null };
+}
+
+/**
+ * Puts a validated mailbox on the suppression list with its reason and time; the renderer
+ * (ops, tests) and the tracker's SES feedback (hard bounces, complaints) both write through this.
+ */
+export async function suppressAddress(redis: RedisClient, keys: RendererKeys, mailbox: Mailbox, reason: SuppressionReason, at: number): Promise<void> {
+  if (!(mailbox instanceof Mailbox)) throw new Error('cannot suppress: not a validated Mailbox');
+  await redis.set(keys.suppression(mailbox.address), `${reason}|${Math.trunc(at)}`);
+}
+
 export function sendMember(campaign: string, triggerId: string): string {
   return `${campaign}|${triggerId}`;
 }
@@ -179,7 +203,7 @@ export class RendererStore {
   async suppression(mailbox: Mailbox | null): Promise<'bounced' | 'complained' | 'unsubscribed' | null> {
     if (mailbox === null) return null;
     const value = await this.redis.get(this.keys.suppression(mailbox.address));
-    return value === 'bounced' || value === 'complained' || value === 'unsubscribed' ? value : null;
+    return value === null ? null : parseSuppression(value)?.reason ?? null;
   }
 
   /**
@@ -187,10 +211,16 @@ export class RendererStore {
    * under its normalized mailbox, so `M@Exämple.com` and `M@xn--exmple-cua.com` are one entry.
    * Throws for a value that is not exactly one mailbox (the message names the problem, not the value).
    */
-  async suppress(address: string | Mailbox, reason: 'bounced' | 'complained' | 'unsubscribed'): Promise<void> {
+  async suppress(address: string | Mailbox, reason: SuppressionReason, at: number = Date.now()): Promise<void> {
     const parsed = address instanceof Mailbox ? { ok: true as const, mailbox: address } : parseMailbox(address);
     if (!parsed.ok) throw new Error(`cannot suppress: the address is not exactly one mailbox (${parsed.problem})`);
-    await this.redis.set(this.keys.suppression(parsed.mailbox.address), reason);
+    await suppressAddress(this.redis, this.keys, parsed.mailbox, reason, at);
+  }
+
+  /** The campaigns the deliverability guard paused (the tracker writes them from SES feedback). */
+  async pausedCampaigns(): Promise<Map<string, CampaignPause>> {
+    const hash = await this.redis.hgetall(new FeedbackKeys(this.keys.prefix).paused());
+    return new Map(Object.entries(hash).map(([campaign, raw]) => [campaign, parseCampaignPause(raw)]));
   }
 
   async ledger(partition: number, triggerId: string): Promise<LedgerEntry | null> {

@@ -1,6 +1,7 @@
 import { bearerTokenVar, commonShape, durationVar, hostVar, intVar, urlVar, type loadConfig } from '../kit/config';
 import { DEFAULT_HTTP_HOST } from '../kit/http';
 import { linkKeyShape } from '../kit/link-keys';
+import { sesFeedbackShape } from './feedback/config';
 import { DEFAULT_SUSPECT_WITHIN_MS } from './hits';
 
 /**
@@ -26,6 +27,9 @@ export const trackerShape = {
   // Shown on a refused (expired, damaged) unsubscribe or preferences link: another way to
   // unsubscribe, e.g. the shop's account settings page. Unset: the page says to contact the shop.
   TRACKER_HELP_URL: urlVar().optional(),
+  // Redis (REDIS_URL, REDIS_KEY_PREFIX: the renderer's) for SES feedback.
+  REDIS_CONNECT_TIMEOUT: durationVar().default(5000),
+  ...sesFeedbackShape,
 };
 
 export type TrackerConfig = ReturnType<typeof loadConfig<typeof trackerShape>>;

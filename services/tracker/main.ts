@@ -1,7 +1,8 @@
 /**
  * The tracker: serves the signed links of every email (open pixel, click redirects, one-click
  * unsubscribe, preferences page) and publishes each valid hit as a BehaviorEvent on
- * behavior.events. No consumer, no Redis: a stateless HTTP service in front of a producer.
+ * behavior.events; takes SES feedback from SNS (`POST /ses/notifications`, feedback/) into
+ * suppression, Send records and the deliverability guard in Redis. No consumer.
  *
  *   node dist/services/tracker/main.js
  *
@@ -20,7 +21,9 @@ import { createIdempotentProducer, createKafka } from '../kit/kafka';
 import { linkKeyring } from '../kit/link-keys';
 import { createLogger, type Logger } from '../kit/logger';
 import { createMetrics, type KairosMetrics } from '../kit/metrics';
-import { kafkaProbe, registryProbe } from '../kit/probes';
+import { kafkaProbe, redisProbe, registryProbe } from '../kit/probes';
+import { createRedis, ensureRedisReachable } from '../kit/redis';
+import { createSesFeedbackRoutes } from './feedback';
 import { serviceMain } from '../kit/consumer-service';
 import { trackerShape, type TrackerConfig } from './config';
 import { createTrackerMetrics, trackerRoutes, type EventPublisher, type TrackerMetrics } from './routes';
@@ -125,12 +128,21 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
   await producer.connect();
   const events = overrides.publisher ?? new KafkaEventPublisher(producer, config.TOPIC_BEHAVIOR_EVENTS, (event) => codec.encode(schemaId, types.BehaviorEvent, event));
   const context: TrackerContext = { config, logger, metrics, producer, events, clock };
+  // SES feedback keeps suppression, Send records and the guard's counts in Redis, under the
+  // renderer's REDIS_KEY_PREFIX.
+  const redis = createRedis(config, { connectionName: 'kairos-tracker', logger });
+  await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
+  const feedback = await createSesFeedbackRoutes({ config, redis, producer, codec, logger, registry: metrics.registry, clock });
 
   const kafkaHealth = kafkaProbe({ brokers: config.KAFKA_BROKERS, clientId: `${clientId}-health`, topics: [config.TOPIC_BEHAVIOR_EVENTS], timeoutMs: DEFAULT_PROBE_TIMEOUT_MS });
-  const monitor = new HealthMonitor({ probes: { kafka: kafkaHealth.probe, registry: registryProbe(config.SCHEMA_REGISTRY_URL, DEFAULT_PROBE_TIMEOUT_MS) }, logger });
+  const monitor = new HealthMonitor({
+    probes: { kafka: kafkaHealth.probe, registry: registryProbe(config.SCHEMA_REGISTRY_URL, DEFAULT_PROBE_TIMEOUT_MS), redis: redisProbe(redis) },
+    logger,
+  });
   monitor.start();
 
-  const sets = [linkRouteSet(context, trackerMetrics, events), ...(overrides.extraRoutes ?? []).map((factory) => factory(context))];
+  // SNS sends no bearer token: the feedback route is public, authenticated by the SNS signature.
+  const sets = [linkRouteSet(context, trackerMetrics, events), { public: feedback }, ...(overrides.extraRoutes ?? []).map((factory) => factory(context))];
   const routes = composeRoutes(sets);
   const http = await startHttpServer({
     port: config.HTTP_PORT,
@@ -152,6 +164,7 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
       await http.close();
       await producer.disconnect();
       await kafkaHealth.close();
+      redis.disconnect();
     })());
   return { http, logger, metrics, trackerMetrics, stop };
 }

@@ -30,12 +30,14 @@ export interface ChooseInput {
   history: SendHistory;
   /** Epoch ms; the only clock this module sees. */
   now: number;
+  /** Campaigns the deliverability guard paused: chosen, they are skipped (campaign_paused), not replaced. */
+  pausedCampaigns?: ReadonlySet<string>;
 }
 
 export type Decision =
   | { status: 'send'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; reason: string }
   | { status: 'suppressed'; reason: SuppressionReason; detail: string }
-  | { status: 'skipped'; reason: 'no_campaign' | 'frequency_cap' | 'cooldown'; campaign?: Campaign; detail: string }
+  | { status: 'skipped'; reason: 'no_campaign' | 'frequency_cap' | 'cooldown' | 'campaign_paused'; campaign?: Campaign; detail: string }
   | { status: 'deferred'; until: number; reason: 'quiet_hours'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; detail: string };
 
 function suppression(profile: CustomerProfile | null, history: SendHistory): Decision | null {
@@ -91,6 +93,11 @@ export function chooseCampaign(input: ChooseInput): Decision {
   });
   if (ready.length === 0) return { status: 'skipped', reason: 'cooldown', campaign: eligible[0], detail: `in cooldown: ${cooling.join(', ')}` };
   const campaign = ready[0];
+  // A paused campaign does not hand its trigger to a lower-priority one: the pause is about
+  // this audience's complaints or bounces, which another message would not cure.
+  if (input.pausedCampaigns?.has(campaign.name)) {
+    return { status: 'skipped', reason: 'campaign_paused', campaign, detail: `campaign ${campaign.name} is paused by the deliverability guard` };
+  }
 
   const cap = campaign.caps.frequencyCap;
   const recent = history.sentAt.filter((at) => at > now - cap.perMs && at <= now).sort((a, b) => a - b);

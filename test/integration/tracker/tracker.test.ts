@@ -206,6 +206,13 @@ describe('the tracker against the real stack', () => {
     expect(await emailsTo(customer)).toHaveLength(2);
   });
 
+  it('mounts SES feedback at POST /ses/notifications (among the public routes): an unsigned message is refused by the SNS checks', async () => {
+    const answer = await hit(base, 'POST', '/ses/notifications', JSON.stringify({ Type: 'Notification', MessageId: 'm-1', TopicArn: 'arn:aws:sns:eu-west-1:123456789012:ses-events' }));
+    expect(answer.status).toBeGreaterThanOrEqual(400);
+    expect(answer.status).toBeLessThan(500);
+    expect([401, 404]).not.toContain(answer.status);
+  });
+
   it('refuses tampered, swapped, unsigned and expired links with 4xx, never redirects, and publishes nothing', async () => {
     const customer = `mallory-${run}`;
     const ids = { customer_id: customer, trigger_id: `t-${run}`, campaign: 'standard_message' };

@@ -1,5 +1,5 @@
 import { requireMailbox } from '../../../services/core/recipients';
-import { classifySesError, RetryingSender, SesSendError, type EmailSender } from '../../../services/renderer/ses';
+import { classifySesError, RetryingSender, SesEmailSender, SesSendError, type EmailSender } from '../../../services/renderer/ses';
 
 const sdkError = (name: string, status?: number, code?: string) =>
   Object.assign(new Error(`${name} happened`), { name, ...(code ? { code } : {}), ...(status === undefined ? {} : { $metadata: { httpStatusCode: status } }) });
@@ -66,5 +66,25 @@ describe('RetryingSender', () => {
     const error = (await h.sender.send(mail).catch((e: unknown) => e)) as SesSendError;
     expect(error.retriable).toBe(true);
     expect(error.attempts).toBe(4);
+  });
+});
+
+describe('SesEmailSender tags', () => {
+  const sentWith = async (customerId: string | undefined) => {
+    const commands: Array<{ input: { EmailTags?: Array<{ Name: string; Value: string }> } }> = [];
+    const client = { send: async (command: unknown) => (commands.push(command as (typeof commands)[number]), { MessageId: 'm-1', $metadata: {} }) };
+    const sender = new SesEmailSender(client as unknown as ConstructorParameters<typeof SesEmailSender>[0], 'kairos');
+    await sender.send({ raw: Buffer.from('x'), to: requireMailbox('ada@example.com'), triggerId: 't-1', customerId, campaign: 'cart_reminder', variant: null });
+    return commands[0]?.input.EmailTags;
+  };
+
+  it('names the trigger, campaign and customer, so SES events can be attributed', async () => {
+    expect(await sentWith('c-1')).toEqual([{ Name: 'trigger_id', Value: 't-1' }, { Name: 'campaign', Value: 'cart_reminder' }, { Name: 'customer_id', Value: 'c-1' }]);
+  });
+
+  it('encodes a customer id SES tags do not allow, and never puts it raw', async () => {
+    const tags = await sentWith('ada@shop.example');
+    expect(tags).toContainEqual({ Name: 'customer_b64', Value: Buffer.from('ada@shop.example').toString('base64url') });
+    expect(JSON.stringify(tags)).not.toContain('@');
   });
 });

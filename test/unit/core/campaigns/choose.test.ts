@@ -253,3 +253,16 @@ describe('variants', () => {
     expect(sent(choose({ segments: ['engaged'] })).variant).toBeNull();
   });
 });
+
+describe('chooseCampaign: campaigns paused by the deliverability guard', () => {
+  it('skips a paused winner with campaign_paused instead of handing the trigger to the next campaign', () => {
+    const decision = choose({ trigger: trigger('cart_abandoned'), segments: ['engaged'], pausedCampaigns: new Set(['standard_message']) });
+    expect(decision).toMatchObject({ status: 'skipped', reason: 'campaign_paused', detail: 'campaign standard_message is paused by the deliverability guard' });
+    expect(decision.status === 'skipped' && decision.campaign?.name).toBe('standard_message');
+  });
+
+  it('sends as before when another campaign is paused, and suppression still comes first', () => {
+    expect(sent(choose({ trigger: trigger('cart_abandoned'), segments: ['engaged'], pausedCampaigns: new Set(['cart_reminder']) })).campaign.name).toBe('standard_message');
+    expect(choose({ trigger: trigger('cart_abandoned'), pausedCampaigns: new Set(['cart_reminder']), history: { sentAt: [], lastSentByCampaign: {}, suppressed: 'complained' } })).toMatchObject({ status: 'suppressed', reason: 'complained' });
+  });
+});

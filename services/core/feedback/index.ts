@@ -1,0 +1,3 @@
+export * from './sns';
+export * from './ses-events';
+export * from './guard';
