@@ -1,7 +1,7 @@
 /**
  * The renderer's Redis state, thin: builds keys and arguments (reserveSendArgs and
  * finishTriggerArgs are pure and unit-tested), runs the Lua scripts of
- * services/renderer/lua (storeProfile, markUnsubscribed, markResubscribed, reserveSend, finishTrigger) and the
+ * services/renderer/lua (storeProfile, markOptOutTime, reserveSend, finishTrigger) and the
  * kit's trimOutbox, reads.
  */
 import { Mailbox, parseMailbox } from '../core/recipients';
@@ -162,13 +162,14 @@ export class RendererStore {
     await this.redis.del(this.keys.customer(partition, customerId), this.keys.sends(partition, customerId));
   }
 
+  /** Records an `unsubscribe` event (field `u`; the latest time is kept). */
   async markUnsubscribed(partition: number, customerId: string, at: number): Promise<void> {
-    await runScript(this.redis, 'markUnsubscribed', [this.keys.customer(partition, customerId)], [at]);
+    await runScript(this.redis, 'markOptOutTime', [this.keys.customer(partition, customerId)], ['u', at]);
   }
 
-  /** Records a `resubscribe` event (field `r`, the latest time kept, like markUnsubscribed's `u`). */
+  /** Records a `resubscribe` event (field `r`; the latest time is kept). */
   async markResubscribed(partition: number, customerId: string, at: number): Promise<void> {
-    await runScript(this.redis, 'markResubscribed', [this.keys.customer(partition, customerId)], [at]);
+    await runScript(this.redis, 'markOptOutTime', [this.keys.customer(partition, customerId)], ['r', at]);
   }
 
   async customer(partition: number, customerId: string): Promise<CustomerState> {

@@ -18,7 +18,7 @@
  */
 import type { VerifiedLinkClaims } from '../core/links';
 import { RECORD_LIMITS } from '../core/limits';
-import type { BehaviorEvent } from '../core/types';
+import { behaviorEvent, type BehaviorEvent } from '../core/types';
 
 export type TrackerEventType = 'email_open' | 'email_click' | 'unsubscribe' | 'resubscribe';
 
@@ -116,19 +116,13 @@ export function hitEvent(input: {
   if (request.method === 'HEAD') properties.prefetch = 'head';
   const suspect = suspicions(type, claims, request, nowMs, input.policy);
   if (suspect.length > 0) properties.suspect = suspect.join(',');
-  return {
+  return behaviorEvent({
     event_id: hitEventId(type, claims.nonce, nowMs, input.random),
     customer_id: claims.customer_id,
     type,
     occurred_at: nowMs,
-    product_id: null,
-    category: null,
-    quantity: null,
-    value_cents: null,
-    currency: null,
-    order_id: null,
     campaign_id: claims.campaign,
     message_id: claims.trigger_id,
     properties,
-  };
+  });
 }

@@ -19,7 +19,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Counter, type Registry } from 'prom-client';
 import { dayOf, guardDecision, interpretSesEvent, sesEventSchema, snsMessageSchema, timestampProblem, urlAllowed, type FeedbackActions, type SnsMessage } from '../../core/feedback';
-import type { BehaviorEvent } from '../../core/types';
+import { behaviorEvent, type BehaviorEvent } from '../../core/types';
 import { sendJson, type RouteHandler } from '../../kit/http';
 import { HttpError } from '../../kit/http-params';
 import type { Logger } from '../../kit/logger';
@@ -204,21 +204,17 @@ export function sesNotificationHandler(deps: SesFeedbackDeps): RouteHandler {
     if (actions.guard !== null && attribution.campaign !== null) await guard(attribution.campaign, actions);
     const customerId = attribution.customerId;
     if (customerId !== null) {
-      await deps.publish([{
-        event_id: actions.eventId,
-        customer_id: customerId,
-        type: actions.eventType,
-        occurred_at: actions.occurredAt,
-        product_id: null,
-        category: null,
-        quantity: null,
-        value_cents: null,
-        currency: null,
-        order_id: null,
-        campaign_id: attribution.campaign,
-        message_id: actions.sesMessageId,
-        properties: actions.properties,
-      }]);
+      await deps.publish([
+        behaviorEvent({
+          event_id: actions.eventId,
+          customer_id: customerId,
+          type: actions.eventType,
+          occurred_at: actions.occurredAt,
+          campaign_id: attribution.campaign,
+          message_id: actions.sesMessageId,
+          properties: actions.properties,
+        }),
+      ]);
     }
     metrics.feedback.inc({ kind: actions.kind, result: customerId === null ? 'unattributed' : 'applied' });
     log.info(
