@@ -9,6 +9,7 @@
  * a tampered link never redirects nor publishes an event, nothing is logged as a handler
  * failure, and every server still answers /healthz. The seed is printed; FUZZ_SEED=<n> replays it.
  */
+import { seededRandom } from '../../../services/tools/synthetic';
 import { LinkSigner } from '../../../services/core/links';
 import { customerProfile, type BehaviorEvent } from '../../../services/core/types';
 import { partitionOf } from '../../../services/kit/partitioner';
@@ -32,18 +33,6 @@ const VALUES_PER_PARAMETER = 40;
 const TIME_BUDGET_MS = 60_000;
 const PARTITIONS = 6;
 const CUSTOMER = 'fuzz-customer';
-
-/** mulberry32: small, seeded, good enough to pick test values reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Makes `text` sendable as part of a request target: bytes outside visible ASCII become %XX; `%` stays as is. */
 function wire(text: string): string {
@@ -187,7 +176,7 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
   ];
 
   it('never answers 5xx, always answers 4xx with a JSON error, and logs no handler failure', async () => {
-    const rng = prng(SEED);
+    const rng = seededRandom(SEED);
     const started = Date.now();
     const failures: string[] = [];
     const statuses = new Map<number, number>();
