@@ -29,6 +29,10 @@ export class PartitionKeys {
   customer(partition: number, customerId: string): string {
     return `${this.tag(partition)}:c:${customerId}`;
   }
+  /** A hash of counters within the partition (no TTL: aggregates live until reset). */
+  hash(partition: number, name: string): string {
+    return `${this.tag(partition)}:h:${name}`;
+  }
   /** A set of members (for example a segment's customers) within the partition. */
   set(partition: number, name: string): string {
     return `${this.tag(partition)}:s:${name}`;
@@ -71,10 +75,16 @@ export interface PartitionChange {
   timers: Map<string, number | null>;
   /** Set memberships to add or remove. */
   sets: Array<{ set: string; op: '+' | '-'; member: string }>;
+  /**
+   * Increments of the partition's counter hashes (HINCRBY; HINCRBYFLOAT when `float`), applied
+   * with the rest behind the fence, so a replayed batch never counts twice. The hashes have no
+   * TTL. A service that counts gives deltas: the difference its records made.
+   */
+  counters?: Array<{ hash: string; field: string; by: number; float?: boolean }>;
 }
 
 export function emptyChange(): PartitionChange {
-  return { states: new Map(), outbox: [], timers: new Map(), sets: [] };
+  return { states: new Map(), outbox: [], timers: new Map(), sets: [], counters: [] };
 }
 
 /**
@@ -89,11 +99,14 @@ export interface PartitionChangeIndex {
   timers: Array<[string, string]>;
   /** [KEYS index of the set, "+" or "-", member]. */
   sets: Array<[number, '+' | '-', string]>;
+  /** [KEYS index of the hash, field, increment as a string, 1 for HINCRBYFLOAT else 0]; absent when none. */
+  counters?: Array<[number, string, string, 0 | 1]>;
 }
 
 /**
  * The KEYS and ARGV of applyPartitionChange-n.lua for one change (see its header). KEYS: the
- * fence, outbox and timers, then one key per changed state and one per touched set. ARGV: six
+ * fence, outbox and timers, then one key per changed state, one per touched set and one per
+ * counted hash. ARGV: six
  * fixed values, the PartitionChangeIndex as JSON, the state values (one per state key, in KEYS
  * order; "" deletes), then the outbox records.
  */
@@ -104,12 +117,24 @@ export function applyPartitionChangeArgs(
   const { partition, change } = input;
   const stateIds = [...change.states.keys()];
   const setNames = [...new Set(change.sets.map((s) => s.set))];
+  const counters = change.counters ?? [];
+  const hashNames = [...new Set(counters.map((c) => c.hash))];
   const firstSetKey = 4 + stateIds.length; // Lua's KEYS index of the first set
+  const firstHashKey = firstSetKey + setNames.length;
   const index: PartitionChangeIndex = {
     states: stateIds.length,
     timers: [...change.timers].map(([member, due]) => [member, due === null ? '' : String(due)]),
     sets: change.sets.map(({ set, op, member }) => [firstSetKey + setNames.indexOf(set), op, member]),
   };
+  // Increments travel as strings: cjson would print a number with 14 digits only.
+  if (counters.length > 0) {
+    index.counters = counters.map(({ hash, field, by, float }) => {
+      if (!Number.isFinite(by) || (!float && !Number.isSafeInteger(by))) {
+        throw new Error(`kairos partition state: counter ${hash}/${field} got the increment ${by}; expected ${float ? 'a finite number' : 'a safe integer'}`);
+      }
+      return [firstHashKey + hashNames.indexOf(hash), field, String(by), float ? 1 : 0];
+    });
+  }
   return {
     keys: [
       partitionKeys.fence(partition),
@@ -117,6 +142,7 @@ export function applyPartitionChangeArgs(
       partitionKeys.timers(partition),
       ...stateIds.map((id) => partitionKeys.customer(partition, id)),
       ...setNames.map((name) => partitionKeys.set(partition, name)),
+      ...hashNames.map((name) => partitionKeys.hash(partition, name)),
     ],
     args: [
       String(input.version),

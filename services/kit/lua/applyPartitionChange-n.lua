@@ -15,7 +15,7 @@
   KEYS[2]            outbox list (encoded records, relayed to Kafka then trimmed)
   KEYS[3]            timers sorted set (member -> due time, ms)
   KEYS[4 .. 3+s]     customer state keys (strings)
-  KEYS[4+s ..]       membership sets
+  KEYS[4+s ..]       membership sets, then counter hashes (no TTL)
 
   ARGV[1]            expected version ("0" when the partition has never been written)
   ARGV[2]            topic whose offset advances, or "" (a timer firing advances none)
@@ -27,6 +27,8 @@
                        states   s, the number of state values that follow
                        timers   pairs [member, due ms as a string ("" removes the member)]
                        sets     triples [KEYS index of the set, "+" or "-", member]
+                       counters (optional) [KEYS index of the hash, field, increment as a
+                                string, 1 = HINCRBYFLOAT else HINCRBY]
   ARGV[8 .. 7+s]     one value per state key: ARGV[7+n] is that of KEYS[3+n] ("" deletes it)
   ARGV[8+s ..]       the encoded records to append to the outbox, in order
 
@@ -72,6 +74,11 @@ for _, membership in ipairs(change.sets) do
   else
     redis.call('SREM', key, member)
   end
+end
+
+for _, counter in ipairs(change.counters or {}) do
+  local key, field, by, float = KEYS[counter[1]], counter[2], counter[3], counter[4]
+  redis.call(float == 1 and 'HINCRBYFLOAT' or 'HINCRBY', key, field, by)
 end
 
 if ARGV[2] ~= '' then

@@ -49,6 +49,24 @@ describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimO
     expect(await store.dueTimers(7, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
   });
 
+  it('increments counter hashes with the change, without TTL, and a stale version increments nothing', async () => {
+    const change = emptyChange();
+    change.advance = { topic: 'email.outcomes', offset: '9' };
+    change.counters = [
+      { hash: 'r:upsell', field: 'a', by: 2 },
+      { hash: 'r:upsell', field: 'b', by: -1 },
+      { hash: 'campaigns', field: 'upsell', by: 1 },
+      { hash: 'r:upsell', field: 'sq', by: 12_345_678_901_234_567, float: true },
+    ];
+    const { version } = await store.read(5, []);
+    expect(await store.apply(5, version, change)).toBe(true);
+    // The same batch replayed against the old version (a zombie, a retry) changes nothing.
+    expect(await store.apply(5, version, change)).toBe(false);
+    expect(await redis.hgetall(keys.hash(5, 'r:upsell'))).toEqual({ a: '2', b: '-1', sq: '12345678901234568' });
+    expect(await redis.hgetall(keys.hash(5, 'campaigns'))).toEqual({ upsell: '1' });
+    expect(await redis.pttl(keys.hash(5, 'r:upsell'))).toBe(-1);
+  });
+
   it('trims only what this relay produced: a second relay that trimmed first makes the trim a no-op', async () => {
     const change = emptyChange();
     change.outbox.push('a', 'b', 'c');

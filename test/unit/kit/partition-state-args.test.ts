@@ -46,6 +46,31 @@ describe('applyPartitionChangeArgs', () => {
     expect(index.sets.map(([i]) => declared[i - 1])).toEqual(['{t:seg:3}:s:m:vip', '{t:seg:3}:s:m:new', '{t:seg:3}:s:m:vip']);
   });
 
+  it('declares each counter hash once after the sets, and passes increments as strings', () => {
+    const change = emptyChange();
+    change.states.set('c1', '{}');
+    change.sets.push({ set: 'm:vip', op: '+', member: 'c1' });
+    change.counters = [
+      { hash: 'r:upsell', field: 'x', by: 3 },
+      { hash: 'campaigns', field: 'upsell', by: -1 },
+      { hash: 'r:upsell', field: 'sq', by: 2.5, float: true },
+    ];
+    const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 1, version: 0, change, stateTtlMs: 5 });
+    expect(declared.slice(4)).toEqual(['{t:seg:1}:s:m:vip', '{t:seg:1}:h:r:upsell', '{t:seg:1}:h:campaigns']);
+    const index = JSON.parse(args[6]) as PartitionChangeIndex;
+    expect(index.counters).toEqual([
+      [6, 'x', '3', 0],
+      [7, 'upsell', '-1', 0],
+      [6, 'sq', '2.5', 1],
+    ]);
+  });
+
+  it('refuses an integer counter increment that is not a safe integer', () => {
+    const change = emptyChange();
+    change.counters = [{ hash: 'h', field: 'f', by: 0.5 }];
+    expect(() => applyPartitionChangeArgs(keys, { partition: 1, version: 0, change, stateTtlMs: 5 })).toThrow(/h\/f got the increment 0.5; expected a safe integer/);
+  });
+
   it('leaves the optional values empty for a timer firing with nothing to write', () => {
     const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 0, version: 0, change: emptyChange(), stateTtlMs: 5 });
     expect(declared).toHaveLength(3);
