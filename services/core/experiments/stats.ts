@@ -86,8 +86,8 @@ export function chiSquaredUpper(statistic: number, df: number): number {
 /**
  * Wilson score interval of a proportion (no continuity correction):
  *   p = x/n, centre = (p + z²/2n) / (1 + z²/n), half = z/(1 + z²/n) · sqrt(p(1-p)/n + z²/4n²).
- * value is p. n = 0: nothing to estimate, all null. The bounds are clamped to [0, 1] (they
- * only leave it by rounding, at x = 0 or x = n).
+ * value is p. n = 0: nothing to estimate, all null. At x = 0 the low bound is exactly 0 and at
+ * x = n the high bound exactly 1 (the formula's value, which rounding would miss by an ulp).
  */
 export function wilson(successes: number, n: number, confidence = 0.95): Estimate {
   checkProportion(successes, n);
@@ -98,7 +98,11 @@ export function wilson(successes: number, n: number, confidence = 0.95): Estimat
   const denominator = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / denominator;
   const half = (z / denominator) * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n));
-  return { value: p, low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  return {
+    value: p,
+    low: successes === 0 ? 0 : Math.max(0, centre - half),
+    high: successes === n ? 1 : Math.min(1, centre + half),
+  };
 }
 
 export interface DifferenceTest {
