@@ -186,6 +186,7 @@ def report_mvt():
         }
     control = MVT[0]
     return {
+        'rates': {n: rates(c) for n, _, c in MVT},
         'comparisons': comparisons([(n, c) for n, _, c in MVT[1:]], (control[0], control[2])),
         'mainEffects': effects,
     }

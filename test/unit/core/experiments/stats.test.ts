@@ -135,6 +135,13 @@ describe('twoProportionTest', () => {
     expect(twoProportionTest(10, 10, 20, 20)).toEqual({ difference: 0, low: 0, high: 0, statistic: null, df: null, p: 1 });
   });
 
+  test('a p-value beyond double precision is 0, not NaN (jstat erfc = 1 - erf: absolute accuracy ~1e-16)', () => {
+    const got = twoProportionTest(200, 200, 100, 200);
+    expect(got.p).toBeGreaterThanOrEqual(0);
+    expect(got.p).toBeLessThan(1e-15);
+    expectClose(got.statistic, textbook.twoProportions(200, 200, 100, 200).statistic, REL, 'z');
+  });
+
   test('an empty group: all null', () => {
     expect(twoProportionTest(0, 0, 3, 20)).toEqual({ difference: null, low: null, high: null, statistic: null, df: null, p: null });
   });
