@@ -138,6 +138,11 @@ export interface Comparison {
   adjustedP: number | null;
   /** mSPRT always-valid p-value: valid however often the results are looked at. */
   alwaysValidP: number | null;
+  /**
+   * Holm over the same family's always-valid p-values: still valid at any time (Holm is closed
+   * testing with Bonferroni, and a Bonferroni of always-valid p-values is always valid).
+   */
+  alwaysValidAdjustedP: number | null;
   /** adjustedP < 1 - confidence. */
   significant: boolean;
 }

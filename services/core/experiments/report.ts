@@ -155,17 +155,20 @@ function compare(metric: ComparedMetric, arm: string, a: ArmCounters, control: s
     p: test.p,
     adjustedP: test.p,
     alwaysValidP,
+    alwaysValidAdjustedP: alwaysValidP,
     significant: false,
   };
 }
 
-/** Holm over each metric's comparisons (one family per metric), then significance. */
+/** Holm over each metric's comparisons (one family per metric), p and always-valid p, then significance. */
 function adjust(comparisons: Comparison[], confidence: number): Comparison[] {
   for (const metric of COMPARED_METRICS) {
     const family = comparisons.filter((c) => c.metric === metric);
     const adjusted = holm(family.map((c) => c.p));
+    const alwaysValidAdjusted = holm(family.map((c) => c.alwaysValidP));
     family.forEach((c, i) => {
       c.adjustedP = adjusted[i];
+      c.alwaysValidAdjustedP = alwaysValidAdjusted[i];
     });
   }
   for (const c of comparisons) c.significant = c.adjustedP !== null && c.adjustedP < 1 - confidence;

@@ -8,7 +8,8 @@
  * Infinity, so a report is always valid JSON. Bad inputs (negative counts, successes above n,
  * a confidence outside (0, 1)) throw a RangeError naming the value.
  *
- * Accuracy: the normal and chi-squared distributions are good to ~1e-12 relative. jstat's
+ * Accuracy: normal and chi-squared p-values are good to ~1e-16 absolute (jstat takes tails as
+ * 1 - cdf: a p near 1e-15 is only "tiny", and may be 0; never NaN). jstat's
  * Student t goes through its incomplete beta, whose continued fraction stops at a relative step
  * of 3e-7: t p-values and quantiles are good to ~1e-7 relative (better than any decision needs).
  * Beyond MAX_T_DF degrees of freedom jstat's t quantile breaks down; there the normal is used,

@@ -131,8 +131,10 @@ def comparisons(groups, control):
     for metric in COMPARED:
         rows = [(name, compare(metric, c, control[1])) for name, c in groups]
         adjusted = holm([r['p'] for _, r in rows])
-        for (name, r), adj in zip(rows, adjusted):
+        always_valid_adjusted = holm([r['alwaysValidP'] for _, r in rows])
+        for (name, r), adj, avadj in zip(rows, adjusted, always_valid_adjusted):
             r['adjustedP'] = adj
+            r['alwaysValidAdjustedP'] = avadj
             out[f'{metric}:{name}'] = r
     return out
 
@@ -163,6 +165,7 @@ def report_abn():
     for metric in ['conversion', 'revenuePerRecipient']:
         r = compare(metric, treated, holdout)
         r['adjustedP'] = r['p']
+        r['alwaysValidAdjustedP'] = r['alwaysValidP']
         lift[metric] = r
     return {
         'rates': {n: rates(c) for n, _, _, c in ABN},

@@ -46,7 +46,7 @@ const MVT: ArmInput[] = [
 
 type Triple = Array<number | null>;
 /** p: chi2_contingency (proportions) or ttest_ind_from_stats (revenue); pNorm: 2 norm.sf(|z|). */
-interface ScipyTest { difference: number; low: number; high: number; statistic: number; df: number | null; p: number; pNorm?: number; alwaysValidP: number; adjustedP: number }
+interface ScipyTest { difference: number; low: number; high: number; statistic: number; df: number | null; p: number; pNorm?: number; alwaysValidP: number; adjustedP: number; alwaysValidAdjustedP: number }
 interface ScipyReport { rates: Record<string, Record<string, Triple>>; comparisons: Record<string, ScipyTest> }
 
 // python3 test/unit/core/experiments/reference.py (REPORT_SCIPY), scipy 1.17.1.
@@ -59,16 +59,16 @@ const SCIPY: { abn: ScipyReport & { homogeneity: Record<string, number[]>; srm: 
       "holdout": {"open": [0.0, 0.0, 0.011506835712569087], "clickThrough": [0.0, 0.0, 0.011506835712569087], "clickToOpen": [null, null, null], "conversion": [0.024242424242424242, 0.012334114254845107, 0.04709966275650851], "clickConversion": [0.0, 0.0, 0.011506835712569087], "revenuePerRecipient": [90.9090909090909, 18.45633452454095, 163.36184729364086]},
     },
     comparisons: {
-      "open:B": {"difference": 0.03431372549019607, "low": -0.004242788346914682, "high": 0.07287023932730682, "statistic": 1.7422717931474623, "df": null, "p": 0.08146089666645968, "pNorm": 0.08146089666645913, "alwaysValidP": 0.658163901028342, "adjustedP": 0.16292179333291937},
-      "open:C": {"difference": -0.005102040816326536, "low": -0.04311710162080724, "high": 0.032913019988154164, "statistic": -0.2630258225338154, "df": null, "p": 0.7925306761588726, "pNorm": 0.7925306761588718, "alwaysValidP": 1.0, "adjustedP": 0.7925306761588726},
-      "clickThrough:B": {"difference": 0.01941176470588235, "low": -0.0027689403524343986, "high": 0.0415924697641991, "statistic": 1.7118584176932812, "df": null, "p": 0.08692276333884433, "pNorm": 0.08692276333884462, "alwaysValidP": 0.9392865538003625, "adjustedP": 0.17384552667768866},
-      "clickThrough:C": {"difference": -0.0069387755102040816, "low": -0.02727628529796655, "high": 0.013398734277558388, "statistic": -0.6682377755514594, "df": null, "p": 0.5039818258036204, "pNorm": 0.50398182580362, "alwaysValidP": 1.0, "adjustedP": 0.5039818258036204},
-      "clickToOpen:B": {"difference": 0.03931034482758622, "low": -0.03464355064750364, "high": 0.11326424030267608, "statistic": 1.0369951673206734, "df": null, "p": 0.2997381094032958, "pNorm": 0.29973810940329815, "alwaysValidP": 0.9993016112118032, "adjustedP": 0.5994762188065916},
-      "clickToOpen:C": {"difference": -0.023333333333333317, "low": -0.09762542950788689, "high": 0.05095876284122025, "statistic": -0.6148873228105178, "df": null, "p": 0.538629135445017, "pNorm": 0.5386291354450171, "alwaysValidP": 1.0, "adjustedP": 0.5994762188065916},
-      "conversion:B": {"difference": 0.014117647058823533, "low": -0.0023325575800843233, "high": 0.03056785169773139, "statistic": 1.6778288448295207, "df": null, "p": 0.09338051655126794, "pNorm": 0.09338051655126825, "alwaysValidP": 0.9527558859518314, "adjustedP": 0.1867610331025359},
-      "conversion:C": {"difference": -0.0014285714285714284, "low": -0.016280589919937236, "high": 0.013423447062794379, "statistic": -0.18847636813939403, "df": null, "p": 0.8505032390230955, "pNorm": 0.8505032390230951, "alwaysValidP": 1.0, "adjustedP": 0.8505032390230955},
-      "revenuePerRecipient:B": {"difference": 85.29411764705881, "low": -24.687235568316495, "high": 195.27547086243413, "statistic": 1.520980848995207, "df": 1907.6673163714777, "p": 0.1284303673036628, "alwaysValidP": 0.9802026588862237, "adjustedP": 0.2568607346073256},
-      "revenuePerRecipient:C": {"difference": -27.551020408163268, "low": -117.45412848116342, "high": 62.35208766483689, "statistic": -0.601007953240026, "df": 1953.6327269614126, "p": 0.5479044109026662, "alwaysValidP": 1.0, "adjustedP": 0.5479044109026662},
+      "open:B": {"difference": 0.03431372549019607, "low": -0.004242788346914682, "high": 0.07287023932730682, "statistic": 1.7422717931474623, "df": null, "p": 0.08146089666645968, "pNorm": 0.08146089666645913, "alwaysValidP": 0.658163901028342, "adjustedP": 0.16292179333291937, "alwaysValidAdjustedP": 1.0},
+      "open:C": {"difference": -0.005102040816326536, "low": -0.04311710162080724, "high": 0.032913019988154164, "statistic": -0.2630258225338154, "df": null, "p": 0.7925306761588726, "pNorm": 0.7925306761588718, "alwaysValidP": 1.0, "adjustedP": 0.7925306761588726, "alwaysValidAdjustedP": 1.0},
+      "clickThrough:B": {"difference": 0.01941176470588235, "low": -0.0027689403524343986, "high": 0.0415924697641991, "statistic": 1.7118584176932812, "df": null, "p": 0.08692276333884433, "pNorm": 0.08692276333884462, "alwaysValidP": 0.9392865538003625, "adjustedP": 0.17384552667768866, "alwaysValidAdjustedP": 1.0},
+      "clickThrough:C": {"difference": -0.0069387755102040816, "low": -0.02727628529796655, "high": 0.013398734277558388, "statistic": -0.6682377755514594, "df": null, "p": 0.5039818258036204, "pNorm": 0.50398182580362, "alwaysValidP": 1.0, "adjustedP": 0.5039818258036204, "alwaysValidAdjustedP": 1.0},
+      "clickToOpen:B": {"difference": 0.03931034482758622, "low": -0.03464355064750364, "high": 0.11326424030267608, "statistic": 1.0369951673206734, "df": null, "p": 0.2997381094032958, "pNorm": 0.29973810940329815, "alwaysValidP": 0.9993016112118032, "adjustedP": 0.5994762188065916, "alwaysValidAdjustedP": 1.0},
+      "clickToOpen:C": {"difference": -0.023333333333333317, "low": -0.09762542950788689, "high": 0.05095876284122025, "statistic": -0.6148873228105178, "df": null, "p": 0.538629135445017, "pNorm": 0.5386291354450171, "alwaysValidP": 1.0, "adjustedP": 0.5994762188065916, "alwaysValidAdjustedP": 1.0},
+      "conversion:B": {"difference": 0.014117647058823533, "low": -0.0023325575800843233, "high": 0.03056785169773139, "statistic": 1.6778288448295207, "df": null, "p": 0.09338051655126794, "pNorm": 0.09338051655126825, "alwaysValidP": 0.9527558859518314, "adjustedP": 0.1867610331025359, "alwaysValidAdjustedP": 1.0},
+      "conversion:C": {"difference": -0.0014285714285714284, "low": -0.016280589919937236, "high": 0.013423447062794379, "statistic": -0.18847636813939403, "df": null, "p": 0.8505032390230955, "pNorm": 0.8505032390230951, "alwaysValidP": 1.0, "adjustedP": 0.8505032390230955, "alwaysValidAdjustedP": 1.0},
+      "revenuePerRecipient:B": {"difference": 85.29411764705881, "low": -24.687235568316495, "high": 195.27547086243413, "statistic": 1.520980848995207, "df": 1907.6673163714777, "p": 0.1284303673036628, "alwaysValidP": 0.9802026588862237, "adjustedP": 0.2568607346073256, "alwaysValidAdjustedP": 1.0},
+      "revenuePerRecipient:C": {"difference": -27.551020408163268, "low": -117.45412848116342, "high": 62.35208766483689, "statistic": -0.601007953240026, "df": 1953.6327269614126, "p": 0.5479044109026662, "alwaysValidP": 1.0, "adjustedP": 0.5479044109026662, "alwaysValidAdjustedP": 1.0},
     },
     homogeneity: {
       "open": [4.815439689389268, 2, 0.09002032104994545],
@@ -78,8 +78,8 @@ const SCIPY: { abn: ScipyReport & { homogeneity: Record<string, number[]>; srm: 
     },
     srm: [0.8308308308308308, 0.8420793745834667],
     holdoutLift: {
-      "conversion": {"difference": 0.010090909090909091, "low": -0.007736416918688094, "high": 0.027918235100506276, "statistic": 0.9692772733340449, "df": null, "p": 0.3324068653405116, "pNorm": 0.33240686534051445, "alwaysValidP": 0.9952381402128903, "adjustedP": 0.3324068653405116},
-      "revenuePerRecipient": {"difference": 79.0909090909091, "low": -4.55258683887736, "high": 162.73440502069553, "statistic": 1.8571555563103541, "df": 580.9054120587839, "p": 0.06379494031230386, "alwaysValidP": 0.9386801249841751, "adjustedP": 0.06379494031230386},
+      "conversion": {"difference": 0.010090909090909091, "low": -0.007736416918688094, "high": 0.027918235100506276, "statistic": 0.9692772733340449, "df": null, "p": 0.3324068653405116, "pNorm": 0.33240686534051445, "alwaysValidP": 0.9952381402128903, "adjustedP": 0.3324068653405116, "alwaysValidAdjustedP": 0.9952381402128903},
+      "revenuePerRecipient": {"difference": 79.0909090909091, "low": -4.55258683887736, "high": 162.73440502069553, "statistic": 1.8571555563103541, "df": 580.9054120587839, "p": 0.06379494031230386, "alwaysValidP": 0.9386801249841751, "adjustedP": 0.06379494031230386, "alwaysValidAdjustedP": 0.9386801249841751},
     },
   },
   mvt: {
@@ -90,21 +90,21 @@ const SCIPY: { abn: ScipyReport & { homogeneity: Record<string, number[]>; srm: 
       "plain+none": {"open": [0.2079207920792079, 0.17479630884858008, 0.2454553336105453], "clickThrough": [0.04356435643564356, 0.028942760108570328, 0.06507760319196122], "clickToOpen": [0.20952380952380953, 0.14263552777934818, 0.29691626929375375], "conversion": [0.01782178217821782, 0.009403874924926395, 0.03352002296522298], "clickConversion": [0.009900990099009901, 0.004236317655323573, 0.02296559087778514], "revenuePerRecipient": [79.20792079207921, 19.276964101505712, 139.1388774826527]},
     },
     comparisons: {
-      "open:question+none": {"difference": 0.014117647058823513, "low": -0.04167365810877811, "high": 0.06990895222642513, "statistic": 0.4958243489279822, "df": null, "p": 0.620018344266182, "pNorm": 0.6200183442661821, "alwaysValidP": 1.0, "adjustedP": 0.620018344266182},
-      "open:plain+popular": {"difference": -0.05777777777777782, "low": -0.1115383687065716, "high": -0.004017186848984021, "statistic": -2.1009312235210613, "df": null, "p": 0.03564700406433796, "pNorm": 0.03564700406433774, "alwaysValidP": 0.5729873666933304, "adjustedP": 0.07129400812867592},
-      "open:plain+none": {"difference": -0.07207920792079212, "low": -0.12500978676776664, "high": -0.019148629073817584, "statistic": -2.6609326923320373, "df": null, "p": 0.007792453258919671, "pNorm": 0.0077924532589196335, "alwaysValidP": 0.35241159973714387, "adjustedP": 0.02337735977675901},
-      "clickThrough:question+none": {"difference": -0.021176470588235297, "low": -0.05252091743218194, "high": 0.01016797625571135, "statistic": -1.3248643366245103, "df": null, "p": 0.18521615132123778, "pNorm": 0.1852161513212417, "alwaysValidP": 0.9875680583973878, "adjustedP": 0.37043230264247556},
-      "clickThrough:plain+popular": {"difference": -0.013333333333333336, "low": -0.04571140796709591, "high": 0.01904474130042924, "statistic": -0.8065122868007569, "df": null, "p": 0.41994752636223587, "pNorm": 0.4199475263622352, "alwaysValidP": 1.0, "adjustedP": 0.41994752636223587},
-      "clickThrough:plain+none": {"difference": -0.03643564356435644, "low": -0.0661410899250976, "high": -0.006730197203615285, "statistic": -2.400426849734225, "df": null, "p": 0.016375963440537915, "pNorm": 0.01637596344053789, "alwaysValidP": 0.9141754470462875, "adjustedP": 0.04912789032161374},
-      "clickToOpen:question+none": {"difference": -0.08571428571428569, "low": -0.1841894108711985, "high": 0.012760839442627125, "statistic": -1.7045176250047287, "df": null, "p": 0.08828442617697552, "pNorm": 0.08828442617697553, "alwaysValidP": 0.9264478828367471, "adjustedP": 0.26485327853092655},
-      "clickToOpen:plain+popular": {"difference": 0.01428571428571429, "low": -0.0994397811473539, "high": 0.1280112097187825, "statistic": 0.2465949971466903, "df": null, "p": 0.8052216767045595, "pNorm": 0.8052216767045597, "alwaysValidP": 1.0, "adjustedP": 0.8052216767045595},
-      "clickToOpen:plain+none": {"difference": -0.07619047619047617, "low": -0.1841681883464345, "high": 0.03178723596548216, "statistic": -1.357441141988564, "df": null, "p": 0.1746410831721384, "pNorm": 0.17464108317214244, "alwaysValidP": 0.9702084138373367, "adjustedP": 0.3492821663442768},
-      "conversion:question+none": {"difference": -0.01647058823529412, "low": -0.03810583390968478, "high": 0.00516465743909654, "statistic": -1.4941543740175867, "df": null, "p": 0.1351352748333676, "pNorm": 0.1351352748333673, "alwaysValidP": 0.9809529948666286, "adjustedP": 0.2702705496667352},
-      "conversion:plain+popular": {"difference": -0.007676767676767678, "low": -0.030866444129010746, "high": 0.015512908775475391, "statistic": -0.6483611527246617, "df": null, "p": 0.5167513899207838, "pNorm": 0.5167513899207841, "alwaysValidP": 1.0, "adjustedP": 0.5167513899207838},
-      "conversion:plain+none": {"difference": -0.02217821782178218, "low": -0.04287062197524137, "high": -0.0014858136683229863, "statistic": -2.099986287447744, "df": null, "p": 0.035730047397717686, "pNorm": 0.035730047397717665, "alwaysValidP": 0.9428850655711175, "adjustedP": 0.10719014219315307},
-      "revenuePerRecipient:question+none": {"difference": -81.96078431372548, "low": -197.68319081295772, "high": 33.761622185506766, "statistic": -1.390031662609241, "df": 894.6270437226335, "p": 0.16486501657100353, "alwaysValidP": 0.9872496051167501, "adjustedP": 0.32973003314200705},
-      "revenuePerRecipient:plain+popular": {"difference": -38.585858585858574, "low": -164.84667660210297, "high": 87.67495943038583, "statistic": -0.5997160493485847, "df": 977.6182037822109, "p": 0.5488344573207687, "alwaysValidP": 1.0, "adjustedP": 0.5488344573207687},
-      "revenuePerRecipient:plain+none": {"difference": -100.79207920792079, "low": -213.03824464976157, "high": 11.45408623391998, "statistic": -1.7624917644065483, "df": 842.824979384799, "p": 0.07834866235841444, "alwaysValidP": 0.969452496631478, "adjustedP": 0.23504598707524332},
+      "open:question+none": {"difference": 0.014117647058823513, "low": -0.04167365810877811, "high": 0.06990895222642513, "statistic": 0.4958243489279822, "df": null, "p": 0.620018344266182, "pNorm": 0.6200183442661821, "alwaysValidP": 1.0, "adjustedP": 0.620018344266182, "alwaysValidAdjustedP": 1.0},
+      "open:plain+popular": {"difference": -0.05777777777777782, "low": -0.1115383687065716, "high": -0.004017186848984021, "statistic": -2.1009312235210613, "df": null, "p": 0.03564700406433796, "pNorm": 0.03564700406433774, "alwaysValidP": 0.5729873666933304, "adjustedP": 0.07129400812867592, "alwaysValidAdjustedP": 1.0},
+      "open:plain+none": {"difference": -0.07207920792079212, "low": -0.12500978676776664, "high": -0.019148629073817584, "statistic": -2.6609326923320373, "df": null, "p": 0.007792453258919671, "pNorm": 0.0077924532589196335, "alwaysValidP": 0.35241159973714387, "adjustedP": 0.02337735977675901, "alwaysValidAdjustedP": 1.0},
+      "clickThrough:question+none": {"difference": -0.021176470588235297, "low": -0.05252091743218194, "high": 0.01016797625571135, "statistic": -1.3248643366245103, "df": null, "p": 0.18521615132123778, "pNorm": 0.1852161513212417, "alwaysValidP": 0.9875680583973878, "adjustedP": 0.37043230264247556, "alwaysValidAdjustedP": 1.0},
+      "clickThrough:plain+popular": {"difference": -0.013333333333333336, "low": -0.04571140796709591, "high": 0.01904474130042924, "statistic": -0.8065122868007569, "df": null, "p": 0.41994752636223587, "pNorm": 0.4199475263622352, "alwaysValidP": 1.0, "adjustedP": 0.41994752636223587, "alwaysValidAdjustedP": 1.0},
+      "clickThrough:plain+none": {"difference": -0.03643564356435644, "low": -0.0661410899250976, "high": -0.006730197203615285, "statistic": -2.400426849734225, "df": null, "p": 0.016375963440537915, "pNorm": 0.01637596344053789, "alwaysValidP": 0.9141754470462875, "adjustedP": 0.04912789032161374, "alwaysValidAdjustedP": 1.0},
+      "clickToOpen:question+none": {"difference": -0.08571428571428569, "low": -0.1841894108711985, "high": 0.012760839442627125, "statistic": -1.7045176250047287, "df": null, "p": 0.08828442617697552, "pNorm": 0.08828442617697553, "alwaysValidP": 0.9264478828367471, "adjustedP": 0.26485327853092655, "alwaysValidAdjustedP": 1.0},
+      "clickToOpen:plain+popular": {"difference": 0.01428571428571429, "low": -0.0994397811473539, "high": 0.1280112097187825, "statistic": 0.2465949971466903, "df": null, "p": 0.8052216767045595, "pNorm": 0.8052216767045597, "alwaysValidP": 1.0, "adjustedP": 0.8052216767045595, "alwaysValidAdjustedP": 1.0},
+      "clickToOpen:plain+none": {"difference": -0.07619047619047617, "low": -0.1841681883464345, "high": 0.03178723596548216, "statistic": -1.357441141988564, "df": null, "p": 0.1746410831721384, "pNorm": 0.17464108317214244, "alwaysValidP": 0.9702084138373367, "adjustedP": 0.3492821663442768, "alwaysValidAdjustedP": 1.0},
+      "conversion:question+none": {"difference": -0.01647058823529412, "low": -0.03810583390968478, "high": 0.00516465743909654, "statistic": -1.4941543740175867, "df": null, "p": 0.1351352748333676, "pNorm": 0.1351352748333673, "alwaysValidP": 0.9809529948666286, "adjustedP": 0.2702705496667352, "alwaysValidAdjustedP": 1.0},
+      "conversion:plain+popular": {"difference": -0.007676767676767678, "low": -0.030866444129010746, "high": 0.015512908775475391, "statistic": -0.6483611527246617, "df": null, "p": 0.5167513899207838, "pNorm": 0.5167513899207841, "alwaysValidP": 1.0, "adjustedP": 0.5167513899207838, "alwaysValidAdjustedP": 1.0},
+      "conversion:plain+none": {"difference": -0.02217821782178218, "low": -0.04287062197524137, "high": -0.0014858136683229863, "statistic": -2.099986287447744, "df": null, "p": 0.035730047397717686, "pNorm": 0.035730047397717665, "alwaysValidP": 0.9428850655711175, "adjustedP": 0.10719014219315307, "alwaysValidAdjustedP": 1.0},
+      "revenuePerRecipient:question+none": {"difference": -81.96078431372548, "low": -197.68319081295772, "high": 33.761622185506766, "statistic": -1.390031662609241, "df": 894.6270437226335, "p": 0.16486501657100353, "alwaysValidP": 0.9872496051167501, "adjustedP": 0.32973003314200705, "alwaysValidAdjustedP": 1.0},
+      "revenuePerRecipient:plain+popular": {"difference": -38.585858585858574, "low": -164.84667660210297, "high": 87.67495943038583, "statistic": -0.5997160493485847, "df": 977.6182037822109, "p": 0.5488344573207687, "alwaysValidP": 1.0, "adjustedP": 0.5488344573207687, "alwaysValidAdjustedP": 1.0},
+      "revenuePerRecipient:plain+none": {"difference": -100.79207920792079, "low": -213.03824464976157, "high": 11.45408623391998, "statistic": -1.7624917644065483, "df": 842.824979384799, "p": 0.07834866235841444, "alwaysValidP": 0.969452496631478, "adjustedP": 0.23504598707524332, "alwaysValidAdjustedP": 1.0},
     },
     mainEffects: {
       "subject": {
@@ -113,11 +113,11 @@ const SCIPY: { abn: ScipyReport & { homogeneity: Record<string, number[]>; srm: 
           "plain": {"open": [0.215, 0.19065343629137974, 0.24152781604538667], "clickThrough": [0.055, 0.04249742737476844, 0.07090838767737562], "clickToOpen": [0.2558139534883721, 0.20213384316870647, 0.31806675974341886], "conversion": [0.025, 0.016990131293434067, 0.0366452892678433], "clickConversion": [0.015, 0.009110978804081673, 0.024600976926906798], "revenuePerRecipient": [110.0, 58.881905943438326, 161.1180940565617]},
         },
         comparisons: {
-          "open:plain": {"difference": -0.07212871287128711, "low": -0.10990237130964936, "high": -0.03435505443292486, "statistic": -3.7278030463461937, "df": null, "p": 0.00019315623138842225, "pNorm": 0.00019315623138842144, "alwaysValidP": 0.03816300337351828, "adjustedP": 0.00019315623138842225},
-          "clickThrough:plain": {"difference": -0.014306930693069313, "low": -0.035401810247143825, "high": 0.006787948861005196, "statistic": -1.3279890839007613, "df": null, "p": 0.18418171314361959, "pNorm": 0.1841817131436232, "alwaysValidP": 0.9740605180297494, "adjustedP": 0.18418171314361959},
-          "clickToOpen:plain": {"difference": 0.014434643143544507, "low": -0.06190057791532433, "high": 0.09076986420241334, "statistic": 0.37164061045843105, "df": null, "p": 0.7101604485522445, "pNorm": 0.7101604485522441, "alwaysValidP": 1.0, "adjustedP": 0.7101604485522445},
-          "conversion:plain": {"difference": -0.006683168316831682, "low": -0.02118565548585511, "high": 0.007819318852191748, "statistic": -0.9025111273556178, "df": null, "p": 0.36678541314162827, "pNorm": 0.36678541314162816, "alwaysValidP": 1.0, "adjustedP": 0.36678541314162827},
-          "revenuePerRecipient:plain": {"difference": -28.61386138613861, "low": -105.64227089752657, "high": 48.414548125249354, "statistic": -0.7285157859659062, "df": 1981.6648299291876, "p": 0.466383988145752, "alwaysValidP": 1.0, "adjustedP": 0.466383988145752},
+          "open:plain": {"difference": -0.07212871287128711, "low": -0.10990237130964936, "high": -0.03435505443292486, "statistic": -3.7278030463461937, "df": null, "p": 0.00019315623138842225, "pNorm": 0.00019315623138842144, "alwaysValidP": 0.03816300337351828, "adjustedP": 0.00019315623138842225, "alwaysValidAdjustedP": 0.03816300337351828},
+          "clickThrough:plain": {"difference": -0.014306930693069313, "low": -0.035401810247143825, "high": 0.006787948861005196, "statistic": -1.3279890839007613, "df": null, "p": 0.18418171314361959, "pNorm": 0.1841817131436232, "alwaysValidP": 0.9740605180297494, "adjustedP": 0.18418171314361959, "alwaysValidAdjustedP": 0.9740605180297494},
+          "clickToOpen:plain": {"difference": 0.014434643143544507, "low": -0.06190057791532433, "high": 0.09076986420241334, "statistic": 0.37164061045843105, "df": null, "p": 0.7101604485522445, "pNorm": 0.7101604485522441, "alwaysValidP": 1.0, "adjustedP": 0.7101604485522445, "alwaysValidAdjustedP": 1.0},
+          "conversion:plain": {"difference": -0.006683168316831682, "low": -0.02118565548585511, "high": 0.007819318852191748, "statistic": -0.9025111273556178, "df": null, "p": 0.36678541314162827, "pNorm": 0.36678541314162816, "alwaysValidP": 1.0, "adjustedP": 0.36678541314162827, "alwaysValidAdjustedP": 1.0},
+          "revenuePerRecipient:plain": {"difference": -28.61386138613861, "low": -105.64227089752657, "high": 48.414548125249354, "statistic": -0.7285157859659062, "df": 1981.6648299291876, "p": 0.466383988145752, "alwaysValidP": 1.0, "adjustedP": 0.466383988145752, "alwaysValidAdjustedP": 1.0},
         },
       },
       "recs": {
@@ -126,11 +126,11 @@ const SCIPY: { abn: ScipyReport & { homogeneity: Record<string, number[]>; srm: 
           "none": {"open": [0.2512315270935961, 0.22552086302959706, 0.27881811372883214], "clickThrough": [0.05123152709359606, 0.03928058055724084, 0.06656656365449971], "clickToOpen": [0.20392156862745098, 0.15903528645864387, 0.2575960341653006], "conversion": [0.020689655172413793, 0.01357157357543349, 0.03142213807991619], "clickConversion": [0.012807881773399015, 0.007500092999630597, 0.021789507028263363], "revenuePerRecipient": [88.66995073891626, 44.055181885499785, 133.28471959233272]},
         },
         comparisons: {
-          "open:none": {"difference": -2.47543134390682e-05, "low": -0.0379492296348718, "high": 0.037899721007993666, "statistic": -0.0012793210235335284, "df": null, "p": 0.998979249785448, "pNorm": 0.9989792497854493, "alwaysValidP": 1.0, "adjustedP": 0.998979249785448},
-          "clickThrough:none": {"difference": -0.022135307077258207, "low": -0.043264255218163516, "high": -0.0010063589363529003, "statistic": -2.054553514143113, "df": null, "p": 0.039922149543971254, "pNorm": 0.0399221495439713, "alwaysValidP": 0.8920575163347545, "adjustedP": 0.039922149543971254},
-          "clickToOpen:none": {"difference": -0.088078431372549, "low": -0.1630598473360781, "high": -0.013097015409019919, "statistic": -2.293023735912293, "df": null, "p": 0.021846638461886964, "pNorm": 0.021846638461886957, "alwaysValidP": 0.7545365864889593, "adjustedP": 0.021846638461886964},
-          "conversion:none": {"difference": -0.015491249350199271, "low": -0.030027952613797787, "high": -0.0009545460866007566, "statistic": -2.09189790610067, "df": null, "p": 0.036447649448850705, "pNorm": 0.036447649448850865, "alwaysValidP": 0.8933629292292082, "adjustedP": 0.036447649448850705},
-          "revenuePerRecipient:none": {"difference": -72.13406936158627, "low": -149.4135392768421, "high": 5.14540055366956, "statistic": -1.830700320821112, "df": 1795.4366741039944, "p": 0.06731095182977563, "alwaysValidP": 0.9322145620604854, "adjustedP": 0.06731095182977563},
+          "open:none": {"difference": -2.47543134390682e-05, "low": -0.0379492296348718, "high": 0.037899721007993666, "statistic": -0.0012793210235335284, "df": null, "p": 0.998979249785448, "pNorm": 0.9989792497854493, "alwaysValidP": 1.0, "adjustedP": 0.998979249785448, "alwaysValidAdjustedP": 1.0},
+          "clickThrough:none": {"difference": -0.022135307077258207, "low": -0.043264255218163516, "high": -0.0010063589363529003, "statistic": -2.054553514143113, "df": null, "p": 0.039922149543971254, "pNorm": 0.0399221495439713, "alwaysValidP": 0.8920575163347545, "adjustedP": 0.039922149543971254, "alwaysValidAdjustedP": 0.8920575163347545},
+          "clickToOpen:none": {"difference": -0.088078431372549, "low": -0.1630598473360781, "high": -0.013097015409019919, "statistic": -2.293023735912293, "df": null, "p": 0.021846638461886964, "pNorm": 0.021846638461886957, "alwaysValidP": 0.7545365864889593, "adjustedP": 0.021846638461886964, "alwaysValidAdjustedP": 0.7545365864889593},
+          "conversion:none": {"difference": -0.015491249350199271, "low": -0.030027952613797787, "high": -0.0009545460866007566, "statistic": -2.09189790610067, "df": null, "p": 0.036447649448850705, "pNorm": 0.036447649448850865, "alwaysValidP": 0.8933629292292082, "adjustedP": 0.036447649448850705, "alwaysValidAdjustedP": 0.8933629292292082},
+          "revenuePerRecipient:none": {"difference": -72.13406936158627, "low": -149.4135392768421, "high": 5.14540055366956, "statistic": -1.830700320821112, "df": 1795.4366741039944, "p": 0.06731095182977563, "alwaysValidP": 0.9322145620604854, "adjustedP": 0.06731095182977563, "alwaysValidAdjustedP": 0.9322145620604854},
         },
       },
     },
@@ -200,6 +200,7 @@ function expectFamily(got: Comparison[], metric: Metric, groups: Array<[string, 
   expect(family.map((c) => c.arm)).toEqual(groups.map(([name]) => name));
   const tests = groups.map(([, c]) => textbookTest(metric, c, control[1]));
   const adjusted = textbook.holm(tests.map((t) => t.p));
+  const alwaysValidAdjusted = textbook.holm(tests.map((t) => t.alwaysValidP));
   const tRel = metric === 'revenuePerRecipient' ? T_REL : REL;
   family.forEach((cmp, i) => {
     const want = tests[i];
@@ -217,6 +218,7 @@ function expectFamily(got: Comparison[], metric: Metric, groups: Array<[string, 
     expectClose(cmp.p, want.p, tRel, `${what} p`);
     expectClose(cmp.adjustedP, adjusted[i], tRel, `${what} adjustedP`);
     expectClose(cmp.alwaysValidP, want.alwaysValidP, REL, `${what} alwaysValidP`);
+    expectClose(cmp.alwaysValidAdjustedP, alwaysValidAdjusted[i], REL, `${what} alwaysValidAdjustedP`);
     expect(cmp.significant).toBe(adjusted[i] < 0.05);
     if (scipy === undefined) return;
     const ref = scipy[`${metric}:${cmp.arm}`];
@@ -228,6 +230,7 @@ function expectFamily(got: Comparison[], metric: Metric, groups: Array<[string, 
     if (ref.pNorm !== undefined) expectClose(cmp.p, ref.pNorm, SCIPY_REL, `${what} p scipy norm`);
     expectClose(cmp.adjustedP, ref.adjustedP, SCIPY_REL, `${what} adjustedP reference`);
     expectClose(cmp.alwaysValidP, ref.alwaysValidP, SCIPY_REL, `${what} alwaysValidP reference`);
+    expectClose(cmp.alwaysValidAdjustedP, ref.alwaysValidAdjustedP, SCIPY_REL, `${what} alwaysValidAdjustedP reference`);
   });
 }
 
@@ -386,6 +389,7 @@ describe('edges', () => {
       expect(cmp.p).toBeNull();
       expect(cmp.adjustedP).toBeNull();
       expect(cmp.alwaysValidP).toBeNull();
+      expect(cmp.alwaysValidAdjustedP).toBeNull();
       expect(cmp.relativeLift).toBeNull();
       expect(cmp.significant).toBe(false);
     }
@@ -402,7 +406,7 @@ describe('edges', () => {
     expectClose(report.arms[1].rates.open.low, textbook.wilson(200, 200)[1], REL, 'low at all successes');
     expect(report.arms[1].rates.revenuePerRecipient).toEqual({ value: 0, low: 0, high: 0 });
     const revenue = report.comparisons.find((cmp) => cmp.metric === 'revenuePerRecipient');
-    expect(revenue).toMatchObject({ difference: { value: 0, low: 0, high: 0 }, statistic: null, df: null, p: 1, adjustedP: 1, alwaysValidP: 1, significant: false, relativeLift: null });
+    expect(revenue).toMatchObject({ difference: { value: 0, low: 0, high: 0 }, statistic: null, df: null, p: 1, adjustedP: 1, alwaysValidP: 1, alwaysValidAdjustedP: 1, significant: false, relativeLift: null });
     const opens = report.comparisons.find((cmp) => cmp.metric === 'open');
     expectClose(opens?.p, textbook.twoProportions(200, 200, 190, 200).p, REL, 'all successes against most');
     expect(opens?.significant).toBe(true);
