@@ -57,7 +57,8 @@ const PROPORTIONS: Record<ProportionMetric | 'clickConversion', readonly [keyof 
 };
 
 const count = z.number().finite().nonnegative();
-const countersSchema = z.object(Object.fromEntries(COUNTER_FIELDS.map((field) => [field, count])) as Record<keyof ArmCounters, typeof count>).strict();
+// Other fields beside the counters (a stored cell's bookkeeping) are dropped, not refused.
+const countersSchema = z.object(Object.fromEntries(COUNTER_FIELDS.map((field) => [field, count])) as Record<keyof ArmCounters, typeof count>);
 
 const inputSchema = z.object({
   arms: z.array(z.object({
@@ -69,7 +70,7 @@ const inputSchema = z.object({
   })).min(1).max(1000),
   control: z.string().optional(),
   confidence: z.number().gt(0).lt(1).optional(),
-  mixingSd: z.object(Object.fromEntries([...PROPORTION_METRICS, 'revenuePerRecipient'].map((m) => [m, z.number().finite().positive().optional()]))).optional(),
+  mixingSd: z.object(Object.fromEntries(COMPARED_METRICS.map((m) => [m, z.number().finite().positive().optional()]))).strict().optional(),
 });
 
 export interface ReportInput {
@@ -234,7 +235,7 @@ function mainEffects(arms: ArmInput[], settings: Settings): MainEffect[] {
 export function experimentReport(input: ReportInput): ExperimentReport {
   const parsed = inputSchema.safeParse(input);
   if (!parsed.success) throw new RangeError(`experimentReport: bad input: ${z.prettifyError(parsed.error)}`);
-  const arms = input.arms;
+  const arms: ArmInput[] = parsed.data.arms;
   const confidence = input.confidence ?? 0.95;
   const settings: Settings = { confidence, mixingSd: { ...MIXING_SD, ...input.mixingSd } };
 

@@ -437,6 +437,21 @@ describe('edges', () => {
     expectJsonable(report);
   });
 
+  test('only a holdout: its rates, nothing to compare', () => {
+    const report = experimentReport({ arms: [ABN[3]] });
+    expect(report.control).toBeNull();
+    expect(report.comparisons).toEqual([]);
+    expect(report.holdoutLift).toBeNull();
+    expectRates(report.arms[0].rates, ABN[3].counters, SCIPY.abn.rates.holdout, 'holdout');
+    expectJsonable(report);
+  });
+
+  test('fields beside the counters are dropped', () => {
+    const stored = { ...ABN[0].counters, updatedAt: 1234 } as ArmCounters;
+    const report = experimentReport({ arms: [{ ...ABN[0], counters: stored }] });
+    expect(report.arms[0].counters).toEqual(ABN[0].counters);
+  });
+
   test('bad input is refused with the reason', () => {
     expect(() => experimentReport({ arms: [ABN[0], ABN[0]] })).toThrow(/arm "A" appears twice/);
     expect(() => experimentReport({ arms: [ABN[3], { ...ABN[3], name: 'holdout2' }] })).toThrow(/2 holdouts/);
@@ -445,6 +460,8 @@ describe('edges', () => {
     expect(() => experimentReport({ arms: [{ ...ABN[0], counters: { ...ABN[0].counters, sent: -1 } }] })).toThrow(/bad input/);
     expect(() => experimentReport({ arms: [ABN[0]], confidence: 1 })).toThrow(/bad input/);
     expect(() => experimentReport({ arms: [] })).toThrow(/bad input/);
+    expect(() => experimentReport({ arms: ABN, mixingSd: { convertion: 0.01 } as never })).toThrow(/bad input/);
+    expect(() => experimentReport({ arms: ABN, mixingSd: { conversion: 0 } })).toThrow(/bad input/);
   });
 
   test('another confidence and mixing standard deviation', () => {
