@@ -139,7 +139,7 @@ const offerSchema = strictMapping({
  * The partials a `block_order` level may list: the ones partials/blocks.hbs knows how to place
  * (a shipped template renders its middle section through it).
  */
-export const BLOCK_NAMES = ['hero', 'cart', 'recommendations', 'offer', 'recent_purchase'] as const;
+export const BLOCK_NAMES = ['cart', 'recommendations', 'offer', 'recent_purchase'] as const;
 /** The longest send_delay: far inside the send ledger's lifetime (LEDGER_TTL, 30d by default). */
 const MAX_SEND_DELAY_MS = 7 * 24 * HOUR_MS;
 
