@@ -87,6 +87,16 @@ export interface EmailOutcome {
   ses_message_id: string | null;
   reason: string | null;
   at: number;
+  /** The experiment id (`<campaign>.<experiment>.<8 hex>`) when the campaign runs one. */
+  experiment: string | null;
+  /** The experiment's holdout: no email; status skipped, reason `holdout: ...`, at = when it would have gone. */
+  holdout: boolean;
+  /** Experiment variable name -> the arm's level name; {} for the holdout and without an experiment. */
+  variables: Record<string, string>;
+  /** The customer's segments when the decision was made. */
+  segments: string[];
+  /** The trigger's rule. */
+  rule: string | null;
 }
 
 /** A BehaviorEvent with every optional field defaulted, for producers and tests. */

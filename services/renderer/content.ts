@@ -4,9 +4,9 @@
  * given), the customer's segments and behavioural facts, the recommendations, the campaign's
  * offer, and every link signed for tracking.
  */
-import { offerFor, type Campaign } from '../core/campaigns';
+import { offerFields, offerFor, type ArmSettings, type Campaign } from '../core/campaigns';
 import type { LinkContext, LinkSigner } from '../core/links';
-import type { RecommendationSource, Recommendations } from '../core/recommendations';
+import type { RecommendationSource, RecommendationStrategy, Recommendations } from '../core/recommendations';
 import { NO_FACTS, type SegmentStateView } from '../core/segments';
 import { safeUrl, type LinkTracking, type RenderData, type RenderFactProduct, type RenderFacts, type RenderProduct } from '../core/templates';
 import type { CustomerProfile, TriggerFired } from '../core/types';
@@ -60,10 +60,10 @@ function renderFacts(view: SegmentStateView, options: ContentOptions, link: Link
 /** A customer the segmenter knows nothing of: no segments, no facts. */
 export const NO_SEGMENT_STATE: SegmentStateView = { segments: [], facts: NO_FACTS };
 
-async function recommendationsFor(source: RecommendationSource, trigger: TriggerFired, limit: number): Promise<Recommendations> {
-  if (limit === 0) return { items: [], fallback: false };
+async function recommendationsFor(source: RecommendationSource, trigger: TriggerFired, limit: number, strategy: RecommendationStrategy | undefined): Promise<Recommendations> {
+  if (limit === 0 || strategy === 'none') return { items: [], fallback: false };
   try {
-    return await source.recommend({ customerId: trigger.customer_id, context: { ...trigger.context, rule: trigger.rule }, limit });
+    return await source.recommend({ customerId: trigger.customer_id, context: { ...trigger.context, rule: trigger.rule }, limit, ...(strategy === undefined ? {} : { strategy }) });
   } catch {
     // The port promises never to reject; if an implementation does, the email still goes out.
     return { items: [], fallback: true };
@@ -82,6 +82,8 @@ export async function buildContent(input: {
   options: ContentOptions;
   /** The customer's segments and facts (segmentStateView); none when omitted. */
   segmentState?: SegmentStateView;
+  /** What the experiment arm changes (offer, recommendation strategy, block order); none when omitted. */
+  arm?: ArmSettings | null;
 }): Promise<EmailContent> {
   const { trigger, profile, campaign, options, now } = input;
   const segmentState = input.segmentState ?? NO_SEGMENT_STATE;
@@ -94,7 +96,8 @@ export async function buildContent(input: {
   const context = trigger.context ?? {};
   const productId = context.product_id?.trim();
   const cartIds = (context.cart_product_ids ?? '').split(',').map((id) => id.trim()).filter((id) => id !== '');
-  const recommended = await recommendationsFor(input.recommendations, trigger, options.recommendationsLimit);
+  const arm = input.arm ?? {};
+  const recommended = await recommendationsFor(input.recommendations, trigger, options.recommendationsLimit, arm.recommendations);
   const items = recommended.items.slice(0, options.recommendationsLimit).flatMap((item): RenderProduct[] => {
     const target = safeUrl(item.url);
     if (target === undefined) return [];
@@ -116,7 +119,7 @@ export async function buildContent(input: {
       product: productId ? productOf(productId, context.product_title, options, link, now) : null,
       cart: cartIds.map((id) => productOf(id, undefined, options, link, now)),
       recommendations: { items, fallback: recommended.fallback },
-      offer: offerFor(campaign, input.now),
+      offer: arm.offer === undefined ? offerFor(campaign, input.now) : offerFields(arm.offer, input.now),
       links: {
         unsubscribe_url: unsubscribeUrl,
         preferences_url: options.links.preferences(link, now),
@@ -125,6 +128,7 @@ export async function buildContent(input: {
       brand: { name: options.brandName, address: options.brandAddress },
       segments: segmentState.segments,
       facts: renderFacts(segmentState, options, link, now),
+      ...(arm.blockOrder === undefined ? {} : { blocks: arm.blockOrder }),
     },
     tracking: {
       click: (url) => options.links.click(url, link, now),

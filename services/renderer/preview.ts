@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { chooseVariant, variantSubjectId } from '../core/campaigns';
+import { armSettings, chosenEmail, emailForArm, experimentOf, type Campaign, type ChosenEmail } from '../core/campaigns';
 import { LinkSigner, type LinkKey } from '../core/links';
 import type { RecommendationSource } from '../core/recommendations';
 import type { SegmentStateView } from '../core/segments';
@@ -52,6 +52,8 @@ export interface PreviewInput {
   content: ContentOptions;
   /** The customer's segments and facts (the stored ones for GET /preview); none when omitted. */
   segmentState?: SegmentStateView;
+  /** An experiment arm to render (its name, e.g. question+popular); default: the customer's own arm. */
+  arm?: string | null;
 }
 
 export interface Preview extends RenderedEmail {
@@ -75,10 +77,11 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
     cause_event_id: null,
     context: input.context ?? (rule === 'cart_abandoned' ? { product_id: 'sample-product', cart_product_ids: 'sample-product,sample-product-2' } : { product_id: 'sample-product' }),
   };
-  const variant = chooseVariant(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
-  const template = variant?.template ?? campaign.template;
+  const email = previewArm(campaign, trigger, input.arm ?? null);
+  const { assignment, template } = email;
   const content = await buildContent({
-    trigger, profile: input.profile, campaign, variant: variant?.name ?? null, now: input.now, recommendations: input.recommendations, options: input.content, segmentState: input.segmentState,
+    trigger, profile: input.profile, campaign, variant: assignment?.arm ?? null, now: input.now, recommendations: input.recommendations, options: input.content,
+    segmentState: input.segmentState, arm: assignment?.settings ?? null,
   });
   const rendered = render({
     templates: input.assets.templates,
@@ -86,10 +89,27 @@ export async function previewEmail(input: PreviewInput): Promise<Preview> {
     data: content.data,
     locale: input.profile.locale,
     timeZone: input.profile.timezone,
-    subjectOverride: variant?.subject ? variantSubjectId(campaign.name, variant.name) : null,
+    subjectOverride: email.subjectOverride,
+    preheaderOverride: email.preheaderOverride,
     tracking: content.tracking,
   });
-  return { ...rendered, campaign: campaign.name, variant: variant?.name ?? null, template };
+  return { ...rendered, campaign: campaign.name, variant: assignment?.arm ?? null, template };
+}
+
+/** The arm a preview shows: the one asked for, else the customer's (the first arm for a holdout customer, who gets no email). */
+function previewArm(campaign: Campaign, trigger: TriggerFired, armName: string | null): ChosenEmail {
+  const design = experimentOf(campaign);
+  if (design === null) {
+    if (armName !== null) throw new PreviewError(`campaign "${campaign.name}" runs no experiment; leave the arm out`);
+    return emailForArm(campaign, null);
+  }
+  const name = armName ?? (chosenEmail(campaign, trigger).assignment?.arm ?? design.arms[0].name);
+  const arm = design.arms.find((candidate) => candidate.name === name);
+  const settings = armSettings(campaign, name);
+  if (arm === undefined || settings === null) {
+    throw new PreviewError(`campaign "${campaign.name}" has no arm "${name}"; arms: ${design.arms.map((candidate) => candidate.name).join(', ')}`);
+  }
+  return emailForArm(campaign, { experiment: design.id, holdout: false, arm: arm.name, variables: arm.variables, settings });
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { chooseCampaign, variantSubjectId, type Campaign, type Decision, type SendHistory, type Variant } from '../core/campaigns';
+import { armSettings, chooseCampaign, emailForArm, experimentOf, type Assignment, type Campaign, type ChosenEmail, type Decision, type SendHistory } from '../core/campaigns';
 import type { RecommendationSource } from '../core/recommendations';
 import type { SegmentStateView } from '../core/segments';
 import { parseMailbox, type Mailbox, type MailboxProblem, type Sender } from '../core/recipients';
@@ -27,7 +27,7 @@ import { buildMime, RecipientRefusedError, unsubscribeMailto } from './mime';
 import type { SentMailLookup } from './sent-lookup';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from '../kit/scheduling';
 import { SesSendError, type EmailSender } from './ses';
-import { FINAL_STATES, sendMember, type CustomerState, type LedgerEntry, type LedgerState, type RendererStore } from './store';
+import { FINAL_STATES, NO_TAGS, sendMember, type CustomerState, type LedgerEntry, type LedgerState, type OutcomeTags, type RendererStore } from './store';
 
 /** Fault injection for tests: called at the named points of a send; a throw aborts the batch there. */
 export interface RendererHooks {
@@ -73,6 +73,27 @@ interface Prepared {
 
 type Step = { deadLetter?: Error };
 
+/** Who an outcome is about: the campaign, the arm (EmailOutcome.variant) and the experiment tags. */
+interface Who {
+  campaign: string | null;
+  variant: string | null;
+  tags: OutcomeTags;
+}
+
+/** The outcome's campaign, arm and tags for a decision's assignment and the customer's segments. */
+function whoOf(campaign: Campaign | null, assignment: Assignment | null, segments: readonly string[]): Who {
+  return {
+    campaign: campaign?.name ?? null,
+    variant: assignment?.arm ?? null,
+    tags: {
+      experiment: assignment?.experiment ?? null,
+      holdout: assignment?.holdout ?? false,
+      variables: assignment?.variables ?? {},
+      segments: [...segments],
+    },
+  };
+}
+
 /**
  * "code: detail" as outcome reason; the code is also the metrics label. Details name codes,
  * campaigns, rules, times and counts, never a customer value (scrubEmails is a second guard).
@@ -106,6 +127,18 @@ export function isUnsubscribed(customer: Pick<CustomerState, 'profile' | 'unsubs
   if (resubscribedAt !== null && resubscribedAt > unsubscribedAt) return false;
   // A newer profile that grants consent again is a re-subscription.
   return !(profile !== null && profile.consent_email === true && profile.updated_at > unsubscribedAt);
+}
+
+/**
+ * The email of a resumed reservation: the arm the ledger recorded, when the campaign's
+ * experiment is still the same design; else the campaign's own email (the design changed
+ * during the restart; the outcome still names the recorded arm).
+ */
+function resumedEmail(campaign: Campaign, arm: string | null, tags: OutcomeTags): ChosenEmail {
+  const design = experimentOf(campaign);
+  const settings = arm === null ? null : armSettings(campaign, arm);
+  if (design === null || design.id !== tags.experiment || arm === null || settings === null) return emailForArm(campaign, null);
+  return emailForArm(campaign, { experiment: design.id, holdout: false, arm, variables: tags.variables, settings });
 }
 
 export class Renderer {
@@ -191,7 +224,7 @@ export class Renderer {
     const recipient = recipientOf(customer.profile);
     if (recipient.kind === 'invalid') {
       this.options.metrics.invalidAddresses.inc({ problem: recipient.problem });
-      await this.finish(partition, trigger, from, 'suppressed', null, null, null, invalidAddressReason(recipient.problem));
+      await this.finish(partition, trigger, from, 'suppressed', whoOf(null, null, []), null, invalidAddressReason(recipient.problem));
       return {};
     }
     const mailbox = recipient.kind === 'mailbox' ? recipient.mailbox : null;
@@ -207,14 +240,15 @@ export class Renderer {
     const decision = chooseCampaign({ trigger, profile: customer.profile, segments, campaigns: assets.campaigns, history, now, pausedCampaigns: new Set(paused.keys()) });
     switch (decision.status) {
       case 'suppressed':
-        await this.finish(partition, trigger, from, 'suppressed', null, null, null, reasonOf(decision.reason, decision.detail));
+        await this.finish(partition, trigger, from, 'suppressed', whoOf(null, null, segments), null, reasonOf(decision.reason, decision.detail));
         return {};
       case 'skipped':
-        await this.finish(partition, trigger, from, 'skipped', decision.campaign ?? null, null, null, reasonOf(decision.reason, decision.detail));
+        if (decision.reason === 'holdout') return this.holdOut(partition, trigger, decision, segments, now, fromDeferred);
+        await this.finish(partition, trigger, from, 'skipped', whoOf(decision.campaign ?? null, null, segments), null, reasonOf(decision.reason, decision.detail));
         return {};
       case 'deferred': {
         const detail = `${decision.detail}; until ${new Date(decision.until).toISOString()}`;
-        await this.finish(partition, trigger, from, 'deferred', decision.campaign, decision.variant, null, reasonOf('quiet_hours', detail), { deferredUntil: decision.until });
+        await this.finish(partition, trigger, from, 'deferred', whoOf(decision.campaign, decision.assignment, segments), null, reasonOf(decision.reason, detail), { deferredUntil: decision.until });
         return {};
       }
       case 'send':
@@ -222,6 +256,43 @@ export class Renderer {
         if (mailbox === null) throw new Error(`trigger ${trigger.trigger_id}: a send was chosen for a profile without an address`);
         return this.sendNew(partition, trigger, decision, customer.profile as CustomerProfile, mailbox, segmentState, now, fromDeferred);
     }
+  }
+
+  /**
+   * The holdout: reserved like a send (it joins the customer's recent sends, so cooldown and the
+   * frequency cap see it "as if sent"), then recorded as skipped, with no email. The ledger keeps
+   * the holdout flag, so a restart between the two steps finishes it the same way.
+   */
+  private async holdOut(
+    partition: number,
+    trigger: TriggerFired,
+    decision: Extract<Decision, { reason: 'holdout' }>,
+    segments: readonly string[],
+    now: number,
+    fromDeferred: boolean,
+  ): Promise<Step> {
+    const { campaign } = decision;
+    const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
+    const who = whoOf(campaign, decision.assignment, segments);
+    const reason = reasonOf('holdout', decision.detail);
+    const reserved = await this.reserve(partition, trigger, campaign, who, now, fromDeferred, reason, from);
+    if (!reserved) return {};
+    await this.finish(partition, trigger, ['reserved'], 'skipped', who, null, reason);
+    return {};
+  }
+
+  /** Reserves the send (or the holdout's virtual send); false when not ours or the cap was reached (then recorded). */
+  private async reserve(partition: number, trigger: TriggerFired, campaign: Campaign, who: Who, now: number, fromDeferred: boolean, reason: string, from: Array<LedgerState | '-'>): Promise<boolean> {
+    const reservation = await this.options.store.reserve({
+      partition, trigger, now, campaign: campaign.name, variant: who.variant, cap: campaign.caps.frequencyCap,
+      retentionMs: this.options.assets.historyMs, fromDeferred, reason, tags: who.tags,
+    });
+    if (reservation.reserved) return true;
+    if ('capReached' in reservation) {
+      const detail = `${reservation.capReached} sends in the last ${campaign.caps.frequencyCap.perMs} ms (max ${campaign.caps.frequencyCap.max}), seen when reserving`;
+      await this.finish(partition, trigger, from, 'skipped', { ...who, variant: null, tags: { ...NO_TAGS, segments: who.tags.segments } }, null, reasonOf('frequency_cap', detail));
+    }
+    return false; // else another instance holds the trigger: its ledger state stands
   }
 
   private async sendNew(
@@ -234,27 +305,19 @@ export class Renderer {
     now: number,
     fromDeferred: boolean,
   ): Promise<Step> {
-    const { campaign, variant } = decision;
+    const { campaign } = decision;
     const from: Array<LedgerState | '-'> = fromDeferred ? ['deferred'] : ['-'];
+    const who = whoOf(campaign, decision.assignment, segmentState.segments);
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, to, campaign, variant?.name ?? null, decision.template, decision.subjectOverride, segmentState, now);
+      prepared = await this.prepare(trigger, profile, to, decision, segmentState, now);
     } catch (error) {
-      return this.renderFailed(partition, trigger, from, campaign, variant, error);
+      return this.renderFailed(partition, trigger, from, campaign, who, error);
     }
-    const reservation = await this.options.store.reserve({
-      partition, trigger, now, campaign: campaign.name, variant: variant?.name ?? null, cap: campaign.caps.frequencyCap,
-      retentionMs: this.options.assets.historyMs, fromDeferred, reason: reasonOf('chosen', decision.reason),
-    });
-    if (!reservation.reserved) {
-      if ('capReached' in reservation) {
-        const detail = `${reservation.capReached} sends in the last ${campaign.caps.frequencyCap.perMs} ms (max ${campaign.caps.frequencyCap.max}), seen when reserving`;
-        await this.finish(partition, trigger, from, 'skipped', campaign, null, null, reasonOf('frequency_cap', detail));
-      }
-      return {}; // else another instance holds the trigger: its ledger state stands
-    }
+    const reason = reasonOf('chosen', decision.reason);
+    if (!(await this.reserve(partition, trigger, campaign, who, now, fromDeferred, reason, from))) return {};
     await this.options.hooks?.afterReserve?.(trigger);
-    await this.deliver(partition, trigger, campaign, variant, prepared, to, reasonOf('chosen', decision.reason));
+    await this.deliver(partition, trigger, campaign, who, prepared, to, reason);
     return {};
   }
 
@@ -263,61 +326,68 @@ export class Renderer {
     const { store, sentLookup, logger, assets, clock } = this.options;
     const reason = ledger.reason ?? reasonOf('chosen', 'resumed after a restart');
     const campaign = assets.campaigns.find((c) => c.name === ledger.campaign);
+    // The arm and tags the reservation recorded: the outcome says what was (or would be) sent.
+    const tags = ledger.tags ?? NO_TAGS;
+    const who: Who = { campaign: ledger.campaign, variant: ledger.variant, tags };
+    if (tags.holdout) {
+      // A holdout never emails: its reservation only waited for this record.
+      this.options.metrics.resumed.inc({ result: 'holdout' });
+      await this.finish(partition, trigger, ['reserved'], 'skipped', who, null, reason);
+      return {};
+    }
     const found = await sentLookup.findSent(trigger.trigger_id, { reservedAt: ledger.at });
     if (found !== null) {
       logger.info({ triggerId: trigger.trigger_id, messageId: found.messageId }, 'SES already took this email before a restart; recording it as sent');
       this.options.metrics.resumed.inc({ result: 'found_sent' });
-      await this.finish(partition, trigger, ['reserved'], 'sent', campaign ?? null, null, found.messageId, reason, { campaignName: ledger.campaign, variantName: ledger.variant });
+      await this.finish(partition, trigger, ['reserved'], 'sent', who, found.messageId, reason);
       return {};
     }
     this.options.metrics.resumed.inc({ result: 'sending' });
     const dropSend = ledger.campaign === null ? null : sendMember(ledger.campaign, trigger.trigger_id);
     if (campaign === undefined) {
-      await this.finish(partition, trigger, ['reserved'], 'failed', null, null, null, reasonOf('campaign_removed', `campaign ${ledger.campaign ?? '?'} is no longer configured`), { dropSend, campaignName: ledger.campaign });
+      await this.finish(partition, trigger, ['reserved'], 'failed', who, null, reasonOf('campaign_removed', `campaign ${ledger.campaign ?? '?'} is no longer configured`), { dropSend });
       return {};
     }
-    const variant = campaign.variants.find((v) => v.name === ledger.variant) ?? null;
     const customer = await store.customer(partition, trigger.customer_id);
     const profile = customer.profile;
     const recipient = recipientOf(profile);
     if (recipient.kind === 'invalid') {
       this.options.metrics.invalidAddresses.inc({ problem: recipient.problem });
-      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, invalidAddressReason(recipient.problem), { dropSend });
+      await this.finish(partition, trigger, ['reserved'], 'suppressed', who, null, invalidAddressReason(recipient.problem), { dropSend });
       return {};
     }
     const suppressedAs = async (code: string) => {
-      await this.finish(partition, trigger, ['reserved'], 'suppressed', campaign, variant, null, reasonOf(code, 'suppressed after a restart, before the send'), { dropSend });
+      await this.finish(partition, trigger, ['reserved'], 'suppressed', who, null, reasonOf(code, 'suppressed after a restart, before the send'), { dropSend });
       return {};
     };
     if (profile === null || recipient.kind !== 'mailbox') return suppressedAs('no_email');
     const listed = await store.suppression(recipient.mailbox);
     const suppressed = profile.consent_email !== true ? 'no_consent' : isUnsubscribed(customer) ? 'unsubscribed' : listed;
     if (suppressed !== null) return suppressedAs(suppressed);
-    const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
     const now = clock();
     const segmentState = await store.segmentState(partition, trigger.customer_id, now);
     let prepared: Prepared;
     try {
-      prepared = await this.prepare(trigger, profile, recipient.mailbox, campaign, variant?.name ?? null, variant?.template ?? campaign.template, subjectOverride, segmentState, now);
+      prepared = await this.prepare(trigger, profile, recipient.mailbox, resumedEmail(campaign, ledger.variant, tags), segmentState, now);
     } catch (error) {
-      return this.renderFailed(partition, trigger, ['reserved'], campaign, variant, error);
+      return this.renderFailed(partition, trigger, ['reserved'], campaign, who, error);
     }
-    await this.deliver(partition, trigger, campaign, variant, prepared, recipient.mailbox, reason);
+    await this.deliver(partition, trigger, campaign, who, prepared, recipient.mailbox, reason);
     return {};
   }
 
-  private async deliver(partition: number, trigger: TriggerFired, campaign: Campaign, variant: Variant | null, prepared: Prepared, to: Mailbox, reason: string): Promise<void> {
+  private async deliver(partition: number, trigger: TriggerFired, campaign: Campaign, who: Who, prepared: Prepared, to: Mailbox, reason: string): Promise<void> {
     const { sender, metrics, hooks } = this.options;
     const started = process.hrtime.bigint();
     let messageId: string;
     try {
-      ({ messageId } = await sender.send({ raw: prepared.raw, to, triggerId: trigger.trigger_id, customerId: trigger.customer_id, campaign: campaign.name, variant: variant?.name ?? null }));
+      ({ messageId } = await sender.send({ raw: prepared.raw, to, triggerId: trigger.trigger_id, customerId: trigger.customer_id, campaign: campaign.name, variant: who.variant }));
     } catch (error) {
       if (error instanceof SesSendError && error.kind === 'permanent') {
         metrics.sesCalls.inc({ result: 'permanent_error' });
         // The error name only: SES's message may quote the address (logged, scrubbed, by the runner).
         const detail = `${error.errorName} after ${error.attempts} attempt(s)`;
-        await this.finish(partition, trigger, ['reserved'], 'failed', campaign, variant, null, reasonOf('ses_error', detail), { dropSend: sendMember(campaign.name, trigger.trigger_id) });
+        await this.finish(partition, trigger, ['reserved'], 'failed', who, null, reasonOf('ses_error', detail), { dropSend: sendMember(campaign.name, trigger.trigger_id) });
         return;
       }
       metrics.sesCalls.inc({ result: 'gave_up' });
@@ -326,38 +396,34 @@ export class Renderer {
     metrics.sesCalls.inc({ result: 'sent' });
     metrics.sendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     await hooks?.afterSesSend?.(trigger, messageId);
-    await this.finish(partition, trigger, ['reserved'], 'sent', campaign, variant, messageId, reason);
+    await this.finish(partition, trigger, ['reserved'], 'sent', who, messageId, reason);
   }
 
   /**
    * A render or MIME failure: a failed outcome and a dead letter. Their messages carry no
    * customer value (render() masks values as "[value]"; RecipientRefusedError names only the rule).
    */
-  private async renderFailed(partition: number, trigger: TriggerFired, from: Array<LedgerState | '-'>, campaign: Campaign, variant: Variant | null, error: unknown): Promise<Step> {
+  private async renderFailed(partition: number, trigger: TriggerFired, from: Array<LedgerState | '-'>, campaign: Campaign, who: Who, error: unknown): Promise<Step> {
     if (!(error instanceof TemplateRenderError || error instanceof DirtyRenderError || error instanceof RecipientRefusedError)) throw error;
     const code = error instanceof RecipientRefusedError ? 'recipient_refused' : 'render_error';
     this.options.logger.error({ triggerId: trigger.trigger_id, campaign: campaign.name, err: error }, code === 'render_error' ? 'render failed; trigger dead-lettered' : 'recipient refused; trigger dead-lettered');
     const dropSend = from.includes('reserved') ? sendMember(campaign.name, trigger.trigger_id) : null;
-    await this.finish(partition, trigger, from, 'failed', campaign, variant, null, reasonOf(code, error.message), { dropSend });
+    await this.finish(partition, trigger, from, 'failed', who, null, reasonOf(code, error.message), { dropSend });
     return { deadLetter: error };
   }
 
   /** Content, render and MIME of one email. */
-  private async prepare(
-    trigger: TriggerFired,
-    profile: CustomerProfile,
-    to: Mailbox,
-    campaign: Campaign,
-    variant: string | null,
-    template: string,
-    subjectOverride: string | null,
-    segmentState: SegmentStateView,
-    now: number,
-  ): Promise<Prepared> {
+  private async prepare(trigger: TriggerFired, profile: CustomerProfile, to: Mailbox, email: ChosenEmail, segmentState: SegmentStateView, now: number): Promise<Prepared> {
     const { assets, content: options } = this.options;
-    const content = await buildContent({ trigger, profile, campaign, variant, now, recommendations: this.options.recommendations, options, segmentState });
+    const { campaign, assignment, template, subjectOverride, preheaderOverride } = email;
+    // Every link carries the arm's name as `variant`, so clicks and opens can be credited to it.
+    const content = await buildContent({
+      trigger, profile, campaign, variant: assignment?.arm ?? null, now, recommendations: this.options.recommendations, options, segmentState, arm: assignment?.settings ?? null,
+    });
     if (content.recommendationsFallback) this.options.metrics.recommendationFallbacks.inc();
-    const rendered = render({ templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride, tracking: content.tracking });
+    const rendered = render({
+      templates: assets.templates, template, data: content.data, locale: profile.locale, timeZone: profile.timezone, subjectOverride, preheaderOverride, tracking: content.tracking,
+    });
     const raw = await buildMime({
       from: this.options.from,
       to,
@@ -372,21 +438,21 @@ export class Renderer {
     return { raw, rendered };
   }
 
+  /** The one place an EmailOutcome is built: moves the ledger and queues the outcome. */
   private async finish(
     partition: number,
     trigger: TriggerFired,
     from: Array<LedgerState | '-'>,
     status: EmailStatus,
-    campaign: Campaign | null,
-    variant: Variant | null,
+    who: Who,
     messageId: string | null,
     reason: string,
-    extra: { deferredUntil?: number; dropSend?: string | null; campaignName?: string | null; variantName?: string | null } = {},
+    extra: { deferredUntil?: number; dropSend?: string | null } = {},
   ): Promise<void> {
     const { clock, outcomes, store, metrics, logger } = this.options;
     const at = clock();
-    const campaignName = campaign?.name ?? extra.campaignName ?? null;
-    const variantName = variant?.name ?? extra.variantName ?? null;
+    const campaignName = who.campaign;
+    const variantName = who.variant;
     const outcome: EmailOutcome = {
       trigger_id: trigger.trigger_id,
       customer_id: trigger.customer_id,
@@ -396,18 +462,23 @@ export class Renderer {
       ses_message_id: messageId,
       reason,
       at,
+      experiment: who.tags.experiment,
+      holdout: who.tags.holdout,
+      variables: who.tags.variables,
+      segments: who.tags.segments,
+      rule: trigger.rule,
     };
     const outboxRecord = encodeOutboxRecord({ topic: outcomes.topic, key: trigger.customer_id, value: outcomes.encode(outcome) });
     const applied = await store.finish({
       partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
-      deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null,
+      deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags,
     });
     if (!applied) {
       logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
       return;
     }
     metrics.outcomes.inc({ status, reason: reason.split(':')[0] });
-    logger.info({ triggerId: trigger.trigger_id, rule: trigger.rule, campaign: campaignName, variant: variantName, status, messageId, reason }, 'email outcome');
+    logger.info({ triggerId: trigger.trigger_id, rule: trigger.rule, campaign: campaignName, variant: variantName, experiment: who.tags.experiment, holdout: who.tags.holdout, status, messageId, reason }, 'email outcome');
   }
 
   /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent. */

@@ -15,6 +15,32 @@ import type { RendererKeys } from './keys';
 export type LedgerState = 'reserved' | EmailStatus;
 export const FINAL_STATES: ReadonlySet<LedgerState> = new Set(['sent', 'suppressed', 'skipped', 'failed']);
 
+/** What an EmailOutcome says about the experiment and the customer, kept in the ledger (`x`) for a resumed send. */
+export interface OutcomeTags {
+  experiment: string | null;
+  holdout: boolean;
+  variables: Record<string, string>;
+  segments: string[];
+}
+
+export const NO_TAGS: OutcomeTags = { experiment: null, holdout: false, variables: {}, segments: [] };
+
+/** The ledger's `x` field back to tags; null when absent or unreadable (an entry written before tags were kept). */
+export function parseTags(raw: string | undefined): OutcomeTags | null {
+  if (raw === undefined || raw === '') return null;
+  try {
+    const value = JSON.parse(raw) as Partial<OutcomeTags>;
+    return {
+      experiment: typeof value.experiment === 'string' ? value.experiment : null,
+      holdout: value.holdout === true,
+      variables: value.variables !== null && typeof value.variables === 'object' ? Object.fromEntries(Object.entries(value.variables).filter(([, v]) => typeof v === 'string')) : {},
+      segments: Array.isArray(value.segments) ? value.segments.filter((v): v is string => typeof v === 'string') : [],
+    };
+  } catch {
+    return null;
+  }
+}
+
 export interface LedgerEntry {
   state: LedgerState;
   campaign: string | null;
@@ -25,6 +51,8 @@ export interface LedgerEntry {
   /** deferred: when the timer fires, and the trigger it re-runs. */
   deferredUntil: number | null;
   trigger: TriggerFired | null;
+  /** The experiment tags recorded with the reservation (or the last state); null for entries without. */
+  tags: OutcomeTags | null;
 }
 
 export interface CustomerState {
@@ -54,6 +82,8 @@ export interface FinishInput {
   deferredUntil?: number;
   /** A member of the customer's sends to drop (a reserved send that failed). */
   dropSend?: string | null;
+  /** Kept in the ledger; absent keeps what it holds. */
+  tags?: OutcomeTags;
 }
 
 export interface ReserveInput {
@@ -66,6 +96,7 @@ export interface ReserveInput {
   retentionMs: number;
   fromDeferred: boolean;
   reason: string;
+  tags: OutcomeTags;
 }
 
 /** The KEYS and ARGV of reserveSend-3.lua (see its header). */
@@ -84,6 +115,7 @@ export function reserveSendArgs(keys: RendererKeys, input: ReserveInput, ledgerT
       String(ledgerTtlMs),
       input.fromDeferred ? 'deferred' : '',
       input.reason,
+      JSON.stringify(input.tags),
     ],
   };
 }
@@ -112,6 +144,7 @@ export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledger
       input.deferredUntil === undefined ? '' : String(input.deferredUntil),
       input.state === 'deferred' ? JSON.stringify(trigger) : '',
       input.dropSend ?? '',
+      input.tags === undefined ? '' : JSON.stringify(input.tags),
     ],
   };
 }
@@ -237,6 +270,7 @@ export class RendererStore {
       at: Number(hash.a ?? 0),
       deferredUntil: hash.d ? Number(hash.d) : null,
       trigger: hash.tr ? (JSON.parse(hash.tr) as TriggerFired) : null,
+      tags: parseTags(hash.x),
     };
   }
 

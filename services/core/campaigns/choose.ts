@@ -4,12 +4,11 @@
  * come in as data, so the renderer can replay a decision and tests need no Redis.
  */
 import type { CustomerProfile, TriggerFired } from '../types';
-import { variantSubjectId } from './definition';
 import { formatDuration } from '../definitions';
 import { ineligibility } from './eligibility';
+import { armOverrides, assignmentFor, type Assignment } from './experiments';
 import type { Campaign, Variant } from './model';
 import { quietHoursEnd, resolveTimeZone } from './quiet-hours';
-import { chooseVariant } from './variants';
 
 export type SuppressionReason = 'unsubscribed' | 'bounced' | 'complained' | 'no_consent' | 'no_email';
 
@@ -34,11 +33,25 @@ export interface ChooseInput {
   pausedCampaigns?: ReadonlySet<string>;
 }
 
+/** What the chosen campaign's email is made of: the experiment arm's template and overrides applied. */
+export interface ChosenEmail {
+  campaign: Campaign;
+  /** The legacy `variants:` entry of the arm; null otherwise (the arm is in `assignment`). */
+  variant: Variant | null;
+  /** The experiment assignment (design id, arm or holdout, variables); null without an experiment. */
+  assignment: Assignment | null;
+  template: string;
+  subjectOverride: string | null;
+  preheaderOverride: string | null;
+}
+
 export type Decision =
-  | { status: 'send'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; reason: string }
+  | ({ status: 'send'; reason: string } & ChosenEmail)
   | { status: 'suppressed'; reason: SuppressionReason; detail: string }
   | { status: 'skipped'; reason: 'no_campaign' | 'frequency_cap' | 'cooldown' | 'campaign_paused'; campaign?: Campaign; detail: string }
-  | { status: 'deferred'; until: number; reason: 'quiet_hours'; campaign: Campaign; variant: Variant | null; template: string; subjectOverride: string | null; detail: string };
+  /** The customer is in the experiment's holdout: no email, but recorded as if sent (cooldown, frequency cap). */
+  | { status: 'skipped'; reason: 'holdout'; campaign: Campaign; assignment: Assignment; detail: string }
+  | ({ status: 'deferred'; until: number; reason: 'quiet_hours' | 'send_delay'; detail: string } & ChosenEmail);
 
 function suppression(profile: CustomerProfile | null, history: SendHistory): Decision | null {
   if (history.suppressed) {
@@ -107,18 +120,51 @@ export function chooseCampaign(input: ChooseInput): Decision {
     return { status: 'skipped', reason: 'frequency_cap', campaign, detail };
   }
 
-  const variant = chooseVariant(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
-  const template = variant?.template ?? campaign.template;
-  const subjectOverride = variant?.subject ? variantSubjectId(campaign.name, variant.name) : null;
+  const chosen = chosenEmail(campaign, trigger);
+  const { assignment } = chosen;
   const reason = winReason(campaign, eligible, trigger.rule, cooling);
+  // The arm's send delay counts from the trigger, so a replay or a restart does not push it back.
+  const delayMs = assignment?.settings.sendDelayMs ?? 0;
+  if (delayMs > 0 && now < trigger.fired_at + delayMs) {
+    const detail = `arm ${assignment?.arm ?? '?'} of ${assignment?.experiment ?? '?'} waits ${formatDuration(delayMs)} after the trigger; ${reason}`;
+    return { status: 'deferred', until: trigger.fired_at + delayMs, reason: 'send_delay', ...chosen, detail };
+  }
+  // The holdout waits out quiet hours too: its virtual send is at the time the email would have gone.
   if (campaign.caps.quietHours !== null) {
     const timeZone = resolveTimeZone(profile?.timezone);
     const until = quietHoursEnd(now, campaign.caps.quietHours, timeZone);
     if (until !== null) {
       const { start, end } = campaign.caps.quietHours;
       const detail = `quiet hours ${start}-${end} in ${timeZone}; ${reason}`;
-      return { status: 'deferred', until, reason: 'quiet_hours', campaign, variant, template, subjectOverride, detail };
+      return { status: 'deferred', until, reason: 'quiet_hours', ...chosen, detail };
     }
   }
-  return { status: 'send', campaign, variant, template, subjectOverride, reason };
+  if (assignment?.holdout) {
+    const share = campaign.experiment?.holdoutShare ?? 0;
+    const detail = `in the ${Math.round(share * 1000) / 10}% holdout of ${assignment.experiment}; no email (counted as a send for cooldown and frequency cap); ${reason}`;
+    return { status: 'skipped', reason: 'holdout', campaign, assignment, detail };
+  }
+  return { status: 'send', ...chosen, reason };
+}
+
+/** The campaign's email for this trigger: its experiment arm (if any) applied to template and overrides. */
+export function chosenEmail(campaign: Campaign, trigger: Pick<TriggerFired, 'customer_id' | 'trigger_id'>): ChosenEmail {
+  const assignment = assignmentFor(campaign, { customerId: trigger.customer_id, triggerId: trigger.trigger_id });
+  return emailForArm(campaign, assignment);
+}
+
+/** The email of a known assignment (a resumed send reads it back from the ledger). */
+export function emailForArm(campaign: Campaign, assignment: Assignment | null): ChosenEmail {
+  if (assignment === null || assignment.holdout) {
+    return { campaign, variant: null, assignment, template: campaign.template, subjectOverride: null, preheaderOverride: null };
+  }
+  const overrides = armOverrides(campaign, assignment.variables);
+  return {
+    campaign,
+    variant: campaign.variants.find((variant) => variant.name === assignment.arm) ?? null,
+    assignment,
+    template: assignment.settings.template ?? campaign.template,
+    subjectOverride: overrides.subject,
+    preheaderOverride: overrides.preheader,
+  };
 }

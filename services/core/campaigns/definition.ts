@@ -5,9 +5,15 @@
  */
 import { z } from 'zod';
 import { DefinitionProblem, durationSchema, HOUR_MS, isMapping, parseWith as parseWithAt, parseYaml, reportProblems, show, strictMapping } from '../definitions';
+import { overrideId } from './experiments';
 import {
   PROFILE_CONDITION_OPS,
+  VARIABLE_KINDS,
+  type ArmSettings,
   type Campaign,
+  type CampaignExperiment,
+  type ExperimentVariable,
+  type VariableKind,
   type CampaignCaps,
   type FrequencyCap,
   type Offer,
@@ -129,6 +135,154 @@ const offerSchema = strictMapping({
   validForMs: offer.valid_for ?? null,
 }));
 
+/**
+ * The partials a `block_order` level may list: the ones partials/blocks.hbs knows how to place
+ * (a shipped template renders its middle section through it).
+ */
+export const BLOCK_NAMES = ['cart', 'recommendations', 'offer', 'recent_purchase'] as const;
+/** The longest send_delay: far inside the send ledger's lifetime (LEDGER_TTL, 30d by default). */
+const MAX_SEND_DELAY_MS = 7 * 24 * HOUR_MS;
+
+/** `10%` or a number in [0, 1): the share of customers held out. */
+const holdoutSchema = z.unknown().transform((raw, ctx) => {
+  const percent = typeof raw === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(raw) : null;
+  const share = typeof raw === 'number' ? raw : percent !== null ? Number(percent[1]) / 100 : NaN;
+  if (!(share >= 0 && share < 1)) {
+    ctx.addIssue({ code: 'custom', message: `${show(raw)} is not a holdout share; expected a percentage like 10% or a number from 0 up to (not including) 1` });
+    return z.NEVER;
+  }
+  return share;
+});
+
+const levelWeight = z.number({ error: 'expected a number > 0' }).positive('expected a number > 0').max(1_000_000, 'expected at most 1000000');
+const levelName = namePattern(CAMPAIGN_NAME, 'level name; expected lower_snake_case like control');
+const blockName = z.unknown().refine((raw) => typeof raw === 'string' && (BLOCK_NAMES as readonly string[]).includes(raw), {
+  error: (issue) => `${show(issue.input)} is not a block; expected one of ${BLOCK_NAMES.join(', ')}`,
+}) as unknown as z.ZodType<string>;
+
+/** A level's value by variable kind, turned into the settings it applies. */
+const levelValueSchemas: Record<VariableKind, z.ZodType<ArmSettings>> = {
+  subject: text.transform((subject) => ({ subject })),
+  preheader: text.transform((preheader) => ({ preheader })),
+  template: namePattern(TEMPLATE_NAME, 'template name; expected a folder name under emails/ like exclusive_offer').transform((template) => ({ template })),
+  block_order: z.array(blockName, { error: `expected a list of blocks (${BLOCK_NAMES.join(', ')})` }).min(1, 'expected at least one block')
+    .refine((names) => new Set(names).size === names.length, 'a block is listed twice')
+    .transform((blockOrder) => ({ blockOrder })),
+  offer: z.union([z.literal('none'), offerSchema], { error: 'expected an offer mapping { headline, description, code, discount_percent, valid_for } or none' })
+    .transform((offer) => ({ offer: offer === 'none' ? null : offer })),
+  recommendations: z.enum(['co_viewed', 'popular', 'none'], { error: 'expected co_viewed, popular or none' }).transform((recommendations) => ({ recommendations })),
+  send_delay: z.union([z.literal(0), durationSchema({ minMs: 0, maxMs: MAX_SEND_DELAY_MS })], { error: 'expected a duration like 0s, 30m or 2h (at most 7d)' })
+    .transform((delay) => ({ sendDelayMs: delay === 0 ? 0 : delay.ms })),
+};
+
+const levelSchemas = Object.fromEntries(VARIABLE_KINDS.map((kind) => [kind, strictMapping({
+  name: levelName,
+  weight: levelWeight.optional(),
+  // recommendations levels may leave value out: { name: popular } means value popular.
+  value: kind === 'recommendations' ? levelValueSchemas[kind].optional() : levelValueSchemas[kind],
+})])) as unknown as Record<VariableKind, z.ZodType<{ name: string; weight?: number; value?: ArmSettings }>>;
+
+const variableKind = z.enum(VARIABLE_KINDS as [VariableKind, ...VariableKind[]], { error: `expected a variable kind: ${VARIABLE_KINDS.join(', ')}` });
+const levelList = z.array(z.unknown(), { error: 'expected a list of levels' }).min(2, 'expected at least two levels to compare');
+
+const experimentSchema = strictMapping({
+  name: namePattern(CAMPAIGN_NAME, 'experiment name; expected lower_snake_case like subject_test'),
+  holdout: holdoutSchema.optional(),
+  key: z.enum(['customer', 'trigger'], { error: 'expected customer or trigger' }).optional(),
+  variables: z.record(z.string(), z.unknown(), { error: 'required; expected a mapping of variable name to its levels' })
+    .refine((variables) => Object.keys(variables).length > 0, 'expected at least one variable'),
+  combinations: z.union([
+    z.literal('all'),
+    z.array(z.union([z.array(z.string()), z.string()]), { error: 'expected all or a list of arms' }).min(1, 'expected at least one arm'),
+  ], { error: 'expected all or a list of arms like [[plain, co_viewed], [question, popular]]' }).optional(),
+});
+
+/** One variable: `<kind>: [levels]`, or `<name>: { kind, levels }`. */
+function parseVariable(name: string, raw: unknown): ExperimentVariable {
+  const base = `experiment.variables.${name}`;
+  if (!CAMPAIGN_NAME.test(name)) throw new DefinitionProblem(base, 'is not a variable name; expected lower_snake_case like subject');
+  let kind: VariableKind;
+  let levelsRaw: unknown;
+  if (isMapping(raw)) {
+    const body = parseWithAt(strictMapping({ kind: variableKind, levels: levelList }), raw, base);
+    kind = body.kind;
+    levelsRaw = body.levels;
+  } else {
+    if (!(VARIABLE_KINDS as readonly string[]).includes(name)) {
+      throw new DefinitionProblem(base, `is not a variable kind (${VARIABLE_KINDS.join(', ')}); name it after its kind, or write { kind: ..., levels: [...] }`);
+    }
+    kind = name as VariableKind;
+    levelsRaw = parseWithAt(levelList, raw, base);
+  }
+  const levels = parseWithAt(z.array(levelSchemas[kind]), levelsRaw, kind === name && !isMapping(raw) ? base : `${base}.levels`);
+  const seen = new Set<string>();
+  return {
+    name,
+    kind,
+    levels: levels.map((level, index) => {
+      if (seen.has(level.name)) throw new DefinitionProblem(`${base}${isMapping(raw) ? '.levels' : ''}[${index}].name`, `duplicate level name ${show(level.name)}`);
+      seen.add(level.name);
+      const settings = level.value ?? (kind === 'recommendations' ? levelValueSchemas.recommendations.parse(level.name) : {});
+      return { name: level.name, weight: level.weight ?? 1, settings };
+    }),
+  };
+}
+
+function parseExperiment(raw: unknown): CampaignExperiment {
+  const body = parseWithAt(experimentSchema, raw, 'experiment');
+  const variables = Object.entries(body.variables).map(([name, levels]) => parseVariable(name, levels));
+  const kinds = new Map<VariableKind, string>();
+  for (const variable of variables) {
+    const other = kinds.get(variable.kind);
+    // Two variables setting one thing would make an arm's email ambiguous.
+    if (other !== undefined) throw new DefinitionProblem(`experiment.variables.${variable.name}`, `is a second ${variable.kind} variable (${other} is one); test each kind in one variable`);
+    kinds.set(variable.kind, variable.name);
+  }
+  let combinations: string[][] | null = null;
+  if (body.combinations !== undefined && body.combinations !== 'all') {
+    const seen = new Set<string>();
+    combinations = body.combinations.map((arm, index) => {
+      const field = `experiment.combinations[${index}]`;
+      const names = typeof arm === 'string' ? arm.split('+').map((part) => part.trim()) : arm;
+      if (names.length !== variables.length) {
+        throw new DefinitionProblem(field, `names ${names.length} level(s); expected one level per variable (${variables.map((v) => v.name).join(', ')}), in that order`);
+      }
+      names.forEach((level, position) => {
+        const variable = variables[position];
+        if (!variable.levels.some((candidate) => candidate.name === level)) {
+          throw new DefinitionProblem(field, `${show(level)} is not a level of ${variable.name}; expected one of ${variable.levels.map((l) => l.name).join(', ')}`);
+        }
+      });
+      const armName = names.join('+');
+      if (seen.has(armName)) throw new DefinitionProblem(field, `duplicate arm ${show(armName)}`);
+      seen.add(armName);
+      return names;
+    });
+    if (combinations.length < 2) throw new DefinitionProblem('experiment.combinations', 'expected at least two arms to compare');
+  }
+  return { name: body.name, holdoutShare: body.holdout ?? 0, key: body.key ?? 'customer', variables, combinations, legacy: false };
+}
+
+/** A legacy `variants:` list as an experiment named "variants" with one variable "variant". */
+function legacyExperiment(variants: Campaign['variants'], key: 'customer' | 'trigger'): CampaignExperiment {
+  return {
+    name: 'variants',
+    holdoutShare: 0,
+    key,
+    variables: [{
+      name: 'variant',
+      kind: variants.some((variant) => variant.template !== null) ? 'template' : 'subject',
+      levels: variants.map((variant) => ({
+        name: variant.name,
+        weight: variant.weight,
+        settings: { ...(variant.template === null ? {} : { template: variant.template }), ...(variant.subject === null ? {} : { subject: variant.subject }) },
+      })),
+    }],
+    combinations: null,
+    legacy: true,
+  };
+}
+
 const campaignSchema = strictMapping({
   name: z.string(),
   description: z.string().optional(),
@@ -146,6 +300,7 @@ const campaignSchema = strictMapping({
   variant_key: z.enum(['customer', 'trigger'], { error: 'expected customer or trigger' }).optional(),
   caps: capsSchema.optional(),
   offer: offerSchema.optional(),
+  experiment: z.unknown().optional(),
 });
 
 const defaultsSchema = strictMapping(capsShape);
@@ -193,6 +348,20 @@ function toCampaign(body: z.infer<typeof campaignSchema>, defaults: CampaignCaps
     if (variantNames.has(variant.name)) throw new DefinitionProblem(`variants[${index}].name`, `duplicate variant name ${show(variant.name)}`);
     variantNames.add(variant.name);
   });
+  if (body.experiment !== undefined && body.variants !== undefined) {
+    throw new DefinitionProblem('experiment', 'a campaign has either variants: or experiment:, not both; move the variants into the experiment as a variable');
+  }
+  if (body.experiment !== undefined && body.variant_key !== undefined) {
+    throw new DefinitionProblem('variant_key', 'belongs to variants:; with experiment: use experiment.key');
+  }
+  const variants = (body.variants ?? []).map((variant) => ({
+    name: variant.name,
+    weight: variant.weight,
+    template: variant.template ?? null,
+    subject: variant.subject ?? null,
+  }));
+  const variantKey = body.variant_key ?? 'customer';
+  const experiment = body.experiment !== undefined ? parseExperiment(body.experiment) : variants.length > 0 ? legacyExperiment(variants, variantKey) : null;
   const eligibility = body.eligibility ?? {};
   return {
     name: body.name,
@@ -206,15 +375,11 @@ function toCampaign(body: z.infer<typeof campaignSchema>, defaults: CampaignCaps
     },
     priority: body.priority,
     template: body.template,
-    variants: (body.variants ?? []).map((variant) => ({
-      name: variant.name,
-      weight: variant.weight,
-      template: variant.template ?? null,
-      subject: variant.subject ?? null,
-    })),
-    variantKey: body.variant_key ?? 'customer',
+    variants,
+    variantKey,
     caps: mergeCaps(defaults, body.caps),
     offer: body.offer ?? null,
+    experiment,
   };
 }
 
@@ -237,9 +402,10 @@ export function parseCampaigns(fileName: string, source: string): Campaign[] {
   });
 }
 
-/** Every template name a campaign can render (its own and its variants'), for start-up checks. */
+/** Every template name a campaign can render (its own and its experiment's), for start-up checks. */
 export function campaignTemplateNames(campaign: Campaign): string[] {
-  return [...new Set([campaign.template, ...campaign.variants.flatMap((variant) => (variant.template === null ? [] : [variant.template]))])];
+  const levels = campaign.experiment?.variables.flatMap((variable) => variable.levels) ?? [];
+  return [...new Set([campaign.template, ...levels.flatMap((level) => (level.settings.template === undefined ? [] : [level.settings.template]))])];
 }
 
 /** The id under which a variant's subject override is compiled and rendered. */
@@ -247,11 +413,19 @@ export function variantSubjectId(campaign: string, variant: string): string {
   return `${campaign}/${variant}`;
 }
 
-/** Every variant subject override, for compileTemplates({ subjects }). */
+/**
+ * Every subject and preheader override of the campaigns' experiments (legacy variants
+ * included), for compileTemplates({ subjects }): both are one-line texts compiled alike.
+ */
 export function variantSubjects(campaigns: readonly Campaign[]): Array<{ id: string; text: string }> {
-  return campaigns.flatMap((campaign) =>
-    campaign.variants.flatMap((variant) => (variant.subject === null ? [] : [{ id: variantSubjectId(campaign.name, variant.name), text: variant.subject }])),
-  );
+  return campaigns.flatMap((campaign) => {
+    const experiment = campaign.experiment;
+    if (experiment === null) return [];
+    return experiment.variables.flatMap((variable) => variable.levels.flatMap((level) => {
+      const line = level.settings.subject ?? level.settings.preheader;
+      return line === undefined ? [] : [{ id: overrideId(campaign.name, experiment, variable.name, level.name), text: line }];
+    }));
+  });
 }
 
 /** Throws naming the campaign (and variant) whose template is not among `templateNames`. */
@@ -269,5 +443,34 @@ export function validateCampaignTemplates(campaigns: readonly Campaign[], templa
         throw new CampaignDefinitionError(message, '', campaign.name, `variants[${index}].template`);
       }
     });
+    if (campaign.experiment === null || campaign.experiment.legacy) continue;
+    for (const variable of campaign.experiment.variables) {
+      variable.levels.forEach((level, index) => {
+        const template = level.settings.template;
+        if (template !== undefined && !known.has(template)) {
+          const message = `campaign "${campaign.name}": experiment variable "${variable.name}" level "${level.name}": template "${template}" does not exist; known templates: ${list}`;
+          throw new CampaignDefinitionError(message, '', campaign.name, `experiment.variables.${variable.name}[${index}].value`);
+        }
+      });
+    }
+  }
+}
+
+/**
+ * Throws naming the campaign whose block_order lists a block that is not a partial of the
+ * template set (HTML and text), so a missing block fails start-up, not a send.
+ */
+export function validateCampaignBlocks(campaigns: readonly Campaign[], partialNames: Iterable<string>): void {
+  const known = new Set(partialNames);
+  for (const campaign of campaigns) {
+    for (const variable of campaign.experiment?.variables ?? []) {
+      variable.levels.forEach((level, index) => {
+        const missing = (level.settings.blockOrder ?? []).filter((name) => !known.has(name));
+        if (missing.length > 0) {
+          const message = `campaign "${campaign.name}": experiment variable "${variable.name}" level "${level.name}": block ${missing.join(', ')} has no partial (partials/<name>.hbs and <name>.text.hbs)`;
+          throw new CampaignDefinitionError(message, '', campaign.name, `experiment.variables.${variable.name}[${index}].value`);
+        }
+      });
+    }
   }
 }

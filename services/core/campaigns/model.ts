@@ -61,6 +61,57 @@ export interface Offer {
   validForMs: number | null;
 }
 
+/** What an experiment variable can change in an email. */
+export type VariableKind = 'subject' | 'preheader' | 'template' | 'block_order' | 'offer' | 'recommendations' | 'send_delay';
+export const VARIABLE_KINDS: readonly VariableKind[] = ['subject', 'preheader', 'template', 'block_order', 'offer', 'recommendations', 'send_delay'];
+
+export type RecommendationStrategy = 'co_viewed' | 'popular' | 'none';
+
+/**
+ * What one level of a variable sets; an arm's settings are its levels' merged. Absent = the
+ * campaign's own (template, offer, ...). A legacy variant may set template and subject at once.
+ */
+export interface ArmSettings {
+  /** A Handlebars subject line replacing the template's subject.hbs. */
+  subject?: string;
+  /** A Handlebars preheader replacing the template's preheader.hbs. */
+  preheader?: string;
+  template?: string;
+  /** Partial names the template's middle section renders, in this order. */
+  blockOrder?: string[];
+  /** null = no offer block for this arm. */
+  offer?: Offer | null;
+  recommendations?: RecommendationStrategy;
+  sendDelayMs?: number;
+}
+
+export interface ExperimentLevel {
+  name: string;
+  /** Relative, > 0; an arm's weight is the product of its levels'. */
+  weight: number;
+  settings: ArmSettings;
+}
+
+export interface ExperimentVariable {
+  name: string;
+  kind: VariableKind;
+  levels: ExperimentLevel[];
+}
+
+/** The `experiment:` block of a campaign (or its legacy `variants:` list), validated. */
+export interface CampaignExperiment {
+  /** lower_snake_case; a legacy `variants:` list is named "variants". */
+  name: string;
+  /** Share of customers who get no email, in [0, 1). */
+  holdoutShare: number;
+  key: 'customer' | 'trigger';
+  variables: ExperimentVariable[];
+  /** The arms as level names, one per variable in file order; null = every combination. */
+  combinations: string[][] | null;
+  /** From `variants:`: subject override ids keep their old form (campaign/variant). */
+  legacy: boolean;
+}
+
 export interface Campaign {
   name: string;
   description: string | null;
@@ -76,4 +127,6 @@ export interface Campaign {
   /** Defaults already merged in. */
   caps: CampaignCaps;
   offer: Offer | null;
+  /** The experiment (from `experiment:` or mapped from `variants:`), or null. */
+  experiment: CampaignExperiment | null;
 }

@@ -1,5 +1,5 @@
 /** The offer block's data for one send, from the campaign's offer copy. */
-import type { Campaign } from './model';
+import type { Campaign, Offer } from './model';
 
 export interface RenderOfferFields {
   headline: string;
@@ -12,7 +12,11 @@ export interface RenderOfferFields {
 
 /** The `offer` render data for a campaign sent at `now`, or null when it has no offer. */
 export function offerFor(campaign: Campaign, now: number): RenderOfferFields | null {
-  const offer = campaign.offer;
+  return offerFields(campaign.offer, now);
+}
+
+/** The `offer` render data of an offer (the campaign's or an experiment arm's) sent at `now`; null for none. */
+export function offerFields(offer: Offer | null, now: number): RenderOfferFields | null {
   if (offer === null) return null;
   return {
     headline: offer.headline,

@@ -18,7 +18,18 @@ export interface Recommendations {
   fallback: boolean;
 }
 
+/** How the picks are made: an experiment's `recommendations` variable chooses one. */
+export type RecommendationStrategy = 'co_viewed' | 'popular' | 'none';
+
+export interface RecommendationRequest {
+  customerId: string;
+  context: Record<string, string>;
+  limit: number;
+  /** co_viewed (the default when absent): personal picks; popular: best sellers; none: no items. */
+  strategy?: RecommendationStrategy;
+}
+
 export interface RecommendationSource {
   /** Never rejects: on timeout, error or an open breaker it resolves with the fallback. */
-  recommend(request: { customerId: string; context: Record<string, string>; limit: number }): Promise<Recommendations>;
+  recommend(request: RecommendationRequest): Promise<Recommendations>;
 }

@@ -19,6 +19,8 @@ export interface RenderInput {
   timeZone?: string | null;
   /** Id of a subject passed to compileTemplates({ subjects }) that replaces subject.hbs. */
   subjectOverride?: string | null;
+  /** Id of a line passed to compileTemplates({ subjects }) that replaces preheader.hbs (an experiment's preheader). */
+  preheaderOverride?: string | null;
   /**
    * Tracks the template's own http(s) links and adds the open pixel (tracking.ts); data links
    * are expected signed already. Absent: the parts are left as rendered.
@@ -109,7 +111,13 @@ export function render(input: RenderInput): RenderedEmail {
     checkPart(markedSubject, markers);
     const subject = bounded(oneLine(markers.fill(markedSubject)), MAX_SUBJECT_CHARS);
     part = 'preheader';
-    const markedPreheader = oneLine(email.parts.preheader(view, options));
+    let preheaderTemplate = email.parts.preheader;
+    if (input.preheaderOverride) {
+      const override = templates.subjects.get(input.preheaderOverride);
+      if (override === undefined) throw new Error(`unknown preheader override "${input.preheaderOverride}"`);
+      preheaderTemplate = override;
+    }
+    const markedPreheader = oneLine(preheaderTemplate(view, options));
     checkPart(markedPreheader, markers);
     const preheader = bounded(oneLine(markers.fill(markedPreheader)), MAX_PREHEADER_CHARS);
     // The layouts get the finished subject and preheader as values too: checked once, above.

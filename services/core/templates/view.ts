@@ -46,6 +46,11 @@ export interface RenderData {
   segments?: readonly string[] | null;
   /** Behavioural facts the segmenter keeps (see RenderFacts). */
   facts?: RenderFacts | null;
+  /**
+   * An experiment's block order (partial names): templates render their middle section with
+   * `{{#if blocks}}{{> blocks}}{{else}}...their own order...{{/if}}`. Absent: the template's own.
+   */
+  blocks?: readonly string[] | null;
 }
 
 /** A product of a fact: its id, and the title and (signed) link when the adapter has them. */
@@ -178,5 +183,6 @@ export function buildView(data: RenderData): View {
     brand: compact({ name: text(data.brand?.name) ?? DEFAULT_BRAND_NAME, address: text(data.brand?.address) }),
     segments: segments(data.segments),
     facts: facts(data.facts),
+    blocks: data.blocks && data.blocks.length > 0 ? data.blocks.map((name) => ({ [name]: true })) : undefined,
   });
 }

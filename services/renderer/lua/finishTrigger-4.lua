@@ -23,6 +23,7 @@
   ARGV[11] deferred: when to try again (ms); otherwise ""
   ARGV[12] deferred: the trigger as JSON, kept for the timer; otherwise ""
   ARGV[13] a member to remove from the recent sends ("" for none)
+  ARGV[14] the outcome's experiment tags as JSON (see reserveSend-3.lua); "" keeps the ledger's
 
   Returns {1, previous state or ""} when recorded, {0, current state or ""} when the ledger
   was in a state not listed in ARGV[2] (someone else finished it: nothing written).
@@ -39,6 +40,9 @@ if not allowed then
   return {0, current or ''}
 end
 redis.call('HSET', KEYS[1], 's', ARGV[3], 'c', ARGV[4], 'v', ARGV[5], 'm', ARGV[6], 'r', ARGV[7], 'a', ARGV[8])
+if ARGV[14] and ARGV[14] ~= '' then
+  redis.call('HSET', KEYS[1], 'x', ARGV[14])
+end
 if ARGV[3] == 'deferred' then
   redis.call('HSET', KEYS[1], 'd', ARGV[11], 'tr', ARGV[12])
   redis.call('ZADD', KEYS[3], ARGV[11], ARGV[1])

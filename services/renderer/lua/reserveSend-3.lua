@@ -21,6 +21,8 @@
   ARGV[8]  ledger TTL (ms)
   ARGV[9]  "deferred" when a deferred entry may be taken over (the timer fired), else ""
   ARGV[10] why this campaign was chosen (kept for the outcome after a restart)
+  ARGV[11] the outcome's experiment tags as JSON (experiment id, holdout, variables, segments),
+           kept as `x` so a send resumed after a restart records the same arm
 
   Returns {1, ""} when reserved; {0, state} when the ledger already holds `state` (not ours to
   send); {-1, count} when the frequency cap is reached (count sends in the window).
@@ -37,7 +39,7 @@ if count >= toInteger(ARGV[5], 0) then
   return {-1, tostring(count)}
 end
 local retention = toInteger(ARGV[7], window)
-redis.call('HSET', KEYS[1], 's', 'reserved', 'c', ARGV[3], 'v', ARGV[4], 'a', now, 'r', ARGV[10])
+redis.call('HSET', KEYS[1], 's', 'reserved', 'c', ARGV[3], 'v', ARGV[4], 'a', now, 'r', ARGV[10], 'x', ARGV[11] or '')
 redis.call('PEXPIRE', KEYS[1], toInteger(ARGV[8], 0))
 redis.call('ZADD', KEYS[2], now, ARGV[3] .. '|' .. ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. (now - retention))

@@ -1,6 +1,6 @@
 /** The RecommendationSource the renderer uses: the recommender over HTTP; `recommend` never rejects. */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { RecommendationSource, RecommendedProduct, Recommendations } from '../../core/recommendations';
+import type { RecommendationRequest, RecommendationSource, RecommendedProduct, Recommendations } from '../../core/recommendations';
 import { KairosError } from '../../kit/errors';
 import type { Logger } from '../../kit/logger';
 import { isAllowedUrl } from './allow-list';
@@ -100,20 +100,34 @@ export class RecommendationsClient implements RecommendationSource {
     });
   }
 
-  /** Never rejects: on timeout, error, a refused host or an open breaker it resolves with the fallback. */
-  async recommend(request: { customerId: string; context: Record<string, string>; limit: number }): Promise<Recommendations> {
+  /**
+   * Never rejects: on timeout, error, a refused host or an open breaker it resolves with the
+   * fallback. The strategy (an experiment's) picks the recommender's endpoint: co_viewed (the
+   * default) GET /recommendations, popular GET /best-sellers (minus the trigger's products),
+   * none no call and no items.
+   */
+  async recommend(request: RecommendationRequest): Promise<Recommendations> {
     const limit = Math.max(1, Math.min(MAX_LIMIT, Math.floor(Number.isFinite(request.limit) ? request.limit : 4)));
+    const strategy = request.strategy ?? 'co_viewed';
+    if (strategy === 'none') return { items: [], fallback: false };
     const context = request.context ?? {};
     const exclude = new Set([context.product_id ?? '', ...(context.cart_product_ids ?? '').split(',')].map((s) => s.trim()).filter((s) => s !== ''));
     try {
-      const url = new URL('recommendations', this.withSlash(this.baseUrl));
-      url.searchParams.set('customer_id', request.customerId);
-      for (const key of FORWARDED_CONTEXT) {
-        const value = context[key];
-        if (value !== undefined && value !== '') url.searchParams.set(key, value);
+      let url: URL;
+      if (strategy === 'popular') {
+        url = new URL('best-sellers', this.withSlash(this.baseUrl));
+        // Room for the products the email is already about, which are left out below.
+        url.searchParams.set('limit', String(Math.min(MAX_LIMIT, limit + exclude.size)));
+      } else {
+        url = new URL('recommendations', this.withSlash(this.baseUrl));
+        url.searchParams.set('customer_id', request.customerId);
+        for (const key of FORWARDED_CONTEXT) {
+          const value = context[key];
+          if (value !== undefined && value !== '') url.searchParams.set(key, value);
+        }
+        url.searchParams.set('limit', String(limit));
       }
-      url.searchParams.set('limit', String(limit));
-      const key = url.search;
+      const key = strategy === 'popular' ? `popular${url.search}|${[...exclude].sort().join(',')}` : url.search;
       const now = this.clock();
       const cached = this.cache.get(key, now);
       if (cached !== undefined) {
@@ -130,6 +144,7 @@ export class RecommendationsClient implements RecommendationSource {
       let items: RecommendedProduct[];
       try {
         items = cleanProducts(((await this.getJson(url)) as { items?: unknown } | null)?.items);
+        if (strategy === 'popular') items = items.filter((p) => !exclude.has(p.product_id));
       } catch (err) {
         this.breaker.failure(this.clock());
         throw err;

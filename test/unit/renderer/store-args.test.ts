@@ -1,6 +1,6 @@
 import type { TriggerFired } from '../../../services/core/types';
 import { RendererKeys } from '../../../services/renderer/keys';
-import { finishTriggerArgs, reserveSendArgs, type FinishInput } from '../../../services/renderer/store';
+import { finishTriggerArgs, parseTags, reserveSendArgs, type FinishInput, type OutcomeTags } from '../../../services/renderer/store';
 
 const keys = new RendererKeys('t');
 const trigger = { trigger_id: 'tr1', customer_id: 'c1' } as TriggerFired;
@@ -16,14 +16,21 @@ describe('reserveSendArgs', () => {
     retentionMs: 200,
     fromDeferred: true,
     reason: 'chosen: first match',
+    tags: { experiment: 'welcome.subject_test.0123abcd', holdout: false, variables: { subject: 'plain' }, segments: ['engaged'] } as OutcomeTags,
   };
 
   it('declares the ledger, the sends and the timers of the partition', () => {
     expect(reserveSendArgs(keys, input, 9000).keys).toEqual(['{t:renderer:2}:l:tr1', '{t:renderer:2}:sends:c1', '{t:renderer:2}:timers']);
   });
 
-  it('lists the ten values of the script header in order', () => {
-    expect(reserveSendArgs(keys, input, 9000).args).toEqual(['tr1', '1000', 'welcome', '', '3', '500', '500', '9000', 'deferred', 'chosen: first match']);
+  it('lists the eleven values of the script header in order', () => {
+    expect(reserveSendArgs(keys, input, 9000).args).toEqual(['tr1', '1000', 'welcome', '', '3', '500', '500', '9000', 'deferred', 'chosen: first match', JSON.stringify(input.tags)]);
+  });
+
+  it('keeps the experiment tags in a form parseTags reads back', () => {
+    expect(parseTags(reserveSendArgs(keys, input, 9000).args[10])).toEqual(input.tags);
+    expect(parseTags(undefined)).toBeNull();
+    expect(parseTags('not json')).toBeNull();
   });
 
   it('remembers sends for the longer of retention and cap window, and only takes over deferred entries when asked', () => {
@@ -57,10 +64,12 @@ describe('finishTriggerArgs', () => {
     ]);
   });
 
-  it('lists the thirteen values of the script header in order', () => {
+  it('lists the fourteen values of the script header in order', () => {
     expect(finishTriggerArgs(keys, input, 9000).args).toEqual([
-      'tr1', '-,reserved', 'sent', 'welcome', '', 'ses-1', 'chosen', '1000', '9000', '{"t":"email.outcomes"}', '', '', '',
+      'tr1', '-,reserved', 'sent', 'welcome', '', 'ses-1', 'chosen', '1000', '9000', '{"t":"email.outcomes"}', '', '', '', '',
     ]);
+    const tags: OutcomeTags = { experiment: 'welcome.x.01234567', holdout: true, variables: {}, segments: [] };
+    expect(finishTriggerArgs(keys, { ...input, tags }, 9000).args[13]).toBe(JSON.stringify(tags));
   });
 
   it('keeps the trigger and the due time for a deferred send, and names the send to drop', () => {
