@@ -7,7 +7,8 @@ import {
   recordBytesProblem,
   recordKeyProblem,
 } from '../core/limits';
-import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile } from '../core/types';
+import { behaviorEventProblem, customerProfileProblem, type BehaviorEvent, type CustomerProfile, type EmailOutcome } from '../core/types';
+import { emailOutcomeLimitProblem, emailOutcomeProblem } from '../core/experiments/attribution';
 import { bindTopic, type AnyTopicBinding, type TopicBinding } from './consumer-runner';
 
 /** How a record is checked at the edge: its limits (core/limits.ts, 'over-limit'), then whether it is possible ('invalid'). */
@@ -42,4 +43,19 @@ export function customerProfilesInput(topic: string, type: Type): AnyTopicBindin
     keyField: 'customer_id',
     eventTimeField: 'updated_at',
   });
+}
+
+export const emailOutcomeChecks: RecordChecks<EmailOutcome> = {
+  keyLimits: recordKeyProblem,
+  maxDecodeBytes: RECORD_LIMITS.decodeBytes,
+  limits: (outcome, bytes) => emailOutcomeLimitProblem(outcome) ?? recordBytesProblem(bytes),
+  validate: (outcome) => emailOutcomeProblem(outcome),
+};
+
+/**
+ * email.outcomes (the results service): bounded, validated, keyed by customer_id. No event-time
+ * bound: a holdout's `at` is when its email would have gone, later than now under a send delay.
+ */
+export function emailOutcomesInput(topic: string, type: Type): AnyTopicBinding {
+  return bindTopic<EmailOutcome>({ topic, type, ...emailOutcomeChecks, keyField: 'customer_id' });
 }

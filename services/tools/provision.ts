@@ -3,8 +3,9 @@
  *
  *   node dist/services/tools/provision.js
  *
- * Topics: the five of the design plus a DLQ per input, all with KAFKA_PARTITIONS partitions
- * (behavior.events, customer.profiles and triggers must stay co-partitioned); customer.profiles
+ * Topics: the five of the design plus a DLQ per input (email.outcomes is the results service's),
+ * all with KAFKA_PARTITIONS partitions (behavior.events, customer.profiles, triggers and
+ * email.outcomes must stay co-partitioned); customer.profiles
  * is compacted. Subjects follow TopicNameStrategy with compatibility BACKWARD.
  */
 import type { Admin, ITopicConfig } from 'kafkajs';
@@ -33,6 +34,8 @@ export function topicPlan(config: ProvisionConfig): Array<{ topic: string; schem
     { topic: config.TOPIC_SEGMENT_CHANGES, schema: 'SegmentChange' },
     { topic: config.TOPIC_EMAIL_OUTCOMES, schema: 'EmailOutcome' },
     ...inputs.map(({ topic }) => ({ topic: dlqTopic(topic, config.DLQ_SUFFIX) })),
+    // The results service reads email.outcomes too (co-partitioned with behavior.events).
+    { topic: dlqTopic(config.TOPIC_EMAIL_OUTCOMES, config.DLQ_SUFFIX) },
   ];
 }
 

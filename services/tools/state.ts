@@ -30,12 +30,13 @@ const SERVICES: Record<string, (config: StateConfig) => string[]> = {
   segmenter: (c) => [c.TOPIC_BEHAVIOR_EVENTS, c.TOPIC_CUSTOMER_PROFILES],
   trigger: (c) => [c.TOPIC_BEHAVIOR_EVENTS, c.TOPIC_CUSTOMER_PROFILES],
   recommender: (c) => [c.TOPIC_BEHAVIOR_EVENTS],
+  results: (c) => [c.TOPIC_EMAIL_OUTCOMES, c.TOPIC_BEHAVIOR_EVENTS],
 };
 /** Services with state shared by all partitions (the recommender's aggregates): reset whole only. */
 const WHOLE_ONLY = new Set(['recommender']);
 
 const USAGE =
-  'usage: state reset --service segmenter|trigger|recommender --partitions N[,N...]|all [--group GROUP_ID]\n' +
+  'usage: state reset --service segmenter|trigger|recommender|results --partitions N[,N...]|all [--group GROUP_ID]\n' +
   '       state wipe   (deletes every key under REDIS_KEY_PREFIX)';
 
 /** Thrown for a bad command line; runMain prints the message. */

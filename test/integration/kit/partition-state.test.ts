@@ -56,7 +56,7 @@ describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimO
       { hash: 'r:upsell', field: 'a', by: 2 },
       { hash: 'r:upsell', field: 'b', by: -1 },
       { hash: 'campaigns', field: 'upsell', by: 1 },
-      { hash: 'r:upsell', field: 'sq', by: 12_345_678_901_234_567, float: true },
+      { hash: 'r:upsell', field: 'sq', by: 12_345_678_901_234_568, float: true },
     ];
     const { version } = await store.read(5, []);
     expect(await store.apply(5, version, change)).toBe(true);
