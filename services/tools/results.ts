@@ -103,7 +103,7 @@ const rate = (e: Estimate) => (e.value === null ? '-' : `${pct(e.value)} [${pct(
 const money = (cents: number | null) => (cents === null ? '-' : (cents / 100).toFixed(2));
 const moneyEstimate = (e: Estimate) => (e.value === null ? '-' : `${money(e.value)} [${money(e.low)}, ${money(e.high)}]`);
 const p = (x: number | null) => (x === null ? '-' : x < 0.0001 ? '<0.0001' : x.toFixed(4));
-const days = (ms: number) => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`);
+const days = (ms: number) => (ms % 86_400_000 === 0 && ms >= 7 * 86_400_000 ? `${ms / 86_400_000}d` : `${ms / 3_600_000}h`);
 
 function armRows(arms: ArmFigures[]): string[][] {
   return arms.map(({ name, counters: c, rates }: { name: string; counters: ArmFigures['counters']; rates: ArmRates }) => [
@@ -122,8 +122,9 @@ function armRows(arms: ArmFigures[]): string[][] {
 }
 const ARM_HEADER = ['arm', 'sent', 'delivered', 'open rate [95% CI]', 'click-through', 'click-to-open', 'unsub', 'complaints', 'conversion', 'revenue', 'revenue/recipient'];
 
+/** Rows of the comparisons that have a difference (an arm with no sends yet has none). */
 function comparisonRows(comparisons: Comparison[], formatValue: (c: Comparison) => string): string[][] {
-  return comparisons.map((c) => [
+  return comparisons.filter((c) => c.difference.value !== null).map((c) => [
     `${c.arm} vs ${c.control}`,
     c.metric,
     formatValue(c),
@@ -164,7 +165,7 @@ function formatReport(report: ExperimentReport): string[] {
   return out;
 }
 
-function formatCampaign(body: CampaignResults, windowMs: number): string {
+export function formatCampaign(body: CampaignResults, windowMs: number): string {
   const out: string[] = [`Campaign ${body.campaign}${body.in_config ? '' : ' (no longer in CAMPAIGNS_FILE)'} - attribution window ${days(windowMs)}, segment ${body.segment}`];
   for (const experiment of body.experiments) {
     out.push(
@@ -180,7 +181,7 @@ function formatCampaign(body: CampaignResults, windowMs: number): string {
   return `${out.join('\n')}\n`;
 }
 
-function formatSummaries(campaigns: CampaignSummary[], windowMs: number): string {
+export function formatSummaries(campaigns: CampaignSummary[], windowMs: number): string {
   const rows = campaigns.flatMap((c) =>
     c.experiments.length === 0
       ? [[c.campaign, '-', '-', String(c.totals.sent)]]
