@@ -1,0 +1,192 @@
+/**
+ * An experiment with a holdout through the real renderer: treatment customers get their arm's
+ * email in the SES emulator, holdout customers get nothing and an outcome that says holdout
+ * (and a virtual send the frequency cap and cooldown count), and a customer keeps their arm.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Producer } from 'kafkajs';
+import { assignArm, experimentOf, parseCampaigns, type ExperimentDesign } from '../../../services/core/campaigns';
+import { verifyLinkToken } from '../../../services/core/links';
+import { customerProfile, type CustomerProfile, type EmailOutcome, type TriggerFired } from '../../../services/core/types';
+import { readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
+import { loadConfig } from '../../../services/kit/config';
+import { partitionOf } from '../../../services/kit/partitioner';
+import { segmentStateKey } from '../../../services/kit/segment-state-key';
+import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
+import { TEST_LINK_KEYRING, TEST_LINK_SECRET } from '../../support/link-keys';
+import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
+import { connectedProducer, waitFor } from '../../support/stack';
+import { emulatorEmails, startSesProxy, type SesProxy } from './ses-proxy';
+
+const T0 = Date.parse('2026-06-15T12:00:00Z');
+const PARTITIONS = 3;
+
+const CAMPAIGNS = `campaigns:
+  - name: promo
+    rules: [high_interest]
+    priority: 1
+    template: standard_message
+    caps:
+      quiet_hours: false
+      frequency_cap: { max: 10, per: 24h }
+    experiment:
+      name: subject_test
+      holdout: 30%
+      variables:
+        subject:
+          - { name: plain, value: "Plain: {{product.title}} is still here" }
+          - { name: question, value: "Question: still thinking about {{product.title}}?" }
+`;
+const SUBJECTS: Record<string, string> = { plain: 'Plain: sku-42 is still here', question: 'Question: still thinking about sku-42?' };
+
+describe('an experiment with a holdout through the renderer', () => {
+  const run = randomUUID().slice(0, 8);
+  const design = experimentOf(parseCampaigns('campaigns.yaml', CAMPAIGNS)[0]) as ExperimentDesign;
+  let pipeline: TestPipeline;
+  let proxy: SesProxy;
+  let service: RunningRenderer;
+  let producer: Producer;
+  let triggerSchemaId: number;
+  const types = recordTypes();
+  const now = T0;
+
+  const email = (customer: string) => `${customer}-${run}@example.com`;
+  const assigned = (customer: string) => assignArm(design, { customerId: customer, triggerId: 'any' });
+
+  /** The first `count` customers `<prefix>-0`, `<prefix>-1`, ... whose assignment passes `test`. */
+  function customersWhere(prefix: string, count: number, test: (a: ReturnType<typeof assignArm>) => boolean): string[] {
+    const found: string[] = [];
+    for (let i = 0; found.length < count; i++) if (test(assigned(`${prefix}-${i}`))) found.push(`${prefix}-${i}`);
+    return found;
+  }
+
+  beforeAll(async () => {
+    pipeline = await createTestPipeline('renderer-exp', PARTITIONS);
+    proxy = await startSesProxy();
+    producer = await connectedProducer();
+    triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
+    const file = join(mkdtempSync(join(tmpdir(), 'kairos-exp-')), 'campaigns.yaml');
+    writeFileSync(file, CAMPAIGNS);
+    const config = loadConfig(rendererShape, {
+      ...pipeline.env,
+      CAMPAIGNS_FILE: file,
+      SES_ENDPOINT: proxy.url,
+      LINK_SIGNING_SECRET: TEST_LINK_SECRET,
+      TIMER_INTERVAL_MS: '60000',
+      FROM_ADDRESS: 'Kairos Test <shop@example.com>',
+    });
+    service = await startRenderer(config, {
+      clock: () => now,
+      logger: silentLogger,
+      recommendations: { recommend: async () => ({ fallback: false, items: [{ product_id: 'rec-1', title: 'Trail Runner Socks', url: 'https://shop.example.com/p/rec-1' }] }) },
+    });
+    await waitFor('the renderer to join its group', () => service.runner.isReady());
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await producer?.disconnect();
+    await proxy?.close();
+    await pipeline?.close();
+  });
+
+  const profile = (customer: string): CustomerProfile =>
+    customerProfile({ customer_id: customer, updated_at: T0 - 1000, email: email(customer), first_name: 'Dana', locale: 'en-US', timezone: 'UTC', consent_email: true });
+
+  async function givenProfiles(customers: string[], segments: string[]): Promise<void> {
+    await pipeline.produceProfiles(customers.map(profile));
+    for (const customer of customers) {
+      const partition = partitionOf(customer, PARTITIONS);
+      await waitFor(`profile ${customer}`, async () => (await service.store.customer(partition, customer)).profile !== null);
+      await service.redis.set(segmentStateKey(pipeline.prefix, partition, customer), JSON.stringify({ v: 1, m: [...segments].sort() }));
+    }
+  }
+
+  function trigger(customer: string, suffix: string): TriggerFired {
+    return { trigger_id: `${customer}-${suffix}-${run}`, rule: 'high_interest', customer_id: customer, fired_at: now, cause_event_id: null, context: { product_id: 'sku-42' } };
+  }
+
+  async function produceTriggers(triggers: TriggerFired[]): Promise<void> {
+    await producer.send({
+      topic: pipeline.topics.triggers,
+      messages: triggers.map((t) => ({ key: t.customer_id, value: pipeline.codec.encode(triggerSchemaId, types.TriggerFired, t) })),
+    });
+  }
+
+  async function outcomesOf(triggers: TriggerFired[]): Promise<Map<string, EmailOutcome>> {
+    const ids = new Set(triggers.map((t) => t.trigger_id));
+    return waitFor(`outcomes of ${ids.size} triggers`, async () => {
+      const found = (await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome')).filter((o) => ids.has(o.trigger_id));
+      return found.length >= ids.size ? new Map(found.map((o) => [o.trigger_id, o])) : undefined;
+    });
+  }
+
+  const emailsTo = async (customer: string) => (await emulatorEmails()).filter((e) => e.destination.to.some((to) => to.includes(email(customer))));
+
+  it('emails treatment customers their arm and holdout customers nothing; the outcomes say which', async () => {
+    const treated = customersWhere('x', 4, (a) => !a.holdout);
+    const heldOut = customersWhere('x', 3, (a) => a.holdout);
+    await givenProfiles([...treated, ...heldOut], ['engaged', 'frequent_buyer']);
+    const triggers = [...treated, ...heldOut].map((customer) => trigger(customer, 'first'));
+    await produceTriggers(triggers);
+    const outcomes = await outcomesOf(triggers);
+
+    for (const customer of treated) {
+      const arm = assigned(customer);
+      if (arm.holdout) throw new Error('unreachable');
+      const outcome = outcomes.get(trigger(customer, 'first').trigger_id)!;
+      expect(outcome).toMatchObject({
+        status: 'sent', campaign: 'promo', variant: arm.arm.name, experiment: design.id, holdout: false,
+        variables: { subject: arm.arm.name }, segments: ['engaged', 'frequent_buyer'], rule: 'high_interest',
+      });
+      const sent = await waitFor(`the email to ${customer}`, async () => {
+        const list = await emailsTo(customer);
+        return list.length === 1 ? list[0] : undefined;
+      });
+      expect(sent.messageId).toBe(outcome.ses_message_id);
+      expect(sent.subject).toBe(SUBJECTS[arm.arm.name]);
+      // The links carry the arm as `variant`, for the tracker's opens and clicks.
+      const token = /\/o\/([^"]+)"/.exec(sent.body.html ?? '')?.[1] ?? '';
+      expect(verifyLinkToken(token, TEST_LINK_KEYRING, now)).toMatchObject({ ok: true, claims: { campaign: 'promo', variant: arm.arm.name } });
+    }
+
+    for (const customer of heldOut) {
+      const outcome = outcomes.get(trigger(customer, 'first').trigger_id)!;
+      expect(outcome).toMatchObject({
+        status: 'skipped', campaign: 'promo', variant: null, experiment: design.id, holdout: true, variables: {},
+        ses_message_id: null, at: now, segments: ['engaged', 'frequent_buyer'], rule: 'high_interest',
+      });
+      expect(outcome.reason).toMatch(/^holdout: in the 30% holdout of promo\.subject_test\.[0-9a-f]{8}; no email/);
+      // Counted as a send ("as if sent") for the frequency cap and cooldown.
+      const sends = (await service.store.customer(partitionOf(customer, PARTITIONS), customer)).sends;
+      expect(sends).toEqual([{ campaign: 'promo', triggerId: trigger(customer, 'first').trigger_id, at: now }]);
+    }
+    // Every treatment email is in; nothing for the holdout.
+    for (const customer of heldOut) expect(await emailsTo(customer)).toEqual([]);
+    expect(proxy.calls.filter((call) => heldOut.some((customer) => call.to.includes(email(customer))))).toEqual([]);
+  });
+
+  it('a customer keeps their arm across two sends', async () => {
+    const [customer] = customersWhere('y', 1, (a) => !a.holdout && a.arm.name === 'question');
+    const [other] = customersWhere('y', 1, (a) => !a.holdout && a.arm.name === 'plain');
+    await givenProfiles([customer, other], []);
+    const first = [trigger(customer, 'one'), trigger(other, 'one')];
+    await produceTriggers(first);
+    await outcomesOf(first);
+    const second = [trigger(customer, 'two'), trigger(other, 'two')];
+    await produceTriggers(second);
+    const outcomes = await outcomesOf([...first, ...second]);
+    expect(outcomes.get(trigger(customer, 'one').trigger_id)?.variant).toBe('question');
+    expect(outcomes.get(trigger(customer, 'two').trigger_id)?.variant).toBe('question');
+    expect(outcomes.get(trigger(other, 'one').trigger_id)?.variant).toBe('plain');
+    expect(outcomes.get(trigger(other, 'two').trigger_id)?.variant).toBe('plain');
+    const subjects = await waitFor('two emails to each', async () => {
+      const [a, b] = [await emailsTo(customer), await emailsTo(other)];
+      return a.length >= 2 && b.length >= 2 ? { a: a.map((e) => e.subject), b: b.map((e) => e.subject) } : undefined;
+    });
+    expect(new Set(subjects.a)).toEqual(new Set([SUBJECTS.question]));
+    expect(new Set(subjects.b)).toEqual(new Set([SUBJECTS.plain]));
+  });
+});
