@@ -13,5 +13,7 @@ declare module 'jstat' {
     studentt: ContinuousDistribution;
     chisquare: ContinuousDistribution;
     beta: ContinuousDistribution;
+    /** The complementary error function: the normal distribution's two-sided tail, erfc(|z|/sqrt 2). */
+    erfc(x: number): number;
   };
 }
