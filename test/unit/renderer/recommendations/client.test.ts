@@ -113,7 +113,7 @@ describe('RecommendationsClient against a local HTTP server', () => {
   });
 
   it('strategy popular asks GET /best-sellers, leaves out the products the email is about, and is no fallback', async () => {
-    fake.behaviour = (req, res) => fake.json(res, 200, { items: [product('p-1'), product('best-1'), product('p-2'), product('best-2')] });
+    fake.behaviour = (_req, res) => fake.json(res, 200, { items: [product('p-1'), product('best-1'), product('p-2'), product('best-2')] });
     const answer = await client().recommend({ ...request, strategy: 'popular' });
     expect(answer).toEqual({ items: [product('best-1'), product('best-2')], fallback: false });
     expect(fake.requests.map((u) => u.pathname)).toEqual(['/best-sellers']);
