@@ -16,6 +16,8 @@ import { loadConfig } from '../../../services/kit/config';
 import { partitionOf } from '../../../services/kit/partitioner';
 import { segmentStateKey } from '../../../services/kit/segment-state-key';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
+import type { RendererHooks } from '../../../services/renderer/renderer';
+import { EmulatorSentMailLookup } from '../../../services/renderer/sent-lookup';
 import { TEST_LINK_KEYRING, TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { connectedProducer, waitFor } from '../../support/stack';
@@ -40,6 +42,8 @@ const CAMPAIGNS = `campaigns:
           - { name: plain, value: "Plain: {{product.title}} is still here" }
           - { name: question, value: "Question: still thinking about {{product.title}}?" }
 `;
+class SimulatedCrash extends Error {}
+
 const SUBJECTS: Record<string, string> = { plain: 'Plain: sku-42 is still here', question: 'Question: still thinking about sku-42?' };
 
 describe('an experiment with a holdout through the renderer', () => {
@@ -63,27 +67,44 @@ describe('an experiment with a holdout through the renderer', () => {
     return found;
   }
 
-  beforeAll(async () => {
-    pipeline = await createTestPipeline('renderer-exp', PARTITIONS);
-    proxy = await startSesProxy();
-    producer = await connectedProducer();
-    triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
-    const file = join(mkdtempSync(join(tmpdir(), 'kairos-exp-')), 'campaigns.yaml');
-    writeFileSync(file, CAMPAIGNS);
+  /** Simulated SIGKILL: once set, the instance does nothing more (no SES, no ledger). */
+  let dead = false;
+  const hooks: RendererHooks = {};
+  let campaignsFile = '';
+
+  async function start(): Promise<RunningRenderer> {
+    dead = false;
     const config = loadConfig(rendererShape, {
       ...pipeline.env,
-      CAMPAIGNS_FILE: file,
+      CAMPAIGNS_FILE: campaignsFile,
       SES_ENDPOINT: proxy.url,
       LINK_SIGNING_SECRET: TEST_LINK_SECRET,
       TIMER_INTERVAL_MS: '60000',
       FROM_ADDRESS: 'Kairos Test <shop@example.com>',
     });
-    service = await startRenderer(config, {
+    const alive = () => {
+      if (dead) throw new SimulatedCrash('this instance was killed');
+    };
+    const lookup = new EmulatorSentMailLookup(proxy.url, TEST_LINK_KEYRING, () => now);
+    const instance = await startRenderer(config, {
       clock: () => now,
       logger: silentLogger,
       recommendations: { recommend: async () => ({ fallback: false, items: [{ product_id: 'rec-1', title: 'Trail Runner Socks', url: 'https://shop.example.com/p/rec-1' }] }) },
+      sentLookup: { findSent: async (id) => (alive(), lookup.findSent(id)) },
+      hooks: { afterReserve: async (trigger) => (alive(), hooks.afterReserve?.(trigger)) },
     });
-    await waitFor('the renderer to join its group', () => service.runner.isReady());
+    await waitFor('the renderer to join its group', () => instance.runner.isReady());
+    return instance;
+  }
+
+  beforeAll(async () => {
+    pipeline = await createTestPipeline('renderer-exp', PARTITIONS);
+    proxy = await startSesProxy();
+    producer = await connectedProducer();
+    triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
+    campaignsFile = join(mkdtempSync(join(tmpdir(), 'kairos-exp-')), 'campaigns.yaml');
+    writeFileSync(campaignsFile, CAMPAIGNS);
+    service = await start();
   });
   afterAll(async () => {
     await service?.stop();
@@ -188,5 +209,46 @@ describe('an experiment with a holdout through the renderer', () => {
     });
     expect(new Set(subjects.a)).toEqual(new Set([SUBJECTS.question]));
     expect(new Set(subjects.b)).toEqual(new Set([SUBJECTS.plain]));
+  });
+
+  it('a send resumed after a crash between reservation and SES sends the reserved arm and records it', async () => {
+    const [customer] = customersWhere('z', 1, (a) => !a.holdout && a.arm.name === 'question');
+    await givenProfiles([customer], ['engaged']);
+    hooks.afterReserve = (t: TriggerFired) => {
+      if (t.customer_id !== customer) return;
+      dead = true;
+      throw new SimulatedCrash('killed after the reservation');
+    };
+    const t = trigger(customer, 'crash');
+    await produceTriggers([t]);
+    await waitFor('the crash', () => dead);
+    const ledger = await service.store.ledger(partitionOf(customer, PARTITIONS), t.trigger_id);
+    expect(ledger).toMatchObject({ state: 'reserved', variant: 'question', tags: { experiment: design.id, holdout: false, variables: { subject: 'question' }, segments: ['engaged'] } });
+    hooks.afterReserve = undefined;
+    await service.stop();
+    service = await start();
+    const outcome = (await outcomesOf([t])).get(t.trigger_id);
+    expect(outcome).toMatchObject({ status: 'sent', variant: 'question', experiment: design.id, holdout: false, variables: { subject: 'question' }, segments: ['engaged'], rule: 'high_interest' });
+    const sent = await waitFor('the resumed email', async () => (await emailsTo(customer))[0]);
+    expect(sent.subject).toBe(SUBJECTS.question);
+  });
+
+  it('a reserved holdout found after a restart is finished as skipped, without any email', async () => {
+    const [customer] = customersWhere('w', 1, (a) => a.holdout);
+    await givenProfiles([customer], []);
+    const t = trigger(customer, 'held');
+    const partition = partitionOf(customer, PARTITIONS);
+    // What a renderer killed between the holdout's reservation and its record leaves behind.
+    const tags = { experiment: design.id, holdout: true, variables: {}, segments: [] };
+    const reserved = await service.store.reserve({
+      partition, trigger: t, now, campaign: 'promo', variant: null, cap: { max: 10, perMs: 86_400_000 }, retentionMs: 86_400_000, fromDeferred: false,
+      reason: 'holdout: in the 30% holdout (reserved before a crash)', tags,
+    });
+    expect(reserved).toEqual({ reserved: true });
+    await produceTriggers([t]);
+    const outcome = (await outcomesOf([t])).get(t.trigger_id);
+    expect(outcome).toMatchObject({ status: 'skipped', campaign: 'promo', variant: null, experiment: design.id, holdout: true, ses_message_id: null });
+    expect(outcome?.reason).toMatch(/^holdout: /);
+    expect(await emailsTo(customer)).toEqual([]);
   });
 });
