@@ -44,6 +44,26 @@ const CAMPAIGNS = `campaigns:
 `;
 class SimulatedCrash extends Error {}
 
+/** A 2 x 2 on cart_abandoned: subject x recommendation strategy, no holdout. */
+const MULTIVARIATE = `
+  - name: cart_mv
+    rules: [cart_abandoned]
+    priority: 1
+    template: cart_reminder
+    caps:
+      quiet_hours: false
+      frequency_cap: { max: 10, per: 24h }
+    experiment:
+      name: subject_and_recs
+      variables:
+        subject:
+          - { name: plain, value: "Your cart is waiting" }
+          - { name: question, value: "Forgot something?" }
+        recommendations:
+          - { name: co_viewed }
+          - { name: popular }
+`;
+
 const SUBJECTS: Record<string, string> = { plain: 'Plain: sku-42 is still here', question: 'Question: still thinking about sku-42?' };
 
 describe('an experiment with a holdout through the renderer', () => {
@@ -89,7 +109,11 @@ describe('an experiment with a holdout through the renderer', () => {
     const instance = await startRenderer(config, {
       clock: () => now,
       logger: silentLogger,
-      recommendations: { recommend: async () => ({ fallback: false, items: [{ product_id: 'rec-1', title: 'Trail Runner Socks', url: 'https://shop.example.com/p/rec-1' }] }) },
+      recommendations: {
+        recommend: async (request) => request.strategy === 'popular'
+          ? { fallback: false, items: [{ product_id: 'best-1', title: 'Best Seller Mug', url: 'https://shop.example.com/p/best-1' }] }
+          : { fallback: false, items: [{ product_id: 'rec-1', title: 'Trail Runner Socks', url: 'https://shop.example.com/p/rec-1' }] },
+      },
       sentLookup: { findSent: async (id) => (alive(), lookup.findSent(id)) },
       hooks: { afterReserve: async (trigger) => (alive(), hooks.afterReserve?.(trigger)) },
     });
@@ -103,7 +127,7 @@ describe('an experiment with a holdout through the renderer', () => {
     producer = await connectedProducer();
     triggerSchemaId = await pipeline.codec.register(valueSubject(pipeline.topics.triggers), readSchema('TriggerFired'));
     campaignsFile = join(mkdtempSync(join(tmpdir(), 'kairos-exp-')), 'campaigns.yaml');
-    writeFileSync(campaignsFile, CAMPAIGNS);
+    writeFileSync(campaignsFile, CAMPAIGNS + MULTIVARIATE);
     service = await start();
   });
   afterAll(async () => {
@@ -250,5 +274,28 @@ describe('an experiment with a holdout through the renderer', () => {
     expect(outcome).toMatchObject({ status: 'skipped', campaign: 'promo', variant: null, experiment: design.id, holdout: true, ses_message_id: null });
     expect(outcome?.reason).toMatch(/^holdout: /);
     expect(await emailsTo(customer)).toEqual([]);
+  });
+
+  it('a 2 x 2 multivariate sends every combination, each email carrying its arm', async () => {
+    const mv = experimentOf(parseCampaigns('campaigns.yaml', `campaigns:${MULTIVARIATE}`)[0]) as ExperimentDesign;
+    expect(mv.arms.map((arm) => arm.name)).toEqual(['plain+co_viewed', 'plain+popular', 'question+co_viewed', 'question+popular']);
+    const byArm = new Map<string, string>();
+    for (let i = 0; byArm.size < 4; i++) {
+      const a = assignArm(mv, { customerId: `mv-${i}`, triggerId: 'any' });
+      if (!a.holdout && !byArm.has(a.arm.name)) byArm.set(a.arm.name, `mv-${i}`);
+    }
+    await givenProfiles([...byArm.values()], []);
+    const triggers = [...byArm.values()].map((customer) => ({ ...trigger(customer, 'cart'), rule: 'cart_abandoned', context: { cart_product_ids: 'sku-7' } }));
+    await produceTriggers(triggers);
+    const outcomes = await outcomesOf(triggers);
+    for (const [armName, customer] of byArm) {
+      const [subject, strategy] = armName.split('+');
+      const outcome = [...outcomes.values()].find((o) => o.customer_id === customer);
+      expect(outcome).toMatchObject({ status: 'sent', campaign: 'cart_mv', variant: armName, experiment: mv.id, variables: { subject, recommendations: strategy }, rule: 'cart_abandoned' });
+      const sent = await waitFor(`the email to ${customer}`, async () => (await emailsTo(customer))[0]);
+      expect(sent.subject).toBe(subject === 'plain' ? 'Your cart is waiting' : 'Forgot something?');
+      expect(sent.body.html).toContain(strategy === 'popular' ? 'Best Seller Mug' : 'Trail Runner Socks');
+      expect(sent.body.html).not.toContain(strategy === 'popular' ? 'Trail Runner Socks' : 'Best Seller Mug');
+    }
   });
 });
