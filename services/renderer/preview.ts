@@ -146,10 +146,11 @@ async function cli(argv: string[]): Promise<number> {
       rule: { type: 'string' },
       product: { type: 'string' },
       format: { type: 'string', default: 'html' },
+      arm: { type: 'string' },
     },
   });
   if (!values.campaign || !['html', 'text', 'json'].includes(values.format ?? '')) {
-    process.stderr.write('usage: preview --campaign NAME [--profile file.json | sample] [--rule RULE] [--product ID] [--format html|text|json]\n');
+    process.stderr.write('usage: preview --campaign NAME [--profile file.json | sample] [--rule RULE] [--product ID] [--arm ARM] [--format html|text|json]\n');
     return 2;
   }
   const env = { ...process.env };
@@ -171,6 +172,7 @@ async function cli(argv: string[]): Promise<number> {
     profile,
     rule: values.rule ?? null,
     context: values.product ? { product_id: values.product } : undefined,
+    arm: values.arm ?? null,
     now: Date.now(),
     recommendations: new StaticRecommendations(fallbackIds, config.PRODUCT_URL_TEMPLATE),
     content: contentOptions(config, key),

@@ -36,10 +36,12 @@ const PREVIEW_QUERY = {
   rule: textParam(200, 'a trigger rule name').optional(),
   product_id: textParam(MAX_PRODUCT_ID_LENGTH).optional(),
   format: enumParam(['json', 'html', 'text']).optional(),
+  arm: textParam(500, 'an experiment arm name, like question+popular').optional(),
 };
 
 /**
- * GET /preview?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&format=json|html|text]
+ * GET /preview?campaign=NAME&customer_id=ID[&rule=RULE][&product_id=ID][&arm=ARM][&format=json|html|text]
+ * Without `arm`, the customer's own experiment arm (a holdout customer sees the first arm).
  * An operator tool: it shows a stored customer's personal data and valid signed links, so it
  * sits behind the service's credential (docs/security.md).
  */
@@ -55,7 +57,7 @@ function preview(deps: RouteDeps): RouteHandler {
       const now = clock();
       const result = await previewEmail({
         assets, campaign: query.campaign, profile, rule: query.rule ?? null, context: query.product_id !== undefined ? { product_id: query.product_id } : undefined,
-        now, recommendations, content, segmentState: await store.segmentState(partition, query.customer_id, now),
+        now, recommendations, content, segmentState: await store.segmentState(partition, query.customer_id, now), arm: query.arm ?? null,
       });
       res.setHeader('cache-control', 'no-store');
       if (format === 'json') sendJson(res, 200, result);

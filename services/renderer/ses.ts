@@ -66,6 +66,15 @@ export function classifySesError(error: unknown): { name: string; kind: SesError
   return { name, kind: 'permanent', message };
 }
 
+/**
+ * The `variant` tag of an experiment arm. SES tag values allow only letters, digits, `_` and
+ * `-`, and a multivariate arm's name joins level names with `+` (`question+popular`); level
+ * names are lower_snake_case (never a `-`), so `+` -> `-` is exact and reversible.
+ */
+export function variantTagValue(variant: string): string {
+  return variant.replace(/\+/g, '-');
+}
+
 /** SES v2 SendEmail with Content.Raw, the configuration set and tags that identify the trigger. */
 export class SesEmailSender implements EmailSender {
   constructor(
@@ -79,7 +88,7 @@ export class SesEmailSender implements EmailSender {
     const tags = [
       { Name: 'trigger_id', Value: email.triggerId },
       { Name: 'campaign', Value: email.campaign },
-      ...(email.variant === null ? [] : [{ Name: 'variant', Value: email.variant }]),
+      ...(email.variant === null ? [] : [{ Name: 'variant', Value: variantTagValue(email.variant) }]),
       ...(customer === null ? [] : [customer]),
     ];
     const output = (await this.client.send(

@@ -70,16 +70,21 @@ describe('RetryingSender', () => {
 });
 
 describe('SesEmailSender tags', () => {
-  const sentWith = async (customerId: string | undefined) => {
+  const sentWith = async (customerId: string | undefined, variant: string | null = null) => {
     const commands: Array<{ input: { EmailTags?: Array<{ Name: string; Value: string }> } }> = [];
     const client = { send: async (command: unknown) => (commands.push(command as (typeof commands)[number]), { MessageId: 'm-1', $metadata: {} }) };
     const sender = new SesEmailSender(client as unknown as ConstructorParameters<typeof SesEmailSender>[0], 'kairos');
-    await sender.send({ raw: Buffer.from('x'), to: requireMailbox('ada@example.com'), triggerId: 't-1', customerId, campaign: 'cart_reminder', variant: null });
+    await sender.send({ raw: Buffer.from('x'), to: requireMailbox('ada@example.com'), triggerId: 't-1', customerId, campaign: 'cart_reminder', variant });
     return commands[0]?.input.EmailTags;
   };
 
   it('names the trigger, campaign and customer, so SES events can be attributed', async () => {
     expect(await sentWith('c-1')).toEqual([{ Name: 'trigger_id', Value: 't-1' }, { Name: 'campaign', Value: 'cart_reminder' }, { Name: 'customer_id', Value: 'c-1' }]);
+  });
+
+  it('writes a multivariate arm name with - for +, which SES tag values do not allow', async () => {
+    expect(await sentWith('c-1', 'question+popular')).toContainEqual({ Name: 'variant', Value: 'question-popular' });
+    expect(await sentWith('c-1', 'control')).toContainEqual({ Name: 'variant', Value: 'control' });
   });
 
   it('encodes a customer id SES tags do not allow, and never puts it raw', async () => {

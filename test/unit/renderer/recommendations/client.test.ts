@@ -112,6 +112,22 @@ describe('RecommendationsClient against a local HTTP server', () => {
     expect(outcomes).toEqual(['miss']);
   });
 
+  it('strategy popular asks GET /best-sellers, leaves out the products the email is about, and is no fallback', async () => {
+    fake.behaviour = (_req, res) => fake.json(res, 200, { items: [product('p-1'), product('best-1'), product('p-2'), product('best-2')] });
+    const answer = await client().recommend({ ...request, strategy: 'popular' });
+    expect(answer).toEqual({ items: [product('best-1'), product('best-2')], fallback: false });
+    expect(fake.requests.map((u) => u.pathname)).toEqual(['/best-sellers']);
+    // Room for the three excluded products: 4 + 3.
+    expect(Object.fromEntries((fake.requests[0] as URL).searchParams)).toEqual({ limit: '7' });
+  });
+
+  it('strategy none asks nobody and shows no items; co_viewed is the default endpoint', async () => {
+    expect(await client().recommend({ ...request, strategy: 'none' })).toEqual({ items: [], fallback: false });
+    expect(fake.requests).toHaveLength(0);
+    await client().recommend({ ...request, strategy: 'co_viewed' });
+    expect(fake.requests.map((u) => u.pathname)).toEqual(['/recommendations']);
+  });
+
   it('a cached answer avoids the call until its TTL passes', async () => {
     const recommender = client({ cacheTtlMs: 60_000 });
     await recommender.recommend(request);
