@@ -9,6 +9,8 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { ConfigError } from '../kit/errors';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
+import { createKafka, withAdmin } from '../kit/kafka';
+import { createLogger } from '../kit/logger';
 import { behaviorEventsInput, emailOutcomesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { DEFAULT_LIMITS, type AttributionOptions } from '../core/experiments/attribution';
@@ -46,10 +48,29 @@ export function attributionOptions(config: Pick<ResultsConfig, 'ATTRIBUTION_WIND
   return { windowMs: w, horizonMs: h, ...DEFAULT_LIMITS };
 }
 
+/**
+ * A customer's outcomes and events must meet in the same partition number, or their
+ * attribution would be split over two states: refuses topics with different partition counts.
+ */
+async function assertCoPartitioned(config: ResultsConfig, logger: Logger): Promise<void> {
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID ?? 'kairos-results'}-check`, logger });
+  const topics = [config.TOPIC_EMAIL_OUTCOMES, config.TOPIC_BEHAVIOR_EVENTS];
+  const counts = await withAdmin(kafka, async (admin) => (await admin.fetchTopicMetadata({ topics })).topics.map((t) => t.partitions.length));
+  if (counts[0] !== counts[1]) {
+    throw new ConfigError([{
+      variable: 'TOPIC_EMAIL_OUTCOMES',
+      value: config.TOPIC_EMAIL_OUTCOMES,
+      reason: `has ${counts[0]} partitions and ${config.TOPIC_BEHAVIOR_EVENTS} has ${counts[1]}; a customer's outcomes and events must be in the same partition`,
+      expected: 'co-partitioned topics (the same partition count, key customer_id), as npm run provision creates them',
+    }]);
+  }
+}
+
 /** Starts the results service; tests pass a clock and a logger. */
 export async function startResults(config: ResultsConfig, overrides: { clock?: () => number; logger?: Logger } = {}): Promise<RunningService> {
   const options = attributionOptions(config);
   const designs = loadDesigns(config.CAMPAIGNS_FILE);
+  await assertCoPartitioned(config, overrides.logger ?? createLogger({ service: RESULTS_SERVICE, level: config.LOG_LEVEL }));
   return startPartitionService({
     name: RESULTS_SERVICE,
     config,

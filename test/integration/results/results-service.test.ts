@@ -188,6 +188,14 @@ describe('the results service against the real stack', () => {
     expect(rebuilt).toEqual(first);
   });
 
+  it('refuses to start on topics that are not co-partitioned', async () => {
+    const outcomes = `${pipeline.topics.outcomes}.two`;
+    await createTopics([outcomes], 2);
+    await expect(startResults(loadConfig(resultsShape, { ...pipeline.env, CAMPAIGNS_FILE: campaignsFile, TOPIC_EMAIL_OUTCOMES: outcomes }), { logger: silentLogger })).rejects.toThrow(
+      /TOPIC_EMAIL_OUTCOMES.*has 2 partitions and .*behavior\.events has 3/s,
+    );
+  });
+
   it('the CLI prints the same figures, from Redis and from the API, and names an unknown campaign', async () => {
     const env = { ...process.env, ...pipeline.env, CAMPAIGNS_FILE: campaignsFile };
     const json = JSON.parse(await resultsCli(['--campaign', CAMPAIGN, '--json'], env)) as CampaignResults;
