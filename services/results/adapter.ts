@@ -58,8 +58,9 @@ export class ResultsLogic implements PartitionLogic {
     };
     for (const [customer, list] of byCustomer) {
       const previous = decodeStateOf(customer, () => parseAttributionState(snapshot.states.get(customer) ?? null));
-      const { state, delta, ignored } = applyRecords(previous, list, this.options);
+      const { state, delta, ignored, changed } = applyRecords(previous, list, this.options);
       for (const [reason, count] of Object.entries(ignored)) this.metrics.eventsIgnored.inc({ reason: `results_${reason}` }, count);
+      if (!changed) continue;
       change.states.set(customer, serializeAttributionState(state));
       for (const [key, counters] of delta) {
         const cell = parseCellKey(key);

@@ -219,12 +219,15 @@ export function applyRecord(state: AttributionState, record: AttributionRecord, 
   }
   const engagement = engagementOf(event);
   if (typeof engagement === 'string') return engagement;
-  advance(state, engagement.at);
   const touch = state.touches.find((t) => matches(t, engagement.ref));
-  if (touch !== undefined) return engage(touch, engagement, state, options) ? null : 'late';
-  if (isLate(state, engagement.at + options.horizonMs)) return 'late'; // no touch it could count for can still come
-  if (state.pending.some((e) => e.ref === engagement.ref && e.kind === engagement.kind && e.at === engagement.at)) return 'duplicate';
-  state.pending.push(engagement);
+  if (touch !== undefined) {
+    if (!engage(touch, engagement, state, options)) return 'late';
+  } else {
+    if (isLate(state, engagement.at + options.horizonMs)) return 'late'; // no touch it could count for can still come
+    if (state.pending.some((e) => e.ref === engagement.ref && e.kind === engagement.kind && e.at === engagement.at)) return 'duplicate';
+    state.pending.push(engagement);
+  }
+  advance(state, engagement.at);
   return null;
 }
 
@@ -372,6 +375,8 @@ export interface AppliedRecords {
   delta: Map<string, ArmCounters>;
   /** How many records changed nothing, by reason. */
   ignored: Partial<Record<IgnoredReason, number>>;
+  /** False when no record changed anything: the stored state can stay as it is. */
+  changed: boolean;
 }
 
 /** Applies a customer's records (any order), prunes, and says what the counters gain. */
@@ -379,14 +384,18 @@ export function applyRecords(previous: AttributionState, records: readonly Attri
   const state = cloneState(previous);
   const before = contribution(state, options.windowMs);
   const ignored: Partial<Record<IgnoredReason, number>> = {};
+  let changed = false;
   for (const record of records) {
     const reason = applyRecord(state, record, options);
     if (reason !== null) ignored[reason] = (ignored[reason] ?? 0) + 1;
+    else changed = true;
   }
+  // Most events (page views, ...) concern no email: nothing to compute or store.
+  if (!changed) return { state: previous, delta: new Map(), ignored, changed };
   // The delta before pruning: what pruning drops stays counted (its contribution is final).
   const delta = counterDelta(before, contribution(state, options.windowMs));
   prune(state, options);
-  return { state, delta, ignored };
+  return { state, delta, ignored, changed };
 }
 
 function cloneState(state: AttributionState): AttributionState {

@@ -150,6 +150,12 @@ describe('attribution: last touch, windows, holdout, uniqueness', () => {
     expect(result.get(cell('b'))).toEqual(of({ sent: 1, converted: 1, conversions: 1, revenue: 40, revenueSq: 1600 }));
   });
 
+  it('leaves the stored state alone for events that concern no email', () => {
+    const state = run([[sent('t1', T0)]]).state;
+    const applied = applyRecords(state, [hit('page_view', 't1', T0 + 1), hit('email_open', 't1', T0 + 2, { prefetch: 'head' })], OPTIONS);
+    expect(applied).toEqual({ state, delta: new Map(), ignored: { not_counted: 1, machine: 1 }, changed: false });
+  });
+
   it('is idempotent: duplicates by trigger_id and event_id change nothing', () => {
     const records = [sent('t1', T0), hit('email_open', 't1', T0 + 5), purchase('p1', T0 + H, 40)];
     expect(run([records, records, [records[2], records[0]]]).counters).toEqual(counters(records));
