@@ -4,7 +4,7 @@
  * backoff and full jitter, each attempt admitted by the shared send-rate limit.
  */
 import { SendEmailCommand, SESv2Client, type SendEmailCommandOutput } from '@aws-sdk/client-sesv2';
-import { customerTag } from '../core/feedback';
+import { customerTag, variantTagValue } from '../core/feedback';
 import { Mailbox } from '../core/recipients';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
@@ -64,15 +64,6 @@ export function classifySesError(error: unknown): { name: string; kind: SesError
   // No HTTP answer at all (socket reset, timeout, DNS): the request may not have reached SES.
   if (status === undefined || NETWORK_CODES.has(err?.code ?? '')) return { name, kind: 'transient', message };
   return { name, kind: 'permanent', message };
-}
-
-/**
- * The `variant` tag of an experiment arm. SES tag values allow only letters, digits, `_` and
- * `-`, and a multivariate arm's name joins level names with `+` (`question+popular`); level
- * names are lower_snake_case (never a `-`), so `+` -> `-` is exact and reversible.
- */
-export function variantTagValue(variant: string): string {
-  return variant.replace(/\+/g, '-');
 }
 
 /** SES v2 SendEmail with Content.Raw, the configuration set and tags that identify the trigger. */

@@ -140,6 +140,22 @@ export function customerTag(customerId: string): { Name: 'customer_id' | 'custom
   return encoded.length <= 256 ? { Name: 'customer_b64', Value: encoded } : null;
 }
 
+/**
+ * The `variant` tag of an experiment arm. SES tag values allow only letters, digits, `_` and
+ * `-`, and a multivariate arm's name joins level names with `+` (`question+popular`); level
+ * names are lower_snake_case (never a `-`), so `+` -> `-` is exact and reversible.
+ */
+export function variantTagValue(variant: string): string {
+  return variant.replace(/\+/g, '-');
+}
+
+/** The arm name of a `variant` tag value (variantTagValue undone). */
+export function variantOfTagValue(value: string): string {
+  return value.replace(/-/g, '+');
+}
+
+const variantOrNull = (value: string | null): string | null => (value === null ? null : variantOfTagValue(value));
+
 export function attributionOf(mail: SesEvent['mail']): Attribution {
   const tags = mail.tags;
   const b64 = firstTag(tags, 'customer_b64');
@@ -147,7 +163,7 @@ export function attributionOf(mail: SesEvent['mail']): Attribution {
   return {
     triggerId: firstTag(tags, 'trigger_id') ?? header(mail.headers, 'X-Kairos-Trigger-Id'),
     campaign: firstTag(tags, 'campaign') ?? header(mail.headers, 'X-Kairos-Campaign'),
-    variant: firstTag(tags, 'variant'),
+    variant: variantOrNull(firstTag(tags, 'variant')),
     customerId: firstTag(tags, 'customer_id') ?? (decoded === null || decoded === '' ? null : decoded),
   };
 }

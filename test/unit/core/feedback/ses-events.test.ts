@@ -1,4 +1,4 @@
-import { customerTag, guardDecision, interpretSesEvent, sesEventSchema, type FeedbackActions } from '../../../../services/core/feedback';
+import { customerTag, guardDecision, interpretSesEvent, sesEventSchema, variantTagValue, type FeedbackActions } from '../../../../services/core/feedback';
 
 const NOW = Date.parse('2026-12-01T09:00:00Z');
 const mail = (tags: Record<string, string[]> = { trigger_id: ['t-1'], campaign: ['cart_reminder'], variant: ['a'], customer_id: ['c-1'] }, headers?: Array<{ name: string; value: string }>) => ({
@@ -17,6 +17,13 @@ describe('interpretSesEvent', () => {
     expect(a).toMatchObject({ kind: 'send', eventType: 'email_sent', sent: { triggerId: 't-1', messageId: 'ses-1' }, guard: 'send', suppress: [], occurredAt: Date.parse('2026-12-01T08:00:00.000Z') });
     expect(a.attribution).toEqual({ triggerId: 't-1', campaign: 'cart_reminder', variant: 'a', customerId: 'c-1' });
     expect(a.properties).toEqual({ source: 'ses', trigger_id: 't-1', variant: 'a' });
+  });
+
+  it("a multivariate arm's variant tag (+ written as -, SES's tag alphabet) comes back as the arm name", () => {
+    expect(variantTagValue('question+popular')).toBe('question-popular');
+    const a = actions({ eventType: 'Send', mail: mail({ trigger_id: ['t-2'], variant: [variantTagValue('question+popular')] }), send: {} });
+    expect(a.attribution.variant).toBe('question+popular');
+    expect(a.properties.variant).toBe('question+popular');
   });
 
   it('a permanent bounce suppresses each recipient (normalized) and counts; a transient one does neither', () => {
