@@ -92,9 +92,10 @@ async function fromApi(base: string, query: { campaign?: string; experiment?: st
 // ---------------------------------------------------------------------------------------------
 // Tables
 
-function table(header: string[], rows: string[][]): string {
+/** Columns before `firstRight` are names (left-aligned), the others figures (right-aligned). */
+function table(header: string[], rows: string[][], firstRight = 1): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (i < firstRight ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -134,6 +135,7 @@ function comparisonRows(comparisons: Comparison[], formatValue: (c: Comparison) 
     c.significant ? 'yes' : 'no',
   ]);
 }
+const COMPARISON_HEADER = ['comparison', 'metric', 'difference [95% CI]', 'p', 'adjusted p', 'always-valid p', 'significant'];
 const diff = (c: Comparison) => {
   const f = c.metric === 'revenuePerRecipient' ? money : (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}pp`);
   return c.difference.value === null ? '-' : `${f(c.difference.value)} [${f(c.difference.low)}, ${f(c.difference.high)}]`;
@@ -144,7 +146,7 @@ function formatReport(report: ExperimentReport): string[] {
   out.push(table(ARM_HEADER, armRows(report.arms)));
   if (report.comparisons.length > 0) {
     out.push('', `Comparisons with ${report.control} (p: fixed horizon; adjusted: Holm; always valid: mSPRT, safe to look daily)`);
-    out.push(table(['comparison', 'metric', 'difference [95% CI]', 'p', 'adjusted p', 'always-valid p', 'significant'], comparisonRows(report.comparisons, diff)));
+    out.push(table(COMPARISON_HEADER, comparisonRows(report.comparisons, diff), 2));
   }
   const srm = report.srm;
   out.push(
@@ -156,11 +158,11 @@ function formatReport(report: ExperimentReport): string[] {
   );
   if (report.holdoutLift !== null) {
     out.push('', 'Holdout lift (all arms pooled against the holdout)');
-    out.push(table(['comparison', 'metric', 'difference [95% CI]', 'p', 'adjusted p', 'always-valid p', 'significant'], comparisonRows([report.holdoutLift.conversion, report.holdoutLift.revenuePerRecipient], diff)));
+    out.push(table(COMPARISON_HEADER, comparisonRows([report.holdoutLift.conversion, report.holdoutLift.revenuePerRecipient], diff), 2));
   }
   for (const effect of report.mainEffects) {
     out.push('', `Main effect of ${effect.variable} (levels pooled over the other variables)`);
-    out.push(table(['comparison', 'metric', 'difference [95% CI]', 'p', 'adjusted p', 'always-valid p', 'significant'], comparisonRows(effect.comparisons, diff)));
+    out.push(table(COMPARISON_HEADER, comparisonRows(effect.comparisons, diff), 2));
   }
   return out;
 }
@@ -187,7 +189,7 @@ export function formatSummaries(campaigns: CampaignSummary[], windowMs: number):
       ? [[c.campaign, '-', '-', String(c.totals.sent)]]
       : c.experiments.map((e) => [c.campaign, `${e.id}${e.in_config ? '' : ' (not configured)'}`, e.arms.join(', '), String(e.sent)]),
   );
-  return `Attribution window ${days(windowMs)}\n${table(['campaign', 'experiment', 'arms', 'sent'], rows)}\n`;
+  return `Attribution window ${days(windowMs)}\n${table(['campaign', 'experiment', 'arms', 'sent'], rows, 3)}\n`;
 }
 
 if (require.main === module) {
