@@ -55,7 +55,9 @@ export function attributionOptions(config: Pick<ResultsConfig, 'ATTRIBUTION_WIND
 async function assertCoPartitioned(config: ResultsConfig, logger: Logger): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID ?? 'kairos-results'}-check`, logger });
   const topics = [config.TOPIC_EMAIL_OUTCOMES, config.TOPIC_BEHAVIOR_EVENTS];
-  const counts = await withAdmin(kafka, async (admin) => (await admin.fetchTopicMetadata({ topics })).topics.map((t) => t.partitions.length));
+  // The metadata lists the topics in no particular order.
+  const byName = await withAdmin(kafka, async (admin) => new Map((await admin.fetchTopicMetadata({ topics })).topics.map((t) => [t.name, t.partitions.length])));
+  const counts = topics.map((topic) => byName.get(topic));
   if (counts[0] !== counts[1]) {
     throw new ConfigError([{
       variable: 'TOPIC_EMAIL_OUTCOMES',
