@@ -10,13 +10,12 @@ import { loadConfig } from '../../../services/kit/config';
 import { DLQ_HEADERS } from '../../../services/kit/dlq';
 import type { RunningService } from '../../../services/kit/partition-service';
 import { createRedis } from '../../../services/kit/redis';
-import { deleteKeysMatching } from '../../../services/kit/redis-scan';
 import { resultsShape, startResults } from '../../../services/results/main';
 import type { CampaignResults } from '../../../services/results/figures';
 import { ResultsStore } from '../../../services/results/store';
 import { resultsCli } from '../../../services/tools/results';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { connectedProducer, createTopics, readMessages, REDIS_URL, waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
+import { collect, connectedProducer, createTopics, exited, readMessages, REDIS_URL, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -176,13 +175,15 @@ describe('the results service against the real stack', () => {
     expect(armCounters(await results())).toEqual(EXPECTED);
   });
 
-  it('rebuilds the same figures from the topics after its keys are wiped and its group reset', async () => {
+  it('rebuilds the same figures from the topics with the documented command (state reset), keys wiped and group rewound', async () => {
     await service.stop();
-    const deleted = await deleteKeysMatching(redis, new ResultsStore(redis, pipeline.prefix, () => 3).keys.pattern());
-    expect(deleted).toBeGreaterThan(0);
-    for (const topic of [pipeline.topics.outcomes, pipeline.topics.events]) {
-      await withAdmin((admin) => admin.resetOffsets({ groupId: pipeline.env.GROUP_ID, topic, earliest: true }));
-    }
+    const child = spawnNode('services/tools/state.js', ['reset', '--service', 'results', '--partitions', 'all', '--group', pipeline.env.GROUP_ID], pipeline.env);
+    const out = collect(child.stdout);
+    const err = collect(child.stderr);
+    expect(await exited(child)).toEqual({ code: 0, signal: null });
+    expect(err.text()).toBe('');
+    expect(out.text()).toMatch(/Reset results partitions 0,1,2: [1-9]\d* keys deleted/);
+    expect(await redis.exists(new ResultsStore(redis, pipeline.prefix, () => 3).keys.hash(0, 'campaigns'))).toBe(0);
     await start();
     const rebuilt = await expectFigures();
     expect(rebuilt).toEqual(first);
