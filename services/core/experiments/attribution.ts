@@ -289,6 +289,8 @@ export function contribution(state: AttributionState, windowMs: number): Map<str
     const own = emptyCounters();
     own.sent = 1;
     for (const kind of touch.flags) own[FLAG_COUNTER[kind as EngagementKind]] = 1;
+    // A human click means the email was opened, even when its images (the pixel) were blocked.
+    if (own.clicked === 1) own.opened = 1;
     own.converted = total.n > 0 ? 1 : 0;
     own.conversions = total.n;
     own.revenue = total.r;

@@ -93,9 +93,9 @@ describe('attribution: last touch, windows, holdout, uniqueness', () => {
       purchase('p2', T0 + 20 * H + W + 1, 50), // after t1's click window, within t2's send window? no: t2.at + W < it
     ]);
     // Send window: p1 goes to t2 (latest send); p2 is past both sends' windows.
-    expect(result.get(cell('b'))).toEqual(of({ sent: 1, clicked: 1, converted: 1, conversions: 1, revenue: 700, revenueSq: 490_000 }));
+    expect(result.get(cell('b'))).toEqual(of({ sent: 1, opened: 1, clicked: 1, converted: 1, conversions: 1, revenue: 700, revenueSq: 490_000 }));
     // Click window: p1 goes to t1, whose click (20 h) is later than t2's human click (15 h).
-    expect(result.get(cell('a'))).toEqual(of({ sent: 1, clicked: 1, clickConverted: 1, clickConversions: 1, clickRevenue: 700 }));
+    expect(result.get(cell('a'))).toEqual(of({ sent: 1, opened: 1, clicked: 1, clickConverted: 1, clickConversions: 1, clickRevenue: 700 }));
   });
 
   it('counts the holdout the same way, as virtual sends', () => {
@@ -123,6 +123,12 @@ describe('attribution: last touch, windows, holdout, uniqueness', () => {
     expect(result.get(cell('b'))).toEqual(
       of({ sent: 1, delivered: 1, opened: 1, clicked: 1, unsubscribed: 1, converted: 1, conversions: 2, revenue: 300, revenueSq: 90_000, clickConverted: 1, clickConversions: 2, clickRevenue: 300 }),
     );
+  });
+
+  it('counts a human click as an open too (images, and so the pixel, blocked); a machine click as neither', () => {
+    const result = counters([sent('t1', T0), sent('t2', T0, { variant: 'b' }), hit('email_click', 't1', T0 + 10), hit('email_click', 't2', T0 + 10, { suspect: 'scanner_ua' })]);
+    expect(result.get(cell('a'))).toEqual(of({ sent: 1, opened: 1, clicked: 1 }));
+    expect(result.get(cell('b'))).toEqual(of({ sent: 1 }));
   });
 
   it('counts a send in "*" and in each of its segments at send time', () => {
