@@ -22,6 +22,7 @@ import {
   privateRedis,
   recommenderRoutesFor,
   rendererRoutesFor,
+  resultsRoutesFor,
   segmenterRoutesFor,
   serveRoutes,
   trackerRoutesFor,
@@ -122,6 +123,7 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     servers.recommender = await serveRoutes(recommenderRoutesFor(redis, own.prefix, PARTITIONS), { logger, token: TEST_TOKEN });
     servers.renderer = await serveRoutes(renderer.routes, { logger, token: TEST_TOKEN });
     servers.tracker = await serveRoutes(trackerRoutesFor(logger, trackerEvents), { logger, token: TEST_TOKEN, public: true });
+    servers.results = await serveRoutes(resultsRoutesFor(redis, own.prefix, PARTITIONS), { logger, token: TEST_TOKEN });
   });
 
   afterAll(async () => {
@@ -150,6 +152,12 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&rule={v}` },
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&product_id={v}&format=text` },
     { service: 'renderer', target: `/preview?campaign=standard_message&customer_id=${CUSTOMER}&format={v}` },
+    // results
+    { service: 'results', target: '/results/campaigns/{v}' },
+    { service: 'results', target: '/results/campaigns/upsell?experiment={v}' },
+    { service: 'results', target: '/results/campaigns/upsell?segment={v}' },
+    { service: 'results', target: '/results/campaigns?{v}={v}' },
+    { service: 'results', target: '/results/{v}' },
     // tracker: public link routes, no token; hostile tokens, and valid ones with one part replaced
     ...['GET /c/', 'HEAD /c/', 'GET /u/', 'POST /u/', 'GET /p/', 'POST /p/'].flatMap((route): Slot[] => {
       const [method, prefix] = route.split(' ') as [string, string];
@@ -165,7 +173,7 @@ describe(`the HTTP routes of every service, fuzzed (seed ${SEED}; FUZZ_SEED=${SE
     { service: 'tracker', target: '/o/{v}', token: '', html: true },
     { service: 'tracker', target: `/o/${VALID.open}{v}`, token: '', html: true },
     // built-ins and anything else, on each server
-    ...['segmenter', 'recommender', 'renderer', 'tracker'].flatMap((service): Slot[] => [
+    ...['segmenter', 'recommender', 'renderer', 'tracker', 'results'].flatMap((service): Slot[] => [
       { service, target: '/healthz?{v}={v}', token: '' },
       { service, target: '/readyz?x={v}', token: '' },
       { service, target: '/metrics?{v}' },
