@@ -173,7 +173,7 @@ export function formatCampaign(body: CampaignResults, windowMs: number): string 
     out.push(
       '',
       `== Experiment ${experiment.id}${experiment.id === '-' ? ' (sends outside any experiment)' : ` (${experiment.name})`}` +
-        `${experiment.in_config ? '' : ', no longer configured: no expected shares'}${experiment.holdout_share === null ? '' : `, holdout ${pct(experiment.holdout_share)}`}`,
+        `${experiment.in_config || experiment.id === '-' ? '' : ', no longer configured: no expected shares'}${experiment.holdout_share === null ? '' : `, holdout ${pct(experiment.holdout_share)}`}`,
     );
     out.push(...formatReport(experiment.report));
     for (const { segment, arms } of experiment.by_segment) {
