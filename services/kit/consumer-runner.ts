@@ -156,6 +156,11 @@ export class ConsumerRunner {
     return this.stoppedPartitions;
   }
 
+  /** Counts the member's group joins (BatchContext.generation): the outbox relay re-takes its partitions on a new one. */
+  currentGeneration(): number {
+    return this.generation;
+  }
+
   /** The partitions of `topic` this member owns since the last rebalance (timers follow them). */
   assignedPartitions(topic: string): number[] {
     return this.stopping ? [] : (this.assignment[topic] ?? []);
