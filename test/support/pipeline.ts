@@ -70,8 +70,13 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     let collector = collectors.get(topic);
     if (!collector) {
       collector = (async () => {
-        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}` });
+        // read_committed: aborted transactions and markers are skipped, as analytics readers see the topic.
+        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false });
         const state = { messages: [] as KafkaMessage[], next: new Map<number, number>(), consumer };
+        // The position passes transaction markers too (batches of markers only have no messages).
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.topic === topic) state.next.set(payload.partition, Math.max(state.next.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
+        });
         await consumer.connect();
         await consumer.subscribe({ topic, fromBeginning: true });
         await consumer.run({

@@ -1,0 +1,141 @@
+/**
+ * Guarantee 7 at the relay: against the real broker and Redis, a relay that dies after its
+ * transaction committed but before the trim does not produce those records again, and a
+ * zombie relay (the old owner) whose transaction is fenced by the new owner produces nothing a
+ * read_committed reader sees. At-least-once, for contrast, repeats them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin } from 'kafkajs';
+import pino from 'pino';
+import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
+import { createRedis, type RedisClient } from '../../../services/kit/redis';
+import { createTopics, kafka, readAll, REDIS_URL, waitFor } from '../../support/stack';
+
+const silent = pino({ level: 'silent' });
+
+describe('the outbox relay on the real stack', () => {
+  let admin: Admin;
+  let redis: RedisClient;
+  const relays: OutboxRelay[] = [];
+  const prefix = `test-relay-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    redis = createRedis({ REDIS_URL });
+  });
+  afterAll(async () => {
+    for (const relay of relays) await relay.close();
+    const keys = await redis.keys(`{${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await admin.disconnect();
+  });
+
+  async function setup(name: string) {
+    const input = `test.relay.${name}.${randomUUID().slice(0, 8)}.in`;
+    const output = `test.relay.${name}.${randomUUID().slice(0, 8)}.out`;
+    await createTopics([input, output], 2);
+    const outboxKey = (partition: number) => `{${prefix}:${name}:${partition}}:outbox`;
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const relay = (guarantee: OutputGuarantee, hooks?: RelayHooks, batchSize = 50) => {
+      const created = new OutboxRelay({
+        store: new RedisOutboxStore(redis, outboxKey),
+        guarantee,
+        kafka,
+        producer,
+        admin,
+        group: `test-relay-${name}`,
+        topic: input,
+        transactionalIdPrefix: prefix,
+        transactionTimeoutMs: 10_000,
+        logger: silent,
+        batchSize,
+        hooks,
+      });
+      relays.push(created);
+      return created;
+    };
+    const append = async (partition: number, values: string[]) => {
+      for (const value of values) await redis.rpush(outboxKey(partition), encodeOutboxRecord({ topic: output, key: value, value: Buffer.from(value) }));
+    };
+    const committed = async () => (await readAll(output)).map((m) => m.value!.toString()).sort();
+    return { relay, append, committed, outboxKey, close: () => producer.disconnect() };
+  }
+
+  const values = (from: number, count: number) => Array.from({ length: count }, (_, i) => `r${String(from + i).padStart(4, '0')}`);
+
+  it('dies after the transaction committed, before the trim: the next owner trims and does not produce them again', async () => {
+    const t = await setup('crash');
+    await t.append(0, values(0, 120));
+    const dying = t.relay('exactly_once', { afterProduce: () => { throw new Error('killed after commit'); } });
+    await expect(dying.relay(0)).rejects.toThrow('killed after commit');
+    // The first chunk (50) is in Kafka, still in the outbox.
+    expect(await redis.llen(t.outboxKey(0))).toBe(120);
+    await t.append(0, values(120, 10));
+
+    const next = t.relay('exactly_once');
+    expect(await next.relay(0)).toBe(80);
+    expect(await redis.llen(t.outboxKey(0))).toBe(0);
+    expect(await t.committed()).toEqual(values(0, 130));
+    await t.close();
+  });
+
+  it('a zombie whose transaction is fenced by the new owner produces nothing a read_committed reader sees', async () => {
+    const t = await setup('zombie');
+    await t.append(1, values(0, 30));
+    let reached!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reached = resolve));
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    const zombie = t.relay('exactly_once', {
+      beforeCommit: async () => {
+        reached();
+        await held;
+      },
+    });
+    const zombieRun = zombie.relay(1).then(
+      () => 'finished',
+      (error: unknown) => error,
+    );
+    await atCommit; // the zombie sent its records in an open transaction and stalls (a GC pause, a partition)
+
+    const owner = t.relay('exactly_once');
+    expect(await owner.relay(1)).toBe(30);
+    await t.append(1, values(30, 5));
+    expect(await owner.relay(1)).toBe(5);
+    resume();
+    const outcome = await zombieRun;
+    expect(outcome).toBeInstanceOf(RelayFencedError);
+    expect((outcome as RelayFencedError).retriable).toBe(true);
+    expect(await redis.llen(t.outboxKey(1))).toBe(0);
+    expect(await t.committed()).toEqual(values(0, 35));
+    await t.close();
+  });
+
+  it('at_least_once, for contrast: the same crash produces the chunk again', async () => {
+    const t = await setup('alo');
+    await t.append(0, values(0, 20));
+    const dying = t.relay('at_least_once', { afterProduce: () => { throw new Error('killed after produce'); } });
+    await expect(dying.relay(0)).rejects.toThrow('killed after produce');
+    expect(await t.relay('at_least_once').relay(0)).toBe(20);
+    const seen = await t.committed();
+    expect(seen).toHaveLength(40);
+    expect(new Set(seen).size).toBe(20);
+    await t.close();
+  });
+
+  it('a checkpoint written for an outbox that was since lost is ignored: the new outbox starts again', async () => {
+    const t = await setup('reset');
+    await t.append(0, values(0, 10));
+    expect(await t.relay('exactly_once').relay(0)).toBe(10);
+    // State reset: the outbox and its relay state are gone; new records restart the numbering.
+    await redis.del(t.outboxKey(0), `${t.outboxKey(0)}:relay`);
+    await t.append(0, values(10, 5));
+    expect(await t.relay('exactly_once').relay(0)).toBe(5);
+    await waitFor('15 committed records', async () => (await t.committed()).length === 15 || undefined);
+    expect(await t.committed()).toEqual(values(0, 15));
+    await t.close();
+  });
+});
