@@ -1,0 +1,132 @@
+/**
+ * Outbox relay throughput, exactly_once against at_least_once, on the real stack: the same
+ * outbox records (TriggerFired-sized, about 300 bytes) relayed from Redis to Kafka by the
+ * kit's OutboxRelay, the partitions side by side as a service relays them.
+ *
+ *   backlog: every partition's outbox holds `records / partitions` records; one relay call per
+ *            partition drains it in chunks of 500 (one transaction per chunk in exactly_once).
+ *   live:    `rounds` times per partition, 10 records are appended and relayed (one small
+ *            transaction each): the per-batch cost a live service pays; reported as records/s
+ *            and the median / p99 duration of one relay call.
+ *
+ *   node dist/bench/relay.js   (BENCH_RELAY_RECORDS, BENCH_RELAY_ROUNDS, BENCH_PARTITIONS)
+ * `make bench` runs it too (results.json: relay).
+ */
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, type OutputGuarantee } from '../services/kit/outbox-relay';
+import type { RedisClient } from '../services/kit/redis';
+import { BenchStack, kafka } from './stack';
+
+export interface RelayFigure {
+  guarantee: OutputGuarantee;
+  backlog_records_per_s: number;
+  live_records_per_s: number;
+  live_call_p50_ms: number;
+  live_call_p99_ms: number;
+}
+
+const silent = pino({ level: 'silent' });
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
+}
+
+async function fill(redis: RedisClient, key: string, topic: string, count: number): Promise<void> {
+  const value = Buffer.alloc(300, 7);
+  for (let i = 0; i < count; i += 1000) {
+    const chunk = Array.from({ length: Math.min(1000, count - i) }, (_, j) => encodeOutboxRecord({ topic, key: `c-${i + j}`, value }));
+    await redis.rpush(key, ...chunk);
+  }
+}
+
+export async function measureRelay(
+  stack: BenchStack,
+  options: { records: number; rounds: number; partitions: number; progress: (text: string) => void },
+): Promise<RelayFigure[]> {
+  const { partitions, progress } = options;
+  const admin = kafka.admin();
+  await admin.connect();
+  const producer = await stack.connectedProducer();
+  const figures: RelayFigure[] = [];
+  try {
+    for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
+      const name = `relay-${guarantee}`;
+      const input = stack.topic(`${name}.in`);
+      const output = stack.topic(`${name}.out`);
+      await stack.createTopics([{ topic: input, schema: null }, { topic: output, schema: null }], partitions);
+      const prefix = stack.prefix(name);
+      const outboxKey = (partition: number) => `{${prefix}:relay:${partition}}:outbox`;
+      const relay = new OutboxRelay({
+        store: new RedisOutboxStore(stack.redis, outboxKey),
+        guarantee,
+        kafka,
+        producer,
+        admin,
+        group: `${stack.run}-${name}-${randomUUID().slice(0, 6)}`,
+        topic: input,
+        transactionalIdPrefix: stack.run,
+        transactionTimeoutMs: 30_000,
+        logger: silent,
+      });
+      const all = Array.from({ length: partitions }, (_, p) => p);
+      try {
+        // Producers initialized (exactly_once: InitProducerId per partition) before timing.
+        await Promise.all(all.map((p) => relay.relay(p)));
+        const perPartition = Math.ceil(options.records / partitions);
+        for (const p of all) await fill(stack.redis, outboxKey(p), output, perPartition);
+        let started = process.hrtime.bigint();
+        const sent = (await Promise.all(all.map((p) => relay.relay(p)))).reduce((a, b) => a + b, 0);
+        const backlogSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+        const calls: number[] = [];
+        let liveSent = 0;
+        started = process.hrtime.bigint();
+        await Promise.all(
+          all.map(async (p) => {
+            for (let round = 0; round < options.rounds; round += 1) {
+              await fill(stack.redis, outboxKey(p), output, 10);
+              const t0 = process.hrtime.bigint();
+              liveSent += await relay.relay(p);
+              calls.push(Number(process.hrtime.bigint() - t0) / 1e6);
+            }
+          }),
+        );
+        const liveSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+        calls.sort((a, b) => a - b);
+        const figure: RelayFigure = {
+          guarantee,
+          backlog_records_per_s: Math.round(sent / backlogSeconds),
+          live_records_per_s: Math.round(liveSent / liveSeconds),
+          live_call_p50_ms: Math.round(percentile(calls, 50) * 10) / 10,
+          live_call_p99_ms: Math.round(percentile(calls, 99) * 10) / 10,
+        };
+        progress(`relay ${guarantee}: backlog ${figure.backlog_records_per_s} records/s (${sent} records); live (10 records a call) ${figure.live_records_per_s} records/s, call p50 ${figure.live_call_p50_ms} ms, p99 ${figure.live_call_p99_ms} ms`);
+        figures.push(figure);
+      } finally {
+        await relay.close();
+        await stack.deleteKeys(prefix);
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  return figures;
+}
+
+if (require.main === module) {
+  const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+  const stack = new BenchStack();
+  const progress = (text: string) => console.log(`[bench relay] ${text}`);
+  measureRelay(stack, { records: int('BENCH_RELAY_RECORDS', 60_000), rounds: int('BENCH_RELAY_ROUNDS', 100), partitions: int('BENCH_PARTITIONS', 12), progress })
+    .then(async (figures) => {
+      console.log(JSON.stringify(figures, null, 2));
+      await stack.cleanup();
+      process.exit(0);
+    })
+    .catch(async (error: unknown) => {
+      console.error('bench relay failed:', error);
+      await stack.cleanup().catch(() => undefined);
+      process.exit(1);
+    });
+}
