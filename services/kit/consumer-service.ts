@@ -181,6 +181,8 @@ export async function runConsumerService(
     describe?: Record<string, unknown>;
     /** Conditions of the service's own that `/readyz` checks beside the group and the dependencies. */
     readinessChecks?: ReadinessCheck[];
+    /** See ConsumerRunnerOptions.commitPastMarkers (services without an offset fence only). */
+    commitPastMarkers?: boolean;
   },
 ): Promise<ConsumerService> {
   const { name, logger, metrics, kafka, admin, producer, codec, redis, clock } = clients;
@@ -207,6 +209,7 @@ export async function runConsumerService(
     clock,
     onFatal: (error) => reportFatal(error),
     maxClockSkewMs: config.MAX_CLOCK_SKEW,
+    commitPastMarkers: options.commitPastMarkers,
   });
 
   await admin.connect();

@@ -9,7 +9,9 @@ import type { Admin } from 'kafkajs';
 import pino from 'pino';
 import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
-import { createTopics, kafka, readAll, REDIS_URL, waitFor } from '../../support/stack';
+import { AvroCodec, recordTypes } from '../../../services/kit/codec';
+import { ConsumerRunner, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
+import { committedOffsets, createTopics, kafka, readAll, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from '../../support/stack';
 
 const silent = pino({ level: 'silent' });
 
@@ -137,5 +139,52 @@ describe('the outbox relay on the real stack', () => {
     await waitFor('15 committed records', async () => (await t.committed()).length === 15 || undefined);
     expect(await t.committed()).toEqual(values(0, 15));
     await t.close();
+  });
+});
+
+describe('a consumer of a transactional topic (the renderer on triggers)', () => {
+  it('commits past a tail of transaction markers and aborted records with commitPastMarkers, so its lag reaches 0', async () => {
+    const topic = `test.relay.markers.${randomUUID().slice(0, 8)}`;
+    await createTopics([topic], 1);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const binding = { topic, type: recordTypes().TriggerFired, tombstones: true } as AnyTopicBinding;
+    const start = async (commitPastMarkers: boolean) => {
+      const groupId = `test-markers-${randomUUID()}`;
+      const seen: string[] = [];
+      const runner = new ConsumerRunner({
+        consumer: kafka.consumer({ groupId }), producer, codec: AvroCodec.connect(REGISTRY_URL), logger: silent,
+        instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined }, service: 'test', groupId, bindings: [binding],
+        handler: async (records) => void seen.push(...records.map((r) => r.key as string)), commitPastMarkers,
+      });
+      await runner.start();
+      return { runner, groupId, seen };
+    };
+    const [past, plain] = await Promise.all([start(true), start(false)]);
+    const transactional = kafka.producer({ transactionalId: `test-markers-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await waitFor('both runners to join', () => past.runner.isReady() && plain.runner.isReady());
+      await transactional.connect();
+      const committedTxn = await transactional.transaction();
+      await committedTxn.send({ topic, messages: [{ key: 'a', value: null }, { key: 'b', value: null }, { key: 'c', value: null }] });
+      await committedTxn.commit();
+      for (const { groupId } of [past, plain]) await waitFor('the committed batch', async () => (await committedOffsets(groupId, topic)).get(0) === 4 || undefined);
+      // Then a transaction that aborts: the tail is 2 aborted records and an abort marker.
+      const abortedTxn = await transactional.transaction();
+      await abortedTxn.send({ topic, messages: [{ key: 'x', value: null }, { key: 'y', value: null }] });
+      await abortedTxn.abort();
+      const [{ high }] = await withAdmin((a) => a.fetchTopicOffsets(topic));
+      expect(high).toBe('7');
+      await waitFor('the commit past the markers', async () => (await committedOffsets(past.groupId, topic)).get(0) === 7 || undefined);
+      expect(past.seen).toEqual(['a', 'b', 'c']);
+      expect(plain.seen).toEqual(['a', 'b', 'c']);
+      // Without it, the aborted tail is never committed: lag 3 for good.
+      expect((await committedOffsets(plain.groupId, topic)).get(0)).toBe(4);
+    } finally {
+      await transactional.disconnect();
+      await past.runner.stop();
+      await plain.runner.stop();
+      await producer.disconnect();
+    }
   });
 });
