@@ -17,7 +17,9 @@ import pino from 'pino';
 import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, type OutputGuarantee } from '../services/kit/outbox-relay';
 import type { RedisClient } from '../services/kit/redis';
 import { Kafka, logLevel } from 'kafkajs';
-import { BenchStack, BROKERS, kafka } from './stack';
+import { BenchStack, BROKERS, kafka, shortId } from './stack';
+import { measureKairos } from './throughput';
+import { shopTraffic } from './traffic';
 
 export interface RelayFigure {
   guarantee: OutputGuarantee;
@@ -117,13 +119,43 @@ export async function measureRelay(
   return figures;
 }
 
+/**
+ * Segmenter + trigger in one process over the same input, once per guarantee: what the
+ * transactions cost a whole pipeline (BENCH_RELAY_KAIROS_EVENTS events; 0 skips it).
+ */
+async function kairosBothWays(stack: BenchStack, events: number, partitions: number, progress: (text: string) => void): Promise<Record<string, number>> {
+  const clock = Date.parse('2026-03-02T18:00:00Z');
+  const traffic = shopTraffic({ total: events, customers: Math.max(100, Math.round(events / 10)), products: 2000, seed: 42, from: clock - 6 * 3600_000, to: clock, run: stack.run.slice(6, 12) });
+  const topics = await stack.createInput('relay-kairos', partitions);
+  await stack.produceEvents(topics.events, traffic);
+  const input = { ...topics, count: traffic.length, partitions, clock };
+  const result: Record<string, number> = {};
+  const before = process.env.OUTPUT_GUARANTEE;
+  try {
+    for (const guarantee of ['at_least_once', 'exactly_once', 'at_least_once', 'exactly_once'] as const) {
+      process.env.OUTPUT_GUARANTEE = guarantee;
+      const run = await measureKairos(stack, input, ['segmenter', 'trigger'], `relay-kairos-${guarantee}-${shortId()}`);
+      await stack.deleteKeys(run.prefix);
+      progress(`Kairos segmenter + trigger, ${guarantee}: ${run.eps} events/s (${run.records} events in ${run.seconds} s)`);
+      result[guarantee] = Math.max(result[guarantee] ?? 0, run.eps);
+    }
+  } finally {
+    if (before === undefined) delete process.env.OUTPUT_GUARANTEE;
+    else process.env.OUTPUT_GUARANTEE = before;
+  }
+  return result;
+}
+
 if (require.main === module) {
   const int = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
   const stack = new BenchStack();
   const progress = (text: string) => console.log(`[bench relay] ${text}`);
-  measureRelay(stack, { records: int('BENCH_RELAY_RECORDS', 60_000), rounds: int('BENCH_RELAY_ROUNDS', 100), partitions: int('BENCH_PARTITIONS', 12), progress })
+  const partitions = int('BENCH_PARTITIONS', 12);
+  measureRelay(stack, { records: int('BENCH_RELAY_RECORDS', 60_000), rounds: int('BENCH_RELAY_ROUNDS', 100), partitions, progress })
     .then(async (figures) => {
       console.log(JSON.stringify(figures, null, 2));
+      const events = int('BENCH_RELAY_KAIROS_EVENTS', 50_000);
+      if (events > 0) console.log(JSON.stringify({ kairos_best_of_2_eps: await kairosBothWays(stack, events, partitions, progress) }, null, 2));
       await stack.cleanup();
       process.exit(0);
     })
