@@ -197,6 +197,13 @@ export interface OutboxRelayOptions {
   generation?: () => number;
   /** How many outbox records one transaction carries. */
   batchSize?: number;
+  /**
+   * After its producer was fenced, a relay leaves the partition alone until the group generation
+   * changes (it rejoined: the assignment says whose it is) or this long passed (a transaction
+   * timeout fences too, with no other owner). Default 30 s. Keeps a zombie from fencing the new
+   * owner back on its next timer tick.
+   */
+  fencedBackoffMs?: number;
   hooks?: RelayHooks;
 }
 
@@ -215,6 +222,8 @@ interface PartitionProducer {
  */
 export class OutboxRelay {
   private readonly producers = new Map<number, Promise<PartitionProducer>>();
+  /** Partitions whose producer was fenced: in which generation, and until when they are left alone. */
+  private readonly fenced = new Map<number, { generation: number; until: number; transactionalId: string }>();
 
   constructor(private readonly options: OutboxRelayOptions) {}
 
@@ -249,6 +258,13 @@ export class OutboxRelay {
 
   private async relayTransactional(partition: number): Promise<number> {
     const { store, hooks } = this.options;
+    const fenced = this.fenced.get(partition);
+    if (fenced !== undefined) {
+      if (fenced.generation === (this.options.generation?.() ?? 0) && Date.now() < fenced.until) {
+        throw new RelayFencedError(partition, fenced.transactionalId, null);
+      }
+      this.fenced.delete(partition);
+    }
     let sent = 0;
     for (;;) {
       const head = await store.read(partition, this.batchSize);
@@ -289,6 +305,11 @@ export class OutboxRelay {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       this.drop(partition);
       if (isFencedError(error)) {
+        this.fenced.set(partition, {
+          generation: owner.generation,
+          until: Date.now() + (this.options.fencedBackoffMs ?? 30_000),
+          transactionalId: owner.transactionalId,
+        });
         this.options.logger.warn({ partition, transactionalId: owner.transactionalId }, 'relay producer fenced: another owner took the partition; its transaction is aborted, nothing of it is visible');
         throw new RelayFencedError(partition, owner.transactionalId, error);
       }

@@ -112,7 +112,11 @@ describe('the outbox relay on the real stack', () => {
     expect(outcome).toBeInstanceOf(RelayFencedError);
     expect((outcome as RelayFencedError).retriable).toBe(true);
     expect(await redis.llen(t.outboxKey(1))).toBe(0);
-    expect(await t.committed()).toEqual(values(0, 35));
+    // The zombie leaves the partition alone (same generation, within the back-off) instead of fencing the owner back.
+    await t.append(1, values(35, 3));
+    await expect(zombie.relay(1)).rejects.toBeInstanceOf(RelayFencedError);
+    expect(await owner.relay(1)).toBe(3);
+    expect(await t.committed()).toEqual(values(0, 38));
     await t.close();
   });
 
