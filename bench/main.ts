@@ -14,6 +14,7 @@ import { measureLatency } from './latency';
 import { measureMemory, type MemoryFigure } from './memory';
 import { measureRenderBare, measureRenderOnly } from './render';
 import { measureRenderSend } from './render-send';
+import { measureRelay } from './relay';
 import { BenchStack, readTopic } from './stack';
 import type { Input } from './input';
 import { measureBaseline, measureCeiling, measureKairos, type KairosPart, type Measured } from './throughput';
@@ -39,6 +40,8 @@ const settings = {
   latencyRate: intEnv('BENCH_LATENCY_RATE', 2000),
   latencySeconds: intEnv('BENCH_LATENCY_SECONDS', 20),
   renderSeconds: intEnv('BENCH_RENDER_SECONDS', 3),
+  relayRecords: intEnv('BENCH_RELAY_RECORDS', 60_000),
+  relayRounds: intEnv('BENCH_RELAY_ROUNDS', 100),
   growth: (process.env.BENCH_GROWTH ?? '100000,1000000').split(',').map((s) => Number(s.trim())).filter((n) => n > 0),
   seed: intEnv('BENCH_SEED', 42),
 };
@@ -173,6 +176,9 @@ async function main(): Promise<void> {
     progress(`render only ${renderOnly.eps}/s, bare Handlebars ${renderBare.eps}/s`);
     const renderSend = await measureRenderSend(stack, settings.renderSeconds, progress);
 
+    progress('relay: outbox to Kafka, at_least_once vs exactly_once (OUTPUT_GUARANTEE)');
+    const relay = await measureRelay(stack, { records: settings.relayRecords, rounds: settings.relayRounds, partitions: settings.partitions, progress });
+
     const growth: Array<Record<string, unknown>> = [];
     for (const size of settings.growth) {
       progress(`growth: ${size.toLocaleString('en-US')} events`);
@@ -197,6 +203,7 @@ async function main(): Promise<void> {
       render_only_eps: renderOnly.eps,
       render_bare_eps: renderBare.eps,
       redis_bytes_per_customer: memory?.bytes_per_customer ?? null,
+      relay,
       events: input.count,
       growth,
       ratios: {
@@ -246,6 +253,9 @@ function printTable(r: Record<string, unknown>): void {
     ['Redis per active customer', `${n(r.redis_bytes_per_customer)} B`, 'target <= 1024 B'],
     ['cart_abandoned per add_to_cart', `${n(r.cart_abandoned_per_add_to_cart)}`, 'a third of carts are left; only a session\'s last add can fire'],
   ];
+  for (const f of (r.relay ?? []) as Array<Record<string, unknown>>) {
+    rows.push([`relay ${String(f.guarantee)}: backlog / live`, `${n(f.backlog_records_per_s)} / ${n(f.live_records_per_s)} rec/s`, `live call p50 ${n(f.live_call_p50_ms)} ms, p99 ${n(f.live_call_p99_ms)} ms`]);
+  }
   for (const g of r.growth as Array<Record<string, unknown>>) {
     rows.push([`growth: ${n(g.events)} events`, `${n(g.kairos_eps)} ev/s`, `${n(g.redis_bytes_per_customer)} B/customer`]);
   }

@@ -3,9 +3,9 @@
  * producing pre-encoded events fast, waiting for consumer groups, and cleaning up after.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../services/kit/codec';
-import { withAdmin as withKafkaAdmin } from '../services/kit/kafka';
+import { readToEnd, withAdmin as withKafkaAdmin } from '../services/kit/kafka';
 import { createRedis, type RedisClient } from '../services/kit/redis';
 import type { BehaviorEvent } from '../services/core/types';
 
@@ -192,19 +192,9 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
   }
 }
 
-/** Reads every record of `topic` up to its current end, decoded with `schema`. */
+/** Reads every committed record of `topic` up to its current end (read_committed), decoded with `schema`. */
 export async function readTopic<T>(codec: AvroCodec, topic: string, schema: SchemaName, timeoutMs = 120_000): Promise<T[]> {
-  const total = await topicSize(topic);
-  if (total === 0) return [];
-  const consumer: Consumer = kafka.consumer({ groupId: `bench-reader-${shortId()}` });
   const values: Buffer[] = [];
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachBatch: async ({ batch }) => void values.push(...batch.messages.map((m) => m.value as Buffer)) });
-    await waitUntil(`${total} records on ${topic}`, () => values.length >= total, timeoutMs, 50);
-  } finally {
-    await consumer.disconnect();
-  }
+  await readToEnd(kafka, topic, { groupId: `bench-reader-${shortId()}`, timeoutMs, onMessage: (m) => void values.push(m.value as Buffer) });
   return Promise.all(values.map((v) => codec.decode<T>(v, types[schema])));
 }

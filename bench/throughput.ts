@@ -75,6 +75,8 @@ export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: Outpu
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
     ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
+    // exactly_once (the default) or at_least_once: `OUTPUT_GUARANTEE=at_least_once make bench` compares.
+    ...(process.env.OUTPUT_GUARANTEE ? { OUTPUT_GUARANTEE: process.env.OUTPUT_GUARANTEE } : {}),
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),

@@ -119,6 +119,13 @@ export interface ConsumerRunnerOptions {
   onFatal?: (error: Error) => void;
   /** MAX_CLOCK_SKEW: how far a binding's eventTimeField may be ahead of `clock` (default 5 minutes). */
   maxClockSkewMs?: number;
+  /**
+   * Commit past fetched batches that hold only transaction markers or aborted records (kafkajs
+   * hands those to no handler): without it, the group's lag on a transactional input (triggers,
+   * written by the relay) stays above 0 after the last transaction. Only for handlers without a
+   * fence bound to the committed offset (the renderer); a fenced handler must see every offset.
+   */
+  commitPastMarkers?: boolean;
 }
 
 /**
@@ -140,6 +147,9 @@ export class ConsumerRunner {
   /** Batches being processed; stop() waits for them before leaving the group. */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly clock: () => number;
+  /** `topic:partition` -> the metadata of the last commit (kept by a commit past markers). */
+  private readonly lastMetadata = new Map<string, string | null>();
+  private readonly commitChains = new Map<string, Promise<void>>();
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.bindings = new Map(options.bindings.map((b) => [b.topic, b]));
@@ -156,6 +166,11 @@ export class ConsumerRunner {
     return this.stoppedPartitions;
   }
 
+  /** Counts the member's group joins (BatchContext.generation): the outbox relay re-takes its partitions on a new one. */
+  currentGeneration(): number {
+    return this.generation;
+  }
+
   /** The partitions of `topic` this member owns since the last rebalance (timers follow them). */
   assignedPartitions(topic: string): number[] {
     return this.stopping ? [] : (this.assignment[topic] ?? []);
@@ -169,6 +184,17 @@ export class ConsumerRunner {
       this.assignment = event.payload.memberAssignment;
       logger.info({ memberAssignment: event.payload.memberAssignment }, 'joined consumer group');
     });
+    if (this.options.commitPastMarkers) {
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        if (payload.batchSize !== 0 || this.stopping) return;
+        const key = `${payload.topic}:${payload.partition}`;
+        const work = this.commit(payload.topic, payload.partition, nextOffset(payload.lastOffset), this.lastMetadata.get(key) ?? null).catch((err: unknown) =>
+          logger.warn({ err, topic: payload.topic, partition: payload.partition }, 'could not commit past transaction markers; the next batch commits'),
+        );
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      });
+    }
     consumer.on(consumer.events.CRASH, (event) => {
       const { error, restart } = event.payload;
       if (restart) {
@@ -345,8 +371,17 @@ export class ConsumerRunner {
     }
   }
 
-  private async commit(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
-    await this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]);
+  /** Commits of one partition run in order (a commit past markers never lands after a later batch's). */
+  private commit(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+    const key = `${topic}:${partition}`;
+    this.lastMetadata.set(key, metadata);
+    const previous = this.commitChains.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]));
+    this.commitChains.set(key, next);
+    void next.catch(() => undefined).then(() => {
+      if (this.commitChains.get(key) === next) this.commitChains.delete(key);
+    });
+    return next;
   }
 }
 

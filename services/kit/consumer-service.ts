@@ -2,7 +2,7 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
-import { bearerTokenVar, commonShape, durationVar, hostVar, intVar, loadConfig, runMain, stringVar, type CommonConfig } from './config';
+import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, intVar, invalid, loadConfig, runMain, stringVar, type CommonConfig } from './config';
 import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
@@ -13,6 +13,7 @@ import { createMetrics, type KairosMetrics } from './metrics';
 import { createRedis, ensureRedisReachable, type RedisClient } from './redis';
 import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor, type ReadinessCheck } from './health';
 import { kafkaProbe, redisProbe, registryProbe } from './probes';
+import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } from './outbox-relay';
 
 /**
  * The variables every consuming service reads, on top of the common ones, with its own
@@ -44,7 +45,49 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     // An input's event time (occurred_at, updated_at, fired_at) further ahead of the service clock
     // than this is dead-lettered ('future-time'), not applied.
     MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS),
+    // exactly_once: output records are produced in Kafka transactions with the relay checkpoint, so a
+    // read_committed reader sees each once, even across crashes. at_least_once: no transactions (lower
+    // latency); a crash between produce and trim produces those records again (same ids).
+    OUTPUT_GUARANTEE: enumVar(OUTPUT_GUARANTEES).default('exactly_once'),
+    // transactionalId = <prefix>-<GROUP_ID>-<input topic>-<partition>; unique per deployment sharing a cluster.
+    KAFKA_TRANSACTIONAL_ID_PREFIX: stringVar({ pattern: /^[A-Za-z0-9._-]+$/, expected: 'letters, digits, ".", "_" or "-", like kairos' }).default('kairos'),
+    // A relay transaction left open by a dead owner blocks read_committed readers of its output
+    // partitions until a new owner takes the partition or this much time passed.
+    KAFKA_TRANSACTION_TIMEOUT: transactionTimeoutVar().default(30_000),
   };
+}
+
+/** A duration from 1 s to 15 min (the broker's default transaction.max.timeout.ms). */
+function transactionTimeoutVar() {
+  const duration = durationVar();
+  return envVar({ expected: 'a duration from 1s to 15m, like 30s' }, (raw) => {
+    const parsed = duration.safeParse(raw);
+    if (!parsed.success) return invalid('is not a duration');
+    return parsed.data >= 1000 && parsed.data <= 900_000 ? parsed.data : invalid('is out of range');
+  });
+}
+
+/** The service's outbox relay (see outbox-relay.ts), with the guarantee and transaction settings of its config. */
+export function createOutboxRelay(
+  clients: Pick<ServiceClients, 'redis' | 'kafka' | 'producer' | 'admin' | 'logger' | 'metrics'>,
+  config: Pick<ConsumerServiceConfig, 'OUTPUT_GUARANTEE' | 'GROUP_ID' | 'KAFKA_TRANSACTIONAL_ID_PREFIX' | 'KAFKA_TRANSACTION_TIMEOUT'>,
+  options: { outboxKey: (partition: number) => string; topic: string; generation?: () => number; hooks?: RelayHooks },
+): OutboxRelay {
+  return new OutboxRelay({
+    store: new RedisOutboxStore(clients.redis, options.outboxKey),
+    guarantee: config.OUTPUT_GUARANTEE,
+    kafka: clients.kafka,
+    producer: clients.producer,
+    admin: clients.admin,
+    group: config.GROUP_ID,
+    topic: options.topic,
+    transactionalIdPrefix: config.KAFKA_TRANSACTIONAL_ID_PREFIX,
+    transactionTimeoutMs: config.KAFKA_TRANSACTION_TIMEOUT,
+    logger: clients.logger,
+    metrics: clients.metrics,
+    generation: options.generation,
+    hooks: options.hooks,
+  });
 }
 
 /** A member of the service's consumer group, with the fetch and session settings of its config. */
@@ -103,6 +146,8 @@ export function createServiceClients(
 export interface BackgroundWork {
   start(partitions: () => number[], intervalMs: number): void;
   stop(): Promise<void>;
+  /** After the consumer stopped (batches in flight finished): releases what they used (relay producers). */
+  close?(): Promise<void>;
 }
 
 export interface ConsumerService {
@@ -136,6 +181,8 @@ export async function runConsumerService(
     describe?: Record<string, unknown>;
     /** Conditions of the service's own that `/readyz` checks beside the group and the dependencies. */
     readinessChecks?: ReadinessCheck[];
+    /** See ConsumerRunnerOptions.commitPastMarkers (services without an offset fence only). */
+    commitPastMarkers?: boolean;
   },
 ): Promise<ConsumerService> {
   const { name, logger, metrics, kafka, admin, producer, codec, redis, clock } = clients;
@@ -162,6 +209,7 @@ export async function runConsumerService(
     clock,
     onFatal: (error) => reportFatal(error),
     maxClockSkewMs: config.MAX_CLOCK_SKEW,
+    commitPastMarkers: options.commitPastMarkers,
   });
 
   await admin.connect();
@@ -210,6 +258,7 @@ export async function runConsumerService(
       monitor.stop();
       await background.stop();
       await runner.stop();
+      await background.close?.();
       await producer.disconnect();
       await admin.disconnect();
       await kafkaHealth.close();

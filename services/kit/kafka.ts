@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Admin, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -53,5 +53,38 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
     return await fn(admin);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * Reads `topic` from the beginning up to the log end as it is now, as a `read_committed`
+ * reader: records of aborted transactions and transaction markers are skipped, so the number
+ * of records is not the offset range; the reader follows its position instead (batches of
+ * markers only report theirs too). An open transaction holds it until it ends.
+ */
+export async function readToEnd(
+  kafka: Kafka,
+  topic: string,
+  options: { groupId: string; timeoutMs: number; onMessage: (message: KafkaMessage, partition: number) => Promise<void> | void },
+): Promise<void> {
+  const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+  const targets = ends.filter((p) => Number(p.high) > Number(p.low));
+  if (targets.length === 0) return;
+  const consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false });
+  const position = new Map<number, number>();
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.topic === topic) position.set(payload.partition, Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message, partition }) => options.onMessage(message, partition) });
+    const deadline = Date.now() + options.timeoutMs;
+    while (!targets.every((p) => (position.get(p.partition) ?? 0) >= Number(p.high))) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${options.timeoutMs} ms reading ${topic} to its end`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } finally {
+    await consumer.disconnect();
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
 import type { KairosMetrics } from './metrics';
+import type { OutboxRelay } from './outbox-relay';
 import { CorruptStateError, KairosError } from './errors';
 export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
@@ -10,22 +10,7 @@ import { PoisonRecordError } from './poison';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from './scheduling';
 import type { PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
 
-/** A record waiting in a partition's outbox: where it goes and its encoded bytes. */
-export interface OutboxRecord {
-  topic: string;
-  key: string;
-  value: Buffer;
-}
-
-/** Outbox records are stored as small JSON strings with the value in base64. */
-export function encodeOutboxRecord(record: OutboxRecord): string {
-  return JSON.stringify({ t: record.topic, k: record.key, v: record.value.toString('base64') });
-}
-
-export function decodeOutboxRecord(text: string): OutboxRecord {
-  const { t, k, v } = JSON.parse(text) as { t: string; k: string; v: string };
-  return { topic: t, key: k, value: Buffer.from(v, 'base64') };
-}
+export { decodeOutboxRecord, encodeOutboxRecord, type OutboxRecord } from './outbox-relay';
 
 /** A due timer of a partition. */
 export interface DueTimer {
@@ -58,15 +43,14 @@ export interface PartitionLogic {
 export interface PartitionProcessorOptions {
   store: PartitionStateStore;
   logic: PartitionLogic;
-  producer: Producer;
+  /** Produces the partition's outbox to Kafka (exactly once or at least once) and trims it. */
+  relay: OutboxRelay;
   logger: Logger;
   metrics: KairosMetrics;
   clock: () => number;
   log: LogInspector;
   /** The input topic whose stream time and log end gate the timers (the first input). */
   timerTopic: string;
-  /** How many outbox records one produce call carries. */
-  relayBatchSize?: number;
   /** How many due timers are handled per partition per tick. */
   timerBatchSize?: number;
 }
@@ -161,6 +145,7 @@ export class PartitionProcessor {
     const onError = (err: unknown, partition: number) => logger.error({ err, partition }, 'timer tick failed; retrying next tick');
     this.timers = runEvery(intervalMs, async () => {
       const owned = partitions();
+      await this.options.relay.release(owned);
       if (owned.length === 0) return;
       // Without the log ends (broker unreachable) timers still fire by stream time.
       const ends = await log.logEnds(timerTopic).catch((err: unknown) => {
@@ -225,30 +210,9 @@ export class PartitionProcessor {
     }
   }
 
-  /** Produces the partition's outbox to Kafka (acks from all replicas), then trims what was sent. */
-  async relay(partition: number): Promise<number> {
-    const { store, producer, metrics } = this.options;
-    const size = this.options.relayBatchSize ?? 500;
-    let sent = 0;
-    for (;;) {
-      const pending = await store.peekOutbox(partition, size);
-      if (pending.length === 0) return sent;
-      const records = pending.map(decodeOutboxRecord);
-      const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
-      for (const { topic, key, value } of records) {
-        const list = byTopic.get(topic) ?? [];
-        list.push({ key, value });
-        byTopic.set(topic, list);
-      }
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      for (const [topic, messages] of byTopic) metrics.recordsProduced.inc({ topic }, messages.length);
-      await store.trimOutbox(partition, pending.length, pending[0]);
-      sent += pending.length;
-      if (pending.length < size) return sent;
-    }
+  /** Produces the partition's outbox to Kafka, then trims what was sent (see outbox-relay.ts). */
+  relay(partition: number): Promise<number> {
+    return this.options.relay.relay(partition);
   }
 
   private async applyWithRetry(

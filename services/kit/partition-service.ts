@@ -2,7 +2,7 @@ import type { Type } from 'avsc';
 import type { Kafka } from 'kafkajs';
 import { readSchema, valueSubject, type AvroCodec, type SchemaName } from './codec';
 import type { AnyTopicBinding, ConsumerRunner } from './consumer-runner';
-import { createServiceClients, runConsumerService, type ConsumerServiceConfig } from './consumer-service';
+import { createOutboxRelay, createServiceClients, runConsumerService, type ConsumerServiceConfig } from './consumer-service';
 import type { ReadinessCheck } from './health';
 import type { HttpServer, RouteHandler } from './http';
 import type { Logger } from './logger';
@@ -11,6 +11,7 @@ import { KafkaLogInspector } from './log-inspector';
 import { PartitionProcessor, type PartitionLogic } from './partition-processor';
 import { PartitionKeys, PartitionStateStore } from './partition-state';
 import type { RedisClient } from './redis';
+import type { RelayHooks } from './outbox-relay';
 
 /** Config every partition-stateful service reads (the consuming services' variables). */
 export type PartitionServiceConfig = ConsumerServiceConfig;
@@ -48,6 +49,8 @@ export interface PartitionServiceOptions {
   logger?: Logger;
   /** Conditions of the service's own that `/readyz` checks too (see runConsumerService). */
   readinessChecks?: ReadinessCheck[];
+  /** Fault injection for tests (the outbox relay). */
+  relayHooks?: RelayHooks;
 }
 
 export interface RunningService {
@@ -70,7 +73,7 @@ export interface RunningService {
 export async function startPartitionService(options: PartitionServiceOptions): Promise<RunningService> {
   const { config, name } = options;
   const clients = createServiceClients(name, config, { clock: options.clock, logger: options.logger });
-  const { logger, metrics, redis, kafka, admin, codec, types, producer, clock } = clients;
+  const { logger, metrics, redis, kafka, admin, codec, types, clock } = clients;
   const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, name);
   const output = async (schema: SchemaName, topic: string): Promise<OutputEncoder> => {
     const id = await codec.idOf(valueSubject(topic), readSchema(schema));
@@ -79,8 +82,16 @@ export async function startPartitionService(options: PartitionServiceOptions): P
   const parts: ServiceParts = { logger, metrics, redis, kafka, keys, codec, output };
   const store = new PartitionStateStore(redis, keys, options.stateTtlMs);
   const bindings = options.inputs(types);
+  // The relay re-takes its partitions (fencing a previous owner) when the group generation changes.
+  const group: { runner?: ConsumerRunner } = {};
+  const relay = createOutboxRelay(clients, config, {
+    outboxKey: (partition) => keys.outbox(partition),
+    topic: bindings[0].topic,
+    generation: () => group.runner?.currentGeneration() ?? 0,
+    hooks: options.relayHooks,
+  });
   const processor = new PartitionProcessor({
-    store, logic: await options.logic(parts), producer, logger, metrics, clock,
+    store, logic: await options.logic(parts), relay, logger, metrics, clock,
     log: new KafkaLogInspector(admin, config.GROUP_ID),
     timerTopic: bindings[0].topic,
   });
@@ -88,9 +99,15 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     config,
     bindings,
     handler: processor.handleBatch,
-    background: { start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs), stop: () => processor.stopTimers() },
+    background: {
+      start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs),
+      stop: () => processor.stopTimers(),
+      close: () => relay.close(),
+    },
     routes: options.routes ? (partitionCount) => options.routes!({ ...parts, partitionCount }) : undefined,
     readinessChecks: options.readinessChecks,
+    describe: { outputGuarantee: config.OUTPUT_GUARANTEE },
   });
+  group.runner = service.runner;
   return { http: service.http, runner: service.runner, fatal: service.fatal, processor, parts, logger, stop: service.stop };
 }

@@ -12,7 +12,8 @@ import { readSchema, valueSubject } from '../kit/codec';
 import { secretVariables } from '../kit/config';
 import { linkKeyring } from '../kit/link-keys';
 import { bindTopic, type AnyTopicBinding, type ConsumerRunner } from '../kit/consumer-runner';
-import { createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
+import { createOutboxRelay, createServiceClients, runConsumerService, serviceMain } from '../kit/consumer-service';
+import type { RelayHooks } from '../kit/outbox-relay';
 import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
 import type { HttpServer } from '../kit/http';
 import type { Logger } from '../kit/logger';
@@ -43,6 +44,8 @@ export interface RendererOverrides {
   emailSender?: EmailSender;
   sentLookup?: SentMailLookup;
   hooks?: RendererHooks;
+  /** Fault injection for tests (the outbox relay). */
+  relayHooks?: RelayHooks;
 }
 
 export interface RunningRenderer {
@@ -81,7 +84,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   const from = senderOf(config);
   const assets = loadRendererAssets(config.CAMPAIGNS_FILE, config.TEMPLATES_DIR);
   const clients = createServiceClients('renderer', config, { ...overrides, secretKeys: secretVariables(rendererShape) });
-  const { logger, metrics, redis, producer, codec, types, clock } = clients;
+  const { logger, metrics, redis, codec, types, clock } = clients;
   const rendererMetrics = createRendererMetrics(metrics.registry);
   const outcomesId = await codec.idOf(valueSubject(config.TOPIC_EMAIL_OUTCOMES), readSchema('EmailOutcome'));
   const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
@@ -110,6 +113,15 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
         ? new SesEventSentMailLookup(redis, config.REDIS_KEY_PREFIX, { waitMs: config.SENT_MAIL_WAIT, clock, logger })
         : new NoSentMailLookup());
   pausedCampaignsGauge(metrics.registry, store);
+  // The relay re-takes its partitions (fencing a previous owner) when the group generation changes.
+  const group: { runner?: ConsumerRunner } = {};
+  // The outbox follows the partitions of the triggers topic (the first input).
+  const relay = createOutboxRelay(clients, config, {
+    outboxKey: (partition) => keys.outbox(partition),
+    topic: config.TOPIC_TRIGGERS,
+    generation: () => group.runner?.currentGeneration() ?? 0,
+    hooks: overrides.relayHooks,
+  });
 
   const renderer = new Renderer({
     store,
@@ -118,7 +130,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     sender,
     sentLookup,
     outcomes: { topic: config.TOPIC_EMAIL_OUTCOMES, encode: (value) => codec.encode(outcomesId, types.EmailOutcome, value) },
-    producer,
+    relay,
     logger,
     metrics: rendererMetrics,
     clock,
@@ -142,13 +154,20 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     config,
     bindings,
     handler: renderer.handleBatch,
-    background: { start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs), stop: () => renderer.stopTimers() },
+    background: {
+      start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs),
+      stop: () => renderer.stopTimers(),
+      close: () => relay.close(),
+    },
     // Previews sign with a throw-away key: a preview's links must not verify at the tracker.
     routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content: contentOptions(config, throwAwayLinkKey()), clock, partitionCount }),
-    describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name },
+    // triggers is written in transactions: its last offsets can be markers only (no fence here to keep in step).
+    commitPastMarkers: true,
+    describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name, outputGuarantee: config.OUTPUT_GUARANTEE },
   });
-  const { http, runner, stop } = service;
-  return { http, runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
+  group.runner = service.runner;
+  const { http, stop } = service;
+  return { http, runner: service.runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
 }
 
 if (require.main === module) serviceMain('renderer', rendererShape, (config) => startRenderer(config));

@@ -7,7 +7,6 @@
  * fires). Each move is one Lua call that also queues the outcome in the partition's outbox, so
  * a ledger state and its outcome are never apart. See docs/operations.md, "Renderer".
  */
-import type { Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { armSettings, chooseCampaign, emailForArm, experimentOf, type Assignment, type Campaign, type ChosenEmail, type Decision, type SendHistory } from '../core/campaigns';
 import type { RecommendationSource } from '../core/recommendations';
@@ -18,7 +17,7 @@ import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, Trigger
 import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
-import { decodeOutboxRecord, encodeOutboxRecord } from '../kit/partition-processor';
+import { encodeOutboxRecord, type OutboxRelay } from '../kit/outbox-relay';
 import type { OutputEncoder } from '../kit/partition-service';
 import type { RendererAssets } from './assets';
 import { buildContent, type ContentOptions } from './content';
@@ -45,7 +44,8 @@ export interface RendererOptions {
   sender: EmailSender;
   sentLookup: SentMailLookup;
   outcomes: OutputEncoder;
-  producer: Producer;
+  /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims it (see outbox-relay.ts). */
+  relay: OutboxRelay;
   logger: Logger;
   metrics: RendererMetrics;
   clock: () => number;
@@ -483,17 +483,7 @@ export class Renderer {
 
   /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent. */
   async relay(partition: number): Promise<void> {
-    const { store, producer } = this.options;
-    for (;;) {
-      const pending = await store.peekOutbox(partition, 500);
-      if (pending.length === 0) return;
-      const records = pending.map(decodeOutboxRecord);
-      const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
-      for (const { topic, key, value } of records) byTopic.set(topic, [...(byTopic.get(topic) ?? []), { key, value }]);
-      await producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
-      await store.trimOutbox(partition, pending.length, pending[0]);
-      if (pending.length < 500) return;
-    }
+    await this.options.relay.relay(partition);
   }
 
   /** Re-runs deferred triggers whose time has come, then relays. */
@@ -516,7 +506,11 @@ export class Renderer {
 
   startTimers(partitions: () => number[], intervalMs: number): void {
     const onError = (err: unknown, partition: number) => this.options.logger.error({ err, partition }, 'deferred-send tick failed; retrying next tick');
-    this.timerLoop = runEvery(intervalMs, () => forEachPartition(partitions(), (p) => this.fireDue(p), onError));
+    this.timerLoop = runEvery(intervalMs, async () => {
+      const owned = partitions();
+      await this.options.relay.release(owned);
+      await forEachPartition(owned, (p) => this.fireDue(p), onError);
+    });
   }
 
   async stopTimers(): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * The renderer's Redis state, thin: builds keys and arguments (reserveSendArgs and
  * finishTriggerArgs are pure and unit-tested), runs the Lua scripts of
- * services/renderer/lua (storeProfile, markOptOutTime, reserveSend, finishTrigger) and the
- * kit's trimOutbox, reads.
+ * services/renderer/lua (storeProfile, markOptOutTime, reserveSend, finishTrigger), reads. The
+ * outbox is relayed by the kit's OutboxRelay (outbox-relay.ts).
  */
 import { Mailbox, parseMailbox } from '../core/recipients';
 import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
@@ -295,13 +295,5 @@ export class RendererStore {
 
   async dropTimer(partition: number, triggerId: string): Promise<void> {
     await this.redis.zrem(this.keys.timers(partition), triggerId);
-  }
-
-  async peekOutbox(partition: number, limit: number): Promise<string[]> {
-    return this.redis.lrange(this.keys.outbox(partition), 0, limit - 1);
-  }
-
-  async trimOutbox(partition: number, count: number, head: string): Promise<number> {
-    return runScript<number>(this.redis, 'trimOutbox', [this.keys.outbox(partition)], [count, head]);
   }
 }

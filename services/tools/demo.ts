@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import type { Admin, Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
-import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import { createIdempotentProducer, createKafka, readToEnd } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import type { EmailOutcome, TriggerFired } from '../core/types';
@@ -41,26 +41,16 @@ async function lag(admin: Admin, group: string, topics: string[]): Promise<numbe
   return total;
 }
 
-/** Every record of `topic`, decoded, read by a throw-away consumer. */
-async function readTopic<T>(kafka: ReturnType<typeof createKafka>, admin: Admin, codec: AvroCodec, topic: string, type: Parameters<AvroCodec['decode']>[1]): Promise<T[]> {
-  const ends = await admin.fetchTopicOffsets(topic);
-  const total = ends.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  if (total === 0) return [];
-  const consumer = kafka.consumer({ groupId: `kairos-demo-report-${Date.now()}` });
+/** Every committed record of `topic`, decoded, read by a throw-away read_committed consumer. */
+async function readTopic<T>(kafka: ReturnType<typeof createKafka>, codec: AvroCodec, topic: string, type: Parameters<AvroCodec['decode']>[1]): Promise<T[]> {
   const out: T[] = [];
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve) => {
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        seen += 1;
-        if (message.value) out.push(await codec.decode<T>(message.value, type));
-        if (seen >= total) resolve();
-      },
-    });
+  await readToEnd(kafka, topic, {
+    groupId: `kairos-demo-report-${Date.now()}`,
+    timeoutMs: 120_000,
+    onMessage: async (message) => {
+      if (message.value) out.push(await codec.decode<T>(message.value, type));
+    },
   });
-  await consumer.disconnect();
   return out;
 }
 
@@ -147,10 +137,10 @@ async function demo(argv: string[]): Promise<void> {
     const segments = (await answer.json()) as { segments: Array<{ name: string; size: number }> };
     say('Segments now:');
     for (const s of segments.segments) say(`  ${s.name.padEnd(20)} ${s.size}`);
-    const triggers = await readTopic<TriggerFired>(kafka, admin, codec, config.TOPIC_TRIGGERS, types.TriggerFired);
+    const triggers = await readTopic<TriggerFired>(kafka, codec, config.TOPIC_TRIGGERS, types.TriggerFired);
     say(`\nTriggers fired (${triggers.length}):`);
     for (const [rule, count] of countBy(triggers, (t) => t.rule)) say(`  ${rule.padEnd(28)} ${count}`);
-    const outcomes = await readTopic<EmailOutcome>(kafka, admin, codec, config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome);
+    const outcomes = await readTopic<EmailOutcome>(kafka, codec, config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome);
     say(`\nEmail outcomes (${outcomes.length}):`);
     // Reasons carry details (times, campaigns); their first word is the kind.
     const kind = (o: EmailOutcome) => (o.status === 'sent' ? '' : ` (${(o.reason ?? '').split(/[:\s]/)[0]})`);

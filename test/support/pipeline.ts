@@ -12,6 +12,11 @@ import { createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor, wi
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** How many records are repeats of another (same decoded content: a record produced twice). */
+export function repeatedRecords(records: readonly unknown[]): number {
+  return records.length - new Set(records.map((r) => JSON.stringify(r))).size;
+}
+
 export interface TestPipeline {
   env: Record<string, string>;
   topics: { events: string; profiles: string; triggers: string; segmentChanges: string; outcomes: string };
@@ -25,6 +30,8 @@ export interface TestPipeline {
   readAll<T>(topic: string, schema: SchemaName): Promise<T[]>;
   /** Every Redis key under the prefix. */
   redisKeys(): Promise<string[]>;
+  /** Resolves once no partition outbox under the prefix holds a record (relayed and trimmed). */
+  outboxesDrained(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -70,8 +77,13 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     let collector = collectors.get(topic);
     if (!collector) {
       collector = (async () => {
-        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}` });
+        // read_committed: aborted transactions and markers are skipped, as analytics readers see the topic.
+        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false });
         const state = { messages: [] as KafkaMessage[], next: new Map<number, number>(), consumer };
+        // The position passes transaction markers too (batches of markers only have no messages).
+        consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+          if (payload.topic === topic) state.next.set(payload.partition, Math.max(state.next.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
+        });
         await consumer.connect();
         await consumer.subscribe({ topic, fromBeginning: true });
         await consumer.run({
@@ -131,6 +143,10 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
       return Promise.all(collector.messages.map((m) => codec.decode<T>(m.value!, types[schema])));
     },
     redisKeys,
+    async outboxesDrained(timeoutMs = 30_000) {
+      // LTRIM that empties a list deletes the key.
+      await waitFor('the outboxes to be relayed and trimmed', async () => (await redisKeys()).every((key) => !key.endsWith(':outbox')), timeoutMs);
+    },
     async close() {
       for (const collector of collectors.values()) await (await collector).consumer.disconnect();
       const keys = await redisKeys();

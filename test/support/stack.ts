@@ -63,7 +63,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 
 /** Reads every record of `topic` from the beginning until `count` have arrived. */
 export async function readMessages(topic: string, count: number, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
-  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}` });
+  // read_committed (the kafkajs default, spelled out): what analytics readers of the outputs see.
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
   const got: Array<KafkaMessage & { partition: number }> = [];
   await consumer.connect();
   try {
@@ -119,9 +120,28 @@ export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 6
   );
 }
 
-/** Every record in `topic` right now (up to the high watermarks). */
+/**
+ * Every committed record in `topic` right now, as a `read_committed` reader sees it (aborted
+ * transactions and transaction markers are skipped): reads until its position passed the high
+ * watermarks taken at the start. An open transaction holds it until that ends.
+ */
 export async function readAll(topic: string, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
   const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
-  const total = highs.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  return total === 0 ? [] : readMessages(topic, total, timeoutMs);
+  const targets = highs.filter((p) => Number(p.high) > Number(p.low));
+  if (targets.length === 0) return [];
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+  const got: Array<KafkaMessage & { partition: number }> = [];
+  const position = new Map<number, number>();
+  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+    if (payload.topic === topic) position.set(payload.partition, Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
+  });
+  await consumer.connect();
+  try {
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message, partition }) => void got.push({ ...message, partition }) });
+    await waitFor(`the committed records of ${topic}`, () => targets.every((p) => (position.get(p.partition) ?? 0) >= Number(p.high)), timeoutMs);
+    return got;
+  } finally {
+    await consumer.disconnect();
+  }
 }

@@ -5,7 +5,8 @@
  * event (SNS -> tracker -> Redis) instead of sending again. The emulator emits no events, so
  * the test posts the signed Send notification for the emulator's accepted message itself, as
  * SNS would, after the replacement has started waiting. Killed before the SES call, the
- * replacement waits out SENT_MAIL_WAIT without a Send event and then sends, once.
+ * replacement waits out SENT_MAIL_WAIT without a Send event and then sends, once. A
+ * read_committed reader of email.outcomes sees no record twice (guarantee 7).
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { startHttpServer, type HttpServer } from '../../../services/kit/http';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { FeedbackStore, sesFeedbackRoutes, SnsSignatureVerifier } from '../../../services/tracker/feedback';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
-import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
+import { createTestPipeline, repeatedRecords, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { sesEvent, startFakeSns, TEST_TOPIC_ARN, type FakeSns } from '../../support/sns';
 import { collect, connectedProducer, exited, REDIS_URL, ROOT, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
 import { emulatorEmails } from '../renderer/ses-proxy';
@@ -111,6 +112,14 @@ describe('a renderer killed with SIGKILL around the SES call, with the SES-event
       return found.some((o) => o.status !== 'deferred') ? found : undefined;
     }, 90_000);
 
+  /** Once the outboxes are trimmed: the trigger's outcomes read again, and no record of the topic twice. */
+  async function expectNoRepeats(trigger: TriggerFired): Promise<void> {
+    await pipeline.outboxesDrained();
+    const all = await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome');
+    expect(all.filter((o) => o.trigger_id === trigger.trigger_id).map((o) => o.status)).toEqual(['sent']);
+    expect(repeatedRecords(all)).toBe(0);
+  }
+
   it('killed after SES accepted: the replacement waits for the Send event and records it; exactly one email', async () => {
     const customer = `kill-ses-${randomUUID().slice(0, 6)}`;
     const address = `${customer}@example.com`;
@@ -134,6 +143,7 @@ describe('a renderer killed with SIGKILL around the SES call, with the SES-event
       expect(outcomes.map((o) => o.status)).toEqual(['sent']);
       expect(outcomes[0].ses_message_id).toBe(accepted[0].messageId);
       expect((await emulatorEmails()).filter((e) => e.destination.to.includes(address))).toHaveLength(1);
+      await expectNoRepeats(trigger);
     } finally {
       replacement.kill('SIGTERM');
       await exited(replacement);
@@ -153,6 +163,7 @@ describe('a renderer killed with SIGKILL around the SES call, with the SES-event
       const emails = (await emulatorEmails()).filter((e) => e.destination.to.includes(address));
       expect(emails).toHaveLength(1);
       expect(outcomes[0].ses_message_id).toBe(emails[0].messageId);
+      await expectNoRepeats(trigger);
     } finally {
       replacement.kill('SIGTERM');
       await exited(replacement);

@@ -1,7 +1,10 @@
 /**
  * Guarantee 1 for the renderer with a real SIGKILL: a renderer process killed between the
  * ledger's reservation and the SES call, or right after SES accepted the email, and then
- * replaced by a fresh process, ends with exactly one email and one `sent` outcome.
+ * replaced by a fresh process, ends with exactly one email and one `sent` outcome. Killed right
+ * after the outbox relay committed the outcome (transaction and checkpoint), before it trimmed
+ * the outbox, the replacement does not produce it again: a read_committed reader of
+ * email.outcomes sees no record twice (guarantee 7).
  * (renderer-service.test.ts covers the same points in-process; this is the real kill.)
  */
 import { randomUUID } from 'node:crypto';
@@ -11,7 +14,7 @@ import { customerProfile, type EmailOutcome, type TriggerFired } from '../../../
 import { triggerId } from '../../../services/core/ids';
 import { readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
-import { createTestPipeline, type TestPipeline } from '../../support/pipeline';
+import { createTestPipeline, repeatedRecords, type TestPipeline } from '../../support/pipeline';
 import { collect, connectedProducer, exited, ROOT, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
 import { emulatorEmails } from './ses-proxy';
 
@@ -48,7 +51,7 @@ describe('a renderer killed with SIGKILL around the SES call', () => {
     return child;
   };
 
-  it.each(['afterReserve', 'afterSesSend'])('killed %s: exactly one email, one sent outcome', async (point) => {
+  it.each(['afterReserve', 'afterSesSend', 'afterRelayCommit'])('killed %s: exactly one email, one sent outcome, no record twice', async (point) => {
     const customer = `kill-${point}-${randomUUID().slice(0, 6)}`;
     const address = `${customer}@example.com`;
     // A customer in no quiet hours right now: the time zone whose local hour is noon-ish.
@@ -93,6 +96,11 @@ describe('a renderer killed with SIGKILL around the SES call', () => {
       const emails = (await emulatorEmails()).filter((e) => e.destination.to.includes(address));
       expect(emails).toHaveLength(1);
       expect(outcomes[0].ses_message_id).toBe(emails[0].messageId);
+      // The replacement took the partition and trimmed the outbox: read again, nothing repeated.
+      await pipeline.outboxesDrained();
+      const all = await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome');
+      expect(all.filter((o) => o.trigger_id === trigger.trigger_id).map((o) => o.status)).toEqual(['sent']);
+      expect(repeatedRecords(all)).toBe(0);
     } finally {
       replacement.kill('SIGTERM');
       await exited(replacement);

@@ -10,7 +10,8 @@
  * minutes between the reference's clock and the service's do not change any membership, and no
  * wake-up falls due during the run. re_engagement can change several times for one customer in
  * one batch; the segmenter gives each a later `at`, so the (customer, segment, change, at) key
- * below still tells a re-produced record from a new one.
+ * below still tells a re-produced record from a new one. Guarantee 7: a read_committed reader
+ * of segment.changes sees no record twice (the relay's Kafka transactions and checkpoint).
  */
 import type { ChildProcess } from 'node:child_process';
 import type { Admin } from 'kafkajs';
@@ -110,6 +111,7 @@ describe('the segmenter killed with SIGKILL mid-stream', () => {
     for (const c of distinct.values()) push(actualChanges, `${c.customer_id}|${c.segment}`, c.change);
     console.log(JSON.stringify({ seed, events: events.length, kills, changes: records.length, repeated }));
     expect(Object.fromEntries(actualChanges)).toEqual(Object.fromEntries(expectedChanges));
+    expect(repeated).toBe(0);
 
     const keys = new PartitionKeys(pipeline.prefix, 'segmenter');
     const redis = createRedis({ REDIS_URL });

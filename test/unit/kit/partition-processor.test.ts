@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { Producer } from 'kafkajs';
+import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { ConsumedRecord, BatchContext } from '../../../services/kit/consumer-runner';
 import { createMetrics } from '../../../services/kit/metrics';
 import { CorruptStateError } from '../../../services/kit/errors';
@@ -12,6 +12,7 @@ import {
   type LogInspector,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
+import { OutboxRelay, type OutboxStore } from '../../../services/kit/outbox-relay';
 import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
@@ -60,12 +61,19 @@ class MemoryStore {
   async dueTimers(_partition: number, now: number, limit: number) {
     return [...this.timers].filter(([, due]) => due <= now).slice(0, limit).map(([member, dueAt]) => ({ member, dueAt }));
   }
-  async peekOutbox(_partition: number, limit: number) {
-    return this.outbox.slice(0, limit);
+}
+
+/** The outbox side of MemoryStore, with readOutbox-2.lua's and trimOutboxTo-2.lua's semantics. */
+class MemoryOutbox implements OutboxStore {
+  base = 0;
+  constructor(private readonly store: MemoryStore) {}
+  async read(_partition: number, limit: number) {
+    return { base: this.base, incarnation: 'mem', entries: this.store.outbox.slice(0, limit) };
   }
-  async trimOutbox(_partition: number, count: number, head: string) {
-    if (this.outbox[0] !== head) return 0;
-    this.outbox.splice(0, count);
+  async trimTo(_partition: number, upTo: number) {
+    const count = Math.min(Math.max(0, upTo - this.base), this.store.outbox.length);
+    this.store.outbox.splice(0, count);
+    this.base += count;
     return count;
   }
 }
@@ -125,12 +133,27 @@ function setup(now = 0) {
     }),
   } as unknown as Producer;
   const clock = { now };
+  const logger = pino({ level: 'silent' });
+  const metrics = createMetrics('test');
+  const relay = new OutboxRelay({
+    store: new MemoryOutbox(store),
+    guarantee: 'at_least_once',
+    kafka: {} as Kafka,
+    producer,
+    admin: {} as Admin,
+    group: 'g',
+    topic: 'in',
+    transactionalIdPrefix: 'test',
+    transactionTimeoutMs: 10_000,
+    logger,
+    metrics,
+  });
   const processor = new PartitionProcessor({
     store: store as unknown as PartitionStateStore,
     logic: countingLogic,
-    producer,
-    logger: pino({ level: 'silent' }),
-    metrics: createMetrics('test'),
+    relay,
+    logger,
+    metrics,
     clock: () => clock.now,
     log,
     timerTopic: 'in',

@@ -111,10 +111,12 @@ describe('loadLuaScripts', () => {
   });
 
   it('the shipped folders load: the kit\'s alone, and each service\'s beside the kit\'s', () => {
-    expect(loadLuaScripts(fakeRedis(), KIT_LUA_DIR)).toEqual(['applyPartitionChange', 'trimOutbox']);
+    expect(loadLuaScripts(fakeRedis(), KIT_LUA_DIR)).toEqual(['applyPartitionChange', 'readOutbox', 'trimOutbox', 'trimOutboxTo']);
     expect(loadServiceScripts(fakeRedis(), 'renderer')).toEqual([
       'applyPartitionChange',
+      'readOutbox',
       'trimOutbox',
+      'trimOutboxTo',
       'finishTrigger',
       'markOptOutTime',
       'reserveSend',
@@ -122,7 +124,7 @@ describe('loadLuaScripts', () => {
       'takeSendToken',
     ]);
     const recommender = fakeRedis();
-    expect(loadServiceScripts(recommender, 'recommender')).toEqual(['applyPartitionChange', 'trimOutbox', 'applyCoViews', 'applyPopularity', 'readPopular']);
+    expect(loadServiceScripts(recommender, 'recommender')).toEqual(['applyPartitionChange', 'readOutbox', 'trimOutbox', 'trimOutboxTo', 'applyCoViews', 'applyPopularity', 'readPopular']);
     expect(recommender.defined.readPopular?.lua).toContain('local function toInteger');
   });
 

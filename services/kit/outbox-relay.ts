@@ -1,0 +1,392 @@
+/**
+ * The outbox relay: produces a partition's outbox (records a service queued in Redis atomically
+ * with its state) to Kafka, then trims it. Every stateful service that writes an output topic
+ * (segmenter, trigger, renderer) relays through here.
+ *
+ * Each outbox record has a sequence number per partition: the relay state in Redis keeps the
+ * number of the head (`base`), raised in the same Lua call that trims, so the record at index i
+ * is base + i (readOutbox-2.lua, trimOutboxTo-2.lua).
+ *
+ * exactly_once (default): each chunk is produced in a Kafka transaction of a producer whose
+ * transactionalId is the partition's (`<prefix>-<group>-<input topic>-<partition>`), together
+ * with the relay checkpoint, the next sequence number, committed as the offset of the input
+ * partition in the consumer group `<group>-relay` (with the outbox's incarnation as metadata).
+ * So the checkpoint is committed if and only if the records are. A new owner of the partition
+ * (a restart, a rebalance) initializes the same transactionalId, which aborts a dead owner's
+ * open transaction and fences a zombie; it then reads the checkpoint and trims, without
+ * producing them again, the records a crash left between commit and trim. A `read_committed`
+ * reader sees each record once.
+ *
+ * at_least_once: one idempotent producer, no transaction; a crash between produce and trim
+ * produces those records again (readers drop them by id).
+ */
+import { randomUUID } from 'node:crypto';
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { KairosError } from './errors';
+import type { KairosMetrics } from './metrics';
+import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
+
+export const OUTPUT_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
+export type OutputGuarantee = (typeof OUTPUT_GUARANTEES)[number];
+
+/** A record waiting in a partition's outbox: where it goes and its encoded bytes. */
+export interface OutboxRecord {
+  topic: string;
+  key: string;
+  value: Buffer;
+}
+
+/** Outbox records are stored as small JSON strings with the value in base64. */
+export function encodeOutboxRecord(record: OutboxRecord): string {
+  return JSON.stringify({ t: record.topic, k: record.key, v: record.value.toString('base64') });
+}
+
+export function decodeOutboxRecord(text: string): OutboxRecord {
+  const { t, k, v } = JSON.parse(text) as { t: string; k: string; v: string };
+  return { topic: t, key: k, value: Buffer.from(v, 'base64') };
+}
+
+/** The head of a partition's outbox as the relay reads it. */
+export interface OutboxHead {
+  /** The sequence number of entries[0] (and of the next record appended when empty). */
+  base: number;
+  /** The outbox's incarnation id (see readOutbox-2.lua). */
+  incarnation: string;
+  entries: string[];
+}
+
+/** Where the outbox lives; RedisOutboxStore in services, a memory one in unit tests. */
+export interface OutboxStore {
+  read(partition: number, limit: number): Promise<OutboxHead>;
+  /** Drops the records whose sequence number is below `upTo`; returns how many. */
+  trimTo(partition: number, upTo: number): Promise<number>;
+}
+
+/** The outbox list of a partition and its relay state hash (same hash tag: one slot). */
+export class RedisOutboxStore implements OutboxStore {
+  constructor(
+    private readonly redis: RedisClient,
+    /** The partition's outbox list key (PartitionKeys.outbox, RendererKeys.outbox). */
+    private readonly outboxKey: (partition: number) => string,
+  ) {
+    loadLuaScripts(redis, KIT_LUA_DIR);
+  }
+
+  private keys(partition: number): string[] {
+    const outbox = this.outboxKey(partition);
+    return [outbox, `${outbox}:relay`];
+  }
+
+  async read(partition: number, limit: number): Promise<OutboxHead> {
+    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', this.keys(partition), [limit, randomUUID()]);
+    return { base: Number(base), incarnation: incarnation as string, entries };
+  }
+
+  async trimTo(partition: number, upTo: number): Promise<number> {
+    return runScript<number>(this.redis, 'trimOutboxTo', this.keys(partition), [upTo]);
+  }
+}
+
+// ---- pure parts ----------------------------------------------------------------------------
+
+/** The transactionalId of one input partition's relay: a new owner fences the old one by it. */
+export function transactionalIdOf(prefix: string, group: string, topic: string, partition: number): string {
+  return `${prefix}-${group}-${topic}-${partition}`;
+}
+
+/** The consumer group whose committed offsets are the relay checkpoints. */
+export function checkpointGroupOf(group: string): string {
+  return `${group}-relay`;
+}
+
+/**
+ * The committed checkpoint (next sequence number to produce) from the group's offset, or null
+ * when there is none for this outbox: nothing committed (-1), or committed for another
+ * incarnation of the outbox (its state was lost or reset since; its numbers start again).
+ */
+export function checkpointOf(committed: { offset: string; metadata: string | null } | undefined, incarnation: string): number | null {
+  if (committed === undefined) return null;
+  const offset = Number(committed.offset);
+  if (!Number.isSafeInteger(offset) || offset < 0) return null;
+  return committed.metadata === incarnation ? offset : null;
+}
+
+/** What one relay round does with the head it read. */
+export interface RelayPlan {
+  /** Records already committed to Kafka (at or above base, below the checkpoint): trim only. */
+  skip: number;
+  /** The records to produce, in order. */
+  produce: string[];
+  /** The checkpoint to commit with them: one past the last one's sequence number. */
+  nextCheckpoint: number;
+}
+
+/**
+ * Skips the entries whose sequence number is below `checkpoint` (null: nothing committed
+ * beyond base) and produces the rest. The checkpoint never moves back.
+ */
+export function planRelay(head: Pick<OutboxHead, 'base' | 'entries'>, checkpoint: number | null): RelayPlan {
+  const from = Math.max(head.base, checkpoint ?? head.base);
+  const skip = Math.min(from - head.base, head.entries.length);
+  const produce = head.entries.slice(skip);
+  return { skip, produce, nextCheckpoint: Math.max(from, head.base + head.entries.length) };
+}
+
+/** Records grouped by topic for one sendBatch, order kept within each topic. */
+export function topicMessagesOf(entries: string[]): Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> {
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
+  for (const { topic, key, value } of entries.map(decodeOutboxRecord)) {
+    const list = byTopic.get(topic) ?? [];
+    list.push({ key, value });
+    byTopic.set(topic, list);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_NOT_FOUND']);
+
+/** A broker's answer that another producer took this transactionalId (or the coordinator aborted our transaction). */
+export function isFencedError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { type, code } = error as { type?: unknown; code?: unknown };
+  return (typeof type === 'string' && FENCED_TYPES.has(type)) || code === 90;
+}
+
+// ---- the relay -----------------------------------------------------------------------------
+
+/** The partition's transactional producer was fenced: a newer owner took it; this owner's work on it stops. */
+export class RelayFencedError extends KairosError {
+  constructor(partition: number, transactionalId: string, cause: unknown) {
+    super(`partition ${partition}: relay producer ${transactionalId} was fenced by a newer owner (or its transaction timed out); nothing of it is visible, the next owner relays`, { retriable: true, cause });
+  }
+}
+
+/** A transaction failed; it was aborted (or will be, by the next owner or the timeout); retried. */
+export class RelayTransactionError extends KairosError {
+  constructor(partition: number, cause: unknown) {
+    super(`partition ${partition}: relay transaction failed (${cause instanceof Error ? cause.message : String(cause)}); retried with a fresh producer`, { retriable: true, cause });
+  }
+}
+
+/** Fault injection for tests. */
+export interface RelayHooks {
+  /** After a chunk's transaction (or plain send) succeeded, before the outbox is trimmed. */
+  afterProduce?(partition: number, count: number): Promise<void> | void;
+  /** Inside the transaction, after the records were sent, before the checkpoint and commit. */
+  beforeCommit?(partition: number): Promise<void> | void;
+}
+
+export interface OutboxRelayOptions {
+  store: OutboxStore;
+  guarantee: OutputGuarantee;
+  kafka: Kafka;
+  /** The service's idempotent producer: at_least_once sends with it. */
+  producer: Producer;
+  /** A connected admin client: reads the checkpoints. */
+  admin: Admin;
+  /** The service's consumer group (GROUP_ID): names the checkpoint group and the transactional ids. */
+  group: string;
+  /** The input topic whose partitions the outbox follows (the first input). */
+  topic: string;
+  transactionalIdPrefix: string;
+  transactionTimeoutMs: number;
+  logger: Logger;
+  metrics?: KairosMetrics;
+  /** The consumer group generation: a new one (rebalance) re-initializes the partition's producer. */
+  generation?: () => number;
+  /** How many outbox records one transaction carries. */
+  batchSize?: number;
+  /**
+   * After its producer was fenced, a relay leaves the partition alone until the group generation
+   * changes (it rejoined: the assignment says whose it is) or this long passed (a transaction
+   * timeout fences too, with no other owner). Default 30 s. Keeps a zombie from fencing the new
+   * owner back on its next timer tick.
+   */
+  fencedBackoffMs?: number;
+  hooks?: RelayHooks;
+}
+
+interface PartitionProducer {
+  producer: Producer;
+  transactionalId: string;
+  generation: number;
+  /** Every record below this sequence number is committed to Kafka. */
+  checkpoint: number | null;
+  incarnation: string;
+}
+
+/**
+ * Relays outboxes; one instance per service. Calls for one partition must not overlap (the
+ * services queue a partition's work); different partitions run side by side.
+ */
+export class OutboxRelay {
+  private readonly producers = new Map<number, Promise<PartitionProducer>>();
+  /** Partitions whose producer was fenced: in which generation, and until when they are left alone. */
+  private readonly fenced = new Map<number, { generation: number; until: number; transactionalId: string }>();
+
+  constructor(private readonly options: OutboxRelayOptions) {}
+
+  get guarantee(): OutputGuarantee {
+    return this.options.guarantee;
+  }
+
+  /** Produces the partition's outbox; returns how many records were produced. */
+  async relay(partition: number): Promise<number> {
+    return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition) : this.relayPlain(partition);
+  }
+
+  private get batchSize(): number {
+    return this.options.batchSize ?? 500;
+  }
+
+  private async relayPlain(partition: number): Promise<number> {
+    const { store, producer, hooks } = this.options;
+    let sent = 0;
+    for (;;) {
+      const head = await store.read(partition, this.batchSize);
+      if (head.entries.length === 0) return sent;
+      const topicMessages = topicMessagesOf(head.entries);
+      await producer.sendBatch({ acks: -1, topicMessages });
+      this.count(topicMessages);
+      await hooks?.afterProduce?.(partition, head.entries.length);
+      await store.trimTo(partition, head.base + head.entries.length);
+      sent += head.entries.length;
+      if (head.entries.length < this.batchSize) return sent;
+    }
+  }
+
+  private async relayTransactional(partition: number): Promise<number> {
+    const { store, hooks } = this.options;
+    const fenced = this.fenced.get(partition);
+    if (fenced !== undefined) {
+      if (fenced.generation === (this.options.generation?.() ?? 0) && Date.now() < fenced.until) {
+        throw new RelayFencedError(partition, fenced.transactionalId, null);
+      }
+      this.fenced.delete(partition);
+    }
+    let sent = 0;
+    for (;;) {
+      const head = await store.read(partition, this.batchSize);
+      // Even with nothing to send: taking the partition fences the previous owner and aborts its open transaction.
+      const owner = await this.ownerOf(partition, head.incarnation);
+      const plan = planRelay(head, owner.checkpoint);
+      if (plan.skip > 0) {
+        // Committed before a crash, not trimmed: trim, never produce again.
+        await store.trimTo(partition, head.base + plan.skip);
+        this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka before a restart; trimmed without producing them again');
+      }
+      if (plan.produce.length > 0) {
+        await this.produceInTransaction(partition, owner, plan);
+        await hooks?.afterProduce?.(partition, plan.produce.length);
+        await store.trimTo(partition, plan.nextCheckpoint);
+        sent += plan.produce.length;
+      }
+      if (head.entries.length < this.batchSize) return sent;
+    }
+  }
+
+  private async produceInTransaction(partition: number, owner: PartitionProducer, plan: RelayPlan): Promise<void> {
+    const { group, topic, hooks } = this.options;
+    const topicMessages = topicMessagesOf(plan.produce);
+    let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
+    try {
+      transaction = await owner.producer.transaction();
+      await transaction.sendBatch({ acks: -1, topicMessages });
+      await hooks?.beforeCommit?.(partition);
+      await transaction.sendOffsets({
+        consumerGroupId: checkpointGroupOf(group),
+        // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
+        topics: [{ topic, partitions: [{ partition, offset: String(plan.nextCheckpoint), metadata: owner.incarnation } as { partition: number; offset: string }] }],
+      });
+      await transaction.commit();
+    } catch (error) {
+      // Whatever failed, this producer is done: a fresh one re-reads the checkpoint (the commit may have landed).
+      if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
+      this.drop(partition);
+      if (isFencedError(error)) {
+        this.fenced.set(partition, {
+          generation: owner.generation,
+          until: Date.now() + (this.options.fencedBackoffMs ?? 30_000),
+          transactionalId: owner.transactionalId,
+        });
+        this.options.logger.warn({ partition, transactionalId: owner.transactionalId }, 'relay producer fenced: another owner took the partition; its transaction is aborted, nothing of it is visible');
+        throw new RelayFencedError(partition, owner.transactionalId, error);
+      }
+      throw new RelayTransactionError(partition, error);
+    }
+    owner.checkpoint = plan.nextCheckpoint;
+    this.count(topicMessages);
+  }
+
+  /** The partition's transactional producer for this generation, initialized (fencing others) and with its checkpoint read. */
+  private async ownerOf(partition: number, incarnation: string): Promise<PartitionProducer> {
+    const generation = this.options.generation?.() ?? 0;
+    const existing = this.producers.get(partition);
+    if (existing !== undefined) {
+      const owner = await existing.catch(() => null);
+      if (owner !== null && owner.generation === generation && owner.incarnation === incarnation) return owner;
+      this.drop(partition);
+    }
+    const created = this.initialize(partition, generation, incarnation);
+    this.producers.set(partition, created);
+    created.catch(() => {
+      if (this.producers.get(partition) === created) this.producers.delete(partition);
+    });
+    return created;
+  }
+
+  private async initialize(partition: number, generation: number, incarnation: string): Promise<PartitionProducer> {
+    const { kafka, admin, group, topic, transactionalIdPrefix, transactionTimeoutMs } = this.options;
+    const transactionalId = transactionalIdOf(transactionalIdPrefix, group, topic, partition);
+    const producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+    });
+    try {
+      await producer.connect();
+      // InitProducerId with our transactionalId: bumps the epoch (fencing any earlier owner) and
+      // completes or aborts its open transaction before answering. An empty transaction sends nothing.
+      const fence = await producer.transaction();
+      await fence.abort();
+      const [offsets] = await admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
+      const committed = offsets?.partitions.find((p) => p.partition === partition);
+      const checkpoint = checkpointOf(committed, incarnation);
+      if (committed !== undefined && Number(committed.offset) >= 0 && checkpoint === null) {
+        this.options.logger.warn({ partition, group: checkpointGroupOf(group) }, 'relay checkpoint belongs to an earlier outbox (state reset or lost); ignoring it');
+      }
+      return { producer, transactionalId, generation, checkpoint, incarnation };
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw new RelayTransactionError(partition, error);
+    }
+  }
+
+  private drop(partition: number): void {
+    const existing = this.producers.get(partition);
+    this.producers.delete(partition);
+    void existing?.then((owner) => owner.producer.disconnect()).catch(() => undefined);
+  }
+
+  private count(topicMessages: Array<{ topic: string; messages: unknown[] }>): void {
+    for (const { topic, messages } of topicMessages) this.options.metrics?.recordsProduced.inc({ topic }, messages.length);
+  }
+
+  /** Releases producers of partitions no longer in `owned` (after a rebalance). */
+  async release(owned: readonly number[]): Promise<void> {
+    const keep = new Set(owned);
+    for (const partition of [...this.producers.keys()]) if (!keep.has(partition)) this.drop(partition);
+  }
+
+  /** Disconnects every transactional producer (the shared one belongs to the service). */
+  async close(): Promise<void> {
+    const all = [...this.producers.values()];
+    this.producers.clear();
+    await Promise.all(all.map((p) => p.then((owner) => owner.producer.disconnect()).catch(() => undefined)));
+  }
+}

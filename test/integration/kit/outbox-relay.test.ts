@@ -1,0 +1,194 @@
+/**
+ * Guarantee 7 at the relay: against the real broker and Redis, a relay that dies after its
+ * transaction committed but before the trim does not produce those records again, and a
+ * zombie relay (the old owner) whose transaction is fenced by the new owner produces nothing a
+ * read_committed reader sees. At-least-once, for contrast, repeats them.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Admin } from 'kafkajs';
+import pino from 'pino';
+import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
+import { createRedis, type RedisClient } from '../../../services/kit/redis';
+import { AvroCodec, recordTypes } from '../../../services/kit/codec';
+import { ConsumerRunner, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
+import { committedOffsets, createTopics, kafka, readAll, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from '../../support/stack';
+
+const silent = pino({ level: 'silent' });
+
+describe('the outbox relay on the real stack', () => {
+  let admin: Admin;
+  let redis: RedisClient;
+  const relays: OutboxRelay[] = [];
+  const prefix = `test-relay-${randomUUID().slice(0, 8)}`;
+
+  beforeAll(async () => {
+    admin = kafka.admin();
+    await admin.connect();
+    redis = createRedis({ REDIS_URL });
+  });
+  afterAll(async () => {
+    for (const relay of relays) await relay.close();
+    const keys = await redis.keys(`{${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await admin.disconnect();
+  });
+
+  async function setup(name: string) {
+    const input = `test.relay.${name}.${randomUUID().slice(0, 8)}.in`;
+    const output = `test.relay.${name}.${randomUUID().slice(0, 8)}.out`;
+    await createTopics([input, output], 2);
+    const outboxKey = (partition: number) => `{${prefix}:${name}:${partition}}:outbox`;
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const relay = (guarantee: OutputGuarantee, hooks?: RelayHooks, batchSize = 50) => {
+      const created = new OutboxRelay({
+        store: new RedisOutboxStore(redis, outboxKey),
+        guarantee,
+        kafka,
+        producer,
+        admin,
+        group: `test-relay-${name}`,
+        topic: input,
+        transactionalIdPrefix: prefix,
+        transactionTimeoutMs: 10_000,
+        logger: silent,
+        batchSize,
+        hooks,
+      });
+      relays.push(created);
+      return created;
+    };
+    const append = async (partition: number, values: string[]) => {
+      for (const value of values) await redis.rpush(outboxKey(partition), encodeOutboxRecord({ topic: output, key: value, value: Buffer.from(value) }));
+    };
+    const committed = async () => (await readAll(output)).map((m) => m.value!.toString()).sort();
+    return { relay, append, committed, outboxKey, close: () => producer.disconnect() };
+  }
+
+  const values = (from: number, count: number) => Array.from({ length: count }, (_, i) => `r${String(from + i).padStart(4, '0')}`);
+
+  it('dies after the transaction committed, before the trim: the next owner trims and does not produce them again', async () => {
+    const t = await setup('crash');
+    await t.append(0, values(0, 120));
+    const dying = t.relay('exactly_once', { afterProduce: () => { throw new Error('killed after commit'); } });
+    await expect(dying.relay(0)).rejects.toThrow('killed after commit');
+    // The first chunk (50) is in Kafka, still in the outbox.
+    expect(await redis.llen(t.outboxKey(0))).toBe(120);
+    await t.append(0, values(120, 10));
+
+    const next = t.relay('exactly_once');
+    expect(await next.relay(0)).toBe(80);
+    expect(await redis.llen(t.outboxKey(0))).toBe(0);
+    expect(await t.committed()).toEqual(values(0, 130));
+    await t.close();
+  });
+
+  it('a zombie whose transaction is fenced by the new owner produces nothing a read_committed reader sees', async () => {
+    const t = await setup('zombie');
+    await t.append(1, values(0, 30));
+    let reached!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reached = resolve));
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    const zombie = t.relay('exactly_once', {
+      beforeCommit: async () => {
+        reached();
+        await held;
+      },
+    });
+    const zombieRun = zombie.relay(1).then(
+      () => 'finished',
+      (error: unknown) => error,
+    );
+    await atCommit; // the zombie sent its records in an open transaction and stalls (a GC pause, a partition)
+
+    const owner = t.relay('exactly_once');
+    expect(await owner.relay(1)).toBe(30);
+    await t.append(1, values(30, 5));
+    expect(await owner.relay(1)).toBe(5);
+    resume();
+    const outcome = await zombieRun;
+    expect(outcome).toBeInstanceOf(RelayFencedError);
+    expect((outcome as RelayFencedError).retriable).toBe(true);
+    expect(await redis.llen(t.outboxKey(1))).toBe(0);
+    // The zombie leaves the partition alone (same generation, within the back-off) instead of fencing the owner back.
+    await t.append(1, values(35, 3));
+    await expect(zombie.relay(1)).rejects.toBeInstanceOf(RelayFencedError);
+    expect(await owner.relay(1)).toBe(3);
+    expect(await t.committed()).toEqual(values(0, 38));
+    await t.close();
+  });
+
+  it('at_least_once, for contrast: the same crash produces the chunk again', async () => {
+    const t = await setup('alo');
+    await t.append(0, values(0, 20));
+    const dying = t.relay('at_least_once', { afterProduce: () => { throw new Error('killed after produce'); } });
+    await expect(dying.relay(0)).rejects.toThrow('killed after produce');
+    expect(await t.relay('at_least_once').relay(0)).toBe(20);
+    const seen = await t.committed();
+    expect(seen).toHaveLength(40);
+    expect(new Set(seen).size).toBe(20);
+    await t.close();
+  });
+
+  it('a checkpoint written for an outbox that was since lost is ignored: the new outbox starts again', async () => {
+    const t = await setup('reset');
+    await t.append(0, values(0, 10));
+    expect(await t.relay('exactly_once').relay(0)).toBe(10);
+    // State reset: the outbox and its relay state are gone; new records restart the numbering.
+    await redis.del(t.outboxKey(0), `${t.outboxKey(0)}:relay`);
+    await t.append(0, values(10, 5));
+    expect(await t.relay('exactly_once').relay(0)).toBe(5);
+    await waitFor('15 committed records', async () => (await t.committed()).length === 15 || undefined);
+    expect(await t.committed()).toEqual(values(0, 15));
+    await t.close();
+  });
+});
+
+describe('a consumer of a transactional topic (the renderer on triggers)', () => {
+  it('commits past a tail of transaction markers and aborted records with commitPastMarkers, so its lag reaches 0', async () => {
+    const topic = `test.relay.markers.${randomUUID().slice(0, 8)}`;
+    await createTopics([topic], 1);
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const binding = { topic, type: recordTypes().TriggerFired, tombstones: true } as AnyTopicBinding;
+    const start = async (commitPastMarkers: boolean) => {
+      const groupId = `test-markers-${randomUUID()}`;
+      const seen: string[] = [];
+      const runner = new ConsumerRunner({
+        consumer: kafka.consumer({ groupId }), producer, codec: AvroCodec.connect(REGISTRY_URL), logger: silent,
+        instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined }, service: 'test', groupId, bindings: [binding],
+        handler: async (records) => void seen.push(...records.map((r) => r.key as string)), commitPastMarkers,
+      });
+      await runner.start();
+      return { runner, groupId, seen };
+    };
+    const [past, plain] = await Promise.all([start(true), start(false)]);
+    const transactional = kafka.producer({ transactionalId: `test-markers-${randomUUID()}`, idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await waitFor('both runners to join', () => past.runner.isReady() && plain.runner.isReady());
+      await transactional.connect();
+      const committedTxn = await transactional.transaction();
+      await committedTxn.send({ topic, messages: [{ key: 'a', value: null }, { key: 'b', value: null }, { key: 'c', value: null }] });
+      await committedTxn.commit();
+      for (const { groupId } of [past, plain]) await waitFor('the committed batch', async () => (await committedOffsets(groupId, topic)).get(0) === 4 || undefined);
+      // Then a transaction that aborts: the tail is 2 aborted records and an abort marker.
+      const abortedTxn = await transactional.transaction();
+      await abortedTxn.send({ topic, messages: [{ key: 'x', value: null }, { key: 'y', value: null }] });
+      await abortedTxn.abort();
+      const [{ high }] = await withAdmin((a) => a.fetchTopicOffsets(topic));
+      expect(high).toBe('7');
+      await waitFor('the commit past the markers', async () => (await committedOffsets(past.groupId, topic)).get(0) === 7 || undefined);
+      expect(past.seen).toEqual(['a', 'b', 'c']);
+      expect(plain.seen).toEqual(['a', 'b', 'c']);
+      // Without it, the aborted tail is never committed: lag 3 for good.
+      expect((await committedOffsets(plain.groupId, topic)).get(0)).toBe(4);
+    } finally {
+      await transactional.disconnect();
+      await past.runner.stop();
+      await plain.runner.stop();
+      await producer.disconnect();
+    }
+  });
+});

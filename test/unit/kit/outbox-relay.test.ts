@@ -1,0 +1,123 @@
+import type { Admin, Kafka, Producer } from 'kafkajs';
+import pino from 'pino';
+import {
+  checkpointGroupOf,
+  checkpointOf,
+  decodeOutboxRecord,
+  encodeOutboxRecord,
+  isFencedError,
+  OutboxRelay,
+  planRelay,
+  topicMessagesOf,
+  transactionalIdOf,
+  type OutboxStore,
+} from '../../../services/kit/outbox-relay';
+import { loadConfig } from '../../../services/kit/config';
+import { consumerServiceShape } from '../../../services/kit/consumer-service';
+import { ConfigError } from '../../../services/kit/errors';
+
+const entries = (...values: string[]) => values.map((v) => encodeOutboxRecord({ topic: v.startsWith('s') ? 'segment.changes' : 'triggers', key: v, value: Buffer.from(v) }));
+
+describe('planRelay: which outbox records a relay round produces', () => {
+  it('produces everything from the head when nothing was committed beyond it', () => {
+    expect(planRelay({ base: 10, entries: ['a', 'b', 'c'] }, null)).toEqual({ skip: 0, produce: ['a', 'b', 'c'], nextCheckpoint: 13 });
+    expect(planRelay({ base: 10, entries: ['a', 'b', 'c'] }, 10)).toEqual({ skip: 0, produce: ['a', 'b', 'c'], nextCheckpoint: 13 });
+  });
+
+  it('skips the records at or below the checkpoint: committed before a crash, not trimmed', () => {
+    expect(planRelay({ base: 10, entries: ['a', 'b', 'c'] }, 12)).toEqual({ skip: 2, produce: ['c'], nextCheckpoint: 13 });
+    expect(planRelay({ base: 10, entries: ['a', 'b', 'c'] }, 13)).toEqual({ skip: 3, produce: [], nextCheckpoint: 13 });
+  });
+
+  it('a checkpoint behind the head (records trimmed since, an older owner) changes nothing', () => {
+    expect(planRelay({ base: 10, entries: ['a'] }, 4)).toEqual({ skip: 0, produce: ['a'], nextCheckpoint: 11 });
+  });
+
+  it('a checkpoint beyond what the outbox holds skips it all and never moves back', () => {
+    expect(planRelay({ base: 10, entries: ['a', 'b'] }, 20)).toEqual({ skip: 2, produce: [], nextCheckpoint: 20 });
+    expect(planRelay({ base: 10, entries: [] }, null)).toEqual({ skip: 0, produce: [], nextCheckpoint: 10 });
+  });
+});
+
+describe('checkpointOf: the committed relay checkpoint of this outbox', () => {
+  it('is the committed offset when its metadata names this outbox incarnation', () => {
+    expect(checkpointOf({ offset: '42', metadata: 'inc-1' }, 'inc-1')).toBe(42);
+  });
+  it('is none when nothing was committed, or for another incarnation (state lost or reset since)', () => {
+    expect(checkpointOf(undefined, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '-1', metadata: null }, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '42', metadata: 'inc-0' }, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '42', metadata: null }, 'inc-1')).toBeNull();
+  });
+});
+
+describe('relay names and errors', () => {
+  it('one transactionalId per input partition, one checkpoint group per service group', () => {
+    expect(transactionalIdOf('kairos', 'kairos-trigger', 'behavior.events', 7)).toBe('kairos-kairos-trigger-behavior.events-7');
+    expect(checkpointGroupOf('kairos-trigger')).toBe('kairos-trigger-relay');
+  });
+
+  it('groups records by topic for one sendBatch, keeping their order', () => {
+    const grouped = topicMessagesOf(entries('t1', 's1', 't2'));
+    expect(grouped.map((g) => [g.topic, g.messages.map((m) => m.value.toString())])).toEqual([
+      ['triggers', ['t1', 't2']],
+      ['segment.changes', ['s1']],
+    ]);
+    expect(decodeOutboxRecord(entries('t1')[0]).key).toBe('t1');
+  });
+
+  it('knows a fenced producer by the broker error (old and new codes)', () => {
+    expect(isFencedError({ type: 'INVALID_PRODUCER_EPOCH', code: 47 })).toBe(true);
+    expect(isFencedError({ type: 'UNKNOWN', code: 90 })).toBe(true);
+    expect(isFencedError({ type: 'NOT_LEADER_FOR_PARTITION', code: 6 })).toBe(false);
+    expect(isFencedError(new Error('x'))).toBe(false);
+  });
+});
+
+describe('OUTPUT_GUARANTEE and the transaction settings', () => {
+  const shape = consumerServiceShape({ httpPort: 1, groupId: 'g', timerIntervalMs: 1000 });
+  it('defaults to exactly_once with a 30 s transaction timeout', () => {
+    const config = loadConfig(shape, {});
+    expect(config.OUTPUT_GUARANTEE).toBe('exactly_once');
+    expect(config.KAFKA_TRANSACTION_TIMEOUT).toBe(30_000);
+    expect(config.KAFKA_TRANSACTIONAL_ID_PREFIX).toBe('kairos');
+    expect(loadConfig(shape, { OUTPUT_GUARANTEE: 'AT_LEAST_ONCE' }).OUTPUT_GUARANTEE).toBe('at_least_once');
+  });
+  it('refuses other values with a clear error', () => {
+    expect(() => loadConfig(shape, { OUTPUT_GUARANTEE: 'exactly-once' })).toThrow(ConfigError);
+    expect(() => loadConfig(shape, { OUTPUT_GUARANTEE: 'exactly-once' })).toThrow('OUTPUT_GUARANTEE: "exactly-once" is not an allowed value; expected one of exactly_once, at_least_once');
+    expect(() => loadConfig(shape, { KAFKA_TRANSACTION_TIMEOUT: '20m' })).toThrow('KAFKA_TRANSACTION_TIMEOUT: "20m" is out of range; expected a duration from 1s to 15m');
+  });
+});
+
+describe('OutboxRelay at_least_once (no broker)', () => {
+  it('produces chunks and trims by sequence number; a failed send leaves the outbox as it was', async () => {
+    const outbox: string[] = entries('t1', 't2', 't3');
+    let base = 0;
+    const store: OutboxStore = {
+      read: async (_p, limit) => ({ base, incarnation: 'i', entries: outbox.slice(0, limit) }),
+      trimTo: async (_p, upTo) => {
+        const n = Math.min(Math.max(0, upTo - base), outbox.length);
+        outbox.splice(0, n);
+        base += n;
+        return n;
+      },
+    };
+    const sent: string[] = [];
+    const sendBatch = jest.fn(async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
+      for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
+      return [];
+    });
+    const relay = new OutboxRelay({
+      store, guarantee: 'at_least_once', kafka: {} as Kafka, producer: { sendBatch } as unknown as Producer, admin: {} as Admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }), batchSize: 2,
+    });
+    sendBatch.mockRejectedValueOnce(new Error('broker away'));
+    await expect(relay.relay(0)).rejects.toThrow('broker away');
+    expect(outbox).toHaveLength(3);
+    expect(await relay.relay(0)).toBe(3);
+    expect(sendBatch).toHaveBeenCalledTimes(3);
+    expect(sent).toEqual(['t1', 't2', 't3']);
+    expect({ outbox, base }).toEqual({ outbox: [], base: 3 });
+  });
+});
