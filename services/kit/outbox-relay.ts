@@ -146,11 +146,19 @@ export function topicMessagesOf(entries: string[]): Array<{ topic: string; messa
 
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_NOT_FOUND']);
 
-/** A broker's answer that another producer took this transactionalId (or the coordinator aborted our transaction). */
+/**
+ * A broker's answer that another producer took this transactionalId (or the coordinator aborted
+ * our transaction), here or anywhere down the error's `cause` chain: kafkajs's retrier wraps the
+ * protocol error in KafkaJSNumberOfRetriesExceeded (a bounded walk: causes could loop).
+ */
 export function isFencedError(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const { type, code } = error as { type?: unknown; code?: unknown };
-  return (typeof type === 'string' && FENCED_TYPES.has(type)) || code === 90;
+  let current = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
+    const { type, code, cause } = current as { type?: unknown; code?: unknown; cause?: unknown };
+    if ((typeof type === 'string' && FENCED_TYPES.has(type)) || code === 90) return true;
+    current = cause;
+  }
+  return false;
 }
 
 // ---- the relay -----------------------------------------------------------------------------

@@ -71,6 +71,12 @@ describe('relay names and errors', () => {
     expect(isFencedError({ type: 'UNKNOWN', code: 90 })).toBe(true);
     expect(isFencedError({ type: 'NOT_LEADER_FOR_PARTITION', code: 6 })).toBe(false);
     expect(isFencedError(new Error('x'))).toBe(false);
+    // kafkajs's retrier wraps the protocol error (KafkaJSNumberOfRetriesExceeded, cause = the error).
+    const wrapped = new Error('retries exceeded', { cause: Object.assign(new Error('epoch'), { type: 'PRODUCER_FENCED', code: 90 }) });
+    expect(isFencedError(wrapped)).toBe(true);
+    const looped: { cause?: unknown } = {};
+    looped.cause = looped;
+    expect(isFencedError(looped)).toBe(false);
   });
 });
 
