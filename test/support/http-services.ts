@@ -28,6 +28,7 @@ import { RendererStore } from '../../services/renderer/store';
 import { trackerRoutes, createTrackerMetrics, type EventPublisher } from '../../services/tracker/routes';
 import type { BehaviorEvent } from '../../services/core/types';
 import { parseCampaigns } from '../../services/core/campaigns';
+import { EXPERIMENT_CAMPAIGNS } from './experiments';
 import { designsOf } from '../../services/results/figures';
 import { resultsRoutes } from '../../services/results/routes';
 import { ResultsStore } from '../../services/results/store';
@@ -188,27 +189,9 @@ export function rendererRoutesFor(redis: RedisClient, prefix: string, partitions
   return { routes, store };
 }
 
-/** A campaign with a 2 x 2 experiment and a holdout, for the results routes. */
-export const RESULTS_CAMPAIGNS = `campaigns:
-  - name: upsell
-    rules: [high_interest]
-    priority: 5
-    template: upsell
-    experiment:
-      name: subject_and_recs
-      holdout: 10%
-      variables:
-        subject:
-          - { name: plain, value: "Plain" }
-          - { name: question, value: "Question?" }
-        recommendations:
-          - { name: co_viewed }
-          - { name: popular }
-`;
-
 /** The results service's routes over `redis` (counters under `prefix`; none until a test adds some). */
 export function resultsRoutesFor(redis: RedisClient, prefix: string, partitions: number): Record<string, RouteHandler> {
-  const designs = designsOf(parseCampaigns('campaigns.yaml', RESULTS_CAMPAIGNS));
+  const designs = designsOf(parseCampaigns('campaigns.yaml', EXPERIMENT_CAMPAIGNS));
   return resultsRoutes({ store: new ResultsStore(redis, prefix, () => partitions), designs, windowMs: 72 * 3_600_000 });
 }
 

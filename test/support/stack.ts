@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
-import { withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
+import { readToEnd, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -126,22 +126,7 @@ export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 6
  * watermarks taken at the start. An open transaction holds it until that ends.
  */
 export async function readAll(topic: string, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
-  const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
-  const targets = highs.filter((p) => Number(p.high) > Number(p.low));
-  if (targets.length === 0) return [];
-  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
   const got: Array<KafkaMessage & { partition: number }> = [];
-  const position = new Map<number, number>();
-  consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-    if (payload.topic === topic) position.set(payload.partition, Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ message, partition }) => void got.push({ ...message, partition }) });
-    await waitFor(`the committed records of ${topic}`, () => targets.every((p) => (position.get(p.partition) ?? 0) >= Number(p.high)), timeoutMs);
-    return got;
-  } finally {
-    await consumer.disconnect();
-  }
+  await readToEnd(kafka, topic, { groupId: `test-reader-${randomUUID()}`, timeoutMs, onMessage: (message, partition) => void got.push({ ...message, partition }) });
+  return got;
 }

@@ -3,24 +3,9 @@ import { cellKey } from '../../../services/core/experiments/attribution';
 import { emptyCounters, type ArmCounters } from '../../../services/core/experiments/model';
 import { campaignResults, campaignSummary, designsOf, knownCampaigns, requireCampaign } from '../../../services/results/figures';
 import { formatCampaign, formatSummaries } from '../../../services/tools/results';
+import { EXPERIMENT_CAMPAIGNS } from '../../support/experiments';
 
-const YAML = `campaigns:
-  - name: upsell
-    rules: [high_interest]
-    priority: 10
-    template: upsell
-    experiment:
-      name: subject_and_recs
-      holdout: 10%
-      variables:
-        subject:
-          - { name: plain, value: "Plain" }
-          - { name: question, value: "Question?" }
-        recommendations:
-          - { name: co_viewed, value: co_viewed }
-          - { name: popular }
-`;
-const designs = designsOf(parseCampaigns('campaigns.yaml', YAML));
+const designs = designsOf(parseCampaigns('campaigns.yaml', EXPERIMENT_CAMPAIGNS));
 const design = [...designs.byId.values()][0]!;
 const of = (fields: Partial<ArmCounters>): ArmCounters => ({ ...emptyCounters(), ...fields });
 const cells = new Map<string, ArmCounters>([

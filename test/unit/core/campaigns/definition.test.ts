@@ -1,6 +1,6 @@
-import { BUILT_IN_DEFAULTS, CampaignDefinitionError, parseCampaigns, validateCampaignTemplates, variantSubjects } from '../../../../services/core/campaigns';
+import { BUILT_IN_DEFAULTS, parseCampaigns, validateCampaignTemplates, variantSubjects } from '../../../../services/core/campaigns';
+import { FILE, parseError } from './parse-error';
 
-const FILE = 'config/campaigns.yaml';
 
 function campaignsYaml(campaign: string, defaults = ''): string {
   return `${defaults}campaigns:\n${campaign}`;
@@ -22,16 +22,6 @@ const valid = `
       cooldown: 7d
       quiet_hours: false
 `;
-
-function parseError(text: string): CampaignDefinitionError {
-  try {
-    parseCampaigns(FILE, text);
-  } catch (error) {
-    if (error instanceof CampaignDefinitionError) return error;
-    throw error;
-  }
-  throw new Error('expected parseCampaigns to throw');
-}
 
 describe('parseCampaigns', () => {
   it('parses a campaign and merges the defaults into its caps', () => {

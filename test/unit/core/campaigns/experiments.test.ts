@@ -1,7 +1,7 @@
 import { jStat } from 'jstat';
-import { assignArm, CampaignDefinitionError, experimentOf, parseCampaigns, variantSubjects, type Campaign, type ExperimentDesign } from '../../../../services/core/campaigns';
+import { assignArm, experimentOf, parseCampaigns, variantSubjects, type Campaign, type ExperimentDesign } from '../../../../services/core/campaigns';
+import { FILE, parseError } from './parse-error';
 
-const FILE = 'config/campaigns.yaml';
 
 function campaignWith(experiment: string, extra = ''): string {
   return `campaigns:\n  - name: standard_message\n    rules: [high_interest]\n    priority: 10\n    template: standard_message\n${extra}    experiment:\n${experiment}`;
@@ -27,16 +27,6 @@ function design(text: string): ExperimentDesign {
   const result = experimentOf(only(text));
   if (result === null) throw new Error('expected an experiment');
   return result;
-}
-
-function parseError(text: string): CampaignDefinitionError {
-  try {
-    parseCampaigns(FILE, text);
-  } catch (error) {
-    if (error instanceof CampaignDefinitionError) return error;
-    throw error;
-  }
-  throw new Error('expected parseCampaigns to throw');
 }
 
 describe('experiment: in campaigns.yaml', () => {
