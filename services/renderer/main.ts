@@ -25,7 +25,7 @@ import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
 import { createRendererMetrics, pausedCampaignsGauge, type RendererMetrics } from './metrics';
 import { contentOptions, throwAwayLinkKey } from './preview';
-import { RedisSendRateLimiter } from './rate-limit';
+import { RedisSendRateLimiter, type SendRateLimiter } from './rate-limit';
 import { rendererRoutes } from './routes';
 import { createRecommendationsClient } from './recommendations';
 import { Renderer, type RendererHooks } from './renderer';
@@ -42,6 +42,8 @@ export interface RendererOverrides {
   recommendations?: RecommendationSource;
   /** One SES attempt (tests wrap SES to inject throttling); SES v2 when absent. */
   emailSender?: EmailSender;
+  /** Wraps the shared SES rate limiter (tests record its admissions, on the Redis server clock). */
+  rateLimiter?: (limiter: SendRateLimiter) => SendRateLimiter;
   sentLookup?: SentMailLookup;
   hooks?: RendererHooks;
   /** Fault injection for tests (the outbox relay). */
@@ -95,7 +97,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   const ses = overrides.emailSender ?? new SesEmailSender(createSesClient({ region: config.AWS_REGION, endpoint: config.SES_ENDPOINT, requestTimeoutMs: config.SES_REQUEST_TIMEOUT }), config.SES_CONFIGURATION_SET);
   const sender = new RetryingSender(
     ses,
-    new RedisSendRateLimiter(redis, keys.rateLimit(), config.SES_MAX_SEND_RATE),
+    (overrides.rateLimiter ?? ((limiter: SendRateLimiter) => limiter))(new RedisSendRateLimiter(redis, keys.rateLimit(), config.SES_MAX_SEND_RATE)),
     { maxAttempts: config.SES_MAX_ATTEMPTS, baseDelayMs: config.SES_RETRY_BASE, maxDelayMs: config.SES_RETRY_MAX },
     {
       retrying: ({ attempt, delayMs, errorName, kind }) => {
