@@ -23,6 +23,9 @@ const NOW = Date.parse('2026-11-30T12:00:00Z');
 const types = recordTypes();
 const shop = syntheticShop({ customers: 40, events: 1500, now: NOW - 3_600_000, seed: 11 });
 
+
+// Each run replays a whole day through two services and waits (up to 3 min) for them to catch up.
+jest.setTimeout(480_000);
 describe('state bound to its log: recreated topics are never skipped silently', () => {
   let pipeline: TestPipeline;
   let services: RunningService[] = [];
@@ -56,8 +59,9 @@ describe('state bound to its log: recreated topics are never skipped silently', 
   /** Waits until both services have read everything and fired every due timer; returns what they wrote. */
   async function results(): Promise<{ triggers: string[]; changes: string[] }> {
     for (const group of Object.values(groups())) {
-      await waitCaughtUp(group, pipeline.topics.events);
-      await waitCaughtUp(group, pipeline.topics.profiles);
+      // A whole day per run: on a loaded 2-core host catching up can take more than the default minute.
+      await waitCaughtUp(group, pipeline.topics.events, 180_000);
+      await waitCaughtUp(group, pipeline.topics.profiles, 180_000);
     }
     for (const service of services) for (let p = 0; p < PARTITIONS; p += 1) await service.processor.fireDue(p);
     const triggers = await read<TriggerFired>(pipeline.topics.triggers, 'TriggerFired');
