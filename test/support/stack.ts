@@ -130,3 +130,11 @@ export async function readAll(topic: string, timeoutMs = 30000): Promise<Array<K
   await readToEnd(kafka, topic, { groupId: `test-reader-${randomUUID()}`, timeoutMs, onMessage: (message, partition) => void got.push({ ...message, partition }) });
   return got;
 }
+
+/** An IANA zone in which it is about noon now, so quiet hours never defer a test's sends. */
+export function noonZone(now: number): string {
+  let offset = 12 - new Date(now).getUTCHours();
+  if (offset > 14) offset -= 24;
+  if (offset < -12) offset += 24;
+  return offset === 0 ? 'Etc/GMT' : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
+}

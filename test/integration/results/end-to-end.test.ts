@@ -25,7 +25,7 @@ import { resultsCli } from '../../../services/tools/results';
 import { startTracker, trackerShape, type RunningTracker } from '../../../services/tracker/main';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { collect, connectedProducer, createTopics, exited, spawnNode, waitFor } from '../../support/stack';
+import { collect, connectedProducer, createTopics, exited, noonZone, spawnNode, waitFor } from '../../support/stack';
 import { emulatorEmails } from '../renderer/ses-proxy';
 
 const PARTITIONS = 3;
@@ -105,14 +105,6 @@ function get(url: string, userAgent: string): Promise<number> {
     req.on('error', reject);
     req.end();
   });
-}
-
-/** An IANA zone in which it is about noon now (quiet hours are off anyway; the date helper uses it). */
-function noonZone(now: number): string {
-  let offset = 12 - new Date(now).getUTCHours();
-  if (offset > 14) offset -= 24;
-  if (offset < -12) offset += 24;
-  return offset === 0 ? 'Etc/GMT' : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
 }
 
 const BROWSER = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15';
@@ -230,9 +222,8 @@ describe('a 2 x 2 experiment with a holdout, end to end: renderer, SES emulator,
 
     // Engagement through the tracker, purchases through behavior.events.
     const purchases: BehaviorEvent[] = [];
-    for (const [, list] of customers) {
+    for (const [arm, list] of customers) {
       for (const [index, customer] of list.entries()) {
-        const arm = [...customers].find(([, l]) => l.includes(customer))?.[0] as string;
         const plan = PLANS[arm]?.[index] as Plan;
         const link = links.get(customer);
         if (plan.open && link) expect(await get(link.pixel, BROWSER)).toBe(200);

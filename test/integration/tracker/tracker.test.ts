@@ -25,7 +25,7 @@ import { segmenterShape, startSegmenter } from '../../../services/segmenter/main
 import { startTracker, trackerShape, type RunningTracker } from '../../../services/tracker/main';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { connectedProducer, waitFor } from '../../support/stack';
+import { connectedProducer, noonZone, waitFor } from '../../support/stack';
 import { EMULATOR, emulatorEmails } from '../renderer/ses-proxy';
 
 const PARTITIONS = 3;
@@ -60,14 +60,6 @@ function hit(base: string, method: string, path: string, body?: string): Promise
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** An IANA zone in which it is now about noon, so quiet hours never defer these sends. */
-function noonZone(now: number): string {
-  let offset = 12 - new Date(now).getUTCHours();
-  if (offset > 14) offset -= 24;
-  if (offset < -12) offset += 24;
-  return offset === 0 ? 'Etc/GMT' : offset > 0 ? `Etc/GMT-${offset}` : `Etc/GMT+${-offset}`;
 }
 
 describe('the tracker against the real stack', () => {
