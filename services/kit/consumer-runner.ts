@@ -81,8 +81,10 @@ export interface BatchContext {
   /** The offset of the batch's first record (decoded or not). */
   firstOffset: string;
   /**
-   * Commits an offset of this partition ahead of the batch's own commit (in order with it): the
-   * log binding of a state that is about to be created (log-binding.ts).
+   * Commits an offset of this partition at once, ahead of the batch's own commit: the log binding
+   * of a state that is about to be created (log-binding.ts), which no commit of the partition
+   * can be waiting behind (each follows an applied batch). Not queued behind pending commits:
+   * waiting for them from inside a handler could wait for itself.
    */
   commit(offset: string, metadata: string): Promise<void>;
   /** Counts the member's group joins: a new value means the partition may have changed hands. */
@@ -129,8 +131,8 @@ export interface ConsumerRunnerOptions {
   /**
    * Commit past fetched batches that hold only transaction markers or aborted records (kafkajs
    * hands those to no handler): without it, the group's lag on a transactional input (triggers,
-   * written by the relay) stays above 0 after the last transaction. Only for handlers without a
-   * fence bound to the committed offset (the renderer); a fenced handler must see every offset.
+   * written by the relay) stays above 0 after the last transaction. The handler sees such a
+   * batch as an empty one first (see commitPast).
    */
   commitPastMarkers?: boolean;
 }
@@ -194,9 +196,9 @@ export class ConsumerRunner {
     if (this.options.commitPastMarkers) {
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
         if (payload.batchSize !== 0 || this.stopping) return;
-        const key = `${payload.topic}:${payload.partition}`;
-        const work = this.commit(payload.topic, payload.partition, nextOffset(payload.lastOffset), this.lastMetadata.get(key) ?? null).catch((err: unknown) =>
-          logger.warn({ err, topic: payload.topic, partition: payload.partition }, 'could not commit past transaction markers; the next batch commits'),
+        const { topic, partition } = payload;
+        const work = this.commitPast(topic, partition, payload.lastOffset).catch((err: unknown) =>
+          logger.warn({ err, topic, partition }, 'could not commit past transaction markers; the next batch commits'),
         );
         this.inFlight.add(work);
         void work.finally(() => this.inFlight.delete(work));
@@ -278,7 +280,7 @@ export class ConsumerRunner {
       partition: batch.partition,
       nextOffset: nextOffset(batch.lastOffset()),
       firstOffset: batch.messages[0]?.offset ?? batch.lastOffset(),
-      commit: (offset, metadata) => this.commit(batch.topic, batch.partition, offset, metadata),
+      commit: (offset, metadata) => this.commitAtOnce(batch.topic, batch.partition, offset, metadata),
       generation: this.generation,
       heartbeat,
       isActive,
@@ -384,10 +386,40 @@ export class ConsumerRunner {
 
   /** Commits of one partition run in order (a commit past markers never lands after a later batch's). */
   private commit(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+    this.lastMetadata.set(`${topic}:${partition}`, metadata);
+    return this.inCommitOrder(topic, partition, () => this.commitAtOnce(topic, partition, offset, metadata));
+  }
+
+  /**
+   * Past a fetched batch of transaction markers and aborted records only: the handler sees it
+   * as an empty batch (a fenced one moves its applied offset up to `lastOffset`, so the commit
+   * stays one past what the state applied), then the offset after it is committed. Queued in
+   * the partition's commit order at once, so a later batch's commit never lands before it.
+   */
+  private commitPast(topic: string, partition: number, lastOffset: string): Promise<void> {
     const key = `${topic}:${partition}`;
-    this.lastMetadata.set(key, metadata);
+    const offset = nextOffset(lastOffset);
+    return this.inCommitOrder(topic, partition, async () => {
+      const outcome = await this.options.handler([], {
+        topic, partition, nextOffset: offset, firstOffset: lastOffset, generation: this.generation,
+        commit: (at, metadata) => this.commitAtOnce(topic, partition, at, metadata),
+        heartbeat: async () => undefined,
+        isActive: () => !this.stopping,
+      });
+      const metadata = outcome?.commitMetadata ?? this.lastMetadata.get(key) ?? null;
+      this.lastMetadata.set(key, metadata);
+      await this.commitAtOnce(topic, partition, offset, metadata);
+    });
+  }
+
+  private async commitAtOnce(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+    await this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]);
+  }
+
+  private inCommitOrder(topic: string, partition: number, step: () => Promise<void>): Promise<void> {
+    const key = `${topic}:${partition}`;
     const previous = this.commitChains.get(key) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]));
+    const next = previous.catch(() => undefined).then(step);
     this.commitChains.set(key, next);
     void next.catch(() => undefined).then(() => {
       if (this.commitChains.get(key) === next) this.commitChains.delete(key);

@@ -181,7 +181,7 @@ export async function runConsumerService(
     describe?: Record<string, unknown>;
     /** Conditions of the service's own that `/readyz` checks beside the group and the dependencies. */
     readinessChecks?: ReadinessCheck[];
-    /** See ConsumerRunnerOptions.commitPastMarkers (services without an offset fence only). */
+    /** See ConsumerRunnerOptions.commitPastMarkers (default true: lag reaches 0 on transactional inputs). */
     commitPastMarkers?: boolean;
   },
 ): Promise<ConsumerService> {
@@ -209,7 +209,7 @@ export async function runConsumerService(
     clock,
     onFatal: (error) => reportFatal(error),
     maxClockSkewMs: config.MAX_CLOCK_SKEW,
-    commitPastMarkers: options.commitPastMarkers,
+    commitPastMarkers: options.commitPastMarkers ?? true,
   });
 
   await admin.connect();

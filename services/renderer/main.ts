@@ -165,8 +165,6 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     },
     // Previews sign with a throw-away key: a preview's links must not verify at the tracker.
     routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content: contentOptions(config, throwAwayLinkKey()), clock, partitionCount }),
-    // triggers is written in transactions: its last offsets can be markers only (no fence here to keep in step).
-    commitPastMarkers: true,
     describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name, outputGuarantee: config.OUTPUT_GUARANTEE },
   });
   group.runner = service.runner;

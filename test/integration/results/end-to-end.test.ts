@@ -25,7 +25,7 @@ import { resultsCli } from '../../../services/tools/results';
 import { startTracker, trackerShape, type RunningTracker } from '../../../services/tracker/main';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { collect, connectedProducer, createTopics, exited, noonZone, spawnNode, waitFor } from '../../support/stack';
+import { collect, connectedProducer, createTopics, exited, noonZone, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
 import { emulatorEmails } from '../renderer/ses-proxy';
 
 const PARTITIONS = 3;
@@ -253,6 +253,9 @@ describe('a 2 x 2 experiment with a holdout, end to end: renderer, SES emulator,
     expect(report?.srm).toBeDefined();
     expect(report?.holdoutLift).toBeDefined();
     expect(report?.mainEffects.map((m) => m.variable)).toEqual(['subject', 'offer']);
+    // email.outcomes is written in transactions: the results group still commits past the last
+    // markers (its fence moved along), so its lag reaches 0.
+    await waitCaughtUp(`${pipeline.env.GROUP_ID}-results`, pipeline.topics.outcomes);
 
     // The CLI, as an operator runs it, reads the same counters from Redis: one table row per arm
     // ("<arm>  <sent> ..."), and its --json equals the API's arms.
