@@ -305,57 +305,8 @@ export class ConsumerRunner {
     return outcome;
   }
 
-  private async decode(binding: TopicBinding<never>, partition: number, message: KafkaMessage): Promise<ConsumedRecord<unknown>> {
-    let value: unknown = null;
-    const key = message.key === null ? null : message.key.toString('utf8');
-    if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
-    const keyProblem = key === null ? null : binding.keyLimits?.(key);
-    if (keyProblem) throw new PoisonRecordError('over-limit', keyProblem);
-    if (message.value === null) {
-      if (!binding.tombstones) throw new PoisonRecordError('invalid', `null value (tombstone) on ${binding.topic}, which takes none`);
-    } else {
-      const bytes = message.value.length;
-      if (binding.maxDecodeBytes !== undefined && bytes > binding.maxDecodeBytes) {
-        throw new PoisonRecordError('over-limit', `record is ${bytes} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
-      }
-      value = await this.options.codec.decode(message.value, binding.type);
-      // Reasons name fields and sizes, never values: they go to DLQ headers and log lines.
-      const overLimit = binding.limits?.(value as never, bytes);
-      if (overLimit) throw new PoisonRecordError('over-limit', overLimit);
-      const problem = binding.validate?.(value as never);
-      if (problem) throw new PoisonRecordError('invalid', problem);
-      const expected = binding.keyField ? (value as Record<string, unknown>)[binding.keyField] : key;
-      if (expected !== key) {
-        throw new PoisonRecordError('invalid', `record key is not the record's ${binding.keyField}; produce with the ${binding.keyField} (UTF-8) as key`);
-      }
-      if (binding.eventTimeField) this.checkEventTime(binding.eventTimeField, value as Record<string, unknown>);
-    }
-    return {
-      topic: binding.topic,
-      partition,
-      offset: message.offset,
-      key,
-      value,
-      timestamp: Number(message.timestamp),
-      headers: message.headers ?? {},
-    };
-  }
-
-  /** Refuses an event time further ahead of the clock than the tolerance: no later record could ever outrank it. */
-  private checkEventTime(field: string, value: Record<string, unknown>): void {
-    const time = value[field];
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw new PoisonRecordError('invalid', `${field} ${JSON.stringify(time)} is not an epoch-millisecond time`);
-    }
-    const now = this.clock();
-    const tolerance = this.options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
-    const ahead = time - now;
-    if (ahead <= tolerance) return;
-    throw new PoisonRecordError(
-      'future-time',
-      `${field} ${isoTime(time)} is ${formatSpan(ahead)} ahead of this service's clock (${isoTime(now)}), more than MAX_CLOCK_SKEW ` +
-        `(${formatSpan(tolerance)}); fix the producer's clock or time unit (epoch milliseconds, UTC), or raise MAX_CLOCK_SKEW if clocks really drift that far`,
-    );
+  private decode(binding: TopicBinding<never>, partition: number, message: KafkaMessage): Promise<ConsumedRecord<unknown>> {
+    return decodeRecord(binding, partition, message, { codec: this.options.codec, now: this.clock(), maxClockSkewMs: this.options.maxClockSkewMs });
   }
 
   private async sendDeadLetters(
@@ -473,6 +424,67 @@ function classified(error: unknown): Error {
   if (isRetriable(cause)) return cause;
   if (cause instanceof KairosError) return cause; // retriable === false: kafkajs does not restart
   return new KairosError(`batch failed with an unexpected error: ${cause.message}`, { retriable: false, cause });
+}
+
+/**
+ * One record as a service reads it: key and size bounds, Avro decode, limits, validation, the
+ * key/field match and the event-time bound; PoisonRecordError (the DLQ's reason) otherwise. The
+ * state tool reads topics with it too, so a rebuild takes exactly what the service took.
+ */
+export async function decodeRecord(
+  binding: TopicBinding<never>,
+  partition: number,
+  message: KafkaMessage,
+  deps: { codec: AvroCodec; now: number; maxClockSkewMs?: number },
+): Promise<ConsumedRecord<unknown>> {
+  let value: unknown = null;
+  const key = message.key === null ? null : message.key.toString('utf8');
+  if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
+  const keyProblem = key === null ? null : binding.keyLimits?.(key);
+  if (keyProblem) throw new PoisonRecordError('over-limit', keyProblem);
+  if (message.value === null) {
+    if (!binding.tombstones) throw new PoisonRecordError('invalid', `null value (tombstone) on ${binding.topic}, which takes none`);
+  } else {
+    const bytes = message.value.length;
+    if (binding.maxDecodeBytes !== undefined && bytes > binding.maxDecodeBytes) {
+      throw new PoisonRecordError('over-limit', `record is ${bytes} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
+    }
+    value = await deps.codec.decode(message.value, binding.type);
+    // Reasons name fields and sizes, never values: they go to DLQ headers and log lines.
+    const overLimit = binding.limits?.(value as never, bytes);
+    if (overLimit) throw new PoisonRecordError('over-limit', overLimit);
+    const problem = binding.validate?.(value as never);
+    if (problem) throw new PoisonRecordError('invalid', problem);
+    const expected = binding.keyField ? (value as Record<string, unknown>)[binding.keyField] : key;
+    if (expected !== key) {
+      throw new PoisonRecordError('invalid', `record key is not the record's ${binding.keyField}; produce with the ${binding.keyField} (UTF-8) as key`);
+    }
+    if (binding.eventTimeField) checkEventTime(binding.eventTimeField, value as Record<string, unknown>, deps.now, deps.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+  }
+  return {
+    topic: binding.topic,
+    partition,
+    offset: message.offset,
+    key,
+    value,
+    timestamp: Number(message.timestamp),
+    headers: message.headers ?? {},
+  };
+}
+
+/** Refuses an event time further ahead of the clock than the tolerance: no later record could ever outrank it. */
+function checkEventTime(field: string, value: Record<string, unknown>, now: number, tolerance: number): void {
+  const time = value[field];
+  if (typeof time !== 'number' || !Number.isFinite(time)) {
+    throw new PoisonRecordError('invalid', `${field} ${JSON.stringify(time)} is not an epoch-millisecond time`);
+  }
+  const ahead = time - now;
+  if (ahead <= tolerance) return;
+  throw new PoisonRecordError(
+    'future-time',
+    `${field} ${isoTime(time)} is ${formatSpan(ahead)} ahead of this service's clock (${isoTime(now)}), more than MAX_CLOCK_SKEW ` +
+      `(${formatSpan(tolerance)}); fix the producer's clock or time unit (epoch milliseconds, UTC), or raise MAX_CLOCK_SKEW if clocks really drift that far`,
+  );
 }
 
 function nextOffset(offset: string): string {

@@ -97,19 +97,25 @@ export interface LogInspector {
   logEnds(topic: string): Promise<Map<number, bigint>>;
 }
 
+/** What LogBinder.bind tells the handler of a partition's topic. */
+export interface BoundState {
+  incarnation: string | null;
+  restoreUpTo: bigint | null;
+}
+
 /**
  * Checks each partition against its log once per group generation, before anything of it is
  * applied, and remembers the partitions it stopped.
  */
 export class LogBinder {
-  /** `topic:partition` -> the generation in which it was checked against the log, and the state's incarnation. */
-  private readonly bound = new Map<string, { generation: number; incarnation: string | null }>();
+  /** `topic:partition` -> the generation in which it was checked against the log, and what the fence said. */
+  private readonly bound = new Map<string, { generation: number } & BoundState>();
   /** `topic:partition` -> why it was stopped (until a restart after a reset). */
   private readonly stoppedPartitions = new Map<string, string>();
 
   constructor(
     private readonly options: {
-      store: { fence(partition: number): Promise<{ incarnation: string | null; appliedOffsets: Map<string, bigint> }> };
+      store: { fence(partition: number): Promise<{ incarnation: string | null; appliedOffsets: Map<string, bigint>; restoreUpTo?: Map<string, bigint> }> };
       log: LogInspector;
       logger: Logger;
       metrics: KairosMetrics;
@@ -121,40 +127,51 @@ export class LogBinder {
     return this.stoppedPartitions;
   }
 
+  /** Records the partition as stopped (once logged and counted) and returns the error to throw. */
+  stop(topic: string, partition: number, problem: string, context: Record<string, unknown> = {}): StateLogMismatchError {
+    const { logger, metrics } = this.options;
+    const key = `${topic}:${partition}`;
+    if (!this.stoppedPartitions.has(key)) {
+      metrics.stateLogMismatches.inc({ topic, partition: String(partition) });
+      logger.error(
+        {
+          topic, partition, ...context,
+          remedy: 'stop the service, then `npm run state -- reset --service <name> --partitions <p>` replays the log into a fresh state, or `state rebuild --service <name>` after Redis lost it (docs/operations.md)',
+        },
+        `partition stopped: its state does not match the log: ${problem}`,
+      );
+    }
+    this.stoppedPartitions.set(key, problem);
+    this.bound.delete(key);
+    metrics.partitionsStopped.set(this.stoppedPartitions.size);
+    return new StateLogMismatchError(topic, partition, problem);
+  }
+
   /**
    * Checks the partition against its log once per group generation; throws StateLogMismatchError
    * (and keeps throwing it for that partition) on a mismatch. Returns the incarnation the state
-   * has, or the one it must be given when it is created (null: none yet, use a new one).
+   * has, or the one it must be given when it is created (null: none yet, use a new one), and
+   * the topic's restore bound (PartitionSnapshot.restoreUpTo; null when none).
    *
    * A topic of the partition with no state applied and no commit yet is bound before anything of
    * it is applied: the batch's first offset is committed with the incarnation. Otherwise a
    * service killed between its first apply and its first commit would leave a state the
    * replacement could not tell from one of a wiped log.
    */
-  async bind(topic: string, partition: number, batch: Pick<BatchContext, 'generation' | 'firstOffset' | 'commit'>): Promise<string | null> {
-    const { store, log, logger, metrics } = this.options;
+  async bind(topic: string, partition: number, batch: Pick<BatchContext, 'generation' | 'firstOffset' | 'commit'>): Promise<BoundState> {
+    const { store, log, metrics } = this.options;
     const key = `${topic}:${partition}`;
     const known = this.bound.get(key);
-    if (known?.generation === batch.generation) return known.incarnation;
+    if (known?.generation === batch.generation) return known;
     const fence = await store.fence(partition);
     const applied = fence.appliedOffsets.get(topic) ?? null;
     const view = await log.view(topic, partition);
     const problem = logMismatch({ incarnation: fence.incarnation, applied }, view);
     if (problem !== null) {
-      if (!this.stoppedPartitions.has(key)) {
-        metrics.stateLogMismatches.inc({ topic, partition: String(partition) });
-        logger.error(
-          {
-            topic, partition, fence: { incarnation: fence.incarnation, appliedOffset: applied?.toString() ?? null },
-            log: { low: view.low.toString(), high: view.high.toString(), committed: view.committed?.offset.toString() ?? null },
-            remedy: 'stop the service, then `npm run state -- reset --service <name> --partitions <p>` replays the log into a fresh state (docs/operations.md)',
-          },
-          `partition stopped: its state does not match the log: ${problem}`,
-        );
-      }
-      this.stoppedPartitions.set(key, problem);
-      metrics.partitionsStopped.set(this.stoppedPartitions.size);
-      throw new StateLogMismatchError(topic, partition, problem);
+      throw this.stop(topic, partition, problem, {
+        fence: { incarnation: fence.incarnation, appliedOffset: applied?.toString() ?? null },
+        log: { low: view.low.toString(), high: view.high.toString(), committed: view.committed?.offset.toString() ?? null },
+      });
     }
     this.stoppedPartitions.delete(key);
     metrics.partitionsStopped.set(this.stoppedPartitions.size);
@@ -163,7 +180,8 @@ export class LogBinder {
       incarnation ??= randomUUID();
       await batch.commit(batch.firstOffset, commitMetadata(incarnation));
     }
-    this.bound.set(key, { generation: batch.generation, incarnation });
-    return incarnation;
+    const state = { incarnation, restoreUpTo: fence.restoreUpTo?.get(topic) ?? null };
+    this.bound.set(key, { generation: batch.generation, ...state });
+    return state;
   }
 }

@@ -13,6 +13,7 @@ export interface KairosMetrics {
   stateLogMismatches: Counter<'topic' | 'partition'>;
   partitionsStopped: Gauge;
   corruptStates: Counter;
+  outputsRestored: Counter<'partition'>;
 }
 
 // Batches range from a single record (quiet topic) to kafkajs's default fetch of thousands.
@@ -90,6 +91,12 @@ export function createMetrics(service: string): KairosMetrics {
     corruptStates: new Counter({
       name: 'kairos_corrupt_states_total',
       help: 'Customer states that could not be decoded (their records were dead-lettered)',
+      registers,
+    }),
+    outputsRestored: new Counter({
+      name: 'kairos_outputs_restored_total',
+      help: 'Output records not produced again while a rebuilt partition replayed what it had applied before its state was lost (state rebuild)',
+      labelNames: ['partition'] as const,
       registers,
     }),
   };

@@ -81,6 +81,8 @@ export class PartitionProcessor {
   private readonly queues = new PartitionQueues();
   private timers: PeriodicTask | undefined;
   private readonly binder: LogBinder;
+  /** Partition -> the incarnation of the state this instance applied to: a fence without it later means the state vanished. */
+  private readonly known = new Map<number, string>();
 
   constructor(private readonly options: PartitionProcessorOptions) {
     this.binder = new LogBinder(options);
@@ -99,39 +101,77 @@ export class PartitionProcessor {
     return this.queues.run(partition, async () => {
       const bound = await this.binder.bind(topic, partition, context);
       const corrupt = new Map<string, CorruptStateError>();
-      let appliedBefore = -1n;
+      const dead: ConsumedRecord<unknown>[] = [];
       let incarnation: string | null = null;
-      await this.applyWithRetry(partition, records.map((r) => logic.customerOfRecord(r)), (snapshot) => {
-        appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
-        incarnation = snapshot.incarnation;
-        if (appliedBefore >= lastOffset) return null; // a replay: all applied
-        incarnation ??= bound ?? randomUUID(); // the first change of a fresh partition records it
-        for (;;) {
-          const fresh = records.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
-          let change: PartitionChange;
-          try {
-            change = logic.onRecords(snapshot, fresh, clock());
-          } catch (error) {
-            // Bounded: each round takes one more customer out, and a batch has finitely many.
-            if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
-            corrupt.set(error.customerId, error);
-            continue;
+      /** Applies `part` (records up to `partLast`); `restoring`: its outputs reached Kafka before the state was lost. */
+      const applyPart = async (part: ConsumedRecord<unknown>[], partLast: bigint, restoring: boolean) => {
+        let appliedBefore = -1n;
+        await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), (snapshot) => {
+          this.checkNotVanished(topic, partition, snapshot);
+          appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
+          incarnation = snapshot.incarnation;
+          if (appliedBefore >= partLast) return null; // a replay: all applied
+          incarnation ??= bound.incarnation ?? randomUUID(); // the first change of a fresh partition records it
+          for (;;) {
+            const fresh = part.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
+            let change: PartitionChange;
+            try {
+              change = logic.onRecords(snapshot, fresh, clock());
+            } catch (error) {
+              // Bounded: each round takes one more customer out, and a batch has finitely many.
+              if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
+              corrupt.set(error.customerId, error);
+              continue;
+            }
+            if (restoring) this.dropOutputs(change, partition);
+            change.advance = { topic, offset: partLast.toString() };
+            change.incarnation = incarnation as string;
+            const newest = fresh.reduce<number | null>((max, r) => maxTime(max, logic.eventTime(r)), snapshot.streamTime);
+            if (newest !== null) change.streamTime = newest;
+            return change;
           }
-          change.advance = { topic, offset: lastOffset.toString() };
-          change.incarnation = incarnation as string;
-          const newest = fresh.reduce<number | null>((max, r) => maxTime(max, logic.eventTime(r)), snapshot.streamTime);
-          if (newest !== null) change.streamTime = newest;
-          return change;
-        }
-      });
+        });
+        if (incarnation !== null) this.known.set(partition, incarnation);
+        dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
+      };
+      const until = bound.restoreUpTo;
+      if (until !== null && BigInt(context.firstOffset) < until) {
+        // Rebuilt after a loss of the state: up to the group's offset of then, state only.
+        const restoredLast = lastOffset < until - 1n ? lastOffset : until - 1n;
+        await applyPart(records.filter((r) => BigInt(r.offset) <= restoredLast), restoredLast, true);
+        if (restoredLast === until - 1n) this.options.logger.info({ topic, partition, upTo: until.toString() }, 'state rebuilt up to where the group was when it was lost; outputs resume');
+        if (lastOffset > restoredLast) await applyPart(records.filter((r) => BigInt(r.offset) > restoredLast), lastOffset, false);
+      } else {
+        await applyPart(records, lastOffset, false);
+      }
       await this.relay(partition);
-      const deadLetters = records
-        .filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r)))
-        .map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
+      const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
       const applied = incarnation as string | null; // assigned in the callback above
       return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied) };
     });
   };
+
+  /**
+   * The partition's state this instance has been applying to is gone (Redis flushed, restarted
+   * without persistence, failed over to an empty replica) or was replaced: applying the batch to
+   * an empty state would be silently wrong, so the partition stops like a log mismatch.
+   */
+  private checkNotVanished(topic: string, partition: number, snapshot: PartitionSnapshot): void {
+    const expected = this.known.get(partition);
+    if (expected === undefined || snapshot.incarnation === expected) return;
+    const detail =
+      snapshot.incarnation === null
+        ? `the partition's state (incarnation ${expected}) vanished from Redis while this instance was applying to it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, "Redis lost")`
+        : `the partition's state was replaced (incarnation ${expected}, now ${snapshot.incarnation}) while this instance was applying to it`;
+    throw this.binder.stop(topic, partition, detail);
+  }
+
+  /** While a rebuilt partition replays what it had applied before the loss: state only, no records to Kafka. */
+  private dropOutputs(change: PartitionChange, partition: number): void {
+    if (change.outbox.length === 0) return;
+    this.options.metrics.outputsRestored.inc({ partition: String(partition) }, change.outbox.length);
+    change.outbox = [];
+  }
 
   private reportCorrupt(error: CorruptStateError, partition: number): PoisonRecordError {
     this.options.metrics.corruptStates.inc();
@@ -194,6 +234,7 @@ export class PartitionProcessor {
             const firing = due.filter((t) => !logic.customersOfTimers([t]).some((c) => corrupt.has(c)));
             try {
               const change = logic.onTimers(snapshot, firing, clock(), dueBy);
+              if (isRestoring(snapshot)) this.dropOutputs(change, partition);
               // A timer of an undecodable customer would be due again every tick: drop it.
               for (const t of due) if (!firing.includes(t)) change.timers.set(t.member, null);
               return change;
@@ -229,6 +270,12 @@ export class PartitionProcessor {
     }
     throw new FenceContentionError(partition, MAX_ATTEMPTS);
   }
+}
+
+/** A rebuilt partition still replaying some topic below its restore bound. */
+function isRestoring(snapshot: PartitionSnapshot): boolean {
+  for (const [topic, until] of snapshot.restoreUpTo ?? []) if ((snapshot.appliedOffsets.get(topic) ?? -1n) < until - 1n) return true;
+  return false;
 }
 
 function maxTime(a: number | null, b: number | null): number | null {

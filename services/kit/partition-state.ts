@@ -56,6 +56,12 @@ export interface PartitionSnapshot {
   incarnation: string | null;
   /** The newest event time applied (ms), or null: timers are judged by it, as the log is read. */
   streamTime: number | null;
+  /**
+   * Set by `state rebuild` after the state was lost: per input topic, the offset the group had
+   * committed then (exclusive). Records below it are applied again without producing their
+   * outputs, which reached Kafka before the loss (see PartitionProcessor). Absent: none.
+   */
+  restoreUpTo?: Map<string, bigint>;
   states: Map<string, string | null>;
 }
 
@@ -180,12 +186,15 @@ export class PartitionStateStore {
       ids.length > 0 ? this.redis.mget(ids.map((id) => this.keys.customer(partition, id))) : Promise.resolve([]),
     ]);
     const appliedOffsets = new Map<string, bigint>();
+    const restoreUpTo = new Map<string, bigint>();
     for (const [field, value] of Object.entries(fence)) {
       if (field.startsWith('o:')) appliedOffsets.set(field.slice(2), BigInt(value));
+      else if (field.startsWith('r:')) restoreUpTo.set(field.slice(2), BigInt(value));
     }
     return {
       version: Number(fence.v ?? 0),
       appliedOffsets,
+      restoreUpTo,
       incarnation: fence.inc ?? null,
       streamTime: fence.st === undefined ? null : Number(fence.st),
       states: new Map(ids.map((id, i) => [id, values[i] ?? null])),

@@ -62,7 +62,7 @@ export class RecommenderProcessor {
     const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
     const { state, tuning, metrics, logger, clock } = this.options;
     return this.queues.run(partition, async () => {
-      const bound = await this.binder.bind(topic, partition, context);
+      const { incarnation: bound } = await this.binder.bind(topic, partition, context);
       const customers = [...new Set(records.map((r) => (r.value as BehaviorEvent).customer_id))];
       let incarnation: string | null = null;
       for (let attempt = 1; ; attempt += 1) {

@@ -34,10 +34,13 @@ const SERVICES: Record<string, (config: StateConfig) => string[]> = {
 };
 /** Services with state shared by all partitions (the recommender's aggregates): reset whole only. */
 const WHOLE_ONLY = new Set(['recommender']);
+/** Services whose outputs go to Kafka: a rebuild replays without producing them again (restore bounds). */
+const KAFKA_OUTPUTS = new Set(['segmenter', 'trigger']);
 
 const USAGE =
-  'usage: state reset --service segmenter|trigger|recommender|results --partitions N[,N...]|all [--group GROUP_ID]\n' +
-  '       state wipe   (deletes every key under REDIS_KEY_PREFIX)';
+  'usage: state reset   --service segmenter|trigger|recommender|results --partitions N[,N...]|all [--group GROUP_ID]\n' +
+  '       state rebuild --service segmenter|trigger|recommender|results|renderer [--group GROUP_ID]   (after the state was lost)\n' +
+  '       state wipe    (deletes every key under REDIS_KEY_PREFIX)';
 
 /** Thrown for a bad command line; runMain prints the message. */
 class UsageError extends Error {}
@@ -97,6 +100,63 @@ async function reset(config: StateConfig, service: string, partitionsArg: string
   }
 }
 
+/**
+ * After the service's Redis state was lost (a flushed or replaced Redis): deletes what is left
+ * of it and replays every partition from the log start. Where the outputs go to Kafka
+ * (segmenter, trigger), each partition's fence gets a restore bound per input topic, the offset
+ * the group had committed: the replay below it rebuilds the state without producing again what
+ * reached Kafka before the loss (PartitionProcessor). Elsewhere (recommender, results: outputs
+ * in Redis) it is a reset of every partition. The renderer has its own (rebuildRenderer).
+ */
+async function rebuild(config: StateConfig, service: string, group: string | undefined): Promise<void> {
+  const inputs = SERVICES[service];
+  if (inputs === undefined) throw new UsageError(`--service: ${JSON.stringify(service)} keeps no state to rebuild; expected one of ${[...Object.keys(SERVICES), 'renderer'].join(', ')}`);
+  if (!KAFKA_OUTPUTS.has(service)) return reset(config, service, 'all', group);
+  const groupId = group ?? config.GROUP_ID ?? `kairos-${service}`;
+  const topics = inputs(config);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger: createLogger({ service: 'state', level: 'warn' }) });
+  const redis = createRedis(config, { connectionName: 'kairos-state' });
+  try {
+    await withAdmin(kafka, async (admin) => {
+      await assertGroupStopped(admin, groupId);
+      const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
+      const bounds = new Map<number, Array<[string, string]>>();
+      const starts = new Map<string, Array<{ partition: number; offset: string }>>();
+      for (const topic of topics) {
+        const ranges = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const { partition, offset } of restoreBounds(ranges, committed?.partitions ?? [])) {
+          bounds.set(partition, [...(bounds.get(partition) ?? []), [`r:${topic}`, offset]]);
+        }
+        starts.set(topic, ranges.map((p) => ({ partition: p.partition, offset: p.low })));
+      }
+      const deleted = await deleteKeysMatching(redis, keys.pattern());
+      for (const [partition, fields] of bounds) await redis.hset(keys.fence(partition), Object.fromEntries(fields));
+      for (const [topic, partitions] of starts) await admin.setOffsets({ groupId, topic, partitions });
+      const summary = [...bounds].sort(([a], [b]) => a - b).map(([p, fields]) => `${p}: ${fields.map(([f, o]) => `${f.slice(2)}@${o}`).join(' ')}`);
+      process.stdout.write(
+        `Rebuild of ${service}: ${deleted} keys deleted; every partition replays from the log start, state only up to where ${groupId} was:\n` +
+          (summary.length > 0 ? summary.map((line) => `  ${line}\n`).join('') : '  (the group had committed nothing: a plain replay)\n') +
+          'Start the service again; it produces records only past those offsets.\n',
+      );
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Per partition with progress past the log start: the committed offset, below which a replay only rebuilds state. */
+export function restoreBounds(
+  ranges: ReadonlyArray<{ partition: number; low: string }>,
+  committed: ReadonlyArray<{ partition: number; offset: string }>,
+): Array<{ partition: number; offset: string }> {
+  const lows = new Map(ranges.map((r) => [r.partition, BigInt(r.low)]));
+  return committed
+    .filter((c) => /^\d+$/.test(c.offset) && lows.has(c.partition) && BigInt(c.offset) > (lows.get(c.partition) as bigint))
+    .map((c) => ({ partition: c.partition, offset: c.offset }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
 async function wipe(config: StateConfig): Promise<void> {
   const redis = createRedis(config, { connectionName: 'kairos-state' });
   try {
@@ -118,6 +178,9 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'wipe' && positionals.length === 1) return wipe(config);
   if (command === 'reset' && positionals.length === 1 && values.service && values.partitions) {
     return reset(config, values.service, values.partitions, values.group);
+  }
+  if (command === 'rebuild' && positionals.length === 1 && values.service && values.partitions === undefined) {
+    return rebuild(config, values.service, values.group);
   }
   throw new UsageError(USAGE);
 }

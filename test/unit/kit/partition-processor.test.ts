@@ -21,6 +21,8 @@ class MemoryStore {
   offsets = new Map<string, bigint>();
   incarnation: string | null = null;
   streamTime: number | null = null;
+  /** Restore bounds as `state rebuild` writes them (fence fields r:<topic>). */
+  restoreUpTo = new Map<string, bigint>();
   states = new Map<string, string>();
   outbox: string[] = [];
   timers = new Map<string, number>();
@@ -33,6 +35,7 @@ class MemoryStore {
       appliedOffsets: new Map(this.offsets),
       incarnation: this.incarnation,
       streamTime: this.streamTime,
+      restoreUpTo: new Map(this.restoreUpTo),
       states: new Map([...customers].map((c) => [c, this.states.get(c) ?? null])),
     };
   }
@@ -293,6 +296,44 @@ describe('PartitionProcessor', () => {
     expect(sent).toEqual(['a:0', 'b:1', 'a:2']);
     expect(outcome.commitMetadata).toBe(commitMetadata(store.incarnation!));
     expect(log.committed?.offset).toBe(0n); // no second binding: the state exists now
+  });
+
+  it('stops a partition whose state vanishes under it (Redis flushed) instead of applying to an empty state', async () => {
+    const { store, processor, sent } = setup();
+    const first = [record(0, 'a')];
+    await processor.handleBatch(first, context(first));
+    // FLUSHALL: the fence, the states, the outbox: all gone, in the same group generation.
+    Object.assign(store, { version: 0, offsets: new Map(), incarnation: null, streamTime: null, states: new Map(), outbox: [] });
+    const next = [record(1, 'b')];
+    const failure = processor.handleBatch(next, context(next));
+    await expect(failure).rejects.toBeInstanceOf(StateLogMismatchError);
+    await expect(failure).rejects.toThrow(/vanished from Redis/);
+    expect(store.states.size).toBe(0);
+    expect(sent).toEqual(['a:0']);
+    expect([...processor.stopped().keys()]).toEqual(['in:0']);
+  });
+
+  it('rebuilt after a loss of its state: replays below the restore bound without producing, then produces past it', async () => {
+    const { store, processor, sent } = setup();
+    store.restoreUpTo.set('in', 3n); // the group had committed offset 3 when the state was lost
+    const first = [record(0, 'a'), record(1, 'b')];
+    await processor.handleBatch(first, context(first));
+    expect(sent).toEqual([]);
+    expect(store.states).toEqual(new Map([['a', '1'], ['b', '1']]));
+    // A timer due while still restoring fires into the state only.
+    store.timers.set('a', 0);
+    await processor.fireDue(0, 1_000n);
+    expect(sent).toEqual([]);
+    // A batch across the bound: offset 2 rebuilds state only, 3 and 4 produce.
+    const across = [record(2, 'a'), record(3, 'a'), record(4, 'b')];
+    await processor.handleBatch(across, context(across));
+    expect(sent).toEqual(['a:3', 'b:4']);
+    expect(store.states).toEqual(new Map([['a', '3'], ['b', '2']]));
+    expect(store.offsets.get('in')).toBe(4n);
+    // Past the bound, timers produce again.
+    store.timers.set('b', 0);
+    await processor.fireDue(0, 1_000n);
+    expect(sent).toContain('timer:b');
   });
 
   it.each([
