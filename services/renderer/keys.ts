@@ -24,6 +24,10 @@ export class RendererKeys {
   ledger(partition: number, triggerId: string): string {
     return `${this.tag(partition)}:l:${triggerId}`;
   }
+  /** Set once the partition has state: its absence later, under a running instance, means Redis lost it. */
+  stateMarker(partition: number): string {
+    return `${this.tag(partition)}:state`;
+  }
   outbox(partition: number): string {
     return `${this.tag(partition)}:outbox`;
   }

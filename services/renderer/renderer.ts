@@ -15,6 +15,7 @@ import { parseMailbox, type Mailbox, type MailboxProblem, type Sender } from '..
 import { DirtyRenderError, render, TemplateRenderError, type RenderedEmail } from '../core/templates';
 import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
+import { StateLogMismatchError } from '../kit/log-binding';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
 import { encodeOutboxRecord, type OutboxRelay } from '../kit/outbox-relay';
@@ -143,6 +144,8 @@ function resumedEmail(campaign: Campaign, arm: string | null, tags: OutcomeTags)
 
 export class Renderer {
   private readonly queues = new PartitionQueues();
+  /** Partitions whose state marker this instance has seen (or created). */
+  private readonly statePartitions = new Set<number>();
   private timerLoop: PeriodicTask | undefined;
 
   constructor(private readonly options: RendererOptions) {}
@@ -150,11 +153,29 @@ export class Renderer {
   /** The ConsumerRunner handler for all three input topics. */
   handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome | void> => {
     const { topics } = this.options;
+    await this.checkStatePresent(context.topic, context.partition);
     if (context.topic === topics.profiles) return this.applyProfiles(context.partition, records);
     if (context.topic === topics.events) return this.applyEvents(context.partition, records);
     if (context.topic === topics.triggers) return this.queues.run(context.partition, () => this.handleTriggers(records, context));
     throw new Error(`renderer got a batch of ${context.topic}, which it does not read`);
   };
+
+  /**
+   * A partition whose state this instance saw must still have it: Redis flushed, restarted
+   * without persistence or failed over to an empty replica would otherwise make every trigger
+   * "no profile" and forget every send. The partition stops instead (docs/operations.md, "Redis lost").
+   */
+  private async checkStatePresent(topic: string, partition: number): Promise<void> {
+    if (await this.options.store.stateMarked(partition, !this.statePartitions.has(partition))) {
+      this.statePartitions.add(partition);
+      return;
+    }
+    if (!this.statePartitions.has(partition)) {
+      this.statePartitions.add(partition); // just created: a fresh partition
+      return;
+    }
+    throw new StateLogMismatchError(topic, partition, "the renderer's state of this partition (profiles, send ledger) vanished from Redis while this instance was using it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, \"Redis lost\")");
+  }
 
   private async applyProfiles(partition: number, records: ConsumedRecord<unknown>[]): Promise<void> {
     const { store } = this.options;

@@ -5,7 +5,7 @@
  * outbox is relayed by the kit's OutboxRelay (outbox-relay.ts).
  */
 import { Mailbox, parseMailbox } from '../core/recipients';
-import type { CustomerProfile, EmailStatus, TriggerFired } from '../core/types';
+import type { CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
 import { segmentStateView, type SegmentStateView } from '../core/segments';
 import { FeedbackKeys, parseCampaignPause, type CampaignPause } from '../kit/feedback-keys';
 import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
@@ -185,6 +185,12 @@ export class RendererStore {
     loadServiceScripts(redis, 'renderer');
   }
 
+  /** Whether the partition's state marker is there; `create` sets it when it is not. */
+  async stateMarked(partition: number, create = false): Promise<boolean> {
+    if (create) return (await this.redis.set(this.keys.stateMarker(partition), '1', 'NX')) === null;
+    return (await this.redis.exists(this.keys.stateMarker(partition))) === 1;
+  }
+
   async storeProfile(partition: number, profile: CustomerProfile): Promise<boolean> {
     const key = this.keys.customer(partition, profile.customer_id);
     return (await runScript<number>(this.redis, 'storeProfile', [key], [profile.updated_at, JSON.stringify(profile)])) === 1;
@@ -287,6 +293,27 @@ export class RendererStore {
     const { keys, args } = finishTriggerArgs(this.keys, input, this.ledgerTtlMs);
     const [applied] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
     return applied === 1;
+  }
+
+  /**
+   * Restores a trigger's ledger entry from its EmailOutcome (`state rebuild`); a send that went
+   * out, or a holdout's virtual one, joins the customer's recent sends. A `deferred` outcome is
+   * not restored (the trigger it would re-run is not in the outcome): false.
+   */
+  async restoreOutcome(partition: number, outcome: EmailOutcome): Promise<boolean> {
+    if (outcome.status === 'deferred') return false;
+    const countsAsSend = outcome.status === 'sent' || (outcome.status === 'skipped' && outcome.holdout === true);
+    const tags: OutcomeTags = { experiment: outcome.experiment ?? null, holdout: outcome.holdout === true, variables: outcome.variables ?? {}, segments: outcome.segments ?? [] };
+    await runScript(
+      this.redis,
+      'restoreOutcome',
+      [this.keys.ledger(partition, outcome.trigger_id), this.keys.sends(partition, outcome.customer_id)],
+      [
+        outcome.trigger_id, outcome.status, outcome.campaign ?? '', outcome.variant ?? '', outcome.ses_message_id ?? '', outcome.reason ?? '',
+        outcome.at, this.ledgerTtlMs, JSON.stringify(tags), countsAsSend ? '1' : '',
+      ],
+    );
+    return true;
   }
 
   async dueTimers(partition: number, now: number, limit: number): Promise<string[]> {

@@ -1,7 +1,8 @@
 /**
- * Resets or wipes the services' Redis state, so a log can be replayed into a fresh state.
+ * Resets, rebuilds or wipes the services' Redis state, so a log can be replayed into a fresh state.
  *
  *   node dist/services/tools/state.js reset --service trigger --partitions 0,3   # or --partitions all
+ *   node dist/services/tools/state.js rebuild --service segmenter                # after Redis lost the state
  *   node dist/services/tools/state.js wipe                                       # every key under REDIS_KEY_PREFIX
  *
  * `reset` is what an operator runs after a service stopped a partition because its state does
@@ -10,19 +11,33 @@
  * service's consumer group back to the start of those partitions of each input topic, so the
  * next start replays them into a fresh state. It refuses while the group has running members.
  *
+ * `rebuild` is for a Redis that lost the state while Kafka kept the logs (see rebuild and
+ * rebuildRenderer): the replay gives the same state without producing again what reached Kafka.
+ *
  * `wipe` deletes every key under `{<REDIS_KEY_PREFIX>:` (all services, sends ledger included)
  * and nothing else in that Redis; `make down`, which also wipes the local broker, runs it.
  */
 import { parseArgs } from 'node:util';
 import type { Admin } from 'kafkajs';
-import { commonShape, loadConfig, runMain, stringVar } from '../kit/config';
+import { commonShape, durationVar, loadConfig, runMain, stringVar } from '../kit/config';
 import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { PartitionKeys } from '../kit/partition-state';
 import { createRedis } from '../kit/redis';
 import { deleteKeysMatching, globEscape } from '../kit/redis-scan';
+import { randomUUID } from 'node:crypto';
+import { AvroCodec, recordTypes } from '../kit/codec';
+import { decodeRecord, DEFAULT_MAX_CLOCK_SKEW_MS, type AnyTopicBinding, type ConsumedRecord, type TopicBinding } from '../kit/consumer-runner';
+import { behaviorEventsInput, customerProfilesInput, emailOutcomesInput } from '../kit/inputs';
+import { readToEnd } from '../kit/kafka';
+import { partitionOf } from '../kit/partitioner';
+import { PoisonRecordError } from '../kit/poison';
+import type { BehaviorEvent, CustomerProfile, EmailOutcome } from '../core/types';
+import { rendererShape } from '../renderer/config';
+import { RendererKeys } from '../renderer/keys';
+import { RendererStore } from '../renderer/store';
 
-const shape = { ...commonShape, GROUP_ID: stringVar().optional() };
+const shape = { ...commonShape, GROUP_ID: stringVar().optional(), LEDGER_TTL: rendererShape.LEDGER_TTL, MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS) };
 type StateConfig = ReturnType<typeof loadConfig<typeof shape>>;
 
 /** The services whose state is per input partition, with their input topics. */
@@ -109,6 +124,7 @@ async function reset(config: StateConfig, service: string, partitionsArg: string
  * in Redis) it is a reset of every partition. The renderer has its own (rebuildRenderer).
  */
 async function rebuild(config: StateConfig, service: string, group: string | undefined): Promise<void> {
+  if (service === 'renderer') return rebuildRenderer(config, group);
   const inputs = SERVICES[service];
   if (inputs === undefined) throw new UsageError(`--service: ${JSON.stringify(service)} keeps no state to rebuild; expected one of ${[...Object.keys(SERVICES), 'renderer'].join(', ')}`);
   if (!KAFKA_OUTPUTS.has(service)) return reset(config, service, 'all', group);
@@ -140,6 +156,92 @@ async function rebuild(config: StateConfig, service: string, group: string | und
           'Start the service again; it produces records only past those offsets.\n',
       );
     });
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The renderer keeps no offsets in its state (its triggers offsets stay where they are: no
+ * trigger is handled twice), so its rebuild reads what its state was made of back into Redis:
+ * every profile (customer.profiles), every unsubscribe and resubscribe (behavior.events), and
+ * the send ledger with the customers' recent sends from its own email.outcomes. Records are
+ * read with the renderer's own checks (what it dead-lettered stays out). Not restored: a
+ * `deferred` send still waiting for its quiet hours to end (counted and printed), the
+ * address-level suppression list of bounces and complaints (SES's account-level suppression
+ * list still holds those addresses) and campaign pauses (set them again).
+ */
+async function rebuildRenderer(config: StateConfig, group: string | undefined): Promise<void> {
+  const groupId = group ?? config.GROUP_ID ?? 'kairos-renderer';
+  const logger = createLogger({ service: 'state', level: 'warn' });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger });
+  const redis = createRedis(config, { connectionName: 'kairos-state' });
+  const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
+  const types = recordTypes();
+  const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
+  const store = new RendererStore(redis, keys, config.LEDGER_TTL);
+  const counts = { profiles: 0, erased: 0, optOuts: 0, outcomes: 0, deferred: 0, refused: 0 };
+  /** Reads `topic` to its end through `binding`; records the renderer refused are counted and left out. */
+  const readAll = async (topic: string, binding: AnyTopicBinding, apply: (record: ConsumedRecord<unknown>) => Promise<void>) => {
+    let read = 0;
+    await readToEnd(kafka, topic, {
+      groupId: `kairos-state-rebuild-${randomUUID()}`,
+      timeoutMs: 30 * 60_000,
+      onMessage: async (message, partition) => {
+        read += 1;
+        if (read % 10_000 === 0) process.stdout.write(`\r  ${topic}: ${read} records`);
+        const record = await decodeRecord(binding as TopicBinding<never>, partition, message, { codec, now: Date.now(), maxClockSkewMs: config.MAX_CLOCK_SKEW }).catch((error: unknown) => {
+          if (error instanceof PoisonRecordError) return null;
+          throw error;
+        });
+        if (record === null) counts.refused += 1;
+        else await apply(record);
+      },
+    });
+    process.stdout.write(`\r  ${topic}: ${read} records read\n`);
+  };
+  try {
+    await withAdmin(kafka, async (admin) => {
+      await assertGroupStopped(admin, groupId);
+      const partitions = (await admin.fetchTopicOffsets(config.TOPIC_TRIGGERS)).length;
+      let deleted = 0;
+      for (let p = 0; p < partitions; p += 1) deleted += await deleteKeysMatching(redis, `${globEscape(keys.tag(p))}*`);
+      process.stdout.write(`Rebuild of the renderer: ${deleted} per-partition keys deleted; reading its inputs back\n`);
+      await readAll(config.TOPIC_CUSTOMER_PROFILES, customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile), async (record) => {
+        const profile = record.value as CustomerProfile | null;
+        if (profile === null) {
+          await store.eraseCustomer(partitionOf(record.key as string, partitions), record.key as string);
+          counts.erased += 1;
+        } else {
+          await store.storeProfile(partitionOf(profile.customer_id, partitions), profile);
+          counts.profiles += 1;
+        }
+      });
+      await readAll(config.TOPIC_BEHAVIOR_EVENTS, behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent), async (record) => {
+        const event = record.value as BehaviorEvent;
+        if (event.type !== 'unsubscribe' && event.type !== 'resubscribe') return;
+        const partition = partitionOf(event.customer_id, partitions);
+        if (event.type === 'unsubscribe') await store.markUnsubscribed(partition, event.customer_id, event.occurred_at);
+        else await store.markResubscribed(partition, event.customer_id, event.occurred_at);
+        counts.optOuts += 1;
+      });
+      const pendingDeferred = new Set<string>();
+      await readAll(config.TOPIC_EMAIL_OUTCOMES, emailOutcomesInput(config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome), async (record) => {
+        const outcome = record.value as EmailOutcome;
+        if (await store.restoreOutcome(partitionOf(outcome.customer_id, partitions), outcome)) {
+          pendingDeferred.delete(outcome.trigger_id);
+          counts.outcomes += 1;
+        } else pendingDeferred.add(outcome.trigger_id);
+      });
+      counts.deferred = pendingDeferred.size;
+      for (let p = 0; p < partitions; p += 1) await store.stateMarked(p, true);
+    });
+    process.stdout.write(
+      `Restored ${counts.profiles} profiles (${counts.erased} erased), ${counts.optOuts} unsubscribes/resubscribes and ${counts.outcomes} ledger entries; ` +
+        `${counts.refused} records the renderer refuses were left out.\n` +
+        (counts.deferred > 0 ? `Not restored: ${counts.deferred} deferred sends still waiting for quiet hours to end (their triggers are not re-read).\n` : '') +
+        'Not restored: the bounce/complaint suppression list and campaign pauses (docs/operations.md, "Redis lost"). Start the renderer again.\n',
+    );
   } finally {
     redis.disconnect();
   }
