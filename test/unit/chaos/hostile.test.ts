@@ -5,15 +5,11 @@
  * run through the real ConsumerRunner with the real input bindings (services/kit/inputs.ts) and
  * the real codec over a registry stand-in that knows the two schema ids.
  */
-import pino from 'pino';
-import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
-import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
-import { AvroCodec, recordTypes } from '../../../services/kit/codec';
-import { ConsumerRunner, type ConsumedRecord } from '../../../services/kit/consumer-runner';
+import { recordTypes } from '../../../services/kit/codec';
 import { DLQ_HEADERS } from '../../../services/kit/dlq';
 import { behaviorEventsInput, customerProfilesInput } from '../../../services/kit/inputs';
 import { HOSTILE_CATEGORIES, HUGE_STRING_CHARS, LONG_ID_CHARS, hostileRecords, interleave, type HostileContext, type HostileRecord } from '../../../bench/chaos/hostile';
-import { stubConsumer } from '../../support/stub-consumer';
+import { throughEdge, type EdgeOutcome } from '../../support/edge-runner';
 
 const NOW = Date.parse('2026-12-01T10:00:00Z');
 const EVENTS_ID = 7;
@@ -23,55 +19,12 @@ const context: HostileContext = { eventsSchemaId: EVENTS_ID, profilesSchemaId: P
 const types = recordTypes();
 
 /** What the services do with each record: run through the ConsumerRunner as kafkajs would hand it over. */
-async function throughRunner(records: readonly HostileRecord[]): Promise<Array<{ accepted: ConsumedRecord<unknown> } | { dead: Message }>> {
-  const registry = {
-    getSchema: async (id: number) => {
-      if (id === EVENTS_ID) return types.BehaviorEvent;
-      if (id === PROFILES_ID) return types.CustomerProfile;
-      throw Object.assign(new Error(`No content with ID '${id}' was found.`), { status: 404 });
-    },
-  } as unknown as SchemaRegistry;
-  const { consumer, eachBatch } = stubConsumer();
-  const dead: Message[] = [];
-  const producer = { send: async ({ messages }: { messages: Message[] }) => void dead.push(...messages) } as unknown as Producer;
-  const accepted: ConsumedRecord<unknown>[] = [];
-  const runner = new ConsumerRunner({
-    consumer,
-    producer,
-    codec: new AvroCodec(registry),
-    logger: pino({ level: 'silent' }),
-    instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },
-    service: 'test',
-    groupId: 'test',
-    bindings: [behaviorEventsInput(TOPICS.events, types.BehaviorEvent), customerProfilesInput(TOPICS.profiles, types.CustomerProfile)],
-    handler: async (batch) => void accepted.push(...batch),
-    clock: () => NOW,
-  });
-  await runner.start();
-  const outcome = new Map<string, { accepted: ConsumedRecord<unknown> } | { dead: Message }>();
-  for (const topic of ['events', 'profiles'] as const) {
-    const messages: KafkaMessage[] = records
-      .map((record, index) => ({ record, index }))
-      .filter(({ record }) => record.topic === topic)
-      .map(({ record, index }) => ({ key: record.key, value: record.value, offset: String(index), timestamp: String(NOW), attributes: 0, headers: {} }));
-    if (messages.length === 0) continue;
-    const batch = {
-      topic: TOPICS[topic],
-      partition: 0,
-      messages,
-      isEmpty: () => false,
-      lastOffset: () => messages[messages.length - 1].offset,
-      offsetLag: () => '0',
-    } as unknown as Batch;
-    await eachBatch({ batch, heartbeat: async () => undefined, resolveOffset: () => undefined, isRunning: () => true, isStale: () => false, pause: () => () => undefined } as unknown as EachBatchPayload);
-  }
-  for (const record of accepted) outcome.set(record.offset, { accepted: record });
-  for (const message of dead) outcome.set(String(message.headers?.[DLQ_HEADERS.offset]), { dead: message });
-  return records.map((_, index) => {
-    const found = outcome.get(String(index));
-    if (!found) throw new Error(`record #${index} was neither handled nor dead-lettered`);
-    return found;
-  });
+function throughRunner(records: readonly HostileRecord[]): Promise<EdgeOutcome[]> {
+  return throughEdge(
+    [behaviorEventsInput(TOPICS.events, types.BehaviorEvent), customerProfilesInput(TOPICS.profiles, types.CustomerProfile)],
+    records.map((r) => ({ topic: TOPICS[r.topic], key: r.key, value: r.value })),
+    { schemas: new Map([[EVENTS_ID, types.BehaviorEvent], [PROFILES_ID, types.CustomerProfile]]), now: NOW },
+  );
 }
 
 describe('hostile records for the chaos suite', () => {
