@@ -20,7 +20,7 @@
 import type { Type } from 'avsc';
 import { recordTypes } from '../../services/kit/codec';
 import { seededRandom } from '../../services/tools/synthetic';
-import type { BehaviorEvent, CustomerProfile } from '../../services/core/types';
+import { behaviorEvent, customerProfile, type BehaviorEvent, type CustomerProfile } from '../../services/core/types';
 
 export type HostileCategory =
   | 'random_bytes'
@@ -157,34 +157,8 @@ function avroBody(type: Type, value: unknown): Buffer {
   return type.toBuffer(value);
 }
 
-function event(fields: Partial<BehaviorEvent> & Pick<BehaviorEvent, 'event_id' | 'customer_id' | 'type' | 'occurred_at'>): BehaviorEvent {
-  return {
-    product_id: null,
-    category: null,
-    quantity: null,
-    value_cents: null,
-    currency: null,
-    order_id: null,
-    campaign_id: null,
-    message_id: null,
-    properties: {},
-    ...fields,
-  };
-}
-
-function profile(fields: Partial<CustomerProfile> & Pick<CustomerProfile, 'customer_id' | 'updated_at'>): CustomerProfile {
-  return {
-    email: null,
-    first_name: null,
-    last_name: null,
-    locale: null,
-    timezone: null,
-    country: null,
-    consent_email: false,
-    attributes: {},
-    ...fields,
-  };
-}
+const event = behaviorEvent;
+const profile = customerProfile;
 
 /** Value Buffers of huge_string records, one per variant, schema id and `now` (see the module's doc). */
 const hugeValues = new Map<string, Buffer>();
