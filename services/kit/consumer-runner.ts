@@ -2,7 +2,7 @@ import type { Batch, Consumer, IHeaders, KafkaMessage, Producer } from 'kafkajs'
 import type { Type } from 'avsc';
 import type { Logger } from 'pino';
 import type { AvroCodec } from './codec';
-import { deadLetterMessage, dlqTopic } from './dlq';
+import { deadLetterMessage, deadLetterSends, DLQ_HEADERS, dlqTopic, isTooLargeError, withoutValue } from './dlq';
 import { KairosError } from './errors';
 import { StateLogMismatchError } from './log-binding';
 import { PoisonRecordError, type PoisonReason } from './poison';
@@ -316,16 +316,24 @@ export class ConsumerRunner {
     if (deadLetters.length === 0) return;
     const { producer, logger, groupId, service, instrumentation } = this.options;
     const at = this.clock();
-    if (this.options.produceDeadLetters !== false) await producer.send({
-      topic: dlqTopic(batch.topic, this.options.dlqSuffix),
-      acks: -1,
-      messages: deadLetters.map(({ message, reason, error }) =>
-        deadLetterMessage(
-          { topic: batch.topic, partition: batch.partition, message },
-          { reason, error, consumerGroup: groupId, service, at },
-        ),
-      ),
-    });
+    if (this.options.produceDeadLetters !== false) {
+      const topic = dlqTopic(batch.topic, this.options.dlqSuffix);
+      const messages = deadLetters.map(({ message, reason, error }) =>
+        deadLetterMessage({ topic: batch.topic, partition: batch.partition, message }, { reason, error, consumerGroup: groupId, service, at }),
+      );
+      for (const send of deadLetterSends(messages)) {
+        try {
+          await producer.send({ topic, acks: -1, messages: send });
+        } catch (err) {
+          // Refused as too large, a send of one copy is sent again without its value: a record
+          // at the input's size limit does not fit with the DLQ headers, and failing the batch
+          // would stop the service on it after every restart. Any other error fails the batch.
+          if (send.length > 1 || !isTooLargeError(err)) throw err;
+          logger.warn({ topic: batch.topic, partition: batch.partition, offset: String(send[0].headers?.[DLQ_HEADERS.offset]), bytes: send[0].value?.length }, 'dead letter too large for the DLQ topic; sent without its value');
+          await producer.send({ topic, acks: -1, messages: [withoutValue(send[0])] });
+        }
+      }
+    }
     for (const { message, reason, error } of deadLetters) {
       instrumentation.deadLettered(batch.topic, reason);
       logger.warn(

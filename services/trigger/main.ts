@@ -8,8 +8,10 @@
 import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
-import { bindTopic } from '../kit/consumer-runner';
-import { behaviorEventsInput } from '../kit/inputs';
+import type { Type } from 'avsc';
+import type { SchemaName } from '../kit/codec';
+import type { AnyTopicBinding } from '../kit/consumer-runner';
+import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/triggers';
 import { TriggerLogic } from './adapter';
@@ -32,6 +34,19 @@ function stateTtlMs(rules: readonly TriggerRule[], slack: number): number {
   return longestHorizonMs(rules) + slack;
 }
 
+/**
+ * What the trigger reads. customer.profiles only for erasure (a tombstone removes the
+ * customer's windows, cart and timers), but with the edge checks every service applies to it
+ * (kit/inputs.ts: key and record limits, validation, the event-time bound), so a bad profile is
+ * dead-lettered by every reader alike and a tombstone with an over-long key erases nothing.
+ */
+export function triggerInputs(
+  config: Pick<TriggerConfig, 'TOPIC_BEHAVIOR_EVENTS' | 'TOPIC_CUSTOMER_PROFILES'>,
+  types: Record<SchemaName, Type>,
+): AnyTopicBinding[] {
+  return [behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent), customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile)];
+}
+
 /** Starts the trigger service; tests pass a clock and a logger. */
 export async function startTrigger(
   config: TriggerConfig,
@@ -42,12 +57,7 @@ export async function startTrigger(
     name: 'trigger',
     config,
     stateTtlMs: stateTtlMs(rules, config.STATE_TTL_SLACK),
-    inputs: (types) => [
-      behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent),
-      // Only for erasure: a tombstone removes the customer's windows, cart and timers.
-      // The time check too, so a profile from the future is dead-lettered by every service alike.
-      bindTopic({ topic: config.TOPIC_CUSTOMER_PROFILES, type: types.CustomerProfile, tombstones: true, keyField: 'customer_id', eventTimeField: 'updated_at' }),
-    ],
+    inputs: (types) => triggerInputs(config, types),
     logic: async ({ output, metrics }) =>
       new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics, config.TOPIC_CUSTOMER_PROFILES),
     ...overrides,
