@@ -120,6 +120,7 @@ describe('loadLuaScripts', () => {
       'finishTrigger',
       'markOptOutTime',
       'reserveSend',
+      'restoreOutcome',
       'storeProfile',
       'takeSendToken',
     ]);
