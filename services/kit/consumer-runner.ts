@@ -71,7 +71,16 @@ export interface BatchOutcome {
   deadLetters?: Array<{ record: ConsumedRecord<unknown>; error: Error }>;
   /** Stored with the committed offset (see log-binding.ts); null or absent stores none. */
   commitMetadata?: string | null;
+  /**
+   * The handler took the records below this offset only: the rest must wait (a rebuilt
+   * partition holds records past its restore bound until every topic reached its bound). The
+   * runner commits up to it and reads the partition again from there after a short pause.
+   */
+  readAgainFrom?: string;
 }
+
+/** How long a partition waits before its held records are read again (see BatchOutcome.readAgainFrom). */
+const READ_AGAIN_PAUSE_MS = 250;
 
 export interface BatchContext {
   topic: string;
@@ -237,6 +246,16 @@ export class ConsumerRunner {
             }
             throw membershipError(error) ?? classified(error);
           }
+          const again = outcome?.readAgainFrom;
+          if (again !== undefined) {
+            if (BigInt(again) > BigInt(batch.messages[0]?.offset ?? again)) resolveOffset((BigInt(again) - 1n).toString());
+            await this.commit(batch.topic, batch.partition, again, outcome?.commitMetadata ?? null).catch((error: unknown) => {
+              throw membershipError(error) ?? error;
+            });
+            this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
+            await new Promise((resolve) => setTimeout(resolve, READ_AGAIN_PAUSE_MS));
+            return;
+          }
           resolveOffset(batch.lastOffset());
           await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()), outcome?.commitMetadata ?? null).catch((error: unknown) => {
             throw membershipError(error) ?? error;
@@ -293,7 +312,9 @@ export class ConsumerRunner {
       const reason = failed.error instanceof PoisonRecordError ? failed.error.reason : 'processing';
       deadLetters.push({ message, reason, error: failed.error });
     }
-    await this.sendDeadLetters(batch, deadLetters);
+    // Records the handler holds are read again: their dead letters go out then.
+    const held = outcome?.readAgainFrom === undefined ? null : BigInt(outcome.readAgainFrom);
+    await this.sendDeadLetters(batch, held === null ? deadLetters : deadLetters.filter((d) => BigInt(d.message.offset) < held));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.options.instrumentation.batchProcessed(
       batch.topic,

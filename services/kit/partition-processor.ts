@@ -83,6 +83,8 @@ export class PartitionProcessor {
   private readonly binder: LogBinder;
   /** Partition -> the incarnation of the state this instance applied to: a fence without it later means the state vanished. */
   private readonly known = new Map<number, string>();
+  /** Partitions found with every restore bound reached (or none). */
+  private readonly restored = new Set<number>();
 
   constructor(private readonly options: PartitionProcessorOptions) {
     this.binder = new LogBinder(options);
@@ -134,20 +136,28 @@ export class PartitionProcessor {
         if (incarnation !== null) this.known.set(partition, incarnation);
         dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
       };
+      // After a rebuild (state rebuild): below this topic's restore bound, state only; past it,
+      // records wait until every topic of the partition reached its bound. Read in another
+      // order than in the original run, they could produce again what it produced then.
       const until = bound.restoreUpTo;
-      if (until !== null && BigInt(context.firstOffset) < until) {
-        // Rebuilt after a loss of the state: up to the group's offset of then, state only.
+      let rest = records;
+      let restFirst = BigInt(context.firstOffset);
+      let readAgainFrom: string | undefined;
+      if (until !== null && restFirst < until) {
         const restoredLast = lastOffset < until - 1n ? lastOffset : until - 1n;
         await applyPart(records.filter((r) => BigInt(r.offset) <= restoredLast), restoredLast, true);
-        if (restoredLast === until - 1n) this.options.logger.info({ topic, partition, upTo: until.toString() }, 'state rebuilt up to where the group was when it was lost; outputs resume');
-        if (lastOffset > restoredLast) await applyPart(records.filter((r) => BigInt(r.offset) > restoredLast), lastOffset, false);
-      } else {
-        await applyPart(records, lastOffset, false);
+        if (restoredLast === until - 1n) this.options.logger.info({ topic, partition, upTo: until.toString() }, 'topic rebuilt up to where the group was when the state was lost');
+        rest = records.filter((r) => BigInt(r.offset) > restoredLast);
+        restFirst = restoredLast + 1n;
+      }
+      if (restFirst <= lastOffset) {
+        if (await this.stillRestoring(partition)) readAgainFrom = restFirst.toString();
+        else await applyPart(rest, lastOffset, false);
       }
       await this.relay(partition);
       const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
-      const applied = incarnation as string | null; // assigned in the callback above
-      return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied) };
+      const applied = incarnation ?? bound.incarnation;
+      return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied), ...(readAgainFrom === undefined ? {} : { readAgainFrom }) };
     });
   };
 
@@ -164,6 +174,14 @@ export class PartitionProcessor {
         ? `the partition's state (incarnation ${expected}) vanished from Redis while this instance was applying to it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, "Redis lost")`
         : `the partition's state was replaced (incarnation ${expected}, now ${snapshot.incarnation}) while this instance was applying to it`;
     throw this.binder.stop(topic, partition, detail);
+  }
+
+  /** Whether a rebuilt partition still replays some topic below its restore bound (remembered once it does not). */
+  private async stillRestoring(partition: number): Promise<boolean> {
+    if (this.restored.has(partition)) return false;
+    if (isRestoring(await this.options.store.fence(partition))) return true;
+    this.restored.add(partition);
+    return false;
   }
 
   /** While a rebuilt partition replays what it had applied before the loss: state only, no records to Kafka. */
@@ -273,7 +291,7 @@ export class PartitionProcessor {
 }
 
 /** A rebuilt partition still replaying some topic below its restore bound. */
-function isRestoring(snapshot: PartitionSnapshot): boolean {
+function isRestoring(snapshot: Pick<PartitionSnapshot, 'restoreUpTo' | 'appliedOffsets'>): boolean {
   for (const [topic, until] of snapshot.restoreUpTo ?? []) if ((snapshot.appliedOffsets.get(topic) ?? -1n) < until - 1n) return true;
   return false;
 }

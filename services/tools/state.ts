@@ -18,12 +18,12 @@
  * and nothing else in that Redis; `make down`, which also wipes the local broker, runs it.
  */
 import { parseArgs } from 'node:util';
-import type { Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { commonShape, durationVar, loadConfig, runMain, stringVar } from '../kit/config';
 import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { PartitionKeys } from '../kit/partition-state';
-import { createRedis } from '../kit/redis';
+import { createRedis, type RedisClient } from '../kit/redis';
 import { deleteKeysMatching, globEscape } from '../kit/redis-scan';
 import { randomUUID } from 'node:crypto';
 import { AvroCodec, recordTypes } from '../kit/codec';
@@ -77,6 +77,20 @@ async function assertGroupStopped(admin: Admin, groupId: string): Promise<void> 
   }
 }
 
+/** Runs `fn` with Kafka (an admin) and Redis clients once `groupId` has no running member. */
+async function withStoppedGroup(config: StateConfig, groupId: string, fn: (clients: { kafka: Kafka; admin: Admin; redis: RedisClient }) => Promise<void>): Promise<void> {
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger: createLogger({ service: 'state', level: 'warn' }) });
+  const redis = createRedis(config, { connectionName: 'kairos-state' });
+  try {
+    await withAdmin(kafka, async (admin) => {
+      await assertGroupStopped(admin, groupId);
+      await fn({ kafka, admin, redis });
+    });
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function reset(config: StateConfig, service: string, partitionsArg: string, group: string | undefined): Promise<void> {
   const inputs = SERVICES[service];
   if (inputs === undefined) throw new UsageError(`--service: ${JSON.stringify(service)} keeps no per-partition state; expected one of ${Object.keys(SERVICES).join(', ')}`);
@@ -85,34 +99,27 @@ async function reset(config: StateConfig, service: string, partitionsArg: string
   }
   const groupId = group ?? config.GROUP_ID ?? `kairos-${service}`;
   const topics = inputs(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger: createLogger({ service: 'state', level: 'warn' }) });
-  const redis = createRedis(config, { connectionName: 'kairos-state' });
-  try {
-    await withAdmin(kafka, async (admin) => {
-      await assertGroupStopped(admin, groupId);
-      const ranges = await admin.fetchTopicOffsets(topics[0]);
-      const partitions = parsePartitions(partitionsArg, ranges.length);
-      const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
-      let deleted = 0;
-      if (WHOLE_ONLY.has(service)) deleted = await deleteKeysMatching(redis, keys.pattern());
-      else {
-        for (const [i, partition] of partitions.entries()) {
-          deleted += await deleteKeysMatching(redis, keys.partitionPattern(partition));
-          process.stdout.write(`\r  deleting ${service} state: partition ${i + 1}/${partitions.length}, ${deleted} keys`);
-        }
-        process.stdout.write('\n');
+  await withStoppedGroup(config, groupId, async ({ admin, redis }) => {
+    const ranges = await admin.fetchTopicOffsets(topics[0]);
+    const partitions = parsePartitions(partitionsArg, ranges.length);
+    const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
+    let deleted = 0;
+    if (WHOLE_ONLY.has(service)) deleted = await deleteKeysMatching(redis, keys.pattern());
+    else {
+      for (const [i, partition] of partitions.entries()) {
+        deleted += await deleteKeysMatching(redis, keys.partitionPattern(partition));
+        process.stdout.write(`\r  deleting ${service} state: partition ${i + 1}/${partitions.length}, ${deleted} keys`);
       }
-      for (const topic of topics) {
-        const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.low]));
-        const offsets = partitions.filter((p) => lows.has(p)).map((partition) => ({ partition, offset: lows.get(partition) as string }));
-        await admin.setOffsets({ groupId, topic, partitions: offsets });
-        process.stdout.write(`  ${groupId} on ${topic}: partitions ${partitions.join(',')} start again at the log start\n`);
-      }
-      process.stdout.write(`Reset ${service} partitions ${partitions.join(',')}: ${deleted} keys deleted; the next start replays them.\n`);
-    });
-  } finally {
-    redis.disconnect();
-  }
+      process.stdout.write('\n');
+    }
+    for (const topic of topics) {
+      const lows = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, p.low]));
+      const offsets = partitions.filter((p) => lows.has(p)).map((partition) => ({ partition, offset: lows.get(partition) as string }));
+      await admin.setOffsets({ groupId, topic, partitions: offsets });
+      process.stdout.write(`  ${groupId} on ${topic}: partitions ${partitions.join(',')} start again at the log start\n`);
+    }
+    process.stdout.write(`Reset ${service} partitions ${partitions.join(',')}: ${deleted} keys deleted; the next start replays them.\n`);
+  });
 }
 
 /**
@@ -130,35 +137,28 @@ async function rebuild(config: StateConfig, service: string, group: string | und
   if (!KAFKA_OUTPUTS.has(service)) return reset(config, service, 'all', group);
   const groupId = group ?? config.GROUP_ID ?? `kairos-${service}`;
   const topics = inputs(config);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger: createLogger({ service: 'state', level: 'warn' }) });
-  const redis = createRedis(config, { connectionName: 'kairos-state' });
-  try {
-    await withAdmin(kafka, async (admin) => {
-      await assertGroupStopped(admin, groupId);
-      const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
-      const bounds = new Map<number, Array<[string, string]>>();
-      const starts = new Map<string, Array<{ partition: number; offset: string }>>();
-      for (const topic of topics) {
-        const ranges = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        for (const { partition, offset } of restoreBounds(ranges, committed?.partitions ?? [])) {
-          bounds.set(partition, [...(bounds.get(partition) ?? []), [`r:${topic}`, offset]]);
-        }
-        starts.set(topic, ranges.map((p) => ({ partition: p.partition, offset: p.low })));
+  await withStoppedGroup(config, groupId, async ({ admin, redis }) => {
+    const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
+    const bounds = new Map<number, Array<[string, string]>>();
+    const starts = new Map<string, Array<{ partition: number; offset: string }>>();
+    for (const topic of topics) {
+      const ranges = await admin.fetchTopicOffsets(topic);
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      for (const { partition, offset } of restoreBounds(ranges, committed?.partitions ?? [])) {
+        bounds.set(partition, [...(bounds.get(partition) ?? []), [`r:${topic}`, offset]]);
       }
-      const deleted = await deleteKeysMatching(redis, keys.pattern());
-      for (const [partition, fields] of bounds) await redis.hset(keys.fence(partition), Object.fromEntries(fields));
-      for (const [topic, partitions] of starts) await admin.setOffsets({ groupId, topic, partitions });
-      const summary = [...bounds].sort(([a], [b]) => a - b).map(([p, fields]) => `${p}: ${fields.map(([f, o]) => `${f.slice(2)}@${o}`).join(' ')}`);
-      process.stdout.write(
-        `Rebuild of ${service}: ${deleted} keys deleted; every partition replays from the log start, state only up to where ${groupId} was:\n` +
-          (summary.length > 0 ? summary.map((line) => `  ${line}\n`).join('') : '  (the group had committed nothing: a plain replay)\n') +
-          'Start the service again; it produces records only past those offsets.\n',
-      );
-    });
-  } finally {
-    redis.disconnect();
-  }
+      starts.set(topic, ranges.map((p) => ({ partition: p.partition, offset: p.low })));
+    }
+    const deleted = await deleteKeysMatching(redis, keys.pattern());
+    for (const [partition, fields] of bounds) await redis.hset(keys.fence(partition), Object.fromEntries(fields));
+    for (const [topic, partitions] of starts) await admin.setOffsets({ groupId, topic, partitions });
+    const summary = [...bounds].sort(([a], [b]) => a - b).map(([p, fields]) => `${p}: ${fields.map(([f, o]) => `${f.slice(2)}@${o}`).join(' ')}`);
+    process.stdout.write(
+      `Rebuild of ${service}: ${deleted} keys deleted; every partition replays from the log start, state only up to where ${groupId} was:\n` +
+        (summary.length > 0 ? summary.map((line) => `  ${line}\n`).join('') : '  (the group had committed nothing: a plain replay)\n') +
+        'Start the service again; it produces records only past those offsets.\n',
+    );
+  });
 }
 
 /**
@@ -173,78 +173,70 @@ async function rebuild(config: StateConfig, service: string, group: string | und
  */
 async function rebuildRenderer(config: StateConfig, group: string | undefined): Promise<void> {
   const groupId = group ?? config.GROUP_ID ?? 'kairos-renderer';
-  const logger = createLogger({ service: 'state', level: 'warn' });
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-state', logger });
-  const redis = createRedis(config, { connectionName: 'kairos-state' });
   const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
   const types = recordTypes();
   const keys = new RendererKeys(config.REDIS_KEY_PREFIX);
-  const store = new RendererStore(redis, keys, config.LEDGER_TTL);
   const counts = { profiles: 0, erased: 0, optOuts: 0, outcomes: 0, deferred: 0, refused: 0 };
-  /** Reads `topic` to its end through `binding`; records the renderer refused are counted and left out. */
-  const readAll = async (topic: string, binding: AnyTopicBinding, apply: (record: ConsumedRecord<unknown>) => Promise<void>) => {
-    let read = 0;
-    await readToEnd(kafka, topic, {
-      groupId: `kairos-state-rebuild-${randomUUID()}`,
-      timeoutMs: 30 * 60_000,
-      onMessage: async (message, partition) => {
-        read += 1;
-        if (read % 10_000 === 0) process.stdout.write(`\r  ${topic}: ${read} records`);
-        const record = await decodeRecord(binding as TopicBinding<never>, partition, message, { codec, now: Date.now(), maxClockSkewMs: config.MAX_CLOCK_SKEW }).catch((error: unknown) => {
-          if (error instanceof PoisonRecordError) return null;
-          throw error;
-        });
-        if (record === null) counts.refused += 1;
-        else await apply(record);
-      },
+  await withStoppedGroup(config, groupId, async ({ kafka, admin, redis }) => {
+    const store = new RendererStore(redis, keys, config.LEDGER_TTL);
+    /** Reads `topic` to its end through `binding`; records the renderer refused are counted and left out. */
+    const readAll = async (topic: string, binding: AnyTopicBinding, apply: (record: ConsumedRecord<unknown>) => Promise<void>) => {
+      let read = 0;
+      await readToEnd(kafka, topic, {
+        groupId: `kairos-state-rebuild-${randomUUID()}`,
+        timeoutMs: 30 * 60_000,
+        onMessage: async (message, partition) => {
+          read += 1;
+          if (read % 10_000 === 0) process.stdout.write(`\r  ${topic}: ${read} records`);
+          const record = await decodeRecord(binding as TopicBinding<never>, partition, message, { codec, now: Date.now(), maxClockSkewMs: config.MAX_CLOCK_SKEW }).catch((error: unknown) => {
+            if (error instanceof PoisonRecordError) return null;
+            throw error;
+          });
+          if (record === null) counts.refused += 1;
+          else await apply(record);
+        },
+      });
+      process.stdout.write(`\r  ${topic}: ${read} records read\n`);
+    };
+    const partitions = (await admin.fetchTopicOffsets(config.TOPIC_TRIGGERS)).length;
+    let deleted = 0;
+    for (let p = 0; p < partitions; p += 1) deleted += await deleteKeysMatching(redis, `${globEscape(keys.tag(p))}*`);
+    process.stdout.write(`Rebuild of the renderer: ${deleted} per-partition keys deleted; reading its inputs back\n`);
+    await readAll(config.TOPIC_CUSTOMER_PROFILES, customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile), async (record) => {
+      const profile = record.value as CustomerProfile | null;
+      if (profile === null) {
+        await store.eraseCustomer(partitionOf(record.key as string, partitions), record.key as string);
+        counts.erased += 1;
+      } else {
+        await store.storeProfile(partitionOf(profile.customer_id, partitions), profile);
+        counts.profiles += 1;
+      }
     });
-    process.stdout.write(`\r  ${topic}: ${read} records read\n`);
-  };
-  try {
-    await withAdmin(kafka, async (admin) => {
-      await assertGroupStopped(admin, groupId);
-      const partitions = (await admin.fetchTopicOffsets(config.TOPIC_TRIGGERS)).length;
-      let deleted = 0;
-      for (let p = 0; p < partitions; p += 1) deleted += await deleteKeysMatching(redis, `${globEscape(keys.tag(p))}*`);
-      process.stdout.write(`Rebuild of the renderer: ${deleted} per-partition keys deleted; reading its inputs back\n`);
-      await readAll(config.TOPIC_CUSTOMER_PROFILES, customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile), async (record) => {
-        const profile = record.value as CustomerProfile | null;
-        if (profile === null) {
-          await store.eraseCustomer(partitionOf(record.key as string, partitions), record.key as string);
-          counts.erased += 1;
-        } else {
-          await store.storeProfile(partitionOf(profile.customer_id, partitions), profile);
-          counts.profiles += 1;
-        }
-      });
-      await readAll(config.TOPIC_BEHAVIOR_EVENTS, behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent), async (record) => {
-        const event = record.value as BehaviorEvent;
-        if (event.type !== 'unsubscribe' && event.type !== 'resubscribe') return;
-        const partition = partitionOf(event.customer_id, partitions);
-        if (event.type === 'unsubscribe') await store.markUnsubscribed(partition, event.customer_id, event.occurred_at);
-        else await store.markResubscribed(partition, event.customer_id, event.occurred_at);
-        counts.optOuts += 1;
-      });
-      const pendingDeferred = new Set<string>();
-      await readAll(config.TOPIC_EMAIL_OUTCOMES, emailOutcomesInput(config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome), async (record) => {
-        const outcome = record.value as EmailOutcome;
-        if (await store.restoreOutcome(partitionOf(outcome.customer_id, partitions), outcome)) {
-          pendingDeferred.delete(outcome.trigger_id);
-          counts.outcomes += 1;
-        } else pendingDeferred.add(outcome.trigger_id);
-      });
-      counts.deferred = pendingDeferred.size;
-      for (let p = 0; p < partitions; p += 1) await store.stateMarked(p, true);
+    await readAll(config.TOPIC_BEHAVIOR_EVENTS, behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent), async (record) => {
+      const event = record.value as BehaviorEvent;
+      if (event.type !== 'unsubscribe' && event.type !== 'resubscribe') return;
+      const partition = partitionOf(event.customer_id, partitions);
+      if (event.type === 'unsubscribe') await store.markUnsubscribed(partition, event.customer_id, event.occurred_at);
+      else await store.markResubscribed(partition, event.customer_id, event.occurred_at);
+      counts.optOuts += 1;
     });
+    const pendingDeferred = new Set<string>();
+    await readAll(config.TOPIC_EMAIL_OUTCOMES, emailOutcomesInput(config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome), async (record) => {
+      const outcome = record.value as EmailOutcome;
+      if (await store.restoreOutcome(partitionOf(outcome.customer_id, partitions), outcome)) {
+        pendingDeferred.delete(outcome.trigger_id);
+        counts.outcomes += 1;
+      } else pendingDeferred.add(outcome.trigger_id);
+    });
+    counts.deferred = pendingDeferred.size;
+    for (let p = 0; p < partitions; p += 1) await store.stateMarked(p, true);
     process.stdout.write(
       `Restored ${counts.profiles} profiles (${counts.erased} erased), ${counts.optOuts} unsubscribes/resubscribes and ${counts.outcomes} ledger entries; ` +
         `${counts.refused} records the renderer refuses were left out.\n` +
         (counts.deferred > 0 ? `Not restored: ${counts.deferred} deferred sends still waiting for quiet hours to end (their triggers are not re-read).\n` : '') +
         'Not restored: the bounce/complaint suppression list and campaign pauses (docs/operations.md, "Redis lost"). Start the renderer again.\n',
     );
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 /** Per partition with progress past the log start: the committed offset, below which a replay only rebuilds state. */

@@ -7,10 +7,12 @@ import type { Consumer, EachBatchPayload } from 'kafkajs';
 export function stubConsumer(): {
   consumer: Consumer;
   commits: Array<{ topic: string; partition: number; offset: string; metadata?: string | null }>;
+  seeks: Array<{ topic: string; partition: number; offset: string }>;
   eachBatch(payload: EachBatchPayload): Promise<void>;
 } {
   let handler: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const commits: Array<{ topic: string; partition: number; offset: string; metadata?: string | null }> = [];
+  const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
   const consumer = {
     events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
     on: () => () => undefined,
@@ -20,11 +22,13 @@ export function stubConsumer(): {
       handler = config.eachBatch;
     },
     commitOffsets: async (offsets: typeof commits) => void commits.push(...offsets),
+    seek: (position: (typeof seeks)[number]) => void seeks.push(position),
     disconnect: async () => undefined,
   } as unknown as Consumer;
   return {
     consumer,
     commits,
+    seeks,
     eachBatch: (payload) => {
       if (handler === undefined) throw new Error('stubConsumer: run() was not called yet');
       return handler(payload);

@@ -24,9 +24,12 @@ const jsonCodec = {
 } as unknown as AvroCodec;
 
 async function harness(handler: BatchHandler, commitOffsets?: () => Promise<void>) {
-  const { consumer, commits, eachBatch } = stubConsumer();
+  const { consumer, commits, seeks, eachBatch } = stubConsumer();
   if (commitOffsets) consumer.commitOffsets = commitOffsets;
-  const producer = { send: async () => [] } as unknown as Producer;
+  const deadLettered: string[] = [];
+  const producer = {
+    send: async ({ messages }: { messages: Array<{ value: Buffer | null }> }) => void deadLettered.push(...messages.map((m) => String(m.value))),
+  } as unknown as Producer;
   const binding = { topic: TOPIC, type: {} as Type } as AnyTopicBinding;
   const runner = new ConsumerRunner({
     consumer, producer, codec: jsonCodec, logger: pino({ level: 'silent' }),
@@ -52,7 +55,7 @@ async function harness(handler: BatchHandler, commitOffsets?: () => Promise<void
       },
     } as unknown as EachBatchPayload);
   };
-  return { runner, commits, batch, paused: () => paused };
+  return { runner, commits, seeks, deadLettered, batch, paused: () => paused };
 }
 
 describe('ConsumerRunner: batch outcomes', () => {
@@ -110,6 +113,9 @@ describe('isRetriable', () => {
     expect(isRetriable(error)).toBe(expected);
   });
 
+});
+
+describe('ConsumerRunner: what kafkajs is handed back', () => {
   it('hands kafkajs a group-membership answer as it is, from the handler or the commit, so it rejoins instead of stopping', async () => {
     // After a broker outage longer than the session: the coordinator no longer knows the member.
     const unknownMember = Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID', retriable: false });
@@ -123,5 +129,13 @@ describe('isRetriable', () => {
     });
     await expect(inCommit.batch(['{}'])).rejects.toBe(rebalancing);
     expect(membershipError(new Error('plain'))).toBeNull();
+  });
+
+  it('a handler holding records (readAgainFrom): commits up to them, reads the partition again from there, dead-letters only what it took', async () => {
+    const h = await harness(async () => ({ readAgainFrom: '2', commitMetadata: 'kairos-state:abc' }));
+    await h.batch(['garbage', '{}', 'garbage', '{}']);
+    expect(h.deadLettered).toEqual(['garbage']); // offset 0; offset 2 is read again
+    expect(h.commits).toEqual([expect.objectContaining({ partition: 2, offset: '2', metadata: 'kairos-state:abc' })]);
+    expect(h.seeks).toEqual([{ topic: TOPIC, partition: 2, offset: '2' }]);
   });
 });

@@ -298,6 +298,21 @@ describe('PartitionProcessor', () => {
     expect(log.committed?.offset).toBe(0n); // no second binding: the state exists now
   });
 
+  it('rebuilt: records past the bound wait (read again) until every topic of the partition reached its own bound', async () => {
+    const { store, processor, sent } = setup();
+    store.restoreUpTo = new Map([['in', 2n], ['profiles', 5n]]);
+    const batch = [record(0, 'a'), record(1, 'a'), record(2, 'b'), record(3, 'b')];
+    const held = await processor.handleBatch(batch, context(batch));
+    expect(held.readAgainFrom).toBe('2'); // 0 and 1 rebuilt; 2 and 3 wait for profiles
+    expect(store.offsets.get('in')).toBe(1n);
+    expect(store.states).toEqual(new Map([['a', '2']]));
+    store.offsets.set('profiles', 4n); // the other topic reached its bound
+    const again = batch.slice(2);
+    const outcome = await processor.handleBatch(again, context(again));
+    expect(outcome.readAgainFrom).toBeUndefined();
+    expect(sent).toEqual(['b:2', 'b:3']);
+  });
+
   it('stops a partition whose state vanishes under it (Redis flushed) instead of applying to an empty state', async () => {
     const { store, processor, sent } = setup();
     const first = [record(0, 'a')];
