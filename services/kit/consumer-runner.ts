@@ -78,6 +78,13 @@ export interface BatchContext {
   partition: number;
   /** The offset one past the batch's last record: what will be committed. */
   nextOffset: string;
+  /** The offset of the batch's first record (decoded or not). */
+  firstOffset: string;
+  /**
+   * Commits an offset of this partition ahead of the batch's own commit (in order with it): the
+   * log binding of a state that is about to be created (log-binding.ts).
+   */
+  commit(offset: string, metadata: string): Promise<void>;
   /** Counts the member's group joins: a new value means the partition may have changed hands. */
   generation: number;
   heartbeat(): Promise<void>;
@@ -226,10 +233,12 @@ export class ConsumerRunner {
               pause();
               return;
             }
-            throw classified(error);
+            throw membershipError(error) ?? classified(error);
           }
           resolveOffset(batch.lastOffset());
-          await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()), outcome?.commitMetadata ?? null);
+          await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()), outcome?.commitMetadata ?? null).catch((error: unknown) => {
+            throw membershipError(error) ?? error;
+          });
         })();
         this.inFlight.add(work);
         try {
@@ -268,6 +277,8 @@ export class ConsumerRunner {
       topic: batch.topic,
       partition: batch.partition,
       nextOffset: nextOffset(batch.lastOffset()),
+      firstOffset: batch.messages[0]?.offset ?? batch.lastOffset(),
+      commit: (offset, metadata) => this.commit(batch.topic, batch.partition, offset, metadata),
       generation: this.generation,
       heartbeat,
       isActive,
@@ -399,6 +410,25 @@ export function isRetriable(error: unknown): boolean {
   if (typeof name === 'string' && RETRIABLE_NAMES.has(name)) return true;
   if (typeof code === 'string' && RETRIABLE_CODES.has(code)) return true;
   return typeof message === 'string' && RETRIABLE_MESSAGES.test(message);
+}
+
+/**
+ * The broker's answers that this member is no longer in the group as it knew it (a rebalance, a
+ * session that expired while the broker was away, a coordinator that moved): kafkajs rejoins the
+ * group when its runner sees one of these types, so they must reach it as they are, never
+ * wrapped (wrapped, a non-retriable type would stop the consumer for good).
+ */
+const MEMBERSHIP_TYPES = new Set(['UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR_FOR_GROUP']);
+
+/** The kafkajs error with a membership type, here or down the cause chain (bounded walk), else null. */
+export function membershipError(error: unknown): Error | null {
+  let current = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
+    const { type, cause } = current as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string' && MEMBERSHIP_TYPES.has(type) && current instanceof Error) return current;
+    current = cause;
+  }
+  return null;
 }
 
 /**

@@ -12,7 +12,9 @@
  * hold the records after the fence. Anything else is a mismatch: the partition is stopped and
  * reported, never skipped.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { BatchContext } from './consumer-runner';
 import { KairosError } from './errors';
 import type { KairosMetrics } from './metrics';
 
@@ -100,8 +102,8 @@ export interface LogInspector {
  * applied, and remembers the partitions it stopped.
  */
 export class LogBinder {
-  /** `topic:partition` -> the generation in which it was checked against the log. */
-  private readonly bound = new Map<string, number>();
+  /** `topic:partition` -> the generation in which it was checked against the log, and the state's incarnation. */
+  private readonly bound = new Map<string, { generation: number; incarnation: string | null }>();
   /** `topic:partition` -> why it was stopped (until a restart after a reset). */
   private readonly stoppedPartitions = new Map<string, string>();
 
@@ -119,11 +121,21 @@ export class LogBinder {
     return this.stoppedPartitions;
   }
 
-  /** Throws StateLogMismatchError (and keeps throwing it for that partition) on a mismatch. */
-  async bind(topic: string, partition: number, generation: number): Promise<void> {
+  /**
+   * Checks the partition against its log once per group generation; throws StateLogMismatchError
+   * (and keeps throwing it for that partition) on a mismatch. Returns the incarnation the state
+   * has, or the one it must be given when it is created (null: none yet, use a new one).
+   *
+   * A topic of the partition with no state applied and no commit yet is bound before anything of
+   * it is applied: the batch's first offset is committed with the incarnation. Otherwise a
+   * service killed between its first apply and its first commit would leave a state the
+   * replacement could not tell from one of a wiped log.
+   */
+  async bind(topic: string, partition: number, batch: Pick<BatchContext, 'generation' | 'firstOffset' | 'commit'>): Promise<string | null> {
     const { store, log, logger, metrics } = this.options;
     const key = `${topic}:${partition}`;
-    if (this.bound.get(key) === generation) return;
+    const known = this.bound.get(key);
+    if (known?.generation === batch.generation) return known.incarnation;
     const fence = await store.fence(partition);
     const applied = fence.appliedOffsets.get(topic) ?? null;
     const view = await log.view(topic, partition);
@@ -146,6 +158,12 @@ export class LogBinder {
     }
     this.stoppedPartitions.delete(key);
     metrics.partitionsStopped.set(this.stoppedPartitions.size);
-    this.bound.set(key, generation);
+    let incarnation = fence.incarnation;
+    if (applied === null && view.committed === null) {
+      incarnation ??= randomUUID();
+      await batch.commit(batch.firstOffset, commitMetadata(incarnation));
+    }
+    this.bound.set(key, { generation: batch.generation, incarnation });
+    return incarnation;
   }
 }

@@ -112,6 +112,18 @@ export function checkpointOf(committed: { offset: string; metadata: string | nul
   return committed.metadata === incarnation ? offset : null;
 }
 
+/**
+ * After a transaction failed with an answer that does not say "fenced" (a coordinator busy with
+ * CONCURRENT_TRANSACTIONS, a timeout): whether the committed checkpoint shows that another owner
+ * committed since. Only this relay's own commits move it to `known` (succeeded) or `attempted`
+ * (landed although the call failed); any other value of this outbox's incarnation is someone
+ * else's work, so this relay is the zombie and must not fence the new owner back.
+ */
+export function takenOver(committed: { offset: string; metadata: string | null } | undefined, incarnation: string, known: number | null, attempted: number): boolean {
+  const checkpoint = checkpointOf(committed, incarnation);
+  return checkpoint !== null && checkpoint !== known && checkpoint !== attempted;
+}
+
 /** What one relay round does with the head it read. */
 export interface RelayPlan {
   /** Records already committed to Kafka (at or above base, below the checkpoint): trim only. */
@@ -312,7 +324,7 @@ export class OutboxRelay {
       // Whatever failed, this producer is done: a fresh one re-reads the checkpoint (the commit may have landed).
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       this.drop(partition);
-      if (isFencedError(error)) {
+      if (isFencedError(error) || (await this.committedByAnother(partition, owner, plan))) {
         this.fenced.set(partition, {
           generation: owner.generation,
           until: Date.now() + (this.options.fencedBackoffMs ?? 30_000),
@@ -325,6 +337,19 @@ export class OutboxRelay {
     }
     owner.checkpoint = plan.nextCheckpoint;
     this.count(topicMessages);
+  }
+
+  /** The checkpoint group's committed offset of the partition (offset -1: none). */
+  private async committedCheckpoint(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
+    const { admin, group, topic } = this.options;
+    const [offsets] = await admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
+    return offsets?.partitions.find((p) => p.partition === partition);
+  }
+
+  /** See takenOver; a failed read of the checkpoint proves nothing (the caller retries with a fresh producer). */
+  private async committedByAnother(partition: number, owner: PartitionProducer, plan: RelayPlan): Promise<boolean> {
+    const committed = await this.committedCheckpoint(partition).catch(() => undefined);
+    return takenOver(committed, owner.incarnation, owner.checkpoint, plan.nextCheckpoint);
   }
 
   /** The partition's transactional producer for this generation, initialized (fencing others) and with its checkpoint read. */
@@ -345,7 +370,7 @@ export class OutboxRelay {
   }
 
   private async initialize(partition: number, generation: number, incarnation: string): Promise<PartitionProducer> {
-    const { kafka, admin, group, topic, transactionalIdPrefix, transactionTimeoutMs } = this.options;
+    const { kafka, group, topic, transactionalIdPrefix, transactionTimeoutMs } = this.options;
     const transactionalId = transactionalIdOf(transactionalIdPrefix, group, topic, partition);
     const producer = kafka.producer({
       transactionalId,
@@ -362,8 +387,7 @@ export class OutboxRelay {
       // completes or aborts its open transaction before answering. An empty transaction sends nothing.
       const fence = await producer.transaction();
       await fence.abort();
-      const [offsets] = await admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
-      const committed = offsets?.partitions.find((p) => p.partition === partition);
+      const committed = await this.committedCheckpoint(partition);
       const checkpoint = checkpointOf(committed, incarnation);
       if (committed !== undefined && Number(committed.offset) >= 0 && checkpoint === null) {
         this.options.logger.warn({ partition, group: checkpointGroupOf(group) }, 'relay checkpoint belongs to an earlier outbox (state reset or lost); ignoring it');

@@ -97,7 +97,7 @@ export class PartitionProcessor {
     const { logic, clock } = this.options;
     const lastOffset = BigInt(context.nextOffset) - 1n;
     return this.queues.run(partition, async () => {
-      await this.binder.bind(topic, partition, context.generation);
+      const bound = await this.binder.bind(topic, partition, context);
       const corrupt = new Map<string, CorruptStateError>();
       let appliedBefore = -1n;
       let incarnation: string | null = null;
@@ -105,7 +105,7 @@ export class PartitionProcessor {
         appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
         incarnation = snapshot.incarnation;
         if (appliedBefore >= lastOffset) return null; // a replay: all applied
-        incarnation ??= randomUUID(); // the first change of a fresh partition records it
+        incarnation ??= bound ?? randomUUID(); // the first change of a fresh partition records it
         for (;;) {
           const fresh = records.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
           let change: PartitionChange;
@@ -128,8 +128,8 @@ export class PartitionProcessor {
       const deadLetters = records
         .filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r)))
         .map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
-      const bound = incarnation as string | null; // assigned in the callback above
-      return { deadLetters, commitMetadata: bound === null ? null : commitMetadata(bound) };
+      const applied = incarnation as string | null; // assigned in the callback above
+      return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied) };
     });
   };
 

@@ -61,6 +61,8 @@ export function tuningOf(config: RecommenderConfig): RecommenderTuning {
 export interface RunningRecommender {
   http: HttpServer;
   runner: ConsumerRunner;
+  /** Resolves if the consumer stops on an error that retrying cannot fix (serviceMain then exits 70). */
+  fatal: Promise<Error>;
   processor: RecommenderProcessor;
   store: RecommendationStore;
   state: PartitionStateStore;
@@ -94,7 +96,7 @@ export async function startRecommender(
   const log = new KafkaLogInspector(clients.admin, config.GROUP_ID);
   const processor = new RecommenderProcessor({ state, store, tuning, logger, metrics, clock, log });
   const binding = behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent);
-  const { http, runner, stop } = await runConsumerService(clients, {
+  const { http, runner, fatal, stop } = await runConsumerService(clients, {
     config,
     bindings: [binding],
     handler: processor.handleBatch,
@@ -111,7 +113,7 @@ export async function startRecommender(
         clock,
       }),
   });
-  return { http, runner, processor, store, state, redis, logger, metrics, stop };
+  return { http, runner, fatal, processor, store, state, redis, logger, metrics, stop };
 }
 
 if (require.main === module) serviceMain('recommender', recommenderShape, (config) => startRecommender(config));

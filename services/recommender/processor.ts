@@ -62,7 +62,7 @@ export class RecommenderProcessor {
     const lastOffset = (BigInt(context.nextOffset) - 1n).toString();
     const { state, tuning, metrics, logger, clock } = this.options;
     return this.queues.run(partition, async () => {
-      await this.binder.bind(topic, partition, context.generation);
+      const bound = await this.binder.bind(topic, partition, context);
       const customers = [...new Set(records.map((r) => (r.value as BehaviorEvent).customer_id))];
       let incarnation: string | null = null;
       for (let attempt = 1; ; attempt += 1) {
@@ -79,7 +79,7 @@ export class RecommenderProcessor {
         const result = applyBatch(byCustomer, snapshot.states, tuning, clock());
         const change = emptyChange();
         change.advance = { topic, offset: lastOffset };
-        incarnation ??= randomUUID(); // the first change of a fresh partition records it
+        incarnation ??= bound ?? randomUUID(); // the first change of a fresh partition records it
         change.incarnation = incarnation;
         change.states = new Map(result.states);
         if (!isEmptyDeltas(result.deltas)) {

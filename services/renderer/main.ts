@@ -53,6 +53,8 @@ export interface RendererOverrides {
 export interface RunningRenderer {
   http: HttpServer;
   runner: ConsumerRunner;
+  /** Resolves if the consumer stops on an error that retrying cannot fix (serviceMain then exits 70). */
+  fatal: Promise<Error>;
   renderer: Renderer;
   store: RendererStore;
   redis: RedisClient;
@@ -169,7 +171,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   });
   group.runner = service.runner;
   const { http, stop } = service;
-  return { http, runner: service.runner, renderer, store, redis, metrics, rendererMetrics, logger, stop };
+  return { http, runner: service.runner, fatal: service.fatal, renderer, store, redis, metrics, rendererMetrics, logger, stop };
 }
 
 if (require.main === module) serviceMain('renderer', rendererShape, (config) => startRenderer(config));

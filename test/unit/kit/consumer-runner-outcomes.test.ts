@@ -8,7 +8,7 @@ import pino from 'pino';
 import type { Batch, EachBatchPayload, KafkaMessage, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
-import { ConsumerRunner, isRetriable, type BatchHandler, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
+import { ConsumerRunner, isRetriable, membershipError, type BatchHandler, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { KairosError } from '../../../services/kit/errors';
 import { StateLogMismatchError } from '../../../services/kit/log-binding';
 import { PoisonRecordError } from '../../../services/kit/poison';
@@ -23,8 +23,9 @@ const jsonCodec = {
   },
 } as unknown as AvroCodec;
 
-async function harness(handler: BatchHandler) {
+async function harness(handler: BatchHandler, commitOffsets?: () => Promise<void>) {
   const { consumer, commits, eachBatch } = stubConsumer();
+  if (commitOffsets) consumer.commitOffsets = commitOffsets;
   const producer = { send: async () => [] } as unknown as Producer;
   const binding = { topic: TOPIC, type: {} as Type } as AnyTopicBinding;
   const runner = new ConsumerRunner({
@@ -107,5 +108,20 @@ describe('isRetriable', () => {
     [Object.assign(new Error('The operation was aborted due to timeout'), { name: 'TimeoutError' }), true],
   ])('%s -> %s', (error, expected) => {
     expect(isRetriable(error)).toBe(expected);
+  });
+
+  it('hands kafkajs a group-membership answer as it is, from the handler or the commit, so it rejoins instead of stopping', async () => {
+    // After a broker outage longer than the session: the coordinator no longer knows the member.
+    const unknownMember = Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID', retriable: false });
+    const inHandler = await harness(async () => {
+      throw new KairosError('heartbeat failed', { retriable: false, cause: unknownMember });
+    });
+    await expect(inHandler.batch(['{}'])).rejects.toBe(unknownMember);
+    const rebalancing = Object.assign(new Error('The group is rebalancing'), { type: 'REBALANCE_IN_PROGRESS', retriable: false });
+    const inCommit = await harness(async () => undefined, async () => {
+      throw rebalancing;
+    });
+    await expect(inCommit.batch(['{}'])).rejects.toBe(rebalancing);
+    expect(membershipError(new Error('plain'))).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import {
   isFencedError,
   OutboxRelay,
   planRelay,
+  takenOver,
   topicMessagesOf,
   transactionalIdOf,
   type OutboxStore,
@@ -48,6 +49,24 @@ describe('checkpointOf: the committed relay checkpoint of this outbox', () => {
     expect(checkpointOf({ offset: '-1', metadata: null }, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '42', metadata: 'inc-0' }, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '42', metadata: null }, 'inc-1')).toBeNull();
+  });
+});
+
+describe('takenOver: after a failed transaction, did another owner commit since?', () => {
+  const at = (offset: number, metadata: string | null = 'inc-1') => ({ offset: String(offset), metadata });
+  it('yes when the checkpoint of this outbox moved to a value this relay never committed', () => {
+    expect(takenOver(at(35), 'inc-1', null, 30)).toBe(true);
+    expect(takenOver(at(35), 'inc-1', 20, 30)).toBe(true);
+    expect(takenOver(at(25), 'inc-1', 20, 30)).toBe(true);
+  });
+  it('no when it is where this relay left it, or where its failed commit may have put it (ambiguous: a fresh producer sorts it out)', () => {
+    expect(takenOver(at(20), 'inc-1', 20, 30)).toBe(false);
+    expect(takenOver(at(30), 'inc-1', 20, 30)).toBe(false);
+  });
+  it('no when nothing is committed, the read failed, or the checkpoint belongs to another incarnation of the outbox', () => {
+    expect(takenOver(at(-1), 'inc-1', null, 30)).toBe(false);
+    expect(takenOver(undefined, 'inc-1', null, 30)).toBe(false);
+    expect(takenOver(at(35, 'inc-0'), 'inc-1', null, 30)).toBe(false);
   });
 });
 

@@ -170,10 +170,12 @@ const record = (offset: number, key: string, eventTime = 0): ConsumedRecord<unkn
   timestamp: 0,
   headers: {},
 });
-const context = (records: ConsumedRecord<unknown>[], generation = 1): BatchContext => ({
+const context = (records: ConsumedRecord<unknown>[], generation = 1, commit: BatchContext['commit'] = async () => undefined): BatchContext => ({
   topic: 'in',
   partition: 0,
   nextOffset: String(Number(records.at(-1)!.offset) + 1),
+  firstOffset: records[0]!.offset,
+  commit,
   generation,
   heartbeat: async () => undefined,
   isActive: () => true,
@@ -275,6 +277,22 @@ describe('PartitionProcessor', () => {
     const outcome = await processor.handleBatch(batch, context(batch));
     expect(store.incarnation).toMatch(/^[0-9a-f-]{36}$/);
     expect(outcome.commitMetadata).toBe(commitMetadata(store.incarnation!));
+  });
+
+  it('binds a fresh state before applying: killed between its first apply and first commit, the next owner goes on', async () => {
+    const { store, log, processor, sent } = setup();
+    const first = [record(0, 'a'), record(1, 'b')];
+    // The binding commit reaches Kafka (the log); the batch's own commit never does (SIGKILL).
+    const toLog: BatchContext['commit'] = async (offset, metadata) => void (log.committed = { offset: BigInt(offset), metadata });
+    await processor.handleBatch(first, context(first, 1, toLog));
+    expect(log.committed).toEqual({ offset: 0n, metadata: commitMetadata(store.incarnation!) });
+    // The replacement (a new generation) reads the same records again, and more.
+    const again = [record(0, 'a'), record(1, 'b'), record(2, 'a')];
+    const outcome = await processor.handleBatch(again, context(again, 2, toLog));
+    expect(processor.stopped().size).toBe(0);
+    expect(sent).toEqual(['a:0', 'b:1', 'a:2']);
+    expect(outcome.commitMetadata).toBe(commitMetadata(store.incarnation!));
+    expect(log.committed?.offset).toBe(0n); // no second binding: the state exists now
   });
 
   it.each([
