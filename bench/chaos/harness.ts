@@ -80,7 +80,7 @@ export function chaosProfile(name: string, seed: number, soakMinutes: number): C
   return {
     name, seed, partitions: 6, customers: 5000, rate: 100, trafficMs: soakMinutes * MINUTE,
     instances: { segmenter: 2, trigger: 2, renderer: 2, recommender: 2 },
-    joinLeave: true, killsPerService: 3, brokerOutageMs: 30_000, redisLoss: true, cluster: true, hostile: 10_000, soakChecks: true,
+    joinLeave: true, killsPerService: 3, brokerOutageMs: 30_000, redisLoss: process.env.CHAOS_REDIS_LOSS?.trim() !== '0', cluster: true, hostile: 10_000, soakChecks: true,
   };
 }
 
@@ -390,7 +390,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     REDIS_KEY_PREFIX: 'chaos',
     ...topicEnv,
     LOG_LEVEL: 'info',
-    KAFKA_SESSION_TIMEOUT: '6s',
+    KAFKA_SESSION_TIMEOUT: '10s',
     MAX_CLOCK_SKEW: '7d',
     KAFKA_TRANSACTIONAL_ID_PREFIX: `chaos-${runId}`,
   });
