@@ -41,8 +41,10 @@ const ROOT = projectRoot();
 const DAY = 24 * 3600_000;
 const MINUTE = 60_000;
 
-export type ServiceName = 'segmenter' | 'trigger' | 'renderer' | 'recommender';
-export const SERVICES: ServiceName[] = ['segmenter', 'trigger', 'renderer', 'recommender'];
+export type ServiceName = 'segmenter' | 'trigger' | 'renderer' | 'recommender' | 'tracker';
+export const SERVICES: ServiceName[] = ['segmenter', 'trigger', 'renderer', 'recommender', 'tracker'];
+/** The services with a consumer group (the tracker only produces). */
+type ConsumerName = Exclude<ServiceName, 'tracker'>;
 
 export interface ChaosProfile {
   name: 'short' | 'full';
@@ -69,7 +71,7 @@ export function chaosProfile(name: string, seed: number, soakMinutes: number): C
   if (name === 'short') {
     return {
       name, seed, partitions: 6, customers: 1500, rate: 60, trafficMs: 90_000,
-      instances: { segmenter: 2, trigger: 2, renderer: 2, recommender: 1 },
+      instances: { segmenter: 2, trigger: 2, renderer: 2, recommender: 1, tracker: 1 },
       joinLeave: false, killsPerService: 1, brokerOutageMs: 15_000, redisLoss: false, cluster: false, hostile: 1000, soakChecks: false,
     };
   }
@@ -79,8 +81,8 @@ export function chaosProfile(name: string, seed: number, soakMinutes: number): C
   }
   return {
     name, seed, partitions: 6, customers: 5000, rate: 100, trafficMs: soakMinutes * MINUTE,
-    instances: { segmenter: 2, trigger: 2, renderer: 2, recommender: 2 },
-    joinLeave: true, killsPerService: 3, brokerOutageMs: 30_000, redisLoss: process.env.CHAOS_REDIS_LOSS?.trim() !== '0', cluster: true, hostile: 10_000, soakChecks: true,
+    instances: { segmenter: 2, trigger: 2, renderer: 2, recommender: 2, tracker: 1 },
+    joinLeave: true, killsPerService: 3, brokerOutageMs: 30_000, redisLoss: process.env.CHAOS_REDIS_LOSS?.trim() !== '0', cluster: process.env.CHAOS_REDIS_CLUSTER?.trim() !== '0', hostile: 10_000, soakChecks: true,
   };
 }
 
@@ -109,6 +111,8 @@ export interface ChaosResult {
   outcomesByStatus: Record<string, number>;
   privacyHits: number;
   logLines: number;
+  /** Opens and clicks of sent emails through the tracker, and the events it published for them. */
+  tracker: { emails: number; hits: number; failedHits: number; events: number };
   memory: { rssMb: Record<string, { first: number; last: number; max: number }>; redisMaxMb: number; maxLag: number; finalLag: number };
   checks: Array<{ name: string; ok: boolean; detail: string }>;
   durationMs: number;
@@ -210,8 +214,8 @@ interface Instance {
 
 class Supervisor {
   readonly instances: Instance[] = [];
-  readonly kills: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0 };
-  readonly unexpectedExits: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0 };
+  readonly kills: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0, tracker: 0 };
+  readonly unexpectedExits: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0, tracker: 0 };
   readonly exitCodes: string[] = [];
   readonly rss = new Map<string, Array<{ t: number; kb: number }>>();
   private readonly logs = new Map<string, WriteStream>();
@@ -377,7 +381,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   };
   const brokers = `127.0.0.1:${broker.port}`;
   const kafka = new Kafka({ brokers: [brokers], clientId: 'kairos-chaos', logLevel: logLevel.NOTHING });
-  const groups: Record<ServiceName, { group: string; inputs: string[] }> = {
+  const groups: Record<ConsumerName, { group: string; inputs: string[] }> = {
     segmenter: { group: 'kairos-segmenter', inputs: [topics.events, topics.profiles] },
     trigger: { group: 'kairos-trigger', inputs: [topics.events, topics.profiles] },
     renderer: { group: 'kairos-renderer', inputs: [topics.triggers, topics.profiles, topics.events] },
@@ -395,17 +399,23 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     KAFKA_TRANSACTIONAL_ID_PREFIX: `chaos-${runId}`,
   });
   const recommenderUrl = `http://127.0.0.1:${19400 + SERVICES.indexOf('recommender') * 10}`;
+  const trackerUrl = `http://127.0.0.1:${19400 + SERVICES.indexOf('tracker') * 10}`;
   const envOf = (service: ServiceName, instance: Instance): Record<string, string> => {
     const env: Record<string, string> = { ...baseEnv(), HTTP_PORT: String(instance.httpPort), TIMER_INTERVAL_MS: service === 'segmenter' ? '1000' : '500' };
     if (service === 'renderer') {
       Object.assign(env, {
         SES_ENDPOINT: sesEndpoint, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', KAIROS_ENV: 'local',
-        LINK_SIGNING_SECRET: 'local-development-only-link-signing-secret', SES_MAX_SEND_RATE: '1000', RECOMMENDER_URL: recommenderUrl,
+        LINK_SIGNING_SECRET: 'local-development-only-link-signing-secret', SES_MAX_SEND_RATE: '1000', RECOMMENDER_URL: recommenderUrl, TRACKING_BASE_URL: trackerUrl,
       });
     }
+    if (service === 'tracker') Object.assign(env, { KAIROS_ENV: 'local', LINK_SIGNING_SECRET: 'local-development-only-link-signing-secret' });
     return env;
   };
   const supervisor = new Supervisor(serviceLogs, envOf, log);
+  /** This run's emails in the shared emulator (its recipients carry the run id). */
+  const runEmails = async () =>
+    ((await (await fetch(`${sesEndpoint}/store`)).json()) as { emails: Array<Record<string, unknown> & { messageId: string; destination: { to: string[] } }> }).emails
+      .filter((e) => e.destination.to.some((to) => to.includes(`${runId}-c`)));
   let producer: Producer | undefined;
   let admin: Admin | undefined;
   const codec = AvroCodec.connect(registryUrl);
@@ -451,24 +461,60 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       }
     }
     const definitions = loadSegmentDefinitions('config/segments.yaml');
-    const segmentStates = new Map<string, SegmentState | null>();
-    const expectedChanges = new Map<string, string[]>();
-    const expectedTriggers = referenceTriggers(referenceEvents, loadTriggerRules('config/triggers.yaml'), { partitions: profile.partitions, now, endDueBy: 'stream-time' });
-    for (const p of profiles) segmentStates.set(p.customer_id, applyProfile(null, p, definitions, now).state);
-    for (const event of referenceEvents) {
-      const result = applyEvent(segmentStates.get(event.customer_id) ?? null, event, definitions, now);
-      if (result.ignored !== null) continue;
-      segmentStates.set(event.customer_id, result.state);
-      for (const change of result.changes) push(expectedChanges, `${change.customer_id}|${change.segment}`, change.change);
-      for (const t of result.triggers) expectedTriggers.set(t.trigger_id, t);
-    }
-    const expectedChangeCount = [...expectedChanges.values()].reduce((s, l) => s + l.length, 0);
-    log(`[chaos] reference: ${expectedChangeCount} segment changes, ${expectedTriggers.size} triggers`);
+    const rules = loadTriggerRules('config/triggers.yaml');
+    /** The pure core folded over `input` (per partition in log order): segment changes per (customer, segment), triggers by id. */
+    const referenceOf = (input: readonly BehaviorEvent[]) => {
+      const segmentStates = new Map<string, SegmentState | null>();
+      const changes = new Map<string, string[]>();
+      const triggers = referenceTriggers(input, rules, { partitions: profile.partitions, now, endDueBy: 'stream-time' });
+      for (const p of profiles) segmentStates.set(p.customer_id, applyProfile(null, p, definitions, now).state);
+      for (const event of input) {
+        const result = applyEvent(segmentStates.get(event.customer_id) ?? null, event, definitions, now);
+        if (result.ignored !== null) continue;
+        segmentStates.set(event.customer_id, result.state);
+        for (const change of result.changes) push(changes, `${change.customer_id}|${change.segment}`, change.change);
+        for (const t of result.triggers) triggers.set(t.trigger_id, t);
+      }
+      return { changes, triggers, changeCount: [...changes.values()].reduce((sum, l) => sum + l.length, 0) };
+    };
+    const planned = referenceOf(referenceEvents);
+    log(`[chaos] reference of the planned stream: ${planned.changeCount} segment changes, ${planned.triggers.size} triggers (recomputed from the log at the end, with the tracker's opens and clicks)`);
 
     await producer.send({ topic: topics.profiles, acks: -1, messages: profiles.map((p) => ({ key: p.customer_id, value: codec.encode(profilesId, types.CustomerProfile, p) })) });
 
     // --- services
     for (const service of SERVICES) for (let i = 0; i < profile.instances[service]; i += 1) supervisor.add(service);
+
+    // --- the tracker: opens (pixel) and clicks (first /c/ link) of a few sent emails every 10 s, through the tracker
+    const hits = { ok: 0, failed: 0, emails: 0, lastFailure: '' };
+    const opened = new Set<string>();
+    let clicking = true;
+    const clicker = (async () => {
+      while (clicking) {
+        await sleep(10_000);
+        try {
+          const fresh = (await runEmails()).filter((e) => !opened.has(e.messageId)).slice(0, 5);
+          for (const email of fresh) {
+            opened.add(email.messageId);
+            hits.emails += 1;
+            const html = String((email.body as { html?: string } | undefined)?.html ?? '');
+            const pixel = /<img src="([^"]+\/o\/[^"]+)"/.exec(html)?.[1];
+            const click = [...html.matchAll(/href="([^"]*)"/g)].map((m) => (m[1] as string).replace(/&amp;/g, '&')).find((href) => href.includes('/c/'));
+            for (const url of [pixel, click]) {
+              if (url === undefined) continue;
+              const status = await fetch(url, { redirect: 'manual' }).then((r) => r.status, (error: Error) => `${error.message} (${(error.cause as Error | undefined)?.message ?? ''})`);
+              if (status === 200 || status === 302 || status === 303) hits.ok += 1;
+              else {
+                hits.failed += 1;
+                hits.lastFailure = `${String(status)} for ${url.slice(0, 40)}...`;
+              }
+            }
+          }
+        } catch {
+          // the emulator busy: next round
+        }
+      }
+    })();
 
     // --- the fault schedule (seeded), in ms from the traffic's start
     const D = profile.trafficMs;
@@ -543,7 +589,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     async function rebuildAfterRedisLoss(): Promise<void> {
       log('[chaos] Redis loss: FLUSHALL on every node');
       await redis.flush();
-      for (const service of ['segmenter', 'trigger', 'recommender'] as ServiceName[]) {
+      for (const service of ['segmenter', 'trigger', 'recommender'] as ConsumerName[]) {
         const instances = supervisor.instances.filter((i) => i.service === service && i.wanted);
         for (const instance of instances) await supervisor.stop(instance, false);
         await waitUntil(`the ${service} group to be empty`, async () => {
@@ -610,6 +656,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     log(`[chaos] traffic done after ${Math.round((Date.now() - trafficStart) / 1000)} s; waiting for the remaining faults`);
     for (const fault of faults) running.push(fault.run().catch((error) => check(`fault ${fault.what}`, false, String(error))));
     await Promise.all(running);
+    clicking = false;
+    await clicker;
+
+    // --- the reference from the log as written: the produced records plus the tracker's events, per partition in log order
+    const validIds = new Set(events.map((e) => e.event_id));
+    const logged: BehaviorEvent[] = [];
+    let trackerEvents = 0;
+    const eventRecords: Array<{ value: Buffer; hostile: number | null }> = [];
+    await readToEnd(kafka, topics.events, {
+      groupId: `chaos-reader-${randomUUID()}`, timeoutMs: 120_000,
+      onMessage: (m) => {
+        const raw = m.headers?.['chaos-hostile'];
+        eventRecords.push({ value: m.value as Buffer, hostile: raw === undefined ? null : Number(raw.toString()) });
+      },
+    });
+    for (const record of eventRecords) {
+      if (record.hostile !== null && hostile[record.hostile]?.expect !== 'accepted') continue;
+      const event = await codec.decode<BehaviorEvent>(record.value, types.BehaviorEvent);
+      if (record.hostile === null && !validIds.has(event.event_id)) trackerEvents += 1;
+      logged.push(event);
+    }
+    const { changes: expectedChanges, triggers: expectedTriggers, changeCount: expectedChangeCount } = referenceOf(logged);
+    log(`[chaos] reference of the log: ${expectedChangeCount} segment changes, ${expectedTriggers.size} triggers; the tracker published ${trackerEvents} events for ${hits.ok} hits (${hits.failed} failed) on ${hits.emails} emails`);
 
     // --- wait until everything is processed: groups caught up, outboxes empty, every trigger decided
     log('[chaos] waiting for every group to catch up and every trigger to be decided');
@@ -659,8 +728,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const duplicateOutcomes = [...outcomeCounts.values()].reduce((s, n) => s + n - 1, 0) + (outcomes.length - new Set(outcomes.map((o) => JSON.stringify(o))).size);
     const sentOutcomes = finalOutcomes.filter((o) => o.status === 'sent');
 
-    const emails = ((await (await fetch(`${sesEndpoint}/store`)).json()) as { emails: Array<Record<string, unknown> & { messageId: string; destination: { to: string[] } }> }).emails
-      .filter((e) => e.destination.to.some((to) => to.includes(`${runId}-c`)));
+    const emails = await runEmails();
     const emailTriggers = emails.map((e) => /X-Kairos-Trigger-Id:\s*([^\s\\"]+)/i.exec(JSON.stringify(e))?.[1] ?? `message:${e.messageId}`);
     const emailKeys = countBy(emails.map((e, i) => `${e.destination.to.join(',')}|${emailTriggers[i]}`));
     const duplicateEmails = [...emailKeys.values()].reduce((s, n) => s + n - 1, 0);
@@ -721,6 +789,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       check('lag bounded', lateLag <= profile.rate * 60, `at most ${lateLag} records behind in the last third of the traffic (bound: a minute of traffic, ${profile.rate * 60}); ${maxLag} at most over the run (faults included)`);
     }
     check('Redis memory bounded', redisMaxMb < 512, `used_memory at most ${redisMaxMb} MB (bound 512 MB)`);
+    // Each answered hit publishes one event; a hit cut by a kill may or may not have.
+    check('tracker', hits.ok > 0 && trackerEvents >= hits.ok && trackerEvents <= hits.ok + hits.failed, `${hits.ok} hits answered (${hits.failed} failed${hits.lastFailure ? `, the last: ${hits.lastFailure}` : ''}) on ${hits.emails} emails; ${trackerEvents} events published`);
     check('no unexpected exits', SERVICES.every((s) => supervisor.unexpectedExits[s] === 0), supervisor.exitCodes.join('; ') || 'none');
     for (const service of SERVICES) check(`kills of ${service}`, supervisor.kills[service] >= profile.killsPerService, `${supervisor.kills[service]} (wanted ${profile.killsPerService})`);
 
@@ -749,6 +819,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       outcomesByStatus,
       privacyHits,
       logLines,
+      tracker: { emails: hits.emails, hits: hits.ok, failedHits: hits.failed, events: trackerEvents },
       memory: { rssMb, redisMaxMb, maxLag, finalLag },
       checks,
       durationMs: Date.now() - started,
@@ -795,6 +866,7 @@ export function formatTable(result: ChaosResult): string {
     ['duplicate records', `${sum(result.duplicateRecords)} (changes ${result.duplicateRecords.segmentChanges}, triggers ${result.duplicateRecords.triggers}, outcomes ${result.duplicateRecords.outcomes})`],
     ['duplicate emails', String(result.duplicateEmails)],
     ['emails sent / outcomes', `${result.sent} / ${Object.entries(result.outcomesByStatus).map(([k, v]) => `${k} ${v}`).join(', ')}`],
+    ['tracker: emails / hits / events', `${result.tracker.emails} / ${result.tracker.hits} (+${result.tracker.failedHits} failed) / ${result.tracker.events}`],
     ['privacy hits in logs', `${result.privacyHits} (${result.logLines} lines)`],
     ['RSS MB first→last third (max)', SERVICES.map((s) => `${s} ${result.memory.rssMb[s]?.first}→${result.memory.rssMb[s]?.last} (${result.memory.rssMb[s]?.max})`).join(', ')],
     ['Redis used_memory max', `${result.memory.redisMaxMb} MB`],
@@ -825,7 +897,7 @@ async function sendRetrying(producer: Producer, messages: Array<{ topic: string;
   }
 }
 
-async function totalLag(admin: Admin, groups: Record<ServiceName, { group: string; inputs: string[] }>): Promise<number> {
+async function totalLag(admin: Admin, groups: Record<ConsumerName, { group: string; inputs: string[] }>): Promise<number> {
   let lag = 0;
   const ends = new Map<string, Array<{ partition: number; high: string }>>();
   for (const { group, inputs } of Object.values(groups)) {

@@ -7,7 +7,8 @@
  *   CHAOS_PROFILE=short CHAOS_SEED=7 node dist/bench/chaos/main.js
  *
  * CHAOS_PROFILE full|short (default full), CHAOS_SEED (default: time-based, printed),
- * CHAOS_SOAK_MINUTES (full only, default 10), CHAOS_REDIS_LOSS=0 (full only: leave out the Redis loss).
+ * CHAOS_SOAK_MINUTES (full only, default 10), CHAOS_REDIS_LOSS=0 (full only: leave out the Redis loss),
+ * CHAOS_REDIS_CLUSTER=0 (full only: one redis-server instead of a 3-master cluster).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
