@@ -6,7 +6,7 @@ export KAFKAJS_NO_PARTITIONER_WARNING := 1
 NODE_MODULES := node_modules/.package-lock.json
 BUILD := dist/.built
 
-.PHONY: help install build up down start stop test test-unit test-integration lint demo bench clean
+.PHONY: help install build up down start stop test test-unit test-integration lint demo bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day
 bench: $(BUILD) ## the benchmarks against the real local stack (about 10 minutes): table + bench/results.json
 	@mkdir -p logs/stack
 	@infra/with-stack.sh node dist/bench/main.js
+
+chaos: $(BUILD) ## the whole chain under faults (kills, broker outage, Redis loss, hostile records, 10-min soak; about 20 minutes): table + logs/chaos/result.json
+	@mkdir -p logs/stack
+	@infra/with-stack.sh node dist/bench/chaos/main.js
 
 clean: ## remove build output, logs and stack state (not the download cache)
 	rm -rf dist logs .stack
