@@ -883,7 +883,26 @@ export function formatTable(result: ChaosResult): string {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function sendRetrying(producer: Producer, messages: Array<{ topic: string; key: string | Buffer | null; value: Buffer | null; headers?: Record<string, string> }>, log: Log): Promise<void> {
+type ChaosMessage = { topic: string; key: string | Buffer | null; value: Buffer | null; headers?: Record<string, string> };
+
+/** Records of 100 KB or more go alone, in order: the broker's limit (message.max.bytes) is per batch. */
+const ALONE_BYTES = 100_000;
+
+async function sendRetrying(producer: Producer, messages: ChaosMessage[], log: Log): Promise<void> {
+  let chunk: ChaosMessage[] = [];
+  for (const message of messages) {
+    if ((message.value?.length ?? 0) < ALONE_BYTES) {
+      chunk.push(message);
+      continue;
+    }
+    if (chunk.length > 0) await sendChunk(producer, chunk, log);
+    await sendChunk(producer, [message], log);
+    chunk = [];
+  }
+  if (chunk.length > 0) await sendChunk(producer, chunk, log);
+}
+
+async function sendChunk(producer: Producer, messages: ChaosMessage[], log: Log): Promise<void> {
   const byTopic = new Map<string, typeof messages>();
   for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
   const topicMessages = [...byTopic].map(([topic, list]) => ({ topic, messages: list.map(({ key, value, headers }) => ({ key, value, headers })) }));

@@ -86,7 +86,10 @@ function newClient(cfg: RedisConfig, opts: CreateRedisOptions): RedisClient {
     // Cluster has no databases; a db in REDIS_URL would make every node connection fail.
     const { db: _db, ...clusterNodeOptions } = nodeOptions;
     return new Cluster(cfg.REDIS_CLUSTER_NODES.map(splitHostPort), {
-      enableAutoPipelining: true,
+      // Off for a cluster: ioredis groups an EVALSHA by the slot of its first argument (the
+      // script's sha, not a key), so concurrent scripts on one node failed with "All keys in the
+      // pipeline should belong to the same slots allocation group" (ioredis#2109).
+      enableAutoPipelining: false,
       redisOptions: clusterNodeOptions,
       ...opts.clusterOptions,
     });

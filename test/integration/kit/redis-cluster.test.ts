@@ -69,6 +69,25 @@ describe('partition state on a 3-node Redis Cluster', () => {
       redis.disconnect();
     }
   });
+
+  it('runs the scripts of many partitions at once (a service applies several partitions concurrently)', async () => {
+    const redis = createRedis({ REDIS_URL: 'redis://127.0.0.1:17001', REDIS_CLUSTER_NODES: PORTS.map((p) => `127.0.0.1:${p}`) });
+    try {
+      const store = new PartitionStateStore(redis, new PartitionKeys('kairos', 'trigger'), 60_000);
+      const partitions = Array.from({ length: 48 }, (_, p) => p);
+      const applied = await Promise.all(partitions.map(async (partition) => {
+        const change = emptyChange();
+        change.advance = { topic: 'behavior.events', offset: '7' };
+        change.states.set(`c-${partition}`, '{}');
+        return store.apply(partition, 0, change);
+      }));
+      expect(applied.every(Boolean)).toBe(true);
+      const read = await Promise.all(partitions.map((partition) => store.read(partition, [`c-${partition}`])));
+      expect(read.map((r) => r.appliedOffsets.get('behavior.events'))).toEqual(partitions.map(() => 7n));
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
 
 /** The port of the node serving `slot`, from `CLUSTER SHARDS`' plain-text reply. */
