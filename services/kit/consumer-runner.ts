@@ -1,4 +1,5 @@
-import type { Batch, Consumer, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import type { Batch, Consumer, ConsumerRunConfig, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import { isBrokerAway, whileBrokerAway } from './kafka';
 import type { Type } from 'avsc';
 import type { Logger } from 'pino';
 import type { AvroCodec } from './codec';
@@ -79,6 +80,8 @@ export interface BatchOutcome {
   readAgainFrom?: string;
 }
 
+export const DEFAULT_CONNECT_TIMEOUT_MS = 120_000;
+
 /** How long a partition waits before its held records are read again (see BatchOutcome.readAgainFrom). */
 const READ_AGAIN_PAUSE_MS = 250;
 
@@ -135,6 +138,8 @@ export interface ConsumerRunnerOptions {
    * the consumer has stopped; the process should exit loudly rather than idle. Default: log only.
    */
   onFatal?: (error: Error) => void;
+  /** KAFKA_CONNECT_TIMEOUT: how long start-up waits for the broker to answer (default 2 minutes). */
+  connectTimeoutMs?: number;
   /** MAX_CLOCK_SKEW: how far a binding's eventTimeField may be ahead of `clock` (default 5 minutes). */
   maxClockSkewMs?: number;
   /**
@@ -219,13 +224,51 @@ export class ConsumerRunner {
         logger.error({ err: error, restart }, 'consumer crashed; kafkajs restarts it');
         return;
       }
+      if (!this.stopping && isBrokerAway(error)) {
+        // kafkajs gives up on (re)joining while the broker or its coordinator is away: that
+        // ends, so the consumer runs again once the broker answers (readiness says not ready).
+        this.joined = false;
+        logger.warn({ err: error }, 'consumer stopped while Kafka was away; running it again once Kafka answers');
+        void this.runAgain();
+        return;
+      }
       this.crashed = true;
       logger.fatal({ err: error }, 'consumer stopped on an error that retrying cannot fix');
       this.options.onFatal?.(error);
     });
-    await consumer.connect();
+    await this.connect();
     await consumer.subscribe({ topics: [...this.bindings.keys()], fromBeginning: this.options.fromBeginning ?? true });
-    await consumer.run({
+    await consumer.run(this.runConfig());
+  }
+
+  /** The consumer's connect, waiting while the broker is away (up to KAFKA_CONNECT_TIMEOUT at start-up). */
+  private connect(timeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS): Promise<void> {
+    return whileBrokerAway('consumer connect', () => this.options.consumer.connect(), { timeoutMs, logger: this.options.logger });
+  }
+
+  /** After a crash while Kafka was away: connect and run again (the subscription is kept), as long as it takes. */
+  private async runAgain(): Promise<void> {
+    for (let attempt = 1; !this.stopping; attempt += 1) {
+      try {
+        await this.connect(Number.MAX_SAFE_INTEGER);
+        if (this.stopping) return;
+        await this.options.consumer.run(this.runConfig());
+        this.options.logger.info({ attempt }, 'consumer running again');
+        return;
+      } catch (error) {
+        if (!isBrokerAway(error)) {
+          this.crashed = true;
+          this.options.logger.fatal({ err: error }, 'consumer could not run again');
+          this.options.onFatal?.(error instanceof Error ? error : new Error(String(error)));
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 * attempt)));
+      }
+    }
+  }
+
+  private runConfig(): ConsumerRunConfig {
+    return {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 3,
@@ -268,7 +311,7 @@ export class ConsumerRunner {
           this.inFlight.delete(work);
         }
       },
-    });
+    };
   }
 
   /** Finishes the running batch, commits it and leaves the group. */

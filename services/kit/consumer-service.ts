@@ -3,14 +3,15 @@ import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
 import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, intVar, invalid, loadConfig, runMain, stringVar, type CommonConfig } from './config';
-import { ConsumerRunner, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
+import { ConsumerRunner, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
-import { createIdempotentProducer, createKafka } from './kafka';
+import { createIdempotentProducer, createKafka, isBrokerAway, whileBrokerAway } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
 import { createRedis, ensureRedisReachable, type RedisClient } from './redis';
+import { DependencyUnreachableError } from './errors';
 import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor, type ReadinessCheck } from './health';
 import { kafkaProbe, redisProbe, registryProbe } from './probes';
 import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } from './outbox-relay';
@@ -42,6 +43,8 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
     // A service that cannot reach Redis this long after starting exits (code 78) instead of idling.
     REDIS_CONNECT_TIMEOUT: durationVar().default(5000),
+    // How long start-up waits for the broker (a broker restarting, a stack starting); then exit 78.
+    KAFKA_CONNECT_TIMEOUT: durationVar().default(DEFAULT_CONNECT_TIMEOUT_MS),
     // An input's event time (occurred_at, updated_at, fired_at) further ahead of the service clock
     // than this is dead-lettered ('future-time'), not applied.
     MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS),
@@ -170,7 +173,7 @@ export async function runConsumerService(
   options: {
     config: Pick<
       ConsumerServiceConfig,
-      'GROUP_ID' | 'HTTP_PORT' | 'HTTP_HOST' | 'HTTP_AUTH_TOKEN' | 'HTTP_AUTH_TOKEN_PREVIOUS' | 'METRICS_AUTH_TOKEN' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW'
+      'GROUP_ID' | 'HTTP_PORT' | 'HTTP_HOST' | 'HTTP_AUTH_TOKEN' | 'HTTP_AUTH_TOKEN_PREVIOUS' | 'METRICS_AUTH_TOKEN' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW' | 'KAFKA_CONNECT_TIMEOUT'
     > &
       Pick<ConsumerServiceConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CONNECT_TIMEOUT'>;
     bindings: AnyTopicBinding[];
@@ -193,7 +196,15 @@ export async function runConsumerService(
   const credentials = credentialsOf(config);
   assertSafeExposure(config.HTTP_HOST, credentials);
   await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
-  await producer.connect();
+  // Start-up waits for the broker up to KAFKA_CONNECT_TIMEOUT, then exits 78 naming it.
+  const kafkaUnreachable = (error: unknown): never => {
+    if (!isBrokerAway(error)) throw error;
+    throw new DependencyUnreachableError('KAFKA_BROKERS', config.KAFKA_BROKERS.join(','), `no broker answered within ${config.KAFKA_CONNECT_TIMEOUT} ms (${error instanceof Error ? error.message : String(error)})`,
+      'start Kafka there or set KAFKA_BROKERS to reachable brokers (KAFKA_CONNECT_TIMEOUT sets how long to wait)');
+  };
+  const untilKafkaAnswers = <T>(what: string, step: () => Promise<T>) =>
+    whileBrokerAway(what, step, { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger }).catch(kafkaUnreachable);
+  await untilKafkaAnswers('producer connect', () => producer.connect());
   const runner = new ConsumerRunner({
     consumer: groupConsumer(kafka, config),
     producer,
@@ -209,11 +220,14 @@ export async function runConsumerService(
     clock,
     onFatal: (error) => reportFatal(error),
     maxClockSkewMs: config.MAX_CLOCK_SKEW,
+    connectTimeoutMs: config.KAFKA_CONNECT_TIMEOUT,
     commitPastMarkers: options.commitPastMarkers ?? true,
   });
 
-  await admin.connect();
-  const partitions = (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
+  const partitions = await untilKafkaAnswers('topic metadata', async () => {
+    await admin.connect();
+    return (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
+  });
   const partitionCount = () => partitions;
   // Joined the group is not enough: a member whose broker, Redis or registry is away keeps
   // its partitions without progress, and /readyz must say so (and which one).
@@ -247,7 +261,7 @@ export async function runConsumerService(
     readiness,
     routes: options.routes?.(partitionCount),
   });
-  await runner.start();
+  await runner.start().catch(kafkaUnreachable); // its connect waits as long
   background.start(() => runner.assignedPartitions(bindings[0].topic), config.TIMER_INTERVAL_MS);
   logger.info({ group: config.GROUP_ID, http: http.port, inputs: bindings.map((b) => b.topic), partitions, ...options.describe }, 'started');
 

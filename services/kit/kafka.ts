@@ -88,3 +88,45 @@ export async function readToEnd(
     await consumer.disconnect();
   }
 }
+
+/** kafkajs's names for "no broker answered", here or down an error's cause chain. */
+const BROKER_AWAY_NAMES = new Set([
+  'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound',
+  'KafkaJSGroupCoordinatorNotFound', 'KafkaJSNumberOfRetriesExceeded', 'KafkaJSNoBrokerAvailableError', 'KafkaJSMetadataNotLoaded',
+]);
+const BROKER_AWAY_TYPES = new Set(['COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'COORDINATOR_LOAD_IN_PROGRESS']);
+const BROKER_AWAY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/** True when the error says the broker (or its coordinator) is away, not that a request was wrong: waiting helps. */
+export function isBrokerAway(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
+    const { name, type, code, cause, originalError } = current as { name?: unknown; type?: unknown; code?: unknown; cause?: unknown; originalError?: unknown };
+    if ((typeof name === 'string' && BROKER_AWAY_NAMES.has(name)) || (typeof type === 'string' && BROKER_AWAY_TYPES.has(type))) return true;
+    if (typeof code === 'string' && BROKER_AWAY_CODES.has(code)) return true;
+    current = cause ?? originalError;
+  }
+  return false;
+}
+
+/**
+ * Runs `step` (a connect, a first metadata read) again while the broker is away, with a back-off
+ * up to 5 s and a warning at most every 30 s, until it succeeds or `timeoutMs` passed (then the
+ * last error is thrown). Any other error is thrown at once.
+ */
+export async function whileBrokerAway<T>(what: string, step: () => Promise<T>, options: { timeoutMs: number; logger: Logger }): Promise<T> {
+  const deadline = Date.now() + options.timeoutMs;
+  let warned = 0;
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!isBrokerAway(error) || Date.now() >= deadline) throw error;
+      if (Date.now() - warned >= 30_000) {
+        options.logger.warn({ err: error, step: what, waitingUpToMs: Math.max(0, deadline - Date.now()) }, 'Kafka unreachable; waiting for it');
+        warned = Date.now();
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+    }
+  }
+}
