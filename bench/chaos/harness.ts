@@ -583,27 +583,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     }
 
     /**
-     * docs/operations.md, "State is bound to its log": after Redis lost the state, stop the
-     * service, `state reset --service <name> --partitions all`, start it again; the log is
-     * replayed into a fresh state. The renderer needs no reset (its ledger is keyed by trigger_id).
+     * docs/operations.md, "Redis lost": stop every consuming service, `state rebuild` each
+     * (segmenter and trigger replay with restore bounds and produce nothing again; the
+     * recommender replays; the renderer reads its profiles, opt-outs and send ledger back), start
+     * the others, and the renderer once they are past where they were.
      */
     async function rebuildAfterRedisLoss(): Promise<void> {
       log('[chaos] Redis loss: FLUSHALL on every node');
       await redis.flush();
-      for (const service of ['segmenter', 'trigger', 'recommender'] as ConsumerName[]) {
+      const order: ConsumerName[] = ['segmenter', 'trigger', 'recommender', 'renderer'];
+      const stopped = new Map<ConsumerName, Instance[]>();
+      for (const service of order) {
         const instances = supervisor.instances.filter((i) => i.service === service && i.wanted);
-        for (const instance of instances) await supervisor.stop(instance, false);
+        stopped.set(service, instances);
+        await Promise.all(instances.map((instance) => supervisor.stop(instance, false)));
         await waitUntil(`the ${service} group to be empty`, async () => {
           const { groups: described } = await withAdmin(kafka, (a) => a.describeGroups([groups[service].group]));
           return (described[0]?.members.length ?? 0) === 0;
         }, 60_000);
-        const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'dist', 'services', 'tools', 'state.js'), 'reset', '--service', service, '--partitions', 'all'], {
+      }
+      const reached = new Map<ConsumerName, Map<string, Map<number, number>>>();
+      for (const service of order) {
+        reached.set(service, await committedOf(kafka, groups[service].group, groups[service].inputs));
+        const { stdout, stderr } = await run(process.execPath, [join(ROOT, 'dist', 'services', 'tools', 'state.js'), 'rebuild', '--service', service, '--group', groups[service].group], {
           env: { ...process.env, ...baseEnv(), LOG_LEVEL: 'info' }, cwd: ROOT,
         });
-        appendFileSync(join(serviceLogs, `state-reset-${service}.log`), stdout + stderr);
-        log(`[chaos] state reset --service ${service} --partitions all: done; starting it again`);
-        for (const instance of instances) supervisor.start(instance);
+        appendFileSync(join(serviceLogs, `state-rebuild-${service}.log`), stdout + stderr);
+        log(`[chaos] state rebuild --service ${service}: done`);
       }
+      for (const service of order.filter((s) => s !== 'renderer')) for (const instance of stopped.get(service) ?? []) supervisor.start(instance);
+      // The renderer reads the segment memberships the segmenter rebuilds: it starts once they are past where they were.
+      for (const service of ['segmenter', 'trigger'] as ConsumerName[]) {
+        const before = reached.get(service) as Map<string, Map<number, number>>;
+        await waitUntil(`the ${service} to replay up to where it was`, async () => {
+          const now = await committedOf(kafka, groups[service].group, groups[service].inputs);
+          return [...before].every(([topic, partitions]) => [...partitions].every(([p, offset]) => (now.get(topic)?.get(p) ?? -1) >= offset));
+        }, 300_000, 2000);
+      }
+      for (const instance of stopped.get('renderer') ?? []) supervisor.start(instance);
+      log('[chaos] Redis loss: every service rebuilt and running again');
     }
 
     // --- traffic at a steady rate, faults at their moments, samples every 5 s
@@ -930,6 +948,12 @@ function httpStatus(url: string): Promise<number> {
     request.on('timeout', () => request.destroy(new Error('no answer within 10 s')));
     request.on('error', reject);
   });
+}
+
+/** The group's committed offsets (next to read) per topic and partition; -1 where none. */
+async function committedOf(kafka: Kafka, group: string, topics: string[]): Promise<Map<string, Map<number, number>>> {
+  const answer = await withAdmin(kafka, (a) => a.fetchOffsets({ groupId: group, topics }));
+  return new Map(answer.map(({ topic, partitions }) => [topic, new Map(partitions.map((p) => [p.partition, Number(p.offset)]))]));
 }
 
 async function totalLag(admin: Admin, groups: Record<ConsumerName, { group: string; inputs: string[] }>): Promise<number> {

@@ -155,6 +155,9 @@ export class PartitionProcessor {
         else await applyPart(rest, lastOffset, false);
       }
       await this.relay(partition);
+      // Redis lost in between: the outbox the relay found empty may have held this batch's
+      // records; not committing the batch lets the rebuild's replay produce them.
+      if (this.known.has(partition)) this.checkNotVanished(topic, partition, await this.options.store.fence(partition));
       const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
       const applied = incarnation ?? bound.incarnation;
       return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied), ...(readAgainFrom === undefined ? {} : { readAgainFrom }) };
@@ -166,7 +169,7 @@ export class PartitionProcessor {
    * without persistence, failed over to an empty replica) or was replaced: applying the batch to
    * an empty state would be silently wrong, so the partition stops like a log mismatch.
    */
-  private checkNotVanished(topic: string, partition: number, snapshot: PartitionSnapshot): void {
+  private checkNotVanished(topic: string, partition: number, snapshot: Pick<PartitionSnapshot, 'incarnation'>): void {
     const expected = this.known.get(partition);
     if (expected === undefined || snapshot.incarnation === expected) return;
     const detail =

@@ -9,8 +9,10 @@
  *   GET|HEAD /p/<token>   preferences page: unsubscribe from all marketing, or re-subscribe
  *   POST     /p/<token>   action=unsubscribe|resubscribe
  *
- * Opens and clicks never wait for Kafka (the pixel and the redirect answer at once; an event
- * that cannot be published is logged and counted). An unsubscribe or re-subscribe is answered
+ * Opens and clicks wait for Kafka at most ANSWER_WAIT_MS (so an event is in Kafka before its
+ * answer, unless the broker is slow or away); an event not taken yet is published in the
+ * background, again and again while the broker is away, for up to PUBLISH_RETRY_MS; after
+ * that it is logged and counted as lost. An unsubscribe or re-subscribe is answered
  * only once Kafka took its event, or with a 503 page asking to retry (its event_id makes the
  * retry harmless).
  */
@@ -21,6 +23,7 @@ import { LINK_PATHS, MAX_TOKEN_LENGTH, signLinkToken, verifyLinkToken, type Link
 import type { BehaviorEvent } from '../core/types';
 import type { RouteHandler } from '../kit/http';
 import { invalid, param } from '../kit/http-params';
+import { isBrokerAway } from '../kit/kafka';
 import type { Logger } from '../kit/logger';
 import { hitEvent, type HitPolicy, type HitRequest, type TrackerEventType } from './hits';
 import {
@@ -44,6 +47,10 @@ export interface EventPublisher {
 export const MAX_FORM_BYTES = 4096;
 /** Opens and clicks whose events are still on their way to Kafka; beyond this they are dropped (and counted). */
 export const MAX_PENDING_EVENTS = 10_000;
+/** How long an open or a click waits for Kafka to take its event before the answer goes out anyway. */
+export const ANSWER_WAIT_MS = 500;
+/** How long an open's or a click's event is retried while the broker is away (a broker restart, an outage). */
+export const PUBLISH_RETRY_MS = 10 * 60_000;
 
 /** 43 bytes: a transparent 1x1 GIF. */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7', 'base64');
@@ -186,8 +193,21 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
   const build = (type: TrackerEventType, claims: VerifiedLinkClaims, request: HitRequest): BehaviorEvent =>
     hitEvent({ type, claims, request, nowMs: deps.clock(), policy: deps.policy, random });
 
-  /** Opens and clicks: published in the background, never delaying the answer. */
-  const publishLater = (event: BehaviorEvent): void => {
+  /** Publishes, again while the broker is away, for up to PUBLISH_RETRY_MS. */
+  const publishRetrying = async (event: BehaviorEvent): Promise<void> => {
+    const giveUpAt = Date.now() + PUBLISH_RETRY_MS;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await deps.publisher.publish(event);
+      } catch (error) {
+        if (!isBrokerAway(error) || Date.now() >= giveUpAt) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+      }
+    }
+  };
+
+  /** Opens and clicks: the answer waits for Kafka ANSWER_WAIT_MS at most; the event goes on in the background. */
+  const publishThenAnswer = async (event: BehaviorEvent): Promise<void> => {
     const type = event.type;
     if (pending >= MAX_PENDING_EVENTS) {
       deps.metrics.published.inc({ type, result: 'dropped' });
@@ -195,7 +215,7 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
       return;
     }
     pending += 1;
-    deps.publisher.publish(event).then(
+    const published = publishRetrying(event).then(
       () => deps.metrics.published.inc({ type, result: 'published' }),
       (err: unknown) => {
         deps.metrics.published.inc({ type, result: 'failed' });
@@ -204,6 +224,7 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     ).finally(() => {
       pending -= 1;
     });
+    await withTimeout(published, ANSWER_WAIT_MS);
   };
 
   /** Unsubscribes and re-subscribes: true once Kafka took the event, false when the customer should retry. */
@@ -226,9 +247,9 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     return result.value;
   };
 
-  const open: RouteHandler = (req, res, url) => {
+  const open: RouteHandler = async (req, res, url) => {
     const verified = verifyPath(url, 'open', deps);
-    if (verified.ok) publishLater(build('email_open', verified.claims, requestOf(req)));
+    if (verified.ok) await publishThenAnswer(build('email_open', verified.claims, requestOf(req)));
     else deps.metrics.refused.inc({ route: 'open', reason: verified.reason });
     // A broken image helps no one: the pixel answers whatever the token.
     res.writeHead(200, {
@@ -243,12 +264,12 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     res.end(PIXEL_GIF);
   };
 
-  const click: RouteHandler = (req, res, url) => {
+  const click: RouteHandler = async (req, res, url) => {
     const verified = verifyPath(url, 'click', deps);
     if (!verified.ok) return refuse(res, 'click', verified.reason, deps);
     // The signed URL, re-serialized: a valid Location header whatever the signer was given.
     const target = new URL(verified.claims.url as string).href;
-    publishLater(build('email_click', verified.claims, requestOf(req)));
+    await publishThenAnswer(build('email_click', verified.claims, requestOf(req)));
     res.writeHead(302, { location: target, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer', 'x-content-type-options': 'nosniff', 'content-length': '0' });
     res.end();
   };
