@@ -6,12 +6,11 @@ import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, int
 import { ConsumerRunner, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
-import { createIdempotentProducer, createKafka, isBrokerAway, whileBrokerAway } from './kafka';
+import { atStartWhenBrokerAnswers, brokerUnreachable, createIdempotentProducer, createKafka } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
 import { createRedis, ensureRedisReachable, type RedisClient } from './redis';
-import { DependencyUnreachableError } from './errors';
 import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor, type ReadinessCheck } from './health';
 import { kafkaProbe, redisProbe, registryProbe } from './probes';
 import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } from './outbox-relay';
@@ -197,13 +196,8 @@ export async function runConsumerService(
   assertSafeExposure(config.HTTP_HOST, credentials);
   await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
   // Start-up waits for the broker up to KAFKA_CONNECT_TIMEOUT, then exits 78 naming it.
-  const kafkaUnreachable = (error: unknown): never => {
-    if (!isBrokerAway(error)) throw error;
-    throw new DependencyUnreachableError('KAFKA_BROKERS', config.KAFKA_BROKERS.join(','), `no broker answered within ${config.KAFKA_CONNECT_TIMEOUT} ms (${error instanceof Error ? error.message : String(error)})`,
-      'start Kafka there or set KAFKA_BROKERS to reachable brokers (KAFKA_CONNECT_TIMEOUT sets how long to wait)');
-  };
-  const untilKafkaAnswers = <T>(what: string, step: () => Promise<T>) =>
-    whileBrokerAway(what, step, { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger }).catch(kafkaUnreachable);
+  const brokerWait = { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger, brokers: config.KAFKA_BROKERS };
+  const untilKafkaAnswers = <T>(what: string, step: () => Promise<T>) => atStartWhenBrokerAnswers(what, step, brokerWait);
   await untilKafkaAnswers('producer connect', () => producer.connect());
   const runner = new ConsumerRunner({
     consumer: groupConsumer(kafka, config),
@@ -261,7 +255,9 @@ export async function runConsumerService(
     readiness,
     routes: options.routes?.(partitionCount),
   });
-  await runner.start().catch(kafkaUnreachable); // its connect waits as long
+  await runner.start().catch((error: unknown) => {
+    throw brokerUnreachable(error, brokerWait); // its connect waits as long
+  });
   background.start(() => runner.assignedPartitions(bindings[0].topic), config.TIMER_INTERVAL_MS);
   logger.info({ group: config.GROUP_ID, http: http.port, inputs: bindings.map((b) => b.topic), partitions, ...options.describe }, 'started');
 

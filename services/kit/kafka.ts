@@ -1,5 +1,6 @@
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { DependencyUnreachableError } from './errors';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -129,4 +130,25 @@ export async function whileBrokerAway<T>(what: string, step: () => Promise<T>, o
       await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
     }
   }
+}
+
+/**
+ * A start-up step that needs the broker: waits for it up to `timeoutMs` (KAFKA_CONNECT_TIMEOUT),
+ * then fails with DependencyUnreachableError naming KAFKA_BROKERS (the service exits 78).
+ */
+export function atStartWhenBrokerAnswers<T>(what: string, step: () => Promise<T>, options: { timeoutMs: number; logger: Logger; brokers: readonly string[] }): Promise<T> {
+  return whileBrokerAway(what, step, options).catch((error: unknown) => {
+    throw brokerUnreachable(error, options);
+  });
+}
+
+/** The error a start-up step ends with when no broker answered in time; any other error as it is. */
+export function brokerUnreachable(error: unknown, options: { timeoutMs: number; brokers: readonly string[] }): unknown {
+  if (!isBrokerAway(error)) return error;
+  return new DependencyUnreachableError(
+    'KAFKA_BROKERS',
+    options.brokers.join(','),
+    `no broker answered within ${options.timeoutMs} ms (${error instanceof Error ? error.message : String(error)})`,
+    'start Kafka there or set KAFKA_BROKERS to reachable brokers (KAFKA_CONNECT_TIMEOUT sets how long to wait)',
+  );
 }

@@ -29,6 +29,8 @@ export const trackerShape = {
   TRACKER_HELP_URL: urlVar().optional(),
   // Redis (REDIS_URL, REDIS_KEY_PREFIX: the renderer's) for SES feedback.
   REDIS_CONNECT_TIMEOUT: durationVar().default(5000),
+  // How long start-up waits for the broker (a broker restarting); then exit 78.
+  KAFKA_CONNECT_TIMEOUT: durationVar().default(120_000),
   ...sesFeedbackShape,
 };
 

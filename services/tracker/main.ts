@@ -17,7 +17,7 @@ import { loadConfig, secretVariables } from '../kit/config';
 import { DEFAULT_PROBE_TIMEOUT_MS, HealthMonitor } from '../kit/health';
 import { startHttpServer, type HttpServer, type RouteHandler } from '../kit/http';
 import { credentialsOf } from '../kit/http-auth';
-import { createIdempotentProducer, createKafka } from '../kit/kafka';
+import { atStartWhenBrokerAnswers, createIdempotentProducer, createKafka } from '../kit/kafka';
 import { linkKeyring } from '../kit/link-keys';
 import { createLogger, type Logger } from '../kit/logger';
 import { createMetrics, type KairosMetrics } from '../kit/metrics';
@@ -125,7 +125,7 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
   const codec = AvroCodec.connect(config.SCHEMA_REGISTRY_URL);
   const types = recordTypes();
   const schemaId = await codec.idOf(valueSubject(config.TOPIC_BEHAVIOR_EVENTS), readSchema('BehaviorEvent'));
-  await producer.connect();
+  await atStartWhenBrokerAnswers('producer connect', () => producer.connect(), { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger, brokers: config.KAFKA_BROKERS });
   const events = overrides.publisher ?? new KafkaEventPublisher(producer, config.TOPIC_BEHAVIOR_EVENTS, (event) => codec.encode(schemaId, types.BehaviorEvent, event));
   const context: TrackerContext = { config, logger, metrics, producer, events, clock };
   // SES feedback keeps suppression, Send records and the guard's counts in Redis, under the
