@@ -293,7 +293,9 @@ class Supervisor {
     if (child === null) return;
     instance.expectedExit = true;
     child.kill('SIGTERM');
-    const exited = await Promise.race([exitOf(child).then(() => true), sleep(30_000).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([exitOf(child).then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 30_000)))]);
+    clearTimeout(timer); // no 30 s timer left behind to hold the process (jest) open
     if (!exited) {
       this.log(`[chaos] ${instance.service}-${instance.index} did not stop within 30 s of SIGTERM; killing it`);
       child.kill('SIGKILL');
