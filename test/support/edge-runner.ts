@@ -7,11 +7,11 @@
 import pino from 'pino';
 import type { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Type } from 'avsc';
-import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import { AvroCodec } from '../../services/kit/codec';
 import { ConsumerRunner, type AnyTopicBinding, type ConsumedRecord } from '../../services/kit/consumer-runner';
 import { DLQ_HEADERS } from '../../services/kit/dlq';
-import { stubConsumer } from './stub-consumer';
+import { stubBatch, stubConsumer, stubPayload } from './stub-consumer';
 
 export interface EdgeRecord {
   topic: string;
@@ -56,15 +56,7 @@ export async function throughEdge(
       .map((record, index) => ({ record, index }))
       .filter(({ record }) => record.topic === topic)
       .map(({ record, index }) => ({ key: record.key, value: record.value, offset: String(index), timestamp: String(options.now), attributes: 0, headers: {} }));
-    const batch = {
-      topic,
-      partition: 0,
-      messages,
-      isEmpty: () => false,
-      lastOffset: () => messages[messages.length - 1].offset,
-      offsetLag: () => '0',
-    } as unknown as Batch;
-    await eachBatch({ batch, heartbeat: async () => undefined, resolveOffset: () => undefined, isRunning: () => true, isStale: () => false, pause: () => () => undefined } as unknown as EachBatchPayload);
+    await eachBatch(stubPayload(stubBatch(topic, messages)));
   }
   const outcome = new Map<string, EdgeOutcome>();
   for (const record of accepted) outcome.set(record.offset, { accepted: record });

@@ -1,4 +1,4 @@
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { Batch, Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
 
 /**
  * A kafkajs Consumer stand-in for runner unit tests: it captures the eachBatch handler (so a
@@ -34,4 +34,21 @@ export function stubConsumer(): {
       return handler(payload);
     },
   };
+}
+
+/** A kafkajs Batch of `messages` (non-empty) on `partition` of `topic`, as the runner reads it. */
+export function stubBatch(topic: string, messages: KafkaMessage[], partition = 0): Batch {
+  return {
+    topic,
+    partition,
+    messages,
+    isEmpty: () => false,
+    lastOffset: () => messages[messages.length - 1].offset,
+    offsetLag: () => '0',
+  } as unknown as Batch;
+}
+
+/** The eachBatch payload around `batch`, with no broker behind it (heartbeats and pauses do nothing). */
+export function stubPayload(batch: Batch): EachBatchPayload {
+  return { batch, heartbeat: async () => undefined, resolveOffset: () => undefined, isRunning: () => true, isStale: () => false, pause: () => () => undefined } as unknown as EachBatchPayload;
 }

@@ -8,13 +8,13 @@
  * without its value, with a header saying so.
  */
 import pino from 'pino';
-import type { Batch, EachBatchPayload, KafkaMessage, Message, Producer } from 'kafkajs';
+import type { KafkaMessage, Message, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { AvroCodec } from '../../../services/kit/codec';
 import { ConsumerRunner, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { DEAD_LETTER_SEND_BYTES, DLQ_HEADERS, deadLetterSends } from '../../../services/kit/dlq';
 import { PoisonRecordError } from '../../../services/kit/poison';
-import { stubConsumer } from '../../support/stub-consumer';
+import { stubBatch, stubConsumer, stubPayload } from '../../support/stub-consumer';
 
 const TOPIC = 'behavior.events';
 const NOW = Date.parse('2026-12-01T10:00:00Z');
@@ -65,15 +65,7 @@ async function harness(options: { fail?: (messages: Message[]) => Error | null }
     commits,
     batch(values: Buffer[]) {
       const messages: KafkaMessage[] = values.map((value) => ({ key: Buffer.from(`c-${offset}`), value, offset: String(offset++), timestamp: String(NOW), attributes: 0, headers: {} }));
-      const batch = {
-        topic: TOPIC,
-        partition: 0,
-        messages,
-        isEmpty: () => false,
-        lastOffset: () => messages[messages.length - 1].offset,
-        offsetLag: () => '0',
-      } as unknown as Batch;
-      return eachBatch({ batch, heartbeat: async () => undefined, resolveOffset: () => undefined, isRunning: () => true, isStale: () => false, pause: () => () => undefined } as unknown as EachBatchPayload);
+      return eachBatch(stubPayload(stubBatch(TOPIC, messages)));
     },
   };
 }
