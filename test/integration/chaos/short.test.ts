@@ -5,7 +5,7 @@
  * 1,000 hostile records among the events. It runs the same harness as `make chaos`
  * (bench/chaos/harness.ts) and asserts the same zeros: nothing lost, nothing extra, no record
  * or email twice, every hostile record dead-lettered as documented, no address or name in the
- * logs. The seed is printed (CHAOS_SEED repeats a run); the table is printed too.
+ * logs. The seed is 5 unless CHAOS_SEED says otherwise; it and the table are printed.
  */
 import { join } from 'node:path';
 import { chaosProfile, failures, formatTable, runChaos } from '../../../bench/chaos/harness';
@@ -13,7 +13,8 @@ import { ROOT } from '../../support/stack';
 
 describe('make chaos, short form', () => {
   it('ends with the uninterrupted run\'s records and emails after a kill of each service, a broker outage and 1,000 hostile records', async () => {
-    const seed = Number(process.env.CHAOS_SEED ?? Date.now() % 1_000_000);
+    // A fixed schedule in make test (a failure repeats with the same seed); CHAOS_SEED picks another.
+    const seed = Number(process.env.CHAOS_SEED ?? 5);
     const result = await runChaos({ profile: chaosProfile('short', seed, 10), dir: join(ROOT, 'logs', 'chaos', 'run-test-short'), log: () => undefined });
     console.log(`${formatTable(result)}\nseed ${seed}`);
     expect(result.lost).toEqual({ segmentChanges: 0, triggers: 0, outcomes: 0, emails: 0 });
