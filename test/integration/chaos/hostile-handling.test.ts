@@ -115,10 +115,10 @@ describe('hostile records interleaved with valid traffic (segmenter and trigger 
       return { topic: item.hostile.topic, key: item.hostile.key, value: item.hostile.value, hostile: item.hostile };
     });
 
-    start('segmenter');
-    start('trigger');
-
-    // Produced in log order; a record near 1 MB goes alone (Kafka's size limit is per record batch).
+    // Produced in log order, all of it before the services start: the reference is what a run
+    // over the whole log fires. Started first, a service caught up between two chunks fires a
+    // cart timer by the clock (these events are days old) that a later chunk's purchase would
+    // have cancelled. A record near 1 MB goes alone (Kafka's size limit is per record batch).
     const producer = await connectedProducer();
     try {
       let chunk: Produced[] = [];
@@ -140,6 +140,8 @@ describe('hostile records interleaved with valid traffic (segmenter and trigger 
     } finally {
       await producer.disconnect();
     }
+    start('segmenter');
+    start('trigger');
 
     for (const service of SERVICES) {
       for (const topic of [pipeline.topics.events, pipeline.topics.profiles]) {
