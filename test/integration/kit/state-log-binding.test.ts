@@ -16,7 +16,7 @@ import { syntheticShop } from '../../../services/tools/synthetic';
 import type { SegmentChange, TriggerFired } from '../../../services/core/types';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { recordTypes } from '../../../services/kit/codec';
-import { collect, createTopics, exited, readAll, spawnNode, waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
+import { collect, connectedProducer, createTopics, exited, readAll, spawnNode, waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
 
 const PARTITIONS = 3;
 const NOW = Date.parse('2026-11-30T12:00:00Z');
@@ -160,8 +160,14 @@ describe('state bound to its log: recreated topics are never skipped silently', 
     };
     expect(await stateTool(['wipe'])).toMatch(/Deleted \d+ Redis keys/); // the loss: every key of the prefix gone
     // The next batch of a partition finds its state gone and stops it instead of applying to
-    // nothing (the same profiles again: applied to the state they came from, they change nothing).
-    await pipeline.produceProfiles(shop.profiles);
+    // nothing. An undecodable record on each partition: it reaches the handler as an empty
+    // batch and, dead-lettered after the rebuild, changes nothing the runs compare.
+    const producer = await connectedProducer();
+    try {
+      await producer.send({ topic: pipeline.topics.events, messages: Array.from({ length: PARTITIONS }, (_, partition) => ({ partition, key: 'poison', value: Buffer.from('not avro') })) });
+    } finally {
+      await producer.disconnect();
+    }
     await waitFor('a partition stopped with its state vanished', () =>
       services.some((s) => [...s.processor.stopped().values()].some((reason) => /vanished from Redis/.test(reason))), 60_000);
     await stop();
