@@ -289,20 +289,17 @@ export class ConsumerRunner {
             }
             throw membershipError(error) ?? classified(error);
           }
+          // The offset to read next: past the batch, or where the handler holds records.
           const again = outcome?.readAgainFrom;
-          if (again !== undefined) {
-            if (BigInt(again) > BigInt(batch.messages[0]?.offset ?? again)) resolveOffset((BigInt(again) - 1n).toString());
-            await this.commit(batch.topic, batch.partition, again, outcome?.commitMetadata ?? null).catch((error: unknown) => {
-              throw membershipError(error) ?? error;
-            });
-            this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
-            await new Promise((resolve) => setTimeout(resolve, READ_AGAIN_PAUSE_MS));
-            return;
-          }
-          resolveOffset(batch.lastOffset());
-          await this.commit(batch.topic, batch.partition, nextOffset(batch.lastOffset()), outcome?.commitMetadata ?? null).catch((error: unknown) => {
+          const upTo = again ?? nextOffset(batch.lastOffset());
+          if (BigInt(upTo) > BigInt(batch.messages[0]?.offset ?? upTo)) resolveOffset((BigInt(upTo) - 1n).toString());
+          await this.commit(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null).catch((error: unknown) => {
             throw membershipError(error) ?? error;
           });
+          if (again !== undefined) {
+            this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
+            await new Promise((resolve) => setTimeout(resolve, READ_AGAIN_PAUSE_MS));
+          }
         })();
         this.inFlight.add(work);
         try {
