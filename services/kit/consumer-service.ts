@@ -73,10 +73,17 @@ function transactionTimeoutVar() {
 export function createOutboxRelay(
   clients: Pick<ServiceClients, 'redis' | 'kafka' | 'producer' | 'admin' | 'logger' | 'metrics'>,
   config: Pick<ConsumerServiceConfig, 'OUTPUT_GUARANTEE' | 'GROUP_ID' | 'KAFKA_TRANSACTIONAL_ID_PREFIX' | 'KAFKA_TRANSACTION_TIMEOUT'>,
-  options: { outboxKey: (partition: number) => string; topic: string; generation?: () => number; hooks?: RelayHooks },
+  options: {
+    outboxKey: (partition: number) => string;
+    /** The partition's fence hash, for relays guarded by the state's incarnation (PartitionProcessor). */
+    fenceKey?: (partition: number) => string;
+    topic: string;
+    generation?: () => number;
+    hooks?: RelayHooks;
+  },
 ): OutboxRelay {
   return new OutboxRelay({
-    store: new RedisOutboxStore(clients.redis, options.outboxKey),
+    store: new RedisOutboxStore(clients.redis, options.outboxKey, options.fenceKey),
     guarantee: config.OUTPUT_GUARANTEE,
     kafka: clients.kafka,
     producer: clients.producer,

@@ -5,7 +5,7 @@
  *
  * Each outbox record has a sequence number per partition: the relay state in Redis keeps the
  * number of the head (`base`), raised in the same Lua call that trims, so the record at index i
- * is base + i (readOutbox-2.lua, trimOutboxTo-2.lua).
+ * is base + i (readOutbox-3.lua, trimOutboxTo-2.lua).
  *
  * exactly_once (default): each chunk is produced in a Kafka transaction of a producer whose
  * transactionalId is the partition's (`<prefix>-<group>-<input topic>-<partition>`), together
@@ -51,14 +51,18 @@ export function decodeOutboxRecord(text: string): OutboxRecord {
 export interface OutboxHead {
   /** The sequence number of entries[0] (and of the next record appended when empty). */
   base: number;
-  /** The outbox's incarnation id (see readOutbox-2.lua). */
+  /** The outbox's incarnation id (see readOutbox-3.lua). */
   incarnation: string;
   entries: string[];
 }
 
 /** Where the outbox lives; RedisOutboxStore in services, a memory one in unit tests. */
 export interface OutboxStore {
-  read(partition: number, limit: number): Promise<OutboxHead>;
+  /**
+   * The head of the outbox. With `guard` (the fence incarnation the caller applied to), read only
+   * while the partition's state still holds it; else throws StateVanishedError.
+   */
+  read(partition: number, limit: number, guard?: string): Promise<OutboxHead>;
   /** Drops the records whose sequence number is below `upTo`; returns how many. */
   trimTo(partition: number, upTo: number): Promise<number>;
 }
@@ -69,6 +73,8 @@ export class RedisOutboxStore implements OutboxStore {
     private readonly redis: RedisClient,
     /** The partition's outbox list key (PartitionKeys.outbox, RendererKeys.outbox). */
     private readonly outboxKey: (partition: number) => string,
+    /** The partition's fence hash (PartitionKeys.fence), same hash tag: what a guarded read checks. */
+    private readonly fenceKey?: (partition: number) => string,
   ) {
     loadLuaScripts(redis, KIT_LUA_DIR);
   }
@@ -78,8 +84,11 @@ export class RedisOutboxStore implements OutboxStore {
     return [outbox, `${outbox}:relay`];
   }
 
-  async read(partition: number, limit: number): Promise<OutboxHead> {
-    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', this.keys(partition), [limit, randomUUID()]);
+  async read(partition: number, limit: number, guard?: string): Promise<OutboxHead> {
+    if (guard !== undefined && this.fenceKey === undefined) throw new Error('RedisOutboxStore: a guarded read needs the fence key (fenceKey option)');
+    const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition)];
+    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '']);
+    if (base === 'vanished') throw new StateVanishedError(partition, guard as string, incarnation === '' ? null : (incarnation as string));
     return { base: Number(base), incarnation: incarnation as string, entries };
   }
 
@@ -176,6 +185,22 @@ export function isFencedError(error: unknown): boolean {
 // ---- the relay -----------------------------------------------------------------------------
 
 /** The partition's transactional producer was fenced: a newer owner took it; this owner's work on it stops. */
+/**
+ * A guarded read found the partition's state no longer the one the caller applied to (Redis
+ * flushed, restarted empty, failed over, or the state was reset): the outbox cannot hold what
+ * the caller appended, so nothing was read. Not retriable: the state must be rebuilt.
+ */
+export class StateVanishedError extends KairosError {
+  constructor(
+    readonly partition: number,
+    readonly expected: string,
+    /** The fence's incarnation now, null when there is none (the state is gone). */
+    readonly found: string | null,
+  ) {
+    super(`partition ${partition}: the state (incarnation ${expected}) is no longer in Redis (${found === null ? 'no state' : `incarnation ${found}`}); its outbox was not read`, { retriable: false });
+  }
+}
+
 export class RelayFencedError extends KairosError {
   constructor(partition: number, transactionalId: string, cause: unknown) {
     super(`partition ${partition}: relay producer ${transactionalId} was fenced by a newer owner (or its transaction timed out); nothing of it is visible, the next owner relays`, { retriable: true, cause });
@@ -251,20 +276,25 @@ export class OutboxRelay {
     return this.options.guarantee;
   }
 
-  /** Produces the partition's outbox; returns how many records were produced. */
-  async relay(partition: number): Promise<number> {
-    return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition) : this.relayPlain(partition);
+  /**
+   * Produces the partition's outbox; returns how many records were produced. With `guard` (the
+   * fence incarnation the caller applied to), each read checks that the state is still that one
+   * (StateVanishedError if not): a relay that returns has produced everything the caller
+   * appended to it.
+   */
+  async relay(partition: number, guard?: string): Promise<number> {
+    return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition, guard) : this.relayPlain(partition, guard);
   }
 
   private get batchSize(): number {
     return this.options.batchSize ?? 500;
   }
 
-  private async relayPlain(partition: number): Promise<number> {
+  private async relayPlain(partition: number, guard: string | undefined): Promise<number> {
     const { store, producer, hooks } = this.options;
     let sent = 0;
     for (;;) {
-      const head = await store.read(partition, this.batchSize);
+      const head = await store.read(partition, this.batchSize, guard);
       if (head.entries.length === 0) return sent;
       const topicMessages = topicMessagesOf(head.entries);
       await producer.sendBatch({ acks: -1, topicMessages });
@@ -276,7 +306,7 @@ export class OutboxRelay {
     }
   }
 
-  private async relayTransactional(partition: number): Promise<number> {
+  private async relayTransactional(partition: number, guard: string | undefined): Promise<number> {
     const { store, hooks } = this.options;
     const fenced = this.fenced.get(partition);
     if (fenced !== undefined) {
@@ -287,7 +317,7 @@ export class OutboxRelay {
     }
     let sent = 0;
     for (;;) {
-      const head = await store.read(partition, this.batchSize);
+      const head = await store.read(partition, this.batchSize, guard);
       // Even with nothing to send: taking the partition fences the previous owner and aborts its open transaction.
       const owner = await this.ownerOf(partition, head.incarnation);
       const plan = planRelay(head, owner.checkpoint);

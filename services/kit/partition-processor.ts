@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
 import type { KairosMetrics } from './metrics';
-import type { OutboxRelay } from './outbox-relay';
+import { StateVanishedError, type OutboxRelay } from './outbox-relay';
 import { CorruptStateError, KairosError } from './errors';
 export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
@@ -154,10 +154,11 @@ export class PartitionProcessor {
         if (await this.stillRestoring(partition)) readAgainFrom = restFirst.toString();
         else await applyPart(rest, lastOffset, false);
       }
-      await this.relay(partition);
-      // Redis lost in between: the outbox the relay found empty may have held this batch's
-      // records; not committing the batch lets the rebuild's replay produce them.
-      if (this.known.has(partition)) this.checkNotVanished(topic, partition, await this.options.store.fence(partition));
+      // Guarded by the incarnation: Redis lost between the apply and the relay's read took this
+      // batch's outputs with the outbox, so the partition stops without committing the batch and
+      // the rebuild's replay produces them. Lost after the read, they reached Kafka: the batch is
+      // committed, and the next batch finds the state gone.
+      await this.relay(partition, topic);
       const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
       const applied = incarnation ?? bound.incarnation;
       return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied), ...(readAgainFrom === undefined ? {} : { readAgainFrom }) };
@@ -272,9 +273,19 @@ export class PartitionProcessor {
     }
   }
 
-  /** Produces the partition's outbox to Kafka, then trims what was sent (see outbox-relay.ts). */
-  relay(partition: number): Promise<number> {
-    return this.options.relay.relay(partition);
+  /**
+   * Produces the partition's outbox to Kafka, then trims what was sent (see outbox-relay.ts);
+   * once this instance applied to the partition, only while its state is the one applied to
+   * (else the partition stops, as `topic`'s, like checkNotVanished).
+   */
+  async relay(partition: number, topic = this.options.timerTopic): Promise<number> {
+    try {
+      return await this.options.relay.relay(partition, this.known.get(partition));
+    } catch (error) {
+      if (!(error instanceof StateVanishedError)) throw error;
+      this.checkNotVanished(topic, partition, { incarnation: error.found });
+      throw error;
+    }
   }
 
   private async applyWithRetry(

@@ -86,6 +86,7 @@ export async function startPartitionService(options: PartitionServiceOptions): P
   const group: { runner?: ConsumerRunner } = {};
   const relay = createOutboxRelay(clients, config, {
     outboxKey: (partition) => keys.outbox(partition),
+    fenceKey: (partition) => keys.fence(partition),
     topic: bindings[0].topic,
     generation: () => group.runner?.currentGeneration() ?? 0,
     hooks: options.relayHooks,

@@ -205,3 +205,27 @@ describe('a consumer of a transactional topic (the renderer on triggers)', () =>
     }
   });
 });
+
+describe('a guarded outbox read (readOutbox-3.lua) on real Redis', () => {
+  it('reads while the fence holds the incarnation, and refuses without reading once the state is gone or replaced', async () => {
+    const redis = createRedis({ REDIS_URL });
+    const tag = `{test-guard-${randomUUID().slice(0, 8)}:0}`;
+    const keys = { outbox: `${tag}:outbox`, fence: `${tag}:fence` };
+    try {
+      const store = new RedisOutboxStore(redis, () => keys.outbox, () => keys.fence);
+      await redis.hset(keys.fence, 'inc', 'inc-1', 'v', '3');
+      await redis.rpush(keys.outbox, 'r1', 'r2');
+      expect((await store.read(0, 10, 'inc-1')).entries).toEqual(['r1', 'r2']);
+      expect((await store.read(0, 10)).entries).toEqual(['r1', 'r2']); // unguarded: no check
+      await redis.hset(keys.fence, 'inc', 'inc-2');
+      await expect(store.read(0, 10, 'inc-1')).rejects.toMatchObject({ name: 'StateVanishedError', expected: 'inc-1', found: 'inc-2' });
+      await redis.del(keys.fence, keys.outbox, `${keys.outbox}:relay`); // FLUSHALL, as far as this partition goes
+      await expect(store.read(0, 10, 'inc-1')).rejects.toMatchObject({ name: 'StateVanishedError', found: null });
+      expect(await redis.exists(`${keys.outbox}:relay`)).toBe(0); // a refused read records no outbox incarnation
+      await expect(new RedisOutboxStore(redis, () => keys.outbox).read(0, 10, 'inc-1')).rejects.toThrow(/needs the fence key/);
+    } finally {
+      await redis.del(keys.fence, keys.outbox, `${keys.outbox}:relay`);
+      redis.disconnect();
+    }
+  });
+});

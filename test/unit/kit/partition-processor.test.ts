@@ -12,7 +12,7 @@ import {
   type LogInspector,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
-import { OutboxRelay, type OutboxStore } from '../../../services/kit/outbox-relay';
+import { OutboxRelay, StateVanishedError, type OutboxStore } from '../../../services/kit/outbox-relay';
 import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
@@ -66,11 +66,15 @@ class MemoryStore {
   }
 }
 
-/** The outbox side of MemoryStore, with readOutbox-2.lua's and trimOutboxTo-2.lua's semantics. */
+/** The outbox side of MemoryStore, with readOutbox-3.lua's and trimOutboxTo-2.lua's semantics. */
 class MemoryOutbox implements OutboxStore {
   base = 0;
+  /** Runs before each read: a test's way to flush Redis between the apply and the relay. */
+  beforeRead: () => void = () => undefined;
   constructor(private readonly store: MemoryStore) {}
-  async read(_partition: number, limit: number) {
+  async read(partition: number, limit: number, guard?: string) {
+    this.beforeRead();
+    if (guard !== undefined && this.store.incarnation !== guard) throw new StateVanishedError(partition, guard, this.store.incarnation);
     return { base: this.base, incarnation: 'mem', entries: this.store.outbox.slice(0, limit) };
   }
   async trimTo(_partition: number, upTo: number) {
@@ -127,6 +131,7 @@ class MemoryLog implements LogInspector {
 
 function setup(now = 0) {
   const store = new MemoryStore();
+  const outbox = new MemoryOutbox(store);
   const log = new MemoryLog();
   const sent: string[] = [];
   const producer = {
@@ -139,7 +144,7 @@ function setup(now = 0) {
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics('test');
   const relay = new OutboxRelay({
-    store: new MemoryOutbox(store),
+    store: outbox,
     guarantee: 'at_least_once',
     kafka: {} as Kafka,
     producer,
@@ -161,7 +166,7 @@ function setup(now = 0) {
     log,
     timerTopic: 'in',
   });
-  return { store, sent, processor, producer, clock, log };
+  return { store, outbox, sent, processor, producer, clock, log };
 }
 
 const record = (offset: number, key: string, eventTime = 0): ConsumedRecord<unknown> => ({
@@ -324,6 +329,49 @@ describe('PartitionProcessor', () => {
     await expect(failure).rejects.toBeInstanceOf(StateLogMismatchError);
     await expect(failure).rejects.toThrow(/vanished from Redis/);
     expect(store.states.size).toBe(0);
+    expect(sent).toEqual(['a:0']);
+    expect([...processor.stopped().keys()]).toEqual(['in:0']);
+  });
+
+  const flush = (store: MemoryStore) => Object.assign(store, { version: 0, offsets: new Map(), incarnation: null, streamTime: null, states: new Map(), outbox: [] });
+
+  it('Redis lost between the apply and the relay: the batch is not committed (its outputs went with the outbox) and the partition stops', async () => {
+    const { store, outbox, processor, sent } = setup();
+    const first = [record(0, 'a')];
+    await processor.handleBatch(first, context(first));
+    outbox.beforeRead = () => flush(store);
+    const next = [record(1, 'b'), record(2, 'c')];
+    const failure = processor.handleBatch(next, context(next));
+    await expect(failure).rejects.toBeInstanceOf(StateLogMismatchError);
+    await expect(failure).rejects.toThrow(/vanished from Redis/);
+    expect(sent).toEqual(['a:0']); // b:1 and c:2 are for the rebuild's replay to produce
+    expect([...processor.stopped().keys()]).toEqual(['in:0']);
+  });
+
+  it('Redis lost after the relay read the outbox: the batch is committed (its outputs reached Kafka), the next batch stops', async () => {
+    const { store, processor, sent, producer } = setup();
+    const first = [record(0, 'a')];
+    await processor.handleBatch(first, context(first));
+    (producer.sendBatch as jest.Mock).mockImplementationOnce(async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
+      for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
+      flush(store); // while the records are on their way to Kafka
+      return [];
+    });
+    const next = [record(1, 'b')];
+    const outcome = await processor.handleBatch(next, context(next));
+    expect(outcome.commitMetadata).not.toBeNull(); // committed: a rebuild starts past offset 1, so b:1 is not produced twice
+    expect(sent).toEqual(['a:0', 'b:1']);
+    const after = [record(2, 'c')];
+    await expect(processor.handleBatch(after, context(after))).rejects.toThrow(/vanished from Redis/);
+    expect(sent).toEqual(['a:0', 'b:1']);
+  });
+
+  it('a timer tick after Redis was lost stops the partition instead of relaying', async () => {
+    const { store, processor, sent } = setup();
+    const first = [record(0, 'a')];
+    await processor.handleBatch(first, context(first));
+    flush(store);
+    await expect(processor.fireDue(0, 1_000n)).rejects.toThrow(/vanished from Redis/);
     expect(sent).toEqual(['a:0']);
     expect([...processor.stopped().keys()]).toEqual(['in:0']);
   });
