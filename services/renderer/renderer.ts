@@ -142,6 +142,9 @@ function resumedEmail(campaign: Campaign, arm: string | null, tags: OutcomeTags)
   return emailForArm(campaign, { experiment: design.id, holdout: false, arm, variables: tags.variables, settings });
 }
 
+/** How often a batch of triggers relays the outcomes it has so far (see handleTriggers). */
+const RELAY_EVERY_MS = 200;
+
 export class Renderer {
   private readonly queues = new PartitionQueues();
   /** Partitions whose state marker this instance has seen (or created). */
@@ -210,16 +213,35 @@ export class Renderer {
     );
   }
 
+  /**
+   * The triggers of a batch, one after the other. Sends are rate-limited, so a batch can take
+   * seconds: its outcomes are relayed every RELAY_EVERY_MS on the way, not only at its end, and
+   * the state marker is checked before each trigger. A Redis lost mid-batch then costs at most
+   * the outcomes of the last moments (sent, their outcome not yet in Kafka), and no trigger is
+   * decided against the empty state: the batch is committed up to the trigger that found the
+   * marker gone, and reading it again stops the partition (checkStatePresent) until it is rebuilt.
+   */
   private async handleTriggers(records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> {
+    const { partition } = context;
     const deadLetters: NonNullable<BatchOutcome['deadLetters']> = [];
-    for (const record of records) {
-      if (!context.isActive()) throw new PartitionInactiveError(context.partition);
-      const step = await this.processTrigger(context.partition, record.value as TriggerFired, false);
+    let relayedAt = Date.now();
+    for (const [index, record] of records.entries()) {
+      if (!context.isActive()) throw new PartitionInactiveError(partition);
+      if (index > 0 && !(await this.options.store.stateMarked(partition))) {
+        this.options.logger.error({ partition, offset: record.offset }, "the renderer's state of this partition vanished from Redis during a batch; the triggers from this offset on wait for the rebuild");
+        await this.relay(partition);
+        return { deadLetters, readAgainFrom: record.offset };
+      }
+      const step = await this.processTrigger(partition, record.value as TriggerFired, false);
       if (step.deadLetter) deadLetters.push({ record, error: step.deadLetter });
-      // Sends are rate-limited, so a big batch can outlast the session timeout without this.
+      if (Date.now() - relayedAt >= RELAY_EVERY_MS) {
+        await this.relay(partition);
+        relayedAt = Date.now();
+      }
+      // Without this, a big batch could outlast the session timeout.
       await context.heartbeat();
     }
-    await this.relay(context.partition);
+    await this.relay(partition);
     return { deadLetters };
   }
 
@@ -494,9 +516,16 @@ export class Renderer {
       partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
       deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags,
     });
-    if (!applied) {
-      logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
-      return;
+    if (!applied.applied) {
+      if (applied.current === null && !from.includes('-') && !(await store.stateMarked(partition))) {
+        // Redis lost the partition's state while this trigger was on its way (the email may have
+        // gone out): its outcome goes to Kafka all the same, so a rebuild knows it.
+        await store.queueOutcome(partition, outboxRecord);
+        logger.warn({ triggerId: trigger.trigger_id, status }, "the partition's state vanished from Redis during this trigger; its outcome is queued on its own");
+      } else {
+        logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
+        return;
+      }
     }
     metrics.outcomes.inc({ status, reason: reason.split(':')[0] });
     logger.info({ triggerId: trigger.trigger_id, rule: trigger.rule, campaign: campaignName, variant: variantName, experiment: who.tags.experiment, holdout: who.tags.holdout, status, messageId, reason }, 'email outcome');

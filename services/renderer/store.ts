@@ -288,11 +288,16 @@ export class RendererStore {
     return { reserved: false, state: detail as LedgerState };
   }
 
-  /** Moves the ledger and queues the outcome; false when the ledger was not in `from`. */
-  async finish(input: FinishInput): Promise<boolean> {
+  /** Moves the ledger and queues the outcome; not applied when the ledger was not in `from` (`current`: its state, null for no entry). */
+  async finish(input: FinishInput): Promise<{ applied: boolean; current: LedgerState | null }> {
     const { keys, args } = finishTriggerArgs(this.keys, input, this.ledgerTtlMs);
-    const [applied] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
-    return applied === 1;
+    const [applied, current] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
+    return { applied: applied === 1, current: current === '' ? null : (current as LedgerState) };
+  }
+
+  /** Queues an encoded outcome alone (no ledger): for a send whose state vanished from Redis meanwhile. */
+  async queueOutcome(partition: number, outboxRecord: string): Promise<void> {
+    await this.redis.rpush(this.keys.outbox(partition), outboxRecord);
   }
 
   /**

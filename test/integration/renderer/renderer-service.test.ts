@@ -13,13 +13,14 @@ import { loadConfig } from '../../../services/kit/config';
 import { partitionOf } from '../../../services/kit/partitioner';
 import { segmentStateKey } from '../../../services/kit/segment-state-key';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
+import { RendererKeys } from '../../../services/renderer/keys';
 import type { RendererHooks } from '../../../services/renderer/renderer';
 import type { SentMailLookup } from '../../../services/renderer/sent-lookup';
 import { EmulatorSentMailLookup } from '../../../services/renderer/sent-lookup';
 import { SesEmailSender, createSesClient, type EmailSender } from '../../../services/renderer/ses';
 import { TEST_LINK_KEYRING, TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { connectedProducer, waitFor } from '../../support/stack';
+import { committedOffsets, connectedProducer, waitFor } from '../../support/stack';
 import { emulatorEmails, startSesProxy, type SesProxy } from './ses-proxy';
 
 const T0 = Date.parse('2026-06-15T12:00:00Z');
@@ -403,5 +404,36 @@ describe('the renderer against the real stack', () => {
     expect(outcomes[0].ses_message_id).toBe(emails[0].messageId);
     const resumed = (await service.rendererMetrics.resumed.get()).values.find((v) => v.labels.result === (point === 'afterReserve' ? 'sending' : 'found_sent'));
     expect(resumed?.value).toBe(1);
+  });
+
+  // Last: it stops a partition of the shared instance.
+  it('Redis lost in the middle of a batch of triggers: none is decided against the empty state; the partition stops at the first it did not take', async () => {
+    const partition = 1;
+    const customers = Array.from({ length: 60 }, (_, i) => `mid-${run}-${i}`).filter((c) => partitionOf(c, PARTITIONS) === partition).slice(0, 6);
+    await givenProfiles(customers.map((c) => profile(c)), Object.fromEntries(customers.map((c) => [c, ['engaged']])));
+    const triggers = customers.map((c) => trigger(c, 'high_interest'));
+    const before = (await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition) ?? 0;
+    const sent: string[] = [];
+    hooks.afterSesSend = async (t) => {
+      if (!customers.includes(t.customer_id)) return;
+      sent.push(t.trigger_id);
+      if (sent.length !== 3) return;
+      // FLUSHALL, as far as this partition's state goes (profiles, ledger, sends, marker, outbox).
+      const keys = await service.redis.keys(`${new RendererKeys(pipeline.prefix).tag(partition)}*`);
+      if (keys.length > 0) await service.redis.del(...keys);
+    };
+    try {
+      await produceTriggers(triggers);
+      await waitFor('the partition to stop', () => [...service.runner.stopped().values()].some((reason) => /vanished from Redis/.test(reason)), 60_000);
+    } finally {
+      hooks.afterSesSend = undefined;
+    }
+    // The third was sent before the flush and finished after it: its outcome went to the new outbox and was relayed.
+    expect(sent).toEqual(triggers.slice(0, 3).map((t) => t.trigger_id));
+    expect((await outcomesOf(triggers[2].trigger_id)).map((o) => o.status)).toEqual(['sent']);
+    // The rest were neither sent nor decided ("no profile") against the empty state, and wait, uncommitted, for the rebuild.
+    const outcomes = await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome');
+    expect(outcomes.filter((o) => triggers.slice(3).some((t) => t.trigger_id === o.trigger_id))).toEqual([]);
+    expect((await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition)).toBe(before + 3);
   });
 });
