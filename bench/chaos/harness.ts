@@ -87,6 +87,8 @@ export function chaosProfile(name: string, seed: number, soakMinutes: number): C
   };
 }
 
+const MAX_DIFFERENCES = 25;
+
 /** One line of the table (and logs/chaos/result.json). */
 export interface ChaosResult {
   profile: string;
@@ -106,6 +108,8 @@ export interface ChaosResult {
   expected: { segmentChanges: number; triggers: number };
   lost: { segmentChanges: number; triggers: number; outcomes: number; emails: number };
   extra: { segmentChanges: number; triggers: number; outcomes: number; emails: number };
+  /** Up to MAX_DIFFERENCES (customer|segment) keys whose changes differ from the reference: wanted and got, in order. */
+  changeDifferences: Array<{ key: string; want: string[]; got: string[] }>;
   duplicateRecords: { segmentChanges: number; triggers: number; outcomes: number };
   duplicateEmails: number;
   sent: number;
@@ -730,12 +734,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     for (const c of [...distinctChanges.values()].sort((a, b) => a.at - b.at)) push(actualChanges, `${c.customer_id}|${c.segment}`, c.change);
     let lostChanges = 0;
     let extraChanges = 0;
+    /** The first few (customer|segment) whose changes differ from the reference, for the report. */
+    const changeDifferences: ChaosResult['changeDifferences'] = [];
     for (const key of new Set([...expectedChanges.keys(), ...actualChanges.keys()])) {
       const want = expectedChanges.get(key) ?? [];
       const got = actualChanges.get(key) ?? [];
       const common = commonPrefix(want, got);
       lostChanges += want.length - common;
       extraChanges += got.length - common;
+      if (common < Math.max(want.length, got.length) && changeDifferences.length < MAX_DIFFERENCES) changeDifferences.push({ key, want, got: [...distinctChanges.values()].filter((c) => `${c.customer_id}|${c.segment}` === key).sort((a, b) => a.at - b.at).map((c) => `${c.change} at ${c.at} (${c.reason})`) });
     }
     const triggerCounts = countBy(triggers.map((t) => t.trigger_id));
     const lostTriggers = [...expectedTriggers.keys()].filter((id) => !triggerCounts.has(id)).length;
@@ -836,6 +843,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       expected: { segmentChanges: expectedChangeCount, triggers: expectedTriggers.size },
       lost: { segmentChanges: lostChanges, triggers: lostTriggers, outcomes: lostOutcomes, emails: lostEmails },
       extra: { segmentChanges: extraChanges, triggers: extraTriggers, outcomes: extraOutcomes, emails: extraEmails },
+      changeDifferences,
       duplicateRecords: { segmentChanges: changes.length - distinctChanges.size, triggers: duplicateTriggers, outcomes: duplicateOutcomes },
       duplicateEmails,
       sent: sentOutcomes.length,
