@@ -535,6 +535,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         const delay = 500 + Math.floor(2500 * random());
         faults.push({ at, what: `SIGKILL ${service}`, run: async () => {
           if (maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 300_000);
+          // Two kills close together: the second waits for the restart of the first's victim.
+          await waitUntil(`a running ${service}`, () => supervisor.live(service).length > 0, 60_000).catch(() => undefined);
           const live = supervisor.live(service);
           if (live.length === 0) return;
           const victim = live[Math.floor(pick * live.length)] as Instance;
