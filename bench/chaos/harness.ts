@@ -220,6 +220,8 @@ interface Instance {
 class Supervisor {
   readonly instances: Instance[] = [];
   readonly kills: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0, tracker: 0 };
+  /** Set during a maintenance: a killed instance is not restarted by its kill (the maintenance starts it). */
+  held = false;
   readonly unexpectedExits: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0, tracker: 0 };
   readonly exitCodes: string[] = [];
   readonly rss = new Map<string, Array<{ t: number; kb: number }>>();
@@ -284,7 +286,8 @@ class Supervisor {
     await exitOf(child);
     this.kills[instance.service] += 1;
     await sleep(restartAfterMs);
-    if (!this.closing && instance.wanted) this.start(instance);
+    // During a maintenance (the Redis-loss rebuild) the maintenance starts what it stopped.
+    if (!this.closing && !this.held && instance.wanted) this.start(instance);
   }
 
   /** SIGTERM (a graceful stop); `leave` makes it for good. */
@@ -428,6 +431,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
   const codec = AvroCodec.connect(registryUrl);
   const types = recordTypes();
 
+  // Ctrl-C or a SIGTERM: stop what this run started (services, the private broker and Redis), then exit.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`[chaos] ${signal}: stopping the services, the private broker and Redis`);
+    void supervisor.closeAll().catch(() => undefined)
+      .then(() => broker.down()).catch(() => undefined)
+      .then(() => redis.down()).catch(() => undefined)
+      .finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     // --- stack
     log(`[chaos] run ${runId}, profile ${profile.name}, seed ${profile.seed}: starting a private broker on 127.0.0.1:${broker.port} and ${profile.cluster ? 'a 3-master Redis Cluster' : 'a redis-server'} on ${redis.ports.join(',')}`);
@@ -598,6 +611,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
      */
     async function rebuildAfterRedisLoss(): Promise<void> {
       log('[chaos] Redis loss: FLUSHALL on every node');
+      supervisor.held = true;
       await redis.flush();
       const order: ConsumerName[] = ['segmenter', 'trigger', 'recommender', 'renderer'];
       const stopped = new Map<ConsumerName, Instance[]>();
@@ -619,7 +633,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         appendFileSync(join(serviceLogs, `state-rebuild-${service}.log`), stdout + stderr);
         log(`[chaos] state rebuild --service ${service}: done`);
       }
-      for (const service of order.filter((s) => s !== 'renderer')) for (const instance of stopped.get(service) ?? []) supervisor.start(instance);
+      supervisor.held = false;
+      for (const service of order.filter((s) => s !== 'renderer')) for (const instance of stopped.get(service) ?? []) if (instance.child === null) supervisor.start(instance);
       // The renderer reads the segment memberships the segmenter rebuilds: it starts once they are past where they were.
       for (const service of ['segmenter', 'trigger'] as ConsumerName[]) {
         const before = reached.get(service) as Map<string, Map<number, number>>;
@@ -628,7 +643,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
           return [...before].every(([topic, partitions]) => [...partitions].every(([p, offset]) => (now.get(topic)?.get(p) ?? -1) >= offset));
         }, 300_000, 2000);
       }
-      for (const instance of stopped.get('renderer') ?? []) supervisor.start(instance);
+      for (const instance of stopped.get('renderer') ?? []) if (instance.child === null) supervisor.start(instance);
       log('[chaos] Redis loss: every service rebuilt and running again');
     }
 
@@ -859,6 +874,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     };
     return result;
   } finally {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
     await supervisor.closeAll().catch(() => undefined);
     await producer?.disconnect().catch(() => undefined);
     await admin?.disconnect().catch(() => undefined);
