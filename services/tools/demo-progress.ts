@@ -14,7 +14,7 @@ export interface Progress {
 export function progress(label: string, total: number, stream: NodeJS.WriteStream = process.stdout): Progress {
   if (stream.isTTY) {
     const bar = new SingleBar(
-      { format: `  ${label.padEnd(22)} [{bar}] {percentage}% | {value}/{total} | {eta_formatted} left`, hideCursor: true, stream, clearOnComplete: false },
+      { format: `  ${label.padEnd(22)} [{bar}] {percentage}% | {value}/{total} | {duration_formatted}`, hideCursor: true, stream, clearOnComplete: false },
       Presets.shades_classic,
     );
     bar.start(Math.max(total, 1), 0);
