@@ -5,15 +5,15 @@
  *
  *   node dist/services/tools/demo.js [--customers 400] [--events 20000] [--seed 7]
  *
- * Phases, each resumable (progress is kept in Redis under {REDIS_KEY_PREFIX:demo}, which
- * `make down` wipes with the rest): publish the day, wait for the services, engage (once per
- * day), wait again, summarize. A second run on the same stack publishes and engages nothing
- * and prints the same summary (docs/operations.md, "The demo"). Ctrl-C stops after the batch
- * or email in hand and exits 130; the next run carries on from there.
+ * Phases (progress is kept in Redis under {REDIS_KEY_PREFIX:demo}, which `make down` wipes with
+ * the rest): publish the day (one transaction), wait for the services, engage (once per day),
+ * wait again, summarize. A second run on the same stack publishes and engages nothing and
+ * prints the same summary (docs/operations.md, "The demo"). Ctrl-C aborts the day's
+ * transaction, or stops after the email in hand, and exits 130; the next run carries on.
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Producer, type Transaction } from 'kafkajs';
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
@@ -50,6 +50,8 @@ const GROUPS: Array<{ group: string; topics: (c: Config) => string[] }> = [
 
 /** The tracker marks a hit this soon after the email was rendered as a machine's (TRACKER_SUSPECT_WITHIN, default 30 s). */
 const SUSPECT_WITHIN_MS = 30_000;
+/** The day's transaction must end within this (the broker's transaction.max.timeout.ms is 15 min by default). */
+const TRANSACTION_TIMEOUT_MS = 600_000;
 /** A browser's user agent: the tracker counts the hits as a person's. */
 const RECIPIENT_USER_AGENT = 'Mozilla/5.0 (X11; Linux x86_64) KairosDemoRecipient/1.0';
 
@@ -77,9 +79,7 @@ interface DayState {
   events: number;
   /** The day's end: the same day is generated again from it. */
   now: number;
-  /** Records of each topic already published (a whole number of acknowledged batches). */
-  profilesDone: number;
-  eventsDone: number;
+  /** When the day was published (in one transaction: all of it or nothing). */
   publishedAt: number | null;
   /** When the recipients finished; they act once per day. */
   engagedAt: number | null;
@@ -90,7 +90,8 @@ function parseDay(text: string | null, day: { seed: number; customers: number; e
   try {
     const stored = JSON.parse(text) as Partial<DayState>;
     if (stored.seed !== day.seed || stored.customers !== day.customers || stored.events !== day.events || typeof stored.now !== 'number') return null;
-    return { ...day, now: stored.now, profilesDone: stored.profilesDone ?? 0, eventsDone: stored.eventsDone ?? 0, publishedAt: stored.publishedAt ?? null, engagedAt: stored.engagedAt ?? null };
+    if (typeof stored.publishedAt !== 'number') return null;
+    return { ...day, now: stored.now, publishedAt: stored.publishedAt, engagedAt: stored.engagedAt ?? null };
   } catch {
     return null;
   }
@@ -142,17 +143,14 @@ async function readTopic<T>(kafka: ReturnType<typeof createKafka>, codec: AvroCo
   return out;
 }
 
-/** Publishes `messages` from `from` on, in acknowledged batches; `done(n)` records each batch. Stops between batches on Ctrl-C. */
-async function publish(producer: Producer, topic: string, messages: Array<{ key: string; value: Buffer }>, from: number, label: string, done: (n: number) => Promise<void>): Promise<void> {
+/** Sends `messages` in batches within `transaction`; stops between batches on Ctrl-C (the caller aborts). */
+async function publish(transaction: Transaction, topic: string, messages: Array<{ key: string; value: Buffer }>, label: string): Promise<void> {
   const bar = progress(label, messages.length);
   try {
-    bar.update(from);
-    for (let i = from; i < messages.length; i += 1000) {
+    for (let i = 0; i < messages.length; i += 1000) {
       checkStop();
-      await producer.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
-      const n = Math.min(i + 1000, messages.length);
-      await done(n);
-      bar.update(n);
+      await transaction.send({ topic, acks: -1, messages: messages.slice(i, i + 1000) });
+      bar.update(Math.min(i + 1000, messages.length));
     }
   } finally {
     bar.stop();
@@ -334,11 +332,11 @@ async function demo(argv: string[]): Promise<void> {
     const published = (await admin.fetchTopicOffsets(config.TOPIC_BEHAVIOR_EVENTS)).reduce((sum, p) => sum + Number(p.high), 0);
     let state = parseDay(await redis.get(dayKey), day);
     // State that outlived its topics (recreated by hand) describes a log that is gone.
-    if (state !== null && published < state.eventsDone) state = null;
+    if (state !== null && published < day.events) state = null;
     if (state === null) await redis.del(engagedKey);
     // Ends 30 minutes ago, so every 15-minute cart wait is over by the time it is read: two runs
     // report the same firings, however long the services take.
-    const current: DayState = state ?? { ...day, now: Date.now() - 30 * 60_000, profilesDone: 0, eventsDone: 0, publishedAt: null, engagedAt: null };
+    const current: DayState = state ?? { ...day, now: Date.now() - 30 * 60_000, publishedAt: null, engagedAt: null };
     const save = () => redis.set(dayKey, JSON.stringify(current));
     const shop = syntheticShop({ customers: day.customers, events: day.events, now: current.now, seed: day.seed });
     say(`Kairos demo: ${shop.profiles.length} customers, ${thousands(shop.events.length)} events over the 24 hours before ${new Date(current.now).toISOString()} (seed ${day.seed})`);
@@ -346,20 +344,38 @@ async function demo(argv: string[]): Promise<void> {
     if (current.publishedAt !== null) {
       say(`\n1. The shop's day: already published by an earlier run (${new Date(current.publishedAt).toISOString()}); nothing is published again.`);
     } else {
-      say(current.eventsDone + current.profilesDone > 0 ? '\n1. The shop\'s day: carrying on where an interrupted run stopped' : '\n1. The shop\'s day, published to Kafka');
-      await save();
+      say('\n1. The shop\'s day, published to Kafka in one transaction');
       const profileId = await codec.idOf(valueSubject(config.TOPIC_CUSTOMER_PROFILES), readSchema('CustomerProfile'));
       const eventId = await codec.idOf(valueSubject(config.TOPIC_BEHAVIOR_EVENTS), readSchema('BehaviorEvent'));
-      const profiles = shop.profiles.map((p) => ({ key: p.customer_id, value: codec.encode(profileId, types.CustomerProfile, p) }));
-      await publish(producer, config.TOPIC_CUSTOMER_PROFILES, profiles, current.profilesDone, 'profiles', async (n) => {
-        current.profilesDone = n;
-        await save();
+      // One transaction: the services (read_committed) see the whole day at once, never half of
+      // it. Read while it was still being published, a caught-up trigger service would fire cart
+      // timers by its clock that a purchase further down the day cancels, and two fresh runs
+      // would differ. Ctrl-C aborts it: nothing of the day is left for the next run to trip on.
+      const transactional = kafka.producer({
+        transactionalId: `kairos-demo-${config.REDIS_KEY_PREFIX}`,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        // As createIdempotentProducer: giving up mid-sequence could reorder or lose records.
+        retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
       });
-      const events = shop.events.map((e) => ({ key: e.customer_id, value: codec.encode(eventId, types.BehaviorEvent, e) }));
-      await publish(producer, config.TOPIC_BEHAVIOR_EVENTS, events, current.eventsDone, 'events', async (n) => {
-        current.eventsDone = n;
-        await save();
-      });
+      await transactional.connect();
+      try {
+        const transaction = await transactional.transaction();
+        try {
+          await publish(transaction, config.TOPIC_CUSTOMER_PROFILES, shop.profiles.map((p) => ({ key: p.customer_id, value: codec.encode(profileId, types.CustomerProfile, p) })), 'profiles');
+          await publish(transaction, config.TOPIC_BEHAVIOR_EVENTS, shop.events.map((e) => ({ key: e.customer_id, value: codec.encode(eventId, types.BehaviorEvent, e) })), 'events');
+          checkStop();
+          await transaction.commit();
+        } catch (error) {
+          await transaction.abort().catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        await transactional.disconnect();
+      }
       current.publishedAt = Date.now();
       await save();
     }
@@ -403,7 +419,7 @@ if (require.main === module) {
     } catch (error) {
       if (!(error instanceof Interrupted)) throw error;
       process.stdout.write('\n');
-      process.stderr.write('demo: interrupted (Ctrl-C); everything up to the last acknowledged batch is kept: run it again to carry on.\n');
+      process.stderr.write('demo: interrupted (Ctrl-C); an unfinished day was not published, finished steps are kept: run it again to carry on.\n');
       process.exitCode = 130;
     }
   });
