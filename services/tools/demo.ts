@@ -174,13 +174,13 @@ interface StoredEmail {
 }
 
 /** The simulated recipients: open, click and buy from the day's sent emails (once per day). */
-async function engage(context: { config: Config; seed: number; redis: Redis | Cluster; engagedKey: string; producer: Producer; codec: AvroCodec; eventSchemaId: number }, sent: EmailOutcome[]): Promise<{ opened: number; clicked: number; bought: number; missing: number }> {
+async function engage(context: { config: Config; seed: number; redis: Redis | Cluster; engagedKey: string; producer: Producer; codec: AvroCodec; eventSchemaId: number }, sent: EmailOutcome[]): Promise<{ handled: number; opened: number; clicked: number; bought: number; missing: number }> {
   const { config, seed, redis } = context;
   const store = (await getJson<{ emails: StoredEmail[] }>(`${config.SES_STORE_URL}/store`, undefined, '')).emails;
   const byId = new Map(store.map((e) => [e.messageId, e]));
   const done = new Set(await redis.hkeys(context.engagedKey));
   const todo = sent.filter((o) => !done.has(o.trigger_id));
-  const counts = { opened: 0, clicked: 0, bought: 0, missing: 0 };
+  const counts = { handled: todo.length, opened: 0, clicked: 0, bought: 0, missing: 0 };
   // Hits on a freshly rendered email count as a scanner's: wait until the newest is old enough.
   const newest = Math.max(0, ...todo.map((o) => (byId.get(o.ses_message_id ?? '')?.at ?? 0) * 1000));
   const wait = newest + SUSPECT_WITHIN_MS + 2000 - Date.now();
@@ -393,7 +393,8 @@ async function demo(argv: string[]): Promise<void> {
       const counts = await engage({ config, seed: day.seed, redis, engagedKey, producer, codec, eventSchemaId }, sent);
       current.engagedAt = Date.now();
       await save();
-      say(`  of ${sent.length} sent emails: ${counts.opened} opened, ${counts.clicked} clicked, ${counts.bought} led to a purchase${counts.missing > 0 ? ` (${counts.missing} not found in the SES store)` : ''}`);
+      const earlier = sent.length - counts.handled;
+      say(`  of ${counts.handled} sent emails${earlier > 0 ? ` (and ${earlier} handled by an interrupted run)` : ''}: ${counts.opened} opened, ${counts.clicked} clicked, ${counts.bought} led to a purchase${counts.missing > 0 ? ` (${counts.missing} not found in the SES store)` : ''}`);
       say('\n4. The services take in the engagement:');
       await catchUp(admin, config, timeoutMs, 'records processed');
     }
