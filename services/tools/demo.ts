@@ -17,7 +17,7 @@ import { Partitioners, type Admin, type Producer, type Transaction } from 'kafka
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
-import { createIdempotentProducer, createKafka, readToEnd } from '../kit/kafka';
+import { createIdempotentProducer, createKafka, readToEnd, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import { behaviorEvent, type BehaviorEvent, type EmailOutcome, type TriggerFired } from '../core/types';
@@ -89,9 +89,12 @@ function parseDay(text: string | null, day: { seed: number; customers: number; e
   if (text === null) return null;
   try {
     const stored = JSON.parse(text) as Partial<DayState>;
-    if (stored.seed !== day.seed || stored.customers !== day.customers || stored.events !== day.events || typeof stored.now !== 'number') return null;
+    if (stored.seed !== day.seed || stored.customers !== day.customers || stored.events !== day.events) return null;
     if (typeof stored.publishedAt !== 'number') return null;
-    return { ...day, now: stored.now, publishedAt: stored.publishedAt, engagedAt: stored.engagedAt ?? null };
+    // A day published by the earlier demo kept no `now`: it ended 30 minutes before it was
+    // published (near enough for the heading; a published day is never generated again).
+    const now = typeof stored.now === 'number' ? stored.now : stored.publishedAt - 30 * 60_000;
+    return { ...day, now, publishedAt: stored.publishedAt, engagedAt: stored.engagedAt ?? null };
   } catch {
     return null;
   }
@@ -133,13 +136,16 @@ async function catchUp(admin: Admin, config: Config, timeoutMs: number, label: s
 /** Every committed record of `topic`, decoded, read by a throw-away read_committed consumer. */
 async function readTopic<T>(kafka: ReturnType<typeof createKafka>, codec: AvroCodec, topic: string, type: Parameters<AvroCodec['decode']>[1]): Promise<T[]> {
   const out: T[] = [];
+  const groupId = `kairos-demo-report-${Date.now()}`;
   await readToEnd(kafka, topic, {
-    groupId: `kairos-demo-report-${Date.now()}`,
+    groupId,
     timeoutMs: 120_000,
     onMessage: async (message) => {
       if (message.value) out.push(await codec.decode<T>(message.value, type));
     },
   });
+  // The group was only a way to read; leave no empty group behind on the broker.
+  await withAdmin(kafka, (admin) => admin.deleteGroups([groupId])).catch(() => undefined);
   return out;
 }
 
