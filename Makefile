@@ -56,7 +56,7 @@ test-integration: $(BUILD) ## the integration tests only (starts the stack if ne
 	@mkdir -p logs
 	@infra/with-stack.sh npx jest --selectProjects integration --runInBand
 
-demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day, show segments, triggers and emails
+demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day, let recipients open, click and buy, summarize (Ctrl-C stops cleanly)
 	@$(MAKE) --no-print-directory up
 	@$(MAKE) --no-print-directory start
 	set -a; . infra/local.env; set +a; node dist/services/tools/demo.js

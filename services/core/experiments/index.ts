@@ -1,3 +1,4 @@
 export * from './model';
 export * from './stats';
 export * from './report';
+export * from './verdict';
