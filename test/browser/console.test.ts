@@ -296,7 +296,8 @@ describe('the console in headless Chromium, against a synthetic day through the 
     expect((await page.locator('[data-figure="customer-segments"] li').allTextContents()).sort()).toEqual([...current.segments].sort());
     const mine = outcomes.filter((o) => o.customer_id === customer);
     expect(await page.locator('table.emails tr[data-trigger]').count()).toBe(mine.length);
-    await page.locator('iframe.email').waitFor();
+    // Every email carries a visible unsubscribe link at its foot: the frame has loaded.
+    await page.frameLocator('iframe.email').locator('a').last().waitFor();
     await shot('customer');
 
     const row = page.locator('table.emails tr[data-status="sent"]').first();
@@ -315,8 +316,9 @@ describe('the console in headless Chromium, against a synthetic day through the 
     // Each preview signs its links with a fresh throw-away key and nonce: compare the rest.
     const unsigned = (text: string) => text.replace(/\/[cup]\/v2\.preview\.[A-Za-z0-9._-]+/g, '/<signed link>').trim();
     expect(unsigned(await page.locator('[data-figure="text"]').innerText())).toBe(unsigned(preview.text));
-    const frame = page.frameLocator('iframe[data-figure="html"]');
-    await frame.locator('body').waitFor();
+    // The HTML part, framed (sandboxed) from the console: the same greeting as the text part.
+    const greeting = preview.text.split('\n').find((line) => line.startsWith('Hi ')) as string;
+    await page.frameLocator('iframe[data-figure="html"]').getByText(greeting.trim()).first().waitFor();
     await shot('preview');
   });
 
@@ -325,6 +327,36 @@ describe('the console in headless Chromium, against a synthetic day through the 
     expect(await page.evaluate('typeof window.__pwned')).toBe('undefined');
     expect(await page.locator('dl.profile').innerText()).toContain(HOSTILE_NAME);
     expect(await page.locator('main script:not([type="application/json"])').count()).toBe(0);
+  });
+
+  it('refuses to listen beyond loopback without a credential, and asks for it when one is set', async () => {
+    const exposed = spawnNode('services/console/main.js', [], { HTTP_HOST: '0.0.0.0', HTTP_PORT: '0' });
+    const said = collect(exposed.stderr);
+    expect((await exited(exposed)).code).toBe(78);
+    expect(said.text()).toContain('HTTP_AUTH_TOKEN');
+
+    const token = 'console-browser-test-token-0123456789abcdef';
+    const port = await freePort();
+    start('console with a token', 'services/console/main.js', {
+      HTTP_PORT: String(port), HTTP_AUTH_TOKEN: token, CONSOLE_USER: 'ops',
+      SEGMENTER_URL: url('segmenter', ''), RENDERER_URL: url('renderer', ''), RESULTS_URL: url('results', ''),
+    });
+    const guarded = `http://127.0.0.1:${port}`;
+    await waitFor('the guarded console', async () => running() && (await fetch(`${guarded}/healthz`)).status === 200, 60_000);
+    const without = await fetch(`${guarded}/segments`);
+    expect(without.status).toBe(401);
+    expect(without.headers.get('www-authenticate')).toMatch(/^Basic realm="Kairos console"/);
+    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    expect((await fetch(`${guarded}/segments`, { headers: basic('ops', 'wrong') })).status).toBe(401);
+    expect((await fetch(`${guarded}/segments`, { headers: basic('ops', token) })).status).toBe(200);
+    expect((await fetch(`${guarded}/segments`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    // A browser that was given the credential sees the pages.
+    const guardedPage = await context.browser()?.newContext({ httpCredentials: { username: 'ops', password: token } });
+    if (guardedPage !== undefined) {
+      const tab = await guardedPage.newPage();
+      expect((await tab.goto(`${guarded}/segments`))?.status()).toBe(200);
+      await guardedPage.close();
+    }
   });
 
   it('answers bad parameters with a 4xx naming them', async () => {
