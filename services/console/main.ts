@@ -48,7 +48,6 @@ export async function startConsole(config: ConsoleConfig, overrides: { logger?: 
   await ensureRedisReachable(redis, config, REDIS_CONNECT_TIMEOUT_MS);
   const upstreams = new Upstreams(config);
   const feed = new ConsoleFeed(config, kafka, upstreams, logger, overrides.clock);
-  await atStartWhenBrokerAnswers('read the topics', () => feed.start(), { timeoutMs: KAFKA_CONNECT_TIMEOUT_MS, logger, brokers: config.KAFKA_BROKERS });
 
   // The renderer's stored profile, read-only. Its keys are tagged with the partition of the
   // co-partitioned inputs; the partition count is the triggers topic's (asked once, then kept).
@@ -84,6 +83,15 @@ export async function startConsole(config: ConsoleConfig, overrides: { logger?: 
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.HTTP_PORT;
   logger.info({ host: config.HTTP_HOST, port, auth: tokens.api.length > 0 ? 'basic or bearer' : 'none (loopback only)' }, 'console listening');
+  // Listening first: the probes answer while the topics are read (/readyz is 503 until caught up).
+  try {
+    await atStartWhenBrokerAnswers('read the topics', () => feed.start(), { timeoutMs: KAFKA_CONNECT_TIMEOUT_MS, logger, brokers: config.KAFKA_BROKERS });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    await feed.stop().catch(() => undefined);
+    redis.disconnect();
+    throw error;
+  }
   return {
     port,
     host: config.HTTP_HOST,

@@ -17,7 +17,7 @@ import { HttpError, MAX_ID_PARAM_LENGTH, checkParam, parseQuery, textParam, para
 import type { Logger } from '../kit/logger';
 import { projectRoot } from '../kit/files';
 import type { ConsoleAuth } from './auth';
-import type { ConsoleConfig } from './config';
+import { CONSOLE_UPSTREAMS, type ConsoleConfig, type Upstream } from './config';
 import { consumerGroups, dlqTopics, type ConsoleFeed } from './feed';
 import { barChart, hourLabel, lineChart, STATIC_DIR, timeLabel, type ChartSpec, type Views } from './render';
 import type { Upstreams } from './upstream';
@@ -174,6 +174,7 @@ export async function buildConsoleServer(deps: ConsoleDeps): Promise<FastifyInst
     const sampleLabels = samples.map((s) => timeLabel(s.at));
     const triggers = memory.triggersByRule.series(now);
     const outcomes = memory.outcomesByStatus.series(now);
+    const readiness = await Promise.all((Object.keys(CONSOLE_UPSTREAMS) as Upstream[]).map((service) => upstreams.readiness(service)));
     const paused = await upstreams.get<{ paused: Array<{ campaign: string; paused_at: string; reason: string; detail: unknown }> }>('renderer', '/campaigns/paused');
     const charts: Record<string, ChartSpec> = {
       eventsChart: lineChart('chart-events', 'Events per second (behavior.events, sampled)', rates.map((r) => timeLabel(r.at)), [{ label: 'events/s', data: rates.map((r) => (r.value === null ? null : Math.round(r.value * 10) / 10)) }], 'events/s'),
@@ -192,6 +193,7 @@ export async function buildConsoleServer(deps: ConsoleDeps): Promise<FastifyInst
       outcomeTotals: Object.entries(outcomes.totals).map(([label, count]) => ({ label, count })),
       lags: groups.map(({ service, group }) => ({ service, group, lag: latest?.values[`lag.${service}`] ?? null })),
       dlqs: dlqTopics(config).map((topic) => ({ topic, records: latest?.values[`dlq.${topic}`] ?? null })),
+      readiness,
       paused: paused.ok ? paused.body.paused : [],
       pausedError: paused.ok ? null : paused.error,
       read: memory.read,

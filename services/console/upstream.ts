@@ -26,6 +26,20 @@ export class Upstreams {
     return token === undefined ? {} : { authorization: `Bearer ${token}` };
   }
 
+  /** The service's readiness (`/readyz`, open without a token): `ready`, its status, or why it did not answer. */
+  async readiness(service: Upstream): Promise<{ service: Upstream; url: string; ready: boolean; status: string }> {
+    try {
+      const response = await this.fetcher(`${this.url(service)}/readyz`, { signal: AbortSignal.timeout(this.config.CONSOLE_UPSTREAM_TIMEOUT), redirect: 'error' });
+      const body = (await response.json().catch(() => ({}))) as { status?: unknown; failing?: Array<{ check?: unknown; reason?: unknown }> };
+      const status = typeof body.status === 'string' ? body.status : `HTTP ${response.status}`;
+      const failing = (body.failing ?? []).map((f) => `${String(f.check)}: ${String(f.reason)}`).join('; ');
+      return { service, url: this.url(service), ready: response.status === 200, status: failing === '' ? status : `${status} (${failing})` };
+    } catch (error) {
+      const reason = error instanceof Error && error.name === 'TimeoutError' ? `no answer within ${this.config.CONSOLE_UPSTREAM_TIMEOUT} ms` : 'not reachable';
+      return { service, url: this.url(service), ready: false, status: reason };
+    }
+  }
+
   /** GET `path` (already percent-encoded) from `service`; JSON unless `text`. */
   async get<T>(service: Upstream, path: string, options: { text?: boolean } = {}): Promise<Answer<T>> {
     let response: Response;

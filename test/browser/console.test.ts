@@ -140,6 +140,8 @@ describe('the console in headless Chromium, against a synthetic day through the 
     start('console', 'services/console/main.js', {
       HTTP_PORT: String(ports.console),
       SEGMENTER_URL: url('segmenter', ''), TRIGGER_URL: url('trigger', ''), RENDERER_URL: url('renderer', ''), RESULTS_URL: url('results', ''),
+      // Not started here: a port nothing listens on (not the shared stack's 8094 / 8095).
+      TRACKER_URL: `http://127.0.0.1:${await freePort()}`, RECOMMENDER_URL: `http://127.0.0.1:${await freePort()}`,
       CONSOLE_CONSUMER_GROUPS: SERVICES.map((s) => `${s}=${groups[s]}`).join(','),
       CONSOLE_SAMPLE_INTERVAL: '1s',
       CONSOLE_LOOKBACK: '48h',
@@ -208,6 +210,11 @@ describe('the console in headless Chromium, against a synthetic day through the 
       return out;
     });
     for (const [topic, records] of Object.entries(expected)) expect(dlqs[topic]).toBe(records);
+    // Readiness as each service's /readyz says (the tracker and recommender are not started here).
+    for (const service of SERVICES) {
+      const ready = await fetch(url(service, '/readyz'));
+      expect([service, (await page.locator(`[data-figure="readiness"][data-service="${service}"]`).innerText()).startsWith('ready')]).toEqual([service, ready.status === 200]);
+    }
     const paused = await getJson<{ paused: unknown[] }>(url('renderer', '/campaigns/paused'));
     expect(paused.paused).toEqual([]);
     expect(await page.locator('[data-figure="paused-none"]').count()).toBe(1);
@@ -337,25 +344,37 @@ describe('the console in headless Chromium, against a synthetic day through the 
 
     const token = 'console-browser-test-token-0123456789abcdef';
     const port = await freePort();
-    start('console with a token', 'services/console/main.js', {
-      HTTP_PORT: String(port), HTTP_AUTH_TOKEN: token, CONSOLE_USER: 'ops',
+    const second = spawnNode('services/console/main.js', [], {
+      ...pipeline.env, HTTP_PORT: String(port), HTTP_AUTH_TOKEN: token, CONSOLE_USER: 'ops',
       SEGMENTER_URL: url('segmenter', ''), RENDERER_URL: url('renderer', ''), RESULTS_URL: url('results', ''),
     });
+    const secondLogs = collect(second.stderr);
     const guarded = `http://127.0.0.1:${port}`;
-    await waitFor('the guarded console', async () => running() && (await fetch(`${guarded}/healthz`)).status === 200, 60_000);
-    const without = await fetch(`${guarded}/segments`);
-    expect(without.status).toBe(401);
-    expect(without.headers.get('www-authenticate')).toMatch(/^Basic realm="Kairos console"/);
-    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
-    expect((await fetch(`${guarded}/segments`, { headers: basic('ops', 'wrong') })).status).toBe(401);
-    expect((await fetch(`${guarded}/segments`, { headers: basic('ops', token) })).status).toBe(200);
-    expect((await fetch(`${guarded}/segments`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-    // A browser that was given the credential sees the pages.
-    const guardedPage = await context.browser()?.newContext({ httpCredentials: { username: 'ops', password: token } });
-    if (guardedPage !== undefined) {
-      const tab = await guardedPage.newPage();
-      expect((await tab.goto(`${guarded}/segments`))?.status()).toBe(200);
-      await guardedPage.close();
+    try {
+      await waitFor('the guarded console', async () => {
+        if (second.exitCode !== null) throw new Error(`the second console exited (${second.exitCode}): ${secondLogs.text()}`);
+        return (await fetch(`${guarded}/healthz`)).status === 200;
+      }, 60_000);
+      const without = await fetch(`${guarded}/segments`);
+      expect(without.status).toBe(401);
+      expect(without.headers.get('www-authenticate')).toMatch(/^Basic realm="Kairos console"/);
+      const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+      expect((await fetch(`${guarded}/segments`, { headers: basic('ops', 'wrong') })).status).toBe(401);
+      expect((await fetch(`${guarded}/segments`, { headers: basic('ops', token) })).status).toBe(200);
+      expect((await fetch(`${guarded}/segments`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      // The browser, given the user and password, answers the Basic challenge; the page's
+      // script and Chart.js load with the same credential and draw its chart.
+      const tab = await context.newPage();
+      try {
+        expect((await tab.goto(`http://ops:${token}@127.0.0.1:${port}/segments`))?.status()).toBe(200);
+        await tab.waitForSelector('html[data-charts-drawn="true"]');
+        expect(await tab.locator('canvas[data-drawn="true"]').count()).toBe(1);
+      } finally {
+        await tab.close();
+      }
+    } finally {
+      second.kill('SIGTERM');
+      await exited(second);
     }
   });
 
