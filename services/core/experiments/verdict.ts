@@ -80,6 +80,8 @@ export function experimentVerdict(report: ExperimentReport, metrics: readonly Co
     };
   }
   const treated = report.arms.filter((arm) => !arm.holdout);
+  // The results service reports sends outside any experiment as one arm named "-".
+  if (treated.length === 1 && treated[0].name === '-') return { kind: 'collecting', headline: 'Sends outside any experiment: there is nothing to compare.', holdout };
   if (treated.length < 2) {
     return { kind: 'collecting', headline: treated.length === 1 ? `One arm (${treated[0].name}) only: there is nothing to compare it with.` : 'No arm has sends yet.', holdout };
   }

@@ -96,4 +96,9 @@ describe('experimentVerdict', () => {
     const report = experimentReport({ arms: [arm('only', { sent: 10 }, 1)] });
     expect(experimentVerdict(report).headline).toBe('One arm (only) only: there is nothing to compare it with.');
   });
+
+  it('says sends outside any experiment (the results service\'s arm "-") have nothing to compare', () => {
+    const report = experimentReport({ arms: [arm('-', { sent: 10 }, null)] });
+    expect(experimentVerdict(report).headline).toBe('Sends outside any experiment: there is nothing to compare.');
+  });
 });
