@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { customerProfile, type CustomerProfile, type EmailOutcome, type TriggerFired } from '../../services/core/types';
+import { customerProfile, type CustomerProfile, type EmailOutcome, type SegmentChange, type TriggerFired } from '../../services/core/types';
 import { experimentVerdict } from '../../services/core/experiments/verdict';
 import type { ExperimentReport } from '../../services/core/experiments';
 import { syntheticShop } from '../../services/tools/synthetic';
@@ -201,6 +201,8 @@ describe('the console in headless Chromium, against a synthetic day through the 
     expect(await shown('triggers', 'data-rule')).toEqual(rules);
     expect(await shown('outcomes', 'data-status')).toEqual(statuses);
     expect(number((await texts('[data-figure="triggers-total"]'))[0] as string)).toBe(triggers.length);
+    const published = await withAdmin(async (admin) => (await admin.fetchTopicOffsets(pipeline.topics.events)).reduce((sum, p) => sum + Number(p.high), 0));
+    expect(number((await texts('[data-figure="events-total"]'))[0] as string)).toBe(published);
     const dlqs = await shown('dlq', 'data-topic');
     const expected = await withAdmin(async (admin) => {
       const out: Record<string, number> = {};
@@ -286,6 +288,11 @@ describe('the console in headless Chromium, against a synthetic day through the 
     await page.waitForSelector('html[data-charts-drawn="true"]');
     const api = await getJson<{ size: number }>(url('segmenter', `/segments/${encodeURIComponent(segment)}`));
     expect(number(await page.locator('[data-figure="segment-size"]').innerText())).toBe(api.size);
+    // Entries and exits of the current UTC day, as segment.changes has them.
+    const day = Math.floor(Date.now() / 86_400_000) * 86_400_000;
+    const changes = (await pipeline.readAll<SegmentChange>(pipeline.topics.segmentChanges, 'SegmentChange')).filter((c) => c.segment === segment && c.at >= day);
+    expect(number(await page.locator('[data-figure="entered-today"]').innerText())).toBe(changes.filter((c) => c.change === 'entered').length);
+    expect(number(await page.locator('[data-figure="exited-today"]').innerText())).toBe(changes.filter((c) => c.change === 'exited').length);
     const members = await getJson<{ members: string[] }>(url('segmenter', `/segments/${encodeURIComponent(segment)}/members?limit=100`));
     expect((await page.locator('[data-member]').allTextContents()).sort()).toEqual([...members.members].sort());
     await shot('segment');
