@@ -168,10 +168,14 @@ export class ConsoleFeed {
     this.history.add({ at: this.clock(), values });
   }
 
+  /** Stops reading and sampling; a broker that does not answer delays it by a few seconds at most. */
   async stop(): Promise<void> {
     if (this.timer !== null) clearInterval(this.timer);
-    await this.sampling;
-    await this.consumer?.disconnect().catch(() => undefined);
-    await this.admin?.disconnect().catch(() => undefined);
+    const atMost = (ms: number, work: Promise<unknown> | null | undefined) =>
+      Promise.race([Promise.resolve(work).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, ms).unref())]);
+    // A sample stuck on a broker that keeps retrying (a deleted topic) is abandoned, not awaited.
+    await atMost(2000, this.sampling);
+    await atMost(5000, this.consumer?.disconnect());
+    await atMost(2000, this.admin?.disconnect());
   }
 }
