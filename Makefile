@@ -6,7 +6,7 @@ export KAFKAJS_NO_PARTITIONER_WARNING := 1
 NODE_MODULES := node_modules/.package-lock.json
 BUILD := dist/.built
 
-.PHONY: help install build up down start stop test test-unit test-integration lint demo bench chaos clean
+.PHONY: help install build up down start stop test test-unit test-integration test-browser chromium lint demo bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -45,7 +45,19 @@ lint: $(NODE_MODULES) ## type-check and lint
 	npx tsc -p tsconfig.json --noEmit
 	npx eslint .
 
-test: $(BUILD) lint ## everything: lint, unit and integration tests against the real stack
+# Debian's chromium for the browser tests (playwright-core drives it; it downloads no browser).
+# CHROMIUM_PATH names another Chromium or Chrome binary instead.
+chromium: ## install Debian's chromium for the browser tests when it is missing (apt-get; sudo when not root)
+	@if [ -n "$${CHROMIUM_PATH:-}" ]; then [ -x "$$CHROMIUM_PATH" ] || { echo "CHROMIUM_PATH=$$CHROMIUM_PATH is not an executable" >&2; exit 1; }; \
+	elif ! command -v chromium >/dev/null 2>&1; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  command -v apt-get >/dev/null 2>&1 || { echo "the browser tests need Chromium: install it with your package manager, or set CHROMIUM_PATH to a Chromium or Chrome binary" >&2; exit 1; }; \
+	  echo "installing Debian's chromium for the browser tests ($$sudo apt-get install -y chromium)"; \
+	  $$sudo apt-get install -y chromium || { $$sudo apt-get update && $$sudo apt-get install -y chromium; } \
+	    || { echo "could not install chromium: run 'sudo apt-get update && sudo apt-get install -y chromium' yourself, or set CHROMIUM_PATH to a Chromium or Chrome binary" >&2; exit 1; }; \
+	fi
+
+test: $(BUILD) lint chromium ## everything: lint, unit, integration and browser tests against the real stack
 	@mkdir -p logs
 	@infra/with-stack.sh npx jest --runInBand; status=$$?; cat logs/jest-summary.txt 2>/dev/null; exit $$status
 
@@ -55,6 +67,10 @@ test-unit: $(NODE_MODULES) ## the fast unit tests only (no stack)
 test-integration: $(BUILD) ## the integration tests only (starts the stack if needed)
 	@mkdir -p logs
 	@infra/with-stack.sh npx jest --selectProjects integration --runInBand
+
+test-browser: $(BUILD) chromium ## the console in headless Chromium only (starts the stack if needed; screenshots in test-results/console/)
+	@mkdir -p logs
+	@infra/with-stack.sh npx jest --selectProjects browser --runInBand
 
 demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day, let recipients open, click and buy, summarize (Ctrl-C stops cleanly)
 	@$(MAKE) --no-print-directory up
@@ -70,4 +86,4 @@ chaos: $(BUILD) ## the whole chain under faults (kills, broker outage, Redis los
 	@infra/with-stack.sh node dist/bench/chaos/main.js
 
 clean: ## remove build output, logs and stack state (not the download cache)
-	rm -rf dist logs .stack
+	rm -rf dist logs .stack test-results

@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 // The layers: a pure core, a kit of adapters, thin services. A relative import into one of
 // `folders` (`../kit/redis`, `../../renderer/store`) is matched by the folder's name.
-const SERVICE_FOLDERS = ['segmenter', 'trigger', 'renderer', 'recommender', 'results', 'tools'];
+const SERVICE_FOLDERS = ['segmenter', 'trigger', 'renderer', 'recommender', 'results', 'tools', 'console'];
 const relativeInto = (folders) => `^(?:\\.\\.?/)+(?:${folders.join('|')})(?:/|$)`;
 const NODE_IO = ['fs', 'fs/promises', 'http', 'https', 'http2', 'net', 'tls', 'dgram', 'dns', 'child_process', 'cluster', 'worker_threads'];
 const CLIENT_LIBRARIES = ['kafkajs', '@kafkajs/*', 'ioredis', '@aws-sdk/*', 'nodemailer', 'prom-client', 'pino', ...NODE_IO, ...NODE_IO.map((m) => `node:${m}`)];
@@ -44,5 +44,10 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The console's page script runs in the browser, as a classic script beside Chart.js.
+    files: ['services/console/static/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', Chart: 'readonly' } },
   },
 );

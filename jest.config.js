@@ -1,4 +1,4 @@
-/** Two projects: fast pure unit tests, and integration tests against the real local stack. */
+/** Three projects: fast pure unit tests, integration tests against the real local stack, and the console in a real browser. */
 const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 module.exports = {
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
@@ -16,6 +16,15 @@ module.exports = {
       testEnvironment: 'node',
       setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
       slowTestThreshold: 30,
+    },
+    {
+      // The console in headless Chromium (Debian's chromium, playwright-core) against the real stack.
+      displayName: 'browser',
+      testMatch: ['<rootDir>/test/browser/**/*.test.ts'],
+      transform: { '^.+\\.ts$': tsJest },
+      testEnvironment: 'node',
+      setupFilesAfterEnv: ['<rootDir>/test/support/integration-setup.ts'],
+      slowTestThreshold: 120,
     },
   ],
 };

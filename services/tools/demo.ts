@@ -22,7 +22,7 @@ import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import { behaviorEvent, type BehaviorEvent, type EmailOutcome, type TriggerFired } from '../core/types';
 import type { ExperimentReport } from '../core/experiments/model';
-import { verdict } from '../core/experiments/verdict';
+import { experimentVerdict } from '../core/experiments/verdict';
 import { syntheticShop } from './synthetic';
 import { progress } from './demo-progress';
 import { purchaseEventId, recipientPlan, trackerLinks } from './demo-recipients';
@@ -303,7 +303,8 @@ async function summary(context: { config: Config; kafka: ReturnType<typeof creat
     say(`  ${id}`);
     const rows = report.arms.map((a) => [a.name, String(a.counters.sent), String(a.counters.opened), String(a.counters.clicked), String(a.counters.converted), (a.counters.revenue / 100).toFixed(2)]);
     for (const line of table(['arm', 'sent', 'opened', 'clicked', 'converted', 'revenue'], rows)) say(`  ${line}`);
-    for (const line of verdict(report)) say(`    => ${line}`);
+    const { headline, holdout } = experimentVerdict(report);
+    for (const line of [headline, holdout]) if (line !== null) say(`    => ${line}`);
   }
 }
 

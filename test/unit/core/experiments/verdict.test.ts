@@ -1,85 +1,119 @@
 /**
- * verdict(): the plain-words reading of a report, on reports computed by experimentReport()
- * from counters chosen so that each finding is clear-cut (or clearly not).
+ * experimentVerdict(): the plain-words sentence restates the report's own decisions (Holm-
+ * adjusted significance), names the winner by its higher value, and lets a broken split
+ * override every comparison.
  */
-import { emptyCounters, experimentReport, verdict, type ArmCounters, type ArmInput, type ExperimentReport } from '../../../../services/core/experiments';
+import { emptyCounters, experimentReport, type ArmCounters, type ArmInput } from '../../../../services/core/experiments';
+import { experimentVerdict } from '../../../../services/core/experiments/verdict';
 
 function counters(fields: Partial<ArmCounters>): ArmCounters {
   return { ...emptyCounters(), ...fields };
 }
 
-/** revenueSq for `converted` sends of `each` cents (the rest 0). */
-const revenue = (converted: number, each: number) => ({ converted, conversions: converted, revenue: converted * each, revenueSq: converted * each * each });
-
-function report(arms: ArmInput[], confidence?: number): ExperimentReport {
-  return experimentReport({ arms, ...(confidence === undefined ? {} : { confidence }) });
+function arm(name: string, fields: Partial<ArmCounters>, share: number | null = 0.5, holdout = false): ArmInput {
+  return { name, holdout, expectedShare: share, counters: counters(fields) };
 }
 
-const arm = (name: string, c: Partial<ArmCounters>, share: number | null = 0.5): ArmInput => ({ name, holdout: false, expectedShare: share, counters: counters(c) });
-const holdout = (c: Partial<ArmCounters>, share: number | null): ArmInput => ({ name: 'holdout', holdout: true, expectedShare: share, counters: counters(c) });
+// Revenue with the same mean and a wide spread: never significant at these sizes.
+const revenue = (sent: number) => ({ revenue: sent * 100, revenueSq: sent * 100 * 100 * 50, converted: Math.round(sent * 0.02) });
 
-describe('verdict', () => {
-  it('says nothing was sent when no arm sent anything', () => {
-    expect(verdict(report([arm('A', {}), arm('B', {})]))).toEqual(['Nothing sent yet: no results to judge.']);
+describe('experimentVerdict', () => {
+  it('says nothing can be compared before any send', () => {
+    const verdict = experimentVerdict(experimentReport({ arms: [arm('A', {}), arm('B', {})] }));
+    expect(verdict).toEqual({ kind: 'no_data', headline: 'No sends yet: nothing to compare.', holdout: null });
   });
 
-  it('names the winner on click-through and asks for more data on the rest (the issue\'s example)', () => {
-    // Same opens, conversions and revenue; B's click-through 20% against A's 5% on 2000 sends each.
-    const same = { opened: 600, ...revenue(40, 5000) };
-    const lines = verdict(report([arm('A', { sent: 2000, clicked: 100, ...same }), arm('B', { sent: 2000, clicked: 400, ...same })]));
-    expect(lines).toEqual(['B beats A on click-through and click-to-open, 95% sure; keep collecting for opens, conversion and revenue']);
+  it('names the winner on click-through and keeps collecting for what is undecided', () => {
+    const report = experimentReport({
+      arms: [
+        arm('A', { sent: 5000, opened: 2000, clicked: 250, ...revenue(5000) }),
+        arm('B', { sent: 5000, opened: 2000, clicked: 400, ...revenue(5000) }),
+      ],
+    });
+    const verdict = experimentVerdict(report);
+    expect(verdict.kind).toBe('partly_decided');
+    expect(verdict.headline).toBe('B beats A on click-through, 95% sure; keep collecting for conversion and revenue.');
   });
 
-  it('says when the control is the better one', () => {
-    const lines = verdict(report([arm('plain', { sent: 20000, opened: 9000, clicked: 1800 }), arm('question', { sent: 20000, opened: 5000, clicked: 1000 })]));
-    expect(lines).toEqual(['plain beats question on opens and click-through, 95% sure; keep collecting for click-to-open, conversion and revenue']);
+  it('names the control as the winner when the other arm is worse', () => {
+    const report = experimentReport({
+      arms: [
+        arm('A', { sent: 5000, clicked: 400, ...revenue(5000) }),
+        arm('B', { sent: 5000, clicked: 250, ...revenue(5000) }),
+      ],
+    });
+    expect(experimentVerdict(report, ['clickThrough']).headline).toBe('A beats B on click-through, 95% sure.');
+    expect(experimentVerdict(report, ['clickThrough']).kind).toBe('decided');
   });
 
-  it('names both directions when an arm wins on one metric and loses on another', () => {
-    const lines = verdict(report([arm('plain', { sent: 2000, opened: 900, clicked: 200 }), arm('question', { sent: 2000, opened: 500, clicked: 200 })]));
-    expect(lines).toEqual(['question beats plain on click-to-open, 95% sure; plain beats question on opens, 95% sure; keep collecting for click-through, conversion and revenue']);
+  it('adds the daily-look caveat to a win the always-valid p does not confirm yet, and leaves it off once it does', () => {
+    const borderline = experimentReport({
+      arms: [arm('A', { sent: 5000, clicked: 250, ...revenue(5000) }), arm('B', { sent: 5000, clicked: 300, ...revenue(5000) })],
+    });
+    const comparison = borderline.comparisons.find((c) => c.metric === 'clickThrough');
+    expect(comparison?.significant).toBe(true);
+    expect(comparison?.alwaysValidAdjustedP).toBeGreaterThanOrEqual(0.05);
+    expect(experimentVerdict(borderline, ['clickThrough']).headline).toBe('B beats A on click-through, 95% sure (if you check daily, wait until the always-valid p agrees).');
+    const clear = experimentReport({
+      arms: [arm('A', { sent: 5000, clicked: 250, ...revenue(5000) }), arm('B', { sent: 5000, clicked: 400, ...revenue(5000) })],
+    });
+    expect(clear.comparisons.find((c) => c.metric === 'clickThrough')?.alwaysValidAdjustedP).toBeLessThan(0.05);
+    expect(experimentVerdict(clear, ['clickThrough']).headline).toBe('B beats A on click-through, 95% sure.');
   });
 
-  it('asks to keep collecting when nothing differs for sure', () => {
-    const lines = verdict(report([arm('A', { sent: 50, opened: 10, clicked: 2 }), arm('B', { sent: 52, opened: 11, clicked: 3 })]));
-    expect(lines).toEqual(['No sure difference between B and A yet; keep collecting']);
+  it('keeps collecting when nothing differs', () => {
+    const report = experimentReport({
+      arms: [arm('A', { sent: 200, clicked: 10, ...revenue(200) }), arm('B', { sent: 200, clicked: 11, ...revenue(200) })],
+    });
+    const verdict = experimentVerdict(report);
+    expect(verdict.kind).toBe('collecting');
+    expect(verdict.headline).toBe('No clear difference yet; keep collecting for click-through, conversion and revenue.');
   });
 
-  it('has one line per arm against the control, in arm order', () => {
-    const lines = verdict(report([arm('A', { sent: 100, opened: 20 }, 1 / 3), arm('B', { sent: 100, opened: 21 }, 1 / 3), arm('C', { sent: 100, opened: 22 }, 1 / 3)]));
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toContain('between B and A');
-    expect(lines[1]).toContain('between C and A');
+  it('distrusts every comparison when the split is not the configured one', () => {
+    const report = experimentReport({
+      arms: [arm('A', { sent: 9000, clicked: 400 }), arm('B', { sent: 1000, clicked: 250 })],
+    });
+    const verdict = experimentVerdict(report);
+    expect(verdict.kind).toBe('broken_split');
+    expect(verdict.headline).toMatch(/^The split between arms is not the configured one \(p < 0\.001\): do not trust/);
   });
 
-  it('reports the lift over the holdout', () => {
-    const arms = [arm('A', { sent: 3000, opened: 900, ...revenue(300, 4000) }, 0.9), holdout({ sent: 330, ...revenue(3, 4000) }, 0.1)];
-    const lines = verdict(report(arms));
-    expect(lines).toContain('Only one arm (A): nothing to compare it with but the holdout.');
-    expect(lines[lines.length - 1]).toMatch(/^Sending beats the holdout on conversion( and revenue)?, 95% sure/);
+  it('waits for an arm without sends', () => {
+    const report = experimentReport({ arms: [arm('A', { sent: 100 }, null), arm('B', {}, null)] });
+    expect(experimentVerdict(report).headline).toBe('Keep collecting: B has no sends yet.');
   });
 
-  it('says when the holdout cannot be compared yet', () => {
-    // Unknown shares: no sample-ratio check, so only the two lines.
-    const lines = verdict(report([arm('A', {}, null), arm('B', {}, null), holdout({ sent: 3 }, null)]));
-    expect(lines).toEqual(['B vs A: nothing to compare yet (one side has no sends)', 'Sending vs the holdout: nothing to compare yet (one side has no sends)']);
+  it('speaks of the holdout: sending at all against no email', () => {
+    const report = experimentReport({
+      arms: [
+        arm('A', { sent: 4000, converted: 200, revenue: 200 * 5000, revenueSq: 200 * 5000 * 5000 }, 0.4),
+        arm('B', { sent: 4000, converted: 200, revenue: 200 * 5000, revenueSq: 200 * 5000 * 5000 }, 0.4),
+        arm('holdout', { sent: 2000, converted: 20, revenue: 20 * 5000, revenueSq: 20 * 5000 * 5000 }, 0.2, true),
+      ],
+    });
+    const verdict = experimentVerdict(report);
+    expect(verdict.holdout).toBe('Sending beats the holdout on conversion, 95% sure; sending beats the holdout on revenue, 95% sure');
   });
 
-  it('warns first when the split is broken (sample-ratio mismatch)', () => {
-    const lines = verdict(report([arm('A', { sent: 1000, opened: 200 }), arm('B', { sent: 600, opened: 120 })]));
-    expect(lines[0]).toMatch(/^Warning: the split between the arms is not the one configured \(sample-ratio p < 0\.0001\); do not trust/);
-    expect(lines).toHaveLength(2);
+  it('reports no lift over a holdout that converts as well', () => {
+    const report = experimentReport({
+      arms: [
+        arm('A', { sent: 300, converted: 6 }, 0.4),
+        arm('B', { sent: 300, converted: 6 }, 0.4),
+        arm('holdout', { sent: 150, converted: 3 }, 0.2, true),
+      ],
+    });
+    expect(experimentVerdict(report).holdout).toBe('No lift over the holdout shown yet (conversion and revenue)');
   });
 
-  it('uses the report\'s confidence', () => {
-    const same = { opened: 600 };
-    const lines = verdict(report([arm('A', { sent: 2000, clicked: 100, ...same }), arm('B', { sent: 2000, clicked: 400, ...same })], 0.99));
-    expect(lines[0]).toContain('99% sure');
+  it('states a single arm has nothing to be compared with', () => {
+    const report = experimentReport({ arms: [arm('only', { sent: 10 }, 1)] });
+    expect(experimentVerdict(report).headline).toBe('One arm (only) only: there is nothing to compare it with.');
   });
 
-  it('tells a daily looker to wait when the always-valid p does not confirm a fixed-horizon win yet', () => {
-    // Just significant at the fixed horizon (z about 2.2), far from the always-valid threshold.
-    const lines = verdict(report([arm('A', { sent: 2000, opened: 400 }), arm('B', { sent: 2000, opened: 460 })]));
-    expect(lines[0]).toBe('B beats A on opens, 95% sure; keep collecting for click-through, click-to-open, conversion and revenue (if you check daily, wait until the always-valid p agrees)');
+  it('says sends outside any experiment (the results service\'s arm "-") have nothing to compare', () => {
+    const report = experimentReport({ arms: [arm('-', { sent: 10 }, null)] });
+    expect(experimentVerdict(report).headline).toBe('Sends outside any experiment: there is nothing to compare.');
   });
 });
