@@ -8,7 +8,6 @@
  * what the services' APIs (or the topics themselves) answer; one screenshot per page goes to
  * test-results/console/. The walk segment -> customer -> email preview is done by clicking.
  */
-import { createServer } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { tmpdir } from 'node:os';
@@ -22,7 +21,7 @@ import { syntheticShop } from '../../services/tools/synthetic';
 import { formatP } from '../../services/console/render';
 import { TEST_LINK_SECRET } from '../support/link-keys';
 import { createTestPipeline, type TestPipeline } from '../support/pipeline';
-import { collect, exited, noonZone, ROOT, spawnNode, waitCaughtUp, waitFor, withAdmin } from '../support/stack';
+import { collect, exited, freePort, noonZone, ROOT, spawnNode, waitCaughtUp, waitFor, withAdmin } from '../support/stack';
 
 jest.setTimeout(240_000);
 
@@ -34,16 +33,6 @@ type Service = (typeof SERVICES)[number];
 const HOSTILE_ID = 'c-hostile';
 const HOSTILE_NAME = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function getJson<T>(url: string): Promise<T> {
   const response = await fetch(url);

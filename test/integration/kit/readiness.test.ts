@@ -6,7 +6,6 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,23 +17,12 @@ import { createLogger } from '../../../services/kit/logger';
 import type { RunningService } from '../../../services/kit/partition-service';
 import { startTrigger, triggerShape } from '../../../services/trigger/main';
 import { behaviorEvent, type BehaviorEvent, type TriggerFired } from '../../../services/core/types';
-import { REDIS_URL, REGISTRY_URL, ROOT, waitFor } from '../../support/stack';
+import { freePort, REDIS_URL, REGISTRY_URL, ROOT, waitFor } from '../../support/stack';
 import { createRedis } from '../../../services/kit/redis';
 
 const run = promisify(execFile);
 const types = recordTypes();
 
-/** A port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Readyz {
   code: number;
