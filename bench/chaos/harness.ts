@@ -110,6 +110,8 @@ export interface ChaosResult {
   extra: { segmentChanges: number; triggers: number; outcomes: number; emails: number };
   /** Up to MAX_DIFFERENCES (customer|segment) keys whose changes differ from the reference: wanted and got, in order. */
   changeDifferences: Array<{ key: string; want: string[]; got: string[] }>;
+  /** Up to MAX_DIFFERENCES triggers found more than once on the topic, with how many times. */
+  repeatedTriggers: Array<{ triggerId: string; rule: string; customer: string; cause: string | null; firedAt: number; times: number }>;
   duplicateRecords: { segmentChanges: number; triggers: number; outcomes: number };
   duplicateEmails: number;
   sent: number;
@@ -765,6 +767,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const lostTriggers = [...expectedTriggers.keys()].filter((id) => !triggerCounts.has(id)).length;
     const extraTriggers = [...triggerCounts.keys()].filter((id) => !expectedTriggers.has(id)).length;
     const duplicateTriggers = [...triggerCounts.values()].reduce((s, n) => s + n - 1, 0);
+    const repeatedTriggers: ChaosResult['repeatedTriggers'] = [...new Map(triggers.map((t) => [t.trigger_id, t])).values()]
+      .filter((t) => (triggerCounts.get(t.trigger_id) ?? 0) > 1)
+      .slice(0, MAX_DIFFERENCES)
+      .map((t) => ({ triggerId: t.trigger_id, rule: t.rule, customer: t.customer_id, cause: t.cause_event_id, firedAt: t.fired_at, times: triggerCounts.get(t.trigger_id) as number }));
 
     const finalOutcomes = outcomes.filter((o) => o.status !== 'deferred');
     const outcomeCounts = countBy(finalOutcomes.map((o) => o.trigger_id));
@@ -861,6 +867,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       lost: { segmentChanges: lostChanges, triggers: lostTriggers, outcomes: lostOutcomes, emails: lostEmails },
       extra: { segmentChanges: extraChanges, triggers: extraTriggers, outcomes: extraOutcomes, emails: extraEmails },
       changeDifferences,
+      repeatedTriggers,
       duplicateRecords: { segmentChanges: changes.length - distinctChanges.size, triggers: duplicateTriggers, outcomes: duplicateOutcomes },
       duplicateEmails,
       sent: sentOutcomes.length,
