@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import { AvroCodec, recordTypes } from '../kit/codec';
+import { recordsBehind } from '../kit/kafka';
 import type { Logger } from '../kit/logger';
 import type { BehaviorEvent, EmailOutcome, SegmentChange, TriggerFired } from '../core/types';
 import type { ConsoleConfig } from './config';
@@ -49,8 +50,7 @@ async function groupLag(admin: Admin, group: string): Promise<number | null> {
   for (const { topic, partitions } of committed) {
     const ends = await admin.fetchTopicOffsets(topic).catch(() => null);
     if (ends === null) continue;
-    const done = new Map(partitions.map((p) => [p.partition, Number(p.offset)]));
-    for (const p of ends) lag += Math.max(0, Number(p.high) - Math.max(done.get(p.partition) ?? -1, Number(p.low)));
+    lag += recordsBehind(ends, partitions);
   }
   return lag;
 }

@@ -58,6 +58,18 @@ export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T
 }
 
 /**
+ * Records a group still has to read of one topic: per partition, the log end minus where the
+ * group is (its committed offset, or the log start when it committed none or one below it).
+ */
+export function recordsBehind(
+  ends: ReadonlyArray<{ partition: number; high: string; low: string }>,
+  committed: ReadonlyArray<{ partition: number; offset: string }>,
+): number {
+  const done = new Map(committed.map((p) => [p.partition, Number(p.offset)]));
+  return ends.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Math.max(done.get(p.partition) ?? 0, Number(p.low))), 0);
+}
+
+/**
  * Reads `topic` from the beginning up to the log end as it is now, as a `read_committed`
  * reader: records of aborted transactions and transaction markers are skipped, so the number
  * of records is not the offset range; the reader follows its position instead (batches of

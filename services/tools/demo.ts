@@ -17,7 +17,7 @@ import { Partitioners, type Admin, type Producer, type Transaction } from 'kafka
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
-import { createIdempotentProducer, createKafka, readToEnd, withAdmin } from '../kit/kafka';
+import { createIdempotentProducer, createKafka, readToEnd, recordsBehind, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import { behaviorEvent, type BehaviorEvent, type EmailOutcome, type TriggerFired } from '../core/types';
@@ -105,8 +105,7 @@ async function lag(admin: Admin, group: string, topics: string[]): Promise<numbe
   let total = 0;
   for (const topic of topics) {
     const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
-    const done = new Map(committed[0].partitions.map((p) => [p.partition, Number(p.offset)]));
-    for (const p of ends) total += Math.max(0, Number(p.high) - Math.max(done.get(p.partition) ?? 0, Number(p.low)));
+    total += recordsBehind(ends, committed[0].partitions);
   }
   return total;
 }

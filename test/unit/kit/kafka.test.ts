@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { isBrokerAway, whileBrokerAway } from '../../../services/kit/kafka';
+import { isBrokerAway, recordsBehind, whileBrokerAway } from '../../../services/kit/kafka';
 
 describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broker that is away', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
@@ -18,5 +18,14 @@ describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broke
     await expect(whileBrokerAway('connect', async () => Promise.reject(refused), { timeoutMs: 0, logger })).rejects.toBe(refused);
     const wrong = new TypeError('bad request');
     await expect(whileBrokerAway('connect', async () => Promise.reject(wrong), { timeoutMs: 60_000, logger })).rejects.toBe(wrong);
+  });
+});
+
+describe('recordsBehind', () => {
+  const ends = [{ partition: 0, high: '10', low: '0' }, { partition: 1, high: '8', low: '5' }, { partition: 2, high: '4', low: '0' }];
+  it('sums the log end minus the committed offset per partition, from the log start where none (or -1, or one below it) was committed', () => {
+    expect(recordsBehind(ends, [{ partition: 0, offset: '7' }, { partition: 1, offset: '-1' }])).toBe(3 + 3 + 4);
+    expect(recordsBehind(ends, [{ partition: 1, offset: '2' }])).toBe(10 + 3 + 4);
+    expect(recordsBehind(ends, ends.map((p) => ({ partition: p.partition, offset: p.high })))).toBe(0);
   });
 });
