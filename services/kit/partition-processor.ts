@@ -105,13 +105,18 @@ export class PartitionProcessor {
       const corrupt = new Map<string, CorruptStateError>();
       const dead: ConsumedRecord<unknown>[] = [];
       let incarnation: string | null = null;
-      /** Applies `part` (records up to `partLast`); `restoring`: its outputs reached Kafka before the state was lost. */
+      /**
+       * Applies `part` (records up to `partLast`), then fires the timers due by the stream time it
+       * reached; `restoring`: its outputs (and those timers') reached Kafka before the state was lost.
+       */
       const applyPart = async (part: ConsumedRecord<unknown>[], partLast: bigint, restoring: boolean) => {
         let appliedBefore = -1n;
+        let streamTime: number | null = null;
         await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), (snapshot) => {
           this.checkNotVanished(topic, partition, snapshot);
           appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
           incarnation = snapshot.incarnation;
+          streamTime = snapshot.streamTime;
           if (appliedBefore >= partLast) return null; // a replay: all applied
           incarnation ??= bound.incarnation ?? randomUUID(); // the first change of a fresh partition records it
           for (;;) {
@@ -130,10 +135,15 @@ export class PartitionProcessor {
             change.incarnation = incarnation as string;
             const newest = fresh.reduce<number | null>((max, r) => maxTime(max, logic.eventTime(r)), snapshot.streamTime);
             if (newest !== null) change.streamTime = newest;
+            streamTime = newest;
             return change;
           }
         });
         if (incarnation !== null) this.known.set(partition, incarnation);
+        // Before the batch is committed, so a commit always covers every timer due by the stream
+        // time it reached: a rebuild's replay below its restore bound then knows that all of them
+        // fired before the loss, whatever the batches and ticks of either run were.
+        if (topic === this.options.timerTopic && streamTime !== null) await this.fireTimers(partition, streamTime, restoring);
         dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
       };
       // After a rebuild (state rebuild): below this topic's restore bound, state only; past it,
@@ -236,39 +246,46 @@ export class PartitionProcessor {
   }
 
   private async fireDueNow(partition: number, logEnd?: bigint | null): Promise<void> {
-    const { store, logic, clock, timerTopic, log } = this.options;
+    const { store, clock, timerTopic, log } = this.options;
     if (this.binder.stopped().has(`${timerTopic}:${partition}`)) return;
     // The tick passes the log end it read for all partitions; a direct call reads it here.
     if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic).catch(() => new Map<number, bigint>())).get(partition) ?? null;
+    const fence = await store.fence(partition);
+    const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
+    const caughtUp = logEnd !== null && applied + 1n >= logEnd;
+    const dueBy = Math.max(fence.streamTime ?? Number.NEGATIVE_INFINITY, caughtUp ? clock() : Number.NEGATIVE_INFINITY);
+    if (Number.isFinite(dueBy)) await this.fireTimers(partition, dueBy, false);
+    await this.relay(partition);
+  }
+
+  /**
+   * Fires the partition's timers due by `dueBy` (all of them, in chunks; bounded: a logic that
+   * kept re-setting timers at or before dueBy cannot spin forever). Their outputs are dropped
+   * when `restoring` or while the state says a rebuild still replays below its bound.
+   */
+  private async fireTimers(partition: number, dueBy: number, restoring: boolean): Promise<void> {
+    const { store, logic, clock } = this.options;
     const limit = this.options.timerBatchSize ?? 200;
-    // Bounded: a logic that kept re-setting timers at or before dueBy cannot spin a tick forever.
     for (let round = 0; round < MAX_TIMER_ROUNDS; round += 1) {
-      const fence = await store.fence(partition);
-      const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
-      const caughtUp = logEnd !== null && applied + 1n >= logEnd;
-      const dueBy = Math.max(fence.streamTime ?? Number.NEGATIVE_INFINITY, caughtUp ? clock() : Number.NEGATIVE_INFINITY);
-      if (!Number.isFinite(dueBy)) return this.relay(partition).then(() => undefined);
       const due = await store.dueTimers(partition, dueBy, limit);
-      if (due.length > 0) {
-        const corrupt = new Set<string>();
-        await this.applyWithRetry(partition, logic.customersOfTimers(due), (snapshot) => {
-          for (;;) {
-            const firing = due.filter((t) => !logic.customersOfTimers([t]).some((c) => corrupt.has(c)));
-            try {
-              const change = logic.onTimers(snapshot, firing, clock(), dueBy);
-              if (isRestoring(snapshot)) this.dropOutputs(change, partition);
-              // A timer of an undecodable customer would be due again every tick: drop it.
-              for (const t of due) if (!firing.includes(t)) change.timers.set(t.member, null);
-              return change;
-            } catch (error) {
-              if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
-              corrupt.add(error.customerId);
-              this.reportCorrupt(error, partition);
-            }
+      if (due.length === 0) return;
+      const corrupt = new Set<string>();
+      await this.applyWithRetry(partition, logic.customersOfTimers(due), (snapshot) => {
+        for (;;) {
+          const firing = due.filter((t) => !logic.customersOfTimers([t]).some((c) => corrupt.has(c)));
+          try {
+            const change = logic.onTimers(snapshot, firing, clock(), dueBy);
+            if (restoring || isRestoring(snapshot)) this.dropOutputs(change, partition);
+            // A timer of an undecodable customer would be due again every tick: drop it.
+            for (const t of due) if (!firing.includes(t)) change.timers.set(t.member, null);
+            return change;
+          } catch (error) {
+            if (!(error instanceof CorruptStateError) || corrupt.has(error.customerId)) throw error;
+            corrupt.add(error.customerId);
+            this.reportCorrupt(error, partition);
           }
-        });
-      }
-      await this.relay(partition);
+        }
+      });
       if (due.length < limit) return;
     }
   }

@@ -399,6 +399,29 @@ describe('PartitionProcessor', () => {
     expect(sent).toContain('timer:b');
   });
 
+  it('fires the timers due by a batch\'s stream time before the batch is committed', async () => {
+    const { store, sent, processor } = setup(0);
+    const first = [record(0, 'a', 500)];
+    await processor.handleBatch(first, context(first));
+    expect(store.timers.get('a')).toBe(1000);
+    // No tick runs: the batch that moves the stream time past the timer fires it itself.
+    const second = [record(1, 'b', 1_500)];
+    await processor.handleBatch(second, context(second));
+    expect(sent).toEqual(['a:0', 'b:1', 'timer:a', 'timer:b']);
+    expect(store.timers.size).toBe(0);
+  });
+
+  it('rebuilt: the timers due by the restore bound\'s stream time fire without output before records past it, whatever the batches', async () => {
+    const { store, processor, sent } = setup();
+    store.restoreUpTo.set('in', 2n); // the original run committed offset 2: everything due by then had fired
+    // One replayed batch spans the bound; no tick runs in between.
+    const across = [record(0, 'a', 500), record(1, 'b', 1_200), record(2, 'c', 1_300)];
+    await processor.handleBatch(across, context(across));
+    // a's and b's timers (due 1000) were due by the bound's stream time (1200): state only.
+    expect(sent).toEqual(['c:2', 'timer:c']);
+    expect(store.timers.size).toBe(0);
+  });
+
   it.each([
     ['no commit: the topic was recreated or the broker wiped', { committed: null, low: 0n, high: 50n }, /no committed offset/],
     ['commits of another incarnation', { committed: { offset: 8n, metadata: commitMetadata('other') }, low: 0n, high: 50n }, /incarnation other/],
