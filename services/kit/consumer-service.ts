@@ -75,7 +75,7 @@ export function createOutboxRelay(
   config: Pick<ConsumerServiceConfig, 'OUTPUT_GUARANTEE' | 'GROUP_ID' | 'KAFKA_TRANSACTIONAL_ID_PREFIX' | 'KAFKA_TRANSACTION_TIMEOUT'>,
   options: {
     outboxKey: (partition: number) => string;
-    /** The partition's fence hash, for relays guarded by the state's incarnation (PartitionProcessor). */
+    /** The partition's fence hash (PartitionProcessor) or state marker (renderer), for relays guarded by the state's incarnation. */
     fenceKey?: (partition: number) => string;
     topic: string;
     generation?: () => number;

@@ -73,7 +73,7 @@ export class RedisOutboxStore implements OutboxStore {
     private readonly redis: RedisClient,
     /** The partition's outbox list key (PartitionKeys.outbox, RendererKeys.outbox). */
     private readonly outboxKey: (partition: number) => string,
-    /** The partition's fence hash (PartitionKeys.fence), same hash tag: what a guarded read checks. */
+    /** The partition's fence hash (PartitionKeys.fence) or marker string (RendererKeys.stateMarker), same hash tag: what a guarded read checks. */
     private readonly fenceKey?: (partition: number) => string,
   ) {
     loadLuaScripts(redis, KIT_LUA_DIR);
@@ -199,6 +199,9 @@ export class StateVanishedError extends KairosError {
   ) {
     super(`partition ${partition}: the state (incarnation ${expected}) is no longer in Redis (${found === null ? 'no state' : `incarnation ${found}`}); its outbox was not read`, { retriable: false });
   }
+
+  /** How many records from the head of the outbox the relay call had produced (or trimmed as already committed) before the guard failed. */
+  consumed = 0;
 }
 
 export class RelayFencedError extends KairosError {
@@ -286,6 +289,43 @@ export class OutboxRelay {
     return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition, guard) : this.relayPlain(partition, guard);
   }
 
+  /** The head of the outbox; a failed guard says how many records this call had taken off it. */
+  private async readHead(partition: number, guard: string | undefined, consumed: number): Promise<OutboxHead> {
+    try {
+      return await this.options.store.read(partition, this.batchSize, guard);
+    } catch (error) {
+      if (error instanceof StateVanishedError) error.consumed = consumed;
+      throw error;
+    }
+  }
+
+  /**
+   * Produces records that were appended to an outbox which then vanished from Redis before the
+   * relay read them (the caller kept them): exactly_once in a transaction of the partition's
+   * producer (no checkpoint: the outbox they were counted in is gone), else with the idempotent
+   * producer. For the rare loss of Redis under a running service; see Renderer.relay.
+   */
+  async produceOrphans(partition: number, entries: string[]): Promise<void> {
+    if (entries.length === 0) return;
+    const topicMessages = topicMessagesOf(entries);
+    if (this.options.guarantee === 'at_least_once') {
+      await this.options.producer.sendBatch({ acks: -1, topicMessages });
+    } else {
+      const existing = await this.producers.get(partition)?.catch(() => null);
+      const owner = existing ?? (await this.ownerOf(partition, 'orphans'));
+      const transaction = await owner.producer.transaction();
+      try {
+        await transaction.sendBatch({ acks: -1, topicMessages });
+        await transaction.commit();
+      } catch (error) {
+        if (transaction.isActive()) await transaction.abort().catch(() => undefined);
+        this.drop(partition);
+        throw new RelayTransactionError(partition, error);
+      }
+    }
+    this.count(topicMessages);
+  }
+
   private get batchSize(): number {
     return this.options.batchSize ?? 500;
   }
@@ -294,7 +334,7 @@ export class OutboxRelay {
     const { store, producer, hooks } = this.options;
     let sent = 0;
     for (;;) {
-      const head = await store.read(partition, this.batchSize, guard);
+      const head = await this.readHead(partition, guard, sent);
       if (head.entries.length === 0) return sent;
       const topicMessages = topicMessagesOf(head.entries);
       await producer.sendBatch({ acks: -1, topicMessages });
@@ -316,8 +356,9 @@ export class OutboxRelay {
       this.fenced.delete(partition);
     }
     let sent = 0;
+    let consumed = 0;
     for (;;) {
-      const head = await store.read(partition, this.batchSize, guard);
+      const head = await this.readHead(partition, guard, consumed);
       // Even with nothing to send: taking the partition fences the previous owner and aborts its open transaction.
       const owner = await this.ownerOf(partition, head.incarnation);
       const plan = planRelay(head, owner.checkpoint);
@@ -332,6 +373,7 @@ export class OutboxRelay {
         await store.trimTo(partition, plan.nextCheckpoint);
         sent += plan.produce.length;
       }
+      consumed += plan.skip + plan.produce.length;
       if (head.entries.length < this.batchSize) return sent;
     }
   }

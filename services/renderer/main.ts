@@ -122,6 +122,8 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   // The outbox follows the partitions of the triggers topic (the first input).
   const relay = createOutboxRelay(clients, config, {
     outboxKey: (partition) => keys.outbox(partition),
+    // Relays are guarded by the state marker's incarnation (Renderer.relay).
+    fenceKey: (partition) => keys.stateMarker(partition),
     topic: config.TOPIC_TRIGGERS,
     generation: () => group.runner?.currentGeneration() ?? 0,
     hooks: overrides.relayHooks,

@@ -18,7 +18,7 @@ import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer
 import { StateLogMismatchError } from '../kit/log-binding';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
-import { encodeOutboxRecord, type OutboxRelay } from '../kit/outbox-relay';
+import { encodeOutboxRecord, StateVanishedError, type OutboxRelay } from '../kit/outbox-relay';
 import type { OutputEncoder } from '../kit/partition-service';
 import type { RendererAssets } from './assets';
 import { buildContent, type ContentOptions } from './content';
@@ -147,8 +147,15 @@ const RELAY_EVERY_MS = 200;
 
 export class Renderer {
   private readonly queues = new PartitionQueues();
-  /** Partitions whose state marker this instance has seen (or created). */
-  private readonly statePartitions = new Set<number>();
+  /** Partition -> the incarnation of its state marker this instance has seen (or created). */
+  private readonly incarnations = new Map<number, string>();
+  /**
+   * Partition -> outcome records this instance appended to its outbox since its last relay, in
+   * order. Should Redis lose the outbox before the relay reads them, they are produced from here.
+   */
+  private readonly unrelayed = new Map<number, string[]>();
+  /** Partition -> the group generation in which this instance relayed what an earlier owner left. */
+  private readonly takenOver = new Map<number, number>();
   private timerLoop: PeriodicTask | undefined;
 
   constructor(private readonly options: RendererOptions) {}
@@ -169,15 +176,22 @@ export class Renderer {
    * "no profile" and forget every send. The partition stops instead (docs/operations.md, "Redis lost").
    */
   private async checkStatePresent(topic: string, partition: number): Promise<void> {
-    if (await this.options.store.stateMarked(partition, !this.statePartitions.has(partition))) {
-      this.statePartitions.add(partition);
+    const known = this.incarnations.get(partition);
+    // Created when this instance has not seen the partition: a fresh partition gets its marker.
+    const marker = await this.options.store.stateMarker(partition, known === undefined);
+    if (marker !== null && (known === undefined || marker === known)) {
+      this.incarnations.set(partition, marker);
       return;
     }
-    if (!this.statePartitions.has(partition)) {
-      this.statePartitions.add(partition); // just created: a fresh partition
-      return;
-    }
-    throw new StateLogMismatchError(topic, partition, "the renderer's state of this partition (profiles, send ledger) vanished from Redis while this instance was using it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, \"Redis lost\")");
+    throw new StateLogMismatchError(topic, partition, marker === null
+      ? "the renderer's state of this partition (profiles, send ledger) vanished from Redis while this instance was using it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, \"Redis lost\")"
+      : `the renderer's state of this partition was replaced (incarnation ${known}, now ${marker}) while this instance was using it`);
+  }
+
+  /** Whether the partition's state is still the one this instance has been using. */
+  private async statePresent(partition: number): Promise<boolean> {
+    const marker = await this.options.store.stateMarker(partition);
+    return marker !== null && marker === this.incarnations.get(partition);
   }
 
   private async applyProfiles(partition: number, records: ConsumedRecord<unknown>[]): Promise<void> {
@@ -224,18 +238,29 @@ export class Renderer {
   private async handleTriggers(records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> {
     const { partition } = context;
     const deadLetters: NonNullable<BatchOutcome['deadLetters']> = [];
+    // What an earlier owner left in the outbox goes first, so the outbox holds only what this
+    // instance appends from here on (see relay).
+    if (this.takenOver.get(partition) !== context.generation) {
+      this.unrelayed.delete(partition); // from an earlier generation: relayed, or in the outbox for whoever owns it
+      await this.relay(partition);
+      this.takenOver.set(partition, context.generation);
+    }
     let relayedAt = Date.now();
+    const stopAt = (record: ConsumedRecord<unknown>): BatchOutcome => {
+      this.options.logger.error({ partition, offset: record.offset }, "the renderer's state of this partition vanished from Redis during a batch; the triggers from this offset on wait for the rebuild");
+      return { deadLetters, readAgainFrom: record.offset };
+    };
     for (const [index, record] of records.entries()) {
       if (!context.isActive()) throw new PartitionInactiveError(partition);
-      if (index > 0 && !(await this.options.store.stateMarked(partition))) {
-        this.options.logger.error({ partition, offset: record.offset }, "the renderer's state of this partition vanished from Redis during a batch; the triggers from this offset on wait for the rebuild");
+      if (index > 0 && !(await this.statePresent(partition))) {
         await this.relay(partition);
-        return { deadLetters, readAgainFrom: record.offset };
+        return stopAt(record);
       }
       const step = await this.processTrigger(partition, record.value as TriggerFired, false);
       if (step.deadLetter) deadLetters.push({ record, error: step.deadLetter });
       if (Date.now() - relayedAt >= RELAY_EVERY_MS) {
-        await this.relay(partition);
+        const next = records[index + 1];
+        if (!(await this.relay(partition)) && next !== undefined) return stopAt(next);
         relayedAt = Date.now();
       }
       // Without this, a big batch could outlast the session timeout.
@@ -516,24 +541,46 @@ export class Renderer {
       partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
       deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags,
     });
-    if (!applied.applied) {
-      if (applied.current === null && !from.includes('-') && !(await store.stateMarked(partition))) {
-        // Redis lost the partition's state while this trigger was on its way (the email may have
-        // gone out): its outcome goes to Kafka all the same, so a rebuild knows it.
-        await store.queueOutcome(partition, outboxRecord);
-        logger.warn({ triggerId: trigger.trigger_id, status }, "the partition's state vanished from Redis during this trigger; its outcome is queued on its own");
-      } else {
-        logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
-        return;
-      }
+    const unrelayed = this.unrelayed.get(partition) ?? [];
+    this.unrelayed.set(partition, unrelayed);
+    if (applied.applied) unrelayed.push(outboxRecord);
+    else if (applied.current === null && !from.includes('-') && !(await this.statePresent(partition))) {
+      // Redis lost the partition's state while this trigger was on its way (the email may have
+      // gone out): its outcome goes to Kafka all the same, with the next relay, so a rebuild knows it.
+      unrelayed.push(outboxRecord);
+      logger.warn({ triggerId: trigger.trigger_id, status }, "the partition's state vanished from Redis during this trigger; its outcome goes to Kafka without the ledger");
+    } else {
+      logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
+      return;
     }
     metrics.outcomes.inc({ status, reason: reason.split(':')[0] });
     logger.info({ triggerId: trigger.trigger_id, rule: trigger.rule, campaign: campaignName, variant: variantName, experiment: who.tags.experiment, holdout: who.tags.holdout, status, messageId, reason }, 'email outcome');
   }
 
-  /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent. */
-  async relay(partition: number): Promise<void> {
-    await this.options.relay.relay(partition);
+  /**
+   * Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent; false
+   * when the partition's state vanished from Redis. The relay reads the outbox only while the
+   * state marker holds the incarnation this instance uses (readOutbox-3.lua). When it no longer
+   * does, the outbox this instance appended to is gone with the state: the outcomes it had not
+   * relayed yet (kept in `unrelayed`; the outbox holds nothing else since the take-over relay)
+   * are produced from memory, so every email sent has its outcome in Kafka for the rebuild.
+   */
+  async relay(partition: number): Promise<boolean> {
+    const pending = this.unrelayed.get(partition) ?? [];
+    const count = pending.length;
+    try {
+      await this.options.relay.relay(partition, this.incarnations.get(partition));
+      pending.splice(0, count);
+      return true;
+    } catch (error) {
+      if (!(error instanceof StateVanishedError)) throw error;
+      pending.splice(0, Math.min(error.consumed, count)); // those reached Kafka before the loss
+      const orphans = pending.slice(0, count - Math.min(error.consumed, count));
+      await this.options.relay.produceOrphans(partition, orphans);
+      pending.splice(0, orphans.length);
+      if (orphans.length > 0) this.options.logger.warn({ partition, outcomes: orphans.length }, "the partition's state vanished from Redis before these outcomes were relayed; produced them from memory");
+      return false;
+    }
   }
 
   /** Re-runs deferred triggers whose time has come, then relays. */

@@ -4,6 +4,7 @@
  * services/renderer/lua (storeProfile, markOptOutTime, reserveSend, finishTrigger), reads. The
  * outbox is relayed by the kit's OutboxRelay (outbox-relay.ts).
  */
+import { randomUUID } from 'node:crypto';
 import { Mailbox, parseMailbox } from '../core/recipients';
 import type { CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
 import { segmentStateView, type SegmentStateView } from '../core/segments';
@@ -185,10 +186,15 @@ export class RendererStore {
     loadServiceScripts(redis, 'renderer');
   }
 
-  /** Whether the partition's state marker is there; `create` sets it when it is not. */
-  async stateMarked(partition: number, create = false): Promise<boolean> {
-    if (create) return (await this.redis.set(this.keys.stateMarker(partition), '1', 'NX')) === null;
-    return (await this.redis.exists(this.keys.stateMarker(partition))) === 1;
+  /**
+   * The partition's state marker: its value names the incarnation of the renderer's state (an
+   * id set when the marker is created, with `create`), null when there is none. A relay guarded
+   * by it reads the outbox only while the marker still holds that id (readOutbox-3.lua).
+   */
+  async stateMarker(partition: number, create = false): Promise<string | null> {
+    const key = this.keys.stateMarker(partition);
+    if (create) await this.redis.set(key, randomUUID(), 'NX');
+    return this.redis.get(key);
   }
 
   async storeProfile(partition: number, profile: CustomerProfile): Promise<boolean> {
@@ -293,11 +299,6 @@ export class RendererStore {
     const { keys, args } = finishTriggerArgs(this.keys, input, this.ledgerTtlMs);
     const [applied, current] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
     return { applied: applied === 1, current: current === '' ? null : (current as LedgerState) };
-  }
-
-  /** Queues an encoded outcome alone (no ledger): for a send whose state vanished from Redis meanwhile. */
-  async queueOutcome(partition: number, outboxRecord: string): Promise<void> {
-    await this.redis.rpush(this.keys.outbox(partition), outboxRecord);
   }
 
   /**

@@ -229,7 +229,7 @@ async function rebuildRenderer(config: StateConfig, group: string | undefined): 
       } else pendingDeferred.add(outcome.trigger_id);
     });
     counts.deferred = pendingDeferred.size;
-    for (let p = 0; p < partitions; p += 1) await store.stateMarked(p, true);
+    for (let p = 0; p < partitions; p += 1) await store.stateMarker(p, true);
     process.stdout.write(
       `Restored ${counts.profiles} profiles (${counts.erased} erased), ${counts.optOuts} unsubscribes/resubscribes and ${counts.outcomes} ledger entries; ` +
         `${counts.refused} records the renderer refuses were left out.\n` +

@@ -10,15 +10,16 @@
   checkpoint written for an outbox that was since lost (Redis flushed, state reset) is not
   taken for this one's. It is set on the first read.
 
-  The guard: when ARGV[3] is not empty, the read happens only if the partition's fence hash
-  still holds that incarnation (field `inc`). A fence without it means the state the caller
+  The guard: when ARGV[3] is not empty, the read happens only if the partition's fence still
+  holds that incarnation: field `inc` of a fence hash (PartitionProcessor), or the value of a
+  plain string key (the renderer's state marker). A fence without it means the state the caller
   applied to vanished (Redis flushed, restarted empty, failed over to an empty replica) or was
   replaced since: the outbox then cannot hold what the caller appended, and nothing is read or
   recorded. Checked in the same call as the read, so a read that passed saw the caller's outbox.
 
   KEYS[1]  outbox list
   KEYS[2]  relay state hash: `base` (sequence number of the head, default 0), `inc`
-  KEYS[3]  the partition's fence hash (same hash tag), read only when ARGV[3] is not empty
+  KEYS[3]  the partition's fence hash or marker string (same hash tag), read only when ARGV[3] is not empty
   ARGV[1]  how many records to read at most
   ARGV[2]  the incarnation to record if there is none yet
   ARGV[3]  the fence incarnation the caller applied to, or "" for no guard
@@ -27,7 +28,13 @@
   when the guard does not hold.
 ]]
 if ARGV[3] ~= '' then
-  local fence = redis.call('HGET', KEYS[3], 'inc')
+  local kind = redis.call('TYPE', KEYS[3])['ok']
+  local fence = false
+  if kind == 'hash' then
+    fence = redis.call('HGET', KEYS[3], 'inc')
+  elseif kind == 'string' then
+    fence = redis.call('GET', KEYS[3])
+  end
   if fence ~= ARGV[3] then
     return {'vanished', fence or ''}
   end
