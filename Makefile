@@ -59,7 +59,7 @@ chromium: ## install Debian's chromium for the browser tests when it is missing 
 
 test: $(BUILD) lint chromium ## everything: lint, unit, integration and browser tests against the real stack
 	@mkdir -p logs
-	@infra/with-stack.sh npx jest --runInBand; status=$$?; cat logs/jest-summary.txt 2>/dev/null; exit $$status
+	@infra/with-stack.sh infra/jest-all.sh; status=$$?; cat logs/jest-summary.txt 2>/dev/null; exit $$status
 
 test-unit: $(NODE_MODULES) ## the fast unit tests only (no stack)
 	npx jest --selectProjects unit

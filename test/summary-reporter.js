@@ -1,5 +1,6 @@
 // Closes every run with one plain line, "N passed, N failed", that CI reads. The line is also
-// written to logs/jest-summary.txt so `make test` can repeat it after stopping the stack.
+// written to logs/jest-summary.txt (or JEST_SUMMARY_FILE: infra/jest-all.sh runs two Jest
+// processes and adds their lines up) so `make test` can repeat it after stopping the stack.
 const fs = require('node:fs');
 
 class SummaryReporter {
@@ -7,8 +8,9 @@ class SummaryReporter {
     const skipped = results.numPendingTests + results.numTodoTests;
     const failed = results.numFailedTests + results.numRuntimeErrorTestSuites;
     const line = `${results.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`;
-    fs.mkdirSync('logs', { recursive: true });
-    fs.writeFileSync('logs/jest-summary.txt', `${line}\n`);
+    const file = process.env.JEST_SUMMARY_FILE || 'logs/jest-summary.txt';
+    fs.mkdirSync(require('node:path').dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${line}\n`);
     process.stdout.write(`\n${line}\n`);
   }
 }
