@@ -110,7 +110,10 @@ export interface ChaosResult {
   lost: { segmentChanges: number; triggers: number; outcomes: number; emails: number };
   extra: { segmentChanges: number; triggers: number; outcomes: number; emails: number };
   /** Up to MAX_DIFFERENCES (customer|segment) keys whose changes differ from the reference: wanted and got, in order. */
-  changeDifferences: Array<{ key: string; want: string[]; got: string[] }>;
+  /** `events`: the customer's events as the reference read them (type, product, occurred_at; `h` marks an accepted hostile one), for the analysis. */
+  changeDifferences: Array<{ key: string; want: string[]; got: string[]; events: string[] }>;
+  /** Wall-clock ms of the FLUSHALL and of the rebuild's end, when there was a Redis loss. */
+  redisLoss: { at: number; rebuilt: number } | null;
   /** Up to MAX_DIFFERENCES triggers found more than once on the topic, with how many times. */
   repeatedTriggers: Array<{ triggerId: string; rule: string; customer: string; cause: string | null; firedAt: number; times: number }>;
   duplicateRecords: { segmentChanges: number; triggers: number; outcomes: number };
@@ -601,8 +604,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let redisLosses = 0;
     /** From the FLUSHALL to the end of the rebuild (ms since the traffic started): the replay's lag is the rebuild's, not the steady traffic's. */
     let rebuildWindow: { from: number; to: number } | null = null;
+    let redisLoss: ChaosResult['redisLoss'] = null;
     if (profile.redisLoss) {
-      faults.push({ at: D * 0.45, what: 'Redis loss', run: async () => {
+      faults.push({ at: D * 0.25, what: 'Redis loss', run: async () => {
         maintenance = true;
         const from = Date.now() - trafficStart;
         try {
@@ -611,6 +615,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         } finally {
           maintenance = false;
           rebuildWindow = { from, to: Date.now() - trafficStart };
+          redisLoss = { at: trafficStart + from, rebuilt: Date.now() };
         }
       } });
     }
@@ -725,10 +730,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         eventRecords.push({ value: m.value as Buffer, hostile: raw === undefined ? null : Number(raw.toString()) });
       },
     });
+    const hostileEvents = new Set<BehaviorEvent>();
     for (const record of eventRecords) {
       if (record.hostile !== null && hostile[record.hostile]?.expect !== 'accepted') continue;
       const event = await codec.decode<BehaviorEvent>(record.value, types.BehaviorEvent);
       if (record.hostile === null && !validIds.has(event.event_id)) trackerEvents += 1;
+      if (record.hostile !== null) hostileEvents.add(event);
       logged.push(event);
     }
     const { changes: expectedChanges, triggers: expectedTriggers, changeCount: expectedChangeCount } = referenceOf(logged);
@@ -772,7 +779,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const common = commonPrefix(want, got);
       lostChanges += want.length - common;
       extraChanges += got.length - common;
-      if (common < Math.max(want.length, got.length) && changeDifferences.length < MAX_DIFFERENCES) changeDifferences.push({ key, want, got: [...distinctChanges.values()].filter((c) => `${c.customer_id}|${c.segment}` === key).sort((a, b) => a.at - b.at).map((c) => `${c.change} at ${c.at} (${c.reason})`) });
+      if (common < Math.max(want.length, got.length) && changeDifferences.length < MAX_DIFFERENCES) changeDifferences.push({
+        key, want, got: [...distinctChanges.values()].filter((c) => `${c.customer_id}|${c.segment}` === key).sort((a, b) => a.at - b.at).map((c) => `${c.change} at ${c.at} (${c.reason})`),
+        events: logged.filter((e) => e.customer_id === key.split('|')[0]).slice(0, 40).map((e) => `${hostileEvents.has(e) ? 'h ' : ''}${e.type} ${e.product_id ?? '-'} ${e.occurred_at}`),
+      });
     }
     const triggerCounts = countBy(triggers.map((t) => t.trigger_id));
     const lostTriggers = [...expectedTriggers.keys()].filter((id) => !triggerCounts.has(id)).length;
@@ -891,6 +901,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       lost: { segmentChanges: lostChanges, triggers: lostTriggers, outcomes: lostOutcomes, emails: lostEmails },
       extra: { segmentChanges: extraChanges, triggers: extraTriggers, outcomes: extraOutcomes, emails: extraEmails },
       changeDifferences,
+      redisLoss,
       repeatedTriggers,
       duplicateRecords: { segmentChanges: changes.length - distinctChanges.size, triggers: duplicateTriggers, outcomes: duplicateOutcomes },
       duplicateEmails,

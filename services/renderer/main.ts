@@ -130,6 +130,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
   });
 
   const renderer = new Renderer({
+    generation: () => group.runner?.currentGeneration() ?? 0,
     store,
     assets,
     recommendations,

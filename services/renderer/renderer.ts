@@ -47,6 +47,8 @@ export interface RendererOptions {
   outcomes: OutputEncoder;
   /** Produces the partition's outbox (EmailOutcomes) to Kafka, then trims it (see outbox-relay.ts). */
   relay: OutboxRelay;
+  /** The consumer group's current generation (ConsumerRunner.currentGeneration); 0 when not given. */
+  generation?: () => number;
   logger: Logger;
   metrics: RendererMetrics;
   clock: () => number;
@@ -151,9 +153,11 @@ export class Renderer {
   private readonly incarnations = new Map<number, string>();
   /**
    * Partition -> outcome records this instance appended to its outbox since its last relay, in
-   * order. Should Redis lose the outbox before the relay reads them, they are produced from here.
+   * order, and the group generation they were appended in. Should Redis lose the outbox before
+   * the relay reads them, they are produced from here, in that generation only: after a
+   * rebalance they are the outbox's, which the partition's owner relays (or Redis lost them).
    */
-  private readonly unrelayed = new Map<number, string[]>();
+  private readonly unrelayed = new Map<number, { generation: number; records: string[] }>();
   /** Partition -> the group generation in which this instance relayed what an earlier owner left. */
   private readonly takenOver = new Map<number, number>();
   private timerLoop: PeriodicTask | undefined;
@@ -230,10 +234,10 @@ export class Renderer {
   /**
    * The triggers of a batch, one after the other. Sends are rate-limited, so a batch can take
    * seconds: its outcomes are relayed every RELAY_EVERY_MS on the way, not only at its end, and
-   * the state marker is checked before each trigger. A Redis lost mid-batch then costs at most
-   * the outcomes of the last moments (sent, their outcome not yet in Kafka), and no trigger is
-   * decided against the empty state: the batch is committed up to the trigger that found the
-   * marker gone, and reading it again stops the partition (checkStatePresent) until it is rebuilt.
+   * the state marker is checked before each trigger. When Redis is lost mid-batch, the outcomes
+   * not relayed yet are produced from memory (see relay), and no trigger is decided against the
+   * empty state: the batch is committed up to the trigger that found the marker gone, and
+   * reading it again stops the partition (checkStatePresent) until it is rebuilt.
    */
   private async handleTriggers(records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome> {
     const { partition } = context;
@@ -241,7 +245,6 @@ export class Renderer {
     // What an earlier owner left in the outbox goes first, so the outbox holds only what this
     // instance appends from here on (see relay).
     if (this.takenOver.get(partition) !== context.generation) {
-      this.unrelayed.delete(partition); // from an earlier generation: relayed, or in the outbox for whoever owns it
       await this.relay(partition);
       this.takenOver.set(partition, context.generation);
     }
@@ -541,8 +544,7 @@ export class Renderer {
       partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
       deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags,
     });
-    const unrelayed = this.unrelayed.get(partition) ?? [];
-    this.unrelayed.set(partition, unrelayed);
+    const unrelayed = this.unrelayedOf(partition);
     if (applied.applied) unrelayed.push(outboxRecord);
     else if (applied.current === null && !from.includes('-') && !(await this.statePresent(partition))) {
       // Redis lost the partition's state while this trigger was on its way (the email may have
@@ -566,7 +568,7 @@ export class Renderer {
    * are produced from memory, so every email sent has its outcome in Kafka for the rebuild.
    */
   async relay(partition: number): Promise<boolean> {
-    const pending = this.unrelayed.get(partition) ?? [];
+    const pending = this.unrelayedOf(partition);
     const count = pending.length;
     try {
       await this.options.relay.relay(partition, this.incarnations.get(partition));
@@ -581,6 +583,16 @@ export class Renderer {
       if (orphans.length > 0) this.options.logger.warn({ partition, outcomes: orphans.length }, "the partition's state vanished from Redis before these outcomes were relayed; produced them from memory");
       return false;
     }
+  }
+
+  /** The partition's unrelayed records of the current generation (those of an earlier one are dropped: see `unrelayed`). */
+  private unrelayedOf(partition: number): string[] {
+    const generation = this.options.generation?.() ?? 0;
+    const entry = this.unrelayed.get(partition);
+    if (entry !== undefined && entry.generation === generation) return entry.records;
+    const fresh = { generation, records: [] as string[] };
+    this.unrelayed.set(partition, fresh);
+    return fresh.records;
   }
 
   /** Re-runs deferred triggers whose time has come, then relays. */
