@@ -575,6 +575,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let brokerDown = false;
     let sending: Promise<void> = Promise.resolve();
     faults.push({ at: D * (profile.name === 'short' ? 0.45 : 0.3), what: 'broker outage', run: async () => {
+      // One fault of the stack at a time: the rebuild after a Redis loss needs the broker.
+      if (maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 600_000);
       brokerDown = true;
       await sending;
       log(`[chaos] stopping the broker for ${profile.brokerOutageMs / 1000} s`);
@@ -606,7 +608,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let rebuildWindow: { from: number; to: number } | null = null;
     let redisLoss: ChaosResult['redisLoss'] = null;
     if (profile.redisLoss) {
-      faults.push({ at: D * 0.25, what: 'Redis loss', run: async () => {
+      faults.push({ at: D * 0.2, what: 'Redis loss', run: async () => {
+        if (brokerDown) await waitUntil('the broker to be back', () => !brokerDown, 600_000);
         maintenance = true;
         const from = Date.now() - trafficStart;
         try {
@@ -629,6 +632,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     async function rebuildAfterRedisLoss(): Promise<void> {
       log('[chaos] Redis loss: FLUSHALL on every node');
       supervisor.held = true;
+      try {
+        await rebuildSteps();
+      } finally {
+        supervisor.held = false;
+      }
+    }
+    async function rebuildSteps(): Promise<void> {
       await redis.flush();
       const order: ConsumerName[] = ['segmenter', 'trigger', 'recommender', 'renderer'];
       const stopped = new Map<ConsumerName, Instance[]>();
