@@ -17,11 +17,13 @@ $(NODE_MODULES): package.json package-lock.json
 
 install: $(NODE_MODULES) ## npm ci (only when package-lock.json changed)
 
-$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json $(shell find services bench -name '*.ts' -o -name '*.lua' 2>/dev/null)
+# tsc, then what the services read at run time copied beside the code (infra/dist-assets.js), so dist/ runs on its own.
+$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json infra/dist-assets.js $(shell find services bench -name '*.ts' -o -name '*.lua' 2>/dev/null) $(shell find config schemas services/console/views services/console/static -type f 2>/dev/null)
 	npx tsc -p tsconfig.build.json
+	node infra/dist-assets.js
 	@touch $@
 
-build: $(BUILD) ## compile TypeScript into dist/
+build: $(BUILD) ## compile TypeScript into dist/, with the Lua scripts, schemas, views and default config beside it
 
 up: $(BUILD) ## start Kafka, Apicurio Registry, Redis and the SES emulator; create topics, register schemas
 	infra/stack.sh up
