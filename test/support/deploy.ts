@@ -160,3 +160,52 @@ export const kustomizations = (): Array<{ name: string; dir: string }> => [
   { name: 'base', dir: join(K8S_DIR, 'base') },
   ...OVERLAYS.map((name) => ({ name: `overlays/${name}`, dir: join(K8S_DIR, 'overlays', name) })),
 ];
+
+/** The metric names an expression selects (the Prometheus project's PromQL grammar). */
+export function promqlMetricNames(expr: string): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { parser } = require('@prometheus-io/lezer-promql') as typeof import('@prometheus-io/lezer-promql');
+  const names: string[] = [];
+  parser.parse(expr).iterate({
+    enter: (node) => {
+      if (node.name !== 'VectorSelector') return;
+      const identifier = node.node.getChild('Identifier');
+      if (identifier) names.push(expr.slice(identifier.from, identifier.to));
+    },
+  });
+  return names;
+}
+
+/** Every metric the alert rules and the Grafana dashboard (queries and variables) name, with where. */
+export function observedMetrics(): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const add = (expr: string, where: string) => {
+    for (const name of promqlMetricNames(expr.replace(/\$__rate_interval/g, '5m').replace(/\$service/g, '.*'))) found.set(name, [...(found.get(name) ?? []), where]);
+  };
+  const alerts = yamlDocuments(join(ROOT, 'infra/observability/alerts.yaml'))[0] as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+  for (const rule of alerts.groups.flatMap((g) => g.rules)) add(rule.expr, `alert ${rule.alert}`);
+  const dashboard = JSON.parse(readFileSync(join(ROOT, 'infra/observability/grafana-dashboard.json'), 'utf8')) as {
+    panels: Array<{ title: string; targets?: Array<{ expr: string }> }>;
+    templating: { list: Array<{ name: string; definition?: string }> };
+  };
+  for (const panel of dashboard.panels) for (const t of panel.targets ?? []) add(t.expr, `panel "${panel.title}"`);
+  for (const variable of dashboard.templating.list) {
+    const metric = /^label_values\(([a-zA-Z_:][a-zA-Z0-9_:]*),/.exec(variable.definition ?? '')?.[1];
+    if (metric) found.set(metric, [...(found.get(metric) ?? []), `variable ${variable.name}`]);
+  }
+  return found;
+}
+
+/**
+ * The series names a /metrics page (Prometheus text format) declares with `# TYPE`, with the
+ * names a histogram or summary is queried by (_bucket, _sum, _count).
+ */
+export function exportedMetricNames(page: string): Set<string> {
+  const names = new Set<string>();
+  for (const [, name, type] of page.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    names.add(name);
+    if (type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(name + suffix);
+    if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
+  }
+  return names;
+}
