@@ -158,6 +158,17 @@ describe('the Deployments of infra/k8s/base', () => {
     expect(c.env?.find((e) => e.name === 'HTTP_AUTH_TOKEN')?.valueFrom?.secretKeyRef?.key).toBe(`${service}-http-token`);
   });
 
+  it('request the resources of docs/sizing.md, "Resources" (the measured figures)', () => {
+    const section = readFileSync(join(ROOT, 'docs/sizing.md'), 'utf8').split('## Resources')[1].split('\n## ')[0];
+    const rows = section.split('\n').filter((l) => /^\| [a-z]+ \| \d+m \|/.test(l)).map((l) => l.split('|').slice(1, 5).map((c) => c.trim()));
+    const documented = Object.fromEntries(rows.map(([service, cpu, memory, limit]) => [service, { cpu, memory, limit }]));
+    const manifests = Object.fromEntries(deployments.map((d) => {
+      const r = (containersOf(d)[0] as Container & { resources: { requests: { cpu: string; memory: string }; limits: { memory: string } } }).resources;
+      return [containersOf(d)[0].args?.[0], { cpu: r.requests.cpu, memory: r.requests.memory, limit: r.limits.memory }];
+    }));
+    expect(manifests).toEqual(documented);
+  });
+
   it('give pods longer to stop than the services take at most (SHUTDOWN_TIMEOUT_MS) plus a preStop pause', () => {
     for (const d of deployments) {
       const spec = podSpecOf(d)! as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
