@@ -6,7 +6,7 @@ export KAFKAJS_NO_PARTITIONER_WARNING := 1
 NODE_MODULES := node_modules/.package-lock.json
 BUILD := dist/.built
 
-.PHONY: help install build up down start stop test test-unit test-integration test-browser chromium lint demo bench chaos clean
+.PHONY: help install build up down start stop test test-unit test-integration test-browser chromium lint demo bench chaos footprint image clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -17,11 +17,13 @@ $(NODE_MODULES): package.json package-lock.json
 
 install: $(NODE_MODULES) ## npm ci (only when package-lock.json changed)
 
-$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json $(shell find services bench -name '*.ts' -o -name '*.lua' 2>/dev/null)
+# tsc, then what the services read at run time copied beside the code (infra/dist-assets.js), so dist/ runs on its own.
+$(BUILD): $(NODE_MODULES) tsconfig.json tsconfig.build.json infra/dist-assets.js $(shell find services bench -name '*.ts' -o -name '*.lua' 2>/dev/null) $(shell find config schemas services/console/views services/console/static -type f 2>/dev/null)
 	npx tsc -p tsconfig.build.json
+	node infra/dist-assets.js
 	@touch $@
 
-build: $(BUILD) ## compile TypeScript into dist/
+build: $(BUILD) ## compile TypeScript into dist/, with the Lua scripts, schemas, views and default config beside it
 
 up: $(BUILD) ## start Kafka, Apicurio Registry, Redis and the SES emulator; create topics, register schemas
 	infra/stack.sh up
@@ -84,6 +86,14 @@ bench: $(BUILD) ## the benchmarks against the real local stack (about 10 minutes
 chaos: $(BUILD) ## the whole chain under faults (kills, broker outage, Redis loss, hostile records, 10-min soak; about 20 minutes): table + logs/chaos/result.json
 	@mkdir -p logs/stack
 	@infra/with-stack.sh node dist/bench/chaos/main.js
+
+footprint: $(BUILD) ## every service's memory and CPU on a real run (about 5 minutes): table + logs/footprint.json (docs/sizing.md)
+	@mkdir -p logs/stack
+	@infra/with-stack.sh node dist/bench/footprint.js
+
+image: ## build the container image kairos:local (needs a Docker engine; docs/deployment.md)
+	@docker info >/dev/null 2>&1 || { echo "make image needs a Docker engine, and none answers here; see docs/deployment.md" >&2; exit 1; }
+	docker build -t kairos:local .
 
 clean: ## remove build output, logs and stack state (not the download cache)
 	rm -rf dist logs .stack test-results

@@ -1,6 +1,6 @@
 /**
- * Server-side HTML: the Handlebars views of services/console/views (read from the source tree,
- * like the services' Lua scripts) in a layout. `{{x}}` escapes everything, so customer data
+ * Server-side HTML: the Handlebars views of services/console/views (the checkout's, or the
+ * build's copy, like the services' Lua scripts) in a layout. `{{x}}` escapes everything, so customer data
  * (which may hold HTML or script) shows as text; the only raw output is JSON for the charts,
  * escaped so that it cannot end its <script> element. Chart configurations are plain Chart.js
  * JSON built here; the page script only hands them to Chart.js.
@@ -8,12 +8,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Handlebars from 'handlebars';
-import { projectRoot } from '../kit/files';
+import { builtPath, requireBuilt } from '../kit/files';
 import type { ComparedMetric, Estimate } from '../core/experiments';
 import { METRIC_WORDS } from '../core/experiments/verdict';
 
-export const VIEWS_DIR = join(projectRoot(), 'services', 'console', 'views');
-export const STATIC_DIR = join(projectRoot(), 'services', 'console', 'static');
+export const VIEWS_DIR = builtPath('services', 'console', 'views');
+export const STATIC_DIR = builtPath('services', 'console', 'static');
 
 /** JSON that is safe inside <script type="application/json">: no `<`, `>`, `&` or line separators as such. */
 export function scriptJson(value: unknown): string {
@@ -61,7 +61,7 @@ export class Views {
   private readonly layout: Handlebars.TemplateDelegate;
 
   constructor(dir = VIEWS_DIR) {
-    for (const file of readdirSync(dir)) {
+    for (const file of readdirSync(requireBuilt(dir))) {
       if (!file.endsWith('.hbs')) continue;
       const text = readFileSync(join(dir, file), 'utf8');
       const name = file.slice(0, -4);

@@ -5,7 +5,7 @@
  * bad one is a 4xx page naming it.
  */
 import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { Registry } from 'prom-client';
@@ -15,7 +15,6 @@ import type { CustomerProfile, EmailOutcome, TriggerFired } from '../core/types'
 import { readConfigFile } from '../kit/files';
 import { HttpError, MAX_ID_PARAM_LENGTH, checkParam, parseQuery, textParam, param, invalid } from '../kit/http-params';
 import type { Logger } from '../kit/logger';
-import { projectRoot } from '../kit/files';
 import type { ConsoleAuth } from './auth';
 import { CONSOLE_UPSTREAMS, type ConsoleConfig, type Upstream } from './config';
 import { consumerGroups, dlqTopics, type ConsoleFeed } from './feed';
@@ -47,7 +46,8 @@ const armName = param('an experiment arm name, like question+popular, or empty f
 const cursorParam = param('the next page link of a members page', (raw) => (/^[A-Za-z0-9_-]{1,64}$/.test(raw) ? raw : invalid('is not a page cursor')));
 
 const STATIC_FILES: Record<string, { path: string; type: string }> = {
-  'chart.umd.min.js': { path: join(projectRoot(), 'node_modules', 'chart.js', 'dist', 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
+  // Wherever node resolves chart.js (the checkout's node_modules, or the image's): its main file sits in dist/ beside the UMD bundle.
+  'chart.umd.min.js': { path: join(dirname(require.resolve('chart.js')), 'chart.umd.min.js'), type: 'text/javascript; charset=utf-8' },
   'console.js': { path: join(STATIC_DIR, 'console.js'), type: 'text/javascript; charset=utf-8' },
   'console.css': { path: join(STATIC_DIR, 'console.css'), type: 'text/css; charset=utf-8' },
 };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import * as avro from 'avsc';
+import { builtPath, requireBuilt } from './files';
 import { PoisonRecordError, RegistryUnavailableError } from './poison';
 
 /** The Avro schemas of the design, by record name; each file in `schemas/` holds one. */
@@ -17,19 +18,9 @@ export type SchemaName = (typeof SCHEMA_NAMES)[number];
 const MAGIC_BYTE = 0;
 const HEADER_LENGTH = 5;
 
-/** Where the `.avsc` files live, from the compiled (dist/) or the source tree. */
+/** Where the `.avsc` files live: schemas/ of the running code (the checkout, or the build's copy). */
 export function schemasDir(): string {
-  // dist/services/kit -> ../../../schemas ; services/kit -> ../../schemas
-  const candidates = [join(__dirname, '..', '..', 'schemas'), join(__dirname, '..', '..', '..', 'schemas')];
-  for (const dir of candidates) {
-    try {
-      readFileSync(join(dir, 'BehaviorEvent.avsc'));
-      return dir;
-    } catch {
-      // try the next candidate
-    }
-  }
-  throw new Error(`schemas/ not found next to ${__dirname}; the .avsc files ship with the services`);
+  return requireBuilt(builtPath('schemas'));
 }
 
 /** The raw Avro schema (parsed JSON) of one of the design's records. */

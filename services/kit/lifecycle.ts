@@ -7,6 +7,12 @@ export interface ShutdownStep {
 }
 
 /**
+ * How long a graceful stop may take before the process exits anyway (code 1). The Kubernetes
+ * manifests' terminationGracePeriodSeconds is derived from it (infra/k8s/base).
+ */
+export const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/**
  * On the first SIGTERM or SIGINT runs `steps` in order (each failure logged, the rest still
  * run) and exits 0; a second signal exits at once with 130. A step that hangs is cut off
  * after `timeoutMs` so the process never outlives its supervisor's patience.
@@ -27,9 +33,9 @@ export function shutdownOnSignals(
     shuttingDown = true;
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
-      logger.error({ timeoutMs: options.timeoutMs ?? 30000 }, 'shutdown timed out; exiting');
+      logger.error({ timeoutMs: options.timeoutMs ?? SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; exiting');
       exit(1);
-    }, options.timeoutMs ?? 30000);
+    }, options.timeoutMs ?? SHUTDOWN_TIMEOUT_MS);
     timer.unref();
     void (async () => {
       for (const step of steps()) {

@@ -14,6 +14,8 @@ export interface KairosMetrics {
   partitionsStopped: Gauge;
   corruptStates: Counter;
   outputsRestored: Counter<'partition'>;
+  /** See timer-watch.ts; services with timers (segmenter, trigger, results, renderer) set it. */
+  timersOverdueSeconds: Gauge<'partition'>;
 }
 
 // Batches range from a single record (quiet topic) to kafkajs's default fetch of thousands.
@@ -96,6 +98,12 @@ export function createMetrics(service: string): KairosMetrics {
     outputsRestored: new Counter({
       name: 'kairos_outputs_restored_total',
       help: 'Output records not produced again while a rebuilt partition replayed what it had applied before its state was lost (state rebuild)',
+      labelNames: ['partition'] as const,
+      registers,
+    }),
+    timersOverdueSeconds: new Gauge({
+      name: 'kairos_timers_overdue_seconds',
+      help: "How long ago (service clock) the oldest pending timer of each owned partition fell due; 0 when none is due",
       labelNames: ['partition'] as const,
       registers,
     }),

@@ -12,6 +12,7 @@ import { PartitionProcessor, type PartitionLogic } from './partition-processor';
 import { PartitionKeys, PartitionStateStore } from './partition-state';
 import type { RedisClient } from './redis';
 import type { RelayHooks } from './outbox-relay';
+import { withOverdueTimerGauge } from './timer-watch';
 
 /** Config every partition-stateful service reads (the consuming services' variables). */
 export type PartitionServiceConfig = ConsumerServiceConfig;
@@ -100,11 +101,14 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     config,
     bindings,
     handler: processor.handleBatch,
-    background: {
-      start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs),
-      stop: () => processor.stopTimers(),
-      close: () => relay.close(),
-    },
+    background: withOverdueTimerGauge(
+      {
+        start: (partitions, intervalMs) => processor.startTimers(partitions, intervalMs),
+        stop: () => processor.stopTimers(),
+        close: () => relay.close(),
+      },
+      { redis, timersKey: (partition) => keys.timers(partition), gauge: metrics.timersOverdueSeconds, clock, logger },
+    ),
     routes: options.routes ? (partitionCount) => options.routes!({ ...parts, partitionCount }) : undefined,
     readinessChecks: options.readinessChecks,
     describe: { outputGuarantee: config.OUTPUT_GUARANTEE },

@@ -2,18 +2,17 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { DependencyUnreachableError } from './errors';
-import { projectRoot } from './files';
+import { builtPath, requireBuilt } from './files';
 import { reasonOf } from './health';
 import { createLogger, type Logger } from './logger';
 import { RepeatLimiter } from './repeat-limiter';
 
 /**
- * The Lua folder of `services/<folder>`. Read from the source tree, from the build as well:
- * tsc does not copy .lua files into dist/, and the services run from a checkout (they need
- * config/ and schemas/ beside them anyway).
+ * The Lua folder of `services/<folder>`, relative to the running code: the checkout's from
+ * source, the build's copy (infra/dist-assets.js) from dist/ or an image.
  */
 export function luaDirOf(folder: string): string {
-  return join(projectRoot(), 'services', folder, 'lua');
+  return builtPath('services', folder, 'lua');
 }
 
 /** The kit's Lua scripts (one file per atomic change), which a service loads beside its own. */
@@ -239,7 +238,7 @@ const definedScripts = new WeakMap<RedisClient, Map<string, DefinedScript>>();
 export function loadLuaScripts(redis: RedisClient, dirs: string | readonly string[]): string[] {
   const includes = new Map<string, string>();
   const scripts = new Map<string, DefinedScript>();
-  for (const dir of (typeof dirs === 'string' ? [dirs] : dirs).map((d) => resolve(d))) {
+  for (const dir of (typeof dirs === 'string' ? [dirs] : dirs).map((d) => requireBuilt(resolve(d)))) {
     const includesDir = join(dir, 'includes');
     for (const fileName of existsSync(includesDir) ? luaFileNames(includesDir) : []) {
       const name = fileName.replace(/\.lua$/, '');

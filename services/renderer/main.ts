@@ -23,6 +23,7 @@ import { loadRendererAssets } from './assets';
 import { rendererShape, senderOf, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
+import { withOverdueTimerGauge } from '../kit/timer-watch';
 import { createRendererMetrics, pausedCampaignsGauge, type RendererMetrics } from './metrics';
 import { contentOptions, throwAwayLinkKey } from './preview';
 import { RedisSendRateLimiter, type SendRateLimiter } from './rate-limit';
@@ -161,11 +162,15 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     config,
     bindings,
     handler: renderer.handleBatch,
-    background: {
-      start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs),
-      stop: () => renderer.stopTimers(),
-      close: () => relay.close(),
-    },
+    background: withOverdueTimerGauge(
+      {
+        start: (partitions, intervalMs) => renderer.startTimers(partitions, intervalMs),
+        stop: () => renderer.stopTimers(),
+        close: () => relay.close(),
+      },
+      // Deferred sends (quiet hours, send_delay) wait in the partition's timers.
+      { redis, timersKey: (partition) => keys.timers(partition), gauge: metrics.timersOverdueSeconds, clock, logger },
+    ),
     // Previews sign with a throw-away key: a preview's links must not verify at the tracker.
     routes: (partitionCount) => rendererRoutes({ store, assets, recommendations, content: contentOptions(config, throwAwayLinkKey()), clock, partitionCount }),
     describe: { campaigns: assets.campaigns.length, sentMailLookup: sentLookup.constructor.name, outputGuarantee: config.OUTPUT_GUARANTEE },

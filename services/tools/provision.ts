@@ -15,12 +15,12 @@ import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger, type Logger } from '../kit/logger';
 import { dlqTopic } from '../kit/dlq';
 
-const shape = {
+export const provisionShape = {
   ...commonShape,
   KAFKA_PARTITIONS: intVar(1, 10000).default(12),
   KAFKA_REPLICATION_FACTOR: intVar(1, 16).default(1),
 };
-type ProvisionConfig = ReturnType<typeof loadConfig<typeof shape>>;
+type ProvisionConfig = ReturnType<typeof loadConfig<typeof provisionShape>>;
 
 /** The topics of the design, named as configured, with the schema of their values. */
 export function topicPlan(config: ProvisionConfig): Array<{ topic: string; schema?: SchemaName; compacted?: boolean }> {
@@ -89,7 +89,7 @@ async function setCompatibility(registryUrl: string, subject: string, level: str
 
 /** Creates the topics and registers the schemas, as configured in `env`. */
 export async function provision(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const config = loadConfig(shape, env);
+  const config = loadConfig(provisionShape, env);
   const logger = createLogger({ service: 'provision', level: config.LOG_LEVEL });
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'kairos-provision', logger });
   await withAdmin(kafka, (admin) => createTopics(admin, config, logger));

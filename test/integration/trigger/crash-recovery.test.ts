@@ -60,14 +60,17 @@ function staleSources(): string[] {
 }
 
 /**
- * Runs `npx tsc -p tsconfig.build.json` unless the service's build is current. tsc emits even
+ * Runs `npx tsc -p tsconfig.build.json` and copies the build's assets (infra/dist-assets.js) unless the service's build is current. tsc emits even
  * when some other part of the tree does not type-check; only the service's files must be fresh.
  */
 function ensureBuilt(): void {
-  if (staleSources().length === 0) return;
+  // The Lua scripts and schemas the service reads sit beside the build (cheap to copy again).
+  const copyAssets = () => execFileSync(process.execPath, ['infra/dist-assets.js'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
+  if (staleSources().length === 0) return void copyAssets();
   let output = '';
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
+    copyAssets();
   } catch (err) {
     output = String((err as { stdout?: string }).stdout ?? err);
   }
