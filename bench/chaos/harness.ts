@@ -699,6 +699,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await sleep(5000);
       }
     })();
+    /** Runs a fault; all but the Redis loss wait for its rebuild (no instance may join or start meanwhile). */
+    const launch = async (fault: Fault): Promise<void> => {
+      try {
+        if (fault.what !== 'Redis loss' && maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 600_000);
+        await fault.run();
+      } catch (error) {
+        check(`fault ${fault.what}`, false, String(error));
+      }
+    };
     const hostileIndex = new Map(hostile.map((h, i) => [h, i]));
     const perTick = (stream.length * 250) / D; // records every 250 ms
     let next = 0;
@@ -706,7 +715,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       const target = Math.min(stream.length, Math.round(perTick * (tick + 1)));
       while (faults.length > 0 && (faults[0] as Fault).at <= Date.now() - trafficStart) {
         const fault = faults.shift() as Fault;
-        running.push(fault.run().catch((error) => check(`fault ${fault.what}`, false, String(error))));
+        running.push(launch(fault));
       }
       const batch = brokerDown ? [] : stream.slice(next, target);
       if (!brokerDown) next = target;
@@ -723,7 +732,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       if (wait > 0) await sleep(wait);
     }
     log(`[chaos] traffic done after ${Math.round((Date.now() - trafficStart) / 1000)} s; waiting for the remaining faults`);
-    for (const fault of faults) running.push(fault.run().catch((error) => check(`fault ${fault.what}`, false, String(error))));
+    for (const fault of faults) running.push(launch(fault));
     await Promise.all(running);
     clicking = false;
     await clicker;
