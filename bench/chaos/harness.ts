@@ -124,7 +124,7 @@ export interface ChaosResult {
   logLines: number;
   /** Opens and clicks of sent emails through the tracker, and the events it published for them. */
   tracker: { emails: number; hits: number; failedHits: number; events: number };
-  memory: { rssMb: Record<string, { first: number; last: number; max: number }>; redisMaxMb: number; maxLag: number; finalLag: number };
+  memory: { rssMb: Record<string, { first: number; last: number; max: number }>; heapMb: Record<string, { first: number; last: number; max: number }>; redisMaxMb: number; maxLag: number; finalLag: number };
   checks: Array<{ name: string; ok: boolean; detail: string }>;
   durationMs: number;
 }
@@ -231,6 +231,8 @@ class Supervisor {
   readonly unexpectedExits: Record<ServiceName, number> = { segmenter: 0, trigger: 0, renderer: 0, recommender: 0, tracker: 0 };
   readonly exitCodes: string[] = [];
   readonly rss = new Map<string, Array<{ t: number; kb: number }>>();
+  /** V8 heap in use per service (nodejs_heap_size_used_bytes of /metrics): a leak grows it, a heap kept after a burst does not. */
+  readonly heap = new Map<string, Array<{ t: number; kb: number }>>();
   private readonly logs = new Map<string, WriteStream>();
   private closing = false;
   joins = 0;
@@ -314,6 +316,22 @@ class Supervisor {
       child.kill('SIGKILL');
       await exitOf(child);
     }
+  }
+
+  /** Reads every live instance's heap in use from its /metrics (best effort: a busy or restarting one is skipped). */
+  async sampleHeap(now: number): Promise<void> {
+    await Promise.all(this.live().map(async (instance) => {
+      try {
+        const response = await fetch(`http://127.0.0.1:${instance.httpPort}/metrics`, { signal: AbortSignal.timeout(2000) });
+        const bytes = Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(await response.text())?.[1]);
+        if (!Number.isFinite(bytes)) return;
+        const list = this.heap.get(instance.service) ?? [];
+        list.push({ t: now, kb: bytes / 1024 });
+        this.heap.set(instance.service, list);
+      } catch {
+        // busy, restarting or killed: the next sample
+      }
+    }));
   }
 
   sampleRss(now: number): void {
@@ -687,6 +705,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       while (sampling) {
         const t = Date.now() - trafficStart;
         supervisor.sampleRss(t);
+        await supervisor.sampleHeap(t);
         try {
           redisSamples.push({ t, bytes: await redis.usedMemory() });
           lagSamples.push({ t, lag: await totalLag(admin as Admin, groups) });
@@ -862,11 +881,16 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     check('privacy', privacyHits === 0, `${privacyHits} occurrences of the run's ${needles.length} addresses and names in ${logLines} log lines (${logFiles.length} files)`);
 
     // --- memory, Redis, lag
+    /** Mean MB per live instance over the first and the last third of the traffic, and the most seen. */
+    const thirds = (samples: Array<{ t: number; kb: number }>) => {
+      const third = (from: number, to: number) => mean(samples.filter((s) => s.t >= from && s.t < to).map((s) => s.kb / 1024));
+      return { first: round(third(0, D / 3)), last: round(third((2 * D) / 3, Infinity)), max: round(Math.max(0, ...samples.map((s) => s.kb / 1024))) };
+    };
+    const heapMb: ChaosResult['memory']['heapMb'] = {};
     const rssMb: ChaosResult['memory']['rssMb'] = {};
     for (const service of SERVICES) {
-      const samples = supervisor.rss.get(service) ?? [];
-      const third = (from: number, to: number) => mean(samples.filter((s) => s.t >= from && s.t < to).map((s) => s.kb / 1024));
-      rssMb[service] = { first: round(third(0, D / 3)), last: round(third((2 * D) / 3, Infinity)), max: round(Math.max(0, ...samples.map((s) => s.kb / 1024))) };
+      heapMb[service] = thirds(supervisor.heap.get(service) ?? []);
+      rssMb[service] = thirds(supervisor.rss.get(service) ?? []);
     }
     const redisMaxMb = round(Math.max(0, ...redisSamples.map((s) => s.bytes)) / 1024 / 1024);
     const maxLag = Math.max(0, ...lagSamples.map((s) => s.lag));
@@ -929,7 +953,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       privacyHits,
       logLines,
       tracker: { emails: hits.emails, hits: hits.ok, failedHits: hits.failed, events: trackerEvents },
-      memory: { rssMb, redisMaxMb, maxLag, finalLag },
+      memory: { rssMb, heapMb, redisMaxMb, maxLag, finalLag },
       checks,
       durationMs: Date.now() - started,
     };
@@ -980,6 +1004,7 @@ export function formatTable(result: ChaosResult): string {
     ['tracker: emails / hits / events', `${result.tracker.emails} / ${result.tracker.hits} (+${result.tracker.failedHits} failed) / ${result.tracker.events}`],
     ['privacy hits in logs', `${result.privacyHits} (${result.logLines} lines)`],
     ['RSS MB first→last third (max)', SERVICES.map((s) => `${s} ${result.memory.rssMb[s]?.first}→${result.memory.rssMb[s]?.last} (${result.memory.rssMb[s]?.max})`).join(', ')],
+    ['V8 heap used MB first→last (max)', SERVICES.map((s) => `${s} ${result.memory.heapMb[s]?.first}→${result.memory.heapMb[s]?.last} (${result.memory.heapMb[s]?.max})`).join(', ')],
     ['Redis used_memory max', `${result.memory.redisMaxMb} MB`],
     ['lag max / final', `${result.memory.maxLag} / ${result.memory.finalLag}`],
     ['duration', `${Math.round(result.durationMs / 1000)} s`],
