@@ -72,8 +72,10 @@ export function parsePartitions(text: string, count: number): number[] {
 async function assertGroupStopped(admin: Admin, groupId: string): Promise<void> {
   const { groups } = await admin.describeGroups([groupId]);
   const members = groups[0]?.members.length ?? 0;
-  if (members > 0) {
-    throw new UsageError(`the consumer group ${groupId} has ${members} running member(s); stop the service first (make stop), then run this again`);
+  // A group in a rebalance (a member joining or leaving) can list no member for a moment.
+  const state = groups[0]?.state ?? 'Dead';
+  if (members > 0 || (state !== 'Empty' && state !== 'Dead')) {
+    throw new UsageError(`the consumer group ${groupId} has ${members} running member(s); stop the service first (make stop), then run this again (group state: ${state})`);
   }
 }
 
