@@ -3,6 +3,17 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 export KAFKAJS_NO_PARTITIONER_WARNING := 1
 
+# Node.js 24 first on PATH for every recipe (npm, npx, tsc, jest, the services): the machine's
+# when it is 24 or later, else the pinned build infra/node.sh fetches once into ~/.cache/kairos.
+# The targets that run no Node on this machine (help, clean, stop, chromium, image) skip it.
+ifneq ($(filter-out help clean stop chromium image,$(or $(MAKECMDGOALS),help)),)
+NODE_BIN := $(shell infra/node.sh)
+ifeq ($(NODE_BIN),)
+$(error Node.js 24 is not available (infra/node.sh, message above))
+endif
+export PATH := $(NODE_BIN):$(PATH)
+endif
+
 NODE_MODULES := node_modules/.package-lock.json
 BUILD := dist/.built
 

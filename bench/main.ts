@@ -104,8 +104,9 @@ async function compareOutputs(stack: BenchStack, a: { out: { triggers: string; s
 
 async function main(): Promise<void> {
   const stack = new BenchStack();
-  progress(`run ${stack.run}: ${settings.events.toLocaleString('en-US')} events x ${settings.repeats} repeats, ${settings.partitions} partitions, growth at ${settings.growth.join(' and ')}`);
-  const results: Record<string, unknown> = {};
+  progress(`run ${stack.run} on Node.js ${process.version}: ${settings.events.toLocaleString('en-US')} events x ${settings.repeats} repeats, ${settings.partitions} partitions, growth at ${settings.growth.join(' and ')}`);
+  // The Node.js the figures were measured on, first in results.json and in the table's heading.
+  const results: Record<string, unknown> = { node: process.version };
   try {
     const warm = await prepareInput(stack, 'warmup', settings.warmupEvents, settings.seed + 1000);
     const input = await prepareInput(stack, 'main', settings.events, settings.seed);
@@ -261,7 +262,7 @@ function printTable(r: Record<string, unknown>): void {
   }
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));
-  console.log(`\nKairos benchmark, ${n(r.events)} events (median of the repeats)`);
+  console.log(`\nKairos benchmark on Node.js ${String(r.node)}, ${n(r.events)} events (median of the repeats)`);
   for (const [a, b, c] of rows) console.log(`  ${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
   console.log(`\nresults: bench/results.json`);
 }

@@ -7,6 +7,7 @@ import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkaj
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../services/kit/codec';
 import { readToEnd, withAdmin as withKafkaAdmin } from '../services/kit/kafka';
 import { createRedis, type RedisClient } from '../services/kit/redis';
+import { ignoreKafkajsNegativeTimeouts } from '../services/kit/node-warnings';
 import type { BehaviorEvent } from '../services/core/types';
 
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -14,6 +15,7 @@ export const REGISTRY_URL = process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const SES_ENDPOINT = process.env.SES_ENDPOINT ?? 'http://127.0.0.1:8005';
 
+ignoreKafkajsNegativeTimeouts();
 export const kafka = new Kafka({ brokers: BROKERS, clientId: 'kairos-bench', logLevel: logLevel.NOTHING });
 export const types = recordTypes();
 

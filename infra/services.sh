@@ -19,6 +19,9 @@ services() {
 
 case "${1:-}" in
   start)
+    # Node.js 24 (infra/node.sh): the machine's when recent enough, else the pinned build.
+    NODE_BIN=$("$ROOT/infra/node.sh")
+    PATH=$NODE_BIN:$PATH
     names=$(services)
     if [[ -z $names ]]; then echo "no services built yet (services/<name>/main.ts)"; exit 0; fi
     for name in $names; do

@@ -140,8 +140,10 @@ up_ses() {
     return
   fi
   [[ -f $ROOT/node_modules/aws-ses-v2-local/dist/cli.js ]] || die "aws-ses-v2-local is not installed; run npm ci first"
+  local node_bin
+  node_bin=$("$ROOT/infra/node.sh") || die "no Node.js 24 for the SES emulator (infra/node.sh)"
   log "starting aws-ses-v2-local on 127.0.0.1:$SES_PORT"
-  start ses "$LOGS/ses.log" node "$ROOT/node_modules/aws-ses-v2-local/dist/cli.js" \
+  start ses "$LOGS/ses.log" "$node_bin/node" "$ROOT/node_modules/aws-ses-v2-local/dist/cli.js" \
     --host 127.0.0.1 --port "$SES_PORT"
 }
 

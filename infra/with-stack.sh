@@ -3,6 +3,9 @@
 # afterwards (and only that); a stack that was already running is left running.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# Node.js 24 for the provisioning, the command and the SES emulator (infra/node.sh).
+NODE_BIN=$("$ROOT/infra/node.sh") || exit 1
+export PATH=$NODE_BIN:$PATH
 started_here=true
 compgen -G "$ROOT/.stack/*.pid" >/dev/null && started_here=false
 

@@ -28,6 +28,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../../services/kit/codec';
 import { readToEnd, withAdmin } from '../../services/kit/kafka';
+import { ignoreKafkajsNegativeTimeouts } from '../../services/kit/node-warnings';
 import { projectRoot } from '../../services/kit/files';
 import { applyEvent, applyProfile, type SegmentState } from '../../services/core/segments';
 import { customerProfile, type BehaviorEvent, type CustomerProfile, type EmailOutcome, type SegmentChange, type TriggerFired } from '../../services/core/types';
@@ -414,6 +415,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     TOPIC_EMAIL_OUTCOMES: topics.outcomes,
   };
   const brokers = `127.0.0.1:${broker.port}`;
+  ignoreKafkajsNegativeTimeouts();
   const kafka = new Kafka({ brokers: [brokers], clientId: 'kairos-chaos', logLevel: logLevel.NOTHING });
   const groups: Record<ConsumerName, { group: string; inputs: string[] }> = {
     segmenter: { group: 'kairos-segmenter', inputs: [topics.events, topics.profiles] },

@@ -22,7 +22,7 @@
  * local part keeps its case. Lengths: local part at most 64 octets, the whole address at most
  * 254 (RFC 5321 4.5.3.1 and the forward-path limit).
  */
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 /** Why a value is not exactly one mailbox; a fixed vocabulary, safe for logs, reasons and metric labels. */
 export type MailboxProblem =
@@ -126,9 +126,19 @@ function asciiDomain(domain: string): string | null {
   const labels = ascii.split('.');
   if (labels.length < 2 || !labels.every((label) => LDH_LABEL.test(label))) return null;
   if (/^[0-9]+$/.test(labels[labels.length - 1] as string)) return null;
-  // A punycode label must decode to something (domainToASCII refuses bad ones; keep it so).
-  if (labels.some((label) => label.startsWith('xn--') && domainToASCII(label) !== label)) return null;
+  if (labels.some((label) => label.startsWith('xn--') && !isALabel(label))) return null;
   return ascii;
+}
+
+/**
+ * A punycode label (`xn--...`) must be a real A-label: it decodes to a label with a non-ASCII
+ * character that encodes back to itself. domainToASCII alone is not enough: Node 20 refused an
+ * undecodable label (`xn--zz`) but Node 24 passes it through unchanged (and domainToUnicode
+ * returns it unchanged); `xn--abc-` decodes to plain `abc`, which is no IDN.
+ */
+function isALabel(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return /[^\p{ASCII}]/u.test(unicode) && domainToASCII(unicode) === label;
 }
 
 /** The normalized address of `input`, or why it is not exactly one mailbox. */

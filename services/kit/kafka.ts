@@ -1,6 +1,7 @@
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DependencyUnreachableError } from './errors';
+import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -12,6 +13,7 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 /** A kafkajs client whose own log lines go through the service's JSON logger. */
 export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
+  ignoreKafkajsNegativeTimeouts();
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,

@@ -1,5 +1,6 @@
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { withoutCredentials, type Probe } from './health';
+import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
 import type { RedisClient } from './redis';
 
 /**
@@ -11,6 +12,7 @@ export function kafkaProbe(options: { brokers: string[]; clientId: string; topic
   probe: Probe;
   close(): Promise<void>;
 } {
+  ignoreKafkajsNegativeTimeouts();
   const kafka = new Kafka({
     brokers: options.brokers,
     clientId: options.clientId,
