@@ -578,7 +578,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         const pick = random();
         const delay = 500 + Math.floor(2500 * random());
         faults.push({ at, what: `SIGKILL ${service}`, run: async () => {
-          if (maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 300_000);
           // Two kills close together: the second waits for the restart of the first's victim.
           await waitUntil(`a running ${service}`, () => supervisor.live(service).length > 0, 60_000).catch(() => undefined);
           const live = supervisor.live(service);
@@ -595,8 +594,6 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     let brokerDown = false;
     let sending: Promise<void> = Promise.resolve();
     faults.push({ at: D * (profile.name === 'short' ? 0.45 : 0.3), what: 'broker outage', run: async () => {
-      // One fault of the stack at a time: the rebuild after a Redis loss needs the broker.
-      if (maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 600_000);
       brokerDown = true;
       await sending;
       log(`[chaos] stopping the broker for ${profile.brokerOutageMs / 1000} s`);
@@ -720,7 +717,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
         await sleep(5000);
       }
     })();
-    /** Runs a fault; all but the Redis loss wait for its rebuild (no instance may join or start meanwhile). */
+    /**
+     * Runs a fault; all but the Redis loss wait for its rebuild: no instance may join or start
+     * meanwhile, and the rebuild needs the broker.
+     */
     const launch = async (fault: Fault): Promise<void> => {
       try {
         if (fault.what !== 'Redis loss' && maintenance) await waitUntil('the rebuild to finish', () => !maintenance, 600_000);

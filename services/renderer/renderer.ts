@@ -244,15 +244,17 @@ export class Renderer {
     const deadLetters: NonNullable<BatchOutcome['deadLetters']> = [];
     // What an earlier owner left in the outbox goes first, so the outbox holds only what this
     // instance appends from here on (see relay).
-    if (this.takenOver.get(partition) !== context.generation) {
-      await this.relay(partition);
-      this.takenOver.set(partition, context.generation);
-    }
-    let relayedAt = Date.now();
     const stopAt = (record: ConsumedRecord<unknown>): BatchOutcome => {
       this.options.logger.error({ partition, offset: record.offset }, "the renderer's state of this partition vanished from Redis during a batch; the triggers from this offset on wait for the rebuild");
       return { deadLetters, readAgainFrom: record.offset };
     };
+    if (this.takenOver.get(partition) !== context.generation) {
+      const present = await this.relay(partition);
+      this.takenOver.set(partition, context.generation);
+      // Lost since checkStatePresent: the first trigger must not be decided against the empty state either.
+      if (!present && records[0] !== undefined) return stopAt(records[0]);
+    }
+    let relayedAt = Date.now();
     for (const [index, record] of records.entries()) {
       if (!context.isActive()) throw new PartitionInactiveError(partition);
       if (index > 0 && !(await this.statePresent(partition))) {
@@ -576,8 +578,9 @@ export class Renderer {
       return true;
     } catch (error) {
       if (!(error instanceof StateVanishedError)) throw error;
-      pending.splice(0, Math.min(error.consumed, count)); // those reached Kafka before the loss
-      const orphans = pending.slice(0, count - Math.min(error.consumed, count));
+      const relayed = Math.min(error.consumed, count); // those reached Kafka before the loss
+      pending.splice(0, relayed);
+      const orphans = pending.slice(0, count - relayed);
       await this.options.relay.produceOrphans(partition, orphans);
       pending.splice(0, orphans.length);
       if (orphans.length > 0) this.options.logger.warn({ partition, outcomes: orphans.length }, "the partition's state vanished from Redis before these outcomes were relayed; produced them from memory");
