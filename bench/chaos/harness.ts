@@ -235,11 +235,14 @@ class Supervisor {
   /** V8 heap in use per service (nodejs_heap_size_used_bytes of /metrics): a leak grows it, a heap kept after a burst does not. */
   readonly heap = new Map<string, Array<{ t: number; kb: number }>>();
   private readonly logs = new Map<string, WriteStream>();
+  private readonly memoryTrace: WriteStream;
   private closing = false;
   joins = 0;
   leaves = 0;
 
-  constructor(private readonly logDir: string, private readonly envOf: (service: ServiceName, instance: Instance) => Record<string, string>, private readonly log: Log) {}
+  constructor(private readonly logDir: string, private readonly envOf: (service: ServiceName, instance: Instance) => Record<string, string>, private readonly log: Log) {
+    this.memoryTrace = createWriteStream(join(logDir, 'memory.jsonl'), { flags: 'a' });
+  }
 
   add(service: ServiceName): Instance {
     const index = this.instances.filter((i) => i.service === service).length;
@@ -319,16 +322,28 @@ class Supervisor {
     }
   }
 
-  /** Reads every live instance's heap in use from its /metrics (best effort: a busy or restarting one is skipped). */
+  /**
+   * Reads every live instance's heap in use from its /metrics (best effort: a busy or restarting one
+   * is skipped), and appends its memory figures to memory.jsonl in the log directory (the trace to
+   * read when a memory check fails: RSS, V8 heap used and total, large objects, external memory).
+   */
   async sampleHeap(now: number): Promise<void> {
     await Promise.all(this.live().map(async (instance) => {
       try {
         const response = await fetch(`http://127.0.0.1:${instance.httpPort}/metrics`, { signal: AbortSignal.timeout(2000) });
-        const bytes = Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(await response.text())?.[1]);
+        const text = await response.text();
+        const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]);
+        const bytes = metric('nodejs_heap_size_used_bytes');
         if (!Number.isFinite(bytes)) return;
         const list = this.heap.get(instance.service) ?? [];
         list.push({ t: now, kb: bytes / 1024 });
         this.heap.set(instance.service, list);
+        const mb = (value: number) => (Number.isFinite(value) ? Math.round(value / 1024 / 102.4) / 10 : null);
+        this.memoryTrace.write(`${JSON.stringify({
+          t: now, instance: `${instance.service}-${instance.index}`, pid: instance.child?.pid,
+          rss: mb(metric('process_resident_memory_bytes')), heapUsed: mb(bytes), heapTotal: mb(metric('nodejs_heap_size_total_bytes')),
+          external: mb(metric('nodejs_external_memory_bytes')), largeObjects: mb(metric('nodejs_heap_space_size_used_bytes\\{space="large_object"\\}')),
+        })}\n`);
       } catch {
         // busy, restarting or killed: the next sample
       }
@@ -364,7 +379,7 @@ class Supervisor {
         await exitOf(child);
       }
     }));
-    await Promise.all([...this.logs.values()].map((s) => new Promise((resolve) => s.end(resolve))));
+    await Promise.all([...this.logs.values(), this.memoryTrace].map((s) => new Promise((resolve) => s.end(resolve))));
   }
 }
 
