@@ -38,6 +38,7 @@ import { loadSegmentDefinitions } from '../../services/segmenter/main';
 import { loadTriggerRules } from '../../services/trigger/main';
 import { referenceTriggers } from '../../test/support/trigger-reference';
 import { hostileRecords, interleave, type HostileCategory, type HostileRecord } from './hostile';
+import { holdPrivatePorts } from './port-lock';
 
 const run = promisify(execFile);
 const ROOT = projectRoot();
@@ -117,6 +118,10 @@ export interface ChaosResult {
   redisLoss: { at: number; rebuilt: number } | null;
   /** Up to MAX_DIFFERENCES triggers found more than once on the topic, with how many times. */
   repeatedTriggers: Array<{ triggerId: string; rule: string; customer: string; cause: string | null; firedAt: number; times: number }>;
+  /** Up to MAX_DIFFERENCES triggers with more than one final outcome, or an outcome record twice: every outcome of each, where it is on the topic. */
+  repeatedOutcomes: Array<{ triggerId: string; records: string[] }>;
+  /** Outcome records (deferred included) by status and reason. */
+  outcomesByReason: Record<string, number>;
   duplicateRecords: { segmentChanges: number; triggers: number; outcomes: number };
   duplicateEmails: number;
   sent: number;
@@ -396,9 +401,19 @@ export interface ChaosOptions {
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
+  const log: Log = options.log ?? ((line) => console.log(line));
+  // One run at a time may use the private broker's, Redis's and services' ports (port-lock.ts).
+  const release = await holdPrivatePorts(`chaos (${options.profile.name})`, { log });
+  try {
+    return await runChaosHolding(options, log);
+  } finally {
+    await release();
+  }
+}
+
+async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosResult> {
   const started = Date.now();
   const { profile } = options;
-  const log: Log = options.log ?? ((line) => console.log(line));
   const registryUrl = options.registryUrl ?? process.env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081/apis/ccompat/v7';
   const sesEndpoint = options.sesEndpoint ?? process.env.SES_ENDPOINT ?? 'http://127.0.0.1:8005';
   const runId = `k${randomUUID().slice(0, 6)}`;
@@ -819,7 +834,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     // --- compare
     const changes = await readDecoded<SegmentChange>(kafka, codec, topics.segmentChanges, types.SegmentChange);
     const triggers = await readDecoded<TriggerFired>(kafka, codec, topics.triggers, types.TriggerFired);
-    outcomes = await readDecoded<EmailOutcome>(kafka, codec, topics.outcomes, types.EmailOutcome);
+    const outcomePositions: RecordPosition[] = [];
+    outcomes = await readDecoded<EmailOutcome>(kafka, codec, topics.outcomes, types.EmailOutcome, outcomePositions);
 
     const distinctChanges = new Map(changes.map((c) => [`${c.customer_id}|${c.segment}|${c.change}|${c.at}`, c]));
     const actualChanges = new Map<string, string[]>();
@@ -853,6 +869,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
     const lostOutcomes = [...expectedTriggers.keys()].filter((id) => !outcomeCounts.has(id)).length;
     const extraOutcomes = [...outcomeCounts.keys()].filter((id) => !expectedTriggers.has(id)).length;
     const duplicateOutcomes = [...outcomeCounts.values()].reduce((s, n) => s + n - 1, 0) + (outcomes.length - new Set(outcomes.map((o) => JSON.stringify(o))).size);
+    const outcomeTexts = countBy(outcomes.map((o) => JSON.stringify(o)));
+    const repeatedOutcomes: ChaosResult['repeatedOutcomes'] = [...new Set(outcomes
+      .filter((o) => (o.status !== 'deferred' && (outcomeCounts.get(o.trigger_id) ?? 0) > 1) || (outcomeTexts.get(JSON.stringify(o)) ?? 0) > 1)
+      .map((o) => o.trigger_id))]
+      .slice(0, MAX_DIFFERENCES)
+      .map((triggerId) => ({
+        triggerId,
+        records: outcomes.flatMap((o, i) => {
+          if (o.trigger_id !== triggerId) return [];
+          const at = outcomePositions[i] as RecordPosition;
+          return [`${o.status}${o.reason === null ? '' : ` (${o.reason})`} at ${o.at}; partition ${at.partition} offset ${at.offset}, created ${at.createTime}`];
+        }),
+      }));
     const sentOutcomes = finalOutcomes.filter((o) => o.status === 'sent');
 
     const emails = await runEmails();
@@ -963,6 +992,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       changeDifferences,
       redisLoss,
       repeatedTriggers,
+      repeatedOutcomes,
+      outcomesByReason: Object.fromEntries(countBy(outcomes.map((o) => `${o.status}${o.reason === null ? '' : ` (${o.reason})`}`))),
       duplicateRecords: { segmentChanges: changes.length - distinctChanges.size, triggers: duplicateTriggers, outcomes: duplicateOutcomes },
       duplicateEmails,
       sent: sentOutcomes.length,
@@ -1108,11 +1139,22 @@ async function totalLag(admin: Admin, groups: Record<ConsumerName, { group: stri
   return lag;
 }
 
-async function readDecoded<T>(kafka: Kafka, codec: AvroCodec, topic: string, type: ReturnType<typeof recordTypes>['BehaviorEvent']): Promise<T[]> {
+/** Every record of the topic, decoded; `positions` (when given) gets each one's partition, offset and CreateTime, in the same order. */
+async function readDecoded<T>(kafka: Kafka, codec: AvroCodec, topic: string, type: ReturnType<typeof recordTypes>['BehaviorEvent'], positions?: RecordPosition[]): Promise<T[]> {
   const values: Buffer[] = [];
-  await readToEnd(kafka, topic, { groupId: `chaos-reader-${randomUUID()}`, timeoutMs: 120_000, onMessage: (m) => void values.push(m.value as Buffer) });
+  positions?.splice(0);
+  await readToEnd(kafka, topic, {
+    groupId: `chaos-reader-${randomUUID()}`,
+    timeoutMs: 120_000,
+    onMessage: (m, partition) => {
+      values.push(m.value as Buffer);
+      positions?.push({ partition, offset: m.offset, createTime: Number(m.timestamp) });
+    },
+  });
   return Promise.all(values.map((v) => codec.decode<T>(v, type)));
 }
+
+interface RecordPosition { partition: number; offset: string; createTime: number }
 
 async function readRaw(kafka: Kafka, topic: string, onHeaders: (headers: Record<string, Buffer | string | undefined> | undefined) => void): Promise<void> {
   await readToEnd(kafka, topic, { groupId: `chaos-reader-${randomUUID()}`, timeoutMs: 120_000, onMessage: (m) => onHeaders(m.headers as Record<string, Buffer | string | undefined> | undefined) });

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { holdPrivatePorts } from '../../bench/chaos/port-lock';
 import { ROOT } from '../support/stack';
 
 const run = promisify(execFile);
@@ -53,8 +54,14 @@ function listening(port: number): Promise<boolean> {
 }
 
 describe('infra/stack.sh', () => {
+  // The chaos runs use 19092-19093 too: one of them at a time (make test runs two suites at once).
+  let release: () => Promise<void> = async () => undefined;
+  beforeAll(async () => {
+    release = await holdPrivatePorts('the stack-lifecycle test', { log: (line) => console.log(line) });
+  }, 50 * 60_000);
   afterAll(async () => {
     await stack('down').catch(() => undefined);
+    await release();
   });
 
   it('up twice starts each component once; down stops exactly those and leaves no process running', async () => {

@@ -15,7 +15,14 @@ describe('make chaos, short form', () => {
   it('ends with the uninterrupted run\'s records and emails after a kill of each service, a broker outage and 1,000 hostile records', async () => {
     // A fixed schedule in make test (a failure repeats with the same seed); CHAOS_SEED picks another.
     const seed = Number(process.env.CHAOS_SEED ?? 5);
-    const result = await runChaos({ profile: chaosProfile('short', seed, 10), dir: join(ROOT, 'logs', 'chaos', 'run-test-short'), log: () => undefined });
+    // The harness's progress is kept, and printed when the run throws or a check fails (CI keeps the cause).
+    const progress: string[] = [];
+    const result = await runChaos({ profile: chaosProfile('short', seed, 10), dir: join(ROOT, 'logs', 'chaos', 'run-test-short'), log: (line) => void progress.push(line) })
+      .catch((error: unknown) => {
+        console.log(progress.join('\n'));
+        throw error;
+      });
+    if (failures(result).length > 0) console.log(progress.join('\n'));
     console.log(`${formatTable(result)}\nseed ${seed}`);
     expect(result.lost).toEqual({ segmentChanges: 0, triggers: 0, outcomes: 0, emails: 0 });
     expect(result.extra).toEqual({ segmentChanges: 0, triggers: 0, outcomes: 0, emails: 0 });
@@ -25,5 +32,5 @@ describe('make chaos, short form', () => {
     expect(result.badRecords).toBe(1000);
     expect(result.sent).toBeGreaterThan(0);
     expect(failures(result)).toEqual([]);
-  }, 420_000);
+  }, 900_000); // about 4 minutes, plus waiting while the stack-lifecycle suite holds the private ports (port-lock.ts)
 });
