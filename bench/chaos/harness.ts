@@ -120,7 +120,7 @@ export interface ChaosResult {
   repeatedTriggers: Array<{ triggerId: string; rule: string; customer: string; cause: string | null; firedAt: number; times: number }>;
   /** Up to MAX_DIFFERENCES triggers with more than one final outcome, or an outcome record twice: every outcome of each, where it is on the topic. */
   repeatedOutcomes: Array<{ triggerId: string; records: string[] }>;
-  /** Outcome records (deferred included) by status and reason. */
+  /** Outcome records (deferred included) by status and reason (its part before the first colon). */
   outcomesByReason: Record<string, number>;
   duplicateRecords: { segmentChanges: number; triggers: number; outcomes: number };
   duplicateEmails: number;
@@ -686,7 +686,9 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       }
     }
     async function rebuildSteps(): Promise<void> {
+      const flushing = Date.now();
       await redis.flush();
+      log(`[chaos] Redis loss: every node flushed ${Date.now() - flushing} ms after the first FLUSHALL was sent`);
       const order: ConsumerName[] = ['segmenter', 'trigger', 'recommender', 'renderer'];
       const stopped = new Map<ConsumerName, Instance[]>();
       for (const service of order) {
@@ -993,7 +995,7 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       redisLoss,
       repeatedTriggers,
       repeatedOutcomes,
-      outcomesByReason: Object.fromEntries(countBy(outcomes.map((o) => `${o.status}${o.reason === null ? '' : ` (${o.reason})`}`))),
+      outcomesByReason: Object.fromEntries(countBy(outcomes.map((o) => `${o.status}${o.reason === null ? '' : ` (${o.reason.split(':')[0]})`}`))),
       duplicateRecords: { segmentChanges: changes.length - distinctChanges.size, triggers: duplicateTriggers, outcomes: duplicateOutcomes },
       duplicateEmails,
       sent: sentOutcomes.length,

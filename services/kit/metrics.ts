@@ -1,3 +1,5 @@
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The metrics every Kairos service exposes, on its own registry. */
@@ -18,6 +20,22 @@ export interface KairosMetrics {
   timersOverdueSeconds: Gauge<'partition'>;
 }
 
+/** The heap in use just after the last full collection in this process (null before the first). */
+let heapAfterFullGc: number | null = null;
+let gcObserver: PerformanceObserver | null = null;
+
+/** One observer per process (registries come and go in tests): notes the heap after each full collection. */
+function watchFullCollections(): void {
+  if (gcObserver !== null) return;
+  gcObserver = new PerformanceObserver((list) => {
+    // Delivered right after the collection, before the next one: the heap is still close to what it kept.
+    if (list.getEntries().some((entry) => (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)) {
+      heapAfterFullGc = getHeapStatistics().used_heap_size;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+}
+
 // Batches range from a single record (quiet topic) to kafkajs's default fetch of thousands.
 const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 // One Lua call per batch should take milliseconds; the top buckets catch stalls.
@@ -32,6 +50,15 @@ export function createMetrics(service: string): KairosMetrics {
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  watchFullCollections();
+  new Gauge({
+    name: 'kairos_heap_after_full_gc_bytes',
+    help: 'V8 heap in use just after the last full (mark-compact) collection: the live heap, which a leak grows (nodejs_heap_size_used_bytes also holds garbage awaiting collection, and RSS holds the heap V8 keeps reserved); absent until the first full collection',
+    registers,
+    collect() {
+      if (heapAfterFullGc !== null) this.set(heapAfterFullGc);
+    },
+  });
 
   return {
     registry,

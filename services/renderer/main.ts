@@ -23,6 +23,7 @@ import { loadRendererAssets } from './assets';
 import { rendererShape, senderOf, type RendererConfig } from './config';
 import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
+import { KafkaLogInspector } from '../kit/log-inspector';
 import { withOverdueTimerGauge } from '../kit/timer-watch';
 import { createRendererMetrics, pausedCampaignsGauge, type RendererMetrics } from './metrics';
 import { contentOptions, throwAwayLinkKey } from './preview';
@@ -147,6 +148,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     unsubscribeAddress: config.LIST_UNSUBSCRIBE_MAILTO ? config.UNSUBSCRIBE_MAILTO : null,
     messageIdDomain: from.mailbox.domain,
     topics: { triggers: config.TOPIC_TRIGGERS, profiles: config.TOPIC_CUSTOMER_PROFILES, events: config.TOPIC_BEHAVIOR_EVENTS },
+    log: new KafkaLogInspector(clients.admin, config.GROUP_ID),
     hooks: overrides.hooks,
   });
 

@@ -15,7 +15,7 @@ import { parseMailbox, type Mailbox, type MailboxProblem, type Sender } from '..
 import { DirtyRenderError, render, TemplateRenderError, type RenderedEmail } from '../core/templates';
 import type { BehaviorEvent, CustomerProfile, EmailOutcome, EmailStatus, TriggerFired } from '../core/types';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer-runner';
-import { StateLogMismatchError } from '../kit/log-binding';
+import { commitMetadata as bindingMetadata, logMismatch, StateLogMismatchError, type LogInspector } from '../kit/log-binding';
 import { KairosError } from '../kit/errors';
 import { scrubEmails } from '../kit/logger';
 import { encodeOutboxRecord, StateVanishedError, type OutboxRelay } from '../kit/outbox-relay';
@@ -59,6 +59,13 @@ export interface RendererOptions {
   unsubscribeAddress: string | null;
   messageIdDomain: string;
   topics: { triggers: string; profiles: string; events: string };
+  /**
+   * The group's commits and the logs' ranges. Every commit carries the state marker's
+   * incarnation (log-binding.ts), so an instance taking a partition whose marker is missing can
+   * tell a fresh partition (create the marker) from a lost state (refuse: see checkStatePresent).
+   * Without it, a missing marker is always created.
+   */
+  log?: LogInspector;
   hooks?: RendererHooks;
 }
 
@@ -167,10 +174,12 @@ export class Renderer {
   /** The ConsumerRunner handler for all three input topics. */
   handleBatch = async (records: ConsumedRecord<unknown>[], context: BatchContext): Promise<BatchOutcome | void> => {
     const { topics } = this.options;
-    await this.checkStatePresent(context.topic, context.partition);
-    if (context.topic === topics.profiles) return this.applyProfiles(context.partition, records);
-    if (context.topic === topics.events) return this.applyEvents(context.partition, records);
-    if (context.topic === topics.triggers) return this.queues.run(context.partition, () => this.handleTriggers(records, context));
+    const incarnation = await this.checkStatePresent(context.topic, context.partition);
+    // The commit names the state it was applied to (see `log`).
+    const commitMetadata = bindingMetadata(incarnation);
+    if (context.topic === topics.profiles) return (await this.applyProfiles(context.partition, records), { commitMetadata });
+    if (context.topic === topics.events) return (await this.applyEvents(context.partition, records), { commitMetadata });
+    if (context.topic === topics.triggers) return { ...(await this.queues.run(context.partition, () => this.handleTriggers(records, context))), commitMetadata };
     throw new Error(`renderer got a batch of ${context.topic}, which it does not read`);
   };
 
@@ -179,17 +188,38 @@ export class Renderer {
    * without persistence or failed over to an empty replica would otherwise make every trigger
    * "no profile" and forget every send. The partition stops instead (docs/operations.md, "Redis lost").
    */
-  private async checkStatePresent(topic: string, partition: number): Promise<void> {
+  private async checkStatePresent(topic: string, partition: number): Promise<string> {
     const known = this.incarnations.get(partition);
-    // Created when this instance has not seen the partition: a fresh partition gets its marker.
-    const marker = await this.options.store.stateMarker(partition, known === undefined);
+    // Created when this instance has not seen the partition and the group never committed it
+    // into a state: a fresh partition gets its marker.
+    const lost = known === undefined ? await this.lostState(partition) : null;
+    const marker = await this.options.store.stateMarker(partition, known === undefined && lost === null);
     if (marker !== null && (known === undefined || marker === known)) {
       this.incarnations.set(partition, marker);
-      return;
+      return marker;
     }
+    if (lost !== null) throw new StateLogMismatchError(topic, partition, `${lost}; rebuild the renderer's state (docs/operations.md, "Redis lost")`);
     throw new StateLogMismatchError(topic, partition, marker === null
       ? "the renderer's state of this partition (profiles, send ledger) vanished from Redis while this instance was using it: Redis was flushed, restarted without persistence or failed over to an empty replica; rebuild it (docs/operations.md, \"Redis lost\")"
       : `the renderer's state of this partition was replaced (incarnation ${known}, now ${marker}) while this instance was using it`);
+  }
+
+  /**
+   * For a partition this instance has not seen: null when it may get a marker (it has one, or it
+   * is fresh), else why not: the marker is missing while the group committed one of the
+   * partition's topics into a state (commit metadata naming an incarnation, past the log start).
+   * That is Redis lost under a running group, and an instance taking the partition in a
+   * rebalance must not decide its triggers against the empty state (no profile, no ledger) any
+   * more than its previous owner.
+   */
+  private async lostState(partition: number): Promise<string | null> {
+    const { log, store, topics } = this.options;
+    if (log === undefined || (await store.stateMarker(partition)) !== null) return null;
+    for (const topic of [topics.triggers, topics.profiles, topics.events]) {
+      const problem = logMismatch({ incarnation: null, applied: null }, await log.view(topic, partition));
+      if (problem !== null) return `${topic}: ${problem}`;
+    }
+    return null;
   }
 
   /** Whether the partition's state is still the one this instance has been using. */
