@@ -31,6 +31,8 @@ import { FINAL_STATES, NO_TAGS, sendMember, type CustomerState, type LedgerEntry
 
 /** Fault injection for tests: called at the named points of a send; a throw aborts the batch there. */
 export interface RendererHooks {
+  /** Before a trigger's first read of the state (its ledger entry), after the batch checked the state marker. */
+  beforeTrigger?(trigger: TriggerFired): Promise<void> | void;
   /** After the ledger says "reserved", before SES is called. */
   afterReserve?(trigger: TriggerFired): Promise<void> | void;
   /** After SES accepted the email, before the ledger says "sent". */
@@ -67,6 +69,17 @@ export interface RendererOptions {
    */
   log?: LogInspector;
   hooks?: RendererHooks;
+}
+
+/**
+ * Redis lost the partition's state (its marker no longer holds the incarnation this instance
+ * decided against) while a trigger was being decided: nothing of the decision was written, and
+ * the trigger waits, uncommitted, for the rebuild (handleTriggers stops the partition at it).
+ */
+export class StateVanishedInTriggerError extends KairosError {
+  constructor(partition: number, triggerId: string) {
+    super(`partition ${partition}: the renderer's state vanished from Redis while trigger ${triggerId} was being decided; nothing of it was written`, { retriable: false });
+  }
 }
 
 /** The partition was revoked or the service is stopping: the rest of the batch is left for the next owner. */
@@ -222,6 +235,13 @@ export class Renderer {
     return null;
   }
 
+  /** The incarnation of the partition's state this instance checked (checkStatePresent) before deciding anything of it. */
+  private incarnationOf(partition: number): string {
+    const incarnation = this.incarnations.get(partition);
+    if (incarnation === undefined) throw new Error(`partition ${partition}: a trigger decided before its state marker was checked`);
+    return incarnation;
+  }
+
   /** Whether the partition's state is still the one this instance has been using. */
   private async statePresent(partition: number): Promise<boolean> {
     const marker = await this.options.store.stateMarker(partition);
@@ -291,7 +311,14 @@ export class Renderer {
         await this.relay(partition);
         return stopAt(record);
       }
-      const step = await this.processTrigger(partition, record.value as TriggerFired, false);
+      let step: Step;
+      try {
+        step = await this.processTrigger(partition, record.value as TriggerFired, false);
+      } catch (error) {
+        if (!(error instanceof StateVanishedInTriggerError)) throw error;
+        await this.relay(partition);
+        return stopAt(record);
+      }
       if (step.deadLetter) deadLetters.push({ record, error: step.deadLetter });
       if (Date.now() - relayedAt >= RELAY_EVERY_MS) {
         const next = records[index + 1];
@@ -307,6 +334,7 @@ export class Renderer {
 
   /** Takes one trigger as far as it can go; replays and timer firings come through here too. */
   async processTrigger(partition: number, trigger: TriggerFired, fromTimer: boolean): Promise<Step> {
+    await this.options.hooks?.beforeTrigger?.(trigger);
     const ledger = await this.options.store.ledger(partition, trigger.trigger_id);
     if (ledger !== null) {
       if (FINAL_STATES.has(ledger.state)) {
@@ -388,9 +416,10 @@ export class Renderer {
   private async reserve(partition: number, trigger: TriggerFired, campaign: Campaign, who: Who, now: number, fromDeferred: boolean, reason: string, from: Array<LedgerState | '-'>): Promise<boolean> {
     const reservation = await this.options.store.reserve({
       partition, trigger, now, campaign: campaign.name, variant: who.variant, cap: campaign.caps.frequencyCap,
-      retentionMs: this.options.assets.historyMs, fromDeferred, reason, tags: who.tags,
+      retentionMs: this.options.assets.historyMs, fromDeferred, reason, tags: who.tags, incarnation: this.incarnationOf(partition),
     });
     if (reservation.reserved) return true;
+    if ('vanished' in reservation) throw new StateVanishedInTriggerError(partition, trigger.trigger_id);
     if ('capReached' in reservation) {
       const detail = `${reservation.capReached} sends in the last ${campaign.caps.frequencyCap.perMs} ms (max ${campaign.caps.frequencyCap.max}), seen when reserving`;
       await this.finish(partition, trigger, from, 'skipped', { ...who, variant: null, tags: { ...NO_TAGS, segments: who.tags.segments } }, null, reasonOf('frequency_cap', detail));
@@ -574,15 +603,19 @@ export class Renderer {
     const outboxRecord = encodeOutboxRecord({ topic: outcomes.topic, key: trigger.customer_id, value: outcomes.encode(outcome) });
     const applied = await store.finish({
       partition, trigger, from, state: status, campaign: campaignName, variant: variantName, messageId, reason, at, outboxRecord,
-      deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags,
+      deferredUntil: extra.deferredUntil, dropSend: extra.dropSend ?? null, tags: who.tags, incarnation: this.incarnationOf(partition),
     });
     const unrelayed = this.unrelayedOf(partition);
     if (applied.applied) unrelayed.push(outboxRecord);
-    else if (applied.current === null && !from.includes('-') && !(await this.statePresent(partition))) {
-      // Redis lost the partition's state while this trigger was on its way (the email may have
-      // gone out): its outcome goes to Kafka all the same, with the next relay, so a rebuild knows it.
+    else if (applied.vanished && status === 'sent') {
+      // Redis lost the partition's state while this email was on its way (reserved against the
+      // state, then sent): its outcome goes to Kafka all the same, with the next relay, so a rebuild knows it.
       unrelayed.push(outboxRecord);
       logger.warn({ triggerId: trigger.trigger_id, status }, "the partition's state vanished from Redis during this trigger; its outcome goes to Kafka without the ledger");
+    } else if (applied.vanished) {
+      // Any other outcome may rest on reads of the empty state ("no profile"): not recorded; the
+      // trigger is read again after the rebuild.
+      throw new StateVanishedInTriggerError(partition, trigger.trigger_id);
     } else {
       logger.warn({ triggerId: trigger.trigger_id, status }, 'the send ledger moved under us; keeping its state');
       return;
@@ -600,10 +633,14 @@ export class Renderer {
    * are produced from memory, so every email sent has its outcome in Kafka for the rebuild.
    */
   async relay(partition: number): Promise<boolean> {
+    // Only a state this instance checked: it appended nothing to any other (and reading an
+    // unchecked outbox could produce what a lost state's rebuild also restores).
+    const incarnation = this.incarnations.get(partition);
+    if (incarnation === undefined) return true;
     const pending = this.unrelayedOf(partition);
     const count = pending.length;
     try {
-      await this.options.relay.relay(partition, this.incarnations.get(partition));
+      await this.options.relay.relay(partition, incarnation);
       pending.splice(0, count);
       return true;
     } catch (error) {
@@ -631,6 +668,10 @@ export class Renderer {
   /** Re-runs deferred triggers whose time has come, then relays. */
   async fireDue(partition: number): Promise<void> {
     await this.queues.run(partition, async () => {
+      // Not before a batch of the partition checked its state marker (checkStatePresent): an
+      // instance that has just been given the partition must not relay or decide anything of a
+      // state it has not verified (it may be an empty one, Redis lost).
+      if (!this.incarnations.has(partition)) return;
       const { store, clock, logger } = this.options;
       const due = await store.dueTimers(partition, clock(), 100);
       for (const triggerId of due) {
@@ -639,8 +680,14 @@ export class Renderer {
           await store.dropTimer(partition, triggerId); // finished (or expired) meanwhile
           continue;
         }
-        const step = await this.processTrigger(partition, ledger.trigger, true);
-        if (step.deadLetter) logger.error({ triggerId, err: step.deadLetter }, 'deferred send failed to render');
+        try {
+          const step = await this.processTrigger(partition, ledger.trigger, true);
+          if (step.deadLetter) logger.error({ triggerId, err: step.deadLetter }, 'deferred send failed to render');
+        } catch (error) {
+          if (!(error instanceof StateVanishedInTriggerError)) throw error;
+          logger.error({ partition }, "the renderer's state of this partition vanished from Redis; its deferred sends wait for the rebuild");
+          break;
+        }
       }
       await this.relay(partition);
     });

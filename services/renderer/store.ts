@@ -65,7 +65,8 @@ export interface CustomerState {
   sends: Array<{ campaign: string; triggerId: string; at: number }>;
 }
 
-export type ReserveResult = { reserved: true } | { reserved: false; state: LedgerState } | { reserved: false; capReached: number };
+/** `vanished`: the state marker no longer holds the caller's incarnation (nothing written). */
+export type ReserveResult = { reserved: true } | { reserved: false; state: LedgerState } | { reserved: false; capReached: number } | { reserved: false; vanished: true };
 
 export interface FinishInput {
   partition: number;
@@ -85,6 +86,8 @@ export interface FinishInput {
   dropSend?: string | null;
   /** Kept in the ledger; absent keeps what it holds. */
   tags?: OutcomeTags;
+  /** The incarnation of the partition's state the decision was made against (its state marker). */
+  incarnation: string;
 }
 
 export interface ReserveInput {
@@ -98,13 +101,15 @@ export interface ReserveInput {
   fromDeferred: boolean;
   reason: string;
   tags: OutcomeTags;
+  /** The incarnation of the partition's state the decision was made against (its state marker). */
+  incarnation: string;
 }
 
-/** The KEYS and ARGV of reserveSend-3.lua (see its header). */
+/** The KEYS and ARGV of reserveSend-4.lua (see its header). */
 export function reserveSendArgs(keys: RendererKeys, input: ReserveInput, ledgerTtlMs: number): { keys: string[]; args: string[] } {
   const { partition, trigger } = input;
   return {
-    keys: [keys.ledger(partition, trigger.trigger_id), keys.sends(partition, trigger.customer_id), keys.timers(partition)],
+    keys: [keys.ledger(partition, trigger.trigger_id), keys.sends(partition, trigger.customer_id), keys.timers(partition), keys.stateMarker(partition)],
     args: [
       trigger.trigger_id,
       String(input.now),
@@ -117,11 +122,12 @@ export function reserveSendArgs(keys: RendererKeys, input: ReserveInput, ledgerT
       input.fromDeferred ? 'deferred' : '',
       input.reason,
       JSON.stringify(input.tags),
+      input.incarnation,
     ],
   };
 }
 
-/** The KEYS and ARGV of finishTrigger-4.lua (see its header); `from` travels as one comma-separated argument. */
+/** The KEYS and ARGV of finishTrigger-5.lua (see its header); `from` travels as one comma-separated argument. */
 export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledgerTtlMs: number): { keys: string[]; args: string[] } {
   const { partition, trigger } = input;
   return {
@@ -130,6 +136,7 @@ export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledger
       keys.outbox(partition),
       keys.timers(partition),
       keys.sends(partition, trigger.customer_id),
+      keys.stateMarker(partition),
     ],
     args: [
       trigger.trigger_id,
@@ -146,6 +153,7 @@ export function finishTriggerArgs(keys: RendererKeys, input: FinishInput, ledger
       input.state === 'deferred' ? JSON.stringify(trigger) : '',
       input.dropSend ?? '',
       input.tags === undefined ? '' : JSON.stringify(input.tags),
+      input.incarnation,
     ],
   };
 }
@@ -291,14 +299,19 @@ export class RendererStore {
     const [code, detail] = await runScript<[number, string]>(this.redis, 'reserveSend', keys, args);
     if (code === 1) return { reserved: true };
     if (code === -1) return { reserved: false, capReached: Number(detail) };
+    if (code === -2) return { reserved: false, vanished: true };
     return { reserved: false, state: detail as LedgerState };
   }
 
-  /** Moves the ledger and queues the outcome; not applied when the ledger was not in `from` (`current`: its state, null for no entry). */
-  async finish(input: FinishInput): Promise<{ applied: boolean; current: LedgerState | null }> {
+  /**
+   * Moves the ledger and queues the outcome; not applied when the ledger was not in `from`
+   * (`current`: its state, null for no entry) or when the state marker no longer holds the
+   * input's incarnation (`vanished`).
+   */
+  async finish(input: FinishInput): Promise<{ applied: boolean; current: LedgerState | null; vanished: boolean }> {
     const { keys, args } = finishTriggerArgs(this.keys, input, this.ledgerTtlMs);
     const [applied, current] = await runScript<[number, string]>(this.redis, 'finishTrigger', keys, args);
-    return { applied: applied === 1, current: current === '' ? null : (current as LedgerState) };
+    return { applied: applied === 1, current: current === '' ? null : (current as LedgerState), vanished: applied === -1 };
   }
 
   /**

@@ -5,7 +5,7 @@
   sends, so cooldowns and frequency caps count it again. Outcomes are restored in log order:
   a later one of the same trigger replaces the earlier.
 
-  KEYS[1]  ledger hash of the trigger (see reserveSend-3.lua)
+  KEYS[1]  ledger hash of the trigger (see reserveSend-4.lua)
   KEYS[2]  the customer's recent sends sorted set
 
   ARGV[1]  trigger_id

@@ -266,7 +266,7 @@ describe('an experiment with a holdout through the renderer', () => {
     const tags = { experiment: design.id, holdout: true, variables: {}, segments: [] };
     const reserved = await service.store.reserve({
       partition, trigger: t, now, campaign: 'promo', variant: null, cap: { max: 10, perMs: 86_400_000 }, retentionMs: 86_400_000, fromDeferred: false,
-      reason: 'holdout: in the 30% holdout (reserved before a crash)', tags,
+      reason: 'holdout: in the 30% holdout (reserved before a crash)', tags, incarnation: (await service.store.stateMarker(partition)) as string,
     });
     expect(reserved).toEqual({ reserved: true });
     await produceTriggers([t]);

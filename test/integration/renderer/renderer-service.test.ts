@@ -93,6 +93,7 @@ describe('the renderer against the real stack', () => {
       rateLimiter: (limiter) => ({ acquire: async () => (alive(), admissions.push(await limiter.acquire()), admissions[admissions.length - 1] as number) }),
       sentLookup,
       hooks: {
+        beforeTrigger: async (trigger) => hooks.beforeTrigger?.(trigger),
         afterReserve: async (trigger) => (alive(), hooks.afterReserve?.(trigger)),
         afterSesSend: async (trigger, id) => (alive(), hooks.afterSesSend?.(trigger, id)),
       },
@@ -406,6 +407,36 @@ describe('the renderer against the real stack', () => {
     expect(resumed?.value).toBe(1);
   });
 
+  /** Whether the running instance stopped one of the partition's topics for a reason like `pattern`. */
+  const stoppedWith = (partition: number, pattern: RegExp) => [...service.runner.stopped()].some(([key, reason]) => key.endsWith(`:${partition}`) && pattern.test(reason));
+
+  // Stops a partition of the shared instance (the next test restarts it).
+  it('Redis lost between the state check and a decision: nothing decided against the empty state is recorded; the partition stops at that trigger', async () => {
+    const partition = 2;
+    const customers = Array.from({ length: 60 }, (_, i) => `race-${run}-${i}`).filter((c) => partitionOf(c, PARTITIONS) === partition).slice(0, 3);
+    await givenProfiles(customers.map((c) => profile(c)), Object.fromEntries(customers.map((c) => [c, ['engaged']])));
+    const triggers = customers.map((c) => trigger(c, 'high_interest'));
+    const before = Math.max(0, (await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition) ?? 0); // -1: none yet
+    hooks.beforeTrigger = async (t) => {
+      if (t.trigger_id !== triggers[1]?.trigger_id) return;
+      // FLUSHALL after the batch checked the marker, before this trigger reads its ledger and profile.
+      const keys = await service.redis.keys(`${new RendererKeys(pipeline.prefix).tag(partition)}*`);
+      if (keys.length > 0) await service.redis.del(...keys);
+    };
+    try {
+      await produceTriggers(triggers);
+      await waitFor('the partition to stop', () => stoppedWith(partition, /vanished from Redis/), 60_000);
+    } finally {
+      hooks.beforeTrigger = undefined;
+    }
+    // The first was sent before the loss; the second, decided against the empty state ("no
+    // profile"), was not recorded, and it and the third wait, uncommitted, for the rebuild.
+    expect((await outcomesOf(triggers[0].trigger_id)).map((o) => o.status)).toEqual(['sent']);
+    const outcomes = await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome');
+    expect(outcomes.filter((o) => triggers.slice(1).some((t) => t.trigger_id === o.trigger_id))).toEqual([]);
+    expect((await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition)).toBe(before + 1);
+  });
+
   // Last: it stops a partition of the shared instance.
   it('Redis lost in the middle of a batch of triggers: none is decided against the empty state; the partition stops at the first it did not take, and its next owner refuses it too', async () => {
     const partition = 1;
@@ -424,7 +455,7 @@ describe('the renderer against the real stack', () => {
     };
     try {
       await produceTriggers(triggers);
-      await waitFor('the partition to stop', () => [...service.runner.stopped().values()].some((reason) => /vanished from Redis/.test(reason)), 60_000);
+      await waitFor('the partition to stop', () => stoppedWith(partition, /vanished from Redis/), 60_000);
     } finally {
       hooks.afterSesSend = undefined;
     }
@@ -443,7 +474,7 @@ describe('the renderer against the real stack', () => {
     // a fresh marker and deciding the rest against the empty state.
     await service.stop();
     service = await start();
-    await waitFor('the new instance to refuse the partition', () => [...service.runner.stopped().values()].some((reason) => /Redis holds no state for this partition/.test(reason)), 60_000);
+    await waitFor('the new instance to refuse the partition', () => stoppedWith(partition, /Redis holds no state for this partition/), 60_000);
     expect(await service.store.stateMarker(partition)).toBeNull();
     const after = await pipeline.readAll<EmailOutcome>(pipeline.topics.outcomes, 'EmailOutcome');
     expect(after.filter((o) => triggers.slice(3).some((t) => t.trigger_id === o.trigger_id))).toEqual([]);

@@ -17,14 +17,15 @@ describe('reserveSendArgs', () => {
     fromDeferred: true,
     reason: 'chosen: first match',
     tags: { experiment: 'welcome.subject_test.0123abcd', holdout: false, variables: { subject: 'plain' }, segments: ['engaged'] } as OutcomeTags,
+    incarnation: 'inc-1',
   };
 
-  it('declares the ledger, the sends and the timers of the partition', () => {
-    expect(reserveSendArgs(keys, input, 9000).keys).toEqual(['{t:renderer:2}:l:tr1', '{t:renderer:2}:sends:c1', '{t:renderer:2}:timers']);
+  it('declares the ledger, the sends, the timers and the state marker of the partition', () => {
+    expect(reserveSendArgs(keys, input, 9000).keys).toEqual(['{t:renderer:2}:l:tr1', '{t:renderer:2}:sends:c1', '{t:renderer:2}:timers', '{t:renderer:2}:state']);
   });
 
-  it('lists the eleven values of the script header in order', () => {
-    expect(reserveSendArgs(keys, input, 9000).args).toEqual(['tr1', '1000', 'welcome', '', '3', '500', '500', '9000', 'deferred', 'chosen: first match', JSON.stringify(input.tags)]);
+  it('lists the twelve values of the script header in order', () => {
+    expect(reserveSendArgs(keys, input, 9000).args).toEqual(['tr1', '1000', 'welcome', '', '3', '500', '500', '9000', 'deferred', 'chosen: first match', JSON.stringify(input.tags), 'inc-1']);
   });
 
   it('keeps the experiment tags in a form parseTags reads back', () => {
@@ -53,20 +54,22 @@ describe('finishTriggerArgs', () => {
     reason: 'chosen',
     at: 1000,
     outboxRecord: '{"t":"email.outcomes"}',
+    incarnation: 'inc-1',
   };
 
-  it('declares the ledger, the outbox, the timers and the sends', () => {
+  it('declares the ledger, the outbox, the timers, the sends and the state marker', () => {
     expect(finishTriggerArgs(keys, input, 9000).keys).toEqual([
       '{t:renderer:2}:l:tr1',
       '{t:renderer:2}:outbox',
       '{t:renderer:2}:timers',
       '{t:renderer:2}:sends:c1',
+      '{t:renderer:2}:state',
     ]);
   });
 
-  it('lists the fourteen values of the script header in order', () => {
+  it('lists the fifteen values of the script header in order', () => {
     expect(finishTriggerArgs(keys, input, 9000).args).toEqual([
-      'tr1', '-,reserved', 'sent', 'welcome', '', 'ses-1', 'chosen', '1000', '9000', '{"t":"email.outcomes"}', '', '', '', '',
+      'tr1', '-,reserved', 'sent', 'welcome', '', 'ses-1', 'chosen', '1000', '9000', '{"t":"email.outcomes"}', '', '', '', '', 'inc-1',
     ]);
     const tags: OutcomeTags = { experiment: 'welcome.x.01234567', holdout: true, variables: {}, segments: [] };
     expect(finishTriggerArgs(keys, { ...input, tags }, 9000).args[13]).toBe(JSON.stringify(tags));

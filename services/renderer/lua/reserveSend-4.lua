@@ -10,6 +10,7 @@
   KEYS[1]  ledger hash of the trigger: `s` state, `c` campaign, `v` variant, `a` at (ms), ...
   KEYS[2]  the customer's recent sends: sorted set, member "<campaign>|<trigger_id>", score = ms
   KEYS[3]  the partition's deferred-send timers: sorted set, member trigger_id, score = due ms
+  KEYS[4]  the partition's state marker (its value: the state's incarnation)
 
   ARGV[1]  trigger_id
   ARGV[2]  now (ms)
@@ -23,11 +24,17 @@
   ARGV[10] why this campaign was chosen (kept for the outcome after a restart)
   ARGV[11] the outcome's experiment tags as JSON (experiment id, holdout, variables, segments),
            kept as `x` so a send resumed after a restart records the same arm
+  ARGV[12] the incarnation of the state the caller decided against
 
   Returns {1, ""} when reserved; {0, state} when the ledger already holds `state` (not ours to
-  send); {-1, count} when the frequency cap is reached (count sends in the window).
+  send); {-1, count} when the frequency cap is reached (count sends in the window); {-2, ""}
+  when the state marker no longer holds ARGV[12]: Redis lost the partition's state since the
+  caller read it (nothing written; the email must not go out on a decision against it).
 ]]
 --@include "toInteger"
+if redis.call('GET', KEYS[4]) ~= ARGV[12] then
+  return {-2, ''}
+end
 local state = redis.call('HGET', KEYS[1], 's')
 if state and not (state == 'deferred' and ARGV[9] == 'deferred') then
   return {0, state}

@@ -5,10 +5,11 @@
   deferred-send timer is set (deferred) or removed (any other state). A failed send leaves the
   customer's recent sends, since it never went out.
 
-  KEYS[1]  ledger hash of the trigger (see reserveSend-3.lua)
+  KEYS[1]  ledger hash of the trigger (see reserveSend-4.lua)
   KEYS[2]  the partition's outbox list
   KEYS[3]  the partition's deferred-send timers sorted set
   KEYS[4]  the customer's recent sends sorted set
+  KEYS[5]  the partition's state marker (its value: the state's incarnation)
 
   ARGV[1]  trigger_id
   ARGV[2]  the states the ledger may be in now, comma-separated; "-" stands for "no entry"
@@ -23,11 +24,17 @@
   ARGV[11] deferred: when to try again (ms); otherwise ""
   ARGV[12] deferred: the trigger as JSON, kept for the timer; otherwise ""
   ARGV[13] a member to remove from the recent sends ("" for none)
-  ARGV[14] the outcome's experiment tags as JSON (see reserveSend-3.lua); "" keeps the ledger's
+  ARGV[14] the outcome's experiment tags as JSON (see reserveSend-4.lua); "" keeps the ledger's
+  ARGV[15] the incarnation of the state the caller decided against
 
   Returns {1, previous state or ""} when recorded, {0, current state or ""} when the ledger
-  was in a state not listed in ARGV[2] (someone else finished it: nothing written).
+  was in a state not listed in ARGV[2] (someone else finished it: nothing written), {-1, ""}
+  when the state marker no longer holds ARGV[15]: Redis lost the partition's state (or it was
+  rebuilt) since the caller read it, so "no entry" proves nothing and nothing is written.
 ]]
+if redis.call('GET', KEYS[5]) ~= ARGV[15] then
+  return {-1, ''}
+end
 local current = redis.call('HGET', KEYS[1], 's')
 local label = current or '-'
 local allowed = false
