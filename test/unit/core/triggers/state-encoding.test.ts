@@ -14,6 +14,11 @@ import {
 import { serializeSegmentState } from '../../../../services/core/segments';
 import { shopTraffic } from '../../../../services/tools/synthetic';
 import { Events, HOUR, MINUTE, rulesFrom, seedRules, T0 } from './harness';
+import type { ConsumedRecord } from '../../../../services/kit/consumer-runner';
+import { CorruptStateError } from '../../../../services/kit/errors';
+import type { KairosMetrics } from '../../../../services/kit/metrics';
+import type { PartitionSnapshot, StateValue } from '../../../../services/kit/partition-state';
+import { TriggerLogic } from '../../../../services/trigger/adapter';
 
 const HASHED_KEY = `#sha256:${'x'.repeat(43)}`;
 
@@ -239,5 +244,37 @@ rules:
     expect(fromCompact.timers).toEqual(fromJson.timers);
     expect(fromCompact.state).toEqual(fromJson.state);
     expect(decodeTriggerState(encodeTriggerState(fromCompact.state))).toEqual(fromCompact.state);
+  });
+});
+
+describe('the trigger service adapter on stored bytes', () => {
+  const metrics = { eventsIgnored: { inc: () => undefined } } as unknown as KairosMetrics;
+  const encoder = { topic: 'triggers', encode: (value: unknown) => Buffer.from(JSON.stringify(value)) };
+  const snapshot = (states: Map<string, StateValue | null>): PartitionSnapshot => ({ version: 1, appliedOffsets: new Map(), incarnation: null, streamTime: null, states });
+  const record = (event: ReturnType<Events['view']>, offset: number): ConsumedRecord<unknown> => ({
+    topic: 'behavior.events', partition: 0, offset: String(offset), key: event.customer_id, value: event, timestamp: event.occurred_at, headers: {},
+  });
+
+  it('upgrades a format-1 state read as a Buffer to the compact form, with the same outcome as from compact', () => {
+    const logic = new TriggerLogic(seedRules(), encoder, metrics);
+    const e = new Events();
+    const views = [e.view('p1', 0), e.view('p1', MINUTE), e.view('p1', 2 * MINUTE)];
+    const first = logic.onRecords(snapshot(new Map()), views.map(record), T0 + HOUR);
+    const compact = first.states.get(views[0].customer_id) as Buffer;
+    expect(compact[0]).toBe(TRIGGER_STATE_COMPACT_MARKER);
+    const legacy = Buffer.from(encodeTriggerStateJson(decodeTriggerState(compact)));
+    const fourth = [e.view('p1', 3 * MINUTE)];
+    const fromLegacy = logic.onRecords(snapshot(new Map([[views[0].customer_id, legacy]])), fourth.map(record), T0 + HOUR);
+    const fromCompact = logic.onRecords(snapshot(new Map([[views[0].customer_id, compact]])), fourth.map(record), T0 + HOUR);
+    expect(fromLegacy.outbox).toHaveLength(1); // the 4th view fires high_interest
+    expect(fromLegacy.outbox).toEqual(fromCompact.outbox);
+    expect((fromLegacy.states.get(views[0].customer_id) as Buffer).equals(fromCompact.states.get(views[0].customer_id) as Buffer)).toBe(true);
+  });
+
+  it('reports unreadable bytes as a corrupt state of that customer (dead-lettered by the processor)', () => {
+    const logic = new TriggerLogic(seedRules(), encoder, metrics);
+    const e = new Events();
+    const broken = Buffer.from([TRIGGER_STATE_COMPACT_MARKER, 0, 0x80]);
+    expect(() => logic.onRecords(snapshot(new Map([[e.view('p1', 0).customer_id, broken]])), [record(e.view('p1', 0), 0)], T0)).toThrow(CorruptStateError);
   });
 });
