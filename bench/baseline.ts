@@ -64,7 +64,7 @@ export async function startBaseline(
   const ttl = triggerTtl(rules);
 
   const segmenter = async (event: BehaviorEvent) => {
-    const stored = await redis.get(key('seg', event.customer_id));
+    const stored = await redis.getBuffer(key('seg', event.customer_id)); // binary states: read as bytes
     const result = applySegmentEvent(parseSegmentState(stored), event, definitions, now());
     if (result.ignored !== null) return;
     if (result.state === null) await redis.del(key('seg', event.customer_id));
@@ -85,7 +85,7 @@ export async function startBaseline(
   // Stream time per partition, as the service keeps it: a customer's due timer fires before its next event.
   const streamTimes = new Map<number, number>();
   const trigger = async (event: BehaviorEvent, partition: number) => {
-    const stored = await redis.get(key('trig', event.customer_id));
+    const stored = await redis.getBuffer(key('trig', event.customer_id));
     const result = applyTriggerEvents(decodeTriggerState(stored), [event], rules, now(), [streamTimes.get(partition) ?? null]);
     streamTimes.set(partition, Math.max(streamTimes.get(partition) ?? event.occurred_at, event.occurred_at));
     if (result.changed) await redis.set(key('trig', event.customer_id), encodeTriggerState(result.state), 'PX', ttl);
@@ -107,7 +107,7 @@ export async function startBaseline(
     for (const id of due) {
       const customer = parseTimerId(id)?.customerId;
       if (customer === undefined) continue;
-      const result = fireTimer(decodeTriggerState(await redis.get(key('trig', customer))), id, rules, now());
+      const result = fireTimer(decodeTriggerState(await redis.getBuffer(key('trig', customer))), id, rules, now());
       if (result.changed) await redis.set(key('trig', customer), encodeTriggerState(result.state), 'PX', ttl);
       await redis.zrem(key('timers', 'all'), id);
       const messages = result.triggers.map((t) => ({ key: customer, value: stack.codec.encode(ids.triggers, types.TriggerFired, t) }));

@@ -42,6 +42,8 @@ export interface PartitionServiceOptions {
   inputs: (types: Record<SchemaName, Type>) => AnyTopicBinding[];
   /** How long a customer's state lives after its last change. */
   stateTtlMs: number;
+  /** The logic stores binary states: read them as Buffers (see PartitionStateStore). */
+  binaryStates?: boolean;
   logic: (parts: ServiceParts) => Promise<PartitionLogic> | PartitionLogic;
   routes?: (parts: ServiceParts & { partitionCount: () => number }) => Record<string, RouteHandler>;
   /** The service clock; tests inject one. */
@@ -81,7 +83,7 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     return { topic, encode: (value) => codec.encode(id, types[schema], value) };
   };
   const parts: ServiceParts = { logger, metrics, redis, kafka, keys, codec, output };
-  const store = new PartitionStateStore(redis, keys, options.stateTtlMs);
+  const store = new PartitionStateStore(redis, keys, options.stateTtlMs, options.binaryStates ?? false);
   const bindings = options.inputs(types);
   // The relay re-takes its partitions (fencing a previous owner) when the group generation changes.
   const group: { runner?: ConsumerRunner } = {};

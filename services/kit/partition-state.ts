@@ -47,6 +47,19 @@ export class PartitionKeys {
   }
 }
 
+/**
+ * A stored customer state: text (JSON states) or bytes (the compact states of the segmenter and
+ * the trigger service, read with PartitionStateStore's `binaryStates`). Bytes travel as Buffers
+ * from MGET to the Lua script's ARGV and back, never through a JS string, so no byte is changed.
+ */
+export type StateValue = string | Buffer;
+
+/** A stored state as text (JSON states; bytes are read as UTF-8). */
+export function stateText(value: StateValue | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : value.toString('utf8');
+}
+
 /** What the partition looked like when read: the fence and the customers' states. */
 export interface PartitionSnapshot {
   version: number;
@@ -62,7 +75,8 @@ export interface PartitionSnapshot {
    * outputs, which reached Kafka before the loss (see PartitionProcessor). Absent: none.
    */
   restoreUpTo?: Map<string, bigint>;
-  states: Map<string, string | null>;
+  /** Buffers when the store reads `binaryStates`, else strings. */
+  states: Map<string, StateValue | null>;
 }
 
 /** One atomic change to a partition, computed from a snapshot. */
@@ -73,8 +87,8 @@ export interface PartitionChange {
   incarnation?: string;
   /** The partition's stream time after this change (it only moves forward). */
   streamTime?: number;
-  /** New states by customer id; null deletes the customer's state. */
-  states: Map<string, string | null>;
+  /** New states by customer id (text or bytes); null deletes the customer's state. */
+  states: Map<string, StateValue | null>;
   /** Encoded records for the outbox, in order. */
   outbox: string[];
   /** Timers to set (due ms) or remove (null), by member. */
@@ -119,7 +133,7 @@ export interface PartitionChangeIndex {
 export function applyPartitionChangeArgs(
   partitionKeys: PartitionKeys,
   input: { partition: number; version: number; change: PartitionChange; stateTtlMs: number },
-): { keys: string[]; args: string[] } {
+): { keys: string[]; args: Array<string | Buffer> } {
   const { partition, change } = input;
   const stateIds = [...change.states.keys()];
   const setNames = [...new Set(change.sets.map((s) => s.set))];
@@ -174,6 +188,8 @@ export class PartitionStateStore {
     readonly keys: PartitionKeys,
     /** How long a customer's state lives after its last change (idle customers expire). */
     readonly stateTtlMs: number,
+    /** Read states as Buffers (MGET's bytes), for services that store binary states. */
+    readonly binaryStates = false,
   ) {
     loadLuaScripts(redis, KIT_LUA_DIR);
   }
@@ -183,7 +199,11 @@ export class PartitionStateStore {
     const ids = [...new Set(customerIds)];
     const [fence, values] = await Promise.all([
       this.redis.hgetall(this.keys.fence(partition)),
-      ids.length > 0 ? this.redis.mget(ids.map((id) => this.keys.customer(partition, id))) : Promise.resolve([]),
+      ids.length === 0
+        ? Promise.resolve([])
+        : this.binaryStates
+          ? this.redis.mgetBuffer(ids.map((id) => this.keys.customer(partition, id)))
+          : this.redis.mget(ids.map((id) => this.keys.customer(partition, id))),
     ]);
     const appliedOffsets = new Map<string, bigint>();
     const restoreUpTo = new Map<string, bigint>();

@@ -4,7 +4,7 @@ import type { BatchContext, BatchOutcome, ConsumedRecord } from '../kit/consumer
 import type { KairosMetrics } from '../kit/metrics';
 import { commitMetadata, LogBinder, type LogInspector } from '../kit/log-binding';
 import { FenceContentionError } from '../kit/partition-processor';
-import { emptyChange, type PartitionStateStore } from '../kit/partition-state';
+import { emptyChange, stateText, type PartitionStateStore } from '../kit/partition-state';
 import {
   applyBatch,
   decodeDeltaRecord,
@@ -76,7 +76,7 @@ export class RecommenderProcessor {
           const event = record.value as BehaviorEvent;
           byCustomer.set(event.customer_id, [...(byCustomer.get(event.customer_id) ?? []), event]);
         }
-        const result = applyBatch(byCustomer, snapshot.states, tuning, clock());
+        const result = applyBatch(byCustomer, new Map([...snapshot.states].map(([id, value]) => [id, stateText(value)])), tuning, clock());
         const change = emptyChange();
         change.advance = { topic, offset: lastOffset };
         incarnation ??= bound ?? randomUUID(); // the first change of a fresh partition records it

@@ -250,7 +250,8 @@ export class RendererStore {
    * this view does not know.
    */
   async segmentState(partition: number, customerId: string, now: number): Promise<SegmentStateView> {
-    return segmentStateView(await this.redis.get(segmentStateKey(this.keys.prefix, partition, customerId)), now);
+    // As bytes: the compact segment state is binary (a UTF-8 string would mangle it).
+    return segmentStateView(await this.redis.getBuffer(segmentStateKey(this.keys.prefix, partition, customerId)), now);
   }
 
   /** The suppression list entry of a mailbox, looked up by its normalized address (IDN domains in punycode). */

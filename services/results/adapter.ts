@@ -2,7 +2,7 @@ import type { ConsumedRecord } from '../kit/consumer-runner';
 import { decodeStateOf } from '../kit/errors';
 import type { KairosMetrics } from '../kit/metrics';
 import type { DueTimer, PartitionLogic } from '../kit/partition-processor';
-import { emptyChange, type PartitionChange, type PartitionSnapshot } from '../kit/partition-state';
+import { emptyChange, stateText, type PartitionChange, type PartitionSnapshot } from '../kit/partition-state';
 import {
   applyRecords,
   parseAttributionState,
@@ -57,7 +57,7 @@ export class ResultsLogic implements PartitionLogic {
       sums.set(key, entry);
     };
     for (const [customer, list] of byCustomer) {
-      const previous = decodeStateOf(customer, () => parseAttributionState(snapshot.states.get(customer) ?? null));
+      const previous = decodeStateOf(customer, () => parseAttributionState(stateText(snapshot.states.get(customer))));
       const { state, delta, ignored, changed } = applyRecords(previous, list, this.options);
       for (const [reason, count] of Object.entries(ignored)) this.metrics.eventsIgnored.inc({ reason: `results_${reason}` }, count);
       if (!changed) continue;

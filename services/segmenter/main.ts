@@ -42,6 +42,7 @@ export async function startSegmenter(
     name: SEGMENTER_SERVICE,
     config,
     stateTtlMs: config.STATE_TTL,
+    binaryStates: true, // compact segment states (core/segments/state.ts)
     inputs: (types) => [
       behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent),
       customerProfilesInput(config.TOPIC_CUSTOMER_PROFILES, types.CustomerProfile),

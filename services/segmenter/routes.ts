@@ -87,7 +87,7 @@ export function segmentRoutes(deps: {
     parseQuery(url, {});
     const id = pathParam('customer_id', match[1] as string, customerId);
     const partition = partitionOf(id, partitionCount());
-    const state = parseSegmentState(await redis.get(keys.customer(partition, id)));
+    const state = parseSegmentState(await redis.getBuffer(keys.customer(partition, id))); // bytes: compact states are binary
     sendJson(res, 200, { customer_id: id, segments: memberships(state) });
   };
 

@@ -57,6 +57,7 @@ export async function startTrigger(
     name: 'trigger',
     config,
     stateTtlMs: stateTtlMs(rules, config.STATE_TTL_SLACK),
+    binaryStates: true, // compact trigger states (core/triggers/state.ts)
     inputs: (types) => triggerInputs(config, types),
     logic: async ({ output, metrics }) =>
       new TriggerLogic(rules, await output('TriggerFired', config.TOPIC_TRIGGERS), metrics, config.TOPIC_CUSTOMER_PROFILES),

@@ -11,7 +11,17 @@ export {
   type SegmentDefinition,
 } from './definition';
 export { applyEvent, applyProfile, reevaluate, memberships, relevantEventTypes, SEGMENT_RULE_PREFIX, type IgnoredReason, type SegmentResult } from './engine';
-export { parseSegmentState, serializeSegmentState, type SegmentState, type AggregateState, type SumBuckets } from './state';
+export {
+  isCompactSegmentState,
+  parseSegmentState,
+  serializeSegmentState,
+  serializeSegmentStateJson,
+  SEGMENT_STATE_COMPACT_MARKER,
+  type SegmentState,
+  type AggregateState,
+  type StoredSegmentState,
+  type SumBuckets,
+} from './state';
 export { segmentMembershipView, SegmentMembershipViewError, SEGMENT_MEMBERSHIP_VIEW_VERSIONS } from './membership-view';
 export { MAX_SUM_BUCKETS } from './aggregates';
 export { sumGranularityMs } from './plan';

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { factsOf, NO_FACTS, PURCHASE_AGGREGATE_KEY, type CustomerFacts } from './facts';
-import { factsSchema, type SegmentState } from './state';
+import { factsSchema, isCompactSegmentState, parseSegmentState, type SegmentState, type StoredSegmentState } from './state';
 
 /** The state versions this view can read (SegmentState's `v`). */
 export const SEGMENT_MEMBERSHIP_VIEW_VERSIONS: ReadonlyArray<SegmentState['v']> = [1];
@@ -33,12 +33,23 @@ export interface SegmentStateView {
   facts: CustomerFacts;
 }
 
-/** The parsed state object, or null for no state; throws SegmentMembershipViewError for text this view cannot read. */
-function parseStored(stored: string | null): Record<string, unknown> | null {
-  if (stored === null || stored === '') return null;
+/**
+ * The parsed state object, or null for no state; throws SegmentMembershipViewError for a value
+ * this view cannot read. The compact form (state.ts) is decoded whole: its layout is checked as
+ * it is read, so what comes out is a well-formed state.
+ */
+function parseStored(stored: StoredSegmentState | null): Record<string, unknown> | null {
+  if (stored === null || stored.length === 0) return null;
+  if (isCompactSegmentState(stored)) {
+    try {
+      return parseSegmentState(stored) as unknown as Record<string, unknown>;
+    } catch (error) {
+      throw new SegmentMembershipViewError(`the stored state is not readable: ${(error as Error).message}`);
+    }
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(stored);
+    parsed = JSON.parse(typeof stored === 'string' ? stored : stored.toString('utf8'));
   } catch {
     throw new SegmentMembershipViewError('the stored state is not JSON');
   }
@@ -69,7 +80,7 @@ const purchaseTimesSchema = z.object({ [PURCHASE_AGGREGATE_KEY]: z.object({ t: z
  * is no state (null or ""). Throws SegmentMembershipViewError when the text is not JSON, not an
  * object, of a version this view does not know, or its memberships are not a list of names.
  */
-export function segmentMembershipView(stored: string | null): string[] {
+export function segmentMembershipView(stored: StoredSegmentState | null): string[] {
   const state = parseStored(stored);
   return state === null ? [] : membershipsOf(state);
 }
@@ -79,7 +90,7 @@ export function segmentMembershipView(stored: string | null): string[] {
  * state: no segments and no facts. Throws SegmentMembershipViewError as segmentMembershipView
  * does, and when the facts or the purchase times are not what this version stores.
  */
-export function segmentStateView(stored: string | null, now: number): SegmentStateView {
+export function segmentStateView(stored: StoredSegmentState | null, now: number): SegmentStateView {
   const state = parseStored(stored);
   if (state === null) return { segments: [], facts: NO_FACTS };
   const segments = membershipsOf(state);

@@ -1,9 +1,20 @@
 /**
- * The per-customer segment state: a small plain JSON object stored by the adapter (one Redis
- * value per customer). Short keys on purpose: this is stored once per active customer.
+ * The per-customer segment state: a small plain object stored by the adapter (one Redis value
+ * per customer). Short keys on purpose: this is stored once per active customer.
+ *
+ * Stored forms (parseSegmentState reads both, serializeSegmentState writes the compact one):
+ * - compact (format 2): the byte SEGMENT_STATE_COMPACT_MARKER, then the layout of encodeCompact
+ *   below (varints, times as zigzag differences to one base time, event-id hashes as their 9 raw
+ *   bytes, every name and group value as text, so nothing depends on segments.yaml);
+ * - JSON (format 1, `{"v":1,...}`): what earlier versions stored; still read, so a deployed
+ *   system upgrades in place, and still written for a state the compact layout cannot hold.
+ * The marker 0x92 is a UTF-8 continuation byte, so no JSON text starts with it, and it differs
+ * from the trigger state's 0x82, so neither service mistakes the other's state for its own.
+ * Other services read the segments and facts through membership-view.ts, which reads both.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ByteReader, ByteWriter, CompactFormatError, NotCompact } from '../compact-bytes';
 
 /** Money of one aggregate in time buckets of `g` ms: `b` holds [bucket index, cents], oldest first. */
 export interface SumBuckets {
@@ -88,9 +99,32 @@ const stateSchema = z.object({
   x: factsSchema.optional(),
 });
 
-/** Parses a stored state (null or empty: no state); throws when the text is not a version-1 state. */
-export function parseSegmentState(json: string | null): SegmentState | null {
-  if (json === null || json === '') return null;
+/** The first byte of a compact stored state. */
+export const SEGMENT_STATE_COMPACT_MARKER = 0x92;
+
+/** What a stored state is read from: bytes (Redis, read as a Buffer) or the JSON text of format 1. */
+export type StoredSegmentState = Buffer | string;
+
+/** True when the stored value is in the compact form. */
+export function isCompactSegmentState(stored: StoredSegmentState): boolean {
+  return typeof stored !== 'string' && stored.length > 0 && stored[0] === SEGMENT_STATE_COMPACT_MARKER;
+}
+
+/**
+ * Parses a stored state, compact or format-1 JSON (null or empty: no state); throws when it is
+ * neither (corrupt, truncated, foreign).
+ */
+export function parseSegmentState(stored: StoredSegmentState | null): SegmentState | null {
+  if (stored === null || stored.length === 0) return null;
+  if (isCompactSegmentState(stored)) {
+    try {
+      return decodeCompact(stored as Buffer);
+    } catch (error) {
+      if (error instanceof CompactFormatError) throw new Error(`segment state is not valid: compact form: ${error.message}`);
+      throw error;
+    }
+  }
+  const json = typeof stored === 'string' ? stored : stored.toString('utf8');
   const result = stateSchema.safeParse(JSON.parse(json));
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -99,8 +133,18 @@ export function parseSegmentState(json: string | null): SegmentState | null {
   return result.data as SegmentState;
 }
 
-/** The JSON text to store for a state. */
-export function serializeSegmentState(state: SegmentState): string {
+/** The bytes to store for a state: compact, or format-1 JSON when the compact layout cannot hold it. */
+export function serializeSegmentState(state: SegmentState): Buffer {
+  try {
+    return encodeCompact(state);
+  } catch (error) {
+    if (!(error instanceof NotCompact)) throw error;
+    return Buffer.from(serializeSegmentStateJson(state), 'utf8');
+  }
+}
+
+/** The format-1 stored form (JSON text), as earlier versions wrote it. */
+export function serializeSegmentStateJson(state: SegmentState): string {
   return JSON.stringify(state);
 }
 
@@ -128,4 +172,186 @@ export function rememberEventId(state: SegmentState, hash: string): void {
 /** Whether nothing is worth keeping (the adapter may then delete the key). */
 export function isEmptyState(state: SegmentState): boolean {
   return state.m.length === 0 && Object.keys(state.a).length === 0 && state.pu === undefined && state.x === undefined;
+}
+
+// The compact layout. Integers are varints, times zigzag differences to `base` (compact-bytes.ts).
+//   marker, base (signed), c, flags (1 w, 2 p, 4 pu, 8 x), m (count, strings), [w],
+//   a: count, per aggregate: key, flags (1 t, 2 f, 4 s, 8 g), [t: count, times], [f],
+//      [s: g, count, per bucket: index (signed), cents (signed)],
+//      [g: field count, per field: name, value count, per value: value, count, times],
+//   d: count, hashes (9 bytes each),
+//   [p: count, per field: name, 0 + string | 1 (false) | 2 (true)], [pu],
+//   [x: flags (1 p, 2 p names a product, 4 v, 8 c), [p time, [product]], [v time, product], [c time, product]]
+const EVENT_HASH_CHARS = 12;
+const EVENT_HASH_BYTES = 9;
+
+function baseTime(state: SegmentState): number {
+  if (state.w !== undefined) return state.w;
+  for (const aggregate of Object.values(state.a)) {
+    if (aggregate.t !== undefined && aggregate.t.length > 0) return aggregate.t[aggregate.t.length - 1];
+    if (aggregate.f !== undefined) return aggregate.f;
+  }
+  return state.x?.v?.[0] ?? state.x?.p?.[0] ?? state.x?.c?.[0] ?? state.pu ?? 0;
+}
+
+function encodeCompact(state: SegmentState): Buffer {
+  const w = new ByteWriter();
+  w.byte(SEGMENT_STATE_COMPACT_MARKER);
+  const base = baseTime(state);
+  w.int(base);
+  w.string(state.c);
+  w.byte((state.w === undefined ? 0 : 1) | (state.p === undefined ? 0 : 2) | (state.pu === undefined ? 0 : 4) | (state.x === undefined ? 0 : 8));
+  w.uint(state.m.length);
+  for (const segment of state.m) w.string(segment);
+  if (state.w !== undefined) w.time(state.w, base);
+  // Object.keys rather than entries: no pair arrays on the hot path.
+  const aggregateKeys = Object.keys(state.a);
+  w.uint(aggregateKeys.length);
+  for (const key of aggregateKeys) {
+    const aggregate = state.a[key];
+    w.string(key);
+    w.byte((aggregate.t === undefined ? 0 : 1) | (aggregate.f === undefined ? 0 : 2) | (aggregate.s === undefined ? 0 : 4) | (aggregate.g === undefined ? 0 : 8));
+    if (aggregate.t !== undefined) writeTimes(w, aggregate.t, base);
+    if (aggregate.f !== undefined) w.time(aggregate.f, base);
+    if (aggregate.s !== undefined) {
+      w.uint(aggregate.s.g);
+      w.uint(aggregate.s.b.length);
+      for (const [index, cents] of aggregate.s.b) {
+        w.int(index);
+        w.int(cents);
+      }
+    }
+    if (aggregate.g !== undefined) {
+      const groups = aggregate.g;
+      const fields = Object.keys(groups);
+      w.uint(fields.length);
+      for (const field of fields) {
+        w.string(field);
+        const values = groups[field];
+        const keys = Object.keys(values);
+        w.uint(keys.length);
+        for (const value of keys) {
+          w.string(value);
+          writeTimes(w, values[value], base);
+        }
+      }
+    }
+  }
+  w.uint(state.d.length);
+  for (const hash of state.d) w.base64url(hash, EVENT_HASH_CHARS);
+  if (state.p !== undefined) {
+    const fields = Object.entries(state.p);
+    w.uint(fields.length);
+    for (const [field, value] of fields) {
+      w.string(field);
+      if (typeof value === 'string') {
+        w.byte(0);
+        w.string(value);
+      } else w.byte(value ? 2 : 1);
+    }
+  }
+  if (state.pu !== undefined) w.time(state.pu, base);
+  if (state.x !== undefined) {
+    const { p, v, c } = state.x;
+    w.byte((p === undefined ? 0 : 1) | (p !== undefined && p.length > 1 ? 2 : 0) | (v === undefined ? 0 : 4) | (c === undefined ? 0 : 8));
+    if (p !== undefined) {
+      w.time(p[0], base);
+      if (p.length > 1) w.string(p[1]!);
+    }
+    if (v !== undefined) {
+      w.time(v[0], base);
+      w.string(v[1]);
+    }
+    if (c !== undefined) {
+      w.time(c[0], base);
+      w.string(c[1]);
+    }
+  }
+  return w.finish();
+}
+
+function writeTimes(w: ByteWriter, times: readonly number[], base: number): void {
+  w.uint(times.length);
+  for (const t of times) w.time(t, base);
+}
+
+function readTimes(r: ByteReader, base: number): number[] {
+  const times: number[] = [];
+  for (let i = 0, n = r.count(); i < n; i += 1) times.push(r.time(base));
+  return times;
+}
+
+function flagsOf(r: ByteReader, max: number, what: string): number {
+  const flags = r.byte();
+  if (flags > max) throw new CompactFormatError(`${what} flags ${flags}`);
+  return flags;
+}
+
+function decodeCompact(bytes: Buffer): SegmentState {
+  const r = new ByteReader(bytes, 1);
+  const base = r.int();
+  const c = r.string();
+  const flags = flagsOf(r, 15, 'state');
+  const m: string[] = [];
+  for (let i = 0, n = r.count(); i < n; i += 1) m.push(r.string());
+  const state: SegmentState = { v: 1, c, m, a: {}, d: [] };
+  if ((flags & 1) !== 0) state.w = r.time(base);
+  // Maps are built with Object.fromEntries: it creates own properties whatever their names, as
+  // JSON.parse does ("__proto__" from a producer's group value stays data, never a prototype).
+  const aggregates: Array<[string, AggregateState]> = [];
+  for (let i = 0, n = r.count(2); i < n; i += 1) {
+    const key = r.string();
+    const has = flagsOf(r, 15, 'aggregate');
+    const aggregate: AggregateState = {};
+    if ((has & 1) !== 0) aggregate.t = readTimes(r, base);
+    if ((has & 2) !== 0) aggregate.f = r.time(base);
+    if ((has & 4) !== 0) {
+      const g = r.uint();
+      if (g === 0) throw new CompactFormatError('a sum granularity of 0');
+      const b: Array<[number, number]> = [];
+      for (let k = 0, n2 = r.count(2); k < n2; k += 1) b.push([r.int(), r.int()]);
+      aggregate.s = { g, b };
+    }
+    if ((has & 8) !== 0) {
+      const groups: Array<[string, Record<string, number[]>]> = [];
+      for (let k = 0, n2 = r.count(2); k < n2; k += 1) {
+        const field = r.string();
+        const values: Array<[string, number[]]> = [];
+        for (let j = 0, n3 = r.count(2); j < n3; j += 1) {
+          const value = r.string();
+          values.push([value, readTimes(r, base)]);
+        }
+        groups.push([field, Object.fromEntries(values)]);
+      }
+      aggregate.g = Object.fromEntries(groups);
+    }
+    aggregates.push([key, aggregate]);
+  }
+  state.a = Object.fromEntries(aggregates);
+  for (let i = 0, n = r.count(EVENT_HASH_BYTES); i < n; i += 1) state.d.push(r.base64url(EVENT_HASH_BYTES));
+  if ((flags & 2) !== 0) {
+    const p: Array<[string, StoredProfileValue]> = [];
+    for (let i = 0, n = r.count(2); i < n; i += 1) {
+      const field = r.string();
+      const type = r.byte();
+      if (type > 2) throw new CompactFormatError(`profile value type ${type}`);
+      p.push([field, type === 0 ? r.string() : type === 2]);
+    }
+    state.p = Object.fromEntries(p);
+  }
+  if ((flags & 4) !== 0) state.pu = r.time(base);
+  if ((flags & 8) !== 0) {
+    const has = flagsOf(r, 15, 'facts');
+    if ((has & 3) === 2) throw new CompactFormatError('facts flags name a product without a purchase');
+    const x: FactsState = {};
+    if ((has & 1) !== 0) {
+      const at = r.time(base);
+      x.p = (has & 2) !== 0 ? [at, r.string()] : [at];
+    }
+    if ((has & 4) !== 0) x.v = [r.time(base), r.string()];
+    if ((has & 8) !== 0) x.c = [r.time(base), r.string()];
+    state.x = x;
+  }
+  r.end();
+  return state;
 }

@@ -20,10 +20,12 @@ export {
   decodeTriggerState,
   emptyTriggerState,
   encodeTriggerState,
+  encodeTriggerStateJson,
   TriggerStateError,
+  TRIGGER_STATE_COMPACT_MARKER,
   TRIGGER_STATE_VERSION,
 } from './state';
-export type { CartState, RuleState, TriggerState } from './state';
+export type { CartState, RuleState, StoredTriggerState, TriggerState } from './state';
 export { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor } from './timers';
 export type { TimerChanges } from './timers';
 export * from './limits';

@@ -1,15 +1,28 @@
 /**
- * One customer's trigger state: a plain JSON object the adapter stores as a string (one Redis
- * value per customer) and hands back unchanged. Bounded by the constants in limits.ts. Pure.
+ * One customer's trigger state: a plain object the adapter stores as bytes (one Redis value per
+ * customer) and hands back unchanged. Bounded by the constants in limits.ts. Pure.
+ *
+ * Stored forms (decodeTriggerState reads both, encodeTriggerState writes the compact one):
+ * - compact (since format 2): the byte TRIGGER_STATE_COMPACT_MARKER, then the layout of
+ *   encodeCompact below: varints, times as zigzag differences to one base time, seen hashes as
+ *   their 6 raw bytes, rule names as text and the shipped kinds as one byte each (a state read
+ *   under another rules file is still exact: nothing depends on the order of the rules).
+ * - JSON (format 1, `{"v":1,...}`): what earlier versions stored; still read, so a deployed
+ *   system upgrades in place, and still written for a state the compact layout cannot hold (a
+ *   seen entry that is not a hash this code made, a number that is not a safe integer).
+ * The marker 0x82 is a UTF-8 continuation byte: no text, so no JSON state, starts with it.
  *
  * Lists rather than maps hold groups and rules, because group values come from producers and a
  * value like "__proto__" or "constructor" must not meet Object.prototype.
  */
 import { createHash } from 'node:crypto';
+import { ByteReader, ByteWriter, CompactFormatError, NotCompact } from '../compact-bytes';
+import type { AbsenceRuleState } from './absence';
 import type { RuleKindTypes } from './kinds';
 import { SEEN_EVENT_IDS, SEEN_HASH_CHARS } from './limits';
 import { findRuleKind, ruleKindOf } from './registry';
 import { isArrayOf, isNullable, isObject, isString } from './stored-values';
+import type { ThresholdGroup, ThresholdRuleState } from './threshold';
 
 export const TRIGGER_STATE_VERSION = 1;
 
@@ -56,8 +69,27 @@ export function cloneTriggerState(state: TriggerState): TriggerState {
   };
 }
 
-/** The stored form of a state (compact JSON). */
-export function encodeTriggerState(state: TriggerState): string {
+/** The first byte of a compact stored state. */
+export const TRIGGER_STATE_COMPACT_MARKER = 0x82;
+
+/** Bytes of a seen hash in the compact form (SEEN_HASH_CHARS base64url characters). */
+const SEEN_HASH_BYTES = (SEEN_HASH_CHARS * 6) / 8;
+
+/** What a stored state is read from: bytes (Redis, read as a Buffer) or the JSON text of format 1. */
+export type StoredTriggerState = Buffer | string;
+
+/** The stored form of a state: compact bytes, or format-1 JSON when the compact layout cannot hold it. */
+export function encodeTriggerState(state: TriggerState): Buffer {
+  try {
+    return encodeCompact(state);
+  } catch (error) {
+    if (!(error instanceof NotCompact)) throw error;
+    return Buffer.from(encodeTriggerStateJson(state), 'utf8');
+  }
+}
+
+/** The format-1 stored form (JSON text), as earlier versions wrote it. */
+export function encodeTriggerStateJson(state: TriggerState): string {
   return JSON.stringify(state);
 }
 
@@ -67,9 +99,20 @@ export class TriggerStateError extends Error {
   readonly retriable = false;
 }
 
-/** Reads a stored state; null or undefined (no key yet) gives an empty state. Throws TriggerStateError. */
-export function decodeTriggerState(text: string | null | undefined): TriggerState {
-  if (text === null || text === undefined) return emptyTriggerState();
+/**
+ * Reads a stored state, compact or format-1 JSON; null or undefined (no key yet) gives an empty
+ * state. Throws TriggerStateError for anything else (corrupt, foreign, of an unknown kind).
+ */
+export function decodeTriggerState(stored: StoredTriggerState | null | undefined): TriggerState {
+  if (stored === null || stored === undefined) return emptyTriggerState();
+  if (typeof stored !== 'string') {
+    if (stored.length > 0 && stored[0] === TRIGGER_STATE_COMPACT_MARKER) return decodeCompact(stored);
+    return decodeJson(stored.toString('utf8'));
+  }
+  return decodeJson(stored);
+}
+
+function decodeJson(text: string): TriggerState {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -110,4 +153,165 @@ export function rememberEventId(state: TriggerState, eventId: string): boolean {
   state.seen.push(hash);
   if (state.seen.length > SEEN_EVENT_IDS) state.seen.splice(0, state.seen.length - SEEN_EVENT_IDS);
   return true;
+}
+
+// The compact layout. Integers are varints, times zigzag differences to `base` (compact-bytes.ts).
+//   marker, base (signed), seen count, seen hashes (6 bytes each),
+//   cart: 0 (none) | 1, item count, items (strings), lastAdded (nullable string),
+//   rule count, per rule: name (string), kind code, the kind's body:
+//     threshold (1): newest, group count, per group: key, flags (1 armed, 2 firedAt), [firedAt], time count, times
+//     absence (2):   lastCancelAt (0 none | 1 + time), pending: 0 | 1, eventId, at, dueAt, productId, category (nullable strings)
+//     any other kind (0): its name, then the rule state as JSON text (checked by the kind on reading)
+const KIND_OTHER = 0;
+const KIND_THRESHOLD = 1;
+const KIND_ABSENCE = 2;
+
+function baseTime(state: TriggerState): number {
+  for (const ruleState of state.rules) {
+    if (ruleState.kind === 'threshold') return (ruleState as ThresholdRuleState).newest;
+    if (ruleState.kind === 'absence') {
+      const absence = ruleState as AbsenceRuleState;
+      if (absence.pending !== null) return absence.pending.at;
+      if (absence.lastCancelAt !== null) return absence.lastCancelAt;
+    }
+  }
+  return 0;
+}
+
+function encodeCompact(state: TriggerState): Buffer {
+  const w = new ByteWriter();
+  w.byte(TRIGGER_STATE_COMPACT_MARKER);
+  const base = baseTime(state);
+  w.int(base);
+  w.uint(state.seen.length);
+  for (const hash of state.seen) w.base64url(hash, SEEN_HASH_CHARS);
+  if (state.cart === null) w.byte(0);
+  else {
+    w.byte(1);
+    w.uint(state.cart.items.length);
+    for (const item of state.cart.items) w.string(item);
+    w.nullableString(state.cart.lastAdded);
+  }
+  w.uint(state.rules.length);
+  for (const ruleState of state.rules) {
+    w.string(ruleState.rule);
+    if (ruleState.kind === 'threshold') {
+      w.byte(KIND_THRESHOLD);
+      encodeThreshold(w, ruleState as ThresholdRuleState, base);
+    } else if (ruleState.kind === 'absence') {
+      w.byte(KIND_ABSENCE);
+      encodeAbsence(w, ruleState as AbsenceRuleState, base);
+    } else {
+      w.byte(KIND_OTHER);
+      w.string((ruleState as RuleStateBase).kind);
+      w.string(JSON.stringify(ruleState));
+    }
+  }
+  return w.finish();
+}
+
+function encodeThreshold(w: ByteWriter, state: ThresholdRuleState, base: number): void {
+  w.time(state.newest, base);
+  w.uint(state.groups.length);
+  for (const group of state.groups) {
+    w.string(group.key);
+    w.byte((group.armed ? 1 : 0) | (group.firedAt === null ? 0 : 2));
+    if (group.firedAt !== null) w.time(group.firedAt, base);
+    w.uint(group.times.length);
+    for (const t of group.times) w.time(t, base);
+  }
+}
+
+function encodeAbsence(w: ByteWriter, state: AbsenceRuleState, base: number): void {
+  if (state.lastCancelAt === null) w.byte(0);
+  else {
+    w.byte(1);
+    w.time(state.lastCancelAt, base);
+  }
+  const pending = state.pending;
+  if (pending === null) w.byte(0);
+  else {
+    w.byte(1);
+    w.string(pending.eventId);
+    w.time(pending.at, base);
+    w.time(pending.dueAt, base);
+    w.nullableString(pending.productId);
+    w.nullableString(pending.category);
+  }
+}
+
+function decodeCompact(bytes: Buffer): TriggerState {
+  try {
+    const r = new ByteReader(bytes, 1);
+    const base = r.int();
+    const seen: string[] = [];
+    for (let i = 0, n = r.count(SEEN_HASH_BYTES); i < n; i += 1) seen.push(r.base64url(SEEN_HASH_BYTES));
+    let cart: CartState | null = null;
+    const hasCart = r.byte();
+    if (hasCart > 1) throw new CompactFormatError(`cart flag ${hasCart}`);
+    if (hasCart === 1) {
+      const items: string[] = [];
+      for (let i = 0, n = r.count(); i < n; i += 1) items.push(r.string());
+      cart = { items, lastAdded: r.nullableString() };
+    }
+    const rules: RuleState[] = [];
+    for (let i = 0, n = r.count(2); i < n; i += 1) {
+      const rule = r.string();
+      const code = r.byte();
+      if (code === KIND_THRESHOLD) rules.push(decodeThreshold(r, rule, base));
+      else if (code === KIND_ABSENCE) rules.push(decodeAbsence(r, rule, base));
+      else if (code === KIND_OTHER) rules.push(decodeOther(r, rule, i));
+      else throw new CompactFormatError(`rules[${i}] has the kind code ${code}`);
+    }
+    r.end();
+    return { v: TRIGGER_STATE_VERSION, seen, cart, rules };
+  } catch (error) {
+    if (error instanceof CompactFormatError) throw new TriggerStateError(`trigger state is invalid: compact form: ${error.message}`);
+    throw error;
+  }
+}
+
+function decodeThreshold(r: ByteReader, rule: string, base: number): ThresholdRuleState {
+  const newest = r.time(base);
+  const groups: ThresholdGroup[] = [];
+  for (let i = 0, n = r.count(3); i < n; i += 1) {
+    const key = r.string();
+    const flags = r.byte();
+    if (flags > 3) throw new CompactFormatError(`group flags ${flags}`);
+    const firedAt = (flags & 2) === 0 ? null : r.time(base);
+    const times: number[] = [];
+    for (let k = 0, m = r.count(); k < m; k += 1) times.push(r.time(base));
+    groups.push({ key, times, armed: (flags & 1) === 1, firedAt });
+  }
+  return { rule, kind: 'threshold', newest, groups };
+}
+
+function decodeAbsence(r: ByteReader, rule: string, base: number): AbsenceRuleState {
+  const hasCancel = r.byte();
+  if (hasCancel > 1) throw new CompactFormatError(`lastCancelAt flag ${hasCancel}`);
+  const lastCancelAt = hasCancel === 1 ? r.time(base) : null;
+  const hasPending = r.byte();
+  if (hasPending > 1) throw new CompactFormatError(`pending flag ${hasPending}`);
+  if (hasPending === 0) return { rule, kind: 'absence', lastCancelAt, pending: null };
+  const eventId = r.string();
+  const at = r.time(base);
+  const dueAt = r.time(base);
+  const productId = r.nullableString();
+  const category = r.nullableString();
+  return { rule, kind: 'absence', lastCancelAt, pending: { eventId, at, dueAt, productId, category } };
+}
+
+/** A rule state of a kind without a compact layout: its JSON, checked as format 1 checks it. */
+function decodeOther(r: ByteReader, rule: string, index: number): RuleState {
+  const kind = r.string();
+  let raw: unknown;
+  try {
+    raw = JSON.parse(r.string());
+  } catch {
+    throw new CompactFormatError(`rules[${index}] is not JSON`);
+  }
+  if (!isObject(raw) || raw['rule'] !== rule || raw['kind'] !== kind || !isRuleState(raw)) {
+    throw new CompactFormatError(`rules[${index}] is malformed`);
+  }
+  return raw as unknown as RuleState;
 }

@@ -211,7 +211,7 @@ describe('hostile records interleaved with valid traffic (segmenter and trigger 
     try {
       const mismatched: string[] = [];
       for (const [customer, state] of reference) {
-        const stored = parseSegmentState(await redis.get(keys.customer(partitionOf(customer, PARTITIONS), customer)));
+        const stored = parseSegmentState(await redis.getBuffer(keys.customer(partitionOf(customer, PARTITIONS), customer)));
         if (JSON.stringify(memberships(stored)) !== JSON.stringify(memberships(state))) {
           mismatched.push(`${JSON.stringify(customer)}: stored ${JSON.stringify(memberships(stored))}, expected ${JSON.stringify(memberships(state))}`);
         }

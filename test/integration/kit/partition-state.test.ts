@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRedis } from '../../../services/kit/redis';
 import { emptyChange, PartitionKeys, PartitionStateStore } from '../../../services/kit/partition-state';
 import { REDIS_URL } from '../../support/stack';
+import { decodeTriggerState, encodeTriggerState, TriggerStateError } from '../../../services/core/triggers';
 
 describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimOutbox-1.lua)', () => {
   const redis = createRedis({ REDIS_URL });
@@ -47,6 +48,39 @@ describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimO
     expect(await store.apply(7, 1, erase)).toBe(true);
     expect(await redis.exists(keys.customer(7, 'c1'), keys.set(7, 'm:engaged'))).toBe(0);
     expect(await store.dueTimers(7, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+  });
+
+  it('carries binary states byte for byte (binaryStates: read as Buffers, written as Lua arguments)', async () => {
+    const binary = new PartitionStateStore(redis, keys, 60_000, true);
+    // Every byte value, a leading 0x82 (a UTF-8 continuation byte) and invalid UTF-8 sequences.
+    const everyByte = Buffer.from([0x82, ...Array.from({ length: 256 }, (_, i) => i), 0xc3, 0x28, 0xff, 0x00]);
+    const trigger = encodeTriggerState({
+      v: 1,
+      seen: ['AAAAAAAA', '________'],
+      cart: null,
+      rules: [{ rule: 'high_interest', kind: 'threshold', newest: 1_772_468_798_803, groups: [{ key: 'p-\u00e9', times: [1_772_468_798_803], armed: false, firedAt: 1_772_468_798_803 }] }],
+    });
+    const change = emptyChange();
+    change.advance = { topic: 'behavior.events', offset: '1' };
+    change.states.set('b1', everyByte);
+    change.states.set('b2', trigger);
+    expect(await binary.apply(5, 0, change)).toBe(true);
+    const snapshot = await binary.read(5, ['b1', 'b2', 'b3']);
+    expect(Buffer.isBuffer(snapshot.states.get('b1'))).toBe(true);
+    expect((snapshot.states.get('b1') as Buffer).equals(everyByte)).toBe(true);
+    expect((snapshot.states.get('b2') as Buffer).equals(trigger)).toBe(true);
+    expect(snapshot.states.get('b3')).toBeNull();
+    expect(decodeTriggerState(snapshot.states.get('b2'))).toEqual(decodeTriggerState(trigger));
+    expect(await redis.strlen(keys.customer(5, 'b1'))).toBe(everyByte.length);
+    // A format-1 (JSON) state stored by an earlier version is read as bytes and still decodes.
+    const legacy = JSON.stringify({ v: 1, seen: [], cart: null, rules: [] });
+    await redis.set(keys.customer(5, 'old'), legacy);
+    const old = (await binary.read(5, ['old'])).states.get('old');
+    expect(decodeTriggerState(old)).toEqual({ v: 1, seen: [], cart: null, rules: [] });
+    // Read as a string instead, the binary state is mangled (why the services read Buffers), and
+    // decoding it fails loudly rather than yielding a wrong state.
+    const mangled = await redis.get(keys.customer(5, 'b2'));
+    expect(() => decodeTriggerState(mangled)).toThrow(TriggerStateError);
   });
 
   it('increments counter hashes with the change, without TTL, and a stale version increments nothing', async () => {

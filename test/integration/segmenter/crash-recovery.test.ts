@@ -118,7 +118,7 @@ describe('the segmenter killed with SIGKILL mid-stream', () => {
     try {
       const mismatched: string[] = [];
       for (const [customer, state] of reference) {
-        const stored = parseSegmentState(await redis.get(keys.customer(partitionOf(customer, PARTITIONS), customer)));
+        const stored = parseSegmentState(await redis.getBuffer(keys.customer(partitionOf(customer, PARTITIONS), customer)));
         if (JSON.stringify(memberships(stored)) !== JSON.stringify(memberships(state))) mismatched.push(customer);
       }
       expect(mismatched).toEqual([]);

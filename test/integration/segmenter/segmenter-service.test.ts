@@ -147,7 +147,7 @@ describe('the segmenter against the real stack (injected clock)', () => {
     const changesBefore = await pipeline.readAll<SegmentChange>(pipeline.topics.segmentChanges, 'SegmentChange');
     const stateOf = async () => {
       const out: Record<string, string | null> = {};
-      for (const key of (await pipeline.redisKeys()).sort()) if (key.includes(':c:')) out[key] = await service.parts.redis.get(key);
+      for (const key of (await pipeline.redisKeys()).sort()) if (key.includes(':c:')) out[key] = (await service.parts.redis.getBuffer(key))?.toString('hex') ?? null; // binary states
       return out;
     };
     const before = await stateOf();

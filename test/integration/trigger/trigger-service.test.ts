@@ -33,7 +33,7 @@ describe('the trigger service against the real stack (injected clock)', () => {
     const out: Record<string, string | null> = {};
     for (const key of keys.sort()) {
       const type = await redis.type(key);
-      out[key] = type === 'string' ? await redis.get(key) : type === 'zset' ? JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')) : type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : type;
+      out[key] = type === 'string' ? ((await redis.getBuffer(key))?.toString('hex') ?? null) : type === 'zset' ? JSON.stringify(await redis.zrange(key, 0, -1, 'WITHSCORES')) : type === 'hash' ? JSON.stringify(await redis.hgetall(key)) : type;
     }
     return out;
   }

@@ -13,7 +13,7 @@ import {
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
 import { OutboxRelay, StateVanishedError, type OutboxStore } from '../../../services/kit/outbox-relay';
-import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore } from '../../../services/kit/partition-state';
+import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
 class MemoryStore {
@@ -23,7 +23,7 @@ class MemoryStore {
   streamTime: number | null = null;
   /** Restore bounds as `state rebuild` writes them (fence fields r:<topic>). */
   restoreUpTo = new Map<string, bigint>();
-  states = new Map<string, string>();
+  states = new Map<string, StateValue>();
   outbox: string[] = [];
   timers = new Map<string, number>();
   /** Called before each apply: a test can move the version to simulate another writer. */

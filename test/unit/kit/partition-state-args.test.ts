@@ -25,7 +25,7 @@ describe('applyPartitionChangeArgs', () => {
     change.sets.push({ set: 'm:vip', op: '+', member: 'c1' }, { set: 'm:new', op: '-', member: 'c2' }, { set: 'm:vip', op: '-', member: 'c2' });
     const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 3, version: 7, change, stateTtlMs: 1000 });
     expect(args.slice(0, 6)).toEqual(['7', 'behavior.events', '42', '1000', 'inc-1', '1764560000000']);
-    const index = JSON.parse(args[6]) as PartitionChangeIndex;
+    const index = JSON.parse(args[6] as string) as PartitionChangeIndex;
     expect(index).toEqual({
       states: 2,
       timers: [
@@ -57,7 +57,7 @@ describe('applyPartitionChangeArgs', () => {
     ];
     const { keys: declared, args } = applyPartitionChangeArgs(keys, { partition: 1, version: 0, change, stateTtlMs: 5 });
     expect(declared.slice(4)).toEqual(['{t:seg:1}:s:m:vip', '{t:seg:1}:h:r:upsell', '{t:seg:1}:h:campaigns']);
-    const index = JSON.parse(args[6]) as PartitionChangeIndex;
+    const index = JSON.parse(args[6] as string) as PartitionChangeIndex;
     expect(index.counters).toEqual([
       [6, 'x', '3', 0],
       [7, 'upsell', '-1', 0],

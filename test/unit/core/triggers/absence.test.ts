@@ -227,6 +227,6 @@ rules:
     customer.apply(e.view('p9', 0));
     const [fired] = customer.fireDue(T0 + 60 * MINUTE);
     expect(fired?.context).toEqual({ within: '1h', product_id: 'p9', category: 'shoes' });
-    expect(JSON.parse(customer.stored!).cart).toBeNull();
+    expect(customer.state()!.cart).toBeNull();
   });
 });

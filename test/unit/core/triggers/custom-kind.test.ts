@@ -4,17 +4,19 @@ import {
   applyEvents,
   decodeTriggerState,
   encodeTriggerState,
+  encodeTriggerStateJson,
   fireTimer,
   longestHorizonMs,
   registerRuleKind,
   timerIdFor,
   TriggerStateError,
+  TRIGGER_STATE_COMPACT_MARKER,
   type RuleKind,
   type TriggerRule,
 } from '../../../../services/core/triggers';
 import type { ConsumedRecord } from '../../../../services/kit/consumer-runner';
 import type { KairosMetrics } from '../../../../services/kit/metrics';
-import type { PartitionSnapshot } from '../../../../services/kit/partition-state';
+import type { PartitionSnapshot, StateValue } from '../../../../services/kit/partition-state';
 import { TriggerLogic } from '../../../../services/trigger/adapter';
 import { boughtAfterViewKind, type BoughtAfterViewRule, type BoughtAfterViewState } from './bought-after-view';
 import { Customer, CUSTOMER, Events, HOUR, MINUTE, rulesFrom, seedRules, T0 } from './harness';
@@ -141,7 +143,15 @@ describe('a rule kind added outside services/ (bought_after_view)', () => {
   it('has its stored state checked when read back', () => {
     const e = new Events();
     const { state } = applyEvents(null, [e.view('p1', 0), e.of('purchase', HOUR, { product_id: 'p1', value_cents: 20_000 })], rules(), T0);
-    const text = encodeTriggerState(state);
+    // Compact: the custom kind's state travels as its JSON inside the bytes, checked by the kind.
+    const bytes = encodeTriggerState(state);
+    expect(bytes[0]).toBe(TRIGGER_STATE_COMPACT_MARKER);
+    expect(decodeTriggerState(bytes)).toEqual(state);
+    const wrongType = Buffer.from(bytes.toString('latin1').replace('"valueCents":20000', '"valueCents":"200"'), 'latin1'); // same length
+    expect(wrongType.length).toBe(bytes.length);
+    expect(() => decodeTriggerState(wrongType)).toThrow(TriggerStateError);
+    // Format 1 (JSON), as earlier versions stored it.
+    const text = encodeTriggerStateJson(state);
     expect(decodeTriggerState(text)).toEqual(state);
     expect(() => decodeTriggerState(text.replace('"valueCents":20000', '"valueCents":"20000"'))).toThrow(TriggerStateError);
   });
@@ -169,7 +179,7 @@ describe('erasure covers a kind it was not written for', () => {
     return { topic, partition: 0, offset: String(offset), key, value, timestamp: T0, headers: {} };
   }
 
-  function snapshot(states: Map<string, string | null>): PartitionSnapshot {
+  function snapshot(states: Map<string, StateValue | null>): PartitionSnapshot {
     return { version: 1, appliedOffsets: new Map(), incarnation: null, streamTime: null, states };
   }
 

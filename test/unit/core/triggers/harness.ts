@@ -1,6 +1,6 @@
 /**
  * Test helpers for the trigger engine: event builders and a stand-in for the adapter that keeps
- * one customer's state as its stored JSON string and a timer set, as Redis would.
+ * one customer's state as its stored bytes and a timer set, as Redis would.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,9 +58,9 @@ export class Events {
   }
 }
 
-/** One customer as the adapter sees it: stored state string, timer set, outbox. */
+/** One customer as the adapter sees it: stored state bytes, timer set, outbox. */
 export class Customer {
-  stored: string | null = null;
+  stored: Buffer | null = null;
   readonly timers = new Map<string, number>();
   readonly outbox: TriggerFired[] = [];
 
