@@ -784,9 +784,17 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     const hostileIndex = new Map(hostile.map((h, i) => [h, i]));
     const perTick = (stream.length * 250) / D; // records every 250 ms
     let next = 0;
+    // The schedule stops while the Redis-loss rebuild runs and then goes on where it was: the
+    // faults planned for those minutes come after it, as far apart as planned, not all at once.
+    let pausedMs = 0;
+    let lastTick = Date.now();
     for (let tick = 0; next < stream.length; tick += 1) {
       const target = Math.min(stream.length, Math.round(perTick * (tick + 1)));
-      while (faults.length > 0 && (faults[0] as Fault).at <= Date.now() - trafficStart) {
+      const tickAt = Date.now();
+      if (maintenance) pausedMs += tickAt - lastTick;
+      lastTick = tickAt;
+      while (faults.length > 0 && (faults[0] as Fault).at + pausedMs <= tickAt - trafficStart) {
+        if (maintenance && (faults[0] as Fault).what !== 'Redis loss') break;
         const fault = faults.shift() as Fault;
         running.push(launch(fault));
       }
