@@ -12,6 +12,16 @@ export class NotCompact extends Error {
   override readonly name = 'NotCompact';
 }
 
+/** A state's compact bytes, or its format-1 JSON as bytes when the compact layout cannot hold it (NotCompact). */
+export function compactOrJson<T>(state: T, compact: (state: T) => Buffer, json: (state: T) => string): Buffer {
+  try {
+    return compact(state);
+  } catch (error) {
+    if (!(error instanceof NotCompact)) throw error;
+    return Buffer.from(json(state), 'utf8');
+  }
+}
+
 /** The bytes are not a well-formed compact state (truncated, overlong, out of range). */
 export class CompactFormatError extends Error {
   override readonly name = 'CompactFormatError';

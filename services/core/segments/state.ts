@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ByteReader, ByteWriter, CompactFormatError, NotCompact } from '../compact-bytes';
+import { ByteReader, ByteWriter, compactOrJson, CompactFormatError } from '../compact-bytes';
 
 /** Money of one aggregate in time buckets of `g` ms: `b` holds [bucket index, cents], oldest first. */
 export interface SumBuckets {
@@ -135,12 +135,7 @@ export function parseSegmentState(stored: StoredSegmentState | null): SegmentSta
 
 /** The bytes to store for a state: compact, or format-1 JSON when the compact layout cannot hold it. */
 export function serializeSegmentState(state: SegmentState): Buffer {
-  try {
-    return encodeCompact(state);
-  } catch (error) {
-    if (!(error instanceof NotCompact)) throw error;
-    return Buffer.from(serializeSegmentStateJson(state), 'utf8');
-  }
+  return compactOrJson(state, encodeCompact, serializeSegmentStateJson);
 }
 
 /** The format-1 stored form (JSON text), as earlier versions wrote it. */

@@ -16,7 +16,7 @@
  * value like "__proto__" or "constructor" must not meet Object.prototype.
  */
 import { createHash } from 'node:crypto';
-import { ByteReader, ByteWriter, CompactFormatError, NotCompact } from '../compact-bytes';
+import { ByteReader, ByteWriter, compactOrJson, CompactFormatError } from '../compact-bytes';
 import type { AbsenceRuleState } from './absence';
 import type { RuleKindTypes } from './kinds';
 import { SEEN_EVENT_IDS, SEEN_HASH_CHARS } from './limits';
@@ -80,12 +80,7 @@ export type StoredTriggerState = Buffer | string;
 
 /** The stored form of a state: compact bytes, or format-1 JSON when the compact layout cannot hold it. */
 export function encodeTriggerState(state: TriggerState): Buffer {
-  try {
-    return encodeCompact(state);
-  } catch (error) {
-    if (!(error instanceof NotCompact)) throw error;
-    return Buffer.from(encodeTriggerStateJson(state), 'utf8');
-  }
+  return compactOrJson(state, encodeCompact, encodeTriggerStateJson);
 }
 
 /** The format-1 stored form (JSON text), as earlier versions wrote it. */

@@ -407,6 +407,12 @@ describe('the renderer against the real stack', () => {
     expect(resumed?.value).toBe(1);
   });
 
+  /** FLUSHALL, as far as this partition's state goes (profiles, ledger, sends, marker, outbox). */
+  const losePartitionState = async (partition: number) => {
+    const keys = await service.redis.keys(`${new RendererKeys(pipeline.prefix).tag(partition)}*`);
+    if (keys.length > 0) await service.redis.del(...keys);
+  };
+
   /** Whether the running instance stopped one of the partition's topics for a reason like `pattern`. */
   const stoppedWith = (partition: number, pattern: RegExp) => [...service.runner.stopped()].some(([key, reason]) => key.endsWith(`:${partition}`) && pattern.test(reason));
 
@@ -419,9 +425,7 @@ describe('the renderer against the real stack', () => {
     const before = Math.max(0, (await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition) ?? 0); // -1: none yet
     hooks.beforeTrigger = async (t) => {
       if (t.trigger_id !== triggers[1]?.trigger_id) return;
-      // FLUSHALL after the batch checked the marker, before this trigger reads its ledger and profile.
-      const keys = await service.redis.keys(`${new RendererKeys(pipeline.prefix).tag(partition)}*`);
-      if (keys.length > 0) await service.redis.del(...keys);
+      await losePartitionState(partition); // after the batch checked the marker, before this trigger reads its ledger and profile
     };
     try {
       await produceTriggers(triggers);
@@ -449,9 +453,7 @@ describe('the renderer against the real stack', () => {
       if (!customers.includes(t.customer_id)) return;
       sent.push(t.trigger_id);
       if (sent.length !== 3) return;
-      // FLUSHALL, as far as this partition's state goes (profiles, ledger, sends, marker, outbox).
-      const keys = await service.redis.keys(`${new RendererKeys(pipeline.prefix).tag(partition)}*`);
-      if (keys.length > 0) await service.redis.del(...keys);
+      await losePartitionState(partition);
     };
     try {
       await produceTriggers(triggers);
