@@ -51,9 +51,9 @@ function addCents(sum: SumBuckets | undefined, plan: SumPlan, at: number, cents:
 /** Longest group value stored verbatim; a longer one is stored as a hash (still one group per value). */
 export const MAX_GROUP_KEY_CHARS = 64;
 
-/** The key a group value is stored under. */
+/** The key a group value is stored under (`__proto__` hashed too: assigned to an object, it would set its prototype). */
 export function groupKey(value: string): string {
-  return value.length <= MAX_GROUP_KEY_CHARS ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+  return value.length <= MAX_GROUP_KEY_CHARS && value !== '__proto__' ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
 }
 
 /** Adds one matching event (at its clamped event time) to an aggregate. */
@@ -69,7 +69,8 @@ export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, even
     const groups = (aggregate.g ??= {});
     const byValue = (groups[field] ??= {});
     const key = groupKey(value);
-    byValue[key] = insertSorted(byValue[key] ?? [], at);
+    // Own keys only: a product id like "constructor" must not find Object.prototype's.
+    byValue[key] = insertSorted((Object.hasOwn(byValue, key) ? byValue[key] : undefined) ?? [], at);
   }
 }
 

@@ -73,6 +73,16 @@ describe('high_interest (shipped): a product viewed more than 3 times within 24 
     expect(keys).toHaveLength(1);
     expect(keys[0]).toMatch(/^#[A-Za-z0-9_-]{22}$/);
   });
+
+  it.each(['__proto__', 'constructor', 'toString', 'hasOwnProperty'])('counts views of a product whose id is %s like any other (no Object.prototype member is met)', (product) => {
+    const simulation = run(shipped, [0, 1, 2, 3].map((minute) => ({ event: view(product, T0 + minute * MINUTE) })));
+    expect(memberships(simulation.state)).toEqual(['high_interest']);
+    const groups = simulation.state?.a.product_view.g?.product_id ?? {};
+    expect(Object.getPrototypeOf(groups)).toBe(Object.prototype);
+    expect(Object.values(groups).map((times) => times.length)).toEqual([4]);
+    // And the state survives its stored form.
+    expect(segmentStateView(serializeSegmentState(simulation.state as SegmentState), T0 + 10 * MINUTE).segments).toEqual(['high_interest']);
+  });
 });
 
 describe('re_engagement (shipped): a cart left 15 minutes without a purchase', () => {
