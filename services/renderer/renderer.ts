@@ -668,10 +668,11 @@ export class Renderer {
   /** Re-runs deferred triggers whose time has come, then relays. */
   async fireDue(partition: number): Promise<void> {
     await this.queues.run(partition, async () => {
-      // Not before a batch of the partition checked its state marker (checkStatePresent): an
-      // instance that has just been given the partition must not relay or decide anything of a
-      // state it has not verified (it may be an empty one, Redis lost).
-      if (!this.incarnations.has(partition)) return;
+      // Nothing is relayed or decided of a state this instance has not checked (it may be an
+      // empty one, Redis lost): a partition no batch has reached yet (a quiet one after a
+      // restart) is checked here; a lost state throws (logged by the tick, the partition's
+      // batches stop on it too).
+      if (!this.incarnations.has(partition)) await this.checkStatePresent(this.options.topics.triggers, partition);
       const { store, clock, logger } = this.options;
       const due = await store.dueTimers(partition, clock(), 100);
       for (const triggerId of due) {

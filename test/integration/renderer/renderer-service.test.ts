@@ -298,7 +298,7 @@ describe('the renderer against the real stack', () => {
     expect(await emailsTo('capped')).toEqual([]);
   });
 
-  it('defers a send in quiet hours (customer time zone) and sends it when they end', async () => {
+  it('defers a send in quiet hours (customer time zone) and sends it when they end, also after a restart', async () => {
     // 12:00 UTC is 21:00 in Tokyo: inside the default quiet hours 21:00-08:00.
     await givenProfiles([profile('night', { timezone: 'Asia/Tokyo' })], { night: ['engaged'] });
     const t = trigger('night', 'high_interest');
@@ -312,6 +312,9 @@ describe('the renderer against the real stack', () => {
     await service.renderer.fireDue(partition);
     expect(await emailsTo('night')).toEqual([]);
 
+    // Restarted meanwhile: a partition no new record reaches still fires its deferred sends.
+    await service.stop();
+    service = await start();
     now = Date.parse('2026-06-15T23:00:01Z');
     await service.renderer.fireDue(partition);
     const outcomes = await outcomesOf(t.trigger_id, 2);
