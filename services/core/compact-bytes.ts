@@ -83,6 +83,12 @@ export class ByteWriter {
     this.int(value - base);
   }
 
+  /** A list of times: their count, then each as its difference to `base`. */
+  times(values: readonly number[], base: number): void {
+    this.uint(values.length);
+    for (const value of values) this.time(value, base);
+  }
+
   string(value: string): void {
     const max = value.length * 3;
     this.room(max + 8);
@@ -212,6 +218,20 @@ export class ByteReader {
     const value = base + this.int();
     if (!Number.isSafeInteger(value)) throw new CompactFormatError(`time out of range before byte ${this.pos}`);
     return value;
+  }
+
+  /** A list of times as ByteWriter.times wrote it. */
+  times(base: number): number[] {
+    const values: number[] = [];
+    for (let i = 0, n = this.count(); i < n; i += 1) values.push(this.time(base));
+    return values;
+  }
+
+  /** A flags byte (or a 0/1 presence byte, `max` 1) no larger than `max`; `what` names it in the error. */
+  flags(max: number, what: string): number {
+    const flags = this.byte();
+    if (flags > max) throw new CompactFormatError(`${what} flags ${flags}`);
+    return flags;
   }
 
   /** A count of items that take at least `minBytes` each: never more than the bytes left allow. */

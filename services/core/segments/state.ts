@@ -206,7 +206,7 @@ function encodeCompact(state: SegmentState): Buffer {
     const aggregate = state.a[key];
     w.string(key);
     w.byte((aggregate.t === undefined ? 0 : 1) | (aggregate.f === undefined ? 0 : 2) | (aggregate.s === undefined ? 0 : 4) | (aggregate.g === undefined ? 0 : 8));
-    if (aggregate.t !== undefined) writeTimes(w, aggregate.t, base);
+    if (aggregate.t !== undefined) w.times(aggregate.t, base);
     if (aggregate.f !== undefined) w.time(aggregate.f, base);
     if (aggregate.s !== undefined) {
       w.uint(aggregate.s.g);
@@ -227,7 +227,7 @@ function encodeCompact(state: SegmentState): Buffer {
         w.uint(keys.length);
         for (const value of keys) {
           w.string(value);
-          writeTimes(w, values[value], base);
+          w.times(values[value], base);
         }
       }
     }
@@ -265,28 +265,11 @@ function encodeCompact(state: SegmentState): Buffer {
   return w.finish();
 }
 
-function writeTimes(w: ByteWriter, times: readonly number[], base: number): void {
-  w.uint(times.length);
-  for (const t of times) w.time(t, base);
-}
-
-function readTimes(r: ByteReader, base: number): number[] {
-  const times: number[] = [];
-  for (let i = 0, n = r.count(); i < n; i += 1) times.push(r.time(base));
-  return times;
-}
-
-function flagsOf(r: ByteReader, max: number, what: string): number {
-  const flags = r.byte();
-  if (flags > max) throw new CompactFormatError(`${what} flags ${flags}`);
-  return flags;
-}
-
 function decodeCompact(bytes: Buffer): SegmentState {
   const r = new ByteReader(bytes, 1);
   const base = r.int();
   const c = r.string();
-  const flags = flagsOf(r, 15, 'state');
+  const flags = r.flags(15, 'state');
   const m: string[] = [];
   for (let i = 0, n = r.count(); i < n; i += 1) m.push(r.string());
   const state: SegmentState = { v: 1, c, m, a: {}, d: [] };
@@ -296,9 +279,9 @@ function decodeCompact(bytes: Buffer): SegmentState {
   const aggregates: Array<[string, AggregateState]> = [];
   for (let i = 0, n = r.count(2); i < n; i += 1) {
     const key = r.string();
-    const has = flagsOf(r, 15, 'aggregate');
+    const has = r.flags(15, 'aggregate');
     const aggregate: AggregateState = {};
-    if ((has & 1) !== 0) aggregate.t = readTimes(r, base);
+    if ((has & 1) !== 0) aggregate.t = r.times(base);
     if ((has & 2) !== 0) aggregate.f = r.time(base);
     if ((has & 4) !== 0) {
       const g = r.uint();
@@ -314,7 +297,7 @@ function decodeCompact(bytes: Buffer): SegmentState {
         const values: Array<[string, number[]]> = [];
         for (let j = 0, n3 = r.count(2); j < n3; j += 1) {
           const value = r.string();
-          values.push([value, readTimes(r, base)]);
+          values.push([value, r.times(base)]);
         }
         groups.push([field, Object.fromEntries(values)]);
       }
@@ -336,7 +319,7 @@ function decodeCompact(bytes: Buffer): SegmentState {
   }
   if ((flags & 4) !== 0) state.pu = r.time(base);
   if ((flags & 8) !== 0) {
-    const has = flagsOf(r, 15, 'facts');
+    const has = r.flags(15, 'facts');
     if ((has & 3) === 2) throw new CompactFormatError('facts flags name a product without a purchase');
     const x: FactsState = {};
     if ((has & 1) !== 0) {

@@ -212,8 +212,7 @@ function encodeThreshold(w: ByteWriter, state: ThresholdRuleState, base: number)
     w.string(group.key);
     w.byte((group.armed ? 1 : 0) | (group.firedAt === null ? 0 : 2));
     if (group.firedAt !== null) w.time(group.firedAt, base);
-    w.uint(group.times.length);
-    for (const t of group.times) w.time(t, base);
+    w.times(group.times, base);
   }
 }
 
@@ -242,9 +241,7 @@ function decodeCompact(bytes: Buffer): TriggerState {
     const seen: string[] = [];
     for (let i = 0, n = r.count(SEEN_HASH_BYTES); i < n; i += 1) seen.push(r.base64url(SEEN_HASH_BYTES));
     let cart: CartState | null = null;
-    const hasCart = r.byte();
-    if (hasCart > 1) throw new CompactFormatError(`cart flag ${hasCart}`);
-    if (hasCart === 1) {
+    if (r.flags(1, 'cart') === 1) {
       const items: string[] = [];
       for (let i = 0, n = r.count(); i < n; i += 1) items.push(r.string());
       cart = { items, lastAdded: r.nullableString() };
@@ -271,23 +268,16 @@ function decodeThreshold(r: ByteReader, rule: string, base: number): ThresholdRu
   const groups: ThresholdGroup[] = [];
   for (let i = 0, n = r.count(3); i < n; i += 1) {
     const key = r.string();
-    const flags = r.byte();
-    if (flags > 3) throw new CompactFormatError(`group flags ${flags}`);
+    const flags = r.flags(3, 'group');
     const firedAt = (flags & 2) === 0 ? null : r.time(base);
-    const times: number[] = [];
-    for (let k = 0, m = r.count(); k < m; k += 1) times.push(r.time(base));
-    groups.push({ key, times, armed: (flags & 1) === 1, firedAt });
+    groups.push({ key, times: r.times(base), armed: (flags & 1) === 1, firedAt });
   }
   return { rule, kind: 'threshold', newest, groups };
 }
 
 function decodeAbsence(r: ByteReader, rule: string, base: number): AbsenceRuleState {
-  const hasCancel = r.byte();
-  if (hasCancel > 1) throw new CompactFormatError(`lastCancelAt flag ${hasCancel}`);
-  const lastCancelAt = hasCancel === 1 ? r.time(base) : null;
-  const hasPending = r.byte();
-  if (hasPending > 1) throw new CompactFormatError(`pending flag ${hasPending}`);
-  if (hasPending === 0) return { rule, kind: 'absence', lastCancelAt, pending: null };
+  const lastCancelAt = r.flags(1, 'lastCancelAt') === 1 ? r.time(base) : null;
+  if (r.flags(1, 'pending') === 0) return { rule, kind: 'absence', lastCancelAt, pending: null };
   const eventId = r.string();
   const at = r.time(base);
   const dueAt = r.time(base);
