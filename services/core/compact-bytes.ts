@@ -22,6 +22,11 @@ export function compactOrJson<T>(state: T, compact: (state: T) => Buffer, json: 
   }
 }
 
+/** A stored value as text: a format-1 (JSON) state read from Redis as bytes is UTF-8. */
+export function storedText(stored: string | Buffer): string {
+  return typeof stored === 'string' ? stored : stored.toString('utf8');
+}
+
 /** The bytes are not a well-formed compact state (truncated, overlong, out of range). */
 export class CompactFormatError extends Error {
   override readonly name = 'CompactFormatError';

@@ -1,3 +1,4 @@
+import { storedText } from '../core/compact-bytes';
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
 import { globEscape } from './redis-scan';
 
@@ -56,8 +57,7 @@ export type StateValue = string | Buffer;
 
 /** A stored state as text (JSON states; bytes are read as UTF-8). */
 export function stateText(value: StateValue | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? value : value.toString('utf8');
+  return value === null || value === undefined ? null : storedText(value);
 }
 
 /** What the partition looked like when read: the fence and the customers' states. */

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { factsOf, NO_FACTS, PURCHASE_AGGREGATE_KEY, type CustomerFacts } from './facts';
+import { storedText } from '../compact-bytes';
 import { factsSchema, isCompactSegmentState, parseSegmentState, type SegmentState, type StoredSegmentState } from './state';
 
 /** The state versions this view can read (SegmentState's `v`). */
@@ -49,7 +50,7 @@ function parseStored(stored: StoredSegmentState | null): Record<string, unknown>
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof stored === 'string' ? stored : stored.toString('utf8'));
+    parsed = JSON.parse(storedText(stored));
   } catch {
     throw new SegmentMembershipViewError('the stored state is not JSON');
   }

@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { ByteReader, ByteWriter, compactOrJson, CompactFormatError } from '../compact-bytes';
+import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 
 /** Money of one aggregate in time buckets of `g` ms: `b` holds [bucket index, cents], oldest first. */
 export interface SumBuckets {
@@ -124,7 +124,7 @@ export function parseSegmentState(stored: StoredSegmentState | null): SegmentSta
       throw error;
     }
   }
-  const json = typeof stored === 'string' ? stored : stored.toString('utf8');
+  const json = storedText(stored);
   const result = stateSchema.safeParse(JSON.parse(json));
   if (!result.success) {
     const issue = result.error.issues[0];

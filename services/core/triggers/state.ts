@@ -16,7 +16,7 @@
  * value like "__proto__" or "constructor" must not meet Object.prototype.
  */
 import { createHash } from 'node:crypto';
-import { ByteReader, ByteWriter, compactOrJson, CompactFormatError } from '../compact-bytes';
+import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 import type { AbsenceRuleState } from './absence';
 import type { RuleKindTypes } from './kinds';
 import { SEEN_EVENT_IDS, SEEN_HASH_CHARS } from './limits';
@@ -100,11 +100,8 @@ export class TriggerStateError extends Error {
  */
 export function decodeTriggerState(stored: StoredTriggerState | null | undefined): TriggerState {
   if (stored === null || stored === undefined) return emptyTriggerState();
-  if (typeof stored !== 'string') {
-    if (stored.length > 0 && stored[0] === TRIGGER_STATE_COMPACT_MARKER) return decodeCompact(stored);
-    return decodeJson(stored.toString('utf8'));
-  }
-  return decodeJson(stored);
+  if (typeof stored !== 'string' && stored[0] === TRIGGER_STATE_COMPACT_MARKER) return decodeCompact(stored);
+  return decodeJson(storedText(stored));
 }
 
 function decodeJson(text: string): TriggerState {
