@@ -79,7 +79,7 @@ test-unit: $(NODE_MODULES) ## the fast unit tests only (no stack)
 
 test-integration: $(BUILD) ## the integration tests only (starts the stack if needed)
 	@mkdir -p logs
-	@infra/with-stack.sh npx jest --selectProjects integration --runInBand
+	@infra/with-stack.sh npx jest --selectProjects integration --maxWorkers=2
 
 test-browser: $(BUILD) chromium ## the console in headless Chromium only (starts the stack if needed; screenshots in test-results/console/)
 	@mkdir -p logs

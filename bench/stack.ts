@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../services/kit/codec';
-import { readToEnd, withAdmin as withKafkaAdmin } from '../services/kit/kafka';
+import { createTopicsReady, readToEnd, withAdmin as withKafkaAdmin } from '../services/kit/kafka';
 import { createRedis, type RedisClient } from '../services/kit/redis';
 import { ignoreKafkajsNegativeTimeouts } from '../services/kit/node-warnings';
 import type { BehaviorEvent } from '../services/core/types';
@@ -49,7 +49,7 @@ export class BenchStack {
   async createTopics(specs: Array<{ topic: string; schema: SchemaName | null }>, partitions: number): Promise<void> {
     const names = specs.map((s) => s.topic);
     this.topics.push(...names);
-    await createTopicsRetrying(names, partitions);
+    await withAdmin((admin) => createTopicsReady(admin, names.map((topic) => ({ topic, numPartitions: partitions }))));
     for (const { topic, schema } of specs) {
       if (schema !== null) this.ids.set(topic, await this.codec.register(valueSubject(topic), readSchema(schema)));
     }
@@ -158,24 +158,6 @@ export class BenchStack {
       await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(valueSubject(topic))}`, { method: 'DELETE' }).catch(() => undefined);
     }
     this.redis.disconnect();
-  }
-}
-
-/** Creates topics; a busy broker sometimes answers the leader check too early, so that is retried. */
-async function createTopicsRetrying(names: string[], partitions: number): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await withAdmin((admin) => admin.createTopics({ topics: names.map((topic) => ({ topic, numPartitions: partitions })), waitForLeaders: true }));
-      return;
-    } catch (error) {
-      const existing = await withAdmin((admin) => admin.listTopics()).catch(() => [] as string[]);
-      if (names.every((name) => existing.includes(name))) {
-        await withAdmin((admin) => admin.fetchTopicMetadata({ topics: names })).catch(() => undefined);
-        return;
-      }
-      if (attempt >= 5) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
-    }
   }
 }
 

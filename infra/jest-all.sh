@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make test`'s Jest runs, with the stack up: the integration and browser suites in band (they
-# share one stack; two at a time made kafkajs's createTopics fail with "This server does not
-# host this topic-partition" while a new topic's metadata spread, in 6 suites of the 14:15
-# fresh-clone run), and the pure unit tests in a second Jest process beside them, one worker,
-# so they use the CPU the integration tests leave while they wait on Kafka. Both print their normal
+# `make test`'s Jest runs, with the stack up: the integration and browser suites two at a time
+# (they wait on Kafka more than they compute; each uses its own topics, groups, Redis prefixes
+# and ports, creates its topics with the kit's createTopicsReady, which waits until the broker
+# knows them, and the suites with private fixed ports take turns through bench/chaos/port-lock.ts),
+# and the pure unit tests in a second Jest process beside them, one worker, so they use the CPU
+# the integration tests leave. Both print their normal
 # output (the unit run's after the other's), then one closing line over both, "N passed, N failed",
 # also written to logs/jest-summary.txt. Arguments go to both Jest runs.
 set -uo pipefail
@@ -12,7 +13,7 @@ mkdir -p logs
 rm -f logs/jest-summary.txt logs/jest-summary-unit.txt logs/jest-summary-stack.txt
 JEST_SUMMARY_FILE=logs/jest-summary-unit.txt npx jest --selectProjects unit --maxWorkers=1 --passWithNoTests "$@" >logs/jest-unit.log 2>&1 &
 unit=$!
-JEST_SUMMARY_FILE=logs/jest-summary-stack.txt npx jest --selectProjects integration browser --runInBand --passWithNoTests "$@"
+JEST_SUMMARY_FILE=logs/jest-summary-stack.txt npx jest --selectProjects integration browser --maxWorkers=2 --passWithNoTests "$@"
 stack_status=$?
 wait "$unit"
 unit_status=$?

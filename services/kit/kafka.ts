@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
@@ -46,6 +46,55 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
     // reorder or lose records. A send blocks while the cluster is away; offsets wait with it.
     retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
   });
+}
+
+/** Error types a metadata read of a topic created a moment ago may meet until every broker knows it. */
+const NOT_YET_KNOWN_TYPES = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);
+
+/**
+ * Creates the topics that do not exist yet and returns once every partition of every one of
+ * `topics` has a leader in the metadata (topics that already existed count too). kafkajs's own
+ * `waitForLeaders` retries only LEADER_NOT_AVAILABLE, while a KRaft broker asked right after the
+ * create can answer UNKNOWN_TOPIC_OR_PARTITION until its metadata catches up (kafkajs issue #815):
+ * here both mean "not yet", polled every 100 ms up to `timeoutMs`. Returns the names it created.
+ */
+export async function createTopicsReady(
+  admin: Admin,
+  topics: ReadonlyArray<ITopicConfig>,
+  options: { timeoutMs?: number } = {},
+): Promise<string[]> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const names = topics.map((t) => t.topic);
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length > 0) await admin.createTopics({ topics: [...missing], waitForLeaders: false });
+  const deadline = Date.now() + timeoutMs;
+  let waitingFor = 'the first metadata read';
+  for (;;) {
+    try {
+      const { topics: metadata } = await admin.fetchTopicMetadata({ topics: names });
+      const notReady = metadata.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0));
+      if (notReady.length === 0) return missing.map((t) => t.topic);
+      waitingFor = `leaders of ${notReady.map((t) => t.name).join(', ')}`;
+    } catch (error) {
+      if (!causeChain(error).some(({ type }) => typeof type === 'string' && NOT_YET_KNOWN_TYPES.has(type))) throw error;
+      waitingFor = `the broker to know ${names.join(', ')} (${(error as Error).message})`;
+    }
+    if (Date.now() >= deadline) throw new Error(`topics created but not ready after ${timeoutMs} ms: waiting for ${waitingFor}; is the broker overloaded?`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** `error` and its causes, outermost first (kafkajs's retries wrap the last error as `cause` or `originalError`). */
+function causeChain(error: unknown): Array<{ name?: unknown; type?: unknown; code?: unknown }> {
+  const chain: Array<{ name?: unknown; type?: unknown; code?: unknown }> = [];
+  let current = error;
+  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
+    chain.push(current);
+    const { cause, originalError } = current as { cause?: unknown; originalError?: unknown };
+    current = cause ?? originalError;
+  }
+  return chain;
 }
 
 /** Runs `fn` with a connected admin client of `kafka`, disconnecting it afterwards. */
@@ -114,14 +163,12 @@ const BROKER_AWAY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'E
 
 /** True when the error says the broker (or its coordinator) is away, not that a request was wrong: waiting helps. */
 export function isBrokerAway(error: unknown): boolean {
-  let current = error;
-  for (let depth = 0; depth < 8 && typeof current === 'object' && current !== null; depth += 1) {
-    const { name, type, code, cause, originalError } = current as { name?: unknown; type?: unknown; code?: unknown; cause?: unknown; originalError?: unknown };
-    if ((typeof name === 'string' && BROKER_AWAY_NAMES.has(name)) || (typeof type === 'string' && BROKER_AWAY_TYPES.has(type))) return true;
-    if (typeof code === 'string' && BROKER_AWAY_CODES.has(code)) return true;
-    current = cause ?? originalError;
-  }
-  return false;
+  return causeChain(error).some(
+    ({ name, type, code }) =>
+      (typeof name === 'string' && BROKER_AWAY_NAMES.has(name)) ||
+      (typeof type === 'string' && BROKER_AWAY_TYPES.has(type)) ||
+      (typeof code === 'string' && BROKER_AWAY_CODES.has(code)),
+  );
 }
 
 /**

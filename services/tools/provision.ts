@@ -8,10 +8,10 @@
  * email.outcomes must stay co-partitioned); customer.profiles
  * is compacted. Subjects follow TopicNameStrategy with compatibility BACKWARD.
  */
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin } from 'kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../kit/codec';
 import { commonShape, intVar, loadConfig, runMain } from '../kit/config';
-import { createKafka, withAdmin } from '../kit/kafka';
+import { createKafka, createTopicsReady, withAdmin } from '../kit/kafka';
 import { createLogger, type Logger } from '../kit/logger';
 import { dlqTopic } from '../kit/dlq';
 
@@ -41,19 +41,16 @@ export function topicPlan(config: ProvisionConfig): Array<{ topic: string; schem
 
 async function createTopics(admin: Admin, config: ProvisionConfig, logger: Logger): Promise<void> {
   const plan = topicPlan(config);
-  const existing = new Set(await admin.listTopics());
-  const missing: ITopicConfig[] = plan
-    .filter(({ topic }) => !existing.has(topic))
-    .map(({ topic, compacted }) => ({
+  const created = await createTopicsReady(
+    admin,
+    plan.map(({ topic, compacted }) => ({
       topic,
       numPartitions: config.KAFKA_PARTITIONS,
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
       configEntries: compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
-    }));
-  if (missing.length > 0) {
-    await admin.createTopics({ topics: missing, waitForLeaders: true });
-    logger.info({ topics: missing.map((t) => t.topic), partitions: config.KAFKA_PARTITIONS }, 'topics created');
-  }
+    })),
+  );
+  if (created.length > 0) logger.info({ topics: created, partitions: config.KAFKA_PARTITIONS }, 'topics created');
   const metadata = await admin.fetchTopicMetadata({ topics: plan.map((p) => p.topic) });
   for (const topic of metadata.topics) {
     if (topic.partitions.length !== config.KAFKA_PARTITIONS) {

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
-import { readToEnd, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
+import { createTopicsReady, readToEnd, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -27,9 +27,10 @@ export function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
   return withKafkaAdmin(kafka, fn);
 }
 
+/** Creates `topics` (those not there yet) and waits until every partition has a leader. */
 export async function createTopics(topics: string[], numPartitions = 3): Promise<void> {
   await withAdmin((admin) =>
-    admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true }),
+    createTopicsReady(admin, topics.map((topic) => ({ topic, numPartitions }))),
   );
 }
 

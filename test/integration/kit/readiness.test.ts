@@ -13,6 +13,7 @@ import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import pino from 'pino';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
 import { loadConfig } from '../../../services/kit/config';
+import { createTopicsReady } from '../../../services/kit/kafka';
 import { createLogger } from '../../../services/kit/logger';
 import type { RunningService } from '../../../services/kit/partition-service';
 import { startTrigger, triggerShape } from '../../../services/trigger/main';
@@ -59,7 +60,7 @@ describe('/readyz of a trigger service whose broker stops and restarts', () => {
     await admin.connect();
     try {
       const all = [...Object.values(topics), `${topics.events}.dlq`, `${topics.profiles}.dlq`];
-      await admin.createTopics({ topics: all.map((topic) => ({ topic, numPartitions: 3 })), waitForLeaders: true });
+      await createTopicsReady(admin, all.map((topic) => ({ topic, numPartitions: 3 })));
     } finally {
       await admin.disconnect();
     }

@@ -1,5 +1,6 @@
+import type { Admin } from 'kafkajs';
 import pino from 'pino';
-import { isBrokerAway, recordsBehind, whileBrokerAway } from '../../../services/kit/kafka';
+import { createTopicsReady, isBrokerAway, recordsBehind, whileBrokerAway } from '../../../services/kit/kafka';
 
 describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broker that is away', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
@@ -27,5 +28,40 @@ describe('recordsBehind', () => {
     expect(recordsBehind(ends, [{ partition: 0, offset: '7' }, { partition: 1, offset: '-1' }])).toBe(3 + 3 + 4);
     expect(recordsBehind(ends, [{ partition: 1, offset: '2' }])).toBe(10 + 3 + 4);
     expect(recordsBehind(ends, ends.map((p) => ({ partition: p.partition, offset: p.high })))).toBe(0);
+  });
+});
+
+describe('createTopicsReady', () => {
+  const unknown = Object.assign(new Error('This server does not host this topic-partition'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION' });
+  /** An admin whose broker learns of a created topic only after `unknownReads` metadata reads, then reports `leaderless` reads without a leader. */
+  function admin(existing: string[], unknownReads: number, leaderless = 0) {
+    const created: string[][] = [];
+    let reads = 0;
+    const fake = {
+      listTopics: async () => existing,
+      createTopics: async ({ topics }: { topics: Array<{ topic: string }> }) => void created.push(topics.map((t) => t.topic)),
+      fetchTopicMetadata: async ({ topics }: { topics: string[] }) => {
+        reads += 1;
+        if (reads <= unknownReads) throw Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', cause: unknown });
+        const leader = reads <= unknownReads + leaderless ? -1 : 1;
+        return { topics: topics.map((name) => ({ name, partitions: [{ partitionId: 0, leader }, { partitionId: 1, leader: 1 }] })) };
+      },
+    };
+    return { admin: fake as unknown as Admin, created, reads: () => reads };
+  }
+  it('creates only the missing topics and waits through "unknown topic" and leaderless answers until every partition has a leader', async () => {
+    const a = admin(['old'], 2, 1);
+    await expect(createTopicsReady(a.admin, [{ topic: 'old' }, { topic: 'new', numPartitions: 2 }])).resolves.toEqual(['new']);
+    expect(a.created).toEqual([['new']]);
+    expect(a.reads()).toBe(4);
+  });
+  it('names what it waited for when the topics never become ready, and passes any other error on at once', async () => {
+    await expect(createTopicsReady(admin([], 1_000).admin, [{ topic: 't' }], { timeoutMs: 250 })).rejects.toThrow(
+      /not ready after 250 ms: waiting for the broker to know t/,
+    );
+    const denied = Object.assign(new Error('denied'), { type: 'TOPIC_AUTHORIZATION_FAILED' });
+    const a = admin([], 0);
+    (a.admin as unknown as { fetchTopicMetadata: () => Promise<never> }).fetchTopicMetadata = async () => Promise.reject(denied);
+    await expect(createTopicsReady(a.admin, [{ topic: 't' }])).rejects.toBe(denied);
   });
 });
