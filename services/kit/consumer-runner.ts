@@ -78,6 +78,8 @@ export interface BatchOutcome {
    * runner commits up to it and reads the partition again from there after a short pause.
    */
   readAgainFrom?: string;
+  /** How long to wait before reading again from `readAgainFrom` (default READ_AGAIN_PAUSE_MS); 0 when the handler merely took a slice. */
+  readAgainPauseMs?: number;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 120_000;
@@ -298,7 +300,8 @@ export class ConsumerRunner {
           });
           if (again !== undefined) {
             this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
-            await new Promise((resolve) => setTimeout(resolve, READ_AGAIN_PAUSE_MS));
+            const pauseMs = outcome?.readAgainPauseMs ?? READ_AGAIN_PAUSE_MS;
+            if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
           }
         })();
         this.inFlight.add(work);

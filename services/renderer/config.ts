@@ -21,6 +21,9 @@ export const rendererShape = {
   SES_RETRY_BASE: durationVar().default(100),
   SES_RETRY_MAX: durationVar().default(5000),
   SES_REQUEST_TIMEOUT: durationVar().default(10_000),
+  // A batch of triggers starts no trigger after this long; the rest is read again at once, so a
+  // backlog of sends does not hold the profiles and unsubscribes fetched with it.
+  TRIGGER_BATCH_MAX_TIME: durationVar().default(1000),
   // auto: ses-emulator with SES_ENDPOINT set, else ses-events (the tracker's record of SES Send events).
   SENT_MAIL_LOOKUP: enumVar(['auto', 'ses-emulator', 'ses-events', 'none']).default('auto'),
   // ses-events: how long after the reservation a missing Send event still means "maybe sent".

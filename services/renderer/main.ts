@@ -149,6 +149,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
     messageIdDomain: from.mailbox.domain,
     topics: { triggers: config.TOPIC_TRIGGERS, profiles: config.TOPIC_CUSTOMER_PROFILES, events: config.TOPIC_BEHAVIOR_EVENTS },
     log: new KafkaLogInspector(clients.admin, config.GROUP_ID),
+    triggerBatchMaxMs: config.TRIGGER_BATCH_MAX_TIME,
     hooks: overrides.hooks,
   });
 

@@ -68,6 +68,13 @@ export interface RendererOptions {
    * Without it, a missing marker is always created.
    */
   log?: LogInspector;
+  /**
+   * TRIGGER_BATCH_MAX_TIME: a batch of triggers starts no trigger after this many ms; the rest is
+   * read again at once. A backlog of sends (a restart, the rate limit) then holds the consumer's
+   * fetch, and with it the profiles and unsubscribes of the same instance, a slice at a time.
+   * Infinity when not given.
+   */
+  triggerBatchMaxMs?: number;
   hooks?: RendererHooks;
 }
 
@@ -304,9 +311,15 @@ export class Renderer {
       // Lost since checkStatePresent: the first trigger must not be decided against the empty state either.
       if (!present && records[0] !== undefined) return stopAt(records[0]);
     }
-    let relayedAt = Date.now();
+    const started = Date.now();
+    let relayedAt = started;
     for (const [index, record] of records.entries()) {
       if (!context.isActive()) throw new PartitionInactiveError(partition);
+      if (index > 0 && Date.now() - started >= (this.options.triggerBatchMaxMs ?? Infinity)) {
+        // A slice is done: committed up to here, the rest fetched again at once with the other topics.
+        await this.relay(partition);
+        return { deadLetters, readAgainFrom: record.offset, readAgainPauseMs: 0 };
+      }
       if (index > 0 && !(await this.statePresent(partition))) {
         await this.relay(partition);
         return stopAt(record);

@@ -63,7 +63,7 @@ describe('the renderer against the real stack', () => {
 
   const email = (customer: string) => `${customer}-${run}@example.com`;
 
-  async function start(): Promise<RunningRenderer> {
+  async function start(env: Record<string, string> = {}): Promise<RunningRenderer> {
     dead = false;
     const config = loadConfig(rendererShape, {
       ...pipeline.env,
@@ -76,6 +76,7 @@ describe('the renderer against the real stack', () => {
       FROM_ADDRESS: 'Kairos Test <shop@example.com>',
       // Off by default (no inbound mail handler); on here to check the mailto: variant too.
       LIST_UNSUBSCRIBE_MAILTO: 'true',
+      ...env,
     });
     const ses = new SesEmailSender(createSesClient({ region: 'us-east-1', endpoint: proxy.url, requestTimeoutMs: 5000 }), 'kairos-test');
     const lookup = new EmulatorSentMailLookup(proxy.url, TEST_LINK_KEYRING, () => now);
@@ -420,6 +421,37 @@ describe('the renderer against the real stack', () => {
   const stoppedWith = (partition: number, pattern: RegExp) => [...service.runner.stopped()].some(([key, reason]) => key.endsWith(`:${partition}`) && pattern.test(reason));
 
   // Stops a partition of the shared instance (the next test restarts it).
+  it('takes a long batch of triggers in slices of TRIGGER_BATCH_MAX_TIME: each slice is committed and the rest read again at once, every trigger decided once', async () => {
+    const partition = 0;
+    const customers = Array.from({ length: 80 }, (_, i) => `slice-${run}-${i}`).filter((c) => partitionOf(c, PARTITIONS) === partition).slice(0, 6);
+    await givenProfiles(customers.map((c) => profile(c)), Object.fromEntries(customers.map((c) => [c, ['engaged']])));
+    await service.stop();
+    service = await start({ TRIGGER_BATCH_MAX_TIME: '500ms' });
+    const triggers = customers.map((c) => trigger(c, 'high_interest'));
+    const before = Math.max(0, (await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition) ?? 0); // -1: none yet
+    // 300 ms per trigger: a slice takes two (the third would start after 600 ms).
+    hooks.beforeTrigger = async (t) => {
+      if (triggers.some((x) => x.trigger_id === t.trigger_id)) await new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    const commits: number[] = [];
+    try {
+      await produceTriggers(triggers); // one produce request: one record batch, fetched together
+      await waitFor('every trigger of the batch committed', async () => {
+        const offset = (await committedOffsets(pipeline.env.GROUP_ID, pipeline.topics.triggers)).get(partition) ?? 0;
+        if (commits.at(-1) !== offset) commits.push(offset);
+        return offset >= before + triggers.length;
+      }, 60_000);
+    } finally {
+      hooks.beforeTrigger = undefined;
+      await service.stop();
+      service = await start();
+    }
+    // Committed in slices (a commit between the first and the last), not once at the batch's end.
+    expect(commits.some((offset) => offset > before && offset < before + triggers.length)).toBe(true);
+    for (const t of triggers) expect((await outcomesOf(t.trigger_id)).map((o) => o.status)).toEqual(['sent']);
+    for (const c of customers) expect(await emailsTo(c)).toHaveLength(1);
+  });
+
   it('Redis lost between the state check and a decision: nothing decided against the empty state is recorded; the partition stops at that trigger', async () => {
     const partition = 2;
     const customers = Array.from({ length: 60 }, (_, i) => `race-${run}-${i}`).filter((c) => partitionOf(c, PARTITIONS) === partition).slice(0, 3);
