@@ -104,6 +104,15 @@ export function countDifferences(a: Record<string, number>, b: Record<string, nu
   return names.filter((n) => (a[n] ?? 0) !== (b[n] ?? 0)).map((n) => `${n}: ${a[n] ?? 0} vs ${b[n] ?? 0}`);
 }
 
+/**
+ * The part of a triggers-per-rule count that a run of only some services writes: segment-entry
+ * triggers (rule `segment:<name>`) come from the segmenter, every other rule from the trigger
+ * service.
+ */
+export function triggersWrittenBy(triggersByRule: Record<string, number>, parts: { segmenter: boolean; trigger: boolean }, segmentRulePrefix = 'segment:'): Record<string, number> {
+  return Object.fromEntries(Object.entries(triggersByRule).filter(([rule]) => (rule.startsWith(segmentRulePrefix) ? parts.segmenter : parts.trigger)));
+}
+
 /** "high_interest 1,234, cart_abandoned 567" */
 export function formatCounts(counts: Record<string, number>): string {
   const entries = Object.entries(counts);

@@ -1,4 +1,4 @@
-import { countBy, countDifferences, formatCounts, judge, judgeLatency, judgeTargets, positiveIntList, ratio, type TargetFigures } from '../../../bench/targets';
+import { triggersWrittenBy, countBy, countDifferences, formatCounts, judge, judgeLatency, judgeTargets, positiveIntList, ratio, type TargetFigures } from '../../../bench/targets';
 
 const figures = (over: Partial<TargetFigures> = {}): TargetFigures => ({
   ceiling_eps: 100_000,
@@ -58,6 +58,13 @@ describe('bench targets', () => {
     expect(formatCounts({})).toBe('none');
     expect(countDifferences(counts, { high_interest: 2, cart_abandoned: 1 })).toEqual([]);
     expect(countDifferences(counts, { high_interest: 1, other: 4 })).toEqual(['cart_abandoned: 1 vs 0', 'high_interest: 2 vs 1', 'other: 0 vs 4']);
+  });
+
+  it('splits the triggers by the service that writes them', () => {
+    const all = { cart_abandoned: 3, high_interest: 5, 'segment:high_value_engaged': 1 };
+    expect(triggersWrittenBy(all, { segmenter: false, trigger: true })).toEqual({ cart_abandoned: 3, high_interest: 5 });
+    expect(triggersWrittenBy(all, { segmenter: true, trigger: false })).toEqual({ 'segment:high_value_engaged': 1 });
+    expect(triggersWrittenBy(all, { segmenter: true, trigger: true })).toEqual(all);
   });
 
   it('reads list knobs', () => {
