@@ -436,7 +436,7 @@ function printTable(r: Record<string, unknown>): void {
   }
   const scaleToOne = (ratios.scale_out_to_one ?? {}) as unknown as Record<string, number | null>;
   for (const f of (r.scale_out ?? []) as Array<{ instances: number; redis: string; eps: number }>) {
-    rows.push([`trigger alone, ${f.instances} process${f.instances === 1 ? '' : 'es'}${f.redis === 'cluster' ? ', Redis Cluster (3)' : ''}`, `${n(f.eps)} ev/s`, `${n(scaleToOne[`${f.instances}_${f.redis}`])}x one process`]);
+    rows.push([`trigger alone, ${f.instances} process${f.instances === 1 ? '' : 'es'}${f.redis === 'cluster' ? ', Redis Cluster (3)' : ''}`, `${n(f.eps)} ev/s`, `${scaleToOne[`${f.instances}_${f.redis}`]?.toFixed(2) ?? 'n/a'}x one process (no target)`]);
   }
   for (const g of r.growth as Array<Record<string, unknown>>) {
     rows.push([`growth: ${n(g.events)} events`, `${n(g.kairos_eps)} ev/s`, `${n(g.redis_bytes_per_customer)} B/customer`]);
