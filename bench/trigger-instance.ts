@@ -1,0 +1,95 @@
+/**
+ * One trigger service instance of the scale-out figure (bench/scale-out.ts forks one Node
+ * process per instance, so instances can use both cores). The parent passes the service's
+ * environment and the frozen clock in BENCH_INSTANCE (JSON). The instance reports over IPC
+ * every 10 ms: whether it is a group member, how many input partitions it owns and how many
+ * records it processed; it stops gracefully on {type: 'stop'}.
+ *
+ * The input is held until {type: 'go'}: instances join one after the other (an existing member
+ * learns of a rebalance at its next heartbeat, every KAFKA_SESSION_TIMEOUT / 3), and without a
+ * gate the first instance would process much of the input alone before the others own their
+ * partitions. The gate pauses the input topic on the service's own kafkajs consumer at every
+ * group join until `go`, and resumes it then; to get hold of that consumer, this process wraps
+ * kafkajs's Kafka#consumer (only here: no service code knows of it).
+ */
+import { Kafka, type Consumer, type ConsumerConfig } from 'kafkajs';
+import { loadConfig } from '../services/kit/config';
+import type { RunningService } from '../services/kit/partition-service';
+import { startTrigger, triggerShape } from '../services/trigger/main';
+import { silentLogger } from './throughput';
+
+export interface InstanceSpec {
+  env: Record<string, string>;
+  clock: number;
+  topic: string;
+}
+
+export interface InstanceStatus {
+  type: 'status';
+  ready: boolean;
+  owned: number;
+  processed: number;
+}
+
+async function processed(service: RunningService, topic: string): Promise<number> {
+  const metric = await service.parts.metrics.recordsProcessed.get();
+  return metric.values.filter((v) => v.labels.topic === topic).reduce((sum, v) => sum + v.value, 0);
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.env.BENCH_INSTANCE ?? 'null') as InstanceSpec | null;
+  if (spec === null || typeof process.send !== 'function') throw new Error('bench: trigger-instance runs only forked by bench/scale-out.ts');
+  let go = false;
+  let gated: Consumer | undefined;
+  const createConsumer = Kafka.prototype.consumer;
+  Kafka.prototype.consumer = function (this: Kafka, config: ConsumerConfig): Consumer {
+    const consumer = createConsumer.call(this, config);
+    if (config.groupId === spec.env.GROUP_ID) {
+      gated = consumer;
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (!go) consumer.pause([{ topic: spec.topic }]);
+      });
+    }
+    return consumer;
+  };
+  const service = await startTrigger(loadConfig(triggerShape, spec.env), { clock: () => spec.clock, logger: silentLogger });
+  let stopping = false;
+  const report = async () => {
+    if (stopping) return;
+    const status: InstanceStatus = {
+      type: 'status',
+      ready: service.runner.isReady(),
+      owned: service.runner.assignedPartitions(spec.topic).length,
+      processed: await processed(service, spec.topic),
+    };
+    process.send?.(status);
+  };
+  const timer = setInterval(() => void report(), 10);
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'go' && !go) {
+      go = true;
+      gated?.resume([{ topic: spec.topic }]);
+      return;
+    }
+    if (message?.type !== 'stop' || stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    service.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('bench trigger instance: stop failed:', error);
+        process.exit(1);
+      },
+    );
+  });
+  process.on('disconnect', () => process.exit(1));
+  void service.fatal.then((error) => {
+    console.error('bench trigger instance: fatal:', error);
+    process.exit(1);
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error('bench trigger instance failed:', error);
+  process.exit(1);
+});
