@@ -24,6 +24,9 @@ export const trackerShape = {
   TRACKER_SUSPECT_WITHIN: durationVar().default(DEFAULT_SUSPECT_WITHIN_MS),
   // How long an unsubscribe or re-subscribe waits for Kafka before answering 503 (retry).
   TRACKER_PUBLISH_TIMEOUT: durationVar().default(5000),
+  // A spooled open or click (Kafka did not take it in time) is published by any instance's
+  // drainer once it is this old; its own instance retries it until then.
+  TRACKER_SPOOL_AGE: durationVar().default(30_000),
   // Shown on a refused (expired, damaged) unsubscribe or preferences link: another way to
   // unsubscribe, e.g. the shop's account settings page. Unset: the page says to contact the shop.
   TRACKER_HELP_URL: urlVar().optional(),

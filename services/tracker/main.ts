@@ -23,6 +23,7 @@ import { createLogger, type Logger } from '../kit/logger';
 import { createMetrics, type KairosMetrics } from '../kit/metrics';
 import { kafkaProbe, redisProbe, registryProbe } from '../kit/probes';
 import { createRedis, ensureRedisReachable } from '../kit/redis';
+import { EventSpool, type SpooledEvents } from './spool';
 import { createSesFeedbackRoutes } from './feedback';
 import { serviceMain } from '../kit/consumer-service';
 import { trackerShape, type TrackerConfig } from './config';
@@ -67,7 +68,7 @@ export interface RunningTracker {
 }
 
 /** The tracker's link routes as a route set (the first entry of the list main composes). */
-export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMetrics, publisher: EventPublisher): TrackerRouteSet {
+export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMetrics, publisher: EventPublisher, spool?: SpooledEvents): TrackerRouteSet {
   const { config } = context;
   return {
     public: trackerRoutes({
@@ -79,6 +80,7 @@ export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMet
       logger: context.logger,
       metrics: trackerMetrics,
       helpUrl: config.TRACKER_HELP_URL ?? null,
+      ...(spool === undefined ? {} : { spool }),
     }),
   };
 }
@@ -112,6 +114,38 @@ class KafkaEventPublisher implements EventPublisher {
   }
 }
 
+/** How often each instance looks for spooled events older than TRACKER_SPOOL_AGE. */
+const SPOOL_DRAIN_INTERVAL_MS = 5000;
+
+/** Drains the spool every `intervalMs` (one round at a time); `stop` waits for the round in progress. */
+function startSpoolDrainer(
+  spool: EventSpool,
+  publisher: EventPublisher,
+  options: { ageMs: number; intervalMs: number; logger: Logger; metrics: TrackerMetrics },
+): { stop(): Promise<void> } {
+  let round: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    round = round.then(async () => {
+      try {
+        const { published, dropped } = await spool.drain((event) => publisher.publish(event), options.ageMs, options.logger);
+        if (published > 0) options.metrics.published.inc({ type: 'spool', result: 'recovered' }, published);
+        if (dropped > 0) options.metrics.published.inc({ type: 'spool', result: 'spool_dropped' }, dropped);
+        if (published + dropped > 0) options.logger.info({ published, dropped }, 'tracker spool drained');
+      } catch (err) {
+        options.logger.warn({ err }, 'tracker spool drain failed; retrying next round');
+      }
+    });
+  }, options.intervalMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      // A round waits for the broker while it is away: stopping does not wait longer than a few seconds for it.
+      await Promise.race([round, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+    },
+  };
+}
+
 /** Starts the tracker; refuses a weak or development link secret before connecting to anything. */
 export async function startTracker(config: TrackerConfig, overrides: TrackerOverrides = {}): Promise<RunningTracker> {
   linkKeyring(config); // ConfigError (exit 78) before anything connects
@@ -133,6 +167,9 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
   const redis = createRedis(config, { connectionName: 'kairos-tracker', logger });
   await ensureRedisReachable(redis, config, config.REDIS_CONNECT_TIMEOUT);
   const feedback = await createSesFeedbackRoutes({ config, redis, producer, codec, logger, registry: metrics.registry, clock });
+  // Opens and clicks Kafka did not take in time wait in Redis (spool.ts); every instance drains what a killed one left.
+  const spool = new EventSpool(redis, config.REDIS_KEY_PREFIX);
+  const drainer = startSpoolDrainer(spool, events, { ageMs: config.TRACKER_SPOOL_AGE, intervalMs: SPOOL_DRAIN_INTERVAL_MS, logger, metrics: trackerMetrics });
 
   const kafkaHealth = kafkaProbe({ brokers: config.KAFKA_BROKERS, clientId: `${clientId}-health`, topics: [config.TOPIC_BEHAVIOR_EVENTS], timeoutMs: DEFAULT_PROBE_TIMEOUT_MS });
   const monitor = new HealthMonitor({
@@ -142,7 +179,7 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
   monitor.start();
 
   // SNS sends no bearer token: the feedback route is public, authenticated by the SNS signature.
-  const sets = [linkRouteSet(context, trackerMetrics, events), { public: feedback }, ...(overrides.extraRoutes ?? []).map((factory) => factory(context))];
+  const sets = [linkRouteSet(context, trackerMetrics, events, spool), { public: feedback }, ...(overrides.extraRoutes ?? []).map((factory) => factory(context))];
   const routes = composeRoutes(sets);
   const http = await startHttpServer({
     port: config.HTTP_PORT,
@@ -161,6 +198,7 @@ export async function startTracker(config: TrackerConfig, overrides: TrackerOver
     (stopped ??= (async () => {
       http.beginStopping();
       monitor.stop();
+      await drainer.stop();
       await http.close();
       await producer.disconnect();
       await kafkaHealth.close();

@@ -10,9 +10,10 @@
  *   POST     /p/<token>   action=unsubscribe|resubscribe
  *
  * Opens and clicks wait for Kafka at most ANSWER_WAIT_MS (so an event is in Kafka before its
- * answer, unless the broker is slow or away); an event not taken yet is published in the
- * background, again and again while the broker is away, for up to PUBLISH_RETRY_MS; after
- * that it is logged and counted as lost. An unsubscribe or re-subscribe is answered
+ * answer, unless the broker is slow or away); an event not taken yet is kept in the spool
+ * (Redis, spool.ts) before the answer goes out and published in the background, again and
+ * again while the broker is away, for up to PUBLISH_RETRY_MS. A tracker killed meanwhile
+ * leaves it in the spool, which any instance's drainer publishes later. An unsubscribe or re-subscribe is answered
  * only once Kafka took its event, or with a 503 page asking to retry (its event_id makes the
  * retry harmless).
  */
@@ -26,6 +27,7 @@ import { invalid, param } from '../kit/http-params';
 import { isBrokerAway } from '../kit/kafka';
 import type { Logger } from '../kit/logger';
 import { hitEvent, type HitPolicy, type HitRequest, type TrackerEventType } from './hits';
+import type { SpooledEvents } from './spool';
 import {
   badFormPage,
   PAGE_HEADERS,
@@ -66,7 +68,7 @@ export function createTrackerMetrics(registry: Registry): TrackerMetrics {
   return {
     published: new Counter({
       name: 'kairos_tracker_events_total',
-      help: 'Events of valid link hits by type and result: published, failed (Kafka refused it), timeout (a POST stopped waiting; it may still arrive), dropped (too many pending)',
+      help: 'Events of valid link hits by type and result: published, failed (Kafka refused it), timeout (a POST stopped waiting; it may still arrive), dropped (too many pending), spooled (kept in Redis while Kafka was slow), spool_full, spool_failed (kept in memory only), recovered (published from the spool by a drainer), spool_dropped (a spooled event Kafka refused for good)',
       labelNames: ['type', 'result'] as const,
       registers: [registry],
     }),
@@ -92,6 +94,8 @@ export interface TrackerDeps {
   random?: () => string;
   /** Where a refused unsubscribe or preferences link sends people instead (TRACKER_HELP_URL). */
   helpUrl?: string | null;
+  /** Where an open or click whose event Kafka did not take in time waits until published (none: in memory only). */
+  spool?: SpooledEvents;
 }
 
 type Verified = { ok: true; claims: VerifiedLinkClaims } | { ok: false; reason: LinkRefusal | 'wrong kind' | 'malformed' };
@@ -210,21 +214,46 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
   const publishThenAnswer = async (event: BehaviorEvent): Promise<void> => {
     const type = event.type;
     if (pending >= MAX_PENDING_EVENTS) {
-      deps.metrics.published.inc({ type, result: 'dropped' });
-      deps.logger.warn({ type, pending }, 'tracker event dropped: too many events waiting for Kafka');
+      // Too many waiting in memory: the spool's drainer publishes it (or, without one, it is dropped).
+      const kept = (await deps.spool?.keep(event).catch(() => false)) ?? false;
+      deps.metrics.published.inc({ type, result: kept ? 'spooled' : 'dropped' });
+      if (!kept) deps.logger.warn({ type, pending }, 'tracker event dropped: too many events waiting for Kafka');
       return;
     }
     pending += 1;
+    let delivered = false;
+    let spooled: Promise<boolean> | null = null;
     const published = publishRetrying(event).then(
-      () => deps.metrics.published.inc({ type, result: 'published' }),
+      () => {
+        delivered = true;
+        deps.metrics.published.inc({ type, result: 'published' });
+        // Out of the spool once Kafka has it (the HDEL follows the spool's HSET on the connection).
+        spooled?.then((kept) => (kept ? deps.spool?.done(event.event_id) : undefined)).catch((err: unknown) => {
+          deps.logger.warn({ err, type, eventId: event.event_id }, 'tracker event published but not removed from the spool; it may be published once more (same event_id)');
+        });
+      },
       (err: unknown) => {
         deps.metrics.published.inc({ type, result: 'failed' });
-        deps.logger.error({ err, type, eventId: event.event_id }, 'tracker event lost: Kafka did not take it');
+        deps.logger.error({ err, type, eventId: event.event_id, spooled: spooled !== null }, spooled === null ? 'tracker event lost: Kafka did not take it' : 'tracker event not published in time; left in the spool');
       },
     ).finally(() => {
       pending -= 1;
     });
-    await withTimeout(published, ANSWER_WAIT_MS);
+    const answer = await withTimeout(published, ANSWER_WAIT_MS);
+    if (answer.done || delivered || deps.spool === undefined) return;
+    // Kafka is slow or away: the event goes to the spool before the answer, so a kill now does not lose it.
+    spooled = deps.spool.keep(event).then(
+      (kept) => {
+        deps.metrics.published.inc({ type, result: kept ? 'spooled' : 'spool_full' });
+        return kept;
+      },
+      (err: unknown) => {
+        deps.metrics.published.inc({ type, result: 'spool_failed' });
+        deps.logger.warn({ err, type, eventId: event.event_id }, 'tracker event not spooled (Redis); it waits in memory only');
+        return false;
+      },
+    );
+    await withTimeout(spooled, ANSWER_WAIT_MS);
   };
 
   /** Unsubscribes and re-subscribes: true once Kafka took the event, false when the customer should retry. */

@@ -20,12 +20,13 @@ import { readSchema, recordTypes, valueSubject } from '../../../services/kit/cod
 import { loadConfig } from '../../../services/kit/config';
 import type { RunningService } from '../../../services/kit/partition-service';
 import { partitionOf } from '../../../services/kit/partitioner';
+import { createRedis } from '../../../services/kit/redis';
 import { rendererShape, startRenderer, type RunningRenderer } from '../../../services/renderer/main';
 import { segmenterShape, startSegmenter } from '../../../services/segmenter/main';
 import { startTracker, trackerShape, type RunningTracker } from '../../../services/tracker/main';
 import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { connectedProducer, noonZone, waitFor } from '../../support/stack';
+import { connectedProducer, noonZone, REDIS_URL, waitFor } from '../../support/stack';
 import { EMULATOR, emulatorEmails } from '../renderer/ses-proxy';
 
 const PARTITIONS = 3;
@@ -196,6 +197,38 @@ describe('the tracker against the real stack', () => {
     const third = await cartAbandoned(customer);
     expect(third).toEqual(expect.objectContaining({ status: 'sent', campaign: 'standard_message' }));
     expect(await emailsTo(customer)).toHaveLength(2);
+  });
+
+  it('an open whose event Kafka did not take in time is spooled in Redis before the answer; a tracker killed then leaves it there and another publishes it', async () => {
+    const customer = `spooled-${run}`;
+    const ids = { customer_id: customer, trigger_id: `t-spool-${run}`, campaign: 'standard_message' };
+    const config = loadConfig(trackerShape, { ...pipeline.env, LINK_SIGNING_SECRET: TEST_LINK_SECRET, HTTP_PORT: '0', TRACKER_SPOOL_AGE: '0' });
+    const spoolKey = `{${pipeline.prefix}:tracker:spool}`;
+    const redis = createRedis({ REDIS_URL });
+    // A broker that never answers this instance: the open is answered after the wait, its event only in the spool.
+    const stuck = await startTracker(config, { logger: silentLogger, publisher: { publish: () => new Promise(() => undefined) } });
+    try {
+      const answer = await hit(`http://127.0.0.1:${stuck.http.port}`, 'GET', `/o/${signLinkToken({ kind: 'open', ...ids }, TEST_KEY, { nowMs: Date.now() })}`);
+      expect(answer.status).toBe(200);
+      const spooled = await redis.hgetall(spoolKey);
+      expect(Object.values(spooled).map((entry) => (JSON.parse(entry) as { event: BehaviorEvent }).event.customer_id)).toEqual([customer]);
+    } finally {
+      await stuck.stop(); // what a SIGKILL leaves: the event in the spool, not in Kafka
+    }
+    expect(await eventsOf(customer)).toEqual([]);
+    // Any instance with a working broker drains it (every 5 s, entries older than TRACKER_SPOOL_AGE).
+    const other = await startTracker(config, { logger: silentLogger });
+    try {
+      const events = await waitFor('the spooled open on behavior.events', async () => {
+        const found = await eventsOf(customer);
+        return found.length > 0 ? found : undefined;
+      }, 30_000);
+      expect(events.map((e) => e.type)).toEqual(['email_open']);
+      await waitFor('the spool to be empty', async () => (await redis.hlen(spoolKey)) === 0);
+    } finally {
+      await other.stop();
+      redis.disconnect();
+    }
   });
 
   it('mounts SES feedback at POST /ses/notifications (among the public routes): an unsigned message is refused by the SNS checks', async () => {
