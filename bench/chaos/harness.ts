@@ -826,6 +826,9 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     await Promise.all(running);
     clicking = false;
     await clicker;
+    // Opens and clicks a tracker answered while Kafka was away wait in its spool until a drainer
+    // publishes them (TRACKER_SPOOL_AGE, 30 s): they belong in the log the reference is made of.
+    await waitUntil('the tracker spool to drain', async () => (await redis.keyCount('{chaos:tracker:spool}')) === 0, 180_000, 1000).catch((error: unknown) => check('tracker spool drained', false, String(error)));
 
     // --- the reference from the log as written: the produced records plus the tracker's events, per partition in log order
     const validIds = new Set(events.map((e) => e.event_id));
