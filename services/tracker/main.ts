@@ -123,9 +123,10 @@ function startSpoolDrainer(
   publisher: EventPublisher,
   options: { ageMs: number; intervalMs: number; logger: Logger; metrics: TrackerMetrics },
 ): { stop(): Promise<void> } {
-  let round: Promise<void> = Promise.resolve();
+  let round: Promise<void> | null = null;
   const timer = setInterval(() => {
-    round = round.then(async () => {
+    // One round at a time: a round waits for the broker while it is away, later ticks skip.
+    round ??= (async () => {
       try {
         const { published, dropped } = await spool.drain((event) => publisher.publish(event), options.ageMs, options.logger);
         if (published > 0) options.metrics.published.inc({ type: 'spool', result: 'recovered' }, published);
@@ -133,15 +134,17 @@ function startSpoolDrainer(
         if (published + dropped > 0) options.logger.info({ published, dropped }, 'tracker spool drained');
       } catch (err) {
         options.logger.warn({ err }, 'tracker spool drain failed; retrying next round');
+      } finally {
+        round = null;
       }
-    });
+    })();
   }, options.intervalMs);
   timer.unref();
   return {
     stop: async () => {
       clearInterval(timer);
       // A round waits for the broker while it is away: stopping does not wait longer than a few seconds for it.
-      await Promise.race([round, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
+      if (round !== null) await Promise.race([round, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     },
   };
 }
