@@ -239,7 +239,12 @@ export class ConsumerRunner {
       this.options.onFatal?.(error);
     });
     await this.connect();
-    await consumer.subscribe({ topics: [...this.bindings.keys()], fromBeginning: this.options.fromBeginning ?? true });
+    // The broker can go away between the connect and the subscription's metadata read: that waits too.
+    await whileBrokerAway(
+      'consumer subscribe',
+      () => consumer.subscribe({ topics: [...this.bindings.keys()], fromBeginning: this.options.fromBeginning ?? true }),
+      { timeoutMs: this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, logger },
+    );
     await consumer.run(this.runConfig());
   }
 

@@ -139,3 +139,22 @@ describe('ConsumerRunner: what kafkajs is handed back', () => {
     expect(h.seeks).toEqual([{ topic: TOPIC, partition: 2, offset: '2' }]);
   });
 });
+
+describe('ConsumerRunner.start', () => {
+  it('waits while the broker goes away between the connect and the subscription (a restart during an outage), instead of failing', async () => {
+    const { consumer } = stubConsumer();
+    let subscribes = 0;
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
+    consumer.subscribe = async () => {
+      subscribes += 1;
+      if (subscribes < 3) throw Object.assign(new Error('retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded', cause: refused });
+    };
+    const runner = new ConsumerRunner({
+      consumer, producer: {} as Producer, codec: jsonCodec, logger: pino({ level: 'silent' }),
+      instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },
+      service: 'test', groupId: 'g', bindings: [{ topic: TOPIC, type: {} as Type } as AnyTopicBinding], handler: async () => undefined,
+    });
+    await runner.start();
+    expect(subscribes).toBe(3);
+  });
+});
