@@ -6,16 +6,16 @@
  *   BENCH_EVENTS=20000 BENCH_REPEATS=1 BENCH_GROWTH=10000,20000 BENCH_SCALE_EVENTS=100000 node dist/bench/main.js   a quick check
  * The table judges every target of the performance issue (bench/targets.ts), "met" or "NOT MET".
  */
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { projectRoot } from '../services/kit/files';
 import type { SegmentChange, TriggerFired } from '../services/core/types';
 import { measureLatency, type LatencyFigure } from './latency';
 import { measureMemory, type MemoryFigure } from './memory';
 import { measureRenderBare, measureRenderOnly } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
-import { BenchRedisCluster } from './redis-cluster';
+import { PrivateRedis } from './redis-nodes';
 import { measureScaleOut, type ScaleOutRun } from './scale-out';
 import { SEGMENT_RULE_PREFIX } from '../services/core/segments/engine';
 import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyTargetName, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
@@ -156,7 +156,8 @@ async function main(): Promise<void> {
   progress(`run ${stack.run} on Node.js ${process.version}: ${settings.events.toLocaleString('en-US')} events x ${settings.repeats} repeats, ${settings.partitions} partitions, growth at ${settings.growth.join(' and ')}`);
   // The Node.js the figures were measured on, first in results.json and in the table's heading.
   const results: Record<string, unknown> = { node: process.version };
-  let cluster: BenchRedisCluster | undefined;
+  let cluster: PrivateRedis | undefined;
+  let clusterDir: string | undefined;
   try {
     const warm = await prepareInput(stack, 'warmup', settings.warmupEvents, settings.seed + 1000);
     const input = await prepareInput(stack, 'main', settings.events, settings.seed);
@@ -288,7 +289,8 @@ async function main(): Promise<void> {
     };
     for (const instances of settings.scaleInstances) await scaleOut(instances);
     if (settings.scaleCluster) {
-      cluster = new BenchRedisCluster(settings.clusterPorts);
+      clusterDir = mkdtempSync(join(tmpdir(), 'kairos-bench-cluster-'));
+      cluster = new PrivateRedis(clusterDir, settings.clusterPorts, true);
       progress(`starting a 3-master Redis Cluster on ${settings.clusterPorts.join(',')}`);
       await cluster.up();
       await scaleOut(Math.max(...settings.scaleInstances), cluster.env());
@@ -390,6 +392,7 @@ async function main(): Promise<void> {
     printTable(results);
   } finally {
     if (cluster) await cluster.down().catch(() => undefined);
+    if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
     progress('cleaning up topics and Redis keys');
     await stack.cleanup();
   }

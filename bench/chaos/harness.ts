@@ -39,6 +39,7 @@ import { loadTriggerRules } from '../../services/trigger/main';
 import { referenceTriggers } from '../../test/support/trigger-reference';
 import { hostileRecords, interleave, type HostileCategory, type HostileRecord } from './hostile';
 import { holdPrivatePorts } from './port-lock';
+import { PrivateRedis } from '../redis-nodes';
 
 const run = promisify(execFile);
 const ROOT = projectRoot();
@@ -175,62 +176,6 @@ class PrivateBroker {
   }
   async down(): Promise<void> {
     await run(join(ROOT, 'infra', 'stack.sh'), ['down'], { env: this.env() }).catch(() => undefined);
-  }
-}
-
-/** A private redis-server, or a 3-master Redis Cluster, started from redis-server. */
-class PrivateRedis {
-  readonly ports: number[];
-  private readonly nodes: ChildProcess[] = [];
-  constructor(private readonly dir: string, readonly cluster: boolean) {
-    this.ports = cluster ? [19301, 19302, 19303] : [19300];
-  }
-  env(): Record<string, string> {
-    return this.cluster
-      ? { REDIS_URL: `redis://127.0.0.1:${this.ports[0]}`, REDIS_CLUSTER_NODES: this.ports.map((p) => `127.0.0.1:${p}`).join(',') }
-      : { REDIS_URL: `redis://127.0.0.1:${this.ports[0]}` };
-  }
-  async up(): Promise<void> {
-    for (const port of this.ports) {
-      const answering = await run('redis-cli', ['-p', String(port), 'ping']).then(() => true, () => false);
-      if (answering) throw new Error(`chaos: something already answers on 127.0.0.1:${port}; stop it (a redis-server left by an earlier run?) and run again`);
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
-      if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`));
-      this.nodes.push(spawn('redis-server', args, { stdio: 'ignore' }));
-    }
-    await waitUntil('the Redis nodes to answer', async () => {
-      for (const port of this.ports) await run('redis-cli', ['-p', String(port), 'ping']);
-      return true;
-    }, 20_000);
-    if (this.cluster) {
-      await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
-      await waitUntil('the cluster to be ok', async () => (await run('redis-cli', ['-p', String(this.ports[0]), 'cluster', 'info'])).stdout.includes('cluster_state:ok'), 30_000);
-    }
-  }
-  /** The loss: every key of every node gone (FLUSHALL on each master). */
-  async flush(): Promise<void> {
-    for (const port of this.ports) await run('redis-cli', ['-p', String(port), 'flushall']);
-  }
-  async usedMemory(): Promise<number> {
-    let total = 0;
-    for (const port of this.ports) {
-      const { stdout } = await run('redis-cli', ['-p', String(port), 'info', 'memory']);
-      total += Number(/used_memory:(\d+)/.exec(stdout)?.[1] ?? 0);
-    }
-    return total;
-  }
-  /** Keys matching `pattern` over all nodes. */
-  async keyCount(pattern: string): Promise<number> {
-    let count = 0;
-    for (const port of this.ports) {
-      const { stdout } = await run('redis-cli', ['-p', String(port), '--scan', '--pattern', pattern], { maxBuffer: 64 * 1024 * 1024 });
-      count += stdout.split('\n').filter((l) => l !== '').length;
-    }
-    return count;
-  }
-  async down(): Promise<void> {
-    for (const node of this.nodes) node.kill('SIGTERM');
-    await Promise.all(this.nodes.map((node) => exitOf(node)));
   }
 }
 
@@ -457,7 +402,7 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
   };
 
   const broker = new PrivateBroker(options.dir);
-  const redis = new PrivateRedis(join(options.dir, 'redis'), profile.cluster);
+  const redis = new PrivateRedis(join(options.dir, 'redis'), profile.cluster ? [19301, 19302, 19303] : [19300], profile.cluster);
   const topics = {
     events: `${runId}.behavior.events`,
     profiles: `${runId}.customer.profiles`,
