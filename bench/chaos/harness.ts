@@ -1237,7 +1237,11 @@ export function memoryLimitMb(service: string): number {
  */
 export function ownLiveHeap(samples: ReadonlyArray<{ t: number; kb: number; pid: number }>, minLifeMs: number): { pid: number; lifeS: number; first: number; last: number } | null {
   const byPid = new Map<number, Array<{ t: number; kb: number }>>();
-  for (const sample of samples) byPid.set(sample.pid, [...(byPid.get(sample.pid) ?? []), sample]);
+  for (const sample of samples) {
+    const life = byPid.get(sample.pid) ?? [];
+    life.push(sample);
+    byPid.set(sample.pid, life);
+  }
   let longest: { pid: number; life: Array<{ t: number; kb: number }> } | null = null;
   for (const [pid, life] of byPid) {
     const span = (life.at(-1)?.t ?? 0) - (life[0]?.t ?? 0);
