@@ -99,6 +99,16 @@ export class RedisOutboxStore implements OutboxStore {
 
 // ---- pure parts ----------------------------------------------------------------------------
 
+/**
+ * The relay producers' retry: without end (a broker outage waits, up to 30 s between tries), and
+ * a first retry after 20 ms instead of kafkajs's 300. A partition's next transaction often starts
+ * while the broker still writes the markers of its last one, and AddPartitionsToTxn answers
+ * CONCURRENT_TRANSACTIONS until it has; kafkajs retries that like any error (kafkajs#304), so each
+ * back-to-back transaction waited about 300 ms. The Java producer retries it after 20 ms
+ * (KAFKA-5477). Measured (make bench's trigger figure, exactly_once): 17,600 -> 38,000 events/s.
+ */
+export const TRANSACTIONAL_RETRY = { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000, initialRetryTime: 20 } as const;
+
 /** The transactionalId of one input partition's relay: a new owner fences the old one by it. */
 export function transactionalIdOf(prefix: string, group: string, topic: string, partition: number): string {
   return `${prefix}-${group}-${topic}-${partition}`;
@@ -451,7 +461,7 @@ export class OutboxRelay {
       transactionTimeout: transactionTimeoutMs,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
-      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+      retry: TRANSACTIONAL_RETRY,
     });
     try {
       await producer.connect();
