@@ -95,6 +95,7 @@ function newestAtOrBefore(times: readonly number[], limit: number): number | nul
 /** Each group's newest `cap` times inside the horizon; empty groups go, then all but the MAX_GROUPS most recently active. */
 function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: number): Record<string, number[]> | undefined {
   const cutoff = now - plan.horizonMs;
+  if (nothingToPrune(groups, plan, cutoff)) return groups; // the common case, every event: no copy
   const kept: Array<[string, number[]]> = [];
   for (const [key, times] of Object.entries(groups)) {
     const inside = times.filter((time) => time >= cutoff).slice(-plan.cap);
@@ -107,6 +108,18 @@ function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: num
     kept.length = MAX_GROUPS;
   }
   return Object.fromEntries(kept);
+}
+
+/** Whether pruneGroups would keep every group and every time (times are ascending). */
+function nothingToPrune(groups: Record<string, number[]>, plan: GroupPlan, cutoff: number): boolean {
+  let count = 0;
+  for (const key in groups) {
+    if (!Object.hasOwn(groups, key)) continue;
+    const times = groups[key];
+    if (times.length === 0 || times.length > plan.cap || times[0] < cutoff) return false;
+    count += 1;
+  }
+  return count > 0 && count <= MAX_GROUPS;
 }
 
 function pruneAllGroups(groups: AggregateState['g'], plan: AggregatePlan, now: number): AggregateState['g'] {
