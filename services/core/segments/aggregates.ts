@@ -2,7 +2,7 @@
  * Updating and trimming aggregates. Everything is kept exact where a bounded size allows it
  * (timestamps: the newest threshold + 1), and approximated only for dense sums (bucket cap).
  */
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { eventFieldValue, type EventField } from '../definitions';
 import type { BehaviorEvent } from '../types';
 import { MAX_GROUPS, type AggregatePlan, type GroupPlan, type SegmentPlan, type SumPlan } from './plan';
@@ -53,7 +53,7 @@ export const MAX_GROUP_KEY_CHARS = 64;
 
 /** The key a group value is stored under (`__proto__` hashed too: assigned to an object, it would set its prototype). */
 export function groupKey(value: string): string {
-  return value.length <= MAX_GROUP_KEY_CHARS && value !== '__proto__' ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+  return value.length <= MAX_GROUP_KEY_CHARS && value !== '__proto__' ? value : `#${digestOf('sha256', value, 'base64url').slice(0, 22)}`;
 }
 
 /** Adds one matching event (at its clamped event time) to an aggregate. */

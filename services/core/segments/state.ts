@@ -12,7 +12,7 @@
  * from the trigger state's 0x82, so neither service mistakes the other's state for its own.
  * Other services read the segments and facts through membership-view.ts, which reads both.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 
@@ -188,7 +188,7 @@ function cloneAggregate(aggregate: AggregateState): AggregateState {
 
 /** 72 bits of SHA-256, base64url: collisions are negligible within a list of a few ids. */
 export function eventIdHash(eventId: string): string {
-  return createHash('sha256').update(eventId).digest('base64url').slice(0, 12);
+  return hash('sha256', eventId, 'base64url').slice(0, 12);
 }
 
 /** Remembers an applied event id, forgetting the oldest beyond RECENT_EVENT_IDS. */
