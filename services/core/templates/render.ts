@@ -35,9 +35,24 @@ export interface RenderedEmail {
   text: string;
 }
 
+/** Locales resolved so far (Intl.getCanonicalLocales costs about 3 µs), at most RESOLVED_LOCALES_MAX; a new one past that evicts the oldest. */
+const resolvedLocales = new Map<string, string>();
+const RESOLVED_LOCALES_MAX = 500;
+
 /** A locale Intl accepts, canonicalized; en-US when missing or invalid. */
 export function resolveLocale(locale: string | null | undefined): string {
-  if (typeof locale !== 'string' || locale.trim() === '') return 'en-US';
+  if (typeof locale !== 'string') return 'en-US';
+  let resolved = resolvedLocales.get(locale);
+  if (resolved === undefined) {
+    resolved = canonicalLocale(locale);
+    if (resolvedLocales.size >= RESOLVED_LOCALES_MAX) resolvedLocales.delete(resolvedLocales.keys().next().value as string);
+    resolvedLocales.set(locale, resolved);
+  }
+  return resolved;
+}
+
+function canonicalLocale(locale: string): string {
+  if (locale.trim() === '') return 'en-US';
   try {
     return Intl.getCanonicalLocales(locale.trim().replace(/_/g, '-'))[0] ?? 'en-US';
   } catch {
