@@ -85,7 +85,9 @@ const CONFIGURED = new Set(['offer', 'brand']);
 
 /** The view with every data string replaced by a marker (see values.ts). */
 function markedView(view: Record<string, unknown>, markers: ValueMarkers): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(view).map(([key, value]) => [key, CONFIGURED.has(key) ? value : markStrings(value, markers)]));
+  const marked: Record<string, unknown> = {};
+  for (const key of Object.keys(view)) marked[key] = CONFIGURED.has(key) ? view[key] : markStrings(view[key], markers);
+  return marked;
 }
 
 /** Text part: no trailing spaces, at most one blank line in a row. */

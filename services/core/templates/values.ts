@@ -13,6 +13,7 @@
  * leave alone.
  */
 import Handlebars from 'handlebars';
+import { setOwn } from './view';
 
 const OPEN = '\uE000';
 const CLOSE = '\uE001';
@@ -96,7 +97,9 @@ export function markStrings(value: unknown, markers: ValueMarkers): unknown {
   if (typeof value === 'string') return markers.mark(value);
   if (Array.isArray(value)) return value.map((item) => markStrings(item, markers));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, markStrings(item, markers)]));
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) setOwn(copy, key, markStrings((value as Record<string, unknown>)[key], markers));
+    return copy;
   }
   return value;
 }
