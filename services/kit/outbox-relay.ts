@@ -100,6 +100,16 @@ export class RedisOutboxStore implements OutboxStore {
 // ---- pure parts ----------------------------------------------------------------------------
 
 /**
+ * Outbox records per relay read and transaction. Each transaction costs about ten round trips
+ * to the broker whatever its size, and a partition's next one waits for the markers of its last
+ * (TRANSACTIONAL_RETRY), so a backlog goes in few large ones: 2,000 records of a few hundred
+ * bytes stay well under the broker's 1 MB batch limit per partition. Measured (the segmenter's
+ * bench figure, 18,000 outputs of 100,000 events): 500 a chunk 21,000-22,600 events/s, 2,000
+ * 23,600-32,500.
+ */
+export const RELAY_CHUNK = 2000;
+
+/**
  * The relay producers' retry: without end (a broker outage waits, up to 30 s between tries), and
  * a first retry after 20 ms instead of kafkajs's 300. A partition's next transaction often starts
  * while the broker still writes the markers of its last one, and AddPartitionsToTxn answers
@@ -253,7 +263,7 @@ export interface OutboxRelayOptions {
   metrics?: KairosMetrics;
   /** The consumer group generation: a new one (rebalance) re-initializes the partition's producer. */
   generation?: () => number;
-  /** How many outbox records one transaction carries. */
+  /** How many outbox records one read (and, exactly_once, one transaction) carries; RELAY_CHUNK by default. */
   batchSize?: number;
   /**
    * After its producer was fenced, a relay leaves the partition alone until the group generation
@@ -337,7 +347,7 @@ export class OutboxRelay {
   }
 
   private get batchSize(): number {
-    return this.options.batchSize ?? 500;
+    return this.options.batchSize ?? RELAY_CHUNK;
   }
 
   private async relayPlain(partition: number, guard: string | undefined): Promise<number> {
