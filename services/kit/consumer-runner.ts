@@ -175,6 +175,8 @@ export class ConsumerRunner {
   /** `topic:partition` -> the metadata of the last commit (kept by a commit past markers). */
   private readonly lastMetadata = new Map<string, string | null>();
   private readonly commitChains = new Map<string, Promise<void>>();
+  /** A commit's group-membership answer (a rebalance, an unknown member), for the next batch to hand kafkajs. */
+  private commitMembershipError: Error | null = null;
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.bindings = new Map(options.bindings.map((b) => [b.topic, b]));
@@ -284,6 +286,11 @@ export class ConsumerRunner {
         if (batch.isEmpty() || this.stopping) return;
         const isActive = () => isRunning() && !isStale() && !this.stopping;
         const work = (async () => {
+          const refused = this.commitMembershipError;
+          if (refused !== null) {
+            this.commitMembershipError = null;
+            throw refused; // an earlier commit's answer: kafkajs rejoins, and this batch comes again
+          }
           let outcome: BatchOutcome | void;
           try {
             outcome = await this.processBatch(batch, heartbeat, isActive);
@@ -300,8 +307,21 @@ export class ConsumerRunner {
           const again = outcome?.readAgainFrom;
           const upTo = again ?? nextOffset(batch.lastOffset());
           if (BigInt(upTo) > BigInt(batch.messages[0]?.offset ?? upTo)) resolveOffset((BigInt(upTo) - 1n).toString());
-          await this.commit(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null).catch((error: unknown) => {
-            throw membershipError(error) ?? error;
+          // The commit goes out now, but the next fetch does not wait for it: an OffsetCommit is a
+          // round trip to the group coordinator, about half of a small batch's time, and kafkajs
+          // fetches again only once every batch of the last fetch returned. Commits of a partition
+          // still land in order (inCommitOrder); one that fails (a rebalance) leaves the offset
+          // where the previous one put it, and what follows it is read again and dropped by the
+          // state's fence; a group-membership answer is handed to kafkajs by the next batch, so it
+          // rejoins. stop() waits for every commit. Outputs were relayed before this point, so a
+          // committed offset never runs ahead of what reached Kafka (state rebuild relies on it).
+          void this.commit(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null).catch((error: unknown) => {
+            const membership = membershipError(error);
+            if (membership !== null) this.commitMembershipError = membership;
+            this.options.logger.warn(
+              { topic: batch.topic, partition: batch.partition, offset: upTo, err: membership ?? error },
+              'offset commit failed; a later batch commits past it, or the records are read again and dropped by the state fence',
+            );
           });
           if (again !== undefined) {
             this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
@@ -319,12 +339,13 @@ export class ConsumerRunner {
     };
   }
 
-  /** Finishes the running batch, commits it and leaves the group. */
+  /** Finishes the running batch, waits for its commits and leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
     // kafkajs may leave the group while a batch is still being handled, and a commit after
     // leaving is refused; so the batches in flight finish and commit first.
     await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.commitChains.values()]);
     await this.options.consumer.disconnect();
   }
 

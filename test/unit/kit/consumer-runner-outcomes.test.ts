@@ -65,6 +65,22 @@ describe('ConsumerRunner: batch outcomes', () => {
     expect(h.commits).toEqual([expect.objectContaining({ offset: '2', metadata: 'kairos-state:abc' })]);
   });
 
+  it('returns to kafkajs (which then fetches again) without waiting for the commit; stop() waits for it before leaving the group', async () => {
+    let land: () => void = () => undefined;
+    const events: string[] = [];
+    const h = await harness(async () => undefined, () => new Promise<void>((resolve) => (land = () => (events.push('committed'), resolve()))));
+    await h.batch(['{}']);
+    events.push('batch returned');
+    const consumer = (h.runner as unknown as { options: { consumer: { disconnect: () => Promise<void> } } }).options.consumer;
+    consumer.disconnect = async () => void events.push('disconnected');
+    const stopped = h.runner.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['batch returned']);
+    land();
+    await stopped;
+    expect(events).toEqual(['batch returned', 'committed', 'disconnected']);
+  });
+
   it('pauses a partition whose state does not match its log, commits nothing and reports it as stopped', async () => {
     const h = await harness(async () => {
       throw new StateLogMismatchError(TOPIC, 2, 'the topic was recreated');
@@ -116,7 +132,7 @@ describe('isRetriable', () => {
 });
 
 describe('ConsumerRunner: what kafkajs is handed back', () => {
-  it('hands kafkajs a group-membership answer as it is, from the handler or the commit, so it rejoins instead of stopping', async () => {
+  it('hands kafkajs a group-membership answer as it is, from the handler or (with the next batch) the commit, so it rejoins instead of stopping', async () => {
     // After a broker outage longer than the session: the coordinator no longer knows the member.
     const unknownMember = Object.assign(new Error('The coordinator is not aware of this member'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_MEMBER_ID', retriable: false });
     const inHandler = await harness(async () => {
@@ -127,7 +143,11 @@ describe('ConsumerRunner: what kafkajs is handed back', () => {
     const inCommit = await harness(async () => undefined, async () => {
       throw rebalancing;
     });
+    // The batch returns without waiting for its commit; the commit's answer comes with the next batch, once.
+    await inCommit.batch(['{}']);
+    await new Promise((resolve) => setImmediate(resolve)); // the commit (promise callbacks only) has failed by then
     await expect(inCommit.batch(['{}'])).rejects.toBe(rebalancing);
+    await expect(inCommit.batch(['{}'])).resolves.toBeUndefined();
     expect(membershipError(new Error('plain'))).toBeNull();
   });
 
