@@ -1,21 +1,19 @@
 /**
  * Event-to-trigger latency at a fixed offered rate: the segmenter and the trigger service run
- * live (real clock) while probes are produced at `rate` events/s. Each probe is a fresh
+ * live (real clock), each in a Node process of its own as deployed (bench/service-instance.ts),
+ * while this process produces probes at `rate` events/s and tails the triggers topic. Each probe is a fresh
  * customer's four views of one product; the fourth fires high_interest at once. Latency is from
  * just before the fourth view is handed to the producer until a tail consumer of the triggers
  * topic receives the trigger (so it includes produce acks, the services' fetch, state apply,
  * outbox relay with acks=all, and the tail consumer's fetch).
  */
 import type { Consumer } from 'kafkajs';
-import { loadConfig } from '../services/kit/config';
-import type { RunningService } from '../services/kit/partition-service';
-import { segmenterShape, startSegmenter } from '../services/segmenter/main';
-import { startTrigger, triggerShape } from '../services/trigger/main';
 import type { TriggerFired } from '../services/core/types';
+import { ForkedInstances } from './instances';
 import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
 import { highInterestProbe } from './traffic';
 import type { Input } from './input';
-import { serviceEnv, silentLogger } from './throughput';
+import { serviceEnv } from './throughput';
 
 export interface LatencyFigure {
   /** OUTPUT_GUARANTEE of both services in this measurement. */
@@ -48,15 +46,16 @@ export async function measureLatency(
   const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
   const env = (part: string) => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
-  const services: RunningService[] = [
-    await startSegmenter(loadConfig(segmenterShape, env('segmenter')), { logger: silentLogger }),
-    await startTrigger(loadConfig(triggerShape, env('trigger')), { logger: silentLogger }),
-  ];
+  const services = new ForkedInstances(`latency ${name}`);
+  for (const service of ['segmenter', 'trigger'] as const) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
   const sentAt = new Map<string, number>();
   const arrivals: Array<{ cause: string; arrivedAt: number; createdAt: number }> = [];
   const tail: Consumer = kafka.consumer({ groupId: `${stack.run}-latency-tail-${shortId()}` });
   try {
-    await waitUntil('the services to join their groups', () => services.every((s) => s.runner.isReady()), 60_000, 5);
+    await waitUntil('the services to join their groups', () => {
+      services.alive();
+      return services.statuses.every((s) => s.ready);
+    }, 60_000, 5);
     let tailJoined = false;
     tail.on(tail.events.GROUP_JOIN, () => (tailJoined = true));
     await tail.connect();
@@ -134,6 +133,6 @@ export async function measureLatency(
     };
   } finally {
     await tail.disconnect().catch(() => undefined);
-    for (const service of services) await service.stop();
+    await services.stop();
   }
 }

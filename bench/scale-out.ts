@@ -1,9 +1,9 @@
 /**
  * Scale-out: the trigger service alone with N instances in one consumer group, each instance a
- * separate Node process (bench/trigger-instance.ts, forked), over the shared input topic with a
+ * separate Node process (bench/service-instance.ts, forked), over the shared input topic with a
  * fresh group, output topics and Redis prefix per measurement, the same frozen clock.
  *
- * Instances join one by one, so each holds the input (paused, see trigger-instance.ts) until
+ * Instances join one by one, so each holds the input (paused, see service-instance.ts) until
  * every instance is a member and the instances together own every input partition exactly once
  * (the group's final assignment). Then all are released at once and the timed window opens; it
  * closes when the group's committed offsets reach the end of every partition (the trigger
@@ -12,12 +12,11 @@
  * window opened (0 unless the gate leaked). The triggers of every measurement are read back and
  * counted per rule, so a faster figure cannot come from firing less.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import type { TriggerFired } from '../services/core/types';
 import { BenchStack, readTopic, waitUntil, withAdmin } from './stack';
 import type { Input } from './input';
-import type { InstanceSpec, InstanceStatus } from './trigger-instance';
+import { ForkedInstances } from './instances';
+import type { InstanceSpec } from './service-instance';
 import { serviceEnv } from './throughput';
 import { countBy } from './targets';
 
@@ -50,27 +49,13 @@ export async function measureScaleOut(
   const out = await stack.createOutputs(options.name, input.partitions);
   const group = `${stack.run}-${options.name}-trigger`;
   const env = { ...serviceEnv(input, out, prefix, group), ...(options.redisEnv ?? {}) };
-  const spec: InstanceSpec = { env, clock: input.clock, topic: input.events };
-  const statuses: InstanceStatus[] = [];
-  const children: ChildProcess[] = [];
-  const exited: string[] = [];
+  const spec: InstanceSpec = { service: 'trigger', env, clock: input.clock, topic: input.events, gate: true };
+  const instances = new ForkedInstances(`scale-out ${options.name}`);
+  const { statuses } = instances;
+  const alive = () => instances.alive();
   const forkedAt = Date.now();
   try {
-    for (let i = 0; i < options.instances; i += 1) {
-      statuses.push({ type: 'status', ready: false, owned: 0, processed: 0 });
-      const child = fork(join(__dirname, 'trigger-instance.js'), [], {
-        env: { ...process.env, BENCH_INSTANCE: JSON.stringify(spec) },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      child.on('message', (message: InstanceStatus) => {
-        if (message?.type === 'status') statuses[i] = message;
-      });
-      child.on('exit', (code, signal) => exited.push(`instance ${i + 1} exited (${signal ?? code})`));
-      children.push(child);
-    }
-    const alive = () => {
-      if (exited.length > 0) throw new Error(`bench: scale-out ${options.name}: ${exited.join(', ')}`);
-    };
+    for (let i = 0; i < options.instances; i += 1) instances.fork(spec);
     // Every instance a member, and together owning each partition once: the final assignment.
     await waitUntil(
       'every instance to join and own its share of the partitions',
@@ -83,7 +68,7 @@ export async function measureScaleOut(
     );
     const before = await committedSum(group, input.events);
     const openedAt = Date.now();
-    for (const child of children) child.send({ type: 'go' });
+    instances.send({ type: 'go' });
     // Every record processed at least once is necessary before everything can be committed.
     await waitUntil('the instances to process every event', () => {
       alive();
@@ -108,24 +93,7 @@ export async function measureScaleOut(
       triggers_by_rule: countBy(triggers, (t) => t.rule),
     };
   } finally {
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(() => {
-              child.kill('SIGKILL');
-              resolve();
-            }, 30_000);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            if (child.connected) child.send({ type: 'stop' });
-            else child.kill('SIGTERM');
-          }),
-      ),
-    );
+    await instances.stop();
     if (options.redisEnv === undefined) await stack.deleteKeys(prefix);
   }
 }

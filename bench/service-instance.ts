@@ -1,11 +1,14 @@
 /**
- * One trigger service instance of the scale-out figure (bench/scale-out.ts forks one Node
- * process per instance, so instances can use both cores). The parent passes the service's
- * environment and the frozen clock in BENCH_INSTANCE (JSON). The instance reports over IPC
- * every 10 ms: whether it is a group member, how many input partitions it owns and how many
+ * One service instance in a Node process of its own, as deployed: the trigger service instances
+ * of the scale-out figure (bench/scale-out.ts, so instances can use both cores) and the
+ * segmenter and trigger service of the latency figure (bench/latency.ts, so neither shares an
+ * event loop with the other or with the bench's producer and tail consumer). The parent forks
+ * it with ForkedInstances (bench/instances.ts) and passes the service, its environment and the
+ * clock (frozen at a time, or the real one) in BENCH_INSTANCE (JSON). The instance reports over
+ * IPC every 10 ms: whether it is a group member, how many input partitions it owns and how many
  * records it processed; it stops gracefully on {type: 'stop'}.
  *
- * The input is held until {type: 'go'}: instances join one after the other (an existing member
+ * With `gate`, the input is held until {type: 'go'}: instances join one after the other (an existing member
  * learns of a rebalance at its next heartbeat, every KAFKA_SESSION_TIMEOUT / 3), and without a
  * gate the first instance would process much of the input alone before the others own their
  * partitions. The gate pauses the input topic on the service's own kafkajs consumer at every
@@ -15,13 +18,18 @@
 import { Kafka, type Consumer, type ConsumerConfig } from 'kafkajs';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
+import { segmenterShape, startSegmenter } from '../services/segmenter/main';
 import { startTrigger, triggerShape } from '../services/trigger/main';
 import { silentLogger } from './throughput';
 
 export interface InstanceSpec {
+  service: 'segmenter' | 'trigger';
   env: Record<string, string>;
-  clock: number;
+  /** The service clock, frozen at this time (ms); null: the real clock. */
+  clock: number | null;
   topic: string;
+  /** Hold the input at every group join until {type: 'go'}. */
+  gate: boolean;
 }
 
 export interface InstanceStatus {
@@ -38,8 +46,8 @@ async function processed(service: RunningService, topic: string): Promise<number
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.BENCH_INSTANCE ?? 'null') as InstanceSpec | null;
-  if (spec === null || typeof process.send !== 'function') throw new Error('bench: trigger-instance runs only forked by bench/scale-out.ts');
-  let go = false;
+  if (spec === null || typeof process.send !== 'function') throw new Error('bench: service-instance runs only forked by the bench (bench/instances.ts)');
+  let go = !spec.gate;
   let gated: Consumer | undefined;
   const createConsumer = Kafka.prototype.consumer;
   Kafka.prototype.consumer = function (this: Kafka, config: ConsumerConfig): Consumer {
@@ -52,7 +60,12 @@ async function main(): Promise<void> {
     }
     return consumer;
   };
-  const service = await startTrigger(loadConfig(triggerShape, spec.env), { clock: () => spec.clock, logger: silentLogger });
+  const frozen = spec.clock;
+  const overrides = { logger: silentLogger, ...(frozen === null ? {} : { clock: () => frozen }) };
+  const service =
+    spec.service === 'segmenter'
+      ? await startSegmenter(loadConfig(segmenterShape, spec.env), overrides)
+      : await startTrigger(loadConfig(triggerShape, spec.env), overrides);
   let stopping = false;
   const report = async () => {
     if (stopping) return;
@@ -77,19 +90,19 @@ async function main(): Promise<void> {
     service.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error('bench trigger instance: stop failed:', error);
+        console.error(`bench ${spec.service} instance: stop failed:`, error);
         process.exit(1);
       },
     );
   });
   process.on('disconnect', () => process.exit(1));
   void service.fatal.then((error) => {
-    console.error('bench trigger instance: fatal:', error);
+    console.error(`bench ${spec.service} instance: fatal:`, error);
     process.exit(1);
   });
 }
 
 main().catch((error: unknown) => {
-  console.error('bench trigger instance failed:', error);
+  console.error('bench service instance failed:', error);
   process.exit(1);
 });
