@@ -1,0 +1,153 @@
+/**
+ * The Kafka Streams comparison figure (issue 16): the trigger service's two shipped rules as a
+ * JVM Kafka Streams 4.1 app (bench/streams/: Processor API, RocksDB stores, 2 stream threads),
+ * run with `java -jar` on the bench's input topic, once per processing.guarantee. Its triggers
+ * are read back and compared with the trigger service's (same ids, same fields).
+ *
+ * The timed window opens when the app is processing: the earlier of its "RUNNING" line (every
+ * stream thread has its tasks) and its first record; the JVM's start-up, the topology's
+ * construction and the group's first rebalance are before it. It closes when the app's consumer
+ * group (application.id) has committed the end of every input partition: by then every record
+ * is processed, and every trigger is written (at_least_once: Streams flushes its producer before
+ * committing offsets; exactly_once_v2: the outputs are in the offsets' transaction), including
+ * the timers due by the frozen clock, which the app fires when a partition's last record is
+ * processed. The app's "CAUGHT_UP" line (every partition processed up to its end, before that
+ * commit) gives a second figure (`processed_eps`), closer to how the Kairos figures end.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../services/kit/files';
+import { readSchema, valueSubject } from '../services/kit/codec';
+import type { TriggerFired } from '../services/core/types';
+import { BROKERS, readTopic, waitUntil, withAdmin, type BenchStack } from './stack';
+import type { Input } from './input';
+import { compareTriggers, type TriggerComparison } from './trigger-compare';
+
+export type StreamsGuarantee = 'at_least_once' | 'exactly_once_v2';
+
+export interface StreamsRun {
+  guarantee: StreamsGuarantee;
+  threads: number;
+  eps: number;
+  seconds: number;
+  records: number;
+  /** From the app's start to its RUNNING line (JVM, topology, first rebalance): not timed. */
+  startup_seconds: number;
+  /** Records / (window open -> CAUGHT_UP): processed, before the last commit. */
+  processed_eps: number | null;
+  triggers_by_rule: Record<string, number>;
+  comparison: TriggerComparison;
+}
+
+/** Builds (once per source change) and returns the app's jar (infra/streams-jar.sh). */
+export function streamsJar(): string {
+  return execFileSync(join(projectRoot(), 'infra', 'streams-jar.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+/** Runs the app once over `input` and compares its triggers with `reference` (the trigger service's). */
+export async function measureStreams(
+  stack: BenchStack,
+  input: Input,
+  options: { jar: string; guarantee: StreamsGuarantee; name: string; reference: readonly TriggerFired[]; threads?: number; logFile?: string },
+): Promise<StreamsRun> {
+  const threads = options.threads ?? 2;
+  const out = await stack.createOutputs(options.name, input.partitions);
+  const schemaId = await stack.codec.register(valueSubject(out.triggers), readSchema('TriggerFired'));
+  const applicationId = `${stack.run}.${options.name}`;
+  const stateDir = mkdtempSync(join(tmpdir(), 'kairos-bench-streams-'));
+  const ends = await withAdmin((admin) => admin.fetchTopicOffsets(input.events));
+  const args = [
+    '-jar', options.jar,
+    '--bootstrap', BROKERS.join(','),
+    '--input', input.events,
+    '--output', out.triggers,
+    '--application-id', applicationId,
+    '--state-dir', stateDir,
+    '--guarantee', options.guarantee,
+    '--threads', String(threads),
+    '--now', String(input.clock),
+    '--schemas', join(projectRoot(), 'schemas'),
+    '--trigger-schema-id', String(schemaId),
+  ];
+  const lines: Record<string, number> = {};
+  const errors: string[] = [];
+  let stderr = '';
+  let child: ChildProcess | undefined;
+  let exited = false;
+  try {
+    const spawnedAt = Date.now();
+    child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.on('exit', () => (exited = true));
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const [word, at] = line.split(' ');
+      if (word === 'ERROR') errors.push(line);
+      else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) lines[word] = Number(at);
+    });
+    const failed = () => errors.length > 0 || exited;
+    const fail = (what: string) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`);
+    await waitUntil('the Kafka Streams app to run and read its first record', () => failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 180_000, 5);
+    if (failed()) throw fail('failed to start');
+    const openedAt = Math.min(lines.RUNNING!, lines.FIRST_RECORD!);
+    let endedAt = 0;
+    await waitUntil(
+      "the Kafka Streams app's group to commit the end of every partition",
+      async () => {
+        if (failed()) return true;
+        const [committed] = await withAdmin((admin) => admin.fetchOffsets({ groupId: applicationId, topics: [input.events] }));
+        const done = ends.every((end) => {
+          const c = committed?.partitions.find((p) => p.partition === end.partition);
+          return Number(end.high) === 0 || (c !== undefined && Number(c.offset) >= Number(end.high));
+        });
+        if (done) endedAt = Date.now();
+        return done;
+      },
+      1_800_000,
+      20,
+    );
+    if (failed()) throw fail('failed while processing');
+    const seconds = (endedAt - openedAt) / 1000;
+    const caughtUp = lines.CAUGHT_UP;
+    const triggers = await readTopic<TriggerFired>(stack.codec, out.triggers, 'TriggerFired');
+    const comparison = compareTriggers(options.reference, triggers);
+    return {
+      guarantee: options.guarantee,
+      threads,
+      eps: Math.round(input.count / seconds),
+      seconds: Number(seconds.toFixed(3)),
+      records: input.count,
+      startup_seconds: Number(((lines.RUNNING! - spawnedAt) / 1000).toFixed(3)),
+      processed_eps: caughtUp === undefined || caughtUp <= openedAt ? null : Math.round(input.count / ((caughtUp - openedAt) / 1000)),
+      triggers_by_rule: comparison.actual_by_rule,
+      comparison,
+    };
+  } finally {
+    await stop(child, () => exited);
+    await deleteStreamsApp(applicationId);
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+/** SIGTERM (the app closes its KafkaStreams), SIGKILL after 40 s. */
+async function stop(child: ChildProcess | undefined, exited: () => boolean): Promise<void> {
+  if (child === undefined || exited()) return;
+  child.kill('SIGTERM');
+  try {
+    await waitUntil('the Kafka Streams app to stop', exited, 40_000, 50);
+  } catch {
+    child.kill('SIGKILL');
+    await waitUntil('the Kafka Streams app to be killed', exited, 10_000, 50).catch(() => undefined);
+  }
+}
+
+/** Deletes what Kafka Streams created for an application id: its internal topics and its group. */
+export async function deleteStreamsApp(applicationId: string): Promise<void> {
+  await withAdmin(async (admin) => {
+    const internal = (await admin.listTopics()).filter((topic) => topic.startsWith(`${applicationId}-`));
+    if (internal.length > 0) await admin.deleteTopics({ topics: internal });
+    await admin.deleteGroups([applicationId]).catch(() => undefined);
+  }).catch(() => undefined);
+}

@@ -1,0 +1,69 @@
+package io.kairos.bench.streams;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/** Counters shared by the tasks, the input's log ends (read by Main's watcher), printed as lines on stdout. */
+final class Progress {
+  private static final AtomicLong FIRST_RECORD_AT = new AtomicLong();
+  private static final LongAdder PROCESSED = new LongAdder();
+  private static final LongAdder TRIGGERS = new LongAdder();
+  private static final LongAdder DEAD = new LongAdder();
+  private static final Map<Integer, Long> END_OFFSETS = new ConcurrentHashMap<>();
+  /** Partitions whose records up to the log end read at start-up are processed. */
+  private static final Map<Integer, Boolean> CAUGHT_UP = new ConcurrentHashMap<>();
+  private static final AtomicLong CAUGHT_UP_AT = new AtomicLong();
+  private static volatile int partitions = -1;
+
+  private Progress() {}
+
+  static void firstRecord() {
+    if (FIRST_RECORD_AT.get() == 0 && FIRST_RECORD_AT.compareAndSet(0, System.currentTimeMillis())) {
+      System.out.println("FIRST_RECORD " + FIRST_RECORD_AT.get());
+    }
+  }
+
+  static void processed() {
+    PROCESSED.increment();
+  }
+
+  static void triggered() {
+    TRIGGERS.increment();
+  }
+
+  static void deadLettered() {
+    DEAD.increment();
+  }
+
+  static Long endOffset(int partition) {
+    return END_OFFSETS.get(partition);
+  }
+
+  static void setEndOffset(int partition, long end) {
+    END_OFFSETS.put(partition, end);
+  }
+
+  /** The input's partition count and their log ends at start-up; a partition with no record is caught up already. */
+  static void startEnds(Map<Integer, Long> ends) {
+    END_OFFSETS.putAll(ends);
+    ends.forEach((partition, end) -> {
+      if (end == 0) CAUGHT_UP.put(partition, true);
+    });
+    partitions = ends.size();
+  }
+
+  /** Called by a task after each record: prints "CAUGHT_UP <ms>" once every partition reached its start-up log end. */
+  static void offsetProcessed(int partition, long offset, Long end) {
+    if (end == null || offset + 1 < end || CAUGHT_UP.containsKey(partition)) return;
+    CAUGHT_UP.put(partition, true);
+    if (CAUGHT_UP.size() == partitions && CAUGHT_UP_AT.compareAndSet(0, System.currentTimeMillis())) {
+      System.out.println("CAUGHT_UP " + CAUGHT_UP_AT.get() + " " + summary());
+    }
+  }
+
+  static String summary() {
+    return "processed=" + PROCESSED.sum() + " triggers=" + TRIGGERS.sum() + " dead_lettered=" + DEAD.sum();
+  }
+}
