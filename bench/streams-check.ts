@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     await stack.deleteKeys(kairos.prefix);
     log(`trigger alone: ${kairos.eps} events/s (${kairos.seconds} s); ${reference.length} triggers`);
     for (const guarantee of guarantees) {
-      const run = await measureStreams(stack, input, { jar, guarantee, threads, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}`, reference });
+      const run = await measureStreams(stack, input, { jar, guarantee, threads, commitIntervalMs: process.env.BENCH_STREAMS_COMMIT_MS ? Number(process.env.BENCH_STREAMS_COMMIT_MS) : undefined, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}`, reference });
       const c = run.comparison;
       log(
         `Kafka Streams ${guarantee}: ${run.eps} events/s (${run.seconds} s; start-up ${run.startup_seconds} s untimed; processed ${run.processed_eps ?? 'n/a'} events/s); ` +

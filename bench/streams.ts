@@ -51,7 +51,7 @@ export function streamsJar(): string {
 export async function measureStreams(
   stack: BenchStack,
   input: Input,
-  options: { jar: string; guarantee: StreamsGuarantee; name: string; reference: readonly TriggerFired[]; threads?: number; logFile?: string },
+  options: { jar: string; guarantee: StreamsGuarantee; name: string; reference: readonly TriggerFired[]; threads?: number; commitIntervalMs?: number },
 ): Promise<StreamsRun> {
   const threads = options.threads ?? 2;
   const out = await stack.createOutputs(options.name, input.partitions);
@@ -71,6 +71,7 @@ export async function measureStreams(
     '--now', String(input.clock),
     '--schemas', join(projectRoot(), 'schemas'),
     '--trigger-schema-id', String(schemaId),
+    ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
   ];
   const lines: Record<string, number> = {};
   const errors: string[] = [];

@@ -24,7 +24,7 @@ import org.apache.kafka.streams.state.Stores;
  *   java -jar kairos-streams-bench.jar --bootstrap 127.0.0.1:9092 --input <events topic>
  *     --output <triggers topic> --application-id <id> --state-dir <dir> --now <epoch ms>
  *     --schemas <dir of *.avsc> --trigger-schema-id <id> [--guarantee at_least_once|exactly_once_v2]
- *     [--threads 2] [--commit-interval-ms 100]
+ *     [--threads 2] [--commit-interval-ms <Streams' default>]
  *
  * Stdout, one line each: "READY <ms>" (topology built, log ends read, start() called),
  * "RUNNING <ms>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
@@ -59,7 +59,7 @@ public final class Main {
     p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.threads);
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.guarantee);
     p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir);
-    p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, s.commitIntervalMs);
+    if (s.commitIntervalMs != null) p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, s.commitIntervalMs);
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
 

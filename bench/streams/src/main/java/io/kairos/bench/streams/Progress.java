@@ -14,6 +14,7 @@ final class Progress {
   private static final Map<Integer, Long> END_OFFSETS = new ConcurrentHashMap<>();
   /** Partitions whose records up to the log end read at start-up are processed. */
   private static final Map<Integer, Boolean> CAUGHT_UP = new ConcurrentHashMap<>();
+  private static final Map<Integer, Long> START_ENDS = new ConcurrentHashMap<>();
   private static final AtomicLong CAUGHT_UP_AT = new AtomicLong();
   private static volatile int partitions = -1;
 
@@ -48,19 +49,25 @@ final class Progress {
   /** The input's partition count and their log ends at start-up; a partition with no record is caught up already. */
   static void startEnds(Map<Integer, Long> ends) {
     END_OFFSETS.putAll(ends);
+    START_ENDS.putAll(ends);
     ends.forEach((partition, end) -> {
       if (end == 0) CAUGHT_UP.put(partition, true);
     });
     partitions = ends.size();
   }
 
-  /** Called by a task after each record: prints "CAUGHT_UP <ms>" once every partition reached its start-up log end. */
-  static void offsetProcessed(int partition, long offset, Long end) {
-    if (end == null || offset + 1 < end || CAUGHT_UP.containsKey(partition)) return;
+  /**
+   * Called by a task after each record; true once, when the partition reached the log end read
+   * at start-up. Prints "CAUGHT_UP <ms>" once every partition has.
+   */
+  static boolean offsetProcessed(int partition, long offset) {
+    Long end = START_ENDS.get(partition);
+    if (end == null || offset + 1 < end || CAUGHT_UP.containsKey(partition)) return false;
     CAUGHT_UP.put(partition, true);
     if (CAUGHT_UP.size() == partitions && CAUGHT_UP_AT.compareAndSet(0, System.currentTimeMillis())) {
       System.out.println("CAUGHT_UP " + CAUGHT_UP_AT.get() + " " + summary());
     }
+    return true;
   }
 
   static String summary() {

@@ -18,7 +18,8 @@ final class Settings {
   int triggerSchemaId;
   long maxClockSkewMs = 5 * 60_000L;
   long tickMs = 1000;
-  long commitIntervalMs = 100;
+  /** null: Kafka Streams' default (30 s at_least_once, 100 ms exactly_once_v2). */
+  Long commitIntervalMs;
 
   static Settings parse(String[] args) {
     Map<String, String> a = new HashMap<>();
@@ -40,7 +41,7 @@ final class Settings {
     s.now = Long.parseLong(need(a, "now"));
     s.schemas = Path.of(need(a, "schemas"));
     s.triggerSchemaId = Integer.parseInt(need(a, "trigger-schema-id"));
-    s.commitIntervalMs = Long.parseLong(a.getOrDefault("commit-interval-ms", "100"));
+    if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = Long.parseLong(a.get("commit-interval-ms"));
     return s;
   }
 

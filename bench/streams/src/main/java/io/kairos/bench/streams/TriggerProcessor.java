@@ -118,7 +118,7 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
     long dueBy = dueBy();
     if (dueBy != Long.MIN_VALUE && dueBy >= nextDue) fireIndexed(dueBy, record.timestamp());
     Progress.processed();
-    Progress.offsetProcessed(partition, lastOffset, Progress.endOffset(partition));
+    if (Progress.offsetProcessed(partition, lastOffset)) context.commit(); // read to its end: commit now, not at the next interval
   }
 
   /** The time up to which timers are due; MIN when none. */
@@ -129,12 +129,25 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
     return streamTime;
   }
 
-  /** Fires every indexed timer due by `dueBy` (each customer's state read and written back). */
+  /**
+   * Fires every indexed timer due by `dueBy` (each customer's state read and written back); one
+   * iterator finds them and the next due time after them.
+   */
   private void fireIndexed(long dueBy, long timestamp) {
     List<Bytes> due = new ArrayList<>();
-    try (KeyValueIterator<Bytes, byte[]> it = timers.range(timerKey(Long.MIN_VALUE + 1, ""), Bytes.wrap(dueBound(dueBy)))) {
-      while (it.hasNext()) due.add(it.next().key);
+    long next = Long.MAX_VALUE;
+    try (KeyValueIterator<Bytes, byte[]> it = timers.all()) {
+      while (it.hasNext()) {
+        Bytes key = it.next().key;
+        long dueAt = dueAtOf(key);
+        if (dueAt > dueBy) {
+          next = dueAt;
+          break;
+        }
+        due.add(key);
+      }
     }
+    nextDue = next;
     for (Bytes k : due) {
       timers.delete(k);
       String customer = new String(k.get(), 8, k.get().length - 8, StandardCharsets.UTF_8);
@@ -147,11 +160,13 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
         forward(t, timestamp);
       } else if (state.pending != null) {
         timers.put(timerKey(state.pending.dueAt, customer), NO_VALUE); // moved since: keep its current time
+        nextDue = Math.min(nextDue, state.pending.dueAt);
       }
     }
-    try (KeyValueIterator<Bytes, byte[]> it = timers.all()) {
-      nextDue = it.hasNext() ? ByteBuffer.wrap(it.next().key.get()).getLong() ^ Long.MIN_VALUE : Long.MAX_VALUE;
-    }
+  }
+
+  private static long dueAtOf(Bytes key) {
+    return ByteBuffer.wrap(key.get(), 0, 8).getLong() ^ Long.MIN_VALUE;
   }
 
   private void forward(Trigger t, long timestamp) {
@@ -168,8 +183,4 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
     return Bytes.wrap(b.array());
   }
 
-  /** The first key after every timer due at or before `dueBy`. */
-  private static byte[] dueBound(long dueBy) {
-    return ByteBuffer.allocate(8).putLong((dueBy + 1) ^ Long.MIN_VALUE).array();
-  }
 }
