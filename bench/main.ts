@@ -17,7 +17,7 @@ import { measureRenderBare, measureRenderOnly } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
 import { PrivateRedis } from './redis-nodes';
 import { measureScaleOut, type ScaleOutRun } from './scale-out';
-import { measureStreams, streamsJar, type StreamsGuarantee, type StreamsRun } from './streams';
+import { deleteStreamsLeftovers, measureStreams, streamsJar, type StreamsGuarantee, type StreamsRun } from './streams';
 import { SEGMENT_RULE_PREFIX } from '../services/core/segments/engine';
 import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyTargetName, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
 import { measureRelay } from './relay';
@@ -62,6 +62,8 @@ const settings = {
   streams: (process.env.BENCH_STREAMS ?? '1').trim() !== '0',
   streamsRepeats: intEnv('BENCH_STREAMS_REPEATS', 1),
   streamsThreads: intEnv('BENCH_STREAMS_THREADS', 2),
+  /** 1: the app first runs over the warm-up topic in the same JVM, untimed (0: a cold JVM). */
+  streamsWarmup: (process.env.BENCH_STREAMS_WARMUP ?? '1').trim() !== '0',
   /** Unset: Kafka Streams' default commit.interval.ms (30 s at_least_once, 100 ms exactly_once_v2). */
   streamsCommitMs: process.env.BENCH_STREAMS_COMMIT_MS ? intEnv('BENCH_STREAMS_COMMIT_MS', 1) : undefined,
   streamsGuarantees: streamsGuaranteeList(process.env.BENCH_STREAMS_GUARANTEES),
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
       for (const guarantee of settings.streamsGuarantees) {
         const label = `Kafka Streams ${guarantee}`;
         streamsFigures[guarantee] = await repeated(label, settings.streamsRepeats, async (i) => {
-          const run = await measureStreams(stack, input, { jar, guarantee, threads: settings.streamsThreads, commitIntervalMs: settings.streamsCommitMs, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}-${i}`, reference });
+          const run = await measureStreams(stack, input, { jar, guarantee, threads: settings.streamsThreads, commitIntervalMs: settings.streamsCommitMs, warmup: settings.streamsWarmup ? warm : undefined, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}-${i}`, reference });
           streamsRuns.push(run);
           const c = run.comparison;
           progress(
@@ -432,6 +434,7 @@ async function main(): Promise<void> {
               app: 'bench/streams (Kafka Streams 4.1.1, Processor API, RocksDB stores with caching, changelogs on)',
               commit_interval_ms: settings.streamsCommitMs ?? "Kafka Streams' default (30000 at_least_once, 100 exactly_once_v2); each task requests a commit when it has read its partition to the end",
               threads: settings.streamsThreads,
+              warmup: settings.streamsWarmup ? 'the warm-up topic first, in the same JVM, untimed' : 'none: a cold JVM',
               repeats: settings.streamsRepeats,
               window: "from the earlier of the app's RUNNING state and its first record to its group committing the end of every input partition",
               same_triggers_as_trigger_alone: streamsSame,
@@ -458,6 +461,8 @@ async function main(): Promise<void> {
     if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
     progress('cleaning up topics and Redis keys');
     await stack.cleanup();
+    const stuck = await deleteStreamsLeftovers();
+    if (stuck.length > 0) progress(`could not delete the Kafka Streams groups ${stuck.join(', ')}`);
   }
 }
 
@@ -484,6 +489,10 @@ function printTable(r: Record<string, unknown>): void {
     ],
     ['Kafka Streams app, exactly_once_v2 (2 threads)', r.streams_eos_eps === null ? 'not measured' : `${n(r.streams_eos_eps)} ev/s`, `trigger alone ${n(ratios.trigger_to_streams_eos)}x it (no target)`],
   ];
+  const streamsSame = (r.conditions as { streams?: { same_triggers_as_trigger_alone?: boolean | null } }).streams?.same_triggers_as_trigger_alone;
+  if (streamsSame !== undefined && streamsSame !== null) {
+    rows.push(['  Kafka Streams triggers = trigger alone\'s', streamsSame ? 'yes' : 'NO', streamsSame ? 'every run: same ids, each once, same fields' : 'see firings.differences']);
+  }
   for (const [rule, count] of Object.entries(firings.triggers_by_rule)) rows.push([`  triggers fired: ${rule}`, n(count), 'measured Kairos run']);
   for (const [segment, count] of Object.entries(firings.segment_changes_by_segment)) rows.push([`  segment changes: ${segment}`, n(count), 'measured Kairos run']);
   rows.push(['  same firings in every measured run', firings.same_in_every_run ? 'yes' : 'NO', firings.same_in_every_run ? 'per rule and per segment' : firings.differences.slice(0, 3).join('; ')]);

@@ -9,7 +9,7 @@ import type { TriggerFired } from '../services/core/types';
 import { shopTraffic } from './traffic';
 import { BenchStack, readTopic } from './stack';
 import { measureKairos } from './throughput';
-import { measureStreams, streamsJar, type StreamsGuarantee } from './streams';
+import { deleteStreamsLeftovers, measureStreams, streamsJar, type StreamsGuarantee } from './streams';
 import { formatCounts } from './targets';
 
 const HOUR = 3600_000;
@@ -28,13 +28,16 @@ async function main(): Promise<void> {
     const topics = await stack.createInput('main', partitions);
     await stack.produceEvents(topics.events, traffic);
     const input = { ...topics, count: traffic.length, partitions, clock };
+    const warmTraffic = shopTraffic({ total: 20_000, customers: 2000, products: 2000, seed: 1042, from: clock - 6 * HOUR, to: clock, run: `${stack.run.slice(6, 12)}w` });
+    const warm = await stack.createInput('warmup', partitions);
+    await stack.produceEvents(warm.events, warmTraffic);
     log(`${input.count} events produced`);
     const kairos = await measureKairos(stack, input, ['trigger'], 'trigger');
     const reference = await readTopic<TriggerFired>(stack.codec, kairos.out.triggers, 'TriggerFired');
     await stack.deleteKeys(kairos.prefix);
     log(`trigger alone: ${kairos.eps} events/s (${kairos.seconds} s); ${reference.length} triggers`);
     for (const guarantee of guarantees) {
-      const run = await measureStreams(stack, input, { jar, guarantee, threads, commitIntervalMs: process.env.BENCH_STREAMS_COMMIT_MS ? Number(process.env.BENCH_STREAMS_COMMIT_MS) : undefined, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}`, reference });
+      const run = await measureStreams(stack, input, { jar, guarantee, threads, commitIntervalMs: process.env.BENCH_STREAMS_COMMIT_MS ? Number(process.env.BENCH_STREAMS_COMMIT_MS) : undefined, warmup: process.env.BENCH_STREAMS_WARMUP === '0' ? undefined : warm, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}`, reference });
       const c = run.comparison;
       log(
         `Kafka Streams ${guarantee}: ${run.eps} events/s (${run.seconds} s; start-up ${run.startup_seconds} s untimed; processed ${run.processed_eps ?? 'n/a'} events/s); ` +
@@ -43,6 +46,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await stack.cleanup();
+    const stuck = await deleteStreamsLeftovers();
+    if (stuck.length > 0) log(`could not delete the Kafka Streams groups ${stuck.join(', ')}`);
   }
 }
 

@@ -34,7 +34,7 @@ export interface StreamsRun {
   eps: number;
   seconds: number;
   records: number;
-  /** From the app's start to its RUNNING line (JVM, topology, first rebalance): not timed. */
+  /** From the app's start to its RUNNING line (JVM, warm-up run if any, topology, first rebalance): not timed. */
   startup_seconds: number;
   /** Records / (window open -> CAUGHT_UP): processed, before the last commit. */
   processed_eps: number | null;
@@ -51,12 +51,22 @@ export function streamsJar(): string {
 export async function measureStreams(
   stack: BenchStack,
   input: Input,
-  options: { jar: string; guarantee: StreamsGuarantee; name: string; reference: readonly TriggerFired[]; threads?: number; commitIntervalMs?: number },
+  options: {
+    jar: string;
+    guarantee: StreamsGuarantee;
+    name: string;
+    reference: readonly TriggerFired[];
+    threads?: number;
+    commitIntervalMs?: number;
+    /** An input the app runs over first in the same JVM, untimed (JIT warm-up, as Kairos gets). */
+    warmup?: Pick<Input, 'events'>;
+  },
 ): Promise<StreamsRun> {
   const threads = options.threads ?? 2;
   const out = await stack.createOutputs(options.name, input.partitions);
   const schemaId = await stack.codec.register(valueSubject(out.triggers), readSchema('TriggerFired'));
   const applicationId = `${stack.run}.${options.name}`;
+  const warmOut = options.warmup === undefined ? undefined : await stack.createOutputs(`${options.name}-warm`, input.partitions);
   const stateDir = mkdtempSync(join(tmpdir(), 'kairos-bench-streams-'));
   const ends = await withAdmin((admin) => admin.fetchTopicOffsets(input.events));
   const args = [
@@ -72,6 +82,7 @@ export async function measureStreams(
     '--schemas', join(projectRoot(), 'schemas'),
     '--trigger-schema-id', String(schemaId),
     ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
+    ...(options.warmup === undefined || warmOut === undefined ? [] : ['--warmup-input', options.warmup.events, '--warmup-output', warmOut.triggers]),
   ];
   const lines: Record<string, number> = {};
   const errors: string[] = [];
@@ -90,7 +101,7 @@ export async function measureStreams(
     });
     const failed = () => errors.length > 0 || exited;
     const fail = (what: string) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`);
-    await waitUntil('the Kafka Streams app to run and read its first record', () => failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 180_000, 5);
+    await waitUntil('the Kafka Streams app to run and read its first record', () => failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 900_000, 5);
     if (failed()) throw fail('failed to start');
     const openedAt = Math.min(lines.RUNNING!, lines.FIRST_RECORD!);
     let endedAt = 0;
@@ -127,7 +138,7 @@ export async function measureStreams(
     };
   } finally {
     await stop(child, () => exited);
-    await deleteStreamsApp(applicationId);
+    await deleteStreamsApp(applicationId); // and its warm-up's, `${applicationId}-warmup`
     rmSync(stateDir, { recursive: true, force: true });
   }
 }
@@ -144,11 +155,35 @@ async function stop(child: ChildProcess | undefined, exited: () => boolean): Pro
   }
 }
 
-/** Deletes what Kafka Streams created for an application id: its internal topics and its group. */
+/** Groups deleteStreamsApp could not delete yet (members not timed out): deleteStreamsLeftovers retries them. */
+const leftoverGroups = new Set<string>();
+
+/** Deletes what Kafka Streams created for an application id (and its warm-up's): internal topics and groups. */
 export async function deleteStreamsApp(applicationId: string): Promise<void> {
   await withAdmin(async (admin) => {
     const internal = (await admin.listTopics()).filter((topic) => topic.startsWith(`${applicationId}-`));
     if (internal.length > 0) await admin.deleteTopics({ topics: internal });
-    await admin.deleteGroups([applicationId]).catch(() => undefined);
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g === applicationId || g.startsWith(`${applicationId}-`));
+    for (const group of groups) {
+      await admin.deleteGroups([group]).catch(() => leftoverGroups.add(group));
+    }
   }).catch(() => undefined);
+}
+
+/**
+ * Deletes the groups deleteStreamsApp left (a member that did not leave is removed by the broker
+ * after its session timeout, 45 s by default), retrying for up to `timeoutMs`. For the bench's
+ * final clean-up, also after a failure.
+ */
+export async function deleteStreamsLeftovers(timeoutMs = 60_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  while (leftoverGroups.size > 0 && Date.now() < deadline) {
+    await withAdmin(async (admin) => {
+      for (const group of [...leftoverGroups]) {
+        await admin.deleteGroups([group]).then(() => leftoverGroups.delete(group), () => undefined);
+      }
+    }).catch(() => undefined);
+    if (leftoverGroups.size > 0) await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  return [...leftoverGroups];
 }

@@ -1,6 +1,8 @@
 package io.kairos.bench.streams;
 
+import java.io.File;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -25,75 +27,66 @@ import org.apache.kafka.streams.state.Stores;
  *     --output <triggers topic> --application-id <id> --state-dir <dir> --now <epoch ms>
  *     --schemas <dir of *.avsc> --trigger-schema-id <id> [--guarantee at_least_once|exactly_once_v2]
  *     [--threads 2] [--commit-interval-ms <Streams' default>]
+ *     [--warmup-input <topic> --warmup-output <topic>]
  *
- * Stdout, one line each: "READY <ms>" (topology built, log ends read, start() called),
- * "RUNNING <ms>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
- * (every partition processed up to the log end read at start-up), "ERROR <text>";
- * "STOPPED <summary>" on SIGTERM. The bench times it from these lines and the group's
- * committed offsets (bench/streams.ts).
+ * With a warm-up input, the same topology first runs over it in the same JVM under the
+ * application id <id>-warmup until every partition is processed, and is closed; then the
+ * measured run starts (the JIT is warm, as the bench's Kairos figures are after their warm-up).
+ *
+ * Stdout, one line each: "WARMED <ms>" (warm-up done), "READY <ms>" (start() called), "RUNNING
+ * <ms>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
+ * (every partition processed up to the log end read at start-up), "ERROR <text>"; "STOPPED
+ * <counts>" on SIGTERM. The bench times it from these lines and the group's committed offsets
+ * (bench/streams.ts).
  */
 public final class Main {
   private Main() {}
 
+  private static volatile Map<TopicPartition, OffsetSpec> watched = Map.of();
+
   public static void main(String[] args) throws Exception {
-    // slf4j-simple to stderr: warnings and errors only (the bench keeps stderr in its log).
+    // slf4j-simple to stderr: warnings and errors only (the bench keeps stderr for its error message).
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn"));
     Settings s = Settings.parse(args);
-    Topology topology = new Topology();
-    topology.addSource("events", Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(), s.input);
-    topology.addProcessor("triggers", () -> new TriggerProcessor(s), "events");
-    topology.addStateStore(
-        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.STATE_STORE), Serdes.String(), Serdes.ByteArray()).withCachingEnabled(),
-        "triggers");
-    topology.addStateStore(
-        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.TIMER_STORE), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled(),
-        "triggers");
-    topology.addStateStore(
-        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.META_STORE), Serdes.String(), Serdes.Long()).withCachingEnabled(),
-        "triggers");
-    topology.addSink("out", s.output, Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer(), "triggers");
-
-    Properties p = new Properties();
-    p.put(StreamsConfig.APPLICATION_ID_CONFIG, s.applicationId);
-    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap);
-    p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.threads);
-    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.guarantee);
-    p.put(StreamsConfig.STATE_DIR_CONFIG, s.stateDir);
-    if (s.commitIntervalMs != null) p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, s.commitIntervalMs);
-    p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
-    p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
-
-    // The input's log ends, as the trigger service reads them every tick: a partition read up to
-    // its end is caught up, and its timers are due by the clock.
     Properties ap = new Properties();
     ap.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap);
     Admin admin = Admin.create(ap);
-    TopicDescription description = admin.describeTopics(List.of(s.input)).allTopicNames().get().get(s.input);
-    Map<TopicPartition, OffsetSpec> latest = description.partitions().stream()
-        .collect(Collectors.toMap(tp -> new TopicPartition(s.input, tp.partition()), tp -> OffsetSpec.latest()));
-    Runnable readEnds = () -> {
-      try {
-        admin.listOffsets(latest).all().get().forEach((tp, info) -> Progress.setEndOffset(tp.partition(), info.offset()));
-      } catch (Exception e) {
-        System.out.println("WARN could not read the log ends: " + e);
-      }
-    };
-    Map<Integer, Long> startEnds = new java.util.HashMap<>();
-    admin.listOffsets(latest).all().get().forEach((tp, info) -> startEnds.put(tp.partition(), info.offset()));
-    Progress.startEnds(startEnds);
+
+    // The input's log ends, as the trigger service reads them every tick: a partition read up to
+    // its end is caught up, and its timers are due by the clock.
     Thread watcher = new Thread(() -> {
       while (!Thread.currentThread().isInterrupted()) {
         try {
           Thread.sleep(s.tickMs);
+          admin.listOffsets(watched).all().get().forEach((tp, info) -> Progress.setEndOffset(tp.partition(), info.offset()));
         } catch (InterruptedException e) {
           return;
+        } catch (Exception e) {
+          System.out.println("WARN could not read the log ends: " + e);
         }
-        readEnds.run();
       }
     }, "log-ends");
     watcher.setDaemon(true);
+    watcher.start();
 
-    KafkaStreams streams = new KafkaStreams(topology, p);
+    if (s.warmupInput != null) {
+      Progress.announce = false;
+      watch(admin, s.warmupInput);
+      KafkaStreams warm = new KafkaStreams(topology(s, s.warmupInput, s.warmupOutput), properties(s, s.applicationId + "-warmup", new File(s.stateDir, "warmup").getPath()));
+      warm.start();
+      while (!Progress.caughtUp()) {
+        if (warm.state() == KafkaStreams.State.ERROR || warm.state() == KafkaStreams.State.NOT_RUNNING) throw new IllegalStateException("the warm-up run failed");
+        Thread.sleep(20);
+      }
+      warm.close(new KafkaStreams.CloseOptions().timeout(Duration.ofSeconds(30)).leaveGroup(true));
+      warm.cleanUp();
+      Progress.reset();
+      Progress.announce = true;
+      System.out.println("WARMED " + System.currentTimeMillis());
+    }
+
+    watch(admin, s.input);
+    KafkaStreams streams = new KafkaStreams(topology(s, s.input, s.output), properties(s, s.applicationId, new File(s.stateDir, "run").getPath()));
     CountDownLatch stopped = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
       if (now == KafkaStreams.State.RUNNING) System.out.println("RUNNING " + System.currentTimeMillis());
@@ -109,15 +102,56 @@ public final class Main {
     });
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       watcher.interrupt();
-      streams.close(Duration.ofSeconds(30));
+      // Leaving the group lets the bench delete it at once (Streams' members otherwise stay until their session times out).
+      streams.close(new KafkaStreams.CloseOptions().timeout(Duration.ofSeconds(30)).leaveGroup(true));
       admin.close(Duration.ofSeconds(5));
       System.out.println("STOPPED " + Progress.summary());
       System.out.flush();
     }));
-    watcher.start();
     streams.start();
     System.out.println("READY " + System.currentTimeMillis());
     stopped.await();
     System.exit(1);
+  }
+
+  /** Reads the topic's log ends now (the start-up ends of CAUGHT_UP) and has the watcher follow it. */
+  private static void watch(Admin admin, String topic) throws Exception {
+    TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+    Map<TopicPartition, OffsetSpec> latest = description.partitions().stream()
+        .collect(Collectors.toMap(tp -> new TopicPartition(topic, tp.partition()), tp -> OffsetSpec.latest()));
+    Map<Integer, Long> ends = new HashMap<>();
+    admin.listOffsets(latest).all().get().forEach((tp, info) -> ends.put(tp.partition(), info.offset()));
+    Progress.startEnds(ends);
+    watched = latest;
+  }
+
+  private static Topology topology(Settings s, String input, String output) {
+    Topology topology = new Topology();
+    topology.addSource("events", Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(), input);
+    topology.addProcessor("triggers", () -> new TriggerProcessor(s), "events");
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.STATE_STORE), Serdes.String(), Serdes.ByteArray()).withCachingEnabled(),
+        "triggers");
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.TIMER_STORE), Serdes.Bytes(), Serdes.ByteArray()).withCachingEnabled(),
+        "triggers");
+    topology.addStateStore(
+        Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(TriggerProcessor.META_STORE), Serdes.String(), Serdes.Long()).withCachingEnabled(),
+        "triggers");
+    topology.addSink("out", output, Serdes.ByteArray().serializer(), Serdes.ByteArray().serializer(), "triggers");
+    return topology;
+  }
+
+  private static Properties properties(Settings s, String applicationId, String stateDir) {
+    Properties p = new Properties();
+    p.put(StreamsConfig.APPLICATION_ID_CONFIG, applicationId);
+    p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, s.bootstrap);
+    p.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, s.threads);
+    p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.guarantee);
+    p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
+    if (s.commitIntervalMs != null) p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, s.commitIntervalMs);
+    p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+    p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    return p;
   }
 }

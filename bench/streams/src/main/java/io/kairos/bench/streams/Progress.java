@@ -17,12 +17,14 @@ final class Progress {
   private static final Map<Integer, Long> START_ENDS = new ConcurrentHashMap<>();
   private static final AtomicLong CAUGHT_UP_AT = new AtomicLong();
   private static volatile int partitions = -1;
+  /** False during a warm-up run: its lines would be taken for the measured run's. */
+  static volatile boolean announce = true;
 
   private Progress() {}
 
   static void firstRecord() {
     if (FIRST_RECORD_AT.get() == 0 && FIRST_RECORD_AT.compareAndSet(0, System.currentTimeMillis())) {
-      System.out.println("FIRST_RECORD " + FIRST_RECORD_AT.get());
+      if (announce) System.out.println("FIRST_RECORD " + FIRST_RECORD_AT.get());
     }
   }
 
@@ -48,6 +50,7 @@ final class Progress {
 
   /** The input's partition count and their log ends at start-up; a partition with no record is caught up already. */
   static void startEnds(Map<Integer, Long> ends) {
+    reset();
     END_OFFSETS.putAll(ends);
     START_ENDS.putAll(ends);
     ends.forEach((partition, end) -> {
@@ -65,9 +68,26 @@ final class Progress {
     if (end == null || offset + 1 < end || CAUGHT_UP.containsKey(partition)) return false;
     CAUGHT_UP.put(partition, true);
     if (CAUGHT_UP.size() == partitions && CAUGHT_UP_AT.compareAndSet(0, System.currentTimeMillis())) {
-      System.out.println("CAUGHT_UP " + CAUGHT_UP_AT.get() + " " + summary());
+      if (announce) System.out.println("CAUGHT_UP " + CAUGHT_UP_AT.get() + " " + summary());
     }
     return true;
+  }
+
+  /** True once every partition of the current run reached its start-up log end. */
+  static boolean caughtUp() {
+    return CAUGHT_UP_AT.get() != 0;
+  }
+
+  /** Forgets the warm-up run, so the measured run reports its own lines and counts. */
+  static void reset() {
+    FIRST_RECORD_AT.set(0);
+    CAUGHT_UP_AT.set(0);
+    CAUGHT_UP.clear();
+    START_ENDS.clear();
+    END_OFFSETS.clear();
+    PROCESSED.reset();
+    TRIGGERS.reset();
+    DEAD.reset();
   }
 
   static String summary() {

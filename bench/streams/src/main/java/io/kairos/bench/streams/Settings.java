@@ -16,6 +16,9 @@ final class Settings {
   long now;
   Path schemas;
   int triggerSchemaId;
+  /** Optional: a topic the same topology runs over first, in the same JVM (see Main). */
+  String warmupInput;
+  String warmupOutput;
   long maxClockSkewMs = 5 * 60_000L;
   long tickMs = 1000;
   /** null: Kafka Streams' default (30 s at_least_once, 100 ms exactly_once_v2). */
@@ -41,6 +44,9 @@ final class Settings {
     s.now = Long.parseLong(need(a, "now"));
     s.schemas = Path.of(need(a, "schemas"));
     s.triggerSchemaId = Integer.parseInt(need(a, "trigger-schema-id"));
+    s.warmupInput = a.get("warmup-input");
+    s.warmupOutput = a.get("warmup-output");
+    if ((s.warmupInput == null) != (s.warmupOutput == null)) throw new IllegalArgumentException("--warmup-input and --warmup-output go together");
     if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = Long.parseLong(a.get("commit-interval-ms"));
     return s;
   }
