@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const log = (text: string) => console.log(`[streams-check ${new Date().toISOString().slice(11, 19)}] ${text}`);
   try {
     const clock = Date.parse('2026-03-02T18:00:00Z');
-    const traffic = shopTraffic({ total: events, customers: Math.max(100, Math.round(events / 10)), products: 2000, seed: Number(process.env.BENCH_SEED ?? 42), from: clock - 6 * HOUR, to: clock, run: stack.run.slice(6, 12) });
+    const traffic = shopTraffic({ total: events, customers: Math.max(100, Math.round(events / Number(process.env.BENCH_EVENTS_PER_CUSTOMER ?? 10))), products: 2000, seed: Number(process.env.BENCH_SEED ?? 42), from: clock - 6 * HOUR, to: clock, run: stack.run.slice(6, 12) });
     const topics = await stack.createInput('main', partitions);
     await stack.produceEvents(topics.events, traffic);
     const input = { ...topics, count: traffic.length, partitions, clock };
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       const c = run.comparison;
       log(
         `Kafka Streams ${guarantee}: ${run.eps} events/s (${run.seconds} s; start-up ${run.startup_seconds} s untimed; processed ${run.processed_eps ?? 'n/a'} events/s); ` +
-          `fired ${formatCounts(run.triggers_by_rule)} vs ${formatCounts(c.expected_by_rule)}; same: ${c.same} (missing ${c.missing}, extra ${c.extra}, duplicates ${c.duplicates}, different ${c.different}) ${c.examples.join('; ')}`,
+          `fired ${formatCounts(run.triggers_by_rule)} vs ${formatCounts(c.expected_by_rule)}; same: ${c.same} (missing ${c.missing}, extra ${c.extra}, duplicates ${c.duplicates}, different ${c.different}) ${c.examples.join('; ')}; timeline ${JSON.stringify(run.timeline_ms)}`,
       );
     }
   } finally {

@@ -40,6 +40,8 @@ export interface StreamsRun {
   processed_eps: number | null;
   triggers_by_rule: Record<string, number>;
   comparison: TriggerComparison;
+  /** The app's lines (WARMED, READY, RUNNING, FIRST_RECORD, CAUGHT_UP) and the window's end, in ms after the window opened. */
+  timeline_ms: Record<string, number>;
 }
 
 /** Builds (once per source change) and returns the app's jar (infra/streams-jar.sh). */
@@ -135,6 +137,7 @@ export async function measureStreams(
       processed_eps: caughtUp === undefined || caughtUp <= openedAt ? null : Math.round(input.count / ((caughtUp - openedAt) / 1000)),
       triggers_by_rule: comparison.actual_by_rule,
       comparison,
+      timeline_ms: { ...Object.fromEntries(Object.entries(lines).map(([word, at]) => [word, at - openedAt])), COMMITTED_END: endedAt - openedAt },
     };
   } finally {
     await stop(child, () => exited);
