@@ -4,9 +4,11 @@
  * run with `java -jar` on the bench's input topic, once per processing.guarantee. Its triggers
  * are read back and compared with the trigger service's (same ids, same fields).
  *
- * The timed window opens when the app is processing: the earlier of its "RUNNING" line (every
- * stream thread has its tasks) and its first record; the JVM's start-up, the topology's
- * construction and the group's first rebalance are before it. It closes when the app's consumer
+ * The timed window opens when the app is RUNNING (every stream thread has its tasks, as the
+ * Kairos figures open when every consumer has joined); the JVM's start-up, the warm-up run, the
+ * topology's construction and the group's first rebalances are before it, and the records a
+ * thread processed before it (the app prints their count with the line) are not counted. It
+ * closes when the app's consumer
  * group (application.id) has committed the end of every input partition: by then every record
  * is processed, and every trigger is written (at_least_once: Streams flushes its producer before
  * committing offsets; exactly_once_v2: the outputs are in the offsets' transaction), including
@@ -36,8 +38,12 @@ export interface StreamsRun {
   records: number;
   /** From the app's start to its RUNNING line (JVM, warm-up run if any, topology, first rebalance): not timed. */
   startup_seconds: number;
+  /** Records processed before the window opened (a thread started before the other had its tasks). */
+  processed_before_window: number;
   /** Records / (window open -> CAUGHT_UP): processed, before the last commit. */
   processed_eps: number | null;
+  /** All records / (first record -> committed end): the window with the start-up rebalances in it. */
+  eps_from_first_record: number;
   triggers_by_rule: Record<string, number>;
   comparison: TriggerComparison;
   /** The app's lines (WARMED, READY, RUNNING, FIRST_RECORD, CAUGHT_UP) and the window's end, in ms after the window opened. */
@@ -87,6 +93,7 @@ export async function measureStreams(
     ...(options.warmup === undefined || warmOut === undefined ? [] : ['--warmup-input', options.warmup.events, '--warmup-output', warmOut.triggers]),
   ];
   const lines: Record<string, number> = {};
+  let processedBeforeRunning = 0;
   const errors: string[] = [];
   let stderr = '';
   let child: ChildProcess | undefined;
@@ -99,13 +106,17 @@ export async function measureStreams(
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const [word, at] = line.split(' ');
       if (word === 'ERROR') errors.push(line);
-      else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) lines[word] = Number(at);
+      else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) {
+        lines[word] = Number(at);
+        if (word === 'RUNNING') processedBeforeRunning = Number(line.split(' ')[2] ?? 0);
+      }
     });
     const failed = () => errors.length > 0 || exited;
     const fail = (what: string) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`);
     await waitUntil('the Kafka Streams app to run and read its first record', () => failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 900_000, 5);
     if (failed()) throw fail('failed to start');
-    const openedAt = Math.min(lines.RUNNING!, lines.FIRST_RECORD!);
+    const openedAt = lines.RUNNING!;
+    const records = input.count - processedBeforeRunning;
     let endedAt = 0;
     await waitUntil(
       "the Kafka Streams app's group to commit the end of every partition",
@@ -130,11 +141,13 @@ export async function measureStreams(
     return {
       guarantee: options.guarantee,
       threads,
-      eps: Math.round(input.count / seconds),
+      eps: Math.round(records / seconds),
       seconds: Number(seconds.toFixed(3)),
-      records: input.count,
+      records,
+      processed_before_window: processedBeforeRunning,
+      eps_from_first_record: Math.round(input.count / ((endedAt - Math.min(openedAt, lines.FIRST_RECORD!)) / 1000)),
       startup_seconds: Number(((lines.RUNNING! - spawnedAt) / 1000).toFixed(3)),
-      processed_eps: caughtUp === undefined || caughtUp <= openedAt ? null : Math.round(input.count / ((caughtUp - openedAt) / 1000)),
+      processed_eps: caughtUp === undefined || caughtUp <= openedAt ? null : Math.round(records / ((caughtUp - openedAt) / 1000)),
       triggers_by_rule: comparison.actual_by_rule,
       comparison,
       timeline_ms: { ...Object.fromEntries(Object.entries(lines).map(([word, at]) => [word, at - openedAt])), COMMITTED_END: endedAt - openedAt },

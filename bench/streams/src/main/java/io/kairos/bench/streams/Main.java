@@ -34,7 +34,7 @@ import org.apache.kafka.streams.state.Stores;
  * measured run starts (the JIT is warm, as the bench's Kairos figures are after their warm-up).
  *
  * Stdout, one line each: "WARMED <ms>" (warm-up done), "READY <ms>" (start() called), "RUNNING
- * <ms>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
+ * <ms> <records processed so far>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
  * (every partition processed up to the log end read at start-up), "ERROR <text>"; "STOPPED
  * <counts>" on SIGTERM. The bench times it from these lines and the group's committed offsets
  * (bench/streams.ts).
@@ -89,7 +89,8 @@ public final class Main {
     KafkaStreams streams = new KafkaStreams(topology(s, s.input, s.output), properties(s, s.applicationId, new File(s.stateDir, "run").getPath()));
     CountDownLatch stopped = new CountDownLatch(1);
     streams.setStateListener((now, before) -> {
-      if (now == KafkaStreams.State.RUNNING) System.out.println("RUNNING " + System.currentTimeMillis());
+      // With the records processed before it: a thread may start on its tasks before the other has its own.
+      if (now == KafkaStreams.State.RUNNING) System.out.println("RUNNING " + System.currentTimeMillis() + " " + Progress.processedCount());
       if (now == KafkaStreams.State.ERROR) {
         System.out.println("ERROR stream threads died");
         stopped.countDown();

@@ -28,6 +28,10 @@ final class Progress {
     }
   }
 
+  static long processedCount() {
+    return PROCESSED.sum();
+  }
+
   static void processed() {
     PROCESSED.increment();
   }
