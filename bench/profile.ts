@@ -2,12 +2,15 @@
  * One throughput figure alone, for profiling (node --cpu-prof dist/bench/profile.js kairos):
  * produces BENCH_EVENTS events to a fresh topic, runs the chosen measurement once, cleans up.
  * With BENCH_CPU_PROFILE=file.cpuprofile only the measured phase is profiled.
- *   what: ceiling | kairos | segmenter | trigger | baseline
+ *   what: ceiling | kairos | segmenter | trigger | baseline | latency
+ * `latency` measures one latency row instead (BENCH_LATENCY_RATE, 2000; BENCH_LATENCY_SECONDS,
+ * 20; OUTPUT_GUARANTEE, exactly_once) on a topic of its own.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { BenchStack } from './stack';
 import type { Input } from './input';
+import { measureLatency } from './latency';
 import { measureBaseline, measureCeiling, measureKairos } from './throughput';
 import { shopTraffic } from './traffic';
 
@@ -16,6 +19,15 @@ async function main(): Promise<void> {
   const count = Number(process.env.BENCH_EVENTS ?? 200_000);
   const stack = new BenchStack();
   try {
+    if (what === 'latency') {
+      const rate = Number(process.env.BENCH_LATENCY_RATE ?? 2000);
+      const guarantee = process.env.OUTPUT_GUARANTEE ?? 'exactly_once';
+      const input = await stack.createInput('profile-latency', 12);
+      const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+      const figure = await measureLatency(stack, { ...input, partitions: 12 }, { rate, seconds, warmupSeconds: 5, guarantee, name: 'profile-latency', progress: (text) => console.log(text) });
+      console.log(JSON.stringify(figure));
+      return;
+    }
     const clock = Date.parse('2026-03-02T18:00:00Z');
     const events = shopTraffic({ total: count, customers: Math.round(count / 10), products: 2000, seed: 42, from: clock - 6 * 3600_000, to: clock, run: stack.run });
     const topics = await stack.createInput('profile', 12);

@@ -4,7 +4,7 @@
  * kit's OutboxRelay, the partitions side by side as a service relays them.
  *
  *   backlog: every partition's outbox holds `records / partitions` records; one relay call per
- *            partition drains it in chunks of 500 (one transaction per chunk in exactly_once).
+ *            partition drains it in chunks of 2,000 (one transaction per chunk in exactly_once).
  *   live:    `rounds` times per partition, 10 records are appended and relayed (one small
  *            transaction each): the per-batch cost a live service pays; reported as records/s
  *            and the median / p99 duration of one relay call.

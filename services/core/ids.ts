@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The deterministic id of one firing: the same rule, customer and discriminator (usually the
@@ -6,12 +6,6 @@ import { createHash } from 'node:crypto';
  * downstream can drop duplicates after a replay. 32 hex characters (128 bits of SHA-256).
  */
 export function triggerId(rule: string, customerId: string, discriminator: string): string {
-  return createHash('sha256')
-    .update(rule)
-    .update('\u0000')
-    .update(customerId)
-    .update('\u0000')
-    .update(discriminator)
-    .digest('hex')
-    .slice(0, 32);
+  // One-shot crypto.hash: the same digest as createHash().update()...digest(), without the Hash object.
+  return hash('sha256', `${rule}\u0000${customerId}\u0000${discriminator}`, 'hex').slice(0, 32);
 }

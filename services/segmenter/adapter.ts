@@ -22,6 +22,12 @@ export function membersSet(segment: string): string {
 }
 
 /**
+ * The states a Work holds are its own (decoded from the snapshot's bytes for this computation, or
+ * returned by the engine for an earlier record), so the engine may change them in place.
+ */
+const HAND_OVER = { handOver: true } as const;
+
+/**
  * The segmenter's adapter around the pure segment engine: events and profiles of a batch (or
  * a due wake-up) go through the engine per customer, in offset order; the new states, the
  * SegmentChange and TriggerFired records, the membership sets and each customer's next wake-up
@@ -54,8 +60,8 @@ export class SegmenterLogic implements PartitionLogic {
       const state = work.state(customer);
       const result =
         record.topic === this.profilesTopic
-          ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now)
-          : applyEvent(state, record.value as BehaviorEvent, this.definitions, now);
+          ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now, HAND_OVER)
+          : applyEvent(state, record.value as BehaviorEvent, this.definitions, now, HAND_OVER);
       this.collect(work, customer, result, now);
     }
     return work.finish();
@@ -68,7 +74,7 @@ export class SegmenterLogic implements PartitionLogic {
   onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number, dueBy: number): PartitionChange {
     const work = new Work(snapshot);
     for (const { member: customer } of timers) {
-      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now), Math.max(now, dueBy));
+      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now, HAND_OVER), Math.max(now, dueBy));
     }
     return work.finish();
   }
@@ -99,6 +105,8 @@ class Work {
   readonly change = emptyChange();
   private readonly states = new Map<string, SegmentState | null>();
   private readonly lastChangeAt = new Map<string, number>();
+  /** Customers whose state the batch changed, in the order first changed. */
+  private readonly changed = new Set<string>();
 
   constructor(private readonly snapshot: PartitionSnapshot) {}
 
@@ -123,12 +131,17 @@ class Work {
     return at === change.at ? change : { ...change, at };
   }
 
+  /** A customer's new state; encoded once, by finish, however many of its records the batch has. */
   set(customer: string, state: SegmentState | null): void {
     this.states.set(customer, state);
-    this.change.states.set(customer, state === null ? null : serializeSegmentState(state));
+    this.changed.add(customer);
   }
 
   finish(): PartitionChange {
+    for (const customer of this.changed) {
+      const state = this.states.get(customer) ?? null;
+      this.change.states.set(customer, state === null ? null : serializeSegmentState(state));
+    }
     return this.change;
   }
 }

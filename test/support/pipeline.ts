@@ -8,7 +8,7 @@ import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../../services/kit/codec';
 import { createRedis } from '../../services/kit/redis';
 import type { BehaviorEvent, CustomerProfile } from '../../services/core/types';
-import { createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from './stack';
+import { BROKERS, createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from './stack';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -58,6 +58,11 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
   const types = recordTypes();
   const prefix = `test-${name}-${id}`;
   const env = {
+    // The stack the tests use (test/support/stack.ts), also for the services they start: a
+    // stack on other ports (KAFKA_BROKERS, SCHEMA_REGISTRY_URL, REDIS_URL) is then theirs too.
+    KAFKA_BROKERS: BROKERS.join(','),
+    SCHEMA_REGISTRY_URL: REGISTRY_URL,
+    REDIS_URL,
     TOPIC_BEHAVIOR_EVENTS: topics.events,
     TOPIC_CUSTOMER_PROFILES: topics.profiles,
     TOPIC_TRIGGERS: topics.triggers,

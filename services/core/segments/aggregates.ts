@@ -2,7 +2,7 @@
  * Updating and trimming aggregates. Everything is kept exact where a bounded size allows it
  * (timestamps: the newest threshold + 1), and approximated only for dense sums (bucket cap).
  */
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { eventFieldValue, type EventField } from '../definitions';
 import type { BehaviorEvent } from '../types';
 import { MAX_GROUPS, type AggregatePlan, type GroupPlan, type SegmentPlan, type SumPlan } from './plan';
@@ -53,7 +53,7 @@ export const MAX_GROUP_KEY_CHARS = 64;
 
 /** The key a group value is stored under (`__proto__` hashed too: assigned to an object, it would set its prototype). */
 export function groupKey(value: string): string {
-  return value.length <= MAX_GROUP_KEY_CHARS && value !== '__proto__' ? value : `#${createHash('sha256').update(value).digest('base64url').slice(0, 22)}`;
+  return value.length <= MAX_GROUP_KEY_CHARS && value !== '__proto__' ? value : `#${digestOf('sha256', value, 'base64url').slice(0, 22)}`;
 }
 
 /** Adds one matching event (at its clamped event time) to an aggregate. */
@@ -95,6 +95,7 @@ function newestAtOrBefore(times: readonly number[], limit: number): number | nul
 /** Each group's newest `cap` times inside the horizon; empty groups go, then all but the MAX_GROUPS most recently active. */
 function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: number): Record<string, number[]> | undefined {
   const cutoff = now - plan.horizonMs;
+  if (nothingToPrune(groups, plan, cutoff)) return groups; // the common case, every event: no copy
   const kept: Array<[string, number[]]> = [];
   for (const [key, times] of Object.entries(groups)) {
     const inside = times.filter((time) => time >= cutoff).slice(-plan.cap);
@@ -107,6 +108,18 @@ function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: num
     kept.length = MAX_GROUPS;
   }
   return Object.fromEntries(kept);
+}
+
+/** Whether pruneGroups would keep every group and every time (times are ascending). */
+function nothingToPrune(groups: Record<string, number[]>, plan: GroupPlan, cutoff: number): boolean {
+  let count = 0;
+  for (const key in groups) {
+    if (!Object.hasOwn(groups, key)) continue;
+    const times = groups[key];
+    if (times.length === 0 || times.length > plan.cap || times[0] < cutoff) return false;
+    count += 1;
+  }
+  return count > 0 && count <= MAX_GROUPS;
 }
 
 function pruneAllGroups(groups: AggregateState['g'], plan: AggregatePlan, now: number): AggregateState['g'] {

@@ -46,11 +46,21 @@ function unchanged(state: SegmentState | null, ignored: IgnoredReason | null): S
   return { state, changes: [], triggers: [], wakeAt: state?.w ?? null, ignored };
 }
 
-function requireCustomer(state: SegmentState | null, customerId: string): SegmentState {
+/**
+ * How a function of the engine may treat the state it is given. By default it never changes
+ * it (it works on a copy). `handOver: true` gives the state to the engine: it is changed in
+ * place and must not be used again except as the result's state. The segmenter hands over the
+ * states it decoded for a batch, so a customer's state is not copied once per event.
+ */
+export interface StateUse {
+  handOver?: boolean;
+}
+
+function requireCustomer(state: SegmentState | null, customerId: string, use: StateUse): SegmentState {
   if (state === null) return emptyState(customerId);
   // A state under the wrong key is an adapter bug; going on would mix two customers' data.
   if (state.c !== customerId) throw new Error(`segment state belongs to another customer than the input`);
-  return cloneState(state);
+  return use.handOver === true ? state : cloneState(state);
 }
 
 function discriminator(cause: Cause): string {
@@ -126,6 +136,7 @@ export function applyEvent(
   event: BehaviorEvent,
   definitions: readonly SegmentDefinition[],
   now: number,
+  use: StateUse = {},
 ): SegmentResult {
   const plan = planFor(definitions);
   if (!isKnownEventType(event.type)) return unchanged(state, 'unknown_type');
@@ -137,7 +148,7 @@ export function applyEvent(
   if (targets.length === 0 && facts === null) return unchanged(state, 'irrelevant');
   const hash = eventIdHash(event.event_id);
   if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
-  const next = requireCustomer(state, event.customer_id);
+  const next = requireCustomer(state, event.customer_id, use);
   for (const aggregate of targets) {
     next.a[aggregate.key] ??= {};
     recordEvent(next.a[aggregate.key], aggregate, event, at);
@@ -168,12 +179,13 @@ export function applyProfile(
   profile: CustomerProfile | null,
   definitions: readonly SegmentDefinition[],
   now: number,
+  use: StateUse = {},
 ): SegmentResult {
   if (profile === null) return erase(state, now);
   const plan = planFor(definitions);
   if (plan.profileFields.length === 0) return unchanged(state, 'irrelevant');
   if (state?.pu !== undefined && state.pu > profile.updated_at) return unchanged(state, 'stale_profile');
-  const next = requireCustomer(state, profile.customer_id);
+  const next = requireCustomer(state, profile.customer_id, use);
   const stored: Record<string, StoredProfileValue> = {};
   for (const field of plan.profileFields) {
     const value = readProfileField(profile, field);
@@ -188,9 +200,9 @@ export function applyProfile(
  * Re-evaluates memberships at `now` with no new input: call it when a timer set to a previous
  * wakeAt fires. Triggers it fires are keyed by the stored due time, so a replay gives the same ids.
  */
-export function reevaluate(state: SegmentState | null, definitions: readonly SegmentDefinition[], now: number): SegmentResult {
+export function reevaluate(state: SegmentState | null, definitions: readonly SegmentDefinition[], now: number, use: StateUse = {}): SegmentResult {
   if (state === null) return unchanged(null, null);
-  return settle(cloneState(state), planFor(definitions), now, { kind: 'timer', dueAt: state.w ?? now });
+  return settle(use.handOver === true ? state : cloneState(state), planFor(definitions), now, { kind: 'timer', dueAt: state.w ?? now });
 }
 
 /** Every segment the state's customer is currently in, sorted. */

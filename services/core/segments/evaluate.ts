@@ -77,10 +77,18 @@ function describeComparison(comparison: Comparison): string {
 }
 
 function describeFilter(filter: EventFilter): string {
-  const narrowing = aggregateKey(filter).split('?')[1];
-  const types = filter.types.join(' or ');
-  return narrowing === undefined ? types : `${types} [${narrowing.replace(/&/g, ', ')}]`;
+  let text = filterTexts.get(filter);
+  if (text === undefined) {
+    const narrowing = aggregateKey(filter).split('?')[1];
+    const types = filter.types.join(' or ');
+    text = narrowing === undefined ? types : `${types} [${narrowing.replace(/&/g, ', ')}]`;
+    filterTexts.set(filter, text);
+  }
+  return text;
 }
+
+/** A filter's text in reasons, kept per (parsed, never changed) filter object, as its aggregateKey. */
+const filterTexts = new WeakMap<EventFilter, string>();
 
 function aggregateOf(context: EvaluationContext, filter: EventFilter): AggregateState {
   return context.state.a[aggregateKey(filter)] ?? {};

@@ -12,7 +12,7 @@
  * from the trigger state's 0x82, so neither service mistakes the other's state for its own.
  * Other services read the segments and facts through membership-view.ts, which reads both.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 
@@ -148,14 +148,47 @@ export function emptyState(customerId: string): SegmentState {
   return { v: 1, c: customerId, m: [], a: {}, d: [] };
 }
 
-/** A deep copy, so the functions of this package never mutate their inputs. */
+/**
+ * A deep copy, so the functions of this package never mutate their inputs. Written out (the
+ * engine copies the state once per event): structuredClone took 15% of the segmenter's CPU.
+ * Maps are copied with spread, which keeps every own key as data ("__proto__" included).
+ */
 export function cloneState(state: SegmentState): SegmentState {
-  return structuredClone(state);
+  const copy: SegmentState = { ...state, m: [...state.m], a: {}, d: [...state.d] };
+  const aggregates: Record<string, AggregateState> = { ...state.a };
+  for (const key of Object.keys(aggregates)) aggregates[key] = cloneAggregate(aggregates[key]);
+  copy.a = aggregates;
+  if (state.p !== undefined) copy.p = { ...state.p };
+  if (state.x !== undefined) {
+    const { p, v, c } = state.x;
+    const x: FactsState = {};
+    if (p !== undefined) x.p = [...p] as FactsState['p'];
+    if (v !== undefined) x.v = [v[0], v[1]];
+    if (c !== undefined) x.c = [c[0], c[1]];
+    copy.x = x;
+  }
+  return copy;
+}
+
+function cloneAggregate(aggregate: AggregateState): AggregateState {
+  const copy: AggregateState = { ...aggregate };
+  if (aggregate.t !== undefined) copy.t = [...aggregate.t];
+  if (aggregate.s !== undefined) copy.s = { g: aggregate.s.g, b: aggregate.s.b.map(([index, cents]) => [index, cents]) };
+  if (aggregate.g !== undefined) {
+    const fields: Record<string, Record<string, number[]>> = { ...aggregate.g };
+    for (const field of Object.keys(fields)) {
+      const values: Record<string, number[]> = { ...fields[field] };
+      for (const value of Object.keys(values)) values[value] = [...values[value]];
+      fields[field] = values;
+    }
+    copy.g = fields;
+  }
+  return copy;
 }
 
 /** 72 bits of SHA-256, base64url: collisions are negligible within a list of a few ids. */
 export function eventIdHash(eventId: string): string {
-  return createHash('sha256').update(eventId).digest('base64url').slice(0, 12);
+  return hash('sha256', eventId, 'base64url').slice(0, 12);
 }
 
 /** Remembers an applied event id, forgetting the oldest beyond RECENT_EVENT_IDS. */

@@ -35,9 +35,24 @@ export interface RenderedEmail {
   text: string;
 }
 
+/** Locales resolved so far (Intl.getCanonicalLocales costs about 3 µs), at most RESOLVED_LOCALES_MAX; a new one past that evicts the oldest. */
+const resolvedLocales = new Map<string, string>();
+const RESOLVED_LOCALES_MAX = 500;
+
 /** A locale Intl accepts, canonicalized; en-US when missing or invalid. */
 export function resolveLocale(locale: string | null | undefined): string {
-  if (typeof locale !== 'string' || locale.trim() === '') return 'en-US';
+  if (typeof locale !== 'string') return 'en-US';
+  let resolved = resolvedLocales.get(locale);
+  if (resolved === undefined) {
+    resolved = canonicalLocale(locale);
+    if (resolvedLocales.size >= RESOLVED_LOCALES_MAX) resolvedLocales.delete(resolvedLocales.keys().next().value as string);
+    resolvedLocales.set(locale, resolved);
+  }
+  return resolved;
+}
+
+function canonicalLocale(locale: string): string {
+  if (locale.trim() === '') return 'en-US';
   try {
     return Intl.getCanonicalLocales(locale.trim().replace(/_/g, '-'))[0] ?? 'en-US';
   } catch {
@@ -45,9 +60,13 @@ export function resolveLocale(locale: string | null | undefined): string {
   }
 }
 
+/** Whitespace that oneLine changes: a run of two, any but ' ', or at either end. */
+const NOT_ONE_LINE = /\s\s|[^\S ]|^\s|\s$/;
+
 /** Subject and preheader are one line: no header injection, no stray layout whitespace. */
-function oneLine(value: string): string {
-  return value.replace(/\s+/g, ' ').trim();
+export function oneLine(value: string): string {
+  // Most subjects are one line already: one test instead of a replace and a trim.
+  return NOT_ONE_LINE.test(value) ? value.replace(/\s+/g, ' ').trim() : value;
 }
 
 /**
@@ -70,7 +89,9 @@ const CONFIGURED = new Set(['offer', 'brand']);
 
 /** The view with every data string replaced by a marker (see values.ts). */
 function markedView(view: Record<string, unknown>, markers: ValueMarkers): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(view).map(([key, value]) => [key, CONFIGURED.has(key) ? value : markStrings(value, markers)]));
+  const marked: Record<string, unknown> = {};
+  for (const key of Object.keys(view)) marked[key] = CONFIGURED.has(key) ? view[key] : markStrings(view[key], markers);
+  return marked;
 }
 
 /** Text part: no trailing spaces, at most one blank line in a row. */

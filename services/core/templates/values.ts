@@ -12,7 +12,7 @@
  * 5888), U+E001: four code points that Handlebars' escaping, `oneLine` and the check's patterns
  * leave alone.
  */
-import Handlebars from 'handlebars';
+import { setOwn } from './view';
 
 const OPEN = '\uE000';
 const CLOSE = '\uE001';
@@ -63,14 +63,21 @@ export class ValueMarkers {
    * (HTML-escaping for the HTML part). Throws when a marker was damaged (a helper or template
    * changed a value it should only print): every marker character must belong to a whole marker.
    */
-  fill(text: string, encode: (value: string) => string = (value) => value): string {
+  fill(text: string, encode?: (value: string) => string): string {
     let out = '';
     let last = 0;
     let markers = 0;
+    // A value printed more than once (a product's link and title) is encoded once per fill.
+    const encoded: Array<string | undefined> | null = encode === undefined ? null : [];
     for (let at = text.indexOf(OPEN); at >= 0; at = text.indexOf(OPEN, last)) {
-      const value = this.values[indexAt(text, at)];
+      const index = indexAt(text, at);
+      const value = this.values[index];
       if (value === undefined) throw new Error(DAMAGED);
-      out += text.slice(last, at) + encode(value);
+      let printed = value;
+      if (encoded !== null) {
+        printed = encoded[index] ?? (encoded[index] = (encode as (value: string) => string)(value));
+      }
+      out += text.slice(last, at) + printed;
       last = at + MARKER_LENGTH;
       markers += 1;
     }
@@ -86,9 +93,29 @@ export class ValueMarkers {
 
 const DAMAGED = 'rendered email shows a damaged value marker (a helper or template changed a value it should only print)';
 
-/** Handlebars' own escaping, the one `{{value}}` applies in the HTML part. */
+const HTML_ESCAPES: Readonly<Record<number, string>> = {
+  0x26: '&amp;', 0x3c: '&lt;', 0x3e: '&gt;', 0x22: '&quot;', 0x27: '&#x27;', 0x60: '&#x60;', 0x3d: '&#x3D;',
+};
+const HTML_SPECIAL = /[&<>"'`=]/;
+
+/**
+ * Handlebars' own escaping of a string, the one `{{value}}` applies in the HTML part
+ * (Handlebars.Utils.escapeExpression: the same seven characters, the same entities), written
+ * as a loop over the string instead of a replace with a callback per character.
+ */
 export function escapeHtml(value: string): string {
-  return Handlebars.Utils.escapeExpression(value);
+  const first = value.search(HTML_SPECIAL);
+  if (first < 0) return value;
+  let out = value.slice(0, first);
+  let last = first;
+  for (let at = first; at < value.length; at += 1) {
+    const entity = HTML_ESCAPES[value.charCodeAt(at)];
+    if (entity !== undefined) {
+      out += value.slice(last, at) + entity;
+      last = at + 1;
+    }
+  }
+  return out + value.slice(last);
 }
 
 /** A copy of `value` with every string (at any depth) replaced by its marker. */
@@ -96,7 +123,9 @@ export function markStrings(value: unknown, markers: ValueMarkers): unknown {
   if (typeof value === 'string') return markers.mark(value);
   if (Array.isArray(value)) return value.map((item) => markStrings(item, markers));
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, markStrings(item, markers)]));
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) setOwn(copy, key, markStrings((value as Record<string, unknown>)[key], markers));
+    return copy;
   }
   return value;
 }

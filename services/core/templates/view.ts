@@ -93,7 +93,23 @@ export function safeUrl(value: unknown): string | undefined {
 
 /** Drops undefined values, so strict templates see "absent" rather than "empty". */
 function compact(fields: Record<string, unknown>): View {
-  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  // A loop rather than Object.fromEntries(Object.entries(...).filter(...)): a view is built per
+  // email and this runs about 20 times for each; the fields are this file's own literals.
+  const view: View = {};
+  for (const key in fields) {
+    const value = fields[key];
+    if (value !== undefined) view[key] = value;
+  }
+  return view;
+}
+
+/**
+ * Sets `key` as an own data property, as Object.fromEntries does: a key from data named
+ * "__proto__" becomes a property (assignment would set the prototype instead).
+ */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else target[key] = value;
 }
 
 function product(raw: RenderProduct | null | undefined): View | undefined {
@@ -117,8 +133,14 @@ function products(list: readonly RenderProduct[] | null | undefined): View[] {
   return (list ?? []).map(product).filter((item): item is View => item !== undefined);
 }
 
-function stringMap(map: Record<string, string> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(map ?? {}).flatMap(([key, value]) => (text(value) === undefined ? [] : [[key, value.trim()]])));
+function stringMap(map: Record<string, string> | null | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (map === undefined || map === null) return out;
+  for (const key of Object.keys(map)) {
+    const value = text(map[key]);
+    if (value !== undefined) setOwn(out, key, value);
+  }
+  return out;
 }
 
 function time(value: unknown): number | undefined {
@@ -150,7 +172,12 @@ function facts(raw: RenderFacts | null | undefined): View {
 
 /** Segments as `{ <name>: true }`, for `{{#if segments.frequent_buyer}}`. */
 function segments(list: readonly string[] | null | undefined): Record<string, true> {
-  return Object.fromEntries((list ?? []).flatMap((name) => (text(name) === undefined ? [] : [[name.trim(), true]])));
+  const out: Record<string, true> = {};
+  for (const name of list ?? []) {
+    const key = text(name);
+    if (key !== undefined) setOwn(out, key, true);
+  }
+  return out;
 }
 
 /** The normalized view; throws (a plain Error) when the unsubscribe link is missing. */

@@ -15,7 +15,7 @@
  * Lists rather than maps hold groups and rules, because group values come from producers and a
  * value like "__proto__" or "constructor" must not meet Object.prototype.
  */
-import { createHash } from 'node:crypto';
+import { hash as digestOf } from 'node:crypto';
 import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 import type { AbsenceRuleState } from './absence';
 import type { RuleKindTypes } from './kinds';
@@ -140,7 +140,7 @@ function isRuleState(raw: unknown): boolean {
 
 /** Records the event id as seen; false when it was already among the remembered ones. */
 export function rememberEventId(state: TriggerState, eventId: string): boolean {
-  const hash = createHash('sha256').update(eventId).digest('base64url').slice(0, SEEN_HASH_CHARS);
+  const hash = digestOf('sha256', eventId, 'base64url').slice(0, SEEN_HASH_CHARS);
   if (state.seen.includes(hash)) return false;
   state.seen.push(hash);
   if (state.seen.length > SEEN_EVENT_IDS) state.seen.splice(0, state.seen.length - SEEN_EVENT_IDS);

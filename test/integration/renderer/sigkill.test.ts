@@ -16,7 +16,7 @@ import { readSchema, recordTypes, valueSubject } from '../../../services/kit/cod
 import { TEST_LINK_SECRET } from '../../support/link-keys';
 import { createTestPipeline, repeatedRecords, type TestPipeline } from '../../support/pipeline';
 import { collect, connectedProducer, exited, ROOT, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
-import { emulatorEmails } from './ses-proxy';
+import { EMULATOR, emulatorEmails } from './ses-proxy';
 
 const types = recordTypes();
 
@@ -29,7 +29,7 @@ describe('a renderer killed with SIGKILL around the SES call', () => {
     pipeline = await createTestPipeline('render-kill', 3);
     env = {
       ...pipeline.env,
-      SES_ENDPOINT: 'http://127.0.0.1:8005',
+      SES_ENDPOINT: EMULATOR,
       AWS_ACCESS_KEY_ID: 'local',
       AWS_SECRET_ACCESS_KEY: 'local',
       LINK_SIGNING_SECRET: TEST_LINK_SECRET,

@@ -115,6 +115,27 @@ describe('OUTPUT_GUARANTEE and the transaction settings', () => {
   });
 });
 
+describe('OutboxRelay exactly_once: the transactional producer', () => {
+  it('retries after 20 ms at first, not kafkajs\'s 300 ms: back-to-back transactions of a partition meet CONCURRENT_TRANSACTIONS', async () => {
+    const created: Array<Parameters<Kafka['producer']>[0]> = [];
+    const kafka = {
+      producer: (options: Parameters<Kafka['producer']>[0]) => {
+        created.push(options);
+        return { connect: async () => Promise.reject(new Error('no broker in this test')), disconnect: async () => undefined };
+      },
+    } as unknown as Kafka;
+    const store: OutboxStore = { read: async () => ({ base: 0, incarnation: 'i', entries: entries('t1') }), trimTo: async () => 0 };
+    const relay = new OutboxRelay({
+      store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin: {} as Admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+    });
+    await expect(relay.relay(3)).rejects.toThrow('no broker in this test');
+    expect(created).toHaveLength(1);
+    expect(created[0]?.transactionalId).toBe('p-g-in-3');
+    expect(created[0]?.retry).toEqual({ retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000, initialRetryTime: 20 });
+  });
+});
+
 describe('OutboxRelay at_least_once (no broker)', () => {
   it('produces chunks and trims by sequence number; a failed send leaves the outbox as it was', async () => {
     const outbox: string[] = entries('t1', 't2', 't3');

@@ -5,6 +5,7 @@
  */
 import {
   applyEvent,
+  reevaluate,
   memberships,
   parseSegmentDefinitions,
   parseSegmentState,
@@ -17,6 +18,7 @@ import {
   type SegmentDefinition,
   type SegmentState,
 } from '../../../../services/core/segments';
+import { cloneState } from '../../../../services/core/segments/state';
 import { encodeTriggerState } from '../../../../services/core/triggers';
 import { shopTraffic } from '../../../../services/tools/synthetic';
 import { behaviorEvent, type BehaviorEvent } from '../../../../services/core/types';
@@ -100,6 +102,58 @@ describe('compact segment state', () => {
       expect(parseSegmentState(bytes)).toEqual(JSON.parse(stored.json.get(customer)!));
       expect(segmentStateView(bytes, now)).toEqual(segmentStateView(stored.json.get(customer)!, now));
     }
+  });
+});
+
+describe('cloneState', () => {
+  it('copies every field deeply: equal, no shared array or object, own "__proto__" keys kept as data', () => {
+    const state = everyField();
+    const copy = cloneState(state);
+    expect(copy).toEqual(state);
+    expect(serializeSegmentState(copy).equals(serializeSegmentState(state))).toBe(true);
+    const groups = copy.a['product_view']!.g!['product_id']!;
+    expect(Object.getPrototypeOf(groups)).toBe(Object.prototype);
+    expect(Object.keys(groups)).toEqual(['p-1', 'é-漢', '__proto__']);
+    // Every nested part is a new object: changing the copy leaves the original as it was.
+    copy.m.push('x');
+    copy.d.push('x');
+    groups['p-1']!.push(1);
+    groups['__proto__']!.push(1);
+    copy.a['purchase']!.t!.push(1);
+    copy.a['purchase']!.s!.b[0]![1] = 1;
+    copy.a['empty']!.f = 1;
+    copy.p!['country'] = 'FR';
+    copy.x!.v![1] = 'other';
+    copy.x!.p!.push('x' as never);
+    expect(state).toEqual(everyField());
+  });
+
+  it('handOver (the segmenter\'s in-place mode) gives what copying gives, for shop traffic under the shipped segments', () => {
+    const definitions = shipped();
+    const events = shopTraffic({ total: 5000, customers: 300, products: 60, seed: 6, from: T0, to: T0 + 30 * HOUR });
+    const now = T0 + 31 * HOUR;
+    const states = { copy: new Map<string, SegmentState | null>(), handOver: new Map<string, SegmentState | null>() };
+    const outputs = { copy: [] as unknown[], handOver: [] as unknown[] };
+    for (const event of events) {
+      for (const mode of ['copy', 'handOver'] as const) {
+        const before = states[mode].get(event.customer_id) ?? null;
+        const result = applyEvent(before, event, definitions, now, { handOver: mode === 'handOver' });
+        outputs[mode].push([result.changes, result.triggers, result.wakeAt, result.ignored]);
+        states[mode].set(event.customer_id, result.state);
+      }
+    }
+    for (const mode of ['copy', 'handOver'] as const) {
+      for (const [customer, state] of states[mode]) states[mode].set(customer, reevaluate(state, definitions, now + 40 * DAY, { handOver: mode === 'handOver' }).state);
+    }
+    expect(outputs.handOver).toEqual(outputs.copy);
+    expect([...states.handOver]).toEqual([...states.copy]);
+    expect(outputs.copy.filter((o) => (o as unknown[])[0] !== undefined && ((o as unknown[])[0] as unknown[]).length > 0).length).toBeGreaterThan(100);
+  });
+
+  it('keeps absent fields absent', () => {
+    const minimal: SegmentState = { v: 1, c: 'c', m: [], a: { k: {} }, d: [] };
+    expect(Object.keys(cloneState(minimal))).toEqual(['v', 'c', 'm', 'a', 'd']);
+    expect(Object.keys(cloneState(minimal).a['k']!)).toEqual([]);
   });
 });
 

@@ -1,0 +1,113 @@
+/**
+ * CPU per event of a service's logic alone (no Kafka, no Redis): the segmenter's or the trigger
+ * service's PartitionLogic over the bench's shop traffic, in batches per partition as the
+ * processor gives them, each state stored as bytes between batches as Redis would keep it,
+ * outputs Avro-encoded as the service encodes them. What the profile of a service under
+ * `make bench` calls "the service's own work", measured without the I/O around it; repeatable
+ * enough on a shared machine to compare two versions, and under
+ * `valgrind --tool=callgrind` (instructions, not seconds) exactly so.
+ *
+ *   node dist/bench/logic-cpu.js segmenter|trigger [events] [repeats]
+ */
+import { Type } from 'avsc';
+import { readSchema, type SchemaName } from '../services/kit/codec';
+import type { ConsumedRecord } from '../services/kit/consumer-runner';
+import { createMetrics } from '../services/kit/metrics';
+import type { PartitionLogic } from '../services/kit/partition-processor';
+import type { PartitionSnapshot, StateValue } from '../services/kit/partition-state';
+import { partitionOf } from '../services/kit/partitioner';
+import { SegmenterLogic } from '../services/segmenter/adapter';
+import { loadSegmentDefinitions, segmenterShape } from '../services/segmenter/main';
+import { TriggerLogic } from '../services/trigger/adapter';
+import { loadTriggerRules, triggerShape } from '../services/trigger/main';
+import { loadConfig } from '../services/kit/config';
+import { shopTraffic } from './traffic';
+import type { BehaviorEvent } from '../services/core/types';
+
+const PARTITIONS = 12;
+const BATCH = 500;
+
+function encoder(schema: SchemaName, topic: string): { topic: string; encode: (value: unknown) => Buffer } {
+  const type = Type.forSchema(readSchema(schema));
+  // The wire format's 5-byte header (magic byte, schema id) as the codec writes it.
+  const header = Buffer.from([0, 0, 0, 0, 1]);
+  return { topic, encode: (value) => Buffer.concat([header, type.toBuffer(value)]) };
+}
+
+export function logicOf(service: 'segmenter' | 'trigger'): PartitionLogic {
+  const metrics = createMetrics(`logic-cpu-${service}`);
+  if (service === 'segmenter') {
+    const config = loadConfig(segmenterShape, process.env);
+    return new SegmenterLogic(loadSegmentDefinitions(config.SEGMENTS_FILE), 'profiles', { changes: encoder('SegmentChange', 'changes'), triggers: encoder('TriggerFired', 'triggers') }, metrics);
+  }
+  const config = loadConfig(triggerShape, process.env);
+  return new TriggerLogic(loadTriggerRules(config.TRIGGER_RULES_FILE), encoder('TriggerFired', 'triggers'), metrics, 'profiles');
+}
+
+/** The events as the processor would see them: per partition (by key, as the producer put them), in batches. */
+export function batchesOf(events: BehaviorEvent[]): Array<{ partition: number; records: ConsumedRecord<unknown>[] }> {
+  const perPartition: Array<ConsumedRecord<unknown>[]> = Array.from({ length: PARTITIONS }, () => []);
+  for (const event of events) {
+    const partition = partitionOf(event.customer_id, PARTITIONS);
+    const records = perPartition[partition];
+    records.push({ topic: 'events', partition, offset: String(records.length), key: event.customer_id, value: event, timestamp: event.occurred_at, headers: {} });
+  }
+  const batches: Array<{ partition: number; records: ConsumedRecord<unknown>[] }> = [];
+  for (let start = 0; ; start += BATCH) {
+    let any = false;
+    perPartition.forEach((records, partition) => {
+      if (start >= records.length) return;
+      any = true;
+      batches.push({ partition, records: records.slice(start, start + BATCH) });
+    });
+    if (!any) return batches;
+  }
+}
+
+/** One pass: every batch against the states the earlier ones left; returns the seconds of CPU spent in the logic. */
+export function runOnce(logic: PartitionLogic, batches: ReturnType<typeof batchesOf>, now: number): { seconds: number; outputs: number; stateBytes: number } {
+  const states = Array.from({ length: PARTITIONS }, () => new Map<string, StateValue>());
+  const streamTimes: Array<number | null> = Array.from({ length: PARTITIONS }, () => null);
+  let outputs = 0;
+  let spent = 0n;
+  for (const { partition, records } of batches) {
+    const stored = states[partition];
+    const snapshot: PartitionSnapshot = { version: 1, appliedOffsets: new Map(), incarnation: 'i', streamTime: streamTimes[partition], states: new Map() };
+    for (const record of records) {
+      const customer = logic.customerOfRecord(record);
+      snapshot.states.set(customer, stored.get(customer) ?? null);
+    }
+    const started = process.hrtime.bigint();
+    const change = logic.onRecords(snapshot, records, now);
+    spent += process.hrtime.bigint() - started;
+    for (const [customer, value] of change.states) {
+      if (value === null) stored.delete(customer);
+      else stored.set(customer, value);
+    }
+    for (const record of records) {
+      const time = logic.eventTime(record);
+      if (time !== null) streamTimes[partition] = Math.max(streamTimes[partition] ?? time, time);
+    }
+    outputs += change.outbox.length;
+  }
+  let stateBytes = 0;
+  for (const stored of states) for (const value of stored.values()) stateBytes += value.length;
+  return { seconds: Number(spent) / 1e9, outputs, stateBytes };
+}
+
+function main(): void {
+  const service = process.argv[2] === 'trigger' ? 'trigger' : 'segmenter';
+  const count = Number(process.argv[3] ?? 100_000);
+  const repeats = Number(process.argv[4] ?? 3);
+  const clock = Date.parse('2026-03-02T18:00:00Z');
+  const events = shopTraffic({ total: count, customers: Math.round(count / 10), products: 2000, seed: 42, from: clock - 6 * 3600_000, to: clock, run: 'logic' });
+  const batches = batchesOf(events);
+  const logic = logicOf(service);
+  runOnce(logic, batches, clock); // warm-up
+  const runs = Array.from({ length: repeats }, () => runOnce(logicOf(service), batches, clock));
+  const us = runs.map((r) => (r.seconds * 1e6) / events.length).sort((a, b) => a - b);
+  const { outputs, stateBytes } = runs[0];
+  console.log(`${service}: ${us[0].toFixed(2)} us per event at best, ${us[Math.floor(us.length / 2)].toFixed(2)} median (runs: ${us.map((u) => u.toFixed(2)).join(', ')}); ${events.length} events, ${outputs} outputs, ${stateBytes} state bytes`);
+}
+
+if (require.main === module) main();
