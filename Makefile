@@ -107,4 +107,4 @@ image: ## build the container image kairos:local (needs a Docker engine; docs/de
 	docker build -t kairos:local .
 
 clean: ## remove build output, logs and stack state (not the download cache)
-	rm -rf dist logs .stack test-results
+	rm -rf dist logs .stack test-results bench/streams/target

@@ -17,6 +17,7 @@ import { measureRenderBare, measureRenderOnly } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
 import { PrivateRedis } from './redis-nodes';
 import { measureScaleOut, type ScaleOutRun } from './scale-out';
+import { deleteStreamsLeftovers, measureStreams, streamsJar, type StreamsGuarantee, type StreamsRun } from './streams';
 import { SEGMENT_RULE_PREFIX } from '../services/core/segments/engine';
 import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyTargetName, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
 import { measureRelay } from './relay';
@@ -57,7 +58,23 @@ const settings = {
   scaleRepeats: intEnv('BENCH_SCALE_REPEATS', intEnv('BENCH_REPEATS', 3)),
   scaleCluster: (process.env.BENCH_SCALE_CLUSTER ?? '1').trim() !== '0',
   clusterPorts: positiveIntList('BENCH_CLUSTER_PORTS', process.env.BENCH_CLUSTER_PORTS, [27001, 27002, 27003]),
+  /** The Kafka Streams comparison app (bench/streams.ts); BENCH_STREAMS=0 skips it. */
+  streams: (process.env.BENCH_STREAMS ?? '1').trim() !== '0',
+  streamsRepeats: intEnv('BENCH_STREAMS_REPEATS', 1),
+  streamsThreads: intEnv('BENCH_STREAMS_THREADS', 2),
+  /** 1: the app first runs over the warm-up topic in the same JVM, untimed (0: a cold JVM). */
+  streamsWarmup: (process.env.BENCH_STREAMS_WARMUP ?? '1').trim() !== '0',
+  /** Unset: Kafka Streams' default commit.interval.ms (30 s at_least_once, 100 ms exactly_once_v2). */
+  streamsCommitMs: process.env.BENCH_STREAMS_COMMIT_MS ? intEnv('BENCH_STREAMS_COMMIT_MS', 1) : undefined,
+  streamsGuarantees: streamsGuaranteeList(process.env.BENCH_STREAMS_GUARANTEES),
 };
+
+function streamsGuaranteeList(raw: string | undefined): StreamsGuarantee[] {
+  const values = (raw ?? 'at_least_once,exactly_once_v2').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const bad = values.filter((v) => v !== 'at_least_once' && v !== 'exactly_once_v2');
+  if (values.length === 0 || bad.length > 0) throw new Error(`bench: BENCH_STREAMS_GUARANTEES=${raw} must list at_least_once and/or exactly_once_v2`);
+  return values as StreamsGuarantee[];
+}
 
 function guaranteeList(raw: string | undefined): string[] {
   const values = (raw ?? 'exactly_once,at_least_once').split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -159,6 +176,9 @@ async function main(): Promise<void> {
   let cluster: PrivateRedis | undefined;
   let clusterDir: string | undefined;
   try {
+    // Built before anything is measured (once per source change; Maven), so a build failure stops the run early.
+    const jar = settings.streams ? streamsJar() : null;
+    if (jar !== null) progress(`Kafka Streams comparison app: ${jar}`);
     const warm = await prepareInput(stack, 'warmup', settings.warmupEvents, settings.seed + 1000);
     const input = await prepareInput(stack, 'main', settings.events, settings.seed);
     const conditions = {
@@ -185,11 +205,13 @@ async function main(): Promise<void> {
     let firstTogether: Awaited<ReturnType<typeof measureKairos>> | undefined;
     // What every measured run wrote, read back after its timing: a faster run must not fire less.
     const runFirings: Record<string, Firings[]> = { kairos: [], segmenter: [], trigger: [] };
+    let triggerOut: OutputTopics | undefined; // the first trigger-alone run's outputs: the Streams app's reference
     const kairosPart = async (label: 'kairos' | 'segmenter' | 'trigger', parts: KairosPart[]) =>
       repeated(label, settings.repeats, async (i) => {
         const run = await measureKairos(stack, input, parts, `${label}-${i}`);
         const firings = await readFirings(stack, run.out, parts);
         runFirings[label].push(firings);
+        if (label === 'trigger' && i === 0) triggerOut = run.out;
         progress(`${label} run ${i + 1} fired: ${describeFirings(firings)}`);
         if (label === 'kairos' && i === 0) {
           firstTogether = run;
@@ -201,6 +223,32 @@ async function main(): Promise<void> {
     const kairos = await kairosPart('kairos', ['segmenter', 'trigger']);
     const segmenter = await kairosPart('segmenter', ['segmenter']);
     const trigger = await kairosPart('trigger', ['trigger']);
+
+    // Kafka Streams: the same two rules as a JVM app, same input, compared with the trigger service's triggers.
+    const streamsRuns: StreamsRun[] = [];
+    const streamsFigures: Partial<Record<StreamsGuarantee, { eps: number; runs: number[] }>> = {};
+    const streamsDifferences: string[] = [];
+    if (jar !== null && triggerOut !== undefined) {
+      const reference = await readTopic<TriggerFired>(stack.codec, triggerOut.triggers, 'TriggerFired');
+      for (const guarantee of settings.streamsGuarantees) {
+        const label = `Kafka Streams ${guarantee}`;
+        streamsFigures[guarantee] = await repeated(label, settings.streamsRepeats, async (i) => {
+          const run = await measureStreams(stack, input, { jar, guarantee, threads: settings.streamsThreads, commitIntervalMs: settings.streamsCommitMs, warmup: settings.streamsWarmup ? warm : undefined, name: `streams-${guarantee === 'at_least_once' ? 'alo' : 'eos'}-${i}`, reference });
+          streamsRuns.push(run);
+          const c = run.comparison;
+          progress(
+            `${label} run ${i + 1}: RUNNING ${run.startup_seconds} s after its start (untimed), ${run.processed_before_window.toLocaleString('en-US')} records processed before; ` +
+              `processed everything at ${run.processed_eps?.toLocaleString('en-US') ?? 'n/a'} events/s; from its first record ${run.eps_from_first_record.toLocaleString('en-US')} events/s; fired ${formatCounts(run.triggers_by_rule)}; ` +
+              (c.same ? `the same ${c.actual.toLocaleString('en-US')} triggers as the trigger service` : `DIFFERENT from the trigger service: ${c.missing} missing, ${c.extra} extra, ${c.duplicates} duplicates, ${c.different} with other fields; ${c.examples.join('; ')}`),
+          );
+          if (!c.same) streamsDifferences.push(`streams ${guarantee} run ${i + 1}: ${c.missing} missing, ${c.extra} extra, ${c.duplicates} duplicates, ${c.different} different`);
+          return run;
+        });
+      }
+    }
+    const streamsEps = streamsFigures.at_least_once?.eps ?? null;
+    const streamsEosEps = streamsFigures.exactly_once_v2?.eps ?? null;
+    const streamsSame = streamsRuns.length === 0 ? null : streamsDifferences.length === 0;
     const baselineRun: Array<Awaited<ReturnType<typeof measureBaseline>>> = [];
     const baseline = await repeated('baseline', settings.baselineRepeats, async (i) => {
       const run = await measureBaseline(stack, input, `baseline-${i}`);
@@ -231,6 +279,7 @@ async function main(): Promise<void> {
       });
     }
     progress(`firings of the measured Kairos run: ${describeFirings(reference)}`);
+    firingDifferences.push(...streamsDifferences);
     progress(firingDifferences.length === 0 ? 'every measured run fired the same per rule and per segment' : `runs that fired differently: ${firingDifferences.join('; ')}`);
 
     const latencyRows: LatencyRowFigure[] = [];
@@ -328,6 +377,8 @@ async function main(): Promise<void> {
       render_bare_eps: renderBare.eps,
       render_send_eps: renderSend.eps,
       bare_ses_eps: bareSesEps,
+      streams_eps: streamsEps,
+      streams_same_triggers: streamsSame,
     });
     for (const row of latencyRows) row.target = targets[latencyTargetName(row)] ?? null;
     const firstLatency = latencyRows[0];
@@ -338,6 +389,8 @@ async function main(): Promise<void> {
       kairos_eps: kairos.eps,
       segmenter_eps: segmenter.eps,
       trigger_eps: trigger.eps,
+      streams_eps: streamsEps,
+      streams_eos_eps: streamsEosEps,
       // The first (rate, guarantee) row, as before; every row is in `latency`.
       latency_p50_ms: firstLatency?.p50_ms ?? null,
       latency_p99_ms: firstLatency?.p99_ms ?? null,
@@ -364,6 +417,8 @@ async function main(): Promise<void> {
         kairos_to_baseline: round(kairos.eps / baseline.eps),
         segmenter_to_ceiling: round(segmenter.eps / ceiling.eps),
         trigger_to_ceiling: round(trigger.eps / ceiling.eps),
+        trigger_to_streams: ratio(trigger.eps, streamsEps),
+        trigger_to_streams_eos: ratio(trigger.eps, streamsEosEps),
         render_only_to_bare: round(renderOnly.eps / renderBare.eps),
         render_send_to_bare_ses: ratio(renderSend.eps, bareSesEps),
         growth_eps: targets.growth_eps_ratio.value,
@@ -375,6 +430,18 @@ async function main(): Promise<void> {
         equivalence,
         latency: { rows: latencyRows, seconds: settings.latencySeconds, warmup_seconds: 5, rate_reached_when: `achieved >= ${RATE_REACHED} x offered` },
         memory,
+        streams: settings.streams
+          ? {
+              app: 'bench/streams (Kafka Streams 4.1.1, Processor API, RocksDB stores with caching, changelogs on)',
+              commit_interval_ms: settings.streamsCommitMs ?? "Kafka Streams' default (30000 at_least_once, 100 exactly_once_v2); each task requests a commit when it has read its partition to the end",
+              threads: settings.streamsThreads,
+              warmup: settings.streamsWarmup ? 'the warm-up topic first, in the same JVM, untimed' : 'none: a cold JVM',
+              repeats: settings.streamsRepeats,
+              window: "from the app's RUNNING state (records processed before it not counted) to its group committing the end of every input partition",
+              same_triggers_as_trigger_alone: streamsSame,
+              runs: streamsRuns,
+            }
+          : 'skipped (BENCH_STREAMS=0)',
         render: { template: 'cart_reminder', seconds: settings.renderSeconds, only: renderOnly, bare: renderBare, send: renderSend, bare_ses: { before: bareBefore, after: bareAfter, in_flight: IN_FLIGHT } },
         scale_out: {
           runs: scaleRuns,
@@ -395,6 +462,8 @@ async function main(): Promise<void> {
     if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
     progress('cleaning up topics and Redis keys');
     await stack.cleanup();
+    const stuck = await deleteStreamsLeftovers();
+    if (stuck.length > 0) progress(`could not delete the Kafka Streams groups ${stuck.join(', ')}`);
   }
 }
 
@@ -414,7 +483,17 @@ function printTable(r: Record<string, unknown>): void {
     ['Kairos segmenter + trigger (one process)', `${n(r.kairos_eps)} ev/s`, `${ratios.kairos_to_ceiling}x ceiling: ${t('kairos_to_ceiling')}; ${ratios.kairos_to_baseline}x baseline`],
     ['Kairos segmenter alone', `${n(r.segmenter_eps)} ev/s`, `${ratios.segmenter_to_ceiling}x ceiling: ${t('segmenter_to_ceiling')}`],
     ['Kairos trigger alone', `${n(r.trigger_eps)} ev/s`, `${ratios.trigger_to_ceiling}x ceiling: ${t('trigger_to_ceiling')}`],
+    [
+      'Kafka Streams app, at_least_once (2 threads)',
+      r.streams_eps === null ? 'not measured' : `${n(r.streams_eps)} ev/s`,
+      `trigger alone ${n(ratios.trigger_to_streams)}x it: ${t('trigger_to_streams')}`,
+    ],
+    ['Kafka Streams app, exactly_once_v2 (2 threads)', r.streams_eos_eps === null ? 'not measured' : `${n(r.streams_eos_eps)} ev/s`, `trigger alone ${n(ratios.trigger_to_streams_eos)}x it (no target)`],
   ];
+  const streamsSame = (r.conditions as { streams?: { same_triggers_as_trigger_alone?: boolean | null } }).streams?.same_triggers_as_trigger_alone;
+  if (streamsSame !== undefined && streamsSame !== null) {
+    rows.push(['  Kafka Streams triggers = trigger alone\'s', streamsSame ? 'yes' : 'NO', streamsSame ? 'every run: same ids, each once, same fields' : 'see firings.differences']);
+  }
   for (const [rule, count] of Object.entries(firings.triggers_by_rule)) rows.push([`  triggers fired: ${rule}`, n(count), 'measured Kairos run']);
   for (const [segment, count] of Object.entries(firings.segment_changes_by_segment)) rows.push([`  segment changes: ${segment}`, n(count), 'measured Kairos run']);
   rows.push(['  same firings in every measured run', firings.same_in_every_run ? 'yes' : 'NO', firings.same_in_every_run ? 'per rule and per segment' : firings.differences.slice(0, 3).join('; ')]);

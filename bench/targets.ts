@@ -65,6 +65,10 @@ export interface TargetFigures {
   render_bare_eps: number;
   render_send_eps: number | null;
   bare_ses_eps: number | null;
+  /** The Kafka Streams app at_least_once (bench/streams.ts); null when not measured. */
+  streams_eps?: number | null;
+  /** Whether every Streams run wrote exactly the trigger service's triggers; null when none ran. */
+  streams_same_triggers?: boolean | null;
 }
 
 /** The issue's targets, judged on one run's figures. Names are stable keys of results.json `targets`. */
@@ -73,6 +77,10 @@ export function judgeTargets(f: TargetFigures): Record<string, TargetResult> {
     kairos_to_ceiling: judge(ratio(f.kairos_eps, f.ceiling_eps), '>=', 0.5),
     segmenter_to_ceiling: judge(ratio(f.segmenter_eps, f.ceiling_eps), '>=', 0.6),
     trigger_to_ceiling: judge(ratio(f.trigger_eps, f.ceiling_eps), '>=', 0.6),
+    trigger_to_streams:
+      f.streams_same_triggers === false
+        ? { ...judge(ratio(f.trigger_eps, f.streams_eps), '>=', 1.5), met: false, note: "the Kafka Streams app's triggers differ from the trigger service's" }
+        : judge(ratio(f.trigger_eps, f.streams_eps), '>=', 1.5, f.streams_eps === null || f.streams_eps === undefined ? 'the Kafka Streams app was not run' : undefined),
   };
   for (const row of f.latency) targets[latencyTargetName(row)] = judgeLatency(row);
   const first = f.growth[0];

@@ -15,6 +15,8 @@ const figures = (over: Partial<TargetFigures> = {}): TargetFigures => ({
   render_bare_eps: 20_000,
   render_send_eps: 300,
   bare_ses_eps: 601,
+  streams_eps: 39_334,
+  streams_same_triggers: true,
   ...over,
 });
 
@@ -25,6 +27,7 @@ describe('bench targets', () => {
       kairos_to_ceiling: [0.5, '>= 0.5', true],
       segmenter_to_ceiling: [0.6, '>= 0.6', true],
       trigger_to_ceiling: [0.59, '>= 0.6', false],
+      trigger_to_streams: [1.5, '>= 1.5', true],
       latency_p99_ms_at_2000_eps_exactly_once: [99, '< 100', true],
       latency_p99_ms_at_10000_eps_at_least_once: [40, '< 100', false],
       growth_eps_ratio: [0.9, '>= 0.9', true],
@@ -49,6 +52,12 @@ describe('bench targets', () => {
     expect(t.growth_eps_ratio).toMatchObject({ value: null, met: false, note: 'needs two growth sizes' });
     expect(ratio(1, 0)).toBeNull();
     expect(judge(Number.NaN, '<', 100).met).toBe(false);
+  });
+
+  it('does not meet the Kafka Streams target when the app was not run or wrote other triggers', () => {
+    expect(judgeTargets(figures({ streams_eps: null, streams_same_triggers: null })).trigger_to_streams).toMatchObject({ value: null, met: false, note: 'the Kafka Streams app was not run' });
+    expect(judgeTargets(figures({ streams_eps: 10_000, streams_same_triggers: false })).trigger_to_streams).toMatchObject({ value: 5.9, met: false, note: expect.stringMatching(/differ/) });
+    expect(judgeTargets(figures({ streams_eps: 40_000 })).trigger_to_streams).toMatchObject({ value: 1.48, met: false });
   });
 
   it('counts firings by rule, sorted, and names the differences', () => {
