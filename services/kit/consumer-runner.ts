@@ -86,6 +86,9 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 120_000;
 
 /** How long a partition waits before its held records are read again (see BatchOutcome.readAgainFrom). */
 const READ_AGAIN_PAUSE_MS = 250;
+/** How often a batch's failed offset commit is tried (commitInBackground), one second apart. */
+const COMMIT_ATTEMPTS = 10;
+const COMMIT_RETRY_MS = 1000;
 
 export interface BatchContext {
   topic: string;
@@ -175,6 +178,8 @@ export class ConsumerRunner {
   /** `topic:partition` -> the metadata of the last commit (kept by a commit past markers). */
   private readonly lastMetadata = new Map<string, string | null>();
   private readonly commitChains = new Map<string, Promise<void>>();
+  /** The offset last committed (or being committed) per `topic:partition`, for commitInBackground's retries. */
+  private readonly issuedCommits = new Map<string, string>();
   /** A commit's group-membership answer (a rebalance, an unknown member), for the next batch to hand kafkajs. */
   private commitMembershipError: Error | null = null;
 
@@ -307,22 +312,8 @@ export class ConsumerRunner {
           const again = outcome?.readAgainFrom;
           const upTo = again ?? nextOffset(batch.lastOffset());
           if (BigInt(upTo) > BigInt(batch.messages[0]?.offset ?? upTo)) resolveOffset((BigInt(upTo) - 1n).toString());
-          // The commit goes out now, but the next fetch does not wait for it: an OffsetCommit is a
-          // round trip to the group coordinator, about half of a small batch's time, and kafkajs
-          // fetches again only once every batch of the last fetch returned. Commits of a partition
-          // still land in order (inCommitOrder); one that fails (a rebalance) leaves the offset
-          // where the previous one put it, and what follows it is read again and dropped by the
-          // state's fence; a group-membership answer is handed to kafkajs by the next batch, so it
-          // rejoins. stop() waits for every commit. Outputs were relayed before this point, so a
-          // committed offset never runs ahead of what reached Kafka (state rebuild relies on it).
-          void this.commit(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null).catch((error: unknown) => {
-            const membership = membershipError(error);
-            if (membership !== null) this.commitMembershipError = membership;
-            this.options.logger.warn(
-              { topic: batch.topic, partition: batch.partition, offset: upTo, err: membership ?? error },
-              'offset commit failed; a later batch commits past it, or the records are read again and dropped by the state fence',
-            );
-          });
+          // The commit goes out now, but the next fetch does not wait for it (commitInBackground).
+          this.commitInBackground(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null);
           if (again !== undefined) {
             this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
             const pauseMs = outcome?.readAgainPauseMs ?? READ_AGAIN_PAUSE_MS;
@@ -458,6 +449,36 @@ export class ConsumerRunner {
       const metadata = outcome?.commitMetadata ?? this.lastMetadata.get(key) ?? null;
       this.lastMetadata.set(key, metadata);
       await this.commitAtOnce(topic, partition, offset, metadata);
+    });
+  }
+
+  /**
+   * Commits a batch without the next fetch waiting for it: an OffsetCommit is a round trip to
+   * the group coordinator, about half of a small batch's time, and kafkajs fetches again only
+   * once every batch of the last fetch returned. Commits of a partition still land in order
+   * (inCommitOrder); outputs were relayed before, so a committed offset never runs ahead of
+   * what reached Kafka (state rebuild relies on it). A failed commit is tried again every
+   * second (COMMIT_ATTEMPTS in all) until a later one of the partition was issued: an idle
+   * partition's last commit must land too (the rebuild's bound, the group's lag). Until it
+   * does, a restart reads those records again and the state's fence drops them. A
+   * group-membership answer goes to kafkajs with the next batch, so it rejoins. stop() waits
+   * for every commit in flight.
+   */
+  private commitInBackground(topic: string, partition: number, offset: string, metadata: string | null, attempt = 1): void {
+    const key = `${topic}:${partition}`;
+    this.issuedCommits.set(key, offset);
+    void this.commit(topic, partition, offset, metadata).catch((error: unknown) => {
+      const membership = membershipError(error);
+      if (membership !== null) this.commitMembershipError = membership;
+      const again = attempt < COMMIT_ATTEMPTS && !this.stopping;
+      this.options.logger.warn(
+        { topic, partition, offset, attempt, err: membership ?? error },
+        again ? 'offset commit failed; trying again in 1 s unless a later batch commits first' : 'offset commit failed; a later batch commits past it, or a restart reads the records again and the state fence drops them',
+      );
+      if (!again) return;
+      setTimeout(() => {
+        if (!this.stopping && this.issuedCommits.get(key) === offset) this.commitInBackground(topic, partition, offset, metadata, attempt + 1);
+      }, COMMIT_RETRY_MS).unref();
     });
   }
 

@@ -81,6 +81,21 @@ describe('ConsumerRunner: batch outcomes', () => {
     expect(events).toEqual(['batch returned', 'committed', 'disconnected']);
   });
 
+  it('tries a failed commit again a second later, so the last batch of a partition that then stays idle is committed too', async () => {
+    const landed: string[] = [];
+    let calls = 0;
+    const h = await harness(async () => undefined, async () => {
+      calls += 1;
+      if (calls === 1) throw Object.assign(new Error('Request timed out'), { name: 'KafkaJSRequestTimeoutError', retriable: true });
+      landed.push(`call ${calls}`);
+    });
+    await h.batch(['{}', '{}']);
+    const until = Date.now() + 10_000;
+    while (landed.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(landed).toEqual(['call 2']);
+    await h.runner.stop();
+  });
+
   it('pauses a partition whose state does not match its log, commits nothing and reports it as stopped', async () => {
     const h = await harness(async () => {
       throw new StateLogMismatchError(TOPIC, 2, 'the topic was recreated');
