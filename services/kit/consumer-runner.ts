@@ -180,8 +180,11 @@ export class ConsumerRunner {
   private readonly commitChains = new Map<string, Promise<void>>();
   /** The offset last committed (or being committed) per `topic:partition`, for commitInBackground's retries. */
   private readonly issuedCommits = new Map<string, string>();
-  /** A commit's group-membership answer (a rebalance, an unknown member), for the next batch to hand kafkajs. */
-  private commitMembershipError: Error | null = null;
+  /**
+   * A commit's group-membership answer (a rebalance, an unknown member) and the group generation
+   * it came in, for the next batch of that generation to hand kafkajs (after a rejoin it is old news).
+   */
+  private commitMembershipError: { error: Error; generation: number } | null = null;
 
   constructor(private readonly options: ConsumerRunnerOptions) {
     this.bindings = new Map(options.bindings.map((b) => [b.topic, b]));
@@ -292,10 +295,9 @@ export class ConsumerRunner {
         const isActive = () => isRunning() && !isStale() && !this.stopping;
         const work = (async () => {
           const refused = this.commitMembershipError;
-          if (refused !== null) {
-            this.commitMembershipError = null;
-            throw refused; // an earlier commit's answer: kafkajs rejoins, and this batch comes again
-          }
+          this.commitMembershipError = null;
+          // An earlier commit's answer in this generation: kafkajs rejoins, and this batch comes again.
+          if (refused !== null && refused.generation === this.generation) throw refused.error;
           let outcome: BatchOutcome | void;
           try {
             outcome = await this.processBatch(batch, heartbeat, isActive);
@@ -466,10 +468,11 @@ export class ConsumerRunner {
    */
   private commitInBackground(topic: string, partition: number, offset: string, metadata: string | null, attempt = 1): void {
     const key = `${topic}:${partition}`;
+    const generation = this.generation;
     this.issuedCommits.set(key, offset);
     void this.commit(topic, partition, offset, metadata).catch((error: unknown) => {
       const membership = membershipError(error);
-      if (membership !== null) this.commitMembershipError = membership;
+      if (membership !== null) this.commitMembershipError = { error: membership, generation };
       const again = attempt < COMMIT_ATTEMPTS && !this.stopping;
       this.options.logger.warn(
         { topic, partition, offset, attempt, err: membership ?? error },
