@@ -3,6 +3,7 @@
  * (`@locale`, `@timeZone`), so one compiled set serves every customer.
  */
 import type { HelperOptions } from 'handlebars';
+import { BoundedCache } from './bounded-cache';
 import { plainValue } from './values';
 
 /** Helpers that ship with Handlebars and stay allowed. */
@@ -38,33 +39,15 @@ function fallbackOr(helper: string, options: HelperOptions): string {
  */
 export const FORMAT_CACHE_SIZE = 500;
 
-class FormatCache<T> {
-  private readonly entries = new Map<string, T>();
-
-  get(key: string, build: () => T): T {
-    let entry = this.entries.get(key);
-    if (entry === undefined) {
-      entry = build();
-      if (this.entries.size >= FORMAT_CACHE_SIZE) this.entries.delete(this.entries.keys().next().value as string);
-      this.entries.set(key, entry);
-    }
-    return entry;
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
-
 interface MoneyFormat {
   format: Intl.NumberFormat;
   /** 10 ** the currency's minor digits (100 for EUR, 1 for JPY, 1000 for KWD). */
   scale: number;
 }
 
-const moneyFormats = new FormatCache<MoneyFormat>();
-const percentFormats = new FormatCache<Intl.NumberFormat>();
-const dateFormats = new FormatCache<Intl.DateTimeFormat>();
+const moneyFormats = new BoundedCache<MoneyFormat>(FORMAT_CACHE_SIZE);
+const percentFormats = new BoundedCache<Intl.NumberFormat>(FORMAT_CACHE_SIZE);
+const dateFormats = new BoundedCache<Intl.DateTimeFormat>(FORMAT_CACHE_SIZE);
 
 /** How many formatters each cache holds (tests). */
 export function formatCacheSizes(): { money: number; percent: number; date: number } {

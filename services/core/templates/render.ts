@@ -1,6 +1,7 @@
 /** Rendering one email from a compiled set: synchronous, one object parameter, no I/O. */
 import Handlebars from 'handlebars';
 import { resolveTimeZone } from '../campaigns/quiet-hours';
+import { BoundedCache } from './bounded-cache';
 import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
@@ -35,20 +36,13 @@ export interface RenderedEmail {
   text: string;
 }
 
-/** Locales resolved so far (Intl.getCanonicalLocales costs about 3 µs), at most RESOLVED_LOCALES_MAX; a new one past that evicts the oldest. */
-const resolvedLocales = new Map<string, string>();
-const RESOLVED_LOCALES_MAX = 500;
+/** Locales resolved so far (Intl.getCanonicalLocales costs about 3 µs), at most 500. */
+const resolvedLocales = new BoundedCache<string>(500);
 
 /** A locale Intl accepts, canonicalized; en-US when missing or invalid. */
 export function resolveLocale(locale: string | null | undefined): string {
   if (typeof locale !== 'string') return 'en-US';
-  let resolved = resolvedLocales.get(locale);
-  if (resolved === undefined) {
-    resolved = canonicalLocale(locale);
-    if (resolvedLocales.size >= RESOLVED_LOCALES_MAX) resolvedLocales.delete(resolvedLocales.keys().next().value as string);
-    resolvedLocales.set(locale, resolved);
-  }
-  return resolved;
+  return resolvedLocales.get(locale, () => canonicalLocale(locale));
 }
 
 function canonicalLocale(locale: string): string {
