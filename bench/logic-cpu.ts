@@ -2,7 +2,7 @@
  * CPU per event of a service's logic alone (no Kafka, no Redis): the segmenter's or the trigger
  * service's PartitionLogic over the bench's shop traffic, in batches per partition as the
  * processor gives them, each state stored as bytes between batches as Redis would keep it,
- * outputs Avro-encoded as the service encodes them. What the profile of a service under
+ * outputs checked and Avro-encoded as the service encodes them. What the profile of a service under
  * `make bench` calls "the service's own work", measured without the I/O around it; repeatable
  * enough on a shared machine to compare two versions, and under
  * `valgrind --tool=callgrind` (instructions, not seconds) exactly so.
@@ -10,7 +10,7 @@
  *   node dist/bench/logic-cpu.js segmenter|trigger [events] [repeats]
  */
 import { Type } from 'avsc';
-import { readSchema, type SchemaName } from '../services/kit/codec';
+import { encodeWireFormat, readSchema, type SchemaName } from '../services/kit/codec';
 import type { ConsumedRecord } from '../services/kit/consumer-runner';
 import { createMetrics } from '../services/kit/metrics';
 import type { PartitionLogic } from '../services/kit/partition-processor';
@@ -27,11 +27,10 @@ import type { BehaviorEvent } from '../services/core/types';
 const PARTITIONS = 12;
 const BATCH = 500;
 
+/** Encodes outputs as the services do (partition-service.ts's `output`: checked, wire format), without a registry. */
 function encoder(schema: SchemaName, topic: string): { topic: string; encode: (value: unknown) => Buffer } {
   const type = Type.forSchema(readSchema(schema));
-  // The wire format's 5-byte header (magic byte, schema id) as the codec writes it.
-  const header = Buffer.from([0, 0, 0, 0, 1]);
-  return { topic, encode: (value) => Buffer.concat([header, type.toBuffer(value)]) };
+  return { topic, encode: (value) => encodeWireFormat(1, type, value) };
 }
 
 export function logicOf(service: 'segmenter' | 'trigger'): PartitionLogic {

@@ -39,6 +39,19 @@ export function valueSubject(topic: string): string {
  * record is resolved into the reader schema the service was built with, so producers can
  * evolve their schema within the subject's BACKWARD compatibility.
  */
+/** `value` in the Confluent wire format under `schemaId` (checked against `type` first): what AvroCodec.encode writes. */
+export function encodeWireFormat(schemaId: number, type: avro.Type, value: unknown): Buffer {
+  const problems: string[] = [];
+  if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`) })) {
+    throw new Error(`value does not match schema ${type.name ?? ''} (id ${schemaId}): invalid ${problems.join(', ')}`);
+  }
+  const body = type.toBuffer(value);
+  const header = Buffer.alloc(HEADER_LENGTH);
+  header.writeUInt8(MAGIC_BYTE, 0);
+  header.writeInt32BE(schemaId, 1);
+  return Buffer.concat([header, body]);
+}
+
 export class AvroCodec {
   /** null: the writer schema equals the reader's, no resolution needed. */
   private readonly resolvers = new Map<string, avro.Resolver | null>();
@@ -80,15 +93,7 @@ export class AvroCodec {
 
   /** Encodes `value` with the schema registered under `schemaId`, checking it first. */
   encode(schemaId: number, type: avro.Type, value: unknown): Buffer {
-    const problems: string[] = [];
-    if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`) })) {
-      throw new Error(`value does not match schema ${type.name ?? ''} (id ${schemaId}): invalid ${problems.join(', ')}`);
-    }
-    const body = type.toBuffer(value);
-    const header = Buffer.alloc(HEADER_LENGTH);
-    header.writeUInt8(MAGIC_BYTE, 0);
-    header.writeInt32BE(schemaId, 1);
-    return Buffer.concat([header, body]);
+    return encodeWireFormat(schemaId, type, value);
   }
 
   /** Registers `schema` under `subject` (idempotent: the same schema gets the same id). */
