@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       writeFileSync(process.env.BENCH_CPU_PROFILE as string, JSON.stringify(profile));
     }
     console.log(`${what}: ${result.eps} events/s (${result.records} in ${result.seconds} s)`);
+    if ('phases' in result) console.log(`batch phases (seconds summed over partitions): ${JSON.stringify(result.phases)}`);
   } finally {
     await stack.cleanup();
   }

@@ -86,6 +86,20 @@ export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: Outpu
 export interface KairosRun extends Measured {
   prefix: string;
   out: OutputTopics;
+  /** Per service: seconds spent in each batch phase (kairos_batch_phase_seconds sums, partitions in parallel add up) and the batches; absent for the baseline. */
+  phases?: Record<string, Record<string, number>>;
+}
+
+/** A service's batch-phase sums (seconds, over every partition) and its batch count. */
+async function phaseSums(service: RunningService): Promise<Record<string, number>> {
+  const metric = await service.parts.metrics.batchPhaseSeconds.get();
+  const sums: Record<string, number> = {};
+  for (const v of metric.values) {
+    const phase = String(v.labels.phase);
+    if (v.metricName?.endsWith('_sum')) sums[phase] = Number(v.value.toFixed(3));
+    else if (v.metricName?.endsWith('_count') && phase === 'read') sums.batches = v.value;
+  }
+  return sums;
 }
 
 async function processedEvents(service: RunningService, topic: string): Promise<number> {
@@ -120,7 +134,9 @@ export async function measureKairos(stack: BenchStack, input: Input, parts: read
     );
     const endedAt = Date.now();
     if (!done) throw new Error('unreachable');
-    return { ...measured(input.count, joinedAt, endedAt), prefix, out };
+    const phases: Record<string, Record<string, number>> = {};
+    for (const [i, service] of services.entries()) phases[parts[i]] = await phaseSums(service);
+    return { ...measured(input.count, joinedAt, endedAt), prefix, out, phases };
   } finally {
     for (const service of services) await service.stop();
   }

@@ -7,6 +7,8 @@ export interface KairosMetrics {
   registry: Registry;
   consumerBatchSize: Histogram<'topic'>;
   consumerBatchDurationSeconds: Histogram<'topic'>;
+  /** Where a stateful service's batch time goes, by phase (see BATCH_PHASES). */
+  batchPhaseSeconds: Histogram<'phase'>;
   consumerLag: Gauge<'topic' | 'partition'>;
   recordsProcessed: Counter<'topic'>;
   recordsDeadLettered: Counter<'topic' | 'reason'>;
@@ -42,6 +44,16 @@ const BATCH_SIZE_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000];
 const BATCH_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
+ * The phases of a stateful service's batch (partition-processor.ts), in order: reading the
+ * partition's fence and the batch's customer states, computing the change (the service's pure
+ * logic: decode, rules, encode), applying it (the fenced Lua call), firing the timers due by the
+ * stream time it reached, and relaying the outbox to Kafka. A phase retried after the fence
+ * moved is counted each time.
+ */
+export const BATCH_PHASES = ['read', 'compute', 'apply', 'timers', 'relay'] as const;
+export type BatchPhase = (typeof BATCH_PHASES)[number];
+
+/**
  * A fresh registry with default process metrics, a `service` label on every series and the
  * shared pipeline metrics. A registry per call (not the global one) keeps tests independent.
  */
@@ -73,6 +85,13 @@ export function createMetrics(service: string): KairosMetrics {
       name: 'kairos_consumer_batch_duration_seconds',
       help: 'Time to process one consumed batch, commit excluded',
       labelNames: ['topic'] as const,
+      buckets: BATCH_DURATION_BUCKETS,
+      registers,
+    }),
+    batchPhaseSeconds: new Histogram({
+      name: 'kairos_batch_phase_seconds',
+      help: `Time of one phase of a stateful service's batch: ${BATCH_PHASES.join(', ')} (timer ticks not included)`,
+      labelNames: ['phase'] as const,
       buckets: BATCH_DURATION_BUCKETS,
       registers,
     }),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
-import type { KairosMetrics } from './metrics';
+import type { BatchPhase, KairosMetrics } from './metrics';
 import { StateVanishedError, type OutboxRelay } from './outbox-relay';
 import { CorruptStateError, KairosError } from './errors';
 export type { LogInspector } from './log-binding';
@@ -112,7 +112,7 @@ export class PartitionProcessor {
       const applyPart = async (part: ConsumedRecord<unknown>[], partLast: bigint, restoring: boolean) => {
         let appliedBefore = -1n;
         let streamTime: number | null = null;
-        await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), (snapshot) => {
+        await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), true, (snapshot) => {
           this.checkNotVanished(topic, partition, snapshot);
           appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
           incarnation = snapshot.incarnation;
@@ -143,7 +143,10 @@ export class PartitionProcessor {
         // Before the batch is committed, so a commit always covers every timer due by the stream
         // time it reached: a rebuild's replay below its restore bound then knows that all of them
         // fired before the loss, whatever the batches and ticks of either run were.
-        if (topic === this.options.timerTopic && streamTime !== null) await this.fireTimers(partition, streamTime, restoring);
+        if (topic === this.options.timerTopic && streamTime !== null) {
+          const reached = streamTime;
+          await this.timed('timers', () => this.fireTimers(partition, reached, restoring));
+        }
         dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
       };
       // After a rebuild (state rebuild): below this topic's restore bound, state only; past it,
@@ -168,7 +171,7 @@ export class PartitionProcessor {
       // batch's outputs with the outbox, so the partition stops without committing the batch and
       // the rebuild's replay produces them. Lost after the read, they reached Kafka: the batch is
       // committed, and the next batch finds the state gone.
-      await this.relay(partition, topic);
+      await this.timed('relay', () => this.relay(partition, topic));
       const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
       const applied = incarnation ?? bound.incarnation;
       return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied), ...(readAgainFrom === undefined ? {} : { readAgainFrom }) };
@@ -270,7 +273,7 @@ export class PartitionProcessor {
       const due = await store.dueTimers(partition, dueBy, limit);
       if (due.length === 0) return;
       const corrupt = new Set<string>();
-      await this.applyWithRetry(partition, logic.customersOfTimers(due), (snapshot) => {
+      await this.applyWithRetry(partition, logic.customersOfTimers(due), false, (snapshot) => {
         for (;;) {
           const firing = due.filter((t) => !logic.customersOfTimers([t]).some((c) => corrupt.has(c)));
           try {
@@ -305,16 +308,37 @@ export class PartitionProcessor {
     }
   }
 
+  /** Runs `work` and observes its time as the batch phase `phase`. */
+  private async timed<T>(phase: BatchPhase, work: () => Promise<T>): Promise<T> {
+    const end = this.options.metrics.batchPhaseSeconds.startTimer({ phase });
+    try {
+      return await work();
+    } finally {
+      end();
+    }
+  }
+
+  /** Read, compute, apply; again from the read while the fence moved. `timed`: a batch's (its phases observed). */
   private async applyWithRetry(
     partition: number,
     customers: string[],
+    timed: boolean,
     compute: (snapshot: PartitionSnapshot) => PartitionChange | null,
   ): Promise<void> {
+    const { store, metrics } = this.options;
+    const phase = (name: BatchPhase) => (timed ? metrics.batchPhaseSeconds.startTimer({ phase: name }) : () => 0);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-      const snapshot = await this.options.store.read(partition, customers);
+      let end = phase('read');
+      const snapshot = await store.read(partition, customers);
+      end();
+      end = phase('compute');
       const change = compute(snapshot);
+      end();
       if (change === null) return;
-      if (await this.options.store.apply(partition, snapshot.version, change)) return;
+      end = phase('apply');
+      const applied = await store.apply(partition, snapshot.version, change);
+      end();
+      if (applied) return;
       this.options.logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
     }
     throw new FenceContentionError(partition, MAX_ATTEMPTS);

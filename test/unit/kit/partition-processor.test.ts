@@ -166,7 +166,14 @@ function setup(now = 0) {
     log,
     timerTopic: 'in',
   });
-  return { store, outbox, sent, processor, producer, clock, log };
+  return { store, outbox, sent, processor, producer, clock, log, metrics };
+}
+
+/** Observations of kairos_batch_phase_seconds per phase. */
+async function phaseCounts(metrics: ReturnType<typeof createMetrics>): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await metrics.batchPhaseSeconds.get()).values) if (v.metricName?.endsWith('_count')) counts[String(v.labels.phase)] = v.value;
+  return counts;
 }
 
 const record = (offset: number, key: string, eventTime = 0): ConsumedRecord<unknown> => ({
@@ -227,6 +234,26 @@ describe('PartitionProcessor', () => {
     const batch = [record(0, 'a')];
     await processor.handleBatch(batch, context(batch));
     expect(store.states.get('a')).toBe('11'); // computed on top of the other writer's state
+  });
+
+  it('observes each phase of a batch once, and the read, compute and apply again when the fence moved; timer ticks not at all', async () => {
+    const { store, processor, metrics, sent } = setup(2_000);
+    const batch = [record(0, 'a', 5)];
+    await processor.handleBatch(batch, context(batch));
+    expect(await phaseCounts(metrics)).toEqual({ read: 1, compute: 1, apply: 1, timers: 1, relay: 1 });
+    let interfere = true;
+    store.beforeApply = () => {
+      if (interfere) {
+        interfere = false;
+        store.version += 1;
+      }
+    };
+    const next = [record(1, 'b', 6)];
+    await processor.handleBatch(next, context(next));
+    expect(await phaseCounts(metrics)).toEqual({ read: 3, compute: 3, apply: 3, timers: 2, relay: 2 });
+    await processor.fireDue(0, 2n); // caught up: both timers (due at 1000) fire by the clock
+    expect(sent.filter((v) => v.startsWith('timer:'))).toEqual(['timer:a', 'timer:b']);
+    expect(await phaseCounts(metrics)).toEqual({ read: 3, compute: 3, apply: 3, timers: 2, relay: 2 });
   });
 
   it('gives up with a retriable error when the partition keeps moving', async () => {
