@@ -8,7 +8,7 @@ export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
 import { PoisonRecordError } from './poison';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from './scheduling';
-import type { PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
+import type { AppliedChange, PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
 
 export { decodeOutboxRecord, encodeOutboxRecord, type OutboxRecord } from './outbox-relay';
 
@@ -112,7 +112,7 @@ export class PartitionProcessor {
       const applyPart = async (part: ConsumedRecord<unknown>[], partLast: bigint, restoring: boolean) => {
         let appliedBefore = -1n;
         let streamTime: number | null = null;
-        await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), true, (snapshot) => {
+        const applied = await this.applyWithRetry(partition, part.map((r) => logic.customerOfRecord(r)), true, (snapshot) => {
           this.checkNotVanished(topic, partition, snapshot);
           appliedBefore = snapshot.appliedOffsets.get(topic) ?? -1n;
           incarnation = snapshot.incarnation;
@@ -145,7 +145,10 @@ export class PartitionProcessor {
         // fired before the loss, whatever the batches and ticks of either run were.
         if (topic === this.options.timerTopic && streamTime !== null) {
           const reached = streamTime;
-          await this.timed('timers', () => this.fireTimers(partition, reached, restoring));
+          // The apply told when the partition's earliest timer is due: none due by now, no read.
+          if (applied === null || (applied.earliestDue !== null && applied.earliestDue <= reached)) {
+            await this.timed('timers', () => this.fireTimers(partition, reached, restoring));
+          }
         }
         dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
       };
@@ -318,13 +321,17 @@ export class PartitionProcessor {
     }
   }
 
-  /** Read, compute, apply; again from the read while the fence moved. `timed`: a batch's (its phases observed). */
+  /**
+   * Read, compute, apply; again from the read while the fence moved. `timed`: a batch's (its
+   * phases observed). Returns the partition as the apply left it, or null when `compute` found
+   * nothing to apply.
+   */
   private async applyWithRetry(
     partition: number,
     customers: string[],
     timed: boolean,
     compute: (snapshot: PartitionSnapshot) => PartitionChange | null,
-  ): Promise<void> {
+  ): Promise<AppliedChange | null> {
     const { store, metrics } = this.options;
     const phase = (name: BatchPhase) => (timed ? metrics.batchPhaseSeconds.startTimer({ phase: name }) : () => 0);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
@@ -334,11 +341,11 @@ export class PartitionProcessor {
       end = phase('compute');
       const change = compute(snapshot);
       end();
-      if (change === null) return;
+      if (change === null) return null;
       end = phase('apply');
-      const applied = await store.apply(partition, snapshot.version, change);
+      const applied = await store.applyChange(partition, snapshot.version, change);
       end();
-      if (applied) return;
+      if (applied !== null) return applied;
       this.options.logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
     }
     throw new FenceContentionError(partition, MAX_ATTEMPTS);

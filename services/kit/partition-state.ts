@@ -79,6 +79,13 @@ export interface PartitionSnapshot {
   states: Map<string, StateValue | null>;
 }
 
+/** A partition just after a change was applied to it. */
+export interface AppliedChange {
+  version: number;
+  /** The due time (ms) of the partition's earliest timer, null when it has none. */
+  earliestDue: number | null;
+}
+
 /** One atomic change to a partition, computed from a snapshot. */
 export interface PartitionChange {
   /** The consumed batch this change covers; absent for timer firings. */
@@ -229,9 +236,18 @@ export class PartitionStateStore {
 
   /** Applies `change` if the partition is still at `version`; false when it moved (recompute). */
   async apply(partition: number, version: number, change: PartitionChange): Promise<boolean> {
+    return (await this.applyChange(partition, version, change)) !== null;
+  }
+
+  /**
+   * Like `apply`; when applied, what the partition looks like after it: its new version and the
+   * due time of its earliest timer (null when it has none). Null when the version had moved.
+   */
+  async applyChange(partition: number, version: number, change: PartitionChange): Promise<AppliedChange | null> {
     const { keys, args } = applyPartitionChangeArgs(this.keys, { partition, version, change, stateTtlMs: this.stateTtlMs });
-    const [applied] = await runScript<[number, number]>(this.redis, 'applyPartitionChange', keys, args);
-    return applied === 1;
+    const [applied, newVersion, earliest] = await runScript<[number, number, string?]>(this.redis, 'applyPartitionChange', keys, args);
+    if (applied !== 1) return null;
+    return { version: newVersion, earliestDue: earliest === undefined ? null : Number(earliest) };
   }
 
   /** Timers due at `now` or earlier, oldest first. */

@@ -34,7 +34,9 @@
 
   The bulky values (states, records) stay plain arguments so that Redis does not decode them.
 
-  Returns {1, newVersion} when applied, {0, currentVersion} when the version had moved.
+  Returns {1, newVersion, earliestDue} when applied (earliestDue: the score of the partition's
+  earliest timer after the change, absent when it has none, so the caller knows without another
+  round trip whether any timer is due), {0, currentVersion} when the version had moved.
 ]]
 local fence = KEYS[1]
 local current = tonumber(redis.call('HGET', fence, 'v') or '0')
@@ -91,4 +93,5 @@ if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(redis.call('HGET', fence, 'st'
   redis.call('HSET', fence, 'st', ARGV[6])
 end
 local version = redis.call('HINCRBY', fence, 'v', 1)
-return {1, version}
+local earliest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+return {1, version, earliest[2]}

@@ -22,8 +22,9 @@ describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimO
     change.states.set('c2', '{"x":2}');
     change.timers.set('c1', 5000);
     change.sets.push({ set: 'm:engaged', op: '+', member: 'c1' }, { set: 'm:vip', op: '+', member: 'c2' });
+    change.timers.set('c2', 9000);
     change.outbox.push('r1', 'r2');
-    expect(await store.apply(7, 0, change)).toBe(true);
+    expect(await store.applyChange(7, 0, change)).toEqual({ version: 1, earliestDue: 5000 }); // the earliest timer after the change
 
     const snapshot = await store.read(7, ['c1', 'c2', 'c3']);
     expect(snapshot.version).toBe(1);
@@ -45,9 +46,13 @@ describe('PartitionStateStore on a real Redis (applyPartitionChange-n.lua, trimO
     erase.states.set('c1', null);
     erase.timers.set('c1', null);
     erase.sets.push({ set: 'm:engaged', op: '-', member: 'c1' });
-    expect(await store.apply(7, 1, erase)).toBe(true);
+    expect(await store.applyChange(7, 1, erase)).toEqual({ version: 2, earliestDue: 9000 });
     expect(await redis.exists(keys.customer(7, 'c1'), keys.set(7, 'm:engaged'))).toBe(0);
-    expect(await store.dueTimers(7, Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    expect(await store.dueTimers(7, Number.MAX_SAFE_INTEGER, 10)).toEqual([{ member: 'c2', dueAt: 9000 }]);
+    const last = emptyChange();
+    last.timers.set('c2', null);
+    expect(await store.applyChange(7, 2, last)).toEqual({ version: 3, earliestDue: null }); // no timer left
+    expect(await store.applyChange(7, 2, last)).toBeNull(); // stale
   });
 
   it('carries binary states byte for byte (binaryStates: read as Buffers, written as Lua arguments)', async () => {

@@ -13,7 +13,7 @@ import {
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
 import { OutboxRelay, StateVanishedError, type OutboxStore } from '../../../services/kit/outbox-relay';
-import { emptyChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
+import { emptyChange, type AppliedChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
 class MemoryStore {
@@ -43,9 +43,14 @@ class MemoryStore {
     const { states: _states, ...fence } = await this.read(partition, []);
     return fence;
   }
-  async apply(_partition: number, version: number, change: PartitionChange): Promise<boolean> {
+  /** Reads of the due timers, as a test counts them. */
+  dueReads = 0;
+  async apply(partition: number, version: number, change: PartitionChange): Promise<boolean> {
+    return (await this.applyChange(partition, version, change)) !== null;
+  }
+  async applyChange(_partition: number, version: number, change: PartitionChange): Promise<AppliedChange | null> {
     this.beforeApply();
-    if (version !== this.version) return false;
+    if (version !== this.version) return null;
     for (const [c, s] of change.states) {
       if (s === null) this.states.delete(c);
       else this.states.set(c, s);
@@ -59,9 +64,10 @@ class MemoryStore {
     this.incarnation ??= change.incarnation ?? null;
     if (change.streamTime !== undefined) this.streamTime = Math.max(this.streamTime ?? change.streamTime, change.streamTime);
     this.version += 1;
-    return true;
+    return { version: this.version, earliestDue: this.timers.size === 0 ? null : Math.min(...this.timers.values()) };
   }
   async dueTimers(_partition: number, now: number, limit: number) {
+    this.dueReads += 1;
     return [...this.timers].filter(([, due]) => due <= now).slice(0, limit).map(([member, dueAt]) => ({ member, dueAt }));
   }
 }
@@ -238,8 +244,9 @@ describe('PartitionProcessor', () => {
 
   it('observes each phase of a batch once, and the read, compute and apply again when the fence moved; timer ticks not at all', async () => {
     const { store, processor, metrics, sent } = setup(2_000);
-    const batch = [record(0, 'a', 5)];
+    const batch = [record(0, 'a', 1_500)]; // its timer (due at 1000) is due by the stream time it reaches
     await processor.handleBatch(batch, context(batch));
+    expect(sent).toEqual(['a:0', 'timer:a']);
     expect(await phaseCounts(metrics)).toEqual({ read: 1, compute: 1, apply: 1, timers: 1, relay: 1 });
     let interfere = true;
     store.beforeApply = () => {
@@ -248,12 +255,24 @@ describe('PartitionProcessor', () => {
         store.version += 1;
       }
     };
-    const next = [record(1, 'b', 6)];
+    const next = [record(1, 'b', 1_600)];
     await processor.handleBatch(next, context(next));
     expect(await phaseCounts(metrics)).toEqual({ read: 3, compute: 3, apply: 3, timers: 2, relay: 2 });
-    await processor.fireDue(0, 2n); // caught up: both timers (due at 1000) fire by the clock
-    expect(sent.filter((v) => v.startsWith('timer:'))).toEqual(['timer:a', 'timer:b']);
+    store.timers.set('c', 1_800);
+    await processor.fireDue(0, 2n); // caught up: fires c's timer by the clock
+    expect(sent.filter((v) => v.startsWith('timer:'))).toEqual(['timer:a', 'timer:b', 'timer:c']);
     expect(await phaseCounts(metrics)).toEqual({ read: 3, compute: 3, apply: 3, timers: 2, relay: 2 });
+  });
+
+  it('reads the due timers after a batch only when the apply says the earliest is due by the stream time reached', async () => {
+    const { store, processor, sent } = setup();
+    const early = [record(0, 'a', 5)]; // sets a's timer at 1000: not due by 5
+    await processor.handleBatch(early, context(early));
+    expect(store.dueReads).toBe(0);
+    const late = [record(1, 'b', 1_000)]; // due by 1000: read and fired
+    await processor.handleBatch(late, context(late));
+    expect(store.dueReads).toBeGreaterThan(0);
+    expect(sent).toEqual(['a:0', 'b:1', 'timer:a', 'timer:b']);
   });
 
   it('gives up with a retriable error when the partition keeps moving', async () => {
