@@ -254,8 +254,10 @@ export class PartitionProcessor {
   private async fireDueNow(partition: number, logEnd?: bigint | null): Promise<void> {
     const { store, clock, timerTopic, log } = this.options;
     if (this.binder.stopped().has(`${timerTopic}:${partition}`)) return;
-    // The tick passes the log end it read for all partitions; a direct call reads it here.
-    if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic).catch(() => new Map<number, bigint>())).get(partition) ?? null;
+    // The tick passes the log end it read for all partitions (null when it could not: timers
+    // then fire by stream time only, and the next tick tries again); a direct call reads it here
+    // and fails when it cannot, rather than silently judging by stream time alone.
+    if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic)).get(partition) ?? null;
     const fence = await store.fence(partition);
     const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
     const caughtUp = logEnd !== null && applied + 1n >= logEnd;

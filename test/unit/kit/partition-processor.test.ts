@@ -298,6 +298,20 @@ describe('PartitionProcessor', () => {
     expect(store.timers.size).toBe(0);
   });
 
+  it('a direct fireDue reads the log end itself and fails when it cannot, instead of judging by stream time alone', async () => {
+    const { sent, processor, clock, log } = setup(1000);
+    const batch = [record(0, 'a')];
+    await processor.handleBatch(batch, context(batch));
+    log.high = 1n;
+    const logEnds = jest.spyOn(log, 'logEnds').mockRejectedValueOnce(new Error('broker busy'));
+    await expect(processor.fireDue(0)).rejects.toThrow('broker busy');
+    expect(sent).toEqual(['a:0']);
+    await processor.fireDue(0); // read this time: caught up, a's timer (due at 1000) fires by the clock
+    expect(sent).toEqual(['a:0', 'timer:a']);
+    expect(logEnds).toHaveBeenCalledTimes(2);
+    expect(clock.now).toBe(1000);
+  });
+
   it('queues a direct fireDue behind the partition\'s other work: two at once relay the outbox once', async () => {
     const { sent, processor, clock } = setup(999);
     const batch = [record(0, 'a')];
