@@ -106,6 +106,13 @@ async function repeated(label: string, times: number, run: (i: number) => Promis
   return { eps: median(runs), runs };
 }
 
+/** `segmenter: read 0.6, compute 2.8, ... (14 batches); trigger: ...` */
+function describePhases(phases: Record<string, Record<string, number>>): string {
+  return Object.entries(phases)
+    .map(([service, sums]) => `${service}: ${Object.entries(sums).filter(([name]) => name !== 'batches').map(([name, seconds]) => `${name} ${seconds}`).join(', ')} (${sums.batches ?? 0} batches)`)
+    .join('; ');
+}
+
 async function prepareInput(stack: BenchStack, name: string, count: number, seed: number): Promise<Input & { customers: number; addsToCart: number }> {
   const clock = Date.parse('2026-03-02T18:00:00Z');
   const customers = Math.max(100, Math.round(count / settings.eventsPerCustomer));
@@ -205,6 +212,8 @@ async function main(): Promise<void> {
     let firstTogether: Awaited<ReturnType<typeof measureKairos>> | undefined;
     // What every measured run wrote, read back after its timing: a faster run must not fire less.
     const runFirings: Record<string, Firings[]> = { kairos: [], segmenter: [], trigger: [] };
+    // Where each run's batch time went, per service (kairos_batch_phase_seconds sums).
+    const runPhases: Record<string, Array<Record<string, Record<string, number>>>> = { kairos: [], segmenter: [], trigger: [] };
     let triggerOut: OutputTopics | undefined; // the first trigger-alone run's outputs: the Streams app's reference
     const kairosPart = async (label: 'kairos' | 'segmenter' | 'trigger', parts: KairosPart[]) =>
       repeated(label, settings.repeats, async (i) => {
@@ -213,6 +222,10 @@ async function main(): Promise<void> {
         runFirings[label].push(firings);
         if (label === 'trigger' && i === 0) triggerOut = run.out;
         progress(`${label} run ${i + 1} fired: ${describeFirings(firings)}`);
+        if (run.phases !== undefined) {
+          runPhases[label].push(run.phases);
+          progress(`${label} run ${i + 1} batch phases (seconds, summed over the partitions processed at once): ${describePhases(run.phases)}`);
+        }
         if (label === 'kairos' && i === 0) {
           firstTogether = run;
           memory = await measureMemory(stack, run.prefix, input.customers);
@@ -426,7 +439,7 @@ async function main(): Promise<void> {
       },
       targets,
       conditions: {
-        throughput: { ...conditions, runs: { ceiling: ceiling.runs, kairos: kairos.runs, segmenter: segmenter.runs, trigger: trigger.runs, baseline: baseline.runs }, baseline_repeats: settings.baselineRepeats },
+        throughput: { ...conditions, runs: { ceiling: ceiling.runs, kairos: kairos.runs, segmenter: segmenter.runs, trigger: trigger.runs, baseline: baseline.runs }, phases: runPhases, baseline_repeats: settings.baselineRepeats },
         equivalence,
         latency: { rows: latencyRows, seconds: settings.latencySeconds, warmup_seconds: 5, rate_reached_when: `achieved >= ${RATE_REACHED} x offered` },
         memory,
