@@ -57,7 +57,7 @@ const settings = {
   scaleEvents: Number(process.env.BENCH_SCALE_EVENTS ?? 0) > 0 ? intEnv('BENCH_SCALE_EVENTS', 1) : 0,
   scaleRepeats: intEnv('BENCH_SCALE_REPEATS', intEnv('BENCH_REPEATS', 3)),
   scaleCluster: (process.env.BENCH_SCALE_CLUSTER ?? '1').trim() !== '0',
-  clusterPorts: positiveIntList('BENCH_CLUSTER_PORTS', process.env.BENCH_CLUSTER_PORTS, [27001, 27002, 27003]),
+  clusterPorts: positiveIntList('BENCH_CLUSTER_PORTS', process.env.BENCH_CLUSTER_PORTS, [17101, 17102, 17103]),
   /** The Kafka Streams comparison app (bench/streams.ts); BENCH_STREAMS=0 skips it. */
   streams: (process.env.BENCH_STREAMS ?? '1').trim() !== '0',
   streamsRepeats: intEnv('BENCH_STREAMS_REPEATS', 1),

@@ -5,6 +5,7 @@
  * bench's cluster for the scale-out figure.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitUntil } from './stack';
@@ -12,6 +13,35 @@ import { waitUntil } from './stack';
 const run = promisify(execFile);
 
 const answers = (port: number) => run('redis-cli', ['-p', String(port), 'ping']).then(() => true, () => false);
+
+/** The last lines of a node's output, on one line, for an error message. */
+function lastLines(output: string): string {
+  return output.trim().split('\n').slice(-3).map((line) => line.trim()).join(' | ') || 'no output';
+}
+
+/** The kernel's range of ephemeral ports (Linux), or null when it cannot be read. */
+export function localPortRange(): [number, number] | null {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isInteger(low) && Number.isInteger(high) ? [low, high] : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A cluster node also listens on its port + 10000 (the cluster bus). A bus port inside the
+ * ephemeral range can be taken at any moment by an outgoing connection (the broker's to its
+ * controller took 37002 once), and the node then exits at start: refuse such ports up front.
+ */
+export function checkBusPorts(ports: readonly number[], range: [number, number] | null): void {
+  if (range === null) return;
+  const [low, high] = range;
+  const clashing = ports.filter((port) => port + 10_000 >= low && port + 10_000 <= high);
+  if (clashing.length > 0) {
+    throw new Error(`Redis Cluster ports ${clashing.join(', ')}: their cluster bus ports (${clashing.map((p) => p + 10_000).join(', ')}) lie in the ephemeral port range ${low}-${high}, where any outgoing connection can take them; choose ports below ${low - 10_000} (BENCH_CLUSTER_PORTS)`);
+  }
+}
 
 export class PrivateRedis {
   private readonly nodes: ChildProcess[] = [];
@@ -29,14 +59,36 @@ export class PrivateRedis {
       : { REDIS_URL: `redis://127.0.0.1:${this.ports[0]}` };
   }
 
+  /** Starts the nodes (and forms the cluster); on failure stops what it started and says why. */
   async up(): Promise<void> {
+    if (this.cluster) checkBusPorts(this.ports, localPortRange());
+    try {
+      await this.start();
+    } catch (error) {
+      await this.down();
+      throw error;
+    }
+  }
+
+  private async start(): Promise<void> {
+    const exits = new Map<number, string>();
     for (const port of this.ports) {
       if (await answers(port)) throw new Error(`something already answers on 127.0.0.1:${port}; stop it (a redis-server left by an earlier run?) or choose other ports, and run again`);
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
       if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`));
-      this.nodes.push(spawn('redis-server', args, { stdio: 'ignore' }));
+      const node = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
+      node.stdout?.on('data', keep);
+      node.stderr?.on('data', keep);
+      node.once('exit', (code, signal) => exits.set(port, `exited (${signal ?? `code ${code}`}): ${lastLines(output)}`));
+      this.nodes.push(node);
     }
-    await waitUntil('the Redis nodes to answer', async () => (await Promise.all(this.ports.map(answers))).every(Boolean), 20_000, 100);
+    await waitUntil('the Redis nodes to answer', async () => {
+      const [port, why] = [...exits][0] ?? [];
+      if (port !== undefined) throw new Error(`redis-server on port ${port} ${why}`);
+      return (await Promise.all(this.ports.map(answers))).every(Boolean);
+    }, 20_000, 100);
     if (!this.cluster) return;
     await run('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
     await waitUntil('the cluster to be ok on every node', async () => {
