@@ -6,7 +6,7 @@ import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
 import { trackParts, type LinkTracking } from './tracking';
-import { escapeHtml, markStrings, MARKERS_DATA_KEY, ValueMarkers } from './values';
+import { escapeHtml, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
 export interface RenderInput {
@@ -78,16 +78,6 @@ export function bounded(value: string, max: number): string {
   return points.length <= max ? value : `${points.slice(0, max - 1).join('').trimEnd()}…`;
 }
 
-/** The view subtrees that are configuration (campaign offer, brand) rather than customer or event data: not marked. */
-const CONFIGURED = new Set(['offer', 'brand']);
-
-/** The view with every data string replaced by a marker (see values.ts). */
-function markedView(view: Record<string, unknown>, markers: ValueMarkers): Record<string, unknown> {
-  const marked: Record<string, unknown> = {};
-  for (const key of Object.keys(view)) marked[key] = CONFIGURED.has(key) ? view[key] : markStrings(view[key], markers);
-  return marked;
-}
-
 /** Text part: no trailing spaces, at most one blank line in a row. */
 function tidyText(value: string): string {
   return value.replace(/[ \t]+$/gm, '').replace(/\n{3,}/g, '\n\n').trim() + '\n';
@@ -112,7 +102,8 @@ export function render(input: RenderInput): RenderedEmail {
   const markers = new ValueMarkers();
   let part = 'data';
   try {
-    const view = markedView(buildView(input.data), markers);
+    // Built marked: every customer or event string is a marker from the start (view.ts, ValueMarking).
+    const view = buildView(input.data, markers);
     const options = { data: { locale: resolveLocale(input.locale), timeZone: resolveTimeZone(input.timeZone), [MARKERS_DATA_KEY]: markers } };
     let subjectTemplate = email.parts.subject;
     if (input.subjectOverride) {
