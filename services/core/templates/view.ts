@@ -108,12 +108,17 @@ function text(value: unknown): string | undefined {
 const CANONICAL_URL = /^https?:\/\/(?:(?!xn--)[a-z0-9-]+\.)*(?!xn--)[a-z][a-z0-9-]*\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*)?$/;
 const DOT_SEGMENT_OR_ENCODED_DOT = /\/\.\.?(?:[/?]|$)|%2e/i;
 
+/** DOT_SEGMENT_OR_ENCODED_DOT's test, run only when the link has "/." or "%" (which it needs). */
+function mayHaveDotSegment(candidate: string): boolean {
+  return (candidate.includes('/.') || candidate.includes('%')) && DOT_SEGMENT_OR_ENCODED_DOT.test(candidate);
+}
+
 /** Only http(s) links reach a template: no javascript:, data: or relative surprises. */
 export function safeUrl(value: unknown): string | undefined {
   const candidate = text(value);
   if (candidate === undefined) return undefined;
   // Most links are canonical already: one pattern test instead of a parse and a serialization.
-  if (CANONICAL_URL.test(candidate) && !DOT_SEGMENT_OR_ENCODED_DOT.test(candidate)) return candidate;
+  if (CANONICAL_URL.test(candidate) && !mayHaveDotSegment(candidate)) return candidate;
   return parsedUrl(candidate);
 }
 
@@ -151,18 +156,24 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
 function product(raw: RenderProduct | null | undefined, values: ValueMarking): View | undefined {
   if (raw === null || raw === undefined) return undefined;
   const title = text(raw.title);
+  if (title === undefined) return undefined;
   const url = safeUrl(raw.url);
-  if (title === undefined || url === undefined) return undefined;
+  if (url === undefined) return undefined;
   const currency = text(raw.currency);
   const priced = typeof raw.price_cents === 'number' && Number.isSafeInteger(raw.price_cents) && currency !== undefined && /^[A-Za-z]{3}$/.test(currency);
-  return compact({
-    product_id: marked(text(raw.product_id), values),
-    title: values.mark(title),
-    url: values.mark(url),
-    image_url: marked(safeUrl(raw.image_url), values),
-    price_cents: priced ? raw.price_cents : undefined,
-    currency: priced ? values.mark(currency.toUpperCase()) : undefined,
-  });
+  // Built field by field (absent fields left out), in compact()'s order, without its literal: a view has up to a dozen products.
+  const view: View = {};
+  const id = text(raw.product_id);
+  if (id !== undefined) view.product_id = values.mark(id);
+  view.title = values.mark(title);
+  view.url = values.mark(url);
+  const image = safeUrl(raw.image_url);
+  if (image !== undefined) view.image_url = values.mark(image);
+  if (priced) {
+    view.price_cents = raw.price_cents;
+    view.currency = values.mark(currency.toUpperCase());
+  }
+  return view;
 }
 
 function products(list: readonly RenderProduct[] | null | undefined, values: ValueMarking): View[] {
