@@ -6,7 +6,6 @@
 import { DirtyRenderError } from './errors';
 
 const EMPTY_ELEMENT = /<(a|b|strong|em|h1|h2|h3|li)\b[^>]*>\s*<\/\1>/i;
-const EMPTY_ELEMENT_CLOSE = /(a|b|strong|em|h1|h2|h3|li)>/iy;
 /** `<x\b` (case-insensitive, as the pattern's \1 under /i) per element name in lower case. */
 const EMPTY_ELEMENT_OPEN = new Map<string, RegExp>();
 const WHITESPACE = /\s/;
@@ -16,6 +15,38 @@ function isWhitespace(char: number): boolean {
   return char > 0x7f ? WHITESPACE.test(String.fromCharCode(char)) : char === 0x0b || char === 0x0c;
 }
 
+/** True when `text` has the ASCII letter `lower` (a-z) at `at`, in either case (as /i reads it without the u flag). */
+function letterAt(text: string, at: number, lower: number): boolean {
+  return (text.charCodeAt(at) | 0x20) === lower;
+}
+
+/**
+ * The element name of EMPTY_ELEMENT's (a, b, strong, em, h1, h2, h3, li), in lower case, that
+ * `text` has at `at` followed by '>' (where `</` ends); '' when none. What the pattern's
+ * `(a|b|strong|em|h1|h2|h3|li)>` after `<\/` reads, by character codes.
+ */
+function closingName(text: string, at: number): string {
+  switch (text.charCodeAt(at) | 0x20) {
+    case 0x61: // a>
+      return text.charCodeAt(at + 1) === 0x3e ? 'a' : '';
+    case 0x62: // b>
+      return text.charCodeAt(at + 1) === 0x3e ? 'b' : '';
+    case 0x65: // em>
+      return letterAt(text, at + 1, 0x6d) && text.charCodeAt(at + 2) === 0x3e ? 'em' : '';
+    case 0x68: { // h1> h2> h3>
+      const digit = text.charCodeAt(at + 1);
+      return digit >= 0x31 && digit <= 0x33 && text.charCodeAt(at + 2) === 0x3e ? `h${digit - 0x30}` : '';
+    }
+    case 0x6c: // li>
+      return letterAt(text, at + 1, 0x69) && text.charCodeAt(at + 2) === 0x3e ? 'li' : '';
+    case 0x73: // strong>
+      return letterAt(text, at + 1, 0x74) && letterAt(text, at + 2, 0x72) && letterAt(text, at + 3, 0x6f) && letterAt(text, at + 4, 0x6e)
+        && letterAt(text, at + 5, 0x67) && text.charCodeAt(at + 6) === 0x3e ? 'strong' : '';
+    default:
+      return '';
+  }
+}
+
 /**
  * True when some closing tag `</x>` of EMPTY_ELEMENT's names has only whitespace (\s) between it
  * and a `>` that ends an opening `<x` of the same name (as `<x\b[^>]*>` reads it): exactly when
@@ -23,21 +54,17 @@ function isWhitespace(char: number): boolean {
  */
 function mayShowEmptyElement(text: string): boolean {
   for (let close = text.indexOf('</'); close >= 0; close = text.indexOf('</', close + 2)) {
-    // First letter of a, b, strong, em, h1-h3, li in either case (most closing tags are td, tr, p, div...).
-    const first = text.charCodeAt(close + 2) | 0x20;
-    if (first !== 0x61 && first !== 0x62 && first !== 0x73 && first !== 0x65 && first !== 0x68 && first !== 0x6c) continue;
-    EMPTY_ELEMENT_CLOSE.lastIndex = close + 2;
-    const name = EMPTY_ELEMENT_CLOSE.exec(text)?.[1];
-    if (name === undefined) continue;
+    // Most closing tags are td, tr, p, div...: their name is read without a pattern.
+    const name = closingName(text, close + 2);
+    if (name === '') continue;
     let end = close - 1;
     while (end >= 0 && isWhitespace(text.charCodeAt(end))) end -= 1;
     if (end < 0 || text.charCodeAt(end) !== 0x3e) continue;
     // The opening tag lies between the previous '>' and this one (`[^>]*` holds no '>').
-    const key = name.toLowerCase();
-    let open = EMPTY_ELEMENT_OPEN.get(key);
+    let open = EMPTY_ELEMENT_OPEN.get(name);
     if (open === undefined) {
-      open = new RegExp(`<${key}\\b`, 'i');
-      EMPTY_ELEMENT_OPEN.set(key, open);
+      open = new RegExp(`<${name}\\b`, 'i');
+      EMPTY_ELEMENT_OPEN.set(name, open);
     }
     if (open.test(text.slice(text.lastIndexOf('>', end - 1) + 1, end))) return true;
   }
@@ -78,7 +105,7 @@ const SIGN_GROUPS: ReadonlyArray<{ mayMatch?: (text: string) => boolean; signs: 
       { problem: '"NaN"', pattern: /\bNaN\b/ },
     ],
   },
-  { signs: [{ problem: '"[object Object]"', pattern: /\[object \w+\]/ }] },
+  { mayMatch: (text) => text.includes('[object '), signs: [{ problem: '"[object Object]"', pattern: /\[object \w+\]/ }] },
   { mayMatch: (text) => text.includes('""') || text.includes("''"), signs: [{ problem: 'an empty link or image address', pattern: /\b(href|src)\s*=\s*(""|'')/i }] },
   // "Hi ," is what an empty name between a word and a comma looks like.
   { mayMatch: mayShowSpaceBeforeComma, signs: [{ problem: 'an empty token before a comma', pattern: /[^\s>][ \t]+,/ }] },

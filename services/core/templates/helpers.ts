@@ -23,6 +23,11 @@ function frame(options: HelperOptions): { locale: string; timeZone: string } {
   return { locale: data.locale ?? 'en-US', timeZone: data.timeZone ?? 'UTC' };
 }
 
+/** The locale of the render's data frame, as frame() reads it, without an object per call. */
+function frameLocale(options: HelperOptions): string {
+  return (options.data as { locale?: string } | undefined)?.locale ?? 'en-US';
+}
+
 /** The `fallback=` hash argument, or an error saying how to fix the template. */
 function fallbackOr(helper: string, options: HelperOptions): string {
   const fallback: unknown = options.hash?.fallback;
@@ -39,10 +44,21 @@ function fallbackOr(helper: string, options: HelperOptions): string {
  */
 export const FORMAT_CACHE_SIZE = 500;
 
+/**
+ * How many formatted amounts each money formatter keeps. A shop's prices repeat from email to
+ * email (the same products, in the same currency), and a kept amount costs a map look-up
+ * instead of about 0.5 µs of `Intl.NumberFormat#format`; the shipped cart reminder formats 16
+ * prices per email. Bounded like the formatters: at most FORMAT_CACHE_SIZE x AMOUNT_CACHE_SIZE
+ * strings in all.
+ */
+export const AMOUNT_CACHE_SIZE = 256;
+
 interface MoneyFormat {
   format: Intl.NumberFormat;
   /** 10 ** the currency's minor digits (100 for EUR, 1 for JPY, 1000 for KWD). */
   scale: number;
+  /** Formatted amounts by minor units (a pure function of the amount for this formatter). */
+  amounts: BoundedCache<string, number>;
 }
 
 const moneyFormats = new BoundedCache<MoneyFormat>(FORMAT_CACHE_SIZE);
@@ -54,22 +70,57 @@ export function formatCacheSizes(): { money: number; percent: number; date: numb
   return { money: moneyFormats.size, percent: percentFormats.size, date: dateFormats.size };
 }
 
+/** How many amounts the money formatter of `locale` and `currency` keeps (tests); -1 without one. */
+export function amountCacheSize(locale: string, currency: string): number {
+  return moneyFormats.find(`${locale}|${currency.toUpperCase()}`)?.amounts.size ?? -1;
+}
+
+/** Three ASCII letters (a currency code), as /^[A-Za-z]{3}$/ tests. */
+function isCurrencyCode(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length !== 3) return false;
+  for (let at = 0; at < 3; at += 1) {
+    const letter = value.charCodeAt(at) | 0x20;
+    if (letter < 0x61 || letter > 0x7a) return false;
+  }
+  return true;
+}
+
+/**
+ * The last formatter money() used, by the locale and the currency as given: an email prints all
+ * its prices in one locale and mostly one currency, so most calls skip building the cache key.
+ */
+let lastMoney: { locale: string; currency: string; money: MoneyFormat } | null = null;
+
+function moneyFormat(locale: string, currency: string): MoneyFormat {
+  if (lastMoney !== null && lastMoney.locale === locale && lastMoney.currency === currency) return lastMoney.money;
+  const code = currency.toUpperCase();
+  const money = moneyFormats.get(`${locale}|${code}`, () => {
+    const format = new Intl.NumberFormat(locale, { style: 'currency', currency: code });
+    const scale = 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2);
+    return { format, scale, amounts: new BoundedCache<string, number>(AMOUNT_CACHE_SIZE) };
+  });
+  lastMoney = { locale, currency, money };
+  return money;
+}
+
 /**
  * {{money value_cents currency}}: minor units in the customer's locale (JPY has none). The
  * currency arrives as a value marker (see values.ts) and is read through it.
  */
 function money(cents: unknown, markedCurrency: unknown, options: HelperOptions): string {
   const currency = plainValue(markedCurrency, options.data);
-  if (typeof cents !== 'number' || !Number.isFinite(cents) || typeof currency !== 'string' || !/^[A-Za-z]{3}$/.test(currency)) {
+  if (typeof cents !== 'number' || !Number.isFinite(cents) || !isCurrencyCode(currency)) {
     return fallbackOr('money', options);
   }
-  const { locale } = frame(options);
-  const code = currency.toUpperCase();
-  const { format, scale } = moneyFormats.get(`${locale}|${code}`, () => {
-    const built = new Intl.NumberFormat(locale, { style: 'currency', currency: code });
-    return { format: built, scale: 10 ** (built.resolvedOptions().maximumFractionDigits ?? 2) };
-  });
-  return format.format(cents / scale);
+  const { format, scale, amounts } = moneyFormat(frameLocale(options), currency);
+  // -0 formats as "-0,00 €" but is the same map key as 0: formatted each time.
+  if (cents === 0 && 1 / cents < 0) return format.format(cents / scale);
+  let text = amounts.find(cents);
+  if (text === undefined) {
+    text = format.format(cents / scale);
+    amounts.add(cents, text);
+  }
+  return text;
 }
 
 const DATE_STYLES = ['short', 'medium', 'long', 'full'] as const;

@@ -6,7 +6,7 @@ import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
 import { trackParts, type LinkTracking } from './tracking';
-import { escapeHtml, markStrings, MARKERS_DATA_KEY, ValueMarkers } from './values';
+import { escapeHtml, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
 export interface RenderInput {
@@ -54,13 +54,36 @@ function canonicalLocale(locale: string): string {
   }
 }
 
-/** Whitespace that oneLine changes: a run of two, any but ' ', or at either end. */
-const NOT_ONE_LINE = /\s\s|[^\S ]|^\s|\s$/;
+/** A UTF-16 code unit that /\s/ matches, other than ' ' (ASCII controls, then the Unicode spaces). */
+export function isOtherWhitespace(char: number): boolean {
+  if (char < 0x80) return char >= 0x09 && char <= 0x0d;
+  return char === 0xa0 || char === 0x1680 || (char >= 0x2000 && char <= 0x200a) || char === 0x2028 || char === 0x2029
+    || char === 0x202f || char === 0x205f || char === 0x3000 || char === 0xfeff;
+}
+
+/**
+ * True when oneLine would leave `value` as it is: no whitespace run of two, none but ' ', none
+ * at either end (false exactly when /\s\s|[^\S ]|^\s|\s$/ matches). One look at each
+ * character instead of that pattern's four alternatives at each.
+ */
+export function isOneLine(value: string): boolean {
+  const last = value.length - 1;
+  for (let at = 0; at <= last; at += 1) {
+    const char = value.charCodeAt(at);
+    if (char === 0x20) {
+      // A ' ' at either end, or before another whitespace (a ' ' here, any other found next).
+      if (at === 0 || at === last || value.charCodeAt(at + 1) === 0x20) return false;
+    } else if (isOtherWhitespace(char)) {
+      return false;
+    }
+  }
+  return true;
+}
 
 /** Subject and preheader are one line: no header injection, no stray layout whitespace. */
 export function oneLine(value: string): string {
-  // Most subjects are one line already: one test instead of a replace and a trim.
-  return NOT_ONE_LINE.test(value) ? value.replace(/\s+/g, ' ').trim() : value;
+  // Most subjects are one line already: one look instead of a replace and a trim.
+  return isOneLine(value) ? value : value.replace(/\s+/g, ' ').trim();
 }
 
 /**
@@ -76,16 +99,6 @@ export function bounded(value: string, max: number): string {
   if (value.length <= max) return value;
   const points = Array.from(value);
   return points.length <= max ? value : `${points.slice(0, max - 1).join('').trimEnd()}…`;
-}
-
-/** The view subtrees that are configuration (campaign offer, brand) rather than customer or event data: not marked. */
-const CONFIGURED = new Set(['offer', 'brand']);
-
-/** The view with every data string replaced by a marker (see values.ts). */
-function markedView(view: Record<string, unknown>, markers: ValueMarkers): Record<string, unknown> {
-  const marked: Record<string, unknown> = {};
-  for (const key of Object.keys(view)) marked[key] = CONFIGURED.has(key) ? view[key] : markStrings(view[key], markers);
-  return marked;
 }
 
 /** Text part: no trailing spaces, at most one blank line in a row. */
@@ -112,7 +125,8 @@ export function render(input: RenderInput): RenderedEmail {
   const markers = new ValueMarkers();
   let part = 'data';
   try {
-    const view = markedView(buildView(input.data), markers);
+    // Built marked: every customer or event string is a marker from the start (view.ts, ValueMarking).
+    const view = buildView(input.data, markers);
     const options = { data: { locale: resolveLocale(input.locale), timeZone: resolveTimeZone(input.timeZone), [MARKERS_DATA_KEY]: markers } };
     let subjectTemplate = email.parts.subject;
     if (input.subjectOverride) {
@@ -136,13 +150,14 @@ export function render(input: RenderInput): RenderedEmail {
     checkPart(markedPreheader, markers);
     const preheader = bounded(oneLine(markers.fill(markedPreheader)), MAX_PREHEADER_CHARS);
     // The layouts get the finished subject and preheader as values too: checked once, above.
-    const framed = { ...view, subject: markers.mark(subject), preheader: markers.mark(preheader) };
+    const framedSubject = markers.mark(subject);
+    const framedPreheader = markers.mark(preheader);
     part = 'html';
     const htmlBody = email.parts.html(view, options);
-    const markedHtml = templates.layouts.html({ ...framed, body: new Handlebars.SafeString(htmlBody) }, options);
+    const markedHtml = templates.layouts.html({ ...view, subject: framedSubject, preheader: framedPreheader, body: new Handlebars.SafeString(htmlBody) }, options);
     checkPart(markedHtml, markers);
     part = 'text';
-    const markedText = tidyText(templates.layouts.text({ ...framed, body: email.parts.text(view, options) }, options));
+    const markedText = tidyText(templates.layouts.text({ ...view, subject: framedSubject, preheader: framedPreheader, body: email.parts.text(view, options) }, options));
     checkPart(markedText, markers);
     part = 'links';
     const tracked = input.tracking ? trackParts({ html: markedHtml, text: markedText }, input.tracking) : { html: markedHtml, text: markedText };

@@ -40,6 +40,28 @@ function count(text: string, char: string): number {
   return found;
 }
 
+/** The marker of the value at `index`. */
+function markerOf(index: number): string {
+  return `${OPEN}${String.fromCharCode(DIGIT_ZERO + Math.floor(index / BASE), DIGIT_ZERO + (index % BASE))}${CLOSE}`;
+}
+
+/**
+ * Markers are the same strings in every render (the first value is always U+E000 U+E100 U+E100
+ * U+E001), so the first SHARED_MARKERS are built once and shared: an email has a few dozen
+ * values, and a new string per value and render was garbage. A fixed number: the table never grows past it.
+ */
+const SHARED_MARKERS = 1024;
+const sharedMarkers: string[] = [];
+
+function sharedMarker(index: number): string {
+  let marker = sharedMarkers[index];
+  if (marker === undefined) {
+    for (let next = sharedMarkers.length; next <= index; next += 1) sharedMarkers.push(markerOf(next));
+    marker = sharedMarkers[index] as string;
+  }
+  return marker;
+}
+
 /** The values of one render and their markers. */
 export class ValueMarkers {
   private readonly values: string[] = [];
@@ -49,7 +71,7 @@ export class ValueMarkers {
     const index = this.values.length;
     if (index >= MAX_VALUES) throw new Error(`more than ${MAX_VALUES} values in one email`);
     this.values.push(value);
-    return `${OPEN}${String.fromCharCode(DIGIT_ZERO + Math.floor(index / BASE), DIGIT_ZERO + (index % BASE))}${CLOSE}`;
+    return index < SHARED_MARKERS ? sharedMarker(index) : markerOf(index);
   }
 
   /** The value a whole-string marker stands for; anything else as it is (for helpers that read a value). */

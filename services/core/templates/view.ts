@@ -71,6 +71,23 @@ export interface RenderFacts {
 
 type View = Record<string, unknown>;
 
+/**
+ * What buildView does with each customer or event string it puts in the view: render() passes
+ * its ValueMarkers (values.ts), so the view is built with markers in place of the values
+ * instead of being copied afterwards. Campaign configuration (offer, brand) is never marked.
+ */
+export interface ValueMarking {
+  mark(value: string): string;
+}
+
+/** The plain view: every value as it is. */
+const AS_IS: ValueMarking = { mark: (value) => value };
+
+/** `value` through `values.mark`, undefined kept. */
+function marked(value: string | undefined, values: ValueMarking): string | undefined {
+  return value === undefined ? undefined : values.mark(value);
+}
+
 export const DEFAULT_BRAND_NAME = 'Kairos Shop';
 
 function text(value: unknown): string | undefined {
@@ -79,10 +96,34 @@ function text(value: unknown): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
+/**
+ * http(s) URLs that the WHATWG URL parser gives back unchanged (`new URL(u).toString() === u`):
+ * a lower-case scheme; a host of lower-case ASCII letters, digits and hyphens in non-empty
+ * labels (no punycode "xn--" label, which the parser would check, and a last label starting
+ * with a letter, so never read as an IPv4 number); no port or credentials; a path from "/"
+ * and a query of characters neither percent-encoded nor rewritten (no backslash, no space, no
+ * quote, no fragment). DOT_SEGMENT_OR_ENCODED_DOT excludes "." and ".." segments (and %2e,
+ * anywhere), which the parser would remove. Anything else goes through the parser.
+ */
+const CANONICAL_URL = /^https?:\/\/(?:(?!xn--)[a-z0-9-]+\.)*(?!xn--)[a-z][a-z0-9-]*\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@%/?]*)?$/;
+const DOT_SEGMENT_OR_ENCODED_DOT = /\/\.\.?(?:[/?]|$)|%2e/i;
+
+/** DOT_SEGMENT_OR_ENCODED_DOT's test, run only when the link has "/." or "%" (which it needs). */
+function mayHaveDotSegment(candidate: string): boolean {
+  return (candidate.includes('/.') || candidate.includes('%')) && DOT_SEGMENT_OR_ENCODED_DOT.test(candidate);
+}
+
 /** Only http(s) links reach a template: no javascript:, data: or relative surprises. */
 export function safeUrl(value: unknown): string | undefined {
   const candidate = text(value);
   if (candidate === undefined) return undefined;
+  // Most links are canonical already: one pattern test instead of a parse and a serialization.
+  if (CANONICAL_URL.test(candidate) && !mayHaveDotSegment(candidate)) return candidate;
+  return parsedUrl(candidate);
+}
+
+/** safeUrl by the URL parser alone (also the reference its fast path is tested against). */
+export function parsedUrl(candidate: string): string | undefined {
   try {
     const url = new URL(candidate);
     return url.protocol === 'https:' || url.protocol === 'http:' ? url.toString() : undefined;
@@ -112,33 +153,44 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
   else target[key] = value;
 }
 
-function product(raw: RenderProduct | null | undefined): View | undefined {
+function product(raw: RenderProduct | null | undefined, values: ValueMarking): View | undefined {
   if (raw === null || raw === undefined) return undefined;
   const title = text(raw.title);
+  if (title === undefined) return undefined;
   const url = safeUrl(raw.url);
-  if (title === undefined || url === undefined) return undefined;
+  if (url === undefined) return undefined;
   const currency = text(raw.currency);
   const priced = typeof raw.price_cents === 'number' && Number.isSafeInteger(raw.price_cents) && currency !== undefined && /^[A-Za-z]{3}$/.test(currency);
-  return compact({
-    product_id: text(raw.product_id),
-    title,
-    url,
-    image_url: safeUrl(raw.image_url),
-    price_cents: priced ? raw.price_cents : undefined,
-    currency: priced ? currency.toUpperCase() : undefined,
-  });
+  // Built field by field (absent fields left out), in compact()'s order, without its literal: a view has up to a dozen products.
+  const view: View = {};
+  const id = text(raw.product_id);
+  if (id !== undefined) view.product_id = values.mark(id);
+  view.title = values.mark(title);
+  view.url = values.mark(url);
+  const image = safeUrl(raw.image_url);
+  if (image !== undefined) view.image_url = values.mark(image);
+  if (priced) {
+    view.price_cents = raw.price_cents;
+    view.currency = values.mark(currency.toUpperCase());
+  }
+  return view;
 }
 
-function products(list: readonly RenderProduct[] | null | undefined): View[] {
-  return (list ?? []).map(product).filter((item): item is View => item !== undefined);
+function products(list: readonly RenderProduct[] | null | undefined, values: ValueMarking): View[] {
+  const out: View[] = [];
+  for (const raw of list ?? []) {
+    const item = product(raw, values);
+    if (item !== undefined) out.push(item);
+  }
+  return out;
 }
 
-function stringMap(map: Record<string, string> | null | undefined): Record<string, string> {
+function stringMap(map: Record<string, string> | null | undefined, values: ValueMarking): Record<string, string> {
   const out: Record<string, string> = {};
   if (map === undefined || map === null) return out;
   for (const key of Object.keys(map)) {
     const value = text(map[key]);
-    if (value !== undefined) setOwn(out, key, value);
+    if (value !== undefined) setOwn(out, key, values.mark(value));
   }
   return out;
 }
@@ -152,19 +204,19 @@ function count(value: unknown): number {
 }
 
 /** A fact's time and product fields flattened: { at, product_id?, title?, url? }; absent without a time. */
-function factProduct(at: unknown, raw: RenderFactProduct | null | undefined): View | undefined {
+function factProduct(at: unknown, raw: RenderFactProduct | null | undefined, values: ValueMarking): View | undefined {
   const when = time(at);
   if (when === undefined) return undefined;
   const id = text(raw?.product_id);
   if (id === undefined) return { at: when };
-  return compact({ at: when, product_id: id, title: text(raw?.title), url: safeUrl(raw?.url) });
+  return compact({ at: when, product_id: values.mark(id), title: marked(text(raw?.title), values), url: marked(safeUrl(raw?.url), values) });
 }
 
 /** Facts always exist (so `{{#if facts.x}}` works); counts are whole numbers, 0 when unknown. */
-function facts(raw: RenderFacts | null | undefined): View {
+function facts(raw: RenderFacts | null | undefined, values: ValueMarking): View {
   return compact({
-    last_purchase: raw?.last_purchase ? factProduct(raw.last_purchase.at, raw.last_purchase.product) : undefined,
-    last_viewed: raw?.last_viewed ? factProduct(raw.last_viewed.at, raw.last_viewed.product) : undefined,
+    last_purchase: raw?.last_purchase ? factProduct(raw.last_purchase.at, raw.last_purchase.product, values) : undefined,
+    last_viewed: raw?.last_viewed ? factProduct(raw.last_viewed.at, raw.last_viewed.product, values) : undefined,
     purchases_30d: count(raw?.purchases_30d),
     purchases_90d: count(raw?.purchases_90d),
   });
@@ -180,8 +232,12 @@ function segments(list: readonly string[] | null | undefined): Record<string, tr
   return out;
 }
 
-/** The normalized view; throws (a plain Error) when the unsubscribe link is missing. */
-export function buildView(data: RenderData): View {
+/**
+ * The normalized view; throws (a plain Error) when the unsubscribe link is missing. With
+ * `values`, every string from customer or event data (not offer and brand) is put in as
+ * `values.mark(string)`: render()'s marked view, in one pass.
+ */
+export function buildView(data: RenderData, values: ValueMarking = AS_IS): View {
   const unsubscribe = safeUrl(data.links?.unsubscribe_url);
   if (unsubscribe === undefined) throw new Error('links.unsubscribe_url is missing or not an http(s) URL; no email goes out without one');
   const offer = data.offer && text(data.offer.headline) !== undefined
@@ -193,23 +249,27 @@ export function buildView(data: RenderData): View {
         expires_at: typeof data.offer.expires_at === 'number' && Number.isFinite(data.offer.expires_at) ? data.offer.expires_at : undefined,
       })
     : undefined;
-  const recommendations = products(data.recommendations?.items);
+  const recommendations = products(data.recommendations?.items, values);
   return compact({
     customer: compact({
-      customer_id: text(data.customer?.customer_id),
-      first_name: text(data.customer?.first_name),
-      last_name: text(data.customer?.last_name),
-      attributes: stringMap(data.customer?.attributes),
+      customer_id: marked(text(data.customer?.customer_id), values),
+      first_name: marked(text(data.customer?.first_name), values),
+      last_name: marked(text(data.customer?.last_name), values),
+      attributes: stringMap(data.customer?.attributes, values),
     }),
-    trigger: compact({ rule: text(data.trigger?.rule), context: stringMap(data.trigger?.context ?? undefined) }),
-    product: product(data.product),
-    cart: products(data.cart),
+    trigger: compact({ rule: marked(text(data.trigger?.rule), values), context: stringMap(data.trigger?.context ?? undefined, values) }),
+    product: product(data.product, values),
+    cart: products(data.cart, values),
     recommendations: { items: recommendations, fallback: recommendations.length > 0 && data.recommendations?.fallback === true },
     offer,
-    links: compact({ unsubscribe_url: unsubscribe, preferences_url: safeUrl(data.links.preferences_url), shop_url: safeUrl(data.links.shop_url) }),
+    links: compact({
+      unsubscribe_url: values.mark(unsubscribe),
+      preferences_url: marked(safeUrl(data.links.preferences_url), values),
+      shop_url: marked(safeUrl(data.links.shop_url), values),
+    }),
     brand: compact({ name: text(data.brand?.name) ?? DEFAULT_BRAND_NAME, address: text(data.brand?.address) }),
     segments: segments(data.segments),
-    facts: facts(data.facts),
+    facts: facts(data.facts, values),
     blocks: data.blocks && data.blocks.length > 0 ? data.blocks.map((name) => ({ [name]: true })) : undefined,
   });
 }

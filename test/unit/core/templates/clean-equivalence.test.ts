@@ -46,15 +46,23 @@ const TOKENS = [
   '{', '}', '{{', '}}', 'null', 'undefined', 'NaN', 'Nullx', '[object Foo]', '[object', '\uE000\uE100\uE100\uE001',
 ];
 
-function randomText(seed: number): string {
+/** Tags, whitespace and text only: no other sign hides the empty-element scan's verdict. */
+const TAG_TOKENS = [
+  '<a', '<A', '<a href="x"', '<b', '<B>', '<br>', '<abbr>', '<strong', '<STRONG class="s"', '<em', '<h1', '<H2 ', '<h3', '<h4', '<li', '<lip', '<img src="i">',
+  '</a>', '</A>', '</b>', '</B>', '</br>', '</strong>', '</Strong>', '</sTrOnG>', '</stron>', '</em>', '</EM>', '</eM>', '</h1>', '</H1>', '</h2>', '</H3>', '</h4>', '</h0>', '</li>', '</LI>', '</lI>', '</lip>', '</', '</a', '</abbr>', '</ a>', '</a >',
+  '<EM>', '<Li>', '<h1>', '<sTrOnG>', '<STRONG>',
+  '>', '>', '>', '<', ' ', ' ', '\t', '\n', '\r', '\u00a0', '\u2028', '\ufeff', '\u3000', 'x', 'word', '_', '-', '=', '"', '\uE000\uE100\uE100\uE001',
+];
+
+function randomText(seed: number, tokens: readonly string[] = TOKENS, maxLength = 24): string {
   let state = seed;
   const next = () => {
     state = (state * 1103515245 + 12345) & 0x7fffffff;
     return state;
   };
-  const length = 1 + (next() % 24);
+  const length = 1 + (next() % maxLength);
   let text = '';
-  for (let i = 0; i < length; i += 1) text += TOKENS[next() % TOKENS.length];
+  for (let i = 0; i < length; i += 1) text += tokens[next() % tokens.length];
   return text;
 }
 
@@ -83,5 +91,17 @@ describe('assertRenderedClean with its pre-tests', () => {
     expect(dirty).toBeGreaterThan(1000);
     expect(50_000 - dirty).toBeGreaterThan(1000);
     expect(emptyElements).toBeGreaterThan(100);
+  });
+
+  it('gives the plain patterns\' verdict and excerpt on 100,000 random tag soups (the empty-element scan)', () => {
+    let emptyElements = 0;
+    for (let seed = 1; seed <= 100_000; seed += 1) {
+      const text = randomText(seed, TAG_TOKENS, 40);
+      const expected = plainVerdict(text);
+      if (verdict(text) !== expected) expect({ text, verdict: verdict(text) }).toEqual({ text, verdict: expected });
+      if (expected.includes('an empty element')) emptyElements += 1;
+    }
+    expect(emptyElements).toBeGreaterThan(5_000);
+    expect(100_000 - emptyElements).toBeGreaterThan(5_000);
   });
 });

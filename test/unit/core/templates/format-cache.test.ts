@@ -1,6 +1,6 @@
 /** The helpers' Intl formatter caches: same output as a fresh formatter, and bounded however many locales customers bring. */
 import type { HelperOptions } from 'handlebars';
-import { FORMAT_CACHE_SIZE, formatCacheSizes, HELPERS } from '../../../../services/core/templates/helpers';
+import { AMOUNT_CACHE_SIZE, amountCacheSize, FORMAT_CACHE_SIZE, formatCacheSizes, HELPERS } from '../../../../services/core/templates/helpers';
 import { resolveLocale } from '../../../../services/core/templates';
 
 type Helper = (...args: unknown[]) => string;
@@ -51,5 +51,39 @@ describe('formatter caches', () => {
     expect(resolveLocale('not a locale!!')).toBe('en-US');
     expect(resolveLocale(null)).toBe('en-US');
     expect(resolveLocale('')).toBe('en-US');
+  });
+
+  it('money keeps formatted amounts: the same text as a fresh formatter, -0 included, at most AMOUNT_CACHE_SIZE per formatter', () => {
+    const fresh = (locale: string, currency: string, cents: number) => {
+      const format = new Intl.NumberFormat(locale, { style: 'currency', currency });
+      return format.format(cents / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
+    };
+    const amounts = [0, -0, 1, -1, 5, 99, 100, 4990, 4991, 123456, -123456, 1e15, 0.5, 4990.25, Number.MAX_SAFE_INTEGER];
+    for (const [locale, currency] of [['de-DE', 'EUR'], ['de-DE', 'eur'], ['en-US', 'usd'], ['ja-JP', 'JPY'], ['ar-EG', 'KWD'], ['fr-CH', 'CHF'], ['hi-IN', 'INR']] as const) {
+      for (let round = 0; round < 2; round += 1) {
+        for (const cents of amounts) expect([locale, currency, cents, money(cents, currency, frame(locale))]).toEqual([locale, currency, cents, fresh(locale, currency.toUpperCase(), cents)]);
+      }
+    }
+    expect(money(-0, 'EUR', frame('de-DE'))).toBe(fresh('de-DE', 'EUR', -0));
+    expect(money(0, 'EUR', frame('de-DE'))).toBe(fresh('de-DE', 'EUR', 0));
+    expect(money(-0, 'EUR', frame('de-DE'))).not.toBe(money(0, 'EUR', frame('de-DE')));
+    for (let cents = 0; cents < AMOUNT_CACHE_SIZE + 100; cents += 1) expect(money(cents, 'GBP', frame('en-GB'))).toBe(fresh('en-GB', 'GBP', cents));
+    expect(amountCacheSize('en-GB', 'GBP')).toBe(AMOUNT_CACHE_SIZE);
+    // The first amounts were evicted and are formatted again, the same.
+    expect(money(0, 'GBP', frame('en-GB'))).toBe(fresh('en-GB', 'GBP', 0));
+    expect(money(7, 'GBP', frame('en-GB'))).toBe(fresh('en-GB', 'GBP', 7));
+    expect(amountCacheSize('en-GB', 'GBP')).toBe(AMOUNT_CACHE_SIZE);
+  });
+
+  it('money takes exactly three ASCII letters as a currency code, as /^[A-Za-z]{3}$/', () => {
+    const fallback = (currency: unknown) => money(100, currency, frame('en-US', 'UTC', { fallback: 'n/a' }));
+    for (let code = 0; code < 0x250; code += 1) {
+      const char = String.fromCharCode(code);
+      for (const currency of [`${char}SD`, `U${char}D`, `US${char}`]) {
+        const valid = /^[A-Za-z]{3}$/.test(currency);
+        expect([currency, fallback(currency) === 'n/a']).toEqual([currency, !valid]);
+      }
+    }
+    for (const currency of ['', 'US', 'USDX', 'USD\n', ' USD', null, undefined, 3, ['USD']]) expect(fallback(currency)).toBe('n/a');
   });
 });
