@@ -33,7 +33,7 @@ type Templates = ReturnType<typeof compileTemplates>;
 
 /** Email i of a run as the renderer builds it: render() of the cart reminder, then buildMime. */
 async function buildEmail(templates: Templates, run: string, i: number): Promise<{ raw: Buffer; to: Mailbox; triggerId: string }> {
-  const data = sampleData(i);
+  const data = sampleData(i, true);
   const rendered = render({ templates, template: RENDER_TEMPLATE, data, locale: 'de-DE', timeZone: 'Europe/Berlin' });
   const triggerId = `${run}-${i}`;
   const to = requireMailbox(`customer${i}@example.com`);

@@ -22,14 +22,26 @@ export function shippedTemplateFiles(): TemplateFile[] {
   return walk(TEMPLATES_DIR).map((file) => ({ path: relative(TEMPLATES_DIR, file).replace(/\\/g, '/'), text: readFileSync(file, 'utf8') }));
 }
 
-/** A cart reminder for customer i: three cart items and four recommendations, like a real one. */
-export function sampleData(i: number): RenderData {
+/**
+ * Distinct price lists the measured loops cycle through: more than the money helper keeps per
+ * formatter (AMOUNT_CACHE_SIZE), so a kept amount never makes a measured render cheaper than a
+ * shop whose prices vary would see.
+ */
+export const PRICE_VARIANTS = 997;
+
+/**
+ * A cart reminder for customer i: three cart items and four recommendations, like a real one.
+ * `varyPrices`: every product's price differs with i (PRICE_VARIANTS lists), as the measured
+ * loops use it; without it the prices are fixed (the golden renders).
+ */
+export function sampleData(i: number, varyPrices = false): RenderData {
+  const shift = varyPrices ? (i % PRICE_VARIANTS) * 7 : 0;
   const item = (n: number) => ({
     product_id: `p-${n}`,
     title: `Trail shoe <${n}> & co`,
     url: `https://shop.example.com/products/p-${n}?t=abc${i}`,
     image_url: `https://cdn.example.com/p-${n}.jpg`,
-    price_cents: 4990 + n,
+    price_cents: 4990 + n + shift,
     currency: 'EUR',
   });
   return {
@@ -53,7 +65,7 @@ export const RENDER_TEMPLATE = 'cart_reminder';
 /** Renders/s with Kairos's render() over `seconds` (after a warm-up). */
 export function measureRenderOnly(seconds: number): { eps: number; renders: number; bytes: number } {
   const templates = compileTemplates(shippedTemplateFiles());
-  const once = (i: number) => render({ templates, template: RENDER_TEMPLATE, data: sampleData(i), locale: 'de-DE', timeZone: 'Europe/Berlin' });
+  const once = (i: number) => render({ templates, template: RENDER_TEMPLATE, data: sampleData(i, true), locale: 'de-DE', timeZone: 'Europe/Berlin' });
   const bytes = once(0).html.length;
   return { ...timeLoop(seconds, once), bytes };
 }
@@ -82,10 +94,12 @@ export function measureRenderBare(seconds: number): { eps: number; renders: numb
     layout: compile(html, 'layouts/main.hbs'),
     layoutText: compile(plain, 'layouts/main.text.hbs'),
   };
-  // The bare version gets the view for free (built once): it measures Handlebars alone.
-  const view = buildView(sampleData(0));
+  // The bare version gets its views for free (built beforehand, one per price list): it
+  // measures Handlebars alone, with the prices varying as render()'s do.
+  const views = Array.from({ length: PRICE_VARIANTS }, (_, i) => buildView(sampleData(i, true)));
   const options = { data: { locale: 'de-DE', timeZone: 'Europe/Berlin' } };
-  const once = () => {
+  const once = (i = 0) => {
+    const view = views[i % PRICE_VARIANTS];
     const subject = parts.subject(view, options);
     const preheader = parts.preheader(view, options);
     const body = parts.html(view, options);
