@@ -3,11 +3,22 @@
  * quiet hours end. Local wall-clock times are handled as "wall ms" (the local date and time
  * read as if it were UTC), which makes day arithmetic and DST gaps explicit.
  */
+import { BoundedCache } from '../bounded-cache';
 import type { QuietHours } from './model';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
-const formatters = new Map<string, Intl.DateTimeFormat>();
+/**
+ * Formatters by the time zone as given. The zone comes from customer profiles, and Intl takes
+ * many spellings of one zone (any letter case, offsets like "+05:30"), so the cache is bounded.
+ */
+export const TIME_ZONE_CACHE_SIZE = 1000;
+const formatters = new BoundedCache<Intl.DateTimeFormat>(TIME_ZONE_CACHE_SIZE);
+
+/** How many time-zone formatters are kept (tests). */
+export function timeZoneCacheSize(): number {
+  return formatters.size;
+}
 
 /** A usable IANA time zone: the given one when Intl knows it, else UTC. */
 export function resolveTimeZone(timeZone: string | null | undefined): string {
@@ -21,21 +32,20 @@ export function resolveTimeZone(timeZone: string | null | undefined): string {
 }
 
 function formatter(timeZone: string): Intl.DateTimeFormat {
-  let cached = formatters.get(timeZone);
-  if (cached === undefined) {
-    cached = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, cached);
-  }
-  return cached;
+  return formatters.get(
+    timeZone,
+    () =>
+      new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        hourCycle: 'h23',
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        hour: 'numeric',
+        minute: 'numeric',
+        second: 'numeric',
+      }),
+  );
 }
 
 /** The local date and time of `instant` in `timeZone`, as wall ms (whole seconds). */

@@ -3,7 +3,7 @@
  * (`@locale`, `@timeZone`), so one compiled set serves every customer.
  */
 import type { HelperOptions } from 'handlebars';
-import { BoundedCache } from './bounded-cache';
+import { BoundedCache } from '../bounded-cache';
 import { plainValue } from './values';
 
 /** Helpers that ship with Handlebars and stay allowed. */

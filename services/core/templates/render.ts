@@ -1,7 +1,7 @@
 /** Rendering one email from a compiled set: synchronous, one object parameter, no I/O. */
 import Handlebars from 'handlebars';
 import { resolveTimeZone } from '../campaigns/quiet-hours';
-import { BoundedCache } from './bounded-cache';
+import { BoundedCache } from '../bounded-cache';
 import { assertRenderedClean } from './clean';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';

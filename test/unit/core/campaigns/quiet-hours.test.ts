@@ -1,4 +1,5 @@
 import { quietHoursEnd, resolveTimeZone } from '../../../../services/core/campaigns';
+import { TIME_ZONE_CACHE_SIZE, timeZoneCacheSize } from '../../../../services/core/campaigns/quiet-hours';
 import type { QuietHours } from '../../../../services/core/campaigns';
 
 function window(start: string, end: string): QuietHours {
@@ -66,5 +67,15 @@ describe('resolveTimeZone', () => {
     expect(resolveTimeZone('Mars/Olympus')).toBe('UTC');
     expect(resolveTimeZone('')).toBe('UTC');
     expect(resolveTimeZone(null)).toBe('UTC');
+  });
+});
+
+describe('resolveTimeZone', () => {
+  it('keeps a bounded number of formatters, however many spellings of zones the profiles bring', () => {
+    // Intl takes any letter case of a zone name: each spelling is a key of its own.
+    const spellings = (name: string) => Array.from({ length: 2 ** 10 }, (_, bits) => [...name].map((c, i) => (i < 10 && bits & (1 << i) ? c.toUpperCase() : c.toLowerCase())).join(''));
+    for (const zone of [...spellings('europe/berlin'), ...spellings('america/new_york')]) expect(resolveTimeZone(zone)).toBe(zone);
+    expect(timeZoneCacheSize()).toBe(TIME_ZONE_CACHE_SIZE);
+    expect(resolveTimeZone('Not/AZone')).toBe('UTC');
   });
 });
