@@ -324,18 +324,18 @@ export class PartitionProcessor {
   }
 
   /**
-   * Read, compute, apply; again from the read while the fence moved. `timed`: a batch's (its
-   * phases observed). Returns the partition as the apply left it, or null when `compute` found
-   * nothing to apply.
+   * Read, compute, apply; again from the read while the fence moved. `observe`: a batch's (its
+   * phases observed in kairos_batch_phase_seconds). Returns the partition as the apply left it,
+   * or null when `compute` found nothing to apply.
    */
   private async applyWithRetry(
     partition: number,
     customers: string[],
-    timed: boolean,
+    observe: boolean,
     compute: (snapshot: PartitionSnapshot) => PartitionChange | null,
   ): Promise<AppliedChange | null> {
     const { store, metrics } = this.options;
-    const phase = (name: BatchPhase) => (timed ? metrics.batchPhaseSeconds.startTimer({ phase: name }) : () => 0);
+    const phase = (name: BatchPhase) => (observe ? metrics.batchPhaseSeconds.startTimer({ phase: name }) : () => 0);
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       let end = phase('read');
       const snapshot = await store.read(partition, customers);
