@@ -8,6 +8,7 @@
  */
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
+import { STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
 import { segmenterShape, startSegmenter } from '../services/segmenter/main';
@@ -29,8 +30,8 @@ function measured(records: number, startedAt: number, endedAt: number): Measured
   return { eps: Math.round(records / seconds), seconds: Number(seconds.toFixed(3)), records };
 }
 
-/** The concurrency every consumer of the benchmark uses (the services' default). */
-export const PARTITIONS_CONCURRENTLY = 3;
+/** The concurrency of the ceiling's consumer: the segmenter's and the trigger service's default. */
+export const PARTITIONS_CONCURRENTLY = STATEFUL_PARTITIONS_CONCURRENTLY;
 
 /** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
 export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {

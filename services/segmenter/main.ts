@@ -8,7 +8,7 @@
 import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
 import type { Logger } from '../kit/logger';
-import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
+import { consumerServiceShape, serviceMain, STATEFUL_PARTITIONS_CONCURRENTLY } from '../kit/consumer-service';
 import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { SEGMENTER_SERVICE } from '../kit/segment-state-key';
@@ -19,7 +19,7 @@ import { SegmenterLogic } from './adapter';
 const DAY = 24 * 3600 * 1000;
 
 export const segmenterShape = {
-  ...consumerServiceShape({ httpPort: 8091, groupId: 'kairos-segmenter', timerIntervalMs: 5000 }),
+  ...consumerServiceShape({ httpPort: 8091, groupId: 'kairos-segmenter', timerIntervalMs: 5000, partitionsConcurrently: STATEFUL_PARTITIONS_CONCURRENTLY }),
   SEGMENTS_FILE: stringVar().default('config/segments.yaml'),
   // Longer than the longest window (365 d): a customer idle for that long is in no windowed segment.
   STATE_TTL: durationVar().default(366 * DAY),

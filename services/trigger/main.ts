@@ -7,7 +7,7 @@
  */
 import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { readConfigFile } from '../kit/files';
-import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
+import { consumerServiceShape, serviceMain, STATEFUL_PARTITIONS_CONCURRENTLY } from '../kit/consumer-service';
 import type { Type } from 'avsc';
 import type { SchemaName } from '../kit/codec';
 import type { AnyTopicBinding } from '../kit/consumer-runner';
@@ -17,7 +17,7 @@ import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/t
 import { TriggerLogic } from './adapter';
 
 export const triggerShape = {
-  ...consumerServiceShape({ httpPort: 8092, groupId: 'kairos-trigger', timerIntervalMs: 1000 }),
+  ...consumerServiceShape({ httpPort: 8092, groupId: 'kairos-trigger', timerIntervalMs: 1000, partitionsConcurrently: STATEFUL_PARTITIONS_CONCURRENTLY }),
   TRIGGER_RULES_FILE: stringVar().default('config/triggers.yaml'),
   STATE_TTL_SLACK: durationVar().default(24 * 3600 * 1000),
 };
