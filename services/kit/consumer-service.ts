@@ -21,7 +21,9 @@ import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } fro
  * exactly_once a Kafka transaction of 6 to 7 requests), so with 3 at a time a fetch with all 12
  * partitions waited for four relays in a row. Measured (docs/benchmarks.md, "What limits each
  * figure"): exactly_once latency at 10,000 events/s p50 384 -> 236 ms, p99 737 -> 480 ms, at
- * 2,000 p50 about 185 -> 140 ms; at_least_once and throughput unchanged within the spread.
+ * 2,000 p50 about 185 -> 140 ms; at_least_once unchanged within the spread. The cost: the
+ * segmenter's backlog throughput about 9% lower in alternating pairs (the trigger service's and
+ * both together unchanged or higher); a deployment that only replays backlogs can set 3.
  */
 export const STATEFUL_PARTITIONS_CONCURRENTLY = 12;
 
