@@ -12,7 +12,6 @@
  * 5888), U+E001: four code points that Handlebars' escaping, `oneLine` and the check's patterns
  * leave alone.
  */
-import { setOwn } from './view';
 
 const OPEN = '\uE000';
 const CLOSE = '\uE001';
@@ -138,18 +137,6 @@ export function escapeHtml(value: string): string {
     }
   }
   return out + value.slice(last);
-}
-
-/** A copy of `value` with every string (at any depth) replaced by its marker. */
-export function markStrings(value: unknown, markers: ValueMarkers): unknown {
-  if (typeof value === 'string') return markers.mark(value);
-  if (Array.isArray(value)) return value.map((item) => markStrings(item, markers));
-  if (value !== null && typeof value === 'object') {
-    const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) setOwn(copy, key, markStrings((value as Record<string, unknown>)[key], markers));
-    return copy;
-  }
-  return value;
 }
 
 /** The key of the render's ValueMarkers in Handlebars' data frame (`options.data`). */

@@ -1,10 +1,10 @@
 /**
  * Keys that come from data (profile attributes, trigger context, segment names) become own
- * properties of the view and of its marked copy, "__proto__" included, as Object.fromEntries
+ * properties of the view and of its marked form, "__proto__" included, as Object.fromEntries
  * made them: never the object's prototype.
  */
 import { buildView } from '../../../../services/core/templates/view';
-import { markStrings, ValueMarkers } from '../../../../services/core/templates/values';
+import { ValueMarkers } from '../../../../services/core/templates/values';
 
 const hostile = JSON.parse('{"__proto__": "x", "tier": " gold ", "blank": "  "}') as Record<string, string>;
 
@@ -13,12 +13,13 @@ function ownKeys(value: unknown): string[] {
 }
 
 describe('data keys in the view', () => {
-  const view = buildView({
+  const data = {
     customer: { first_name: 'Ada', attributes: hostile },
     trigger: { rule: 'r', context: hostile },
     segments: ['__proto__', ' vip ', ''],
     links: { unsubscribe_url: 'https://t.example/u/x' },
-  });
+  };
+  const view = buildView(data);
   const customer = view.customer as { attributes: Record<string, unknown> };
   const trigger = view.trigger as { context: Record<string, unknown> };
 
@@ -33,9 +34,9 @@ describe('data keys in the view', () => {
     expect(Object.getPrototypeOf(view.segments)).toBe(Object.prototype);
   });
 
-  it('stay own properties in the marked copy', () => {
+  it('stay own properties in the marked view render() builds', () => {
     const markers = new ValueMarkers();
-    const marked = markStrings(view, markers) as typeof view;
+    const marked = buildView(data, markers);
     const attributes = (marked.customer as { attributes: Record<string, unknown> }).attributes;
     expect(ownKeys(attributes)).toEqual(['__proto__', 'tier']);
     expect(markers.plain(Object.getOwnPropertyDescriptor(attributes, '__proto__')?.value)).toBe('x');

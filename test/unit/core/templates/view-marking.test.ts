@@ -5,8 +5,20 @@
  * same values, offer and brand unmarked.
  */
 import { sampleData } from '../../../../bench/render';
-import { buildView, type RenderData } from '../../../../services/core/templates/view';
-import { markStrings, ValueMarkers } from '../../../../services/core/templates/values';
+import { buildView, setOwn, type RenderData } from '../../../../services/core/templates/view';
+import { ValueMarkers } from '../../../../services/core/templates/values';
+
+/** A copy of `value` with every string (at any depth) replaced by its marker: how render() marked the view before. */
+function markStrings(value: unknown, markers: ValueMarkers): unknown {
+  if (typeof value === 'string') return markers.mark(value);
+  if (Array.isArray(value)) return value.map((item) => markStrings(item, markers));
+  if (value !== null && typeof value === 'object') {
+    const copy: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) setOwn(copy, key, markStrings((value as Record<string, unknown>)[key], markers));
+    return copy;
+  }
+  return value;
+}
 
 /** The marked copy as render() made it before: every string but offer's and brand's. */
 function copiedMarked(data: RenderData, markers: ValueMarkers): Record<string, unknown> {
