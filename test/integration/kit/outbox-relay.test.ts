@@ -133,6 +133,37 @@ describe('the outbox relay on the real stack', () => {
     await t.close();
   });
 
+  it('exactly_once: a relay looks its coordinators up once, not before every step of every transaction', async () => {
+    // The request kafkajs's cluster sends for each lookup (kafka-coordinators.ts remembers its answers).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Broker = require('kafkajs/src/broker') as { prototype: { findGroupCoordinator: (...args: unknown[]) => Promise<unknown> } };
+    const lookup = Broker.prototype.findGroupCoordinator;
+    const asked: string[] = [];
+    Broker.prototype.findGroupCoordinator = function (this: unknown, ...args: unknown[]) {
+      const { groupId, coordinatorType } = args[0] as { groupId: string; coordinatorType?: number };
+      asked.push(`${coordinatorType ?? 0}:${groupId}`);
+      return lookup.apply(this, args);
+    };
+    try {
+      const t = await setup('lookups');
+      const relay = t.relay('exactly_once');
+      for (let round = 0; round < 10; round += 1) {
+        await t.append(0, values(round * 3, 3));
+        expect(await relay.relay(0)).toBe(3);
+      }
+      expect(await t.committed()).toEqual(values(0, 30));
+      // kafkajs alone asks 4 times per transaction (40 here): once for the transaction coordinator
+      // and once for the checkpoint group's would do; a retry after a broker hiccup may add one.
+      // The transactional id and the checkpoint group both name the relay's group, test-relay-lookups.
+      const relayLookups = asked.filter((key) => key.includes('test-relay-lookups'));
+      expect(relayLookups.length).toBeGreaterThanOrEqual(2);
+      expect(relayLookups.length).toBeLessThanOrEqual(4);
+      await t.close();
+    } finally {
+      Broker.prototype.findGroupCoordinator = lookup;
+    }
+  });
+
   it('at_least_once, for contrast: the same crash produces the chunk again', async () => {
     const t = await setup('alo');
     await t.append(0, values(0, 20));
