@@ -16,9 +16,10 @@
  *   every few milliseconds); kafkajs then retries the step, which looks the coordinator up anew;
  * - its connection is closed;
  * - it is older than COORDINATOR_MAX_AGE_MS.
- * A failed lookup is not remembered. Measured (bench/profile.js latency, exactly_once, 2,000
- * events/s, pairs alternated): each relay 34-38 -> 23 ms, event-to-trigger p50 61 / 72 -> 45 /
- * 46 ms, p99 146 / 223 -> 107 / 103 ms.
+ * A failed lookup is not remembered. Measured (bench/profile.js latency, exactly_once, 15-s
+ * rows, before and after alternating; docs/benchmarks.md, "What limits each figure"): relay per
+ * batch 35-38 -> 23-26 ms; event-to-trigger at 2,000 events/s p50 63-72 -> 42-51 ms, p99
+ * 144-232 -> 117-142 ms; at 10,000 events/s p50 101-110 -> 76-83 ms.
  */
 import type { Broker } from 'kafkajs';
 
