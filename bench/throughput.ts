@@ -30,9 +30,6 @@ function measured(records: number, startedAt: number, endedAt: number): Measured
   return { eps: Math.round(records / seconds), seconds: Number(seconds.toFixed(3)), records };
 }
 
-/** The concurrency of the ceiling's consumer: the segmenter's and the trigger service's default. */
-export const PARTITIONS_CONCURRENTLY = STATEFUL_PARTITIONS_CONCURRENTLY;
-
 /** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
 export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {
   const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}` });
@@ -44,7 +41,8 @@ export async function measureCeiling(stack: BenchStack, input: Input): Promise<M
   await consumer.connect();
   await consumer.subscribe({ topic: input.events, fromBeginning: true });
   await consumer.run({
-    partitionsConsumedConcurrently: PARTITIONS_CONCURRENTLY,
+    // The segmenter's and the trigger service's default concurrency.
+    partitionsConsumedConcurrently: STATEFUL_PARTITIONS_CONCURRENTLY,
     eachBatch: async ({ batch }) => {
       for (const message of batch.messages) {
         const event = await stack.codec.decode<{ occurred_at: number }>(message.value as Buffer, types.BehaviorEvent);

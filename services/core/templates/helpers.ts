@@ -76,7 +76,7 @@ export function amountCacheSize(locale: string, currency: string): number {
 }
 
 /** Three ASCII letters (a currency code), as /^[A-Za-z]{3}$/ tests. */
-function isCurrencyCode(value: unknown): value is string {
+export function isCurrencyCode(value: unknown): value is string {
   if (typeof value !== 'string' || value.length !== 3) return false;
   for (let at = 0; at < 3; at += 1) {
     const letter = value.charCodeAt(at) | 0x20;

@@ -4,6 +4,8 @@
  * arrays, products always have a title and an http(s) link, objects that templates test
  * with {{#if x.y}} always exist.
  */
+import { isCurrencyCode } from './helpers';
+
 export interface RenderProduct {
   product_id: string;
   title: string;
@@ -160,7 +162,7 @@ function product(raw: RenderProduct | null | undefined, values: ValueMarking): V
   const url = safeUrl(raw.url);
   if (url === undefined) return undefined;
   const currency = text(raw.currency);
-  const priced = typeof raw.price_cents === 'number' && Number.isSafeInteger(raw.price_cents) && currency !== undefined && /^[A-Za-z]{3}$/.test(currency);
+  const priced = typeof raw.price_cents === 'number' && Number.isSafeInteger(raw.price_cents) && isCurrencyCode(currency);
   // Built field by field (absent fields left out), in compact()'s order, without its literal: a view has up to a dozen products.
   const view: View = {};
   const id = text(raw.product_id);
