@@ -130,7 +130,8 @@ export interface ChaosResult {
   privacyHits: number;
   logLines: number;
   /** Opens and clicks of sent emails through the tracker, and the events it published for them. */
-  tracker: { emails: number; hits: number; failedHits: number; events: number };
+  /** events: distinct event_ids; repeatedRecords: records published again with an event_id already published. */
+  tracker: { emails: number; hits: number; failedHits: number; events: number; repeatedRecords: number };
   /**
    * MB, mean per live instance over the first and the last third of the traffic, and the most
    * seen: RSS, V8 heap in use, and the live heap (in use after the last full collection,
@@ -778,7 +779,12 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     // --- the reference from the log as written: the produced records plus the tracker's events, per partition in log order
     const validIds = new Set(events.map((e) => e.event_id));
     const logged: BehaviorEvent[] = [];
-    let trackerEvents = 0;
+    // The tracker's events by event_id: a spooled event can be published twice with the same id
+    // (services/tracker/routes.ts): by a drainer while its request still retries it through a broker
+    // outage longer than TRACKER_SPOOL_AGE, or after a tracker published it and was killed before
+    // taking it out of the spool. Readers count it once.
+    const trackerIds = new Set<string>();
+    let trackerRecords = 0;
     const eventRecords: Array<{ value: Buffer; hostile: number | null }> = [];
     await readToEnd(kafka, topics.events, {
       groupId: `chaos-reader-${randomUUID()}`, timeoutMs: 120_000,
@@ -791,12 +797,17 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     for (const record of eventRecords) {
       if (record.hostile !== null && hostile[record.hostile]?.expect !== 'accepted') continue;
       const event = await codec.decode<BehaviorEvent>(record.value, types.BehaviorEvent);
-      if (record.hostile === null && !validIds.has(event.event_id)) trackerEvents += 1;
+      if (record.hostile === null && !validIds.has(event.event_id)) {
+        trackerRecords += 1;
+        trackerIds.add(event.event_id);
+      }
       if (record.hostile !== null) hostileEvents.add(event);
       logged.push(event);
     }
     const { changes: expectedChanges, triggers: expectedTriggers, changeCount: expectedChangeCount } = referenceOf(logged);
-    log(`[chaos] reference of the log: ${expectedChangeCount} segment changes, ${expectedTriggers.size} triggers; the tracker published ${trackerEvents} events for ${hits.ok} hits (${hits.failed} failed) on ${hits.emails} emails`);
+    const trackerEvents = trackerIds.size;
+    const trackerRepeats = trackerRecords - trackerEvents;
+    log(`[chaos] reference of the log: ${expectedChangeCount} segment changes, ${expectedTriggers.size} triggers; the tracker published ${trackerEvents} events (${trackerRepeats} again with the same event_id) for ${hits.ok} hits (${hits.failed} failed) on ${hits.emails} emails`);
 
     // --- wait until everything is processed: groups caught up, outboxes empty, every trigger decided
     log('[chaos] waiting for every group to catch up and every trigger to be decided');
@@ -972,8 +983,8 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       check('lag bounded', steady.length > 0 && worst <= bound, `most records behind in the last third of the traffic, per group: ${Object.entries(lagByGroup).map(([name, g]) => `${name} ${g.lastThird}`).join(', ')} (${steady.length} samples${window === null ? '' : ', the Redis loss\'s replay and catch-up excluded'}; bound: a minute of traffic, ${bound}); over the run (faults included): ${Object.entries(lagByGroup).map(([name, g]) => `${name} ${g.max}`).join(', ')}`);
     }
     check('Redis memory bounded', redisMaxMb < 512, `used_memory at most ${redisMaxMb} MB (bound 512 MB)`);
-    // Each answered hit publishes one event (never two); a hit cut by a kill may or may not have.
-    check('tracker', hits.ok > 0 && trackerEvents >= hits.ok && trackerEvents <= hits.ok + hits.failed, `${hits.ok} hits answered (${hits.failed} failed${hits.lastFailure ? `, the last: ${hits.lastFailure}` : ''}) on ${hits.emails} emails; ${trackerEvents} events published`);
+    // Each answered hit publishes one event (one event_id, never two); a hit cut by a kill may or may not have.
+    check('tracker', hits.ok > 0 && trackerEvents >= hits.ok && trackerEvents <= hits.ok + hits.failed, `${hits.ok} hits answered (${hits.failed} failed${hits.lastFailure ? `, the last: ${hits.lastFailure}` : ''}) on ${hits.emails} emails; ${trackerEvents} events published (distinct event_id; ${trackerRepeats} records repeated one, same id)`);
     check('no unexpected exits', SERVICES.every((s) => supervisor.unexpectedExits[s] === 0), supervisor.exitCodes.join('; ') || 'none');
     for (const service of SERVICES) check(`kills of ${service}`, supervisor.kills[service] >= profile.killsPerService, `${supervisor.kills[service]} (wanted ${profile.killsPerService})`);
 
@@ -1007,7 +1018,7 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       outcomesByStatus,
       privacyHits,
       logLines,
-      tracker: { emails: hits.emails, hits: hits.ok, failedHits: hits.failed, events: trackerEvents },
+      tracker: { emails: hits.emails, hits: hits.ok, failedHits: hits.failed, events: trackerEvents, repeatedRecords: trackerRepeats },
       memory: { rssMb, heapMb, liveHeapMb, redisMaxMb, maxLag, finalLag, lagByGroup, liveHeapPerProcess },
       checks,
       durationMs: Date.now() - started,
@@ -1055,7 +1066,7 @@ export function formatTable(result: ChaosResult): string {
     ['duplicate records', `${sum(result.duplicateRecords)} (changes ${result.duplicateRecords.segmentChanges}, triggers ${result.duplicateRecords.triggers}, outcomes ${result.duplicateRecords.outcomes})`],
     ['duplicate emails', String(result.duplicateEmails)],
     ['emails sent / outcomes', `${result.sent} / ${Object.entries(result.outcomesByStatus).map(([k, v]) => `${k} ${v}`).join(', ')}`],
-    ['tracker: emails / hits / events', `${result.tracker.emails} / ${result.tracker.hits} (+${result.tracker.failedHits} failed) / ${result.tracker.events}`],
+    ['tracker: emails / hits / events', `${result.tracker.emails} / ${result.tracker.hits} (+${result.tracker.failedHits} failed) / ${result.tracker.events}${result.tracker.repeatedRecords > 0 ? ` (+${result.tracker.repeatedRecords} again, same event_id)` : ''}`],
     ['privacy hits in logs', `${result.privacyHits} (${result.logLines} lines)`],
     ['RSS MB first→last third (max)', SERVICES.map((s) => `${s} ${result.memory.rssMb[s]?.first}→${result.memory.rssMb[s]?.last} (${result.memory.rssMb[s]?.max})`).join(', ')],
     ['live heap MB, longest-lived process: first→last third of its life', SERVICES.map((s) => {
