@@ -375,25 +375,26 @@ async function main(): Promise<void> {
       // run of its own right after): it is run `repeats` times, the median kept, as the main
       // figures are. A larger size runs long enough once (1,000,000 events: about 40 s).
       const runs = size <= settings.events ? settings.repeats : 1;
-      const eps: number[] = [];
-      let first: { seconds: number; memory: MemoryFigure; firings: Firings } | null = null;
-      for (let r = 1; r <= runs; r += 1) {
-        const run = await measureKairos(stack, growthInput, ['segmenter', 'trigger'], `growth-${size}-${r}`);
+      // The first run's memory and firings; every later run must fire the same.
+      const firstRun: Array<{ seconds: number; memory: MemoryFigure; firings: Firings }> = [];
+      const measured = await repeated(`growth ${size}`, runs, async (i) => {
+        const run = await measureKairos(stack, growthInput, ['segmenter', 'trigger'], `growth-${size}-${i + 1}`);
         const firings = await readFirings(stack, run.out, ['segmenter', 'trigger']);
-        if (first === null) {
-          first = { seconds: run.seconds, memory: await measureMemory(stack, run.prefix, growthInput.customers), firings };
+        progress(`growth ${size} run ${i + 1} fired: ${describeFirings(firings)}`);
+        const first = firstRun[0];
+        if (first === undefined) {
+          firstRun.push({ seconds: run.seconds, memory: await measureMemory(stack, run.prefix, growthInput.customers), firings });
         } else {
-          firingDifferences.push(...countDifferences(firings.triggers_by_rule ?? {}, first.firings.triggers_by_rule ?? {}).map((d) => `growth ${size} run ${r} triggers ${d}`));
-          firingDifferences.push(...countDifferences(firings.segment_changes_by_segment ?? {}, first.firings.segment_changes_by_segment ?? {}).map((d) => `growth ${size} run ${r} segment changes ${d}`));
+          firingDifferences.push(...countDifferences(firings.triggers_by_rule ?? {}, first.firings.triggers_by_rule ?? {}).map((d) => `growth ${size} run ${i + 1} triggers ${d}`));
+          firingDifferences.push(...countDifferences(firings.segment_changes_by_segment ?? {}, first.firings.segment_changes_by_segment ?? {}).map((d) => `growth ${size} run ${i + 1} segment changes ${d}`));
         }
         await stack.deleteKeys(run.prefix);
-        eps.push(run.eps);
-        progress(`growth ${size} run ${r}/${runs}: ${run.eps} events/s; fired ${describeFirings(firings)}`);
-      }
-      if (first === null) throw new Error('unreachable');
-      const kairosEps = median(eps);
-      growth.push({ events: growthInput.count, customers: growthInput.customers, kairos_eps: kairosEps, runs: eps, seconds: first.seconds, redis_bytes_per_customer: first.memory.bytes_per_customer, memory: first.memory, ...first.firings });
-      progress(`growth ${size}: ${kairosEps} events/s (median of ${runs}), ${first.memory.bytes_per_customer} bytes per customer`);
+        return run;
+      });
+      const kept = firstRun[0];
+      if (kept === undefined) throw new Error('unreachable');
+      growth.push({ events: growthInput.count, customers: growthInput.customers, kairos_eps: measured.eps, runs: measured.runs, seconds: kept.seconds, redis_bytes_per_customer: kept.memory.bytes_per_customer, memory: kept.memory, ...kept.firings });
+      progress(`growth ${size}: ${measured.eps} events/s (median of ${runs}), ${kept.memory.bytes_per_customer} bytes per customer`);
     }
 
     const targets = judgeTargets({

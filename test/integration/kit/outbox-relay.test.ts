@@ -152,7 +152,7 @@ describe('the outbox relay on the real stack', () => {
         expect(await relay.relay(0)).toBe(3);
       }
       expect(await t.committed()).toEqual(values(0, 30));
-      // kafkajs alone asks 4 times per transaction (40 here): once for the transaction coordinator
+      // kafkajs alone asks about 4 times per transaction (42 here without the cache): once for the transaction coordinator
       // and once for the checkpoint group's would do; a retry after a broker hiccup may add one.
       // The transactional id and the checkpoint group both name the relay's group, test-relay-lookups.
       const relayLookups = asked.filter((key) => key.includes('test-relay-lookups'));
