@@ -3,6 +3,7 @@ import { DEFAULT_HTTP_HOST } from '../kit/http';
 import { linkKeyShape } from '../kit/link-keys';
 import { sesFeedbackShape } from './feedback/config';
 import { DEFAULT_SUSPECT_WITHIN_MS } from './hits';
+import { DEFAULT_SPOOL_AGE_MS } from './spool';
 
 /**
  * The tracker's variables: the common ones, its HTTP server (as every service's, default port
@@ -25,8 +26,8 @@ export const trackerShape = {
   // How long an unsubscribe or re-subscribe waits for Kafka before answering 503 (retry).
   TRACKER_PUBLISH_TIMEOUT: durationVar().default(5000),
   // A spooled open or click (Kafka did not take it in time) is published by any instance's
-  // drainer once it is this old; its own instance retries it until then.
-  TRACKER_SPOOL_AGE: durationVar().default(30_000),
+  // drainer once it is this old; its own instance retries it until then, and then stops.
+  TRACKER_SPOOL_AGE: durationVar().default(DEFAULT_SPOOL_AGE_MS),
   // Shown on a refused (expired, damaged) unsubscribe or preferences link: another way to
   // unsubscribe, e.g. the shop's account settings page. Unset: the page says to contact the shop.
   TRACKER_HELP_URL: urlVar().optional(),

@@ -80,7 +80,7 @@ export function linkRouteSet(context: TrackerContext, trackerMetrics: TrackerMet
       logger: context.logger,
       metrics: trackerMetrics,
       helpUrl: config.TRACKER_HELP_URL ?? null,
-      ...(spool === undefined ? {} : { spool }),
+      ...(spool === undefined ? {} : { spool, spoolAgeMs: config.TRACKER_SPOOL_AGE }),
     }),
   };
 }

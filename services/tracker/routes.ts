@@ -12,8 +12,10 @@
  * Opens and clicks wait for Kafka at most ANSWER_WAIT_MS (so an event is in Kafka before its
  * answer, unless the broker is slow or away); an event not taken yet is kept in the spool
  * (Redis, spool.ts) before the answer goes out and published in the background, again and
- * again while the broker is away, for up to PUBLISH_RETRY_MS. A tracker killed meanwhile
- * leaves it in the spool, which any instance's drainer publishes later. An unsubscribe or re-subscribe is answered
+ * again while the broker is away, until it has been in the spool TRACKER_SPOOL_AGE (then the
+ * drainers take it, so it is not published by both) or, when the spool could not keep it, for up to
+ * PUBLISH_RETRY_MS. A tracker killed meanwhile leaves it in the spool, which any instance's
+ * drainer publishes later. An unsubscribe or re-subscribe is answered
  * only once Kafka took its event, or with a 503 page asking to retry (its event_id makes the
  * retry harmless).
  */
@@ -27,7 +29,7 @@ import { invalid, param } from '../kit/http-params';
 import { isBrokerAway } from '../kit/kafka';
 import type { Logger } from '../kit/logger';
 import { hitEvent, type HitPolicy, type HitRequest, type TrackerEventType } from './hits';
-import type { SpooledEvents } from './spool';
+import { DEFAULT_SPOOL_AGE_MS, type SpooledEvents } from './spool';
 import {
   badFormPage,
   PAGE_HEADERS,
@@ -51,7 +53,7 @@ export const MAX_FORM_BYTES = 4096;
 export const MAX_PENDING_EVENTS = 10_000;
 /** How long an open or a click waits for Kafka to take its event before the answer goes out anyway. */
 export const ANSWER_WAIT_MS = 500;
-/** How long an open's or a click's event is retried while the broker is away (a broker restart, an outage). */
+/** How long an open's or a click's event is retried while the broker is away (a broker restart, an outage), unless spooled. */
 export const PUBLISH_RETRY_MS = 10 * 60_000;
 
 /** 43 bytes: a transparent 1x1 GIF. */
@@ -68,7 +70,7 @@ export function createTrackerMetrics(registry: Registry): TrackerMetrics {
   return {
     published: new Counter({
       name: 'kairos_tracker_events_total',
-      help: 'Events of valid link hits by type and result: published, failed (Kafka refused it), timeout (a POST stopped waiting; it may still arrive), dropped (too many pending), spooled (kept in Redis while Kafka was slow), spool_full, spool_failed (kept in memory only), recovered (published from the spool by a drainer), spool_dropped (a spooled event Kafka refused for good)',
+      help: 'Events of valid link hits by type and result: published, failed (Kafka refused it), timeout (a POST stopped waiting; it may still arrive), dropped (too many pending), spooled (kept in Redis while Kafka was slow), spool_full, spool_failed (kept in memory only), recovered (published from the spool by a drainer), handed_over (spooled, Kafka still away after TRACKER_SPOOL_AGE: left to the drainers), spool_dropped (a spooled event Kafka refused for good)',
       labelNames: ['type', 'result'] as const,
       registers: [registry],
     }),
@@ -96,6 +98,16 @@ export interface TrackerDeps {
   helpUrl?: string | null;
   /** Where an open or click whose event Kafka did not take in time waits until published (none: in memory only). */
   spool?: SpooledEvents;
+  /**
+   * How long a spooled event is its own request's to publish (TRACKER_SPOOL_AGE, 30 s unless
+   * given): the drainers publish what is older, so the request stops retrying it then.
+   */
+  spoolAgeMs?: number;
+}
+
+/** A spooled event the request stopped retrying: the spool's drainers publish it (TrackerDeps.spoolAgeMs). */
+class HandedOverError extends Error {
+  override readonly name = 'HandedOverError';
 }
 
 type Verified = { ok: true; claims: VerifiedLinkClaims } | { ok: false; reason: LinkRefusal | 'wrong kind' | 'malformed' };
@@ -197,15 +209,21 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
   const build = (type: TrackerEventType, claims: VerifiedLinkClaims, request: HitRequest): BehaviorEvent =>
     hitEvent({ type, claims, request, nowMs: deps.clock(), policy: deps.policy, random });
 
-  /** Publishes, again while the broker is away, for up to PUBLISH_RETRY_MS. */
-  const publishRetrying = async (event: BehaviorEvent): Promise<void> => {
+  /**
+   * Publishes, again while the broker is away, for up to PUBLISH_RETRY_MS, or until the next try
+   * would come at or after `handOverAt()` (when the drainers take the spooled event): then throws
+   * HandedOverError.
+   */
+  const publishRetrying = async (event: BehaviorEvent, handOverAt: () => number): Promise<void> => {
     const giveUpAt = Date.now() + PUBLISH_RETRY_MS;
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await deps.publisher.publish(event);
       } catch (error) {
         if (!isBrokerAway(error) || Date.now() >= giveUpAt) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));
+        const pause = Math.min(5000, 500 * attempt);
+        if (Date.now() + pause >= handOverAt()) throw new HandedOverError('left to the spool drainers');
+        await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
   };
@@ -223,7 +241,9 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     pending += 1;
     let delivered = false;
     let spooled: Promise<boolean> | null = null;
-    const published = publishRetrying(event).then(
+    // Set once the spool kept the event: from then on the drainers publish it.
+    let handOverAt = Number.POSITIVE_INFINITY;
+    const published = publishRetrying(event, () => handOverAt).then(
       () => {
         delivered = true;
         deps.metrics.published.inc({ type, result: 'published' });
@@ -233,6 +253,11 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
         });
       },
       (err: unknown) => {
+        if (err instanceof HandedOverError) {
+          deps.metrics.published.inc({ type, result: 'handed_over' });
+          deps.logger.warn({ type, eventId: event.event_id }, 'tracker event still not taken by Kafka; left in the spool for the drainers');
+          return;
+        }
         deps.metrics.published.inc({ type, result: 'failed' });
         deps.logger.error({ err, type, eventId: event.event_id, spooled: spooled !== null }, spooled === null ? 'tracker event lost: Kafka did not take it' : 'tracker event not published in time; left in the spool');
       },
@@ -242,9 +267,11 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     const answer = await withTimeout(published, ANSWER_WAIT_MS);
     if (answer.done || delivered || deps.spool === undefined) return;
     // Kafka is slow or away: the event goes to the spool before the answer, so a kill now does not lose it.
+    const keptAt = Date.now();
     spooled = deps.spool.keep(event).then(
       (kept) => {
         deps.metrics.published.inc({ type, result: kept ? 'spooled' : 'spool_full' });
+        if (kept) handOverAt = keptAt + (deps.spoolAgeMs ?? DEFAULT_SPOOL_AGE_MS);
         return kept;
       },
       (err: unknown) => {

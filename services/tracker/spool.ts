@@ -2,9 +2,11 @@
  * The tracker's spool: opens and clicks whose event Kafka did not take within the answer's wait
  * (the broker slow or away) are kept in Redis before the answer goes out, and removed once
  * published. A tracker killed meanwhile leaves them there; every instance's drainer publishes
- * entries older than TRACKER_SPOOL_AGE (so not while their own instance still retries them) and
- * removes them. An event published twice this way (its instance and a drainer at once) carries
- * the same event_id both times: the consumers drop the second (docs/topics.md).
+ * entries older than TRACKER_SPOOL_AGE and removes them; the request that spooled one stops
+ * retrying it by then (routes.ts). An event can still be published twice (a request's last try
+ * still on its way when a drainer takes it, or a tracker killed after publishing it but before
+ * removing it): it carries the same event_id both times, and the consumers drop the second
+ * (docs/topics.md).
  */
 import type { BehaviorEvent } from '../core/types';
 import { isBrokerAway } from '../kit/kafka';
@@ -13,6 +15,8 @@ import { loadServiceScripts, runScript, type RedisClient } from '../kit/redis';
 
 /** The most events the spool holds; beyond it an event waits in memory only (counted as dropped from the spool). */
 export const MAX_SPOOLED_EVENTS = 100_000;
+/** TRACKER_SPOOL_AGE's default: a spooled event this old is the drainers' (its request stops retrying it). */
+export const DEFAULT_SPOOL_AGE_MS = 30_000;
 /** Entries one drain round reads at most. */
 const DRAIN_BATCH = 500;
 

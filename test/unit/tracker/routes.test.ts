@@ -245,3 +245,72 @@ describe('the tracker routes', () => {
     expect(formFields('text/plain', body)).toBeNull();
   });
 });
+
+describe('the tracker routes with a spool, while the broker is away', () => {
+  const { logger } = capturingLogger('tracker-spool-test');
+  const brokerAway = () => Object.assign(new Error('Connection error: ECONNREFUSED'), { name: 'KafkaJSConnectionError' });
+  const signer = new LinkSigner(KEY, BASE);
+
+  /** A tracker whose publisher fails as a broker away does until `up`, over a spool in memory (`room`: whether it keeps). */
+  async function start(room: boolean) {
+    const state = { attempts: 0, up: false, published: [] as BehaviorEvent[], spooled: new Map<string, BehaviorEvent>() };
+    const registry = new Registry();
+    const routes = trackerRoutes({
+      keyring,
+      publisher: {
+        publish: async (event) => {
+          state.attempts += 1;
+          if (!state.up) throw brokerAway();
+          state.published.push(event);
+        },
+      },
+      clock: () => T0 + 3_600_000,
+      policy: { suspectWithinMs: 30_000 },
+      publishTimeoutMs: 200,
+      logger,
+      metrics: createTrackerMetrics(registry),
+      spool: {
+        keep: async (event) => room && state.spooled.set(event.event_id, event) !== undefined,
+        done: async (eventId) => void state.spooled.delete(eventId),
+      },
+      spoolAgeMs: 600,
+    });
+    const server = await startHttpServer({ port: 0, registry, logger, readiness: [], credentials: { api: [TEST_TOKEN], metrics: [] }, publicRoutes: routes });
+    const count = async (result: string) => Number(new RegExp(`kairos_tracker_events_total\\{type="email_open",result="${result}"\\} (\\d+)`).exec(await registry.metrics())?.[1] ?? 0);
+    return { state, server, count };
+  }
+
+  it('a spooled open is retried until it is as old as TRACKER_SPOOL_AGE, then left to the drainers: one publisher per event', async () => {
+    const { state, server, count } = await start(true);
+    try {
+      expect((await send(server.port, 'GET', path(signer.open(context, T0)))).status).toBe(200);
+      await waitUntil(async () => (await count('handed_over')) === 1);
+      const attempts = state.attempts;
+      expect(attempts).toBeGreaterThanOrEqual(2);
+      expect(state.spooled.size).toBe(1); // for a drainer to publish
+      // The request's retries have ended: with the broker back, only a drainer would publish it.
+      state.up = true;
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect(state.attempts).toBe(attempts);
+      expect(state.published).toEqual([]);
+      expect(await count('failed')).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an open the spool could not keep is retried past that age, and published once the broker is back', async () => {
+    const { state, server, count } = await start(false);
+    try {
+      expect((await send(server.port, 'GET', path(signer.open(context, T0)))).status).toBe(200);
+      await waitUntil(async () => state.attempts >= 3); // the third try comes 1.5 s in, past the 600 ms age
+      state.up = true;
+      await waitUntil(async () => (await count('published')) === 1);
+      expect(state.published.map((event) => event.type)).toEqual(['email_open']);
+      expect(await count('spool_full')).toBe(1);
+      expect(await count('handed_over')).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
