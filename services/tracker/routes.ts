@@ -247,8 +247,9 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
       () => {
         delivered = true;
         deps.metrics.published.inc({ type, result: 'published' });
-        // Out of the spool once Kafka has it (the HDEL follows the spool's HSET on the connection).
-        spooled?.then((kept) => (kept ? deps.spool?.done(event.event_id) : undefined)).catch((err: unknown) => {
+        // Out of the spool once Kafka has it (the HDEL follows the spool's HSET on the connection);
+        // this process's drainer leaves the entry alone until then (keep's `publishing`).
+        return spooled?.then((kept) => (kept ? deps.spool?.done(event.event_id) : undefined)).catch((err: unknown) => {
           deps.logger.warn({ err, type, eventId: event.event_id }, 'tracker event published but not removed from the spool; it may be published once more (same event_id)');
         });
       },
@@ -268,7 +269,7 @@ export function trackerRoutes(deps: TrackerDeps): Record<string, RouteHandler> {
     if (answer.done || delivered || deps.spool === undefined) return;
     // Kafka is slow or away: the event goes to the spool before the answer, so a kill now does not lose it.
     const keptAt = Date.now();
-    spooled = deps.spool.keep(event).then(
+    spooled = deps.spool.keep(event, published).then(
       (kept) => {
         deps.metrics.published.inc({ type, result: kept ? 'spooled' : 'spool_full' });
         if (kept) handOverAt = keptAt + (deps.spoolAgeMs ?? DEFAULT_SPOOL_AGE_MS);

@@ -3,10 +3,11 @@
  * (the broker slow or away) are kept in Redis before the answer goes out, and removed once
  * published. A tracker killed meanwhile leaves them there; every instance's drainer publishes
  * entries older than TRACKER_SPOOL_AGE and removes them; the request that spooled one stops
- * retrying it by then (routes.ts). An event can still be published twice (a request's last try
- * still on its way when a drainer takes it, or a tracker killed after publishing it but before
- * removing it): it carries the same event_id both times, and the consumers drop the second
- * (docs/topics.md).
+ * retrying it by then (routes.ts), and a drainer leaves alone the entries whose request in its
+ * own process is still trying. An event can still be published twice (another instance's
+ * drainer taking it while its request's last try is on its way, or a tracker killed after
+ * publishing it but before removing it): it carries the same event_id both times, and the
+ * consumers drop the second (docs/topics.md).
  */
 import type { BehaviorEvent } from '../core/types';
 import { isBrokerAway } from '../kit/kafka';
@@ -21,13 +22,18 @@ export const DEFAULT_SPOOL_AGE_MS = 30_000;
 const DRAIN_BATCH = 500;
 
 export interface SpooledEvents {
-  /** Keeps the event until `done`; false when the spool is full. */
-  keep(event: BehaviorEvent): Promise<boolean>;
+  /**
+   * Keeps the event until `done`; false when the spool is full. `publishing`: this process is
+   * still trying to publish it until that settles, so its own drainer leaves it alone until then.
+   */
+  keep(event: BehaviorEvent, publishing?: Promise<unknown>): Promise<boolean>;
   done(eventId: string): Promise<void>;
 }
 
 export class EventSpool implements SpooledEvents {
   readonly key: string;
+  /** Entries this process's requests are still publishing (at most one per pending request: MAX_PENDING_EVENTS). */
+  private readonly publishing = new Set<string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -39,7 +45,12 @@ export class EventSpool implements SpooledEvents {
     this.key = `{${prefix}:tracker:spool}`;
   }
 
-  async keep(event: BehaviorEvent): Promise<boolean> {
+  async keep(event: BehaviorEvent, publishing?: Promise<unknown>): Promise<boolean> {
+    if (publishing !== undefined) {
+      const id = event.event_id;
+      this.publishing.add(id);
+      void publishing.catch(() => undefined).then(() => this.publishing.delete(id));
+    }
     const entry = JSON.stringify({ at: this.clock(), event });
     return (await runScript<number>(this.redis, 'spoolEvent', [this.key], [event.event_id, entry, this.maxEntries])) === 1;
   }
@@ -70,7 +81,7 @@ export class EventSpool implements SpooledEvents {
           counts.dropped += 1;
           continue;
         }
-        if (now - entry.at < olderThanMs) continue;
+        if (now - entry.at < olderThanMs || this.publishing.has(id)) continue;
         try {
           await publish(entry.event);
         } catch (error) {
