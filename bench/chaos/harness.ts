@@ -780,9 +780,9 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     const validIds = new Set(events.map((e) => e.event_id));
     const logged: BehaviorEvent[] = [];
     // The tracker's events by event_id: a spooled event can be published twice with the same id
-    // (services/tracker/routes.ts): by a drainer while its request still retries it through a broker
-    // outage longer than TRACKER_SPOOL_AGE, or after a tracker published it and was killed before
-    // taking it out of the spool. Readers count it once.
+    // (services/tracker/spool.ts): by another instance's drainer while its request's last try is on
+    // its way, or after a tracker published it and was killed before taking it out of the spool.
+    // Readers count it once.
     const trackerIds = new Set<string>();
     let trackerRecords = 0;
     const eventRecords: Array<{ value: Buffer; hostile: number | null }> = [];
