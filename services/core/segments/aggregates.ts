@@ -6,7 +6,7 @@ import { hash as digestOf } from 'node:crypto';
 import { eventFieldValue, type EventField } from '../definitions';
 import type { BehaviorEvent } from '../types';
 import { MAX_GROUPS, type AggregatePlan, type GroupPlan, type SegmentPlan, type SumPlan } from './plan';
-import type { AggregateState, SegmentState, SumBuckets } from './state';
+import { dataKeyed, type AggregateState, type SegmentState, type SumBuckets } from './state';
 
 /**
  * Most buckets one sum keeps. When more would be needed to reach the largest threshold, the
@@ -67,7 +67,7 @@ export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, even
     const value = eventFieldValue(event, field);
     if (value === null) continue; // events without the field are not counted by a grouped count
     const groups = (aggregate.g ??= {});
-    const byValue = (groups[field] ??= {});
+    const byValue = (groups[field] ??= dataKeyed());
     const key = groupKey(value);
     // Own keys only: a product id like "constructor" must not find Object.prototype's.
     byValue[key] = insertSorted((Object.hasOwn(byValue, key) ? byValue[key] : undefined) ?? [], at);
@@ -107,7 +107,7 @@ function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: num
     kept.sort((a, b) => b[1][b[1].length - 1] - a[1][a[1].length - 1] || (a[0] < b[0] ? -1 : 1));
     kept.length = MAX_GROUPS;
   }
-  return Object.fromEntries(kept);
+  return dataKeyed(kept);
 }
 
 /** Whether pruneGroups would keep every group and every time (times are ascending). */

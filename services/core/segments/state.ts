@@ -16,6 +16,20 @@ import { hash } from 'node:crypto';
 import { z } from 'zod';
 import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText } from '../compact-bytes';
 
+/**
+ * A map keyed by data (a grouped count's values, such as product ids): an object without a
+ * prototype, which V8 keeps as a hash table from the start. Built as `{}` or with
+ * Object.fromEntries, every such object got hidden classes for its own keys, of which the
+ * customers' product ids make a new set each time: that took 57% of decoding a state and
+ * grew the collector's work with the number of customers (docs/benchmarks.md, growth). Every
+ * key is an own data property ("__proto__" included), and a missing key finds nothing.
+ */
+export function dataKeyed<T>(entries?: Iterable<readonly [string, T]>): Record<string, T> {
+  const map = Object.create(null) as Record<string, T>;
+  if (entries !== undefined) for (const [key, value] of entries) map[key] = value;
+  return map;
+}
+
 /** Money of one aggregate in time buckets of `g` ms: `b` holds [bucket index, cents], oldest first. */
 export interface SumBuckets {
   g: number;
@@ -177,8 +191,8 @@ function cloneAggregate(aggregate: AggregateState): AggregateState {
   if (aggregate.g !== undefined) {
     const fields: Record<string, Record<string, number[]>> = { ...aggregate.g };
     for (const field of Object.keys(fields)) {
-      const values: Record<string, number[]> = { ...fields[field] };
-      for (const value of Object.keys(values)) values[value] = [...values[value]];
+      const values = dataKeyed<number[]>();
+      for (const [value, times] of Object.entries(fields[field])) values[value] = [...times];
       fields[field] = values;
     }
     copy.g = fields;
@@ -307,8 +321,8 @@ function decodeCompact(bytes: Buffer): SegmentState {
   for (let i = 0, n = r.count(); i < n; i += 1) m.push(r.string());
   const state: SegmentState = { v: 1, c, m, a: {}, d: [] };
   if ((flags & 1) !== 0) state.w = r.time(base);
-  // Maps are built with Object.fromEntries: it creates own properties whatever their names, as
-  // JSON.parse does ("__proto__" from a producer's group value stays data, never a prototype).
+  // Maps are built with Object.fromEntries or dataKeyed: both create own properties whatever
+  // their names, as JSON.parse does ("__proto__" from a producer's group value stays data).
   const aggregates: Array<[string, AggregateState]> = [];
   for (let i = 0, n = r.count(2); i < n; i += 1) {
     const key = r.string();
@@ -327,12 +341,12 @@ function decodeCompact(bytes: Buffer): SegmentState {
       const groups: Array<[string, Record<string, number[]>]> = [];
       for (let k = 0, n2 = r.count(2); k < n2; k += 1) {
         const field = r.string();
-        const values: Array<[string, number[]]> = [];
+        const values = dataKeyed<number[]>();
         for (let j = 0, n3 = r.count(2); j < n3; j += 1) {
           const value = r.string();
-          values.push([value, r.times(base)]);
+          values[value] = r.times(base);
         }
-        groups.push([field, Object.fromEntries(values)]);
+        groups.push([field, values]);
       }
       aggregate.g = Object.fromEntries(groups);
     }

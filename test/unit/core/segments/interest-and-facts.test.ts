@@ -78,7 +78,8 @@ describe('high_interest (shipped): a product viewed more than 3 times within 24 
     const simulation = run(shipped, [0, 1, 2, 3].map((minute) => ({ event: view(product, T0 + minute * MINUTE) })));
     expect(memberships(simulation.state)).toEqual(['high_interest']);
     const groups = simulation.state?.a.product_view.g?.product_id ?? {};
-    expect(Object.getPrototypeOf(groups)).toBe(Object.prototype);
+    // A data-keyed map (dataKeyed): no prototype, and no key became one.
+    expect(Object.getPrototypeOf(groups)).toBeNull();
     expect(Object.values(groups).map((times) => times.length)).toEqual([4]);
     // And the state survives its stored form.
     expect(segmentStateView(serializeSegmentState(simulation.state as SegmentState), T0 + 10 * MINUTE).segments).toEqual(['high_interest']);

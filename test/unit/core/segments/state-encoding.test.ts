@@ -62,7 +62,8 @@ describe('compact segment state', () => {
     const back = parseSegmentState(bytes)!;
     expect(back).toEqual(state);
     const groups = back.a['product_view']!.g!['product_id']!;
-    expect(Object.getPrototypeOf(groups)).toBe(Object.prototype);
+    // A data-keyed map (dataKeyed): no prototype, and no key became one.
+    expect(Object.getPrototypeOf(groups)).toBeNull();
     expect(Object.keys(groups)).toEqual(['p-1', 'é-漢', '__proto__']);
     expect(groups['__proto__']).toEqual([T0 + 5]);
     expect(serializeSegmentState(back).equals(bytes)).toBe(true);
@@ -112,7 +113,8 @@ describe('cloneState', () => {
     expect(copy).toEqual(state);
     expect(serializeSegmentState(copy).equals(serializeSegmentState(state))).toBe(true);
     const groups = copy.a['product_view']!.g!['product_id']!;
-    expect(Object.getPrototypeOf(groups)).toBe(Object.prototype);
+    // A data-keyed map (dataKeyed): no prototype, and no key became one.
+    expect(Object.getPrototypeOf(groups)).toBeNull();
     expect(Object.keys(groups)).toEqual(['p-1', 'é-漢', '__proto__']);
     // Every nested part is a new object: changing the copy leaves the original as it was.
     copy.m.push('x');
