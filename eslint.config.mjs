@@ -41,6 +41,18 @@ export default tseslint.config(
     },
   },
   {
+    // kafkajs is loaded through services/kit/kafkajs.ts, which makes its producer's grouping linear
+    // before kafkajs loads; a value import of kafkajs elsewhere could load it first.
+    files: ['**/*.ts'],
+    ignores: ['services/kit/kafkajs.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'kafkajs', allowTypeImports: true, message: 'import kafkajs from services/kit/kafkajs (its producer groups batches in one pass there).' }] },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

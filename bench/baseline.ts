@@ -9,7 +9,7 @@
  * idempotent across crashes (a replay can produce a trigger twice), which Kairos is.
  */
 import { Redis } from 'ioredis';
-import { Partitioners, type Consumer, type Producer } from 'kafkajs';
+import { Partitioners, type Consumer, type Producer } from '../services/kit/kafkajs';
 import { valueSubject } from '../services/kit/codec';
 import { readSchema } from '../services/kit/codec';
 import { applyEvent as applySegmentEvent, parseSegmentState, serializeSegmentState } from '../services/core/segments';

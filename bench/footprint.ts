@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
+import { Partitioners } from '../services/kit/kafkajs';
 import { readSchema, valueSubject } from '../services/kit/codec';
 import { projectRoot } from '../services/kit/files';
 import { recordsBehind } from '../services/kit/kafka';

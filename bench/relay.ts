@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, type OutputGuarantee } from '../services/kit/outbox-relay';
 import type { RedisClient } from '../services/kit/redis';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../services/kit/kafkajs';
 import { BenchStack, BROKERS, kafka, shortId } from './stack';
 import { measureKairos } from './throughput';
 import { shopTraffic } from './traffic';

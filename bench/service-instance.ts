@@ -15,7 +15,7 @@
  * group join until `go`, and resumes it then; to get hold of that consumer, this process wraps
  * kafkajs's Kafka#consumer (only here: no service code knows of it).
  */
-import { Kafka, type Consumer, type ConsumerConfig } from 'kafkajs';
+import { Kafka, type Consumer, type ConsumerConfig } from '../services/kit/kafkajs';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
 import { segmenterShape, startSegmenter } from '../services/segmenter/main';

@@ -3,7 +3,7 @@
  * producing pre-encoded events fast, waiting for consumer groups, and cleaning up after.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from '../services/kit/kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../services/kit/codec';
 import { createTopicsReady, readToEnd, withAdmin as withKafkaAdmin } from '../services/kit/kafka';
 import { createRedis, type RedisClient } from '../services/kit/redis';

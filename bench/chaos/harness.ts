@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { parseAllDocuments, parseDocument, visit, isMap, isScalar } from 'yaml';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer } from '../../services/kit/kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../../services/kit/codec';
 import { readToEnd, recordsBehind, withAdmin } from '../../services/kit/kafka';
 import { ignoreKafkajsNegativeTimeouts } from '../../services/kit/node-warnings';

@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, kafkajsReplacements, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
 import { DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
@@ -14,6 +14,9 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
   ignoreKafkajsNegativeTimeouts();
+  if (kafkajsReplacements !== 'installed') {
+    kafkaLogger.warn({ replacements: kafkajsReplacements }, "kafkajs's producer runs its own slow grouping and murmur2 in this process: kafkajs was loaded before services/kit/kafkajs, or its files moved (see that module)");
+  }
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,

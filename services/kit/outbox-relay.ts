@@ -21,7 +21,7 @@
  * produces those records again (readers drop them by id).
  */
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
 import { KairosError } from './errors';
 import { rememberTransactionCoordinators } from './kafka-coordinators';

@@ -1,6 +1,4 @@
-// kafkajs ships the Java client's murmur2 but does not export it; it is pinned in the lockfile.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const murmur2 = require('kafkajs/src/producer/partitioners/default/murmur2') as (key: string | Buffer) => number;
+import { murmur2 } from './kafkajs';
 
 /**
  * The partition a key lands in with the Java client's default partitioner (and kafkajs 2's):

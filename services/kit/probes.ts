@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from './kafkajs';
 import { withoutCredentials, type Probe } from './health';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
 import type { RedisClient } from './redis';

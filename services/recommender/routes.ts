@@ -1,4 +1,4 @@
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+import { Partitioners, type PartitionMetadata } from '../kit/kafkajs';
 import type { ServerResponse } from 'node:http';
 import { decodeViews, MAX_PRODUCT_ID_LENGTH, rankRecommendations, type RecommendedProduct, type Seed, type Strategy } from '../core/recommendations';
 import { sendJson, type RouteHandler } from '../kit/http';

@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners, type Admin, type Producer, type Transaction } from 'kafkajs';
+import { Partitioners, type Admin, type Producer, type Transaction } from '../kit/kafkajs';
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';

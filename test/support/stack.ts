@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from '../../services/kit/kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
 import { createTopicsReady, readToEnd, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
 

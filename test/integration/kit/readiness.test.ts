@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer } from '../../../services/kit/kafkajs';
 import pino from 'pino';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../../../services/kit/codec';
 import { loadConfig } from '../../../services/kit/config';

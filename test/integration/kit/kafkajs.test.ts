@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { BROKERS, collect, createTopics, exited, randomTopic, readMessages, ROOT } from '../../support/stack';
+
+const MODULE = join(ROOT, 'dist', 'services', 'kit', 'kafkajs.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const kafkajsMurmur2 = require(join(ROOT, 'node_modules', 'kafkajs', 'src', 'producer', 'partitioners', 'default', 'murmur2')) as (key: Buffer) => number;
+const cached = (file: string) => `require.cache[require.resolve('kafkajs/src/producer/${file}', { paths: [process.env.ROOT] })]`;
+
+/** Runs `script` in a Node process of its own (jest's module registry is not Node's), with the stack's brokers. */
+async function run(script: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // kafkajs's retrier sets negative timeouts (the services silence that warning, services/kit/node-warnings.ts).
+  const child = spawn(process.execPath, ['--disable-warning=TimeoutNegativeWarning', '-e', script], { env: { ...process.env, ROOT, BROKERS: BROKERS.join(','), KAFKAJS_NO_PARTITIONER_WARNING: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdout = collect(child.stdout);
+  const stderr = collect(child.stderr);
+  const { code } = await exited(child);
+  return { code, stdout: stdout.text().trim(), stderr: stderr.text() };
+}
+
+describe('kafkajs loaded through services/kit/kafkajs', () => {
+  it("puts its grouping and murmur2 in Node's module cache before kafkajs loads, and a producer sends a large batch for one partition in order, where the Java client's hash puts each key", async () => {
+    const topic = randomTopic('grouping');
+    await createTopics([topic], 3);
+    const script = `
+      const kit = require(${JSON.stringify(MODULE)});
+      const grouping = ${cached('groupMessagesPerPartition')};
+      const murmur2 = ${cached('partitioners/default/murmur2')};
+      console.log(kit.kafkajsReplacements, grouping?.exports === kit.groupMessagesPerPartition, murmur2?.exports === kit.murmur2);
+      (async () => {
+        const kafka = new kit.Kafka({ brokers: process.env.BROKERS.split(','), logLevel: kit.logLevel.NOTHING });
+        const producer = kafka.producer({ createPartitioner: kit.Partitioners.DefaultPartitioner, idempotent: true });
+        await producer.connect();
+        const messages = Array.from({ length: 3000 }, (_, n) => ({ key: n % 10 === 0 ? 'c-' + n : 'c-same', value: String(n) }));
+        await producer.sendBatch({ acks: -1, topicMessages: [{ topic: process.env.TOPIC, messages }] });
+        await producer.disconnect();
+      })().catch((error) => { console.error(error); process.exit(1); });`;
+    const result = await run(script, { TOPIC: topic });
+    expect(result).toEqual({ code: 0, stdout: 'installed true true', stderr: '' });
+
+    const read = await readMessages(topic, 3000);
+    expect(read).toHaveLength(3000);
+    const same = read.filter((m) => m.key?.toString() === 'c-same');
+    expect(new Set(same.map((m) => m.partition)).size).toBe(1);
+    // Where a Java producer puts each key: positive murmur2 modulo the 3 partitions (murmur2 of "c-same" computed by kafkajs's own file).
+    for (const m of read) expect([m.key?.toString(), m.partition]).toEqual([m.key?.toString(), (kafkajsMurmur2(m.key as Buffer) & 0x7fffffff) % 3]);
+    // Each partition holds its records in the order they were given.
+    for (const partition of [0, 1, 2]) {
+      const values = read.filter((m) => m.partition === partition).sort((a, b) => Number(a.offset) - Number(b.offset)).map((m) => Number(m.value?.toString()));
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+    }
+    expect(same.map((m) => Number(m.value?.toString())).sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, n) => n).filter((n) => n % 10 !== 0));
+  });
+
+  it('says "late" when kafkajs was loaded first (its producer then keeps its own code)', async () => {
+    const result = await run(`require(${JSON.stringify(join(ROOT, 'node_modules', 'kafkajs'))}); console.log(require(${JSON.stringify(MODULE)}).kafkajsReplacements);`);
+    expect(result).toEqual({ code: 0, stdout: 'late', stderr: '' });
+  });
+});
