@@ -13,7 +13,7 @@ import { projectRoot } from '../services/kit/files';
 import type { SegmentChange, TriggerFired } from '../services/core/types';
 import { measureLatency, type LatencyFigure } from './latency';
 import { measureMemory, type MemoryFigure } from './memory';
-import { measureRenderBare, measureRenderOnly } from './render';
+import { measureRender, SLICE_MS } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
 import { PrivateRedis } from './redis-nodes';
 import { measureScaleOut, type ScaleOutRun } from './scale-out';
@@ -318,9 +318,8 @@ async function main(): Promise<void> {
       }
     }
 
-    progress('render: Kairos render() vs bare Handlebars');
-    const renderOnly = measureRenderOnly(settings.renderSeconds);
-    const renderBare = measureRenderBare(settings.renderSeconds);
+    progress(`render: Kairos render() vs bare Handlebars, ${settings.renderSeconds} s each in alternating ${SLICE_MS}-ms slices`);
+    const { only: renderOnly, bare: renderBare } = measureRender(settings.renderSeconds);
     progress(`render only ${renderOnly.eps}/s, bare Handlebars ${renderBare.eps}/s`);
     // Bare client before and after render + send (the emulator keeps every message, so it may
     // slow down over the run); the reference is the mean of the two.
@@ -474,7 +473,7 @@ async function main(): Promise<void> {
               runs: streamsRuns,
             }
           : 'skipped (BENCH_STREAMS=0)',
-        render: { template: 'cart_reminder', seconds: settings.renderSeconds, only: renderOnly, bare: renderBare, send: renderSend, bare_ses: { before: bareBefore, after: bareAfter, in_flight: IN_FLIGHT } },
+        render: { template: 'cart_reminder', seconds: settings.renderSeconds, slice_ms: SLICE_MS, only: renderOnly, bare: renderBare, send: renderSend, bare_ses: { before: bareBefore, after: bareAfter, in_flight: IN_FLIGHT } },
         scale_out: {
           runs: scaleRuns,
           events: scaleInput.count,
