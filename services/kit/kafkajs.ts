@@ -2,15 +2,15 @@
  * kafkajs, as every module of this project loads it (ESLint allows no other value import of
  * it): the same package, with two of its producer's per-record steps replaced by code that
  * gives the same results in a fraction of the time. kafkajs 2.2.4 is its last release; both
- * were measured here (a send of 2,000 records keyed to one partition, about 17 us of CPU a
+ * were measured here (a send of 2,000 records keyed to one partition cost 15 to 21 µs of CPU a
  * record in all):
  *
  * - grouping a send's messages by partition: `[...current, message]` per message, so n
  *   messages bound for one partition cost n²/2 copies and n arrays. An outbox relay sends up to
  *   2,000 records of one partition at a time, and outputs are keyed by customer as their input
- *   is, so all go to one partition: 7.2 ms and about 16 MB of garbage per send (the largest
- *   allocation of the stateful services). The fix was proposed upstream (kafkajs#1576) and
- *   never released.
+ *   is, so all go to one partition: 7.2 ms per send for the grouping alone, and 2,000 arrays of
+ *   1,000 elements on average (the first allocation site in an allocation profile of the two
+ *   stateful services). The fix was proposed upstream (kafkajs#1576) and never released.
  * - the default partitioner's murmur2 (the Java client's hash, which decides where a key's
  *   records go): kafkajs computes it with a 64-bit Long object per step, about a fifth of a
  *   send's CPU; here with 32-bit integer arithmetic (Math.imul), bit for bit the same.

@@ -20,9 +20,9 @@ import { ByteReader, ByteWriter, compactOrJson, CompactFormatError, storedText }
  * A map keyed by data (a grouped count's values, such as product ids): an object without a
  * prototype, which V8 keeps as a hash table from the start. Built as `{}` or with
  * Object.fromEntries, every such object got hidden classes for its own keys, of which the
- * customers' product ids make a new set each time: that took 57% of decoding a state and
- * grew the collector's work with the number of customers (docs/benchmarks.md, growth). Every
- * key is an own data property ("__proto__" included), and a missing key finds nothing.
+ * customers' product ids make a new set each time: that took 57% of decoding a state
+ * (docs/benchmarks.md, growth). Every key is an own data property ("__proto__" included), and
+ * a missing key finds nothing.
  */
 export function dataKeyed<T>(entries?: Iterable<readonly [string, T]>): Record<string, T> {
   const map = Object.create(null) as Record<string, T>;
