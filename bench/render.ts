@@ -113,6 +113,9 @@ export interface RenderFigure {
   bytes: number;
 }
 
+/** How long each loop of measureRender runs before the other takes over. */
+export const SLICE_MS = 100;
+
 /**
  * Renders/s of Kairos's render() and of bare Handlebars over `seconds` each, in alternating
  * slices of SLICE_MS (after a warm-up of both): the machine's speed drifts over seconds on a
@@ -144,6 +147,3 @@ export function measureRender(seconds: number): { only: RenderFigure; bare: Rend
   const figure = ({ renders, nanoseconds, bytes }: (typeof loops)[number]): RenderFigure => ({ eps: Math.round(renders / (Number(nanoseconds) / 1e9)), renders, bytes });
   return { only: figure(loops[0]), bare: figure(loops[1]) };
 }
-
-/** How long each loop of measureRender runs before the other takes over. */
-export const SLICE_MS = 100;

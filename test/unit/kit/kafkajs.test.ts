@@ -1,21 +1,16 @@
 import { join } from 'node:path';
 import { groupMessagesPerPartition, murmur2, type GroupingInput } from '../../../services/kit/kafkajs';
+import { seededRandom } from '../../../services/tools/synthetic';
 
 // kafkajs's own grouping, read from its file (what services/kit/kafkajs.ts stands in for).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const original = require(join(require.resolve('kafkajs'), '..', 'src', 'producer', 'groupMessagesPerPartition')) as (input: GroupingInput<{ key: string; n: number }>) => Record<number, Array<{ key: string; n: number }>>;
 
-/** A small deterministic generator, so a failure repeats. */
-function lcg(seed: number): () => number {
-  let state = seed;
-  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-}
-
 describe("the producer's grouping by partition", () => {
   const partitionMetadata = Array.from({ length: 12 }, (_, partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
 
   it.each([0, 1, 7, 2000])('gives what kafkajs 2.2.4 gives for %i messages: each partition its messages in order', (count) => {
-    const random = lcg(count + 1);
+    const random = seededRandom(count + 1); // seeded: a failure repeats
     const messages = Array.from({ length: count }, (_, n) => ({ key: `c-${Math.floor(random() * 40)}`, n }));
     // A partitioner that reads the message, as kafkajs's do (here: one in three to partition 5).
     const partitioner = ({ message }: { message: { key: string } }) => (Number(message.key.slice(2)) % 3 === 0 ? 5 : Number(message.key.slice(2)) % 12);
@@ -38,7 +33,7 @@ describe("the default partitioner's murmur2", () => {
   const kafkajsMurmur2 = require(join(require.resolve('kafkajs'), '..', 'src', 'producer', 'partitioners', 'default', 'murmur2')) as (key: string | Buffer) => number;
 
   it("gives what kafkajs gives (the Java client's hash), bit for bit, for strings and Buffers of every length and byte", () => {
-    const random = lcg(42);
+    const random = seededRandom(42);
     const keys: Array<string | Buffer> = ['', 'a', 'ab', 'abc', 'abcd', 'c-same-customer', 'customer-0042', 'é', 'é-漢字-😀', '\u007f\u0080'];
     for (let n = 0; n < 3000; n += 1) {
       const length = Math.floor(random() * 40);
