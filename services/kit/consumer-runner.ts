@@ -6,6 +6,7 @@ import type { AvroCodec } from './codec';
 import { deadLetterMessage, deadLetterSends, DLQ_HEADERS, dlqTopic, isTooLargeError, withoutValue } from './dlq';
 import { KairosError } from './errors';
 import { StateLogMismatchError } from './log-binding';
+import { OffsetCommits } from './offset-commits';
 import { PoisonRecordError, type PoisonReason } from './poison';
 import type { KairosMetrics } from './metrics';
 
@@ -178,6 +179,8 @@ export class ConsumerRunner {
   /** `topic:partition` -> the metadata of the last commit (kept by a commit past markers). */
   private readonly lastMetadata = new Map<string, string | null>();
   private readonly commitChains = new Map<string, Promise<void>>();
+  /** Every commit goes through here: one OffsetCommit request in flight, carrying all partitions' commits asked for meanwhile. */
+  private readonly offsetCommits = new OffsetCommits((offsets) => this.options.consumer.commitOffsets(offsets));
   /** The offset last committed (or being committed) per `topic:partition`, for commitInBackground's retries. */
   private readonly issuedCommits = new Map<string, string>();
   /**
@@ -485,8 +488,9 @@ export class ConsumerRunner {
     });
   }
 
-  private async commitAtOnce(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
-    await this.options.consumer.commitOffsets([{ topic, partition, offset, metadata }]);
+  /** Commits now, in the next OffsetCommit request of this consumer (see OffsetCommits). */
+  private commitAtOnce(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+    return this.offsetCommits.commit({ topic, partition, offset, metadata });
   }
 
   private inCommitOrder(topic: string, partition: number, step: () => Promise<void>): Promise<void> {

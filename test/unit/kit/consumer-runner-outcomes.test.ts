@@ -23,7 +23,7 @@ const jsonCodec = {
   },
 } as unknown as AvroCodec;
 
-async function harness(handler: BatchHandler, commitOffsets?: () => Promise<void>) {
+async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ partition: number; offset: string }>) => Promise<void>) {
   const { consumer, commits, seeks, eachBatch } = stubConsumer();
   if (commitOffsets) consumer.commitOffsets = commitOffsets;
   const deadLettered: string[] = [];
@@ -38,13 +38,13 @@ async function harness(handler: BatchHandler, commitOffsets?: () => Promise<void
   });
   await runner.start();
   let paused = 0;
-  const batch = async (values: string[]) => {
+  const batch = async (values: string[], partition = 2) => {
     const messages: KafkaMessage[] = values.map((value, i) => ({
       key: Buffer.from('c'), value: Buffer.from(value), offset: String(i), timestamp: '0', attributes: 0, headers: {},
     }));
     const last = String(values.length - 1);
     await eachBatch({
-      batch: { topic: TOPIC, partition: 2, messages, isEmpty: () => false, lastOffset: () => last, offsetLag: () => '0' } as unknown as Batch,
+      batch: { topic: TOPIC, partition, messages, isEmpty: () => false, lastOffset: () => last, offsetLag: () => '0' } as unknown as Batch,
       heartbeat: async () => undefined,
       resolveOffset: () => undefined,
       isRunning: () => true,
@@ -79,6 +79,26 @@ describe('ConsumerRunner: batch outcomes', () => {
     land();
     await stopped;
     expect(events).toEqual(['batch returned', 'committed', 'disconnected']);
+  });
+
+  it("sends the commits of batches that end while a commit is in flight in one request, one entry per partition", async () => {
+    const requests: Array<{ offsets: string[]; land: () => void }> = [];
+    const h = await harness(async () => undefined, (offsets) => new Promise<void>((land) => void requests.push({ offsets: offsets.map((o) => `${o.partition}@${o.offset}`), land })));
+    await h.batch(['{}'], 0);
+    await h.batch(['{}', '{}'], 1);
+    await h.batch(['{}', '{}', '{}'], 3);
+    await h.batch(['{}', '{}', '{}', '{}'], 1);
+    expect(requests.map((r) => r.offsets)).toEqual([['0@1']]);
+    requests[0].land();
+    const until = Date.now() + 10_000;
+    while (requests.length < 2 && Date.now() < until) await new Promise((resolve) => setImmediate(resolve));
+    // Partition 1's second commit waits for its first (a partition's commits land in order).
+    expect(requests.map((r) => r.offsets)).toEqual([['0@1'], ['1@2', '3@3']]);
+    requests[1].land();
+    while (requests.length < 3 && Date.now() < until) await new Promise((resolve) => setImmediate(resolve));
+    expect(requests.map((r) => r.offsets)).toEqual([['0@1'], ['1@2', '3@3'], ['1@4']]);
+    requests[2].land();
+    await h.runner.stop();
   });
 
   it('tries a failed commit again a second later, so the last batch of a partition that then stays idle is committed too', async () => {
