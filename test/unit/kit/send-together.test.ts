@@ -1,0 +1,111 @@
+/**
+ * SendTogether: one request in flight; what is asked for meanwhile goes out together in the
+ * next (keyed: one entry per key, the one asked for last, as the consumer's offset commits use
+ * it; sized: within a bound, as the at_least_once relay's sends use it), and every caller
+ * learns the outcome of the request that carried its entry.
+ */
+import { SendTogether } from '../../../services/kit/send-together';
+
+interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: string;
+  metadata: string | null;
+}
+
+/** A send whose requests the test lands or fails one by one. */
+function controlledSend<E = OffsetToCommit>() {
+  const requests: Array<{ offsets: E[]; land: () => void; fail: (error: Error) => void }> = [];
+  const send = (offsets: E[]) => new Promise<void>((land, fail) => void requests.push({ offsets, land, fail }));
+  return { requests, send };
+}
+
+/** As the consumer runner commits: one entry per partition. */
+const offsetCommits = (send: (offsets: OffsetToCommit[]) => Promise<void>) => new SendTogether<OffsetToCommit>({ send, keyOf: (c) => `${c.topic}:${c.partition}` });
+
+const at = (partition: number, offset: string, topic = 't'): OffsetToCommit => ({ topic, partition, offset, metadata: `m${offset}` });
+
+/** Lets promise callbacks run. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('SendTogether', () => {
+  it('sends a commit at once when no request is in flight, and resolves it when its request lands', async () => {
+    const { requests, send } = controlledSend();
+    const commits = offsetCommits(send);
+    let done = false;
+    const first = commits.add(at(0, '5')).then(() => (done = true));
+    expect(requests.map((r) => r.offsets)).toEqual([[at(0, '5')]]);
+    await settle();
+    expect(done).toBe(false);
+    requests[0].land();
+    await first;
+    expect(done).toBe(true);
+  });
+
+  it('carries the commits asked for while a request is in flight in one next request, the last one per partition', async () => {
+    const { requests, send } = controlledSend();
+    const commits = offsetCommits(send);
+    const landed: string[] = [];
+    const ask = (entry: OffsetToCommit) => commits.add(entry).then(() => void landed.push(`${entry.topic}:${entry.partition}@${entry.offset}`));
+    const waits = [ask(at(0, '5')), ask(at(1, '7')), ask(at(2, '3')), ask(at(1, '9')), ask(at(1, '4', 'other'))];
+    expect(requests).toHaveLength(1);
+    expect(commits.queued).toBe(3);
+    requests[0].land();
+    await settle();
+    expect(landed).toEqual(['t:0@5']);
+    expect(requests).toHaveLength(2);
+    expect(requests[1].offsets).toEqual([at(1, '9'), at(2, '3'), at(1, '4', 'other')]);
+    requests[1].land();
+    await Promise.all(waits);
+    expect(landed.sort()).toEqual(['other:1@4', 't:0@5', 't:1@7', 't:1@9', 't:2@3']);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('fails every commit a failed request carried, and still sends the ones asked for meanwhile', async () => {
+    const { requests, send } = controlledSend();
+    const commits = offsetCommits(send);
+    const a = commits.add(at(0, '1'));
+    const b = commits.add(at(1, '1'));
+    const c = commits.add(at(2, '1'));
+    requests[0].land();
+    await a;
+    await settle();
+    const refused = new Error('The coordinator is not aware of this member');
+    requests[1].fail(refused);
+    await expect(b).rejects.toBe(refused);
+    await expect(c).rejects.toBe(refused);
+    await settle();
+    const d = commits.add(at(1, '2'));
+    expect(requests[2].offsets).toEqual([at(1, '2')]);
+    requests[2].land();
+    await d;
+  });
+
+  it('rejects, and goes on, when the send throws before it returns a promise', async () => {
+    let calls = 0;
+    const commits = offsetCommits(async () => {
+      calls += 1;
+      if (calls === 1) throw new Error('not connected');
+    });
+    await expect(commits.add(at(0, '1'))).rejects.toThrow('not connected');
+    await expect(commits.add(at(0, '2'))).resolves.toBeUndefined();
+    const syncThrow = offsetCommits(() => {
+      throw new Error('thrown at once');
+    });
+    await expect(syncThrow.add(at(0, '1'))).rejects.toThrow('thrown at once');
+  });
+
+  it('unkeyed, sends every entry; sized, carries entries in order while they fit, and one too large alone', async () => {
+    const { requests, send } = controlledSend<number>();
+    const sends = new SendTogether<number>({ send, sizeOf: (n) => n, maxSize: 10 });
+    const waits = [1, 4, 4, 3, 12, 2, 2].map((n) => sends.add(n));
+    const land = async (index: number) => {
+      requests[index].land();
+      while (requests.length === index + 1 && sends.queued > 0) await settle();
+    };
+    for (let i = 0; i < 4; i += 1) await land(i);
+    requests[4].land();
+    await Promise.all(waits);
+    expect(requests.map((r) => r.offsets)).toEqual([[1], [4, 4], [3], [12], [2, 2]]);
+  });
+});
