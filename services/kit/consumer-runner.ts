@@ -6,8 +6,8 @@ import type { AvroCodec } from './codec';
 import { deadLetterMessage, deadLetterSends, DLQ_HEADERS, dlqTopic, isTooLargeError, withoutValue } from './dlq';
 import { KairosError } from './errors';
 import { StateLogMismatchError } from './log-binding';
-import { OffsetCommits } from './offset-commits';
 import { PoisonRecordError, type PoisonReason } from './poison';
+import { SendTogether } from './send-together';
 import type { KairosMetrics } from './metrics';
 
 /** One decoded record of a batch. `value` is null for a tombstone. */
@@ -179,8 +179,14 @@ export class ConsumerRunner {
   /** `topic:partition` -> the metadata of the last commit (kept by a commit past markers). */
   private readonly lastMetadata = new Map<string, string | null>();
   private readonly commitChains = new Map<string, Promise<void>>();
-  /** Every commit goes through here: one OffsetCommit request in flight, carrying all partitions' commits asked for meanwhile. */
-  private readonly offsetCommits = new OffsetCommits((offsets) => this.options.consumer.commitOffsets(offsets));
+  /**
+   * Every commit goes through here: one OffsetCommit request in flight, carrying every
+   * partition's commit asked for meanwhile (the last one of each partition).
+   */
+  private readonly offsetCommits = new SendTogether<{ topic: string; partition: number; offset: string; metadata: string | null }>({
+    send: (offsets) => this.options.consumer.commitOffsets(offsets),
+    keyOf: (commit) => `${commit.topic}:${commit.partition}`,
+  });
   /** The offset last committed (or being committed) per `topic:partition`, for commitInBackground's retries. */
   private readonly issuedCommits = new Map<string, string>();
   /**
@@ -488,9 +494,9 @@ export class ConsumerRunner {
     });
   }
 
-  /** Commits now, in the next OffsetCommit request of this consumer (see OffsetCommits). */
+  /** Commits now: in the consumer's next OffsetCommit request (see offsetCommits). */
   private commitAtOnce(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
-    return this.offsetCommits.commit({ topic, partition, offset, metadata });
+    return this.offsetCommits.add({ topic, partition, offset, metadata });
   }
 
   private inCommitOrder(topic: string, partition: number, step: () => Promise<void>): Promise<void> {

@@ -27,6 +27,7 @@ import { KairosError } from './errors';
 import { rememberTransactionCoordinators } from './kafka-coordinators';
 import type { KairosMetrics } from './metrics';
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
+import { SendTogether } from './send-together';
 
 export const OUTPUT_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
 export type OutputGuarantee = (typeof OUTPUT_GUARANTEES)[number];
@@ -112,6 +113,17 @@ export class RedisOutboxStore implements OutboxStore {
 export const RELAY_CHUNK = 2000;
 
 /**
+ * at_least_once: the relays of different partitions share the service's producer, whose sends
+ * go one request at a time; sends asked for while one is in flight go out together in the
+ * next (SendTogether), within this many bytes of keys and values (a chunk larger than that goes
+ * alone), so two relays' records for one output partition stay under the broker's 1 MB batch
+ * limit.
+ */
+export const RELAY_SEND_TOGETHER_BYTES = 512 * 1024;
+
+type TopicMessages = ReturnType<typeof topicMessagesOf>;
+
+/**
  * The relay producers' retry: without end (a broker outage waits, up to 30 s between tries), and
  * a first retry after 20 ms instead of kafkajs's 300. A partition's next transaction often starts
  * while the broker still writes the markers of its last one, and AddPartitionsToTxn answers
@@ -185,6 +197,26 @@ export function topicMessagesOf(entries: string[]): Array<{ topic: string; messa
     byTopic.set(topic, list);
   }
   return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** Several sends' records as one sendBatch's: one entry per topic, in the order given. */
+export function mergeTopicMessages(sends: TopicMessages[]): TopicMessages {
+  const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>();
+  for (const send of sends) {
+    for (const { topic, messages } of send) {
+      const list = byTopic.get(topic);
+      if (list === undefined) byTopic.set(topic, [...messages]);
+      else for (const message of messages) list.push(message);
+    }
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/** The bytes of keys and values a send carries. */
+export function bytesOf(send: TopicMessages): number {
+  let bytes = 0;
+  for (const { messages } of send) for (const { key, value } of messages) bytes += Buffer.byteLength(key) + value.length;
+  return bytes;
 }
 
 const FENCED_TYPES = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED', 'INVALID_PRODUCER_ID_MAPPING', 'TRANSACTIONAL_ID_NOT_FOUND']);
@@ -294,6 +326,12 @@ export class OutboxRelay {
   private readonly producers = new Map<number, Promise<PartitionProducer>>();
   /** Partitions whose producer was fenced: in which generation, and until when they are left alone. */
   private readonly fenced = new Map<number, { generation: number; until: number; transactionalId: string }>();
+  /** at_least_once: the partitions' sends, together (RELAY_SEND_TOGETHER_BYTES). */
+  private readonly plainSends = new SendTogether<TopicMessages>({
+    send: (sends) => this.options.producer.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) }).then(() => undefined),
+    sizeOf: bytesOf,
+    maxSize: RELAY_SEND_TOGETHER_BYTES,
+  });
 
   constructor(private readonly options: OutboxRelayOptions) {
     // Its transactions look each coordinator up once, not before every step (kafka-coordinators.ts).
@@ -356,13 +394,13 @@ export class OutboxRelay {
   }
 
   private async relayPlain(partition: number, guard: string | undefined): Promise<number> {
-    const { store, producer, hooks } = this.options;
+    const { store, hooks } = this.options;
     let sent = 0;
     for (;;) {
       const head = await this.readHead(partition, guard, sent);
       if (head.entries.length === 0) return sent;
       const topicMessages = topicMessagesOf(head.entries);
-      await producer.sendBatch({ acks: -1, topicMessages });
+      await this.plainSends.add(topicMessages);
       this.count(topicMessages);
       await hooks?.afterProduce?.(partition, head.entries.length);
       await store.trimTo(partition, head.base + head.entries.length);

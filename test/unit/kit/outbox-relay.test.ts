@@ -6,7 +6,9 @@ import {
   decodeOutboxRecord,
   encodeOutboxRecord,
   isFencedError,
+  mergeTopicMessages,
   OutboxRelay,
+  RELAY_SEND_TOGETHER_BYTES,
   planRelay,
   takenOver,
   topicMessagesOf,
@@ -165,5 +167,108 @@ describe('OutboxRelay at_least_once (no broker)', () => {
     expect(sendBatch).toHaveBeenCalledTimes(3);
     expect(sent).toEqual(['t1', 't2', 't3']);
     expect({ outbox, base }).toEqual({ outbox: [], base: 3 });
+  });
+});
+
+describe('OutboxRelay at_least_once: partitions relaying at once share requests', () => {
+  /** Lets promise callbacks and in-memory reads run until `condition` holds (at most 2 s: then the test fails). */
+  const turnsUntil = async (condition: () => boolean) => {
+    const until = Date.now() + 2000;
+    while (!condition()) {
+      if (Date.now() > until) throw new Error('the condition never held');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+  /** A few turns with nothing awaited: in-memory reads that were going to end have ended. */
+  const settled = async () => {
+    for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
+  };
+  /** An outbox per partition, kept in memory. */
+  const memoryOutboxes = (contents: Record<number, string[]>): OutboxStore => {
+    const bases = new Map<number, number>();
+    return {
+      read: async (p, limit) => ({ base: bases.get(p) ?? 0, incarnation: 'i', entries: (contents[p] ?? []).slice(0, limit) }),
+      trimTo: async (p, upTo) => {
+        const n = Math.min(Math.max(0, upTo - (bases.get(p) ?? 0)), contents[p].length);
+        contents[p].splice(0, n);
+        bases.set(p, (bases.get(p) ?? 0) + n);
+        return n;
+      },
+    };
+  };
+  const relayOver = (store: OutboxStore, sendBatch: (request: { topicMessages: Array<{ topic: string; messages: Array<{ value: Buffer }> }> }) => Promise<unknown>) =>
+    new OutboxRelay({
+      store, guarantee: 'at_least_once', kafka: {} as Kafka, producer: { sendBatch } as unknown as Producer, admin: {} as Admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+    });
+  const contentOf = (request: { topicMessages: Array<{ topic: string; messages: Array<{ value: Buffer }> }> }) =>
+    request.topicMessages.map((t) => [t.topic, t.messages.map((m) => m.value.toString())]);
+
+  it('sends the outboxes asked for while a send is in flight in one sendBatch, one entry per topic, in order', async () => {
+    const requests: Array<{ content: unknown; land: () => void }> = [];
+    const relay = relayOver(memoryOutboxes({ 0: entries('t0a'), 1: entries('t1a', 's1a', 't1b'), 2: entries('s2a', 't2a') }), (request) =>
+      new Promise((land) => void requests.push({ content: contentOf(request), land: () => land([]) })));
+    const relays = [relay.relay(0), relay.relay(1), relay.relay(2)];
+    // The reads of partitions 1 and 2 end after partition 0's send went out: they wait for it.
+    await turnsUntil(() => requests.length === 1);
+    await settled();
+    expect(requests.map((r) => r.content)).toEqual([[['triggers', ['t0a']]]]);
+    requests[0].land();
+    await turnsUntil(() => requests.length === 2);
+    expect(requests[1].content).toEqual([
+      ['triggers', ['t1a', 't1b', 't2a']],
+      ['segment.changes', ['s1a', 's2a']],
+    ]);
+    requests[1].land();
+    expect(await Promise.all(relays)).toEqual([1, 3, 2]);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('a failed shared send fails the relay of every partition it carried; their outboxes stay for the next try', async () => {
+    const contents = { 0: entries('t0a'), 1: entries('t1a'), 2: entries('t2a') };
+    let calls = 0;
+    let release: () => void = () => undefined;
+    const relay = relayOver(memoryOutboxes(contents), async () => {
+      calls += 1;
+      if (calls === 1) await new Promise<void>((resolve) => (release = resolve));
+      if (calls === 2) throw new Error('broker away');
+      return [];
+    });
+    const first = relay.relay(0);
+    await turnsUntil(() => calls === 1);
+    const others = [relay.relay(1), relay.relay(2)];
+    await settled();
+    release();
+    await first;
+    for (const other of others) await expect(other).rejects.toThrow('broker away');
+    expect(contents).toEqual({ 0: [], 1: entries('t1a'), 2: entries('t2a') });
+    expect(await relay.relay(1)).toBe(1);
+  });
+
+  it('merges sends topic by topic', () => {
+    const send = (topic: string, ...values: string[]) => [{ topic, messages: values.map((v) => ({ key: v, value: Buffer.from(v) })) }];
+    const merged = mergeTopicMessages([send('a', '1', '2'), [...send('b', '3'), ...send('a', '4')], send('b', '5')]);
+    expect(merged.map((t) => [t.topic, t.messages.map((m) => m.value.toString())])).toEqual([
+      ['a', ['1', '2', '4']],
+      ['b', ['3', '5']],
+    ]);
+  });
+
+  it('carries no more than RELAY_SEND_TOGETHER_BYTES of waiting sends in one request (the broker takes 1 MB per partition batch)', async () => {
+    const big = (name: string) => encodeOutboxRecord({ topic: 'triggers', key: name, value: Buffer.alloc(Math.ceil(RELAY_SEND_TOGETHER_BYTES * 0.6), name) });
+    const requests: Array<{ keys: string[]; land: () => void }> = [];
+    const relay = relayOver(memoryOutboxes({ 0: [big('a')], 1: [big('b')], 2: [big('c')], 3: entries('t3') }), (request) =>
+      new Promise((land) => void requests.push({ keys: request.topicMessages.flatMap((t) => t.messages.map((m) => String((m as { key?: string }).key))), land: () => land([]) })));
+    const first = relay.relay(0);
+    await turnsUntil(() => requests.length === 1);
+    const others = [relay.relay(1), relay.relay(2), relay.relay(3)];
+    await settled();
+    for (let n = 1; n <= 2; n += 1) {
+      requests[n - 1].land();
+      await turnsUntil(() => requests.length === n + 1);
+    }
+    requests[2].land();
+    await Promise.all([first, ...others]);
+    expect(requests.map((r) => r.keys)).toEqual([['a'], ['b'], ['c', 't3']]);
   });
 });

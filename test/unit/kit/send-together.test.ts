@@ -101,7 +101,7 @@ describe('SendTogether', () => {
     const waits = [1, 4, 4, 3, 12, 2, 2].map((n) => sends.add(n));
     const land = async (index: number) => {
       requests[index].land();
-      while (requests.length === index + 1 && sends.queued > 0) await settle();
+      for (let turn = 0; requests.length === index + 1 && turn < 100; turn += 1) await settle();
     };
     for (let i = 0; i < 4; i += 1) await land(i);
     requests[4].land();

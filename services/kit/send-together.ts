@@ -1,0 +1,92 @@
+export interface SendTogetherOptions<E> {
+  /** Sends one request carrying `entries`, in the order they were asked for. */
+  send(entries: E[]): Promise<void>;
+  /**
+   * Entries of one key waiting together: only the one asked for last is sent (a partition's
+   * offset commits: a later commit covers an earlier one, as two requests in a row would).
+   */
+  keyOf?(entry: E): string;
+  /** A request carries entries, in order, while their sizes add up to at most `maxSize`; always at least one. */
+  sizeOf?(entry: E): number;
+  maxSize?: number;
+}
+
+interface Waiting<E> {
+  entry: E;
+  settle: Array<{ resolve: () => void; reject: (error: unknown) => void }>;
+}
+
+/**
+ * Requests of one client to Kafka, sent together: at most one is in flight, and what is asked
+ * for meanwhile goes out in the next one. A service works on many partitions at once, and
+ * their batches end within a few milliseconds of each other: one request per batch made the
+ * broker's busiest request types under the latency bench (docs/benchmarks.md, "Requests sent
+ * together"). Nothing waits when no request is in flight. Each caller learns the outcome of the
+ * request that carried its entry (a failed request fails all of them; each caller decides
+ * whether to try again).
+ */
+export class SendTogether<E> {
+  private readonly queue: Array<Waiting<E>> = [];
+  private readonly byKey = new Map<string, Waiting<E>>();
+  private sending = false;
+
+  constructor(private readonly options: SendTogetherOptions<E>) {}
+
+  /** Resolves once the request carrying `entry` (or, keyed, a later entry of its key) has landed. */
+  add(entry: E): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const key = this.options.keyOf?.(entry);
+      const waiting = key === undefined ? undefined : this.byKey.get(key);
+      if (waiting !== undefined) {
+        waiting.entry = entry;
+        waiting.settle.push({ resolve, reject });
+      } else {
+        const added = { entry, settle: [{ resolve, reject }] };
+        this.queue.push(added);
+        if (key !== undefined) this.byKey.set(key, added);
+      }
+      this.next();
+    });
+  }
+
+  /** Entries waiting for a request (for tests and diagnostics). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  private next(): void {
+    if (this.sending || this.queue.length === 0) return;
+    const carried = this.take();
+    this.sending = true;
+    let sent: Promise<void>;
+    try {
+      sent = this.options.send(carried.map((w) => w.entry));
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    void sent
+      .then(
+        () => carried.forEach((w) => w.settle.forEach((s) => s.resolve())),
+        (error: unknown) => carried.forEach((w) => w.settle.forEach((s) => s.reject(error))),
+      )
+      .finally(() => {
+        this.sending = false;
+        this.next();
+      });
+  }
+
+  /** The entries of the next request, off the queue: in order, within maxSize, at least one. */
+  private take(): Array<Waiting<E>> {
+    const { sizeOf, maxSize = Number.POSITIVE_INFINITY, keyOf } = this.options;
+    let count = 0;
+    let size = 0;
+    while (count < this.queue.length) {
+      size += sizeOf?.(this.queue[count].entry) ?? 0;
+      if (count > 0 && size > maxSize) break;
+      count += 1;
+    }
+    const carried = this.queue.splice(0, count);
+    if (keyOf !== undefined) for (const w of carried) this.byKey.delete(keyOf(w.entry));
+    return carried;
+  }
+}
