@@ -196,12 +196,13 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
       },
     };
   };
-  const relayOver = (store: OutboxStore, sendBatch: (request: { topicMessages: Array<{ topic: string; messages: Array<{ value: Buffer }> }> }) => Promise<unknown>) =>
+  type SendBatchRequest = { topicMessages: Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> };
+  const relayOver = (store: OutboxStore, sendBatch: (request: SendBatchRequest) => Promise<unknown>) =>
     new OutboxRelay({
       store, guarantee: 'at_least_once', kafka: {} as Kafka, producer: { sendBatch } as unknown as Producer, admin: {} as Admin,
       group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
     });
-  const contentOf = (request: { topicMessages: Array<{ topic: string; messages: Array<{ value: Buffer }> }> }) =>
+  const contentOf = (request: SendBatchRequest) =>
     request.topicMessages.map((t) => [t.topic, t.messages.map((m) => m.value.toString())]);
 
   it('sends the outboxes asked for while a send is in flight in one sendBatch, one entry per topic, in order', async () => {
@@ -258,7 +259,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     const big = (name: string) => encodeOutboxRecord({ topic: 'triggers', key: name, value: Buffer.alloc(Math.ceil(RELAY_SEND_TOGETHER_BYTES * 0.6), name) });
     const requests: Array<{ keys: string[]; land: () => void }> = [];
     const relay = relayOver(memoryOutboxes({ 0: [big('a')], 1: [big('b')], 2: [big('c')], 3: entries('t3') }), (request) =>
-      new Promise((land) => void requests.push({ keys: request.topicMessages.flatMap((t) => t.messages.map((m) => String((m as { key?: string }).key))), land: () => land([]) })));
+      new Promise((land) => void requests.push({ keys: request.topicMessages.flatMap((t) => t.messages.map((m) => m.key)), land: () => land([]) })));
     const first = relay.relay(0);
     await turnsUntil(() => requests.length === 1);
     const others = [relay.relay(1), relay.relay(2), relay.relay(3)];
