@@ -1,4 +1,4 @@
-import type { Batch, Consumer, ConsumerRunConfig, IHeaders, KafkaMessage, Producer } from 'kafkajs';
+import type { Batch, Consumer, ConsumerRunConfig, IHeaders, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import { isBrokerAway, whileBrokerAway } from './kafka';
 import type { Type } from 'avsc';
 import type { Logger } from 'pino';
@@ -183,7 +183,7 @@ export class ConsumerRunner {
    * Every commit goes through here: one OffsetCommit request in flight, carrying every
    * partition's commit asked for meanwhile (the last one of each partition).
    */
-  private readonly offsetCommits = new SendTogether<{ topic: string; partition: number; offset: string; metadata: string | null }>({
+  private readonly offsetCommits = new SendTogether<TopicPartitionOffsetAndMetadata>({
     send: (offsets) => this.options.consumer.commitOffsets(offsets),
     keyOf: (commit) => `${commit.topic}:${commit.partition}`,
   });

@@ -13,6 +13,7 @@ import { KairosError } from '../../../services/kit/errors';
 import { StateLogMismatchError } from '../../../services/kit/log-binding';
 import { PoisonRecordError } from '../../../services/kit/poison';
 import { stubConsumer } from '../../support/stub-consumer';
+import { turnsUntil } from '../../support/turns';
 
 const TOPIC = 'behavior.events';
 const jsonCodec = {
@@ -90,12 +91,11 @@ describe('ConsumerRunner: batch outcomes', () => {
     await h.batch(['{}', '{}', '{}', '{}'], 1);
     expect(requests.map((r) => r.offsets)).toEqual([['0@1']]);
     requests[0].land();
-    const until = Date.now() + 10_000;
-    while (requests.length < 2 && Date.now() < until) await new Promise((resolve) => setImmediate(resolve));
+    await turnsUntil(() => requests.length === 2);
     // Partition 1's second commit waits for its first (a partition's commits land in order).
     expect(requests.map((r) => r.offsets)).toEqual([['0@1'], ['1@2', '3@3']]);
     requests[1].land();
-    while (requests.length < 3 && Date.now() < until) await new Promise((resolve) => setImmediate(resolve));
+    await turnsUntil(() => requests.length === 3);
     expect(requests.map((r) => r.offsets)).toEqual([['0@1'], ['1@2', '3@3'], ['1@4']]);
     requests[2].land();
     await h.runner.stop();

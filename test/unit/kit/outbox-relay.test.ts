@@ -18,6 +18,7 @@ import {
 import { loadConfig } from '../../../services/kit/config';
 import { consumerServiceShape } from '../../../services/kit/consumer-service';
 import { ConfigError } from '../../../services/kit/errors';
+import { turns, turnsUntil } from '../../support/turns';
 
 const entries = (...values: string[]) => values.map((v) => encodeOutboxRecord({ topic: v.startsWith('s') ? 'segment.changes' : 'triggers', key: v, value: Buffer.from(v) }));
 
@@ -171,18 +172,6 @@ describe('OutboxRelay at_least_once (no broker)', () => {
 });
 
 describe('OutboxRelay at_least_once: partitions relaying at once share requests', () => {
-  /** Lets promise callbacks and in-memory reads run until `condition` holds (at most 2 s: then the test fails). */
-  const turnsUntil = async (condition: () => boolean) => {
-    const until = Date.now() + 2000;
-    while (!condition()) {
-      if (Date.now() > until) throw new Error('the condition never held');
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  };
-  /** A few turns with nothing awaited: in-memory reads that were going to end have ended. */
-  const settled = async () => {
-    for (let i = 0; i < 20; i += 1) await new Promise((resolve) => setImmediate(resolve));
-  };
   /** An outbox per partition, kept in memory. */
   const memoryOutboxes = (contents: Record<number, string[]>): OutboxStore => {
     const bases = new Map<number, number>();
@@ -212,7 +201,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     const relays = [relay.relay(0), relay.relay(1), relay.relay(2)];
     // The reads of partitions 1 and 2 end after partition 0's send went out: they wait for it.
     await turnsUntil(() => requests.length === 1);
-    await settled();
+    await turns();
     expect(requests.map((r) => r.content)).toEqual([[['triggers', ['t0a']]]]);
     requests[0].land();
     await turnsUntil(() => requests.length === 2);
@@ -238,7 +227,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     const first = relay.relay(0);
     await turnsUntil(() => calls === 1);
     const others = [relay.relay(1), relay.relay(2)];
-    await settled();
+    await turns();
     release();
     await first;
     for (const other of others) await expect(other).rejects.toThrow('broker away');
@@ -263,7 +252,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     const first = relay.relay(0);
     await turnsUntil(() => requests.length === 1);
     const others = [relay.relay(1), relay.relay(2), relay.relay(3)];
-    await settled();
+    await turns();
     for (let n = 1; n <= 2; n += 1) {
       requests[n - 1].land();
       await turnsUntil(() => requests.length === n + 1);

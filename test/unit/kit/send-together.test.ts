@@ -4,14 +4,9 @@
  * it; sized: within a bound, as the at_least_once relay's sends use it), and every caller
  * learns the outcome of the request that carried its entry.
  */
+import type { TopicPartitionOffsetAndMetadata as OffsetToCommit } from 'kafkajs';
 import { SendTogether } from '../../../services/kit/send-together';
-
-interface OffsetToCommit {
-  topic: string;
-  partition: number;
-  offset: string;
-  metadata: string | null;
-}
+import { turn, turnsUntil } from '../../support/turns';
 
 /** A send whose requests the test lands or fails one by one. */
 function controlledSend<E = OffsetToCommit>() {
@@ -25,8 +20,6 @@ const offsetCommits = (send: (offsets: OffsetToCommit[]) => Promise<void>) => ne
 
 const at = (partition: number, offset: string, topic = 't'): OffsetToCommit => ({ topic, partition, offset, metadata: `m${offset}` });
 
-/** Lets promise callbacks run. */
-const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('SendTogether', () => {
   it('sends a commit at once when no request is in flight, and resolves it when its request lands', async () => {
@@ -35,7 +28,7 @@ describe('SendTogether', () => {
     let done = false;
     const first = commits.add(at(0, '5')).then(() => (done = true));
     expect(requests.map((r) => r.offsets)).toEqual([[at(0, '5')]]);
-    await settle();
+    await turn();
     expect(done).toBe(false);
     requests[0].land();
     await first;
@@ -51,7 +44,7 @@ describe('SendTogether', () => {
     expect(requests).toHaveLength(1);
     expect(commits.queued).toBe(3);
     requests[0].land();
-    await settle();
+    await turn();
     expect(landed).toEqual(['t:0@5']);
     expect(requests).toHaveLength(2);
     expect(requests[1].offsets).toEqual([at(1, '9'), at(2, '3'), at(1, '4', 'other')]);
@@ -69,12 +62,12 @@ describe('SendTogether', () => {
     const c = commits.add(at(2, '1'));
     requests[0].land();
     await a;
-    await settle();
+    await turn();
     const refused = new Error('The coordinator is not aware of this member');
     requests[1].fail(refused);
     await expect(b).rejects.toBe(refused);
     await expect(c).rejects.toBe(refused);
-    await settle();
+    await turn();
     const d = commits.add(at(1, '2'));
     expect(requests[2].offsets).toEqual([at(1, '2')]);
     requests[2].land();
@@ -99,11 +92,10 @@ describe('SendTogether', () => {
     const { requests, send } = controlledSend<number>();
     const sends = new SendTogether<number>({ send, sizeOf: (n) => n, maxSize: 10 });
     const waits = [1, 4, 4, 3, 12, 2, 2].map((n) => sends.add(n));
-    const land = async (index: number) => {
-      requests[index].land();
-      for (let turn = 0; requests.length === index + 1 && turn < 100; turn += 1) await settle();
-    };
-    for (let i = 0; i < 4; i += 1) await land(i);
+    for (let i = 0; i < 4; i += 1) {
+      requests[i].land();
+      await turnsUntil(() => requests.length === i + 2);
+    }
     requests[4].land();
     await Promise.all(waits);
     expect(requests.map((r) => r.offsets)).toEqual([[1], [4, 4], [3], [12], [2, 2]]);
