@@ -4,6 +4,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { tracked } from './interrupt';
 import type { InstanceSpec, InstanceStatus } from './service-instance';
 
 export class ForkedInstances {
@@ -17,10 +18,12 @@ export class ForkedInstances {
   fork(spec: InstanceSpec): void {
     const i = this.children.length;
     this.statuses.push({ type: 'status', ready: false, owned: 0, processed: 0 });
-    const child = fork(join(__dirname, 'service-instance.js'), [], {
-      env: { ...process.env, BENCH_INSTANCE: JSON.stringify(spec) },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = tracked(
+      fork(join(__dirname, 'service-instance.js'), [], {
+        env: { ...process.env, BENCH_INSTANCE: JSON.stringify(spec) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      }),
+    );
     child.on('message', (message: InstanceStatus) => {
       if (message?.type === 'status') this.statuses[i] = message;
     });

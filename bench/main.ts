@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
 import { projectRoot } from '../services/kit/files';
 import type { SegmentChange, TriggerFired } from '../services/core/types';
+import { onInterrupt, once } from './interrupt';
 import { measureLatency, type LatencyFigure } from './latency';
 import { measureMemory, type MemoryFigure } from './memory';
 import { measureRender, SLICE_MS } from './render';
@@ -182,6 +183,16 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { node: process.version };
   let cluster: PrivateRedis | undefined;
   let clusterDir: string | undefined;
+  // Run at the end, after a failure, or on Ctrl-C / SIGTERM (bench/interrupt.ts), once.
+  const cleanUp = once(async () => {
+    if (cluster) await cluster.down().catch(() => undefined);
+    if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
+    progress('cleaning up topics and Redis keys');
+    await stack.cleanup();
+    const stuck = await deleteStreamsLeftovers();
+    if (stuck.length > 0) progress(`could not delete the Kafka Streams groups ${stuck.join(', ')}`);
+  });
+  const removeInterrupt = onInterrupt({ cleanUp, progress });
   try {
     // Built before anything is measured (once per source change; Maven), so a build failure stops the run early.
     const jar = settings.streams ? streamsJar() : null;
@@ -489,12 +500,8 @@ async function main(): Promise<void> {
     writeFileSync(join(projectRoot(), 'bench', 'results.json'), JSON.stringify(results, null, 2) + '\n');
     printTable(results);
   } finally {
-    if (cluster) await cluster.down().catch(() => undefined);
-    if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
-    progress('cleaning up topics and Redis keys');
-    await stack.cleanup();
-    const stuck = await deleteStreamsLeftovers();
-    if (stuck.length > 0) progress(`could not delete the Kafka Streams groups ${stuck.join(', ')}`);
+    await cleanUp();
+    removeInterrupt();
   }
 }
 

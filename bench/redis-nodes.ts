@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { waitUntil } from './stack';
+import { tracked } from './interrupt';
 
 const run = promisify(execFile);
 
@@ -76,7 +77,7 @@ export class PrivateRedis {
       if (await answers(port)) throw new Error(`something already answers on 127.0.0.1:${port}; stop it (a redis-server left by an earlier run?) or choose other ports, and run again`);
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
       if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`));
-      const node = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const node = tracked(spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
       let output = '';
       const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
       node.stdout?.on('data', keep);

@@ -25,6 +25,7 @@ import { projectRoot } from '../services/kit/files';
 import { readSchema, valueSubject } from '../services/kit/codec';
 import type { TriggerFired } from '../services/core/types';
 import { BROKERS, readTopic, waitUntil, withAdmin, type BenchStack } from './stack';
+import { tracked } from './interrupt';
 import type { Input } from './input';
 import { compareTriggers, type TriggerComparison } from './trigger-compare';
 
@@ -100,7 +101,7 @@ export async function measureStreams(
   let exited = false;
   try {
     const spawnedAt = Date.now();
-    child = spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = tracked(spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     child.on('exit', () => (exited = true));
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
     createInterface({ input: child.stdout! }).on('line', (line) => {
