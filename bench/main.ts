@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { cpus, tmpdir } from 'node:os';
 import { projectRoot } from '../services/kit/files';
 import type { SegmentChange, TriggerFired } from '../services/core/types';
+import { STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
 import { onInterrupt, once } from './interrupt';
 import { measureLatency, type LatencyFigure } from './latency';
 import { measureMemory, type MemoryFigure } from './memory';
@@ -204,7 +205,8 @@ async function main(): Promise<void> {
       customers: input.customers,
       partitions: input.partitions,
       repeats: settings.repeats,
-      partitions_consumed_concurrently: 3,
+      // The services' PARTITIONS_CONCURRENTLY (BENCH_KAIROS_CONCURRENCY, else their default).
+      partitions_consumed_concurrently: Number(process.env.BENCH_KAIROS_CONCURRENCY ?? STATEFUL_PARTITIONS_CONCURRENTLY),
       clock: 'frozen at the end of the traffic window (6 h of synthetic shop traffic)',
       host: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
     };
