@@ -206,7 +206,7 @@ async function main(): Promise<void> {
       partitions: input.partitions,
       repeats: settings.repeats,
       // The services' PARTITIONS_CONCURRENTLY (BENCH_KAIROS_CONCURRENCY, else their default).
-      partitions_consumed_concurrently: Number(process.env.BENCH_KAIROS_CONCURRENCY ?? STATEFUL_PARTITIONS_CONCURRENTLY),
+      partitions_consumed_concurrently: Number(process.env.BENCH_KAIROS_CONCURRENCY || STATEFUL_PARTITIONS_CONCURRENTLY),
       clock: 'frozen at the end of the traffic window (6 h of synthetic shop traffic)',
       host: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
     };
