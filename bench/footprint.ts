@@ -19,6 +19,7 @@ import { projectRoot } from '../services/kit/files';
 import { recordsBehind } from '../services/kit/kafka';
 import { syntheticShop } from '../services/tools/synthetic';
 import { BenchStack, kafka, types, waitUntil, withAdmin } from './stack';
+import { onInterrupt, once, tracked } from './interrupt';
 
 const ROOT = projectRoot();
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -67,6 +68,9 @@ async function main(): Promise<void> {
   const services = readdirSync(join(ROOT, 'services')).filter((name) => existsSync(join(ROOT, 'dist', 'services', name, 'main.js'))).sort();
   const running: Running[] = [];
   let ses: ChildProcess | undefined;
+  // At the end, after a failure, or on Ctrl-C / SIGTERM (bench/interrupt.ts: the children first), once.
+  const cleanUp = once(() => stack.cleanup());
+  const removeInterrupt = onInterrupt({ cleanUp, progress: (text) => process.stdout.write(`footprint: ${text}\n`) });
   try {
     const input = await stack.createInput('fp', PARTITIONS);
     const out = await stack.createOutputs('fp', PARTITIONS);
@@ -74,7 +78,7 @@ async function main(): Promise<void> {
     const prefix = stack.prefix('fp');
     // A private SES emulator: the shared one's /store is what `make demo`'s recipients click.
     const sesPort = await freePort();
-    ses = spawn(process.execPath, [join(ROOT, 'node_modules/aws-ses-v2-local/dist/cli.js'), '--host', '127.0.0.1', '--port', String(sesPort)], { stdio: 'ignore' });
+    ses = tracked(spawn(process.execPath, [join(ROOT, 'node_modules/aws-ses-v2-local/dist/cli.js'), '--host', '127.0.0.1', '--port', String(sesPort)], { stdio: 'ignore' }));
     await waitUntil('the private SES emulator', async () => (await fetch(`http://127.0.0.1:${sesPort}/store`).catch(() => null))?.ok === true, 30_000, 200);
 
     const ports = Object.fromEntries(await Promise.all(services.map(async (s) => [s, await freePort()] as const)));
@@ -89,7 +93,7 @@ async function main(): Promise<void> {
         ...(name === 'console' ? { ...urls, CONSOLE_CONSUMER_GROUPS: services.filter((s) => !['console', 'tracker'].includes(s)).map((s) => `${s}=${stack.run}-${s}`).join(',') } : { GROUP_ID: `${stack.run}-${name}` }),
         ...(name === 'renderer' ? { RECOMMENDER_URL: urls.RECOMMENDER_URL, SES_MAX_SEND_RATE: '100' } : {}),
       };
-      const child = spawn(process.execPath, [join(ROOT, 'dist', 'services', name, 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = tracked(spawn(process.execPath, [join(ROOT, 'dist', 'services', name, 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }));
       running.push({ name, port: ports[name], child, samples: [] });
     }
     for (const r of running) {
@@ -179,7 +183,8 @@ async function main(): Promise<void> {
     for (const r of running) r.child.kill('SIGTERM');
     await Promise.all(running.map((r) => new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : r.child.once('exit', resolve)))));
     ses?.kill('SIGTERM');
-    await stack.cleanup();
+    await cleanUp();
+    removeInterrupt();
   }
 }
 
