@@ -133,9 +133,11 @@ export async function privateRedis(name: string): Promise<{ redis: RedisClient; 
   return {
     redis,
     prefix,
+    // Also the keys of prefixes a test derives from this one (`${prefix}-wide`): the random part
+    // ends the prefix, so nothing else starts with it.
     cleanup: async () => {
-      await deleteKeysMatching(redis, `{${prefix}:*`);
-      await deleteKeysMatching(redis, `${prefix}:*`);
+      await deleteKeysMatching(redis, `{${prefix}*`);
+      await deleteKeysMatching(redis, `${prefix}*`);
       redis.disconnect();
     },
   };
