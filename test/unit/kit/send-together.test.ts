@@ -20,7 +20,6 @@ const offsetCommits = (send: (offsets: OffsetToCommit[]) => Promise<void>) => ne
 
 const at = (partition: number, offset: string, topic = 't'): OffsetToCommit => ({ topic, partition, offset, metadata: `m${offset}` });
 
-
 describe('SendTogether', () => {
   it('sends a commit at once when no request is in flight, and resolves it when its request lands', async () => {
     const { requests, send } = controlledSend();
