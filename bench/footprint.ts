@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Partitioners } from '../services/kit/kafkajs';
 import { readSchema, valueSubject } from '../services/kit/codec';
 import { projectRoot } from '../services/kit/files';
-import { recordsBehind } from '../services/kit/kafka';
+import { recordsBehind, topicEnds } from '../services/kit/kafka';
 import { syntheticShop } from '../services/tools/synthetic';
 import { BenchStack, kafka, types, waitUntil, withAdmin } from './stack';
 import { onInterrupt, once, tracked } from './interrupt';
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
       for (const { group, topics } of groups) {
         for (const topic of topics) {
           const behind = await withAdmin(async (admin) => {
-            const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+            const [ends, committed] = await Promise.all([topicEnds(kafka, topic, admin), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
             return recordsBehind(ends, committed[0].partitions);
           });
           if (behind > 0) return false;

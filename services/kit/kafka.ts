@@ -123,21 +123,76 @@ export function recordsBehind(
   return ends.reduce((sum, p) => sum + Math.max(0, Number(p.high) - Math.max(done.get(p.partition) ?? 0, Number(p.low))), 0);
 }
 
+/** A partition's offsets: where its log starts, where all it holds ends, and where what is committed ends. */
+export interface PartitionEnds {
+  partition: number;
+  /** The log start offset. */
+  low: string;
+  /** The high watermark: one past the last record written, committed or not. */
+  high: string;
+  /** The last stable offset: below it every transaction has ended (`high` when none is open). */
+  stable: string;
+}
+
+/** kafkajs 2.2.4 (its last release, pinned) keeps its cluster factory behind this private symbol. */
+const CREATE_CLUSTER = 'private:Kafka:createCluster';
+/** ListOffsets's isolation level that answers the high watermark (kafkajs/src/protocol/isolationLevel). */
+const READ_UNCOMMITTED = 0;
+
+interface OffsetsCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addTargetTopic(topic: string): Promise<void>;
+  fetchTopicsOffset(topics: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>): Promise<Array<{ partitions: Array<{ partition: number; offset: string }> }>>;
+}
+
+/** A kafkajs cluster of `kafka`'s brokers and settings whose ListOffsets ask read_uncommitted. */
+function uncommittedCluster(kafka: Kafka): OffsetsCluster {
+  const key = Object.getOwnPropertySymbols(kafka).find((s) => s.description === CREATE_CLUSTER);
+  const create = key === undefined ? undefined : (kafka as unknown as Record<symbol, unknown>)[key];
+  if (typeof create !== 'function') throw new Error(`kafkajs no longer has its private cluster factory (${CREATE_CLUSTER}); services/kit/kafka.ts topicEnds needs another way to ask for high watermarks`);
+  return (create as (options: object) => OffsetsCluster).call(kafka, { allowAutoTopicCreation: false, isolationLevel: READ_UNCOMMITTED });
+}
+
 /**
- * Reads `topic` from the beginning up to the log end as it is now, as a `read_committed`
- * reader: records of aborted transactions and transaction markers are skipped, so the number
- * of records is not the offset range; the reader follows its position instead (batches of
- * markers only report theirs too). An open transaction holds it until it ends.
+ * The partitions' log starts, high watermarks and last stable offsets. kafkajs's
+ * `admin.fetchTopicOffsets` asks read_committed, so its `high` is the last stable offset, which
+ * stops short of an open transaction and, for a moment, of one committed just now: a
+ * transaction coordinator answers EndTxn once the commit is decided and writes the markers
+ * that end it in the partitions afterwards. Whoever must see every record committed before
+ * they asked reads to the high watermark. `admin`: a connected admin of `kafka` to use.
+ */
+export async function topicEnds(kafka: Kafka, topic: string, admin?: Admin): Promise<PartitionEnds[]> {
+  const ranges = await (admin === undefined ? withAdmin(kafka, (a) => a.fetchTopicOffsets(topic)) : admin.fetchTopicOffsets(topic));
+  const cluster = uncommittedCluster(kafka);
+  await cluster.connect();
+  try {
+    await cluster.addTargetTopic(topic);
+    const [answer] = await cluster.fetchTopicsOffset([{ topic, fromBeginning: false, partitions: ranges.map((r) => ({ partition: r.partition })) }]);
+    const highs = new Map(answer.partitions.map((p) => [p.partition, p.offset]));
+    return ranges.map((r) => ({ partition: r.partition, low: r.low, high: highs.get(r.partition) ?? r.high, stable: r.high }));
+  } finally {
+    await cluster.disconnect();
+  }
+}
+
+/**
+ * Reads `topic` from the beginning up to the high watermarks as they are now, as a
+ * `read_committed` reader: records of aborted transactions and transaction markers are skipped,
+ * so the number of records is not the offset range; the reader follows its position instead
+ * (batches of markers only report theirs too). It sees every transaction committed before the
+ * call, markers written or not; one still open holds it until it ends.
  */
 export async function readToEnd(
   kafka: Kafka,
   topic: string,
   options: { groupId: string; timeoutMs: number; onMessage: (message: KafkaMessage, partition: number) => Promise<void> | void },
 ): Promise<void> {
-  const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
-  const targets = ends.filter((p) => Number(p.high) > Number(p.low));
+  const targets = (await topicEnds(kafka, topic)).filter((p) => Number(p.high) > Number(p.low));
   if (targets.length === 0) return;
-  const consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false });
+  // A fetch waiting at the last stable offset is not answered when a commit moves it, only after
+  // its wait: half a second, not kafkajs's 5 s, to see a transaction end.
+  const consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, maxWaitTimeInMs: 500 });
   const position = new Map<number, number>();
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic === topic) position.set(payload.partition, Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));

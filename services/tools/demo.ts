@@ -13,11 +13,11 @@
  */
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners, type Admin, type Producer, type Transaction } from '../kit/kafkajs';
+import { Partitioners, type Admin, type Kafka, type Producer, type Transaction } from '../kit/kafkajs';
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
-import { createIdempotentProducer, createKafka, readToEnd, recordsBehind, withAdmin } from '../kit/kafka';
+import { createIdempotentProducer, createKafka, readToEnd, recordsBehind, topicEnds, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import { behaviorEvent, type BehaviorEvent, type EmailOutcome, type TriggerFired } from '../core/types';
@@ -100,19 +100,22 @@ function parseDay(text: string | null, day: { seed: number; customers: number; e
   }
 }
 
-/** Records still to be processed by `group` on `topics` (committed offsets vs the log end). */
-async function lag(admin: Admin, group: string, topics: string[]): Promise<number> {
+/**
+ * Records still to be processed by `group` on `topics` (committed offsets vs the high
+ * watermarks: a transaction a service committed a moment ago counts, its markers written or not).
+ */
+async function lag(kafka: Kafka, admin: Admin, group: string, topics: string[]): Promise<number> {
   let total = 0;
   for (const topic of topics) {
-    const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+    const [ends, committed] = await Promise.all([topicEnds(kafka, topic, admin), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
     total += recordsBehind(ends, committed[0].partitions);
   }
   return total;
 }
 
-async function catchUp(admin: Admin, config: Config, timeoutMs: number, label: string): Promise<void> {
+async function catchUp(kafka: Kafka, admin: Admin, config: Config, timeoutMs: number, label: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const total = async () => (await Promise.all(GROUPS.map(({ group, topics }) => lag(admin, group, topics(config))))).reduce((a, b) => a + b, 0);
+  const total = async () => (await Promise.all(GROUPS.map(({ group, topics }) => lag(kafka, admin, group, topics(config))))).reduce((a, b) => a + b, 0);
   let most = await total();
   const bar = progress(label, most);
   try {
@@ -387,7 +390,7 @@ async function demo(argv: string[]): Promise<void> {
     }
 
     say('\n2. The services at work (segmenter, trigger, renderer, results):');
-    await catchUp(admin, config, timeoutMs, 'records processed');
+    await catchUp(kafka, admin, config, timeoutMs, 'records processed');
 
     if (current.engagedAt !== null) {
       say(`\n3. Recipients: they already read their email in an earlier run (${new Date(current.engagedAt).toISOString()}); they act once per day.`);
@@ -402,7 +405,7 @@ async function demo(argv: string[]): Promise<void> {
       const earlier = sent.length - counts.handled;
       say(`  of ${counts.handled} sent emails${earlier > 0 ? ` (and ${earlier} handled by an interrupted run)` : ''}: ${counts.opened} opened, ${counts.clicked} clicked, ${counts.bought} led to a purchase${counts.missing > 0 ? ` (${counts.missing} not found in the SES store)` : ''}`);
       say('\n4. The services take in the engagement:');
-      await catchUp(admin, config, timeoutMs, 'records processed');
+      await catchUp(kafka, admin, config, timeoutMs, 'records processed');
     }
 
     say('\n== Summary');

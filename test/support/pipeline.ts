@@ -8,7 +8,8 @@ import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../../services/kit/codec';
 import { createRedis } from '../../services/kit/redis';
 import type { BehaviorEvent, CustomerProfile } from '../../services/core/types';
-import { BROKERS, createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from './stack';
+import { topicEnds } from '../../services/kit/kafka';
+import { BROKERS, createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor } from './stack';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -26,7 +27,7 @@ export interface TestPipeline {
   produceProfiles(profiles: Array<CustomerProfile | { customer_id: string; tombstone: true }>): Promise<void>;
   /** Decoded records of an output topic, waiting until at least `count` are there. */
   read<T>(topic: string, schema: SchemaName, count: number, timeoutMs?: number): Promise<T[]>;
-  /** Every decoded record of an output topic right now. */
+  /** Every decoded record of an output topic right now: every transaction committed before the call (see topicEnds). */
   readAll<T>(topic: string, schema: SchemaName): Promise<T[]>;
   /** Every Redis key under the prefix. */
   redisKeys(): Promise<string[]>;
@@ -83,7 +84,8 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     if (!collector) {
       collector = (async () => {
         // read_committed: aborted transactions and markers are skipped, as analytics readers see the topic.
-        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false });
+        // A fetch parked at the last stable offset sees a commit only after its wait: 500 ms, not 5 s.
+        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 500 });
         const state = { messages: [] as KafkaMessage[], next: new Map<number, number>(), consumer };
         // The position passes transaction markers too (batches of markers only have no messages).
         consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -143,7 +145,8 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     },
     async readAll<T>(topic: string, schema: SchemaName) {
       const collector = await collectorFor(topic);
-      const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+      // To the high watermarks: a transaction a service committed just before is in, its markers written or not.
+      const highs = await topicEnds(kafka, topic);
       await waitFor(`every record of ${topic}`, () => highs.every((p) => (collector.next.get(p.partition) ?? 0) >= Number(p.high)));
       return Promise.all(collector.messages.map((m) => codec.decode<T>(m.value!, types[schema])));
     },

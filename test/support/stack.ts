@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Kafka, logLevel, Partitioners, type Admin, type KafkaMessage, type Producer } from '../../services/kit/kafkajs';
 import { AvroCodec, readSchema, valueSubject, type SchemaName } from '../../services/kit/codec';
-import { createTopicsReady, readToEnd, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
+import { createTopicsReady, readToEnd, topicEnds, withAdmin as withKafkaAdmin } from '../../services/kit/kafka';
 
 export const ROOT = join(__dirname, '..', '..');
 export const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -109,9 +109,13 @@ export function collect(stream: NodeJS.ReadableStream | null): { text: () => str
   return { text: () => text };
 }
 
-/** Waits until `groupId` has committed every record currently in `topic` (its effects are then durable). */
+/**
+ * Waits until `groupId` has committed every record currently in `topic` (its effects are then
+ * durable): up to the high watermarks, so also past a transaction committed a moment ago whose
+ * markers the broker has yet to write (see topicEnds).
+ */
 export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
-  const highs = await withAdmin((admin) => admin.fetchTopicOffsets(topic));
+  const highs = await topicEnds(kafka, topic);
   await waitFor(
     `group ${groupId} to commit all of ${topic}`,
     async () => {
@@ -125,7 +129,8 @@ export async function waitCaughtUp(groupId: string, topic: string, timeoutMs = 6
 /**
  * Every committed record in `topic` right now, as a `read_committed` reader sees it (aborted
  * transactions and transaction markers are skipped): reads until its position passed the high
- * watermarks taken at the start. An open transaction holds it until that ends.
+ * watermarks taken at the start, so a transaction committed before the call is in it, markers
+ * written or not. An open transaction holds it until that ends.
  */
 export async function readAll(topic: string, timeoutMs = 30000): Promise<Array<KafkaMessage & { partition: number }>> {
   const got: Array<KafkaMessage & { partition: number }> = [];
