@@ -177,6 +177,13 @@ export async function topicEnds(kafka: Kafka, topic: string, admin?: Admin): Pro
 }
 
 /**
+ * The fetch wait of a read_committed reader that must see transactions end: a fetch waiting at
+ * the last stable offset is not answered when a commit moves it, only after its wait (half a
+ * second here, not kafkajs's 5 s).
+ */
+export const COMMITTED_READER_FETCH_WAIT_MS = 500;
+
+/**
  * Reads `topic` from the beginning up to the high watermarks as they are now, as a
  * `read_committed` reader: records of aborted transactions and transaction markers are skipped,
  * so the number of records is not the offset range; the reader follows its position instead
@@ -190,9 +197,7 @@ export async function readToEnd(
 ): Promise<void> {
   const targets = (await topicEnds(kafka, topic)).filter((p) => Number(p.high) > Number(p.low));
   if (targets.length === 0) return;
-  // A fetch waiting at the last stable offset is not answered when a commit moves it, only after
-  // its wait: half a second, not kafkajs's 5 s, to see a transaction end.
-  const consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, maxWaitTimeInMs: 500 });
+  const consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, maxWaitTimeInMs: COMMITTED_READER_FETCH_WAIT_MS });
   const position = new Map<number, number>();
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
     if (payload.topic === topic) position.set(payload.partition, Math.max(position.get(payload.partition) ?? 0, Number(payload.lastOffset) + 1));

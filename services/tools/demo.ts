@@ -17,7 +17,7 @@ import { Partitioners, type Admin, type Kafka, type Producer, type Transaction }
 import type { Redis, Cluster } from 'ioredis';
 import { AvroCodec, readSchema, recordTypes, valueSubject } from '../kit/codec';
 import { bearerTokenVar, commonShape, loadConfig, runMain, urlVar } from '../kit/config';
-import { createIdempotentProducer, createKafka, readToEnd, recordsBehind, topicEnds, withAdmin } from '../kit/kafka';
+import { createIdempotentProducer, createKafka, readToEnd, recordsBehind, topicEnds, withAdmin, type PartitionEnds } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { createRedis } from '../kit/redis';
 import { behaviorEvent, type BehaviorEvent, type EmailOutcome, type TriggerFired } from '../core/types';
@@ -102,12 +102,13 @@ function parseDay(text: string | null, day: { seed: number; customers: number; e
 
 /**
  * Records still to be processed by `group` on `topics` (committed offsets vs the high
- * watermarks: a transaction a service committed a moment ago counts, its markers written or not).
+ * watermarks, from `endsOf`: a transaction a service committed a moment ago counts, its markers
+ * written or not).
  */
-async function lag(kafka: Kafka, admin: Admin, group: string, topics: string[]): Promise<number> {
+async function lag(admin: Admin, endsOf: (topic: string) => Promise<PartitionEnds[]>, group: string, topics: string[]): Promise<number> {
   let total = 0;
   for (const topic of topics) {
-    const [ends, committed] = await Promise.all([topicEnds(kafka, topic, admin), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
+    const [ends, committed] = await Promise.all([endsOf(topic), admin.fetchOffsets({ groupId: group, topics: [topic] })]);
     total += recordsBehind(ends, committed[0].partitions);
   }
   return total;
@@ -115,7 +116,12 @@ async function lag(kafka: Kafka, admin: Admin, group: string, topics: string[]):
 
 async function catchUp(kafka: Kafka, admin: Admin, config: Config, timeoutMs: number, label: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const total = async () => (await Promise.all(GROUPS.map(({ group, topics }) => lag(kafka, admin, group, topics(config))))).reduce((a, b) => a + b, 0);
+  const total = async () => {
+    // Several groups read one topic (behavior.events): its ends are asked once per look.
+    const ends = new Map<string, Promise<PartitionEnds[]>>();
+    const endsOf = (topic: string) => ends.get(topic) ?? ends.set(topic, topicEnds(kafka, topic, admin)).get(topic)!;
+    return (await Promise.all(GROUPS.map(({ group, topics }) => lag(admin, endsOf, group, topics(config))))).reduce((a, b) => a + b, 0);
+  };
   let most = await total();
   const bar = progress(label, most);
   try {

@@ -8,7 +8,7 @@ import type { Consumer, KafkaMessage, Producer } from 'kafkajs';
 import { AvroCodec, readSchema, recordTypes, valueSubject, type SchemaName } from '../../services/kit/codec';
 import { createRedis } from '../../services/kit/redis';
 import type { BehaviorEvent, CustomerProfile } from '../../services/core/types';
-import { topicEnds } from '../../services/kit/kafka';
+import { COMMITTED_READER_FETCH_WAIT_MS, topicEnds } from '../../services/kit/kafka';
 import { BROKERS, createTopics, kafka, readMessages, REDIS_URL, REGISTRY_URL, waitFor } from './stack';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -84,8 +84,7 @@ export async function createTestPipeline(name: string, partitions = 3): Promise<
     if (!collector) {
       collector = (async () => {
         // read_committed: aborted transactions and markers are skipped, as analytics readers see the topic.
-        // A fetch parked at the last stable offset sees a commit only after its wait: 500 ms, not 5 s.
-        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 500 });
+        const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: COMMITTED_READER_FETCH_WAIT_MS });
         const state = { messages: [] as KafkaMessage[], next: new Map<number, number>(), consumer };
         // The position passes transaction markers too (batches of markers only have no messages).
         consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
