@@ -6,8 +6,14 @@
  * every group caught up. Samples each process's RSS and CPU time from /proc every second, and
  * at the end reads the batch-duration histograms and the Redis bytes per customer.
  *
+ * Each service runs under the memory limit of its manifest (infra/k8s/base), in a memory cgroup
+ * of its own, where this process may make one (bench/memory-cgroup.ts): Node then sizes its heap
+ * as in a pod, and a service that does not fit its limit shows as OOM kills. Elsewhere, or with
+ * FOOTPRINT_MEMORY_LIMITS=none, the services run without limits and the run says so.
+ *
  *   node dist/bench/footprint.js          (make up first; FOOTPRINT_CUSTOMERS, FOOTPRINT_EVENTS,
- *                                          FOOTPRINT_RATE events/s, FOOTPRINT_IDLE_S; logs/footprint.json)
+ *                                          FOOTPRINT_RATE events/s, FOOTPRINT_IDLE_S,
+ *                                          FOOTPRINT_MEMORY_LIMITS=manifests|none; logs/footprint.json)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -20,6 +26,7 @@ import { recordsBehind, topicEnds } from '../services/kit/kafka';
 import { syntheticShop } from '../services/tools/synthetic';
 import { BenchStack, kafka, types, waitUntil, withAdmin } from './stack';
 import { onInterrupt, once, tracked } from './interrupt';
+import { commandInCgroup, limitedCgroup, manifestMemoryLimits, writableMemoryCgroup, type LimitedCgroup, type MemoryCgroupRoot } from './memory-cgroup';
 
 const ROOT = projectRoot();
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -27,6 +34,7 @@ const CUSTOMERS = intEnv('FOOTPRINT_CUSTOMERS', 20_000);
 const EVENTS = intEnv('FOOTPRINT_EVENTS', 200_000);
 const RATE = intEnv('FOOTPRINT_RATE', 1000);
 const IDLE_S = intEnv('FOOTPRINT_IDLE_S', 20);
+const MEMORY_LIMITS = process.env.FOOTPRINT_MEMORY_LIMITS || 'manifests';
 const PARTITIONS = 12;
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 
@@ -38,7 +46,35 @@ const freePort = () => new Promise<number>((resolve, reject) => {
 });
 
 interface Sample { t: number; rssMb: number; cpuS: number }
-interface Running { name: string; port: number; child: ChildProcess; samples: Sample[] }
+interface Running { name: string; port: number; child: ChildProcess; samples: Sample[]; cgroup: LimitedCgroup | null }
+
+/** Each service's memory limit in infra/k8s/base's Deployments, in bytes. */
+function manifestLimits(): Map<string, number> {
+  const dir = join(ROOT, 'infra', 'k8s', 'base');
+  const limits = new Map<string, number>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const [service, bytes] of manifestMemoryLimits(readFileSync(join(dir, file), 'utf8'))) limits.set(service, bytes);
+  }
+  return limits;
+}
+
+/** Where the services' limited cgroups go, or why the run has none (said once, and kept in the result). */
+function cgroupRoot(): { root: MemoryCgroupRoot | null; note: string } {
+  if (MEMORY_LIMITS === 'none') return { root: null, note: 'not applied (FOOTPRINT_MEMORY_LIMITS=none)' };
+  if (MEMORY_LIMITS !== 'manifests') throw new Error(`FOOTPRINT_MEMORY_LIMITS=${MEMORY_LIMITS}: expected manifests (the default) or none`);
+  const root = writableMemoryCgroup();
+  if (typeof root === 'string') return { root: null, note: `not applied: ${root}` };
+  return { root, note: `each service's manifest limit, in a cgroup v${root.version} of its own under ${root.dir}` };
+}
+
+/** Throws when a measured service has exited: its figures would be wrong, and an OOM kill is the finding. */
+function assertRunning(running: Running[]): void {
+  for (const r of running) {
+    if (r.child.exitCode === null && r.child.signalCode === null) continue;
+    const oom = r.cgroup?.oomKills() ?? 0;
+    throw new Error(`${r.name} exited (${r.child.exitCode ?? r.child.signalCode})${r.cgroup ? `; OOM kills in its cgroup (limit ${Math.round(r.cgroup.limitBytes / 1048576)} MiB): ${oom}` : ''}`);
+  }
+}
 
 function sample(pid: number): { rssMb: number; cpuS: number } | null {
   try {
@@ -69,7 +105,13 @@ async function main(): Promise<void> {
   const running: Running[] = [];
   let ses: ChildProcess | undefined;
   // At the end, after a failure, or on Ctrl-C / SIGTERM (bench/interrupt.ts: the children first), once.
-  const cleanUp = once(() => stack.cleanup());
+  const cleanUp = once(async () => {
+    for (const r of running) r.cgroup?.remove(); // empty once the children exited (an interrupt stops them first)
+    await stack.cleanup();
+  });
+  const memoryLimits = cgroupRoot();
+  process.stdout.write(`footprint: memory limits ${memoryLimits.note}\n`);
+  const limits = memoryLimits.root === null ? new Map<string, number>() : manifestLimits();
   const removeInterrupt = onInterrupt({ cleanUp, progress: (text) => process.stdout.write(`footprint: ${text}\n`) });
   try {
     const input = await stack.createInput('fp', PARTITIONS);
@@ -93,11 +135,18 @@ async function main(): Promise<void> {
         ...(name === 'console' ? { ...urls, CONSOLE_CONSUMER_GROUPS: services.filter((s) => !['console', 'tracker'].includes(s)).map((s) => `${s}=${stack.run}-${s}`).join(',') } : { GROUP_ID: `${stack.run}-${name}` }),
         ...(name === 'renderer' ? { RECOMMENDER_URL: urls.RECOMMENDER_URL, SES_MAX_SEND_RATE: '100' } : {}),
       };
-      const child = tracked(spawn(process.execPath, [join(ROOT, 'dist', 'services', name, 'main.js')], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }));
-      running.push({ name, port: ports[name], child, samples: [] });
+      const argv = [process.execPath, join(ROOT, 'dist', 'services', name, 'main.js')];
+      const limit = limits.get(name);
+      const cgroup = memoryLimits.root === null || limit === undefined ? null : limitedCgroup(memoryLimits.root, `kairos-footprint-${stack.run}-${name}`, limit);
+      const { command, args } = cgroup === null ? { command: argv[0], args: argv.slice(1) } : commandInCgroup(cgroup.procsFile, argv);
+      const child = tracked(spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] }));
+      running.push({ name, port: ports[name], child, samples: [], cgroup });
     }
     for (const r of running) {
-      await waitUntil(`${r.name} ready`, async () => (await fetch(`http://127.0.0.1:${r.port}/readyz`).catch(() => null))?.ok === true, 180_000, 500);
+      await waitUntil(`${r.name} ready`, async () => {
+        assertRunning(running);
+        return (await fetch(`http://127.0.0.1:${r.port}/readyz`).catch(() => null))?.ok === true;
+      }, 180_000, 500);
     }
     const started = Date.now();
     const timer = setInterval(() => {
@@ -127,6 +176,7 @@ async function main(): Promise<void> {
     const producedAt = Date.now() - started;
     const groups = services.filter((s) => !['console', 'tracker'].includes(s)).map((s) => ({ group: `${stack.run}-${s}`, topics: s === 'renderer' ? [out.triggers] : s === 'results' ? [input.events, out.outcomes] : [input.events] }));
     await waitUntil('every group caught up', async () => {
+      assertRunning(running);
       for (const { group, topics } of groups) {
         for (const topic of topics) {
           const behind = await withAdmin(async (admin) => {
@@ -167,11 +217,13 @@ async function main(): Promise<void> {
         batch_p99_s_bound: quantileBound(page, 'kairos_consumer_batch_duration_seconds', 0.99),
         batch_max_s_bound: quantileBound(page, 'kairos_consumer_batch_duration_seconds', 1),
         emails_sent: r.name === 'renderer' ? sumOf(page, 'kairos_renderer_ses_sends_total') : undefined,
+        memory_limit_mb: r.cgroup === null ? null : Math.round(r.cgroup.limitBytes / 1048576),
+        oom_kills: r.cgroup === null ? null : r.cgroup.oomKills(),
       };
     });
     const result = {
       when: new Date().toISOString(),
-      conditions: { customers: CUSTOMERS, events: shop.events.length, rate_per_s: RATE, partitions: PARTITIONS, idle_s: IDLE_S, load_s: Math.round((loadTo - loadFrom) / 1000), produce_s: Math.round((producedAt - loadFrom) / 1000), cores: 2, load_average: readFileSync('/proc/loadavg', 'utf8').trim() },
+      conditions: { customers: CUSTOMERS, events: shop.events.length, rate_per_s: RATE, partitions: PARTITIONS, idle_s: IDLE_S, load_s: Math.round((loadTo - loadFrom) / 1000), produce_s: Math.round((producedAt - loadFrom) / 1000), cores: 2, load_average: readFileSync('/proc/loadavg', 'utf8').trim(), memory_limits: memoryLimits.note },
       services: figures,
       redis: memory,
     };
@@ -181,7 +233,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ conditions: result.conditions, redis: memory }, null, 2));
   } finally {
     for (const r of running) r.child.kill('SIGTERM');
-    await Promise.all(running.map((r) => new Promise((resolve) => (r.child.exitCode !== null ? resolve(null) : r.child.once('exit', resolve)))));
+    await Promise.all(running.map((r) => new Promise((resolve) => (r.child.exitCode !== null || r.child.signalCode !== null ? resolve(null) : r.child.once('exit', resolve)))));
     ses?.kill('SIGTERM');
     await cleanUp();
     removeInterrupt();
