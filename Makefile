@@ -98,7 +98,7 @@ chaos: $(BUILD) ## the whole chain under faults (kills, broker outage, Redis los
 	@mkdir -p logs/stack
 	@infra/with-stack.sh node dist/bench/chaos/main.js
 
-footprint: $(BUILD) ## every service's memory and CPU on a real run (about 5 minutes): table + logs/footprint.json (docs/sizing.md)
+footprint: $(BUILD) ## every service's memory and CPU on a real run, each under its manifest's memory limit (about 5 minutes): table + logs/footprint.json (docs/sizing.md)
 	@mkdir -p logs/stack
 	@infra/with-stack.sh node dist/bench/footprint.js
 
