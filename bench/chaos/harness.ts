@@ -22,7 +22,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
-import { parseAllDocuments, parseDocument, visit, isMap, isScalar } from 'yaml';
+import { parseDocument, visit, isMap, isScalar } from 'yaml';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from '../../services/kit/kafkajs';
@@ -40,6 +40,7 @@ import { referenceTriggers } from '../../test/support/trigger-reference';
 import { hostileRecords, interleave, type HostileCategory, type HostileRecord } from './hostile';
 import { holdPrivatePorts } from './port-lock';
 import { PrivateRedis } from '../redis-nodes';
+import { manifestMemoryLimits } from '../memory-cgroup';
 
 const run = promisify(execFile);
 const ROOT = projectRoot();
@@ -1233,12 +1234,9 @@ function commonPrefix(a: readonly string[], b: readonly string[]): number {
 /** The memory limit of the service's container in the Kubernetes base (infra/k8s/base/<service>.yaml), in MiB (as the RSS figures). */
 export function memoryLimitMb(service: string): number {
   const file = join(ROOT, 'infra', 'k8s', 'base', `${service}.yaml`);
-  type Deployment = { kind?: string; spec?: { template?: { spec?: { containers?: Array<{ resources?: { limits?: { memory?: unknown } } }> } } } };
-  const documents = parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Deployment | null);
-  const limit = documents.find((doc) => doc?.kind === 'Deployment')?.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory;
-  const match = /^(\d+)(Mi|Gi)$/.exec(String(limit));
-  if (match === null) throw new Error(`${file}: no resources.limits.memory in Mi or Gi in its Deployment (found ${JSON.stringify(limit)})`);
-  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+  const bytes = manifestMemoryLimits(readFileSync(file, 'utf8')).get(service);
+  if (bytes === undefined) throw new Error(`${file}: no resources.limits.memory in the Deployment that runs ${service}`);
+  return bytes / (1024 * 1024);
 }
 
 /**
