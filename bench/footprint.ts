@@ -26,7 +26,7 @@ import { recordsBehind, topicEnds } from '../services/kit/kafka';
 import { syntheticShop } from '../services/tools/synthetic';
 import { BenchStack, kafka, types, waitUntil, withAdmin } from './stack';
 import { onInterrupt, once, tracked } from './interrupt';
-import { commandInCgroup, limitedCgroup, manifestMemoryLimits, writableMemoryCgroup, type LimitedCgroup, type MemoryCgroupRoot } from './memory-cgroup';
+import { commandInCgroup, limitedCgroup, manifestsMemoryLimits, writableMemoryCgroup, type LimitedCgroup, type MemoryCgroupRoot } from './memory-cgroup';
 
 const ROOT = projectRoot();
 const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -47,16 +47,6 @@ const freePort = () => new Promise<number>((resolve, reject) => {
 
 interface Sample { t: number; rssMb: number; cpuS: number }
 interface Running { name: string; port: number; child: ChildProcess; samples: Sample[]; cgroup: LimitedCgroup | null }
-
-/** Each service's memory limit in infra/k8s/base's Deployments, in bytes. */
-function manifestLimits(): Map<string, number> {
-  const dir = join(ROOT, 'infra', 'k8s', 'base');
-  const limits = new Map<string, number>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
-    for (const [service, bytes] of manifestMemoryLimits(readFileSync(join(dir, file), 'utf8'))) limits.set(service, bytes);
-  }
-  return limits;
-}
 
 /** Where the services' limited cgroups go, or why the run has none (said once, and kept in the result). */
 function cgroupRoot(): { root: MemoryCgroupRoot | null; note: string } {
@@ -111,7 +101,7 @@ async function main(): Promise<void> {
   });
   const memoryLimits = cgroupRoot();
   process.stdout.write(`footprint: memory limits ${memoryLimits.note}\n`);
-  const limits = memoryLimits.root === null ? new Map<string, number>() : manifestLimits();
+  const limits = memoryLimits.root === null ? new Map<string, number>() : manifestsMemoryLimits(join(ROOT, 'infra', 'k8s', 'base'));
   const removeInterrupt = onInterrupt({ cleanUp, progress: (text) => process.stdout.write(`footprint: ${text}\n`) });
   try {
     const input = await stack.createInput('fp', PARTITIONS);

@@ -9,7 +9,7 @@
  * Pure parts (what /proc/self/cgroup and a manifest say) are exported for the unit tests; the
  * rest is a thin layer over the cgroup file system.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
@@ -58,6 +58,15 @@ export function manifestMemoryLimits(yamlText: string): Map<string, number> {
       const memory = container.resources?.limits?.memory;
       if (service !== undefined && memory !== undefined) limits.set(service, memoryQuantityBytes(String(memory)));
     }
+  }
+  return limits;
+}
+
+/** Every service's memory limit in the Deployments of a manifest folder (infra/k8s/base), in bytes. */
+export function manifestsMemoryLimits(dir: string): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const [service, bytes] of manifestMemoryLimits(readFileSync(join(dir, file), 'utf8'))) limits.set(service, bytes);
   }
   return limits;
 }

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandInCgroup, manifestMemoryLimits, memoryCgroupOf, memoryQuantityBytes, oomKillsOf } from '../../../bench/memory-cgroup';
+import { commandInCgroup, manifestMemoryLimits, manifestsMemoryLimits, memoryCgroupOf, memoryQuantityBytes, oomKillsOf } from '../../../bench/memory-cgroup';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -35,9 +35,7 @@ describe("make footprint's memory cgroups", () => {
   });
 
   it("find a limit for every service the manifests deploy (what footprint applies)", () => {
-    const dir = join(ROOT, 'infra', 'k8s', 'base');
-    const limits = new Map<string, number>();
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) for (const [s, b] of manifestMemoryLimits(readFileSync(join(dir, file), 'utf8'))) limits.set(s, b);
+    const limits = manifestsMemoryLimits(join(ROOT, 'infra', 'k8s', 'base'));
     expect([...limits.keys()].sort()).toEqual(['console', 'recommender', 'renderer', 'results', 'segmenter', 'tracker', 'trigger']);
     for (const bytes of limits.values()) expect(bytes).toBeGreaterThanOrEqual(128 * 1024 * 1024);
   });
