@@ -27,11 +27,35 @@ export function withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
   return withKafkaAdmin(kafka, fn);
 }
 
+/**
+ * The global under which the integration tests' environment (kafka-test-environment.ts) gives
+ * each test file a list of the topics it created, and deletes them after the file's last hook,
+ * so a developer's long-running stack does not gather hundreds of test topics.
+ */
+export const CREATED_TOPICS_GLOBAL = '__kairosCreatedTopics';
+
 /** Creates `topics` (those not there yet) and waits until every partition has a leader. */
 export async function createTopics(topics: string[], numPartitions = 3): Promise<void> {
+  const created = (globalThis as Record<string, unknown>)[CREATED_TOPICS_GLOBAL];
+  if (Array.isArray(created)) created.push(...topics);
   await withAdmin((admin) =>
     createTopicsReady(admin, topics.map((topic) => ({ topic, numPartitions }))),
   );
+}
+
+/**
+ * Deletes those of `topics` that exist on the tests' broker; resolves with them. A client of its
+ * own with short retries, so a broker that is gone fails this in seconds instead of holding the
+ * caller (a test environment's teardown) for kafkajs's default retry schedule.
+ */
+export async function deleteTopicsPresent(topics: readonly string[]): Promise<string[]> {
+  const wanted = new Set(topics);
+  const client = new Kafka({ brokers: BROKERS, clientId: 'kairos-tests-cleanup', logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } });
+  return withKafkaAdmin(client, async (admin) => {
+    const present = (await admin.listTopics()).filter((topic) => wanted.has(topic));
+    if (present.length > 0) await admin.deleteTopics({ topics: present, timeout: 30_000 });
+    return present;
+  });
 }
 
 /** Registers the design's schema `name` for `topic`'s values; returns its id. */
