@@ -208,6 +208,8 @@ async function main(): Promise<void> {
       // The services' PARTITIONS_CONCURRENTLY (BENCH_KAIROS_CONCURRENCY, else their default).
       partitions_consumed_concurrently: Number(process.env.BENCH_KAIROS_CONCURRENCY || STATEFUL_PARTITIONS_CONCURRENTLY),
       clock: 'frozen at the end of the traffic window (6 h of synthetic shop traffic)',
+      // Since 2026-12-04 two services in one process start reading together (docs/benchmarks.md, Timing).
+      window: 'from every consumer having joined its group (services in one process each hold their input until then: bench/consumer-gate.ts) to the last record processed',
       host: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
     };
 
@@ -491,7 +493,7 @@ async function main(): Promise<void> {
           runs: scaleRuns,
           events: scaleInput.count,
           repeats: settings.scaleRepeats,
-          processes: 'one Node process per trigger instance (bench/trigger-instance.ts); window from the final assignment to the group committing the end of every partition',
+          processes: 'one Node process per trigger instance (bench/service-instance.ts); window from the final assignment to the group committing the end of every partition',
           cluster_ports: settings.scaleCluster ? settings.clusterPorts : null,
         },
       },

@@ -8,14 +8,11 @@
  * IPC every 10 ms: whether it is a group member, how many input partitions it owns and how many
  * records it processed; it stops gracefully on {type: 'stop'}.
  *
- * With `gate`, the input is held until {type: 'go'}: instances join one after the other (an existing member
- * learns of a rebalance at its next heartbeat, every KAFKA_SESSION_TIMEOUT / 3), and without a
- * gate the first instance would process much of the input alone before the others own their
- * partitions. The gate pauses the input topic on the service's own kafkajs consumer at every
- * group join until `go`, and resumes it then; to get hold of that consumer, this process wraps
- * kafkajs's Kafka#consumer (only here: no service code knows of it).
+ * With `gate`, the input is held until {type: 'go'} (bench/consumer-gate.ts): instances join one
+ * after the other, and without a gate the first would process much of the input alone before the
+ * others own their partitions.
  */
-import { Kafka, type Consumer, type ConsumerConfig } from '../services/kit/kafkajs';
+import { ConsumerGate } from './consumer-gate';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
 import { segmenterShape, startSegmenter } from '../services/segmenter/main';
@@ -47,23 +44,8 @@ async function processed(service: RunningService, topic: string): Promise<number
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.BENCH_INSTANCE ?? 'null') as InstanceSpec | null;
   if (spec === null || typeof process.send !== 'function') throw new Error('bench: service-instance runs only forked by the bench (bench/instances.ts)');
-  let go = !spec.gate;
-  let gated: Consumer | undefined;
-  const createConsumer = Kafka.prototype.consumer;
-  Kafka.prototype.consumer = function (this: Kafka, config: ConsumerConfig): Consumer {
-    // While every partition is paused, kafkajs sleeps maxWaitTimeInMs (5 s by default) between
-    // fetches, and that sleep ran on into the timed window after `go`: a short one for the gated
-    // consumer (it matters only while the broker has nothing to give, never during the run).
-    const gatedConfig = spec.gate && config.groupId === spec.env.GROUP_ID ? { ...config, maxWaitTimeInMs: 50 } : config;
-    const consumer = createConsumer.call(this, gatedConfig);
-    if (config.groupId === spec.env.GROUP_ID) {
-      gated = consumer;
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        if (!go) consumer.pause([{ topic: spec.topic }]);
-      });
-    }
-    return consumer;
-  };
+  const gate = spec.gate ? new ConsumerGate([spec.topic], (groupId) => groupId === spec.env.GROUP_ID) : null;
+  gate?.install();
   const frozen = spec.clock;
   const overrides = { logger: silentLogger, ...(frozen === null ? {} : { clock: () => frozen }) };
   const service =
@@ -83,9 +65,8 @@ async function main(): Promise<void> {
   };
   const timer = setInterval(() => void report(), 10);
   process.on('message', (message: { type?: string }) => {
-    if (message?.type === 'go' && !go) {
-      go = true;
-      gated?.resume([{ topic: spec.topic }]);
+    if (message?.type === 'go') {
+      gate?.release();
       return;
     }
     if (message?.type !== 'stop' || stopping) return;

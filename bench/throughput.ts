@@ -15,6 +15,7 @@ import { segmenterShape, startSegmenter } from '../services/segmenter/main';
 import { startTrigger, triggerShape } from '../services/trigger/main';
 import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from './stack';
 import { startBaseline } from './baseline';
+import { ConsumerGate } from './consumer-gate';
 import type { Input } from './input';
 
 export const silentLogger = pino({ level: 'silent' });
@@ -112,18 +113,27 @@ export async function measureKairos(stack: BenchStack, input: Input, parts: read
   const out = await stack.createOutputs(name, input.partitions);
   const overrides = { clock: () => input.clock, logger: silentLogger };
   const services: RunningService[] = [];
+  const groups = new Map(parts.map((part) => [part, `${stack.run}-${name}-${part}`]));
+  // Started one after the other, the first service would read for hundreds of milliseconds
+  // before the second joined and the window opened: both wait for the window (consumer-gate.ts).
+  const gate = new ConsumerGate([input.events, input.profiles], (groupId) => [...groups.values()].includes(groupId));
+  const uninstall = gate.install();
   try {
-    let joinedAt = 0;
-    for (const part of parts) {
-      const env = serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`);
-      services.push(
-        part === 'segmenter'
-          ? await startSegmenter(loadConfig(segmenterShape, env), overrides)
-          : await startTrigger(loadConfig(triggerShape, env), overrides),
-      );
+    try {
+      for (const [part, group] of groups) {
+        const env = serviceEnv(input, out, prefix, group);
+        services.push(
+          part === 'segmenter'
+            ? await startSegmenter(loadConfig(segmenterShape, env), overrides)
+            : await startTrigger(loadConfig(triggerShape, env), overrides),
+        );
+      }
+    } finally {
+      uninstall();
     }
     await waitUntil('the services to join their groups', () => services.every((s) => s.runner.isReady()), 60_000, 5);
-    joinedAt = Date.now();
+    gate.release();
+    const joinedAt = Date.now();
     let done = false;
     await waitUntil(
       'the services to process every event',
