@@ -4,7 +4,8 @@
  *   ceiling  - a bare kafkajs consumer that reads and Avro-decodes every record, nothing else;
  *   kairos   - the segmenter and/or the trigger service, started in-process;
  *   baseline - the same pure logic written per message (bench/baseline.ts).
- * Time runs from the moment the consumer(s) joined the group until the last record is processed.
+ * Time runs from the moment every consumer joined its group until the last record is processed;
+ * where two consumers run in one process, each holds its input until then (consumer-gate.ts).
  */
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
@@ -155,9 +156,14 @@ export async function measureKairos(stack: BenchStack, input: Input, parts: read
 export async function measureBaseline(stack: BenchStack, input: Input, name: string): Promise<KairosRun> {
   const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
-  const baseline = await startBaseline(stack, { input, out, prefix, group: `${stack.run}-${name}` });
+  const group = `${stack.run}-${name}`;
+  // Its two consumers join one after the other: both wait for the window, as measureKairos's services do.
+  const gate = new ConsumerGate([input.events], (groupId) => groupId.startsWith(`${group}-`));
+  const uninstall = gate.install();
+  const baseline = await startBaseline(stack, { input, out, prefix, group }).finally(uninstall);
   try {
     await waitUntil('the baseline to join its groups', () => baseline.ready(), 60_000, 5);
+    gate.release();
     const joinedAt = Date.now();
     await waitUntil('the baseline to process every event', () => baseline.processed() >= input.count, 1_800_000, 10);
     return { ...measured(input.count, joinedAt, Date.now()), prefix, out };
