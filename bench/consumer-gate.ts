@@ -3,9 +3,10 @@
  * other begin together and a timed window opened at the release holds all of their work.
  * Without it, the first of two services started in one process (bench/throughput.ts) had
  * started 10 or 11 batches, 350 to 610 ms of work, before the second joined its group and the
- * window opened (measured 2026-12-04 over 13 runs of 100,000 and 200,003 events); instances of the scale-out figure
- * join one after the other (an existing member learns of a rebalance at its next heartbeat,
- * every KAFKA_SESSION_TIMEOUT / 3), and the first would process much of the input alone.
+ * window opened (measured 2026-12-04 over 13 runs of 100,000 and 200,003 events); instances of
+ * the scale-out figure join one after the other (an existing member learns of a rebalance at its
+ * next heartbeat, every KAFKA_SESSION_TIMEOUT / 3), and the first would process much of the
+ * input alone.
  *
  * While installed, the gate wraps kafkajs's Kafka#consumer (only in the bench: no service code
  * knows of it): a consumer of a gated group pauses the gated topics at every group join until
