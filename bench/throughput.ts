@@ -117,7 +117,8 @@ export async function measureKairos(stack: BenchStack, input: Input, parts: read
   const groups = new Map(parts.map((part) => [part, `${stack.run}-${name}-${part}`]));
   // Started one after the other, the first service would read for hundreds of milliseconds
   // before the second joined and the window opened: both wait for the window (consumer-gate.ts).
-  const gate = new ConsumerGate([input.events, input.profiles], (groupId) => [...groups.values()].includes(groupId));
+  const groupIds = new Set(groups.values());
+  const gate = new ConsumerGate([input.events, input.profiles], (groupId) => groupIds.has(groupId));
   const uninstall = gate.install();
   try {
     try {
