@@ -9,6 +9,7 @@
  *
  *   node dist/bench/logic-cpu.js segmenter|trigger [events] [repeats]
  */
+import { createHash } from 'node:crypto';
 import { Type } from 'avsc';
 import { encodeWireFormat, readSchema, type SchemaName } from '../services/kit/codec';
 import type { ConsumedRecord } from '../services/kit/consumer-runner';
@@ -63,8 +64,17 @@ export function batchesOf(events: BehaviorEvent[]): Array<{ partition: number; r
   }
 }
 
-/** One pass: every batch against the states the earlier ones left; returns the seconds of CPU spent in the logic. */
-export function runOnce(logic: PartitionLogic, batches: ReturnType<typeof batchesOf>, now: number): { seconds: number; outputs: number; stateBytes: number } {
+/**
+ * One pass: every batch against the states the earlier ones left; returns the seconds of CPU spent in the
+ * logic, and a digest of every output (in order) and of the final states, so two builds can be shown to do
+ * the same work.
+ */
+export function runOnce(
+  logic: PartitionLogic,
+  batches: ReturnType<typeof batchesOf>,
+  now: number,
+): { seconds: number; outputs: number; stateBytes: number; digest: string } {
+  const digest = createHash('sha256');
   const states = Array.from({ length: PARTITIONS }, () => new Map<string, StateValue>());
   const streamTimes: Array<number | null> = Array.from({ length: PARTITIONS }, () => null);
   let outputs = 0;
@@ -88,10 +98,16 @@ export function runOnce(logic: PartitionLogic, batches: ReturnType<typeof batche
       if (time !== null) streamTimes[partition] = Math.max(streamTimes[partition] ?? time, time);
     }
     outputs += change.outbox.length;
+    for (const output of change.outbox) digest.update(output).update('\0');
   }
   let stateBytes = 0;
-  for (const stored of states) for (const value of stored.values()) stateBytes += value.length;
-  return { seconds: Number(spent) / 1e9, outputs, stateBytes };
+  for (const stored of states) {
+    for (const [customer, value] of [...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      stateBytes += value.length;
+      digest.update(`${customer}\0`).update(value);
+    }
+  }
+  return { seconds: Number(spent) / 1e9, outputs, stateBytes, digest: digest.digest('hex').slice(0, 16) };
 }
 
 function main(): void {
@@ -105,8 +121,9 @@ function main(): void {
   runOnce(logic, batches, clock); // warm-up
   const runs = Array.from({ length: repeats }, () => runOnce(logicOf(service), batches, clock));
   const us = runs.map((r) => (r.seconds * 1e6) / events.length).sort((a, b) => a - b);
-  const { outputs, stateBytes } = runs[0];
-  console.log(`${service}: ${us[0].toFixed(2)} us per event at best, ${us[Math.floor(us.length / 2)].toFixed(2)} median (runs: ${us.map((u) => u.toFixed(2)).join(', ')}); ${events.length} events, ${outputs} outputs, ${stateBytes} state bytes`);
+  const { outputs, stateBytes, digest } = runs[0];
+  if (runs.some((run) => run.digest !== digest)) throw new Error('two passes over the same events gave different outputs or states');
+  console.log(`${service}: ${us[0].toFixed(2)} us per event at best, ${us[Math.floor(us.length / 2)].toFixed(2)} median (runs: ${us.map((u) => u.toFixed(2)).join(', ')}); ${events.length} events, ${outputs} outputs, ${stateBytes} state bytes, digest ${digest}`);
 }
 
 if (require.main === module) main();
