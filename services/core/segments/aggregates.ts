@@ -20,11 +20,14 @@ export function bucketEnd(index: number, granularityMs: number): number {
   return (index + 1) * granularityMs - 1;
 }
 
+/** Puts `at` into ascending `times` (in place: the engine owns the state it changes) and returns the array. */
 function insertSorted(times: number[], at: number): number[] {
   let index = times.length;
   // Events mostly arrive in order: search from the newest end.
   while (index > 0 && times[index - 1] > at) index--;
-  return [...times.slice(0, index), at, ...times.slice(index)];
+  if (index === times.length) times.push(at);
+  else times.splice(index, 0, at);
+  return times;
 }
 
 /** Re-expresses buckets in another width (definitions changed), keeping each at its end time. */
@@ -77,6 +80,8 @@ export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, even
 function pruneTimestamps(times: number[] | undefined, plan: AggregatePlan, now: number): number[] | undefined {
   if (times === undefined || plan.timestampCap === 0) return undefined;
   const cutoff = now - plan.timestampHorizonMs;
+  // The common case, every event: nothing to drop, so nothing to copy (a witness is then one of these times).
+  if (times.length > 0 && times.length <= plan.timestampCap && ascendingFrom(times, cutoff)) return times;
   const inside = times.filter((time) => time >= cutoff);
   const kept = inside.slice(-plan.timestampCap);
   for (const age of plan.witnessAgesMs) {
@@ -85,6 +90,16 @@ function pruneTimestamps(times: number[] | undefined, plan: AggregatePlan, now: 
   }
   kept.sort((a, b) => a - b);
   return kept.length === 0 ? undefined : kept;
+}
+
+/** Whether `times` is ascending and none is before `cutoff`. */
+function ascendingFrom(times: readonly number[], cutoff: number): boolean {
+  let previous = cutoff;
+  for (const time of times) {
+    if (time < previous) return false;
+    previous = time;
+  }
+  return true;
 }
 
 function newestAtOrBefore(times: readonly number[], limit: number): number | null {
@@ -122,21 +137,40 @@ function nothingToPrune(groups: Record<string, number[]>, plan: GroupPlan, cutof
   return count > 0 && count <= MAX_GROUPS;
 }
 
+/** Prunes each field's groups in place, dropping fields left empty or no longer planned; undefined when none is left. */
 function pruneAllGroups(groups: AggregateState['g'], plan: AggregatePlan, now: number): AggregateState['g'] {
   if (groups === undefined) return undefined;
-  const kept: Record<string, Record<string, number[]>> = {};
-  for (const [field, byValue] of Object.entries(groups)) {
+  let left = 0;
+  for (const field of Object.keys(groups)) {
     const groupPlan = plan.groups.get(field as EventField);
-    const pruned = groupPlan === undefined ? undefined : pruneGroups(byValue, groupPlan, now);
-    if (pruned !== undefined) kept[field] = pruned;
+    const pruned = groupPlan === undefined ? undefined : pruneGroups(groups[field], groupPlan, now);
+    if (pruned === undefined) delete groups[field];
+    else {
+      if (pruned !== groups[field]) groups[field] = pruned;
+      left += 1;
+    }
   }
-  return Object.keys(kept).length === 0 ? undefined : kept;
+  return left === 0 ? undefined : groups;
+}
+
+/** Whether pruneBuckets would give back the same buckets (the common case, every event: no copy). */
+function bucketsKept(sum: SumBuckets, plan: SumPlan, cutoff: number): boolean {
+  if (sum.g !== plan.granularityMs || sum.b.length === 0 || sum.b.length > MAX_SUM_BUCKETS) return false;
+  for (const [index] of sum.b) if (bucketEnd(index, sum.g) < cutoff) return false;
+  // pruneBuckets keeps from the newest bucket at which the total passes pruneAboveCents: all of them only if that is the oldest or none.
+  let total = 0;
+  for (let i = sum.b.length - 1; i >= 1; i--) {
+    total += sum.b[i][1];
+    if (total > plan.pruneAboveCents) return false;
+  }
+  return true;
 }
 
 function pruneBuckets(sum: SumBuckets | undefined, plan: SumPlan | null, now: number): SumBuckets | undefined {
   if (sum === undefined || plan === null) return undefined;
-  const next = rebucket(sum, plan.granularityMs);
   const cutoff = now - plan.horizonMs;
+  if (bucketsKept(sum, plan, cutoff)) return sum;
+  const next = rebucket(sum, plan.granularityMs);
   let buckets = next.b.filter(([index]) => bucketEnd(index, next.g) >= cutoff);
   // Once the newer buckets exceed every threshold, older ones cannot change any comparison.
   let total = 0;
@@ -154,26 +188,29 @@ function pruneBuckets(sum: SumBuckets | undefined, plan: SumPlan | null, now: nu
   return buckets.length === 0 ? undefined : { g: next.g, b: buckets };
 }
 
-function pruneAggregate(aggregate: AggregateState, plan: AggregatePlan, now: number): AggregateState {
-  const pruned: AggregateState = {};
-  const times = pruneTimestamps(aggregate.t, plan, now);
-  if (times !== undefined) pruned.t = times;
-  if (plan.keepFirst && aggregate.f !== undefined) pruned.f = aggregate.f;
-  const sum = pruneBuckets(aggregate.s, plan.sum, now);
-  if (sum !== undefined) pruned.s = sum;
-  const groups = pruneAllGroups(aggregate.g, plan, now);
-  if (groups !== undefined) pruned.g = groups;
-  return pruned;
+/** Sets or deletes one part of an aggregate (deleting only what is there: a delete reshapes the object). */
+function setPart<K extends keyof AggregateState>(aggregate: AggregateState, part: K, value: AggregateState[K] | undefined): void {
+  if (value !== undefined) {
+    if (aggregate[part] !== value) aggregate[part] = value;
+  } else if (aggregate[part] !== undefined) delete aggregate[part];
 }
 
-/** Drops what no condition can use any more: old entries, and aggregates the definitions no longer have. */
+/** Prunes an aggregate in place; whether anything is left of it. */
+function pruneAggregate(aggregate: AggregateState, plan: AggregatePlan, now: number): boolean {
+  setPart(aggregate, 't', pruneTimestamps(aggregate.t, plan, now));
+  if (!plan.keepFirst) setPart(aggregate, 'f', undefined);
+  setPart(aggregate, 's', pruneBuckets(aggregate.s, plan.sum, now));
+  setPart(aggregate, 'g', pruneAllGroups(aggregate.g, plan, now));
+  return aggregate.t !== undefined || aggregate.f !== undefined || aggregate.s !== undefined || aggregate.g !== undefined;
+}
+
+/**
+ * Drops what no condition can use any more: old entries, and aggregates the definitions no longer
+ * have. In place (the engine owns the state it settles); the aggregates left keep their order.
+ */
 export function pruneAggregates(state: SegmentState, plan: SegmentPlan, now: number): void {
-  const kept: Record<string, AggregateState> = {};
-  for (const [key, aggregate] of Object.entries(state.a)) {
+  for (const key of Object.keys(state.a)) {
     const aggregatePlan = plan.aggregates.get(key);
-    if (aggregatePlan === undefined) continue;
-    const pruned = pruneAggregate(aggregate, aggregatePlan, now);
-    if (Object.keys(pruned).length > 0) kept[key] = pruned;
+    if (aggregatePlan === undefined || !pruneAggregate(state.a[key], aggregatePlan, now)) delete state.a[key];
   }
-  state.a = kept;
 }

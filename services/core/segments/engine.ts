@@ -105,18 +105,20 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   const changes: SegmentChange[] = [];
   const triggers: TriggerFired[] = [];
   const wakeTimes: number[] = [];
+  const quiet = { state, plan, now, explain: false };
   for (const segment of plan.definitions) {
-    const evaluation = evaluateCondition(segment.conditions, { state, plan, now });
+    const evaluation = evaluateCondition(segment.conditions, quiet);
     if (evaluation.next !== null) wakeTimes.push(evaluation.next);
     if (evaluation.value) members.push(segment.name);
-    if (evaluation.value && !before.has(segment.name)) {
-      changes.push(change(state, segment.name, 'entered', evaluation.reason, now));
-      if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, evaluation.reason, cause, now));
-    }
-    if (!evaluation.value && before.has(segment.name)) changes.push(change(state, segment.name, 'exited', evaluation.reason, now));
+    if (evaluation.value === before.has(segment.name)) continue;
+    // A membership changes: only now is the reason worth its text (same value, same state).
+    const { reason } = evaluateCondition(segment.conditions, { ...quiet, explain: true });
+    if (evaluation.value) {
+      changes.push(change(state, segment.name, 'entered', reason, now));
+      if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, reason, cause, now));
+    } else changes.push(change(state, segment.name, 'exited', reason, now));
   }
-  const defined = new Set(plan.definitions.map((segment) => segment.name));
-  for (const name of state.m.filter((segment) => !defined.has(segment))) {
+  for (const name of state.m.filter((segment) => !plan.segmentNames.has(segment))) {
     changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
   state.m = members.sort();

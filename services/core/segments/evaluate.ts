@@ -18,10 +18,16 @@ export interface Evaluation {
   next: number | null;
 }
 
-interface EvaluationContext {
+export interface EvaluationContext {
   state: SegmentState;
   plan: SegmentPlan;
   now: number;
+  /**
+   * Whether to build the reasons. Without, every reason is '' and value and next are the same:
+   * the engine evaluates every segment for every input, and needs a reason only where a
+   * membership changes.
+   */
+  explain: boolean;
 }
 
 interface WeightedTime {
@@ -94,19 +100,47 @@ function aggregateOf(context: EvaluationContext, filter: EventFilter): Aggregate
   return context.state.a[aggregateKey(filter)] ?? {};
 }
 
-function timestampsOf(context: EvaluationContext, filter: EventFilter): WeightedTime[] {
-  return (aggregateOf(context, filter).t ?? []).map((time) => ({ time, weight: 1 }));
+/** How many of `times` are inside a window reaching back to `cutoff` (at or after it). */
+function countInside(times: readonly number[], cutoff: number): number {
+  let count = 0;
+  for (const time of times) if (time >= cutoff) count++;
+  return count;
+}
+
+/** The next index from `from` whose time is inside the window (times.length when none). */
+function nextInside(times: readonly number[], from: number, cutoff: number): number {
+  let index = from;
+  while (index < times.length && times[index] < cutoff) index++;
+  return index;
+}
+
+/** nextFlip for entries of weight 1, the times inside the window taken in their order, without building entries. */
+function nextCountFlip(times: readonly number[], cutoff: number, windowMs: number, count: number, decide: (count: number) => boolean): number | null {
+  const current = decide(count);
+  let remaining = count;
+  for (let index = nextInside(times, 0, cutoff); index < times.length; ) {
+    const following = nextInside(times, index + 1, cutoff);
+    remaining -= 1;
+    // Entries at the same millisecond leave together.
+    const leavesTogether = following < times.length && times[following] === times[index];
+    if (!leavesTogether && decide(remaining) !== current) return times[index] + windowMs + 1;
+    index = following;
+  }
+  return null;
 }
 
 function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context: EvaluationContext): Evaluation {
   if (leaf.groupBy !== null) return evaluateGroupedCount(leaf, leaf.groupBy, context);
-  const inside = inWindow(timestampsOf(context, leaf.filter), leaf.windowMs, context.now);
-  const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.timestampCap ?? Infinity;
+  const times = aggregateOf(context, leaf.filter).t ?? [];
+  const cutoff = context.now - leaf.windowMs;
   const decide = (count: number) => compare(count, leaf.comparison);
-  const count = inside.length;
+  const count = countInside(times, cutoff);
+  const next = nextCountFlip(times, cutoff, leaf.windowMs, count, decide);
+  if (!context.explain) return { value: decide(count), reason: '', next };
+  const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.timestampCap ?? Infinity;
   const shown = count >= cap ? `${count} or more` : `${count}`;
   const reason = `${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} is ${shown} (${describeComparison(leaf.comparison)})`;
-  return { value: decide(count), reason, next: nextFlip(inside, leaf.windowMs, decide) };
+  return { value: decide(count), reason, next };
 }
 
 /**
@@ -116,19 +150,32 @@ function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context:
  */
 function evaluateGroupedCount(leaf: Extract<LeafCondition, { kind: 'count' }>, field: string, context: EvaluationContext): Evaluation {
   const groups = aggregateOf(context, leaf.filter).g?.[field] ?? {};
+  const cutoff = context.now - leaf.windowMs;
   const decide = (count: number) => compare(count, leaf.comparison);
   let highest = 0;
-  const passingFlips: Array<number | null> = [];
-  for (const times of Object.values(groups)) {
-    const inside = inWindow(times.map((time) => ({ time, weight: 1 })), leaf.windowMs, context.now);
-    highest = Math.max(highest, inside.length);
-    if (decide(inside.length)) passingFlips.push(nextFlip(inside, leaf.windowMs, decide));
+  let passing = 0;
+  let latestFlip = Number.NEGATIVE_INFINITY;
+  let passesForever = false;
+  // for...in over own keys: no array of the groups per evaluation (group objects have no prototype or are plain).
+  for (const key in groups) {
+    if (!Object.hasOwn(groups, key)) continue;
+    const times = groups[key];
+    const count = countInside(times, cutoff);
+    highest = Math.max(highest, count);
+    if (!decide(count)) continue;
+    passing += 1;
+    const flip = nextCountFlip(times, cutoff, leaf.windowMs, count, decide);
+    if (flip === null) passesForever = true;
+    else latestFlip = Math.max(latestFlip, flip);
   }
-  const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.groups.get(leaf.groupBy as EventField)?.cap ?? Infinity;
-  const shown = highest >= cap ? `${highest} or more` : `${highest}`;
-  const reason = `highest ${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} for one ${field} is ${shown} (${describeComparison(leaf.comparison)})`;
-  if (passingFlips.length === 0) return { value: false, reason, next: null };
-  return { value: true, reason, next: latestOfAll(passingFlips) };
+  let reason = '';
+  if (context.explain) {
+    const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.groups.get(leaf.groupBy as EventField)?.cap ?? Infinity;
+    const shown = highest >= cap ? `${highest} or more` : `${highest}`;
+    reason = `highest ${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} for one ${field} is ${shown} (${describeComparison(leaf.comparison)})`;
+  }
+  if (passing === 0) return { value: false, reason, next: null };
+  return { value: true, reason, next: passesForever ? null : latestFlip };
 }
 
 function evaluateSum(leaf: Extract<LeafCondition, { kind: 'sum' }>, context: EvaluationContext): Evaluation {
@@ -137,10 +184,12 @@ function evaluateSum(leaf: Extract<LeafCondition, { kind: 'sum' }>, context: Eva
   const inside = inWindow(entries, leaf.windowMs, context.now);
   const decide = (cents: number) => compare(cents, leaf.comparison);
   const cents = total(inside);
+  const next = nextFlip(inside, leaf.windowMs, decide);
+  if (!context.explain) return { value: decide(cents), reason: '', next };
   const pruneAbove = context.plan.aggregates.get(aggregateKey(leaf.filter))?.sum?.pruneAboveCents ?? Infinity;
   const shown = cents > pruneAbove ? `at least ${cents}` : `${cents}`;
   const reason = `${describeFilter(leaf.filter)} value in ${formatDuration(leaf.windowMs)} is ${shown} cents (${describeComparison(leaf.comparison)})`;
-  return { value: decide(cents), reason, next: nextFlip(inside, leaf.windowMs, decide) };
+  return { value: decide(cents), reason, next };
 }
 
 /** The newest matching event inside the window, if any. */
@@ -152,31 +201,39 @@ function latestWithin(context: EvaluationContext, filter: EventFilter, windowMs:
 
 function evaluateRecency(leaf: Extract<LeafCondition, { kind: 'recency' }>, context: EvaluationContext): Evaluation {
   const latest = latestWithin(context, leaf.filter, leaf.windowMs);
+  const value = latest !== null;
+  const next = latest === null ? null : latest + leaf.windowMs + 1;
+  if (!context.explain) return { value, reason: '', next };
   const window = formatDuration(leaf.windowMs);
-  if (latest === null) return { value: false, reason: `no ${describeFilter(leaf.filter)} within ${window}`, next: null };
-  const reason = `last ${describeFilter(leaf.filter)} ${formatAge(context.now - latest)} ago (within ${window})`;
-  return { value: true, reason, next: latest + leaf.windowMs + 1 };
+  const what = describeFilter(leaf.filter);
+  const reason = latest === null ? `no ${what} within ${window}` : `last ${what} ${formatAge(context.now - latest)} ago (within ${window})`;
+  return { value, reason, next };
 }
 
 function evaluateNever(leaf: Extract<LeafCondition, { kind: 'never' }>, context: EvaluationContext): Evaluation {
-  const what = describeFilter(leaf.filter);
   if (leaf.windowMs === null) {
     const ever = aggregateOf(context, leaf.filter).f !== undefined;
+    if (!context.explain) return { value: !ever, reason: '', next: null };
+    const what = describeFilter(leaf.filter);
     return { value: !ever, reason: ever ? `${what} seen before` : `never ${what}`, next: null };
   }
   const latest = latestWithin(context, leaf.filter, leaf.windowMs);
+  const value = latest === null;
+  const next = latest === null ? null : latest + leaf.windowMs + 1;
+  if (!context.explain) return { value, reason: '', next };
+  const what = describeFilter(leaf.filter);
   const window = formatDuration(leaf.windowMs);
-  if (latest === null) return { value: true, reason: `no ${what} within ${window}`, next: null };
-  const reason = `last ${what} ${formatAge(context.now - latest)} ago (within ${window})`;
-  return { value: false, reason, next: latest + leaf.windowMs + 1 };
+  const reason = latest === null ? `no ${what} within ${window}` : `last ${what} ${formatAge(context.now - latest)} ago (within ${window})`;
+  return { value, reason, next };
 }
 
 function evaluateFirst(leaf: Extract<LeafCondition, { kind: 'first' }>, context: EvaluationContext): Evaluation {
   const first = aggregateOf(context, leaf.filter).f;
+  if (first === undefined) return { value: false, reason: context.explain ? `no ${describeFilter(leaf.filter)} yet` : '', next: null };
+  const value = first >= context.now - leaf.windowMs;
+  if (!context.explain) return { value, reason: '', next: value ? first + leaf.windowMs + 1 : null };
   const what = describeFilter(leaf.filter);
   const window = formatDuration(leaf.windowMs);
-  if (first === undefined) return { value: false, reason: `no ${what} yet`, next: null };
-  const value = first >= context.now - leaf.windowMs;
   const reason = `first ${what} ${formatAge(context.now - first)} ago (${value ? '' : 'not '}within ${window})`;
   return { value, reason, next: value ? first + leaf.windowMs + 1 : null };
 }
@@ -190,12 +247,12 @@ function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, cont
   const { now } = context;
   const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? []).at(-1) ?? Number.NEGATIVE_INFINITY;
   const open = (aggregateOf(context, leaf.filter).t ?? []).filter((time) => time > cancelledAt && time >= now - leaf.windowMs);
-  const what = describeFilter(leaf.filter);
-  const cancel = describeFilter(leaf.cancelledBy);
+  const what = context.explain ? describeFilter(leaf.filter) : '';
+  const cancel = context.explain ? describeFilter(leaf.cancelledBy) : '';
   const waited = open.filter((time) => time <= now - leaf.forMs);
   if (waited.length > 0) {
     const witness = waited[waited.length - 1];
-    const reason = `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})`;
+    const reason = context.explain ? `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})` : '';
     // Each event is a witness from `for` after it until it leaves the window; true lasts while these spans chain.
     let end = Number.NEGATIVE_INFINITY;
     for (const time of open) {
@@ -205,7 +262,9 @@ function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, cont
     return { value: true, reason, next: end + 1 };
   }
   const waiting = open.length > 0;
-  const reason = waiting
+  const reason = !context.explain
+    ? ''
+    : waiting
     ? `${what} ${formatAge(now - open[0])} ago, not yet ${formatDuration(leaf.forMs)} old`
     : `no ${what} without a ${cancel} since, within ${formatDuration(leaf.windowMs)}`;
   return { value: false, reason, next: waiting ? open[0] + leaf.forMs : null };
@@ -253,49 +312,51 @@ function testProfile(actual: StoredProfileValue | undefined, leaf: Extract<LeafC
 
 function evaluateProfile(leaf: Extract<LeafCondition, { kind: 'profile' }>, context: EvaluationContext): Evaluation {
   const value = testProfile(context.state.p?.[leaf.field], leaf);
+  if (!context.explain) return { value, reason: '', next: null };
   const shownValues = PERSONAL_FIELDS.has(leaf.field) ? '(hidden)' : leaf.values.join(', ');
   const listed = leaf.op === 'in' || leaf.op === 'not_in' ? `[${shownValues}]` : shownValues;
   const test = leaf.values.length === 0 ? leaf.op : `${leaf.op} ${listed}`;
   return { value, reason: `${value ? '' : 'not: '}${leaf.field} ${test}`, next: null };
 }
 
-function earliest(times: Array<number | null>): number | null {
-  const known = times.filter((time): time is number => time !== null);
-  return known.length === 0 ? null : Math.min(...known);
-}
-
-/** The moment all of these could have flipped: never if one of them never flips. */
-function latestOfAll(times: Array<number | null>): number | null {
-  return times.some((time) => time === null) ? null : Math.max(...(times as number[]));
-}
-
-function evaluateAll(children: Evaluation[]): Evaluation {
-  const failing = children.filter((child) => !child.value);
-  if (failing.length === 0) {
-    return { value: true, reason: children.map((child) => child.reason).join('; '), next: earliest(children.map((child) => child.next)) };
+/**
+ * `all` (every child true) or `any` (some child true). A decisive child is one whose value alone
+ * decides the whole: a false child of `all`, a true child of `any`. With none, the whole can
+ * flip at the earliest child's flip; with some, only once every decisive child has flipped (never
+ * if one of them never does). The reason lists the decisive children, or all when there is none.
+ */
+function evaluateJunction(conditions: readonly Condition[], context: EvaluationContext, all: boolean): Evaluation {
+  const decisiveValue = !all;
+  let decisive = 0;
+  let soonest: number | null = null;
+  let latestDecisive = Number.NEGATIVE_INFINITY;
+  let decisiveNever = false;
+  const decisiveReasons: string[] = [];
+  const otherReasons: string[] = [];
+  for (const condition of conditions) {
+    const child = evaluateCondition(condition, context);
+    if (child.next !== null && (soonest === null || child.next < soonest)) soonest = child.next;
+    if (child.value === decisiveValue) {
+      decisive += 1;
+      if (child.next === null) decisiveNever = true;
+      else latestDecisive = Math.max(latestDecisive, child.next);
+      if (context.explain) decisiveReasons.push(child.reason);
+    } else if (context.explain) otherReasons.push(child.reason);
   }
-  // Only when every failing child has flipped can the whole become true.
-  return { value: false, reason: failing.map((child) => child.reason).join('; '), next: latestOfAll(failing.map((child) => child.next)) };
-}
-
-function evaluateAny(children: Evaluation[]): Evaluation {
-  const passing = children.filter((child) => child.value);
-  if (passing.length === 0) {
-    return { value: false, reason: children.map((child) => child.reason).join('; '), next: earliest(children.map((child) => child.next)) };
-  }
-  return { value: true, reason: passing.map((child) => child.reason).join('; '), next: latestOfAll(passing.map((child) => child.next)) };
+  if (decisive === 0) return { value: all, reason: otherReasons.join('; '), next: soonest };
+  return { value: !all, reason: decisiveReasons.join('; '), next: decisiveNever ? null : latestDecisive };
 }
 
 /** Evaluates a condition tree at context.now. */
 export function evaluateCondition(condition: Condition, context: EvaluationContext): Evaluation {
   switch (condition.kind) {
     case 'all':
-      return evaluateAll(condition.conditions.map((child) => evaluateCondition(child, context)));
+      return evaluateJunction(condition.conditions, context, true);
     case 'any':
-      return evaluateAny(condition.conditions.map((child) => evaluateCondition(child, context)));
+      return evaluateJunction(condition.conditions, context, false);
     case 'not': {
       const child = evaluateCondition(condition.condition, context);
-      return { value: !child.value, reason: `not (${child.reason})`, next: child.next };
+      return { value: !child.value, reason: context.explain ? `not (${child.reason})` : '', next: child.next };
     }
     case 'profile':
       return evaluateProfile(condition, context);

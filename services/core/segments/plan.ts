@@ -60,6 +60,8 @@ export interface SegmentPlan {
   /** Profile fields some condition reads, sorted. */
   profileFields: readonly string[];
   relevantTypes: ReadonlySet<string>;
+  /** The definitions' names. */
+  segmentNames: ReadonlySet<string>;
 }
 
 /**
@@ -193,7 +195,14 @@ function buildPlan(definitions: readonly SegmentDefinition[]): SegmentPlan {
     for (const type of plan.filter.types) byType.set(type, [...(byType.get(type) ?? []), plan]);
   }
   const profileFields = [...new Set(definitions.flatMap((definition) => profileFieldsOf(definition.conditions)))].sort();
-  return { definitions, aggregates, byType, profileFields, relevantTypes: new Set([...byType.keys(), ...FACT_EVENT_TYPES]) };
+  return {
+    definitions,
+    aggregates,
+    byType,
+    profileFields,
+    relevantTypes: new Set([...byType.keys(), ...FACT_EVENT_TYPES]),
+    segmentNames: new Set(definitions.map((segment) => segment.name)),
+  };
 }
 
 // Adapters pass the same parsed definitions array for every event: plan it once.
