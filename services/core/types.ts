@@ -21,8 +21,11 @@ export const KNOWN_EVENT_TYPES = [
 ] as const;
 export type KnownEventType = (typeof KNOWN_EVENT_TYPES)[number];
 
+const KNOWN_EVENT_TYPE_SET: ReadonlySet<string> = new Set(KNOWN_EVENT_TYPES);
+
 export function isKnownEventType(type: string): type is KnownEventType {
-  return (KNOWN_EVENT_TYPES as readonly string[]).includes(type);
+  // A set: a decoded type is a fresh string, which an array would compare character by character with each known type.
+  return KNOWN_EVENT_TYPE_SET.has(type);
 }
 
 export interface BehaviorEvent {

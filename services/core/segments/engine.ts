@@ -100,7 +100,8 @@ function change(state: SegmentState, segment: string, kind: SegmentChange['chang
 /** Trims the state, re-evaluates every segment at `now`, and reports what changed. */
 function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Cause): SegmentResult {
   pruneAggregates(state, plan, now);
-  const before = new Set(state.m);
+  // A few names at most: looking through the list costs less than hashing them into a set.
+  const before = state.m;
   const members: string[] = [];
   const changes: SegmentChange[] = [];
   const triggers: TriggerFired[] = [];
@@ -110,7 +111,7 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
     const evaluation = evaluateCondition(segment.conditions, quiet);
     if (evaluation.next !== null) wakeTimes.push(evaluation.next);
     if (evaluation.value) members.push(segment.name);
-    if (evaluation.value === before.has(segment.name)) continue;
+    if (evaluation.value === before.includes(segment.name)) continue;
     // A membership changes: only now is the reason worth its text (same value, same state).
     const { reason } = evaluateCondition(segment.conditions, { ...quiet, explain: true });
     if (evaluation.value) {
@@ -118,7 +119,7 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
       if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, reason, cause, now));
     } else changes.push(change(state, segment.name, 'exited', reason, now));
   }
-  for (const name of state.m.filter((segment) => !plan.segmentNames.has(segment))) {
+  for (const name of before.filter((segment) => !plan.segmentNames.has(segment))) {
     changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
   state.m = members.sort();
