@@ -112,8 +112,11 @@ export function applyEvents(
   now: number,
   streamTimes?: ReadonlyArray<number | null>,
 ): Omit<EngineResult, 'ignored'> & { ignored: IgnoredCounts } {
-  const customers = new Set(events.map((event) => event.customer_id));
-  if (customers.size > 1) throw new Error(`applyEvents: events of ${customers.size} customers; pass one customer's events`);
+  // A loop, not a set per call: hashing each decoded id costs more than comparing it to the first.
+  if (events.some((event) => event.customer_id !== events[0].customer_id)) {
+    const customers = new Set(events.map((event) => event.customer_id));
+    throw new Error(`applyEvents: events of ${customers.size} customers; pass one customer's events`);
+  }
   let current: TriggerState | null = state;
   const total = { state: state ?? emptyTriggerState(), triggers: [] as TriggerFired[], timers: noTimerChanges(), changed: false };
   const ignored: IgnoredCounts = { unknown_type: 0, duplicate: 0 };
@@ -221,8 +224,20 @@ function fireRuleTimer(state: TriggerState, rule: TriggerRule, customerId: strin
  * so a config change cannot leave state growing. Returns the timers to cancel, or null when
  * nothing was dropped.
  */
+/** Each rule's kind by name, kept per (parsed, never changed) rules array: asked for every event. */
+const kindsByName = new WeakMap<readonly TriggerRule[], ReadonlyMap<string, string>>();
+
+function kindByNameOf(rules: readonly TriggerRule[]): ReadonlyMap<string, string> {
+  let kinds = kindsByName.get(rules);
+  if (kinds === undefined) {
+    kinds = new Map(rules.map((rule) => [rule.name, rule.kind]));
+    kindsByName.set(rules, kinds);
+  }
+  return kinds;
+}
+
 function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], customerId: string): TimerChanges | null {
-  const kindByName = new Map(rules.map((rule) => [rule.name, rule.kind]));
+  const kindByName = kindByNameOf(rules);
   const retired = state.rules.filter((ruleState) => kindByName.get(ruleState.rule) !== ruleState.kind);
   const dropCart = state.cart !== null && !tracksCart(rules);
   if (retired.length === 0 && !dropCart) return null;

@@ -29,6 +29,8 @@ export function parseTimerId(id: string): { customerId: string; rule: string } |
 
 /** Both changes in order: for each id only the later of a set and a cancel survives. */
 export function mergeTimerChanges(first: TimerChanges, second: TimerChanges): TimerChanges {
+  // Most events change no timer: nothing to merge.
+  if (first.set.length + first.cancel.length + second.set.length + second.cancel.length === 0) return noTimerChanges();
   const last = new Map<string, number | null>(); // id -> due time, or null for cancel
   for (const changes of [first, second]) {
     for (const { id, dueAt } of changes.set) setLast(last, id, dueAt);
