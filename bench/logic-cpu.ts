@@ -4,7 +4,8 @@
  * processor gives them, each state stored as bytes between batches as Redis would keep it,
  * outputs checked and Avro-encoded as the service encodes them. What the profile of a service under
  * `make bench` calls "the service's own work", measured without the I/O around it; repeatable
- * enough on a shared machine to compare two versions, and under
+ * enough on a shared machine to compare two versions (each prints a digest of its outputs and
+ * final states: equal digests, the same work), and under
  * `valgrind --tool=callgrind` (instructions, not seconds) exactly so.
  *
  *   node dist/bench/logic-cpu.js segmenter|trigger [events] [repeats]
