@@ -247,27 +247,26 @@ function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, cont
   const { now } = context;
   const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? []).at(-1) ?? Number.NEGATIVE_INFINITY;
   const open = (aggregateOf(context, leaf.filter).t ?? []).filter((time) => time > cancelledAt && time >= now - leaf.windowMs);
-  const what = context.explain ? describeFilter(leaf.filter) : '';
-  const cancel = context.explain ? describeFilter(leaf.cancelledBy) : '';
-  const waited = open.filter((time) => time <= now - leaf.forMs);
-  if (waited.length > 0) {
-    const witness = waited[waited.length - 1];
-    const reason = context.explain ? `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})` : '';
+  const witness = open.filter((time) => time <= now - leaf.forMs).at(-1);
+  let next: number | null;
+  if (witness !== undefined) {
     // Each event is a witness from `for` after it until it leaves the window; true lasts while these spans chain.
     let end = Number.NEGATIVE_INFINITY;
     for (const time of open) {
       if (time + leaf.forMs > Math.max(now, end + 1)) break;
       end = Math.max(end, time + leaf.windowMs);
     }
-    return { value: true, reason, next: end + 1 };
-  }
-  const waiting = open.length > 0;
-  const reason = !context.explain
-    ? ''
-    : waiting
-    ? `${what} ${formatAge(now - open[0])} ago, not yet ${formatDuration(leaf.forMs)} old`
-    : `no ${what} without a ${cancel} since, within ${formatDuration(leaf.windowMs)}`;
-  return { value: false, reason, next: waiting ? open[0] + leaf.forMs : null };
+    next = end + 1;
+  } else next = open.length > 0 ? open[0] + leaf.forMs : null;
+  const value = witness !== undefined;
+  if (!context.explain) return { value, reason: '', next };
+  const what = describeFilter(leaf.filter);
+  const cancel = describeFilter(leaf.cancelledBy);
+  let reason: string;
+  if (witness !== undefined) reason = `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})`;
+  else if (open.length > 0) reason = `${what} ${formatAge(now - open[0])} ago, not yet ${formatDuration(leaf.forMs)} old`;
+  else reason = `no ${what} without a ${cancel} since, within ${formatDuration(leaf.windowMs)}`;
+  return { value, reason, next };
 }
 
 function isNumeric(value: StoredProfileValue | number): boolean {
