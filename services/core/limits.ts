@@ -102,22 +102,45 @@ export function recordKeyProblem(key: string, name = 'record key'): string | nul
   return size > ID ? `${name} is ${size} characters; at most ${ID}` : null;
 }
 
+/** A record type's limits as lists, built once: the checks run for every record consumed. */
+interface LimitLists {
+  text: Array<[string, number]>;
+  integers: Array<[string, { min: number; max: number }]>;
+  maps: Array<[string, MapLimits]>;
+}
+
+const limitLists = new WeakMap<object, LimitLists>();
+
+function listsOf<T>(limits: RecordLimits<T>): LimitLists {
+  let lists = limitLists.get(limits);
+  if (lists === undefined) {
+    lists = {
+      text: Object.entries(limits.text) as Array<[string, number]>,
+      integers: Object.entries(limits.integers) as Array<[string, { min: number; max: number }]>,
+      maps: Object.entries(limits.maps) as Array<[string, MapLimits]>,
+    };
+    limitLists.set(limits, lists);
+  }
+  return lists;
+}
+
 function limitProblem<T extends object>(record: T, limits: RecordLimits<T>): string | null {
   const fields = record as Record<string, unknown>;
-  for (const [field, max] of Object.entries(limits.text) as Array<[string, number]>) {
+  const lists = listsOf(limits);
+  for (const [field, max] of lists.text) {
     const value = fields[field];
     if (typeof value !== 'string') continue;
     const size = characters(value, max);
     if (size > max) return `${field} is ${size} characters; at most ${max}`;
   }
-  for (const [field, range] of Object.entries(limits.integers) as Array<[string, { min: number; max: number }]>) {
+  for (const [field, range] of lists.integers) {
     const value = fields[field];
     if (value === null || value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) return `${field} is not an integer; it must be ${range.min} to ${range.max}`;
     if (value < range.min) return `${field} is below ${range.min}; it must be ${range.min} to ${range.max}`;
     if (value > range.max) return `${field} is above ${range.max}; it must be ${range.min} to ${range.max}`;
   }
-  for (const [field, map] of Object.entries(limits.maps) as Array<[string, MapLimits]>) {
+  for (const [field, map] of lists.maps) {
     const value = fields[field];
     if (typeof value !== 'object' || value === null) continue;
     const problem = mapProblem(field, value as Record<string, unknown>, map);

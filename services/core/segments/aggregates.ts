@@ -95,9 +95,9 @@ function pruneTimestamps(times: number[] | undefined, plan: AggregatePlan, now: 
 /** Whether `times` is ascending and none is before `cutoff`. */
 function ascendingFrom(times: readonly number[], cutoff: number): boolean {
   let previous = cutoff;
-  for (const time of times) {
-    if (time < previous) return false;
-    previous = time;
+  for (let index = 0; index < times.length; index++) {
+    if (times[index] < previous) return false;
+    previous = times[index];
   }
   return true;
 }

@@ -122,7 +122,8 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   for (const name of before.filter((segment) => !plan.segmentNames.has(segment))) {
     changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
-  state.m = members.sort();
+  if (members.length > 1) members.sort();
+  state.m = members;
   const wakeAt = wakeTimes.length === 0 ? null : Math.min(...wakeTimes);
   if (wakeAt === null) delete state.w;
   else state.w = wakeAt;

@@ -103,7 +103,8 @@ function aggregateOf(context: EvaluationContext, filter: EventFilter): Aggregate
 /** How many of `times` are inside a window reaching back to `cutoff` (at or after it). */
 function countInside(times: readonly number[], cutoff: number): number {
   let count = 0;
-  for (const time of times) if (time >= cutoff) count++;
+  // Indexed loops here and below: these run for every segment of every input.
+  for (let index = 0; index < times.length; index++) if (times[index] >= cutoff) count++;
   return count;
 }
 
@@ -246,25 +247,36 @@ function evaluateFirst(leaf: Extract<LeafCondition, { kind: 'first' }>, context:
 function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, context: EvaluationContext): Evaluation {
   const { now } = context;
   const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? []).at(-1) ?? Number.NEGATIVE_INFINITY;
-  const open = (aggregateOf(context, leaf.filter).t ?? []).filter((time) => time > cancelledAt && time >= now - leaf.windowMs);
-  const witness = open.filter((time) => time <= now - leaf.forMs).at(-1);
+  const times = aggregateOf(context, leaf.filter).t ?? [];
+  // The open events (in the window, after the last cancel) in their stored order, without a list of them.
+  const isOpen = (time: number) => time > cancelledAt && time >= now - leaf.windowMs;
+  let firstOpen: number | undefined;
+  let witness: number | undefined;
+  for (let index = 0; index < times.length; index++) {
+    const time = times[index];
+    if (!isOpen(time)) continue;
+    firstOpen ??= time;
+    if (time <= now - leaf.forMs) witness = time;
+  }
   let next: number | null;
   if (witness !== undefined) {
     // Each event is a witness from `for` after it until it leaves the window; true lasts while these spans chain.
     let end = Number.NEGATIVE_INFINITY;
-    for (const time of open) {
+    for (let index = 0; index < times.length; index++) {
+      const time = times[index];
+      if (!isOpen(time)) continue;
       if (time + leaf.forMs > Math.max(now, end + 1)) break;
       end = Math.max(end, time + leaf.windowMs);
     }
     next = end + 1;
-  } else next = open.length > 0 ? open[0] + leaf.forMs : null;
+  } else next = firstOpen !== undefined ? firstOpen + leaf.forMs : null;
   const value = witness !== undefined;
   if (!context.explain) return { value, reason: '', next };
   const what = describeFilter(leaf.filter);
   const cancel = describeFilter(leaf.cancelledBy);
   let reason: string;
   if (witness !== undefined) reason = `${what} ${formatAge(now - witness)} ago with no ${cancel} since (within ${formatDuration(leaf.windowMs)})`;
-  else if (open.length > 0) reason = `${what} ${formatAge(now - open[0])} ago, not yet ${formatDuration(leaf.forMs)} old`;
+  else if (firstOpen !== undefined) reason = `${what} ${formatAge(now - firstOpen)} ago, not yet ${formatDuration(leaf.forMs)} old`;
   else reason = `no ${what} without a ${cancel} since, within ${formatDuration(leaf.windowMs)}`;
   return { value, reason, next };
 }
