@@ -80,14 +80,32 @@ interface RecordLimits<T> {
   maps: Partial<Record<keyof T, MapLimits>>;
 }
 
+/** A record type's limits as lists, built once at load: the checks run for every record consumed. */
+interface LimitLists {
+  text: Array<[string, number]>;
+  integers: Array<[string, { min: number; max: number }]>;
+  maps: Array<[string, MapLimits]>;
+}
+
+function listsOf<T>(limits: RecordLimits<T>): LimitLists {
+  return {
+    text: Object.entries(limits.text) as Array<[string, number]>,
+    integers: Object.entries(limits.integers) as Array<[string, { min: number; max: number }]>,
+    maps: Object.entries(limits.maps) as Array<[string, MapLimits]>,
+  };
+}
+
+const BEHAVIOR_EVENT_LISTS = listsOf<BehaviorEvent>(RECORD_LIMITS.BehaviorEvent);
+const CUSTOMER_PROFILE_LISTS = listsOf<CustomerProfile>(RECORD_LIMITS.CustomerProfile);
+
 /** Why `event` exceeds a limit (naming the field, its size and the limit), or null. */
 export function behaviorEventLimitProblem(event: BehaviorEvent): string | null {
-  return limitProblem(event, RECORD_LIMITS.BehaviorEvent);
+  return limitProblem(event, BEHAVIOR_EVENT_LISTS);
 }
 
 /** Why `profile` exceeds a limit (naming the field, its size and the limit), or null. */
 export function customerProfileLimitProblem(profile: CustomerProfile): string | null {
-  return limitProblem(profile, RECORD_LIMITS.CustomerProfile);
+  return limitProblem(profile, CUSTOMER_PROFILE_LISTS);
 }
 
 /** Why a record of `bytes` bytes (Confluent header included) is too large, or null. */
@@ -102,31 +120,8 @@ export function recordKeyProblem(key: string, name = 'record key'): string | nul
   return size > ID ? `${name} is ${size} characters; at most ${ID}` : null;
 }
 
-/** A record type's limits as lists, built once: the checks run for every record consumed. */
-interface LimitLists {
-  text: Array<[string, number]>;
-  integers: Array<[string, { min: number; max: number }]>;
-  maps: Array<[string, MapLimits]>;
-}
-
-const limitLists = new WeakMap<object, LimitLists>();
-
-function listsOf<T>(limits: RecordLimits<T>): LimitLists {
-  let lists = limitLists.get(limits);
-  if (lists === undefined) {
-    lists = {
-      text: Object.entries(limits.text) as Array<[string, number]>,
-      integers: Object.entries(limits.integers) as Array<[string, { min: number; max: number }]>,
-      maps: Object.entries(limits.maps) as Array<[string, MapLimits]>,
-    };
-    limitLists.set(limits, lists);
-  }
-  return lists;
-}
-
-function limitProblem<T extends object>(record: T, limits: RecordLimits<T>): string | null {
+function limitProblem(record: object, lists: LimitLists): string | null {
   const fields = record as Record<string, unknown>;
-  const lists = listsOf(limits);
   for (const [field, max] of lists.text) {
     const value = fields[field];
     if (typeof value !== 'string') continue;

@@ -219,11 +219,6 @@ function fireRuleTimer(state: TriggerState, rule: TriggerRule, customerId: strin
   return kind.timer!.fire(ruleState, rule, customerId, state.cart, now, dueBy);
 }
 
-/**
- * Drops state of rules no longer configured (or whose kind changed) and a cart nobody reports,
- * so a config change cannot leave state growing. Returns the timers to cancel, or null when
- * nothing was dropped.
- */
 /** Each rule's kind by name, kept per (parsed, never changed) rules array: asked for every event. */
 const kindsByName = new WeakMap<readonly TriggerRule[], ReadonlyMap<string, string>>();
 
@@ -236,6 +231,11 @@ function kindByNameOf(rules: readonly TriggerRule[]): ReadonlyMap<string, string
   return kinds;
 }
 
+/**
+ * Drops state of rules no longer configured (or whose kind changed) and a cart nobody reports,
+ * so a config change cannot leave state growing. Returns the timers to cancel, or null when
+ * nothing was dropped.
+ */
 function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], customerId: string): TimerChanges | null {
   const kindByName = kindByNameOf(rules);
   const retired = state.rules.filter((ruleState) => kindByName.get(ruleState.rule) !== ruleState.kind);
