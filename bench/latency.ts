@@ -10,6 +10,7 @@
 import type { Consumer } from 'kafkajs';
 import type { TriggerFired } from '../services/core/types';
 import { ForkedInstances } from './instances';
+import { pressureShare, readBrokerGcPauses, readCpuPressure, type MachineDuringRow, type PressureSample } from './machine-load';
 import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
 import { highInterestProbe } from './traffic';
 import type { Input } from './input';
@@ -30,6 +31,11 @@ export interface LatencyFigure {
   probes_missing: number;
   /** Same percentiles measured to the trigger record's CreateTime (the relay's send), not its arrival. */
   to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
+  /**
+   * The machine while the timed probes were offered (from the first to the last one; the broker's
+   * pauses until the last one's trigger could have come, its send plus the row's max).
+   */
+  machine: MachineDuringRow;
 }
 
 export function percentile(sorted: number[], p: number): number {
@@ -81,6 +87,8 @@ export async function measureLatency(
     const timedFrom = options.rate * options.warmupSeconds;
     const queue: Array<{ key: string; value: Buffer; eventId: string; timed: boolean }> = [];
     const started = Date.now();
+    let timedStart: number | null = null;
+    let pressureFrom: PressureSample | null = null;
     let probe = 0;
     let sent = 0;
     let lastReport = started;
@@ -99,6 +107,10 @@ export async function measureLatency(
         continue;
       }
       const at = Date.now();
+      if (timedStart === null && sent + batch.length > timedFrom) {
+        timedStart = at;
+        pressureFrom = readCpuPressure();
+      }
       for (const record of batch) if (record.timed && sent >= timedFrom) sentAt.set(record.eventId, at);
       await producer.send({ topic: input.events, acks: -1, messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(at) })) });
       sent += batch.length;
@@ -108,6 +120,8 @@ export async function measureLatency(
       }
     }
     const achievedSeconds = (Date.now() - started) / 1000;
+    const timedEnd = Date.now();
+    const pressure = pressureShare(pressureFrom, readCpuPressure());
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
     const toArrival: number[] = [];
@@ -134,6 +148,10 @@ export async function measureLatency(
       probes_timed: toArrival.length,
       probes_missing: sentAt.size - toArrival.length,
       to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
+      machine: {
+        cpu_pressure_pct: pressure,
+        broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),
+      },
     };
   } finally {
     await tail.disconnect().catch(() => undefined);

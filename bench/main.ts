@@ -14,6 +14,7 @@ import type { SegmentChange, TriggerFired } from '../services/core/types';
 import { STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
 import { onInterrupt, once } from './interrupt';
 import { measureLatency, type LatencyFigure } from './latency';
+import { describeMachine, type MachineDuringRow } from './machine-load';
 import { measureMemory, type MemoryFigure } from './memory';
 import { measureRender, SLICE_MS } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
@@ -327,7 +328,8 @@ async function main(): Promise<void> {
         const reached = latency.achieved_eps >= RATE_REACHED * rate;
         progress(
           `latency ${rate}/s ${guarantee}: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
-            `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}`,
+            `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}; ` +
+            `the machine meanwhile: ${describeMachine(latency.machine)}`,
         );
         latencyRows.push({ ...latency, target: null });
       }
@@ -441,7 +443,7 @@ async function main(): Promise<void> {
       latency_p50_ms: firstLatency?.p50_ms ?? null,
       latency_p99_ms: firstLatency?.p99_ms ?? null,
       latency_max_ms: firstLatency?.max_ms ?? null,
-      latency: latencyRows.map((l) => ({ offered_eps: l.offered_eps, achieved_eps: l.achieved_eps, guarantee: l.guarantee, p50_ms: l.p50_ms, p99_ms: l.p99_ms, max_ms: l.max_ms, probes_timed: l.probes_timed, probes_missing: l.probes_missing, met: l.target?.met ?? false })),
+      latency: latencyRows.map((l) => ({ offered_eps: l.offered_eps, achieved_eps: l.achieved_eps, guarantee: l.guarantee, p50_ms: l.p50_ms, p99_ms: l.p99_ms, max_ms: l.max_ms, probes_timed: l.probes_timed, probes_missing: l.probes_missing, met: l.target?.met ?? false, machine: l.machine })),
       render_send_eps: renderSend.eps,
       bare_ses_eps: bareSesEps,
       render_only_eps: renderOnly.eps,
@@ -544,7 +546,7 @@ function printTable(r: Record<string, unknown>): void {
     rows.push([
       `latency p50 / p99 / max at ${n(l.offered_eps)} ev/s ${String(l.guarantee)}`,
       `${n(l.p50_ms)} / ${n(l.p99_ms)} / ${n(l.max_ms)} ms`,
-      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}`,
+      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}${l.machine === undefined ? '' : `; ${describeMachine(l.machine as MachineDuringRow)}`}`,
     ]);
   }
   rows.push(

@@ -105,7 +105,12 @@ up_kafka() {
   fi
   log "starting Kafka $KAFKA_VERSION (KRaft) on 127.0.0.1:$KAFKA_PORT"
   # IPv4 sockets: the listeners show as 127.0.0.1 in `ss -ltn`, not as [::ffff:127.0.0.1].
-  start kafka "$LOGS/kafka.out" "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
+  # The GC log (a line per pause; wall time, epoch ms, tags) is what `make bench` reads to give
+  # each latency row the broker's pauses within it (bench/machine-load.ts). Kafka's own launcher
+  # also sets -XX:MaxGCPauseMillis=20: measured here, no better (docs/benchmarks.md).
+  start kafka "$LOGS/kafka.out" "$JAVA" -Xms256m -Xmx1g -XX:+UseG1GC \
+    "-Xlog:gc:file=$LOGS/kafka-gc.log:time,timemillis,tags:filecount=5,filesize=20M" \
+    -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true \
     -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" -Dkairos.kafka.log="$LOGS/kafka.log" \
     -cp "$dist/libs/*" kafka.Kafka "$conf"
 }
