@@ -10,6 +10,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../services/kit/files';
 
+/** A file's text, or null when it cannot be read (absent here: no PSI, no broker GC log). */
+function readIfPresent(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
 /** Microseconds some task waited for a CPU since boot: the `some ... total=` of /proc/pressure/cpu; null when absent. */
 export function parsePressureTotal(text: string): number | null {
   const match = /^some\b.*\btotal=(\d+)\s*$/m.exec(text);
@@ -24,13 +33,8 @@ export interface PressureSample {
 
 /** The CPU pressure counter now; null where the kernel has no PSI (before Linux 4.20, or switched off). */
 export function readCpuPressure(path = '/proc/pressure/cpu'): PressureSample | null {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-  const totalUs = parsePressureTotal(text);
+  const text = readIfPresent(path);
+  const totalUs = text === null ? null : parsePressureTotal(text);
   return totalUs === null ? null : { totalUs, atMs: Date.now() };
 }
 
@@ -84,13 +88,8 @@ export function brokerGcLogPath(): string {
 
 /** The broker's pauses in the window, from its GC log; null without a current log. */
 export function readBrokerGcPauses(fromMs: number, toMs: number, path = brokerGcLogPath()): GcPauses | null {
-  let log: string;
-  try {
-    log = readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-  return gcPausesWithin(log, fromMs, toMs);
+  const log = readIfPresent(path);
+  return log === null ? null : gcPausesWithin(log, fromMs, toMs);
 }
 
 /** The machine during a row, as the bench reports it. */
@@ -101,7 +100,7 @@ export interface MachineDuringRow {
   broker_gc: GcPauses | null;
 }
 
-/** "CPU pressure 48.2%, broker GC 9 pauses (longest 21.0 ms)", with "n/a" where the machine does not tell. */
+/** "CPU pressure 48.2%, broker GC 9 pauses (longest 21.5 ms)", with "n/a" where the machine does not tell. */
 export function describeMachine(machine: MachineDuringRow): string {
   const cpu = machine.cpu_pressure_pct === null ? 'CPU pressure n/a' : `CPU pressure ${machine.cpu_pressure_pct}%`;
   const gc = machine.broker_gc === null ? 'broker GC n/a' : `broker GC ${machine.broker_gc.pauses} pause${machine.broker_gc.pauses === 1 ? '' : 's'} (longest ${machine.broker_gc.max_ms} ms)`;

@@ -546,7 +546,7 @@ function printTable(r: Record<string, unknown>): void {
     rows.push([
       `latency p50 / p99 / max at ${n(l.offered_eps)} ev/s ${String(l.guarantee)}`,
       `${n(l.p50_ms)} / ${n(l.p99_ms)} / ${n(l.max_ms)} ms`,
-      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}${l.machine === undefined ? '' : `; ${describeMachine(l.machine as MachineDuringRow)}`}`,
+      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}; ${describeMachine(l.machine as MachineDuringRow)}`,
     ]);
   }
   rows.push(
