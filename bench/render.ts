@@ -31,11 +31,16 @@ export const PRICE_VARIANTS = 997;
 
 /**
  * A cart reminder for customer i: three cart items and four recommendations, like a real one.
- * `varyPrices`: every product's price differs with i (PRICE_VARIANTS lists), as the measured
- * loops use it; without it the prices are fixed (the golden renders).
+ * `vary`, as the measured loops use it: every product's price differs with i (PRICE_VARIANTS
+ * lists), and so does the shape of the email: one to four cart items and two to four
+ * recommendations (twelve shapes, each template part different in each), so render()'s memory
+ * of checked parts (CheckedPart) is measured with a mix of shapes, not one. Without it the
+ * prices and the shape are fixed (the golden renders).
  */
-export function sampleData(i: number, varyPrices = false): RenderData {
-  const shift = varyPrices ? (i % PRICE_VARIANTS) * 7 : 0;
+export function sampleData(i: number, vary = false): RenderData {
+  const shift = vary ? (i % PRICE_VARIANTS) * 7 : 0;
+  const cartItems = vary ? 1 + (i % 4) : 3;
+  const recommended = vary ? 2 + (i % 3) : 4;
   const item = (n: number) => ({
     product_id: `p-${n}`,
     title: `Trail shoe <${n}> & co`,
@@ -48,8 +53,8 @@ export function sampleData(i: number, varyPrices = false): RenderData {
     customer: { customer_id: `c-${i}`, first_name: `Ada${i}`, last_name: 'Lovelace', attributes: { tier: 'gold' } },
     trigger: { rule: 'cart_abandoned', context: { cart_product_ids: 'p-1,p-2,p-3', product_id: 'p-3', within: '15m' } },
     product: item(3),
-    cart: [item(1), item(2), item(3)],
-    recommendations: { items: [item(10), item(11), item(12), item(13)], fallback: false },
+    cart: [item(1), item(2), item(3), item(4)].slice(0, cartItems),
+    recommendations: { items: [item(10), item(11), item(12), item(13)].slice(0, recommended), fallback: false },
     offer: null,
     links: {
       unsubscribe_url: `https://t.example.com/u/${i}?sig=0123456789abcdef`,

@@ -129,3 +129,59 @@ export function assertRenderedClean(text: string, mask: (excerpt: string) => str
     }
   }
 }
+
+/** How many outputs of one part of one template a CheckedPart keeps: as many shapes of data. */
+export const CHECKED_SHAPES_KEPT = 32;
+/**
+ * The UTF-16 code units a CheckedPart keeps in all (its outputs and their finished forms): 512 KiB
+ * a part, 2 MiB a template. The oldest outputs go first; an output that alone needs more is
+ * finished and checked every time.
+ */
+export const MAX_KEPT_UNITS = 262_144;
+
+/** The code units an output and its finished form hold (one string when finishing left it as it was). */
+function unitsOf(output: string, finished: string): number {
+  return finished === output ? output.length : output.length + finished.length;
+}
+
+/**
+ * One part of one template (its subject, its HTML...) as render() finishes and checks it, with a
+ * memory of the outputs it passed. render() works on parts whose values are still markers
+ * (values.ts), so a template's output repeats from email to email while the data has the same
+ * shape (as many cart items, the same branches taken); finishing (one line, the text's tidy-up)
+ * and the check are pure functions of that output, so an equal output gives the same finished
+ * part, clean again. The last CHECKED_SHAPES_KEPT outputs are kept (at most MAX_KEPT_UNITS), and
+ * an output is looked for among them by length, then with === (up to the first different
+ * character): a Map keyed by the output itself would hash all of it, which costs more than the
+ * check. Dirty outputs are never kept, and kept ones hold no customer value (only markers).
+ */
+export class CheckedPart {
+  private readonly outputs: string[] = [];
+  private readonly finished: string[] = [];
+  private units = 0;
+
+  /** finish(output), or what it gave for an equal output; throws DirtyRenderError as assertRenderedClean does. */
+  check(output: string, finish: (output: string) => string, mask?: (excerpt: string) => string): string {
+    const length = output.length;
+    for (let i = 0; i < this.outputs.length; i += 1) {
+      const kept = this.outputs[i] as string;
+      if (kept.length === length && kept === output) return this.finished[i] as string;
+    }
+    const finished = finish(output);
+    assertRenderedClean(finished, mask);
+    const units = unitsOf(output, finished);
+    if (units > MAX_KEPT_UNITS) return finished;
+    this.outputs.push(output);
+    this.finished.push(finished);
+    this.units += units;
+    while (this.outputs.length > CHECKED_SHAPES_KEPT || this.units > MAX_KEPT_UNITS) {
+      this.units -= unitsOf(this.outputs.shift() as string, this.finished.shift() as string);
+    }
+    return finished;
+  }
+
+  /** How many outputs are kept (tests). */
+  get size(): number {
+    return this.outputs.length;
+  }
+}

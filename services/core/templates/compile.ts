@@ -6,6 +6,7 @@
  */
 import Handlebars from 'handlebars';
 import { checkTemplate } from './check';
+import { CheckedPart } from './clean';
 import { TemplateCompileError } from './errors';
 import { classify, EMAIL_PARTS, normalizePath, type EmailPart, type FileRole } from './files';
 import { HELPERS, KNOWN_HELPERS, lookupHelper } from './helpers';
@@ -16,6 +17,8 @@ type Environment = typeof Handlebars;
 export interface CompiledEmail {
   name: string;
   parts: Record<EmailPart, Render>;
+  /** Each part's finishing and cleanliness check, with its memory of outputs found clean (render.ts). */
+  checked: Record<EmailPart, CheckedPart>;
 }
 
 /** A compiled, immutable template set; pass it to render(). */
@@ -155,7 +158,7 @@ export function compileTemplates(files: readonly TemplateFile[], options: Compil
       }
       parts[part] = compiled.get(file) as Render;
     }
-    emails.set(name, { name, parts });
+    emails.set(name, { name, parts, checked: { subject: new CheckedPart(), preheader: new CheckedPart(), html: new CheckedPart(), text: new CheckedPart() } });
   }
   const subjects = new Map(parsed.flatMap((file) => (file.role.kind === 'subject-override' ? [[file.role.id, compiled.get(file) as Render] as const] : [])));
   return {

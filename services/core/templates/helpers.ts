@@ -4,7 +4,7 @@
  */
 import type { HelperOptions } from 'handlebars';
 import { BoundedCache } from '../bounded-cache';
-import { plainValue } from './values';
+import { markedValue, plainValue } from './values';
 
 /** Helpers that ship with Handlebars and stay allowed. */
 export const BUILT_IN_HELPERS = ['if', 'unless', 'each', 'with', 'lookup'] as const;
@@ -114,13 +114,13 @@ function money(cents: unknown, markedCurrency: unknown, options: HelperOptions):
   }
   const { format, scale, amounts } = moneyFormat(frameLocale(options), currency);
   // -0 formats as "-0,00 €" but is the same map key as 0: formatted each time.
-  if (cents === 0 && 1 / cents < 0) return format.format(cents / scale);
+  if (cents === 0 && 1 / cents < 0) return markedValue(format.format(cents / scale), options.data);
   let text = amounts.find(cents);
   if (text === undefined) {
     text = format.format(cents / scale);
     amounts.add(cents, text);
   }
-  return text;
+  return markedValue(text, options.data);
 }
 
 const DATE_STYLES = ['short', 'medium', 'long', 'full'] as const;
@@ -135,7 +135,7 @@ function date(ms: unknown, options: HelperOptions): string {
   const withTime = options.hash?.time === true;
   const format = dateFormats.get(`${locale}|${timeZone}|${String(style)}|${withTime}`, () =>
     new Intl.DateTimeFormat(locale, { dateStyle: style as DateStyle, ...(withTime ? { timeStyle: 'short' } : {}), timeZone }));
-  return format.format(ms);
+  return markedValue(format.format(ms), options.data);
 }
 
 /** {{default value "fallback"}}: the value, or the fallback when it would render as nothing. */
@@ -148,7 +148,7 @@ function defaultValue(value: unknown, fallback: unknown, options?: HelperOptions
 function percent(value: unknown, options: HelperOptions): string {
   if (typeof value !== 'number' || !Number.isFinite(value)) return fallbackOr('percent', options);
   const { locale } = frame(options);
-  return percentFormats.get(locale, () => new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 })).format(value / 100);
+  return markedValue(percentFormats.get(locale, () => new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 })).format(value / 100), options.data);
 }
 
 /**

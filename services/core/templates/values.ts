@@ -142,6 +142,16 @@ export function escapeHtml(value: string): string {
 /** The key of the render's ValueMarkers in Handlebars' data frame (`options.data`). */
 export const MARKERS_DATA_KEY = 'kairosValues';
 
+/**
+ * `text` as a value of the render whose data frame is `data` (a marker), for helpers that print
+ * what they formatted (money, dates, percentages): like customer values, it is filled in after
+ * the check. Without the render's markers (a bare Handlebars environment), `text` as it is.
+ */
+export function markedValue(text: string, data: unknown): string {
+  const markers = (data as Record<string, unknown> | undefined)?.[MARKERS_DATA_KEY];
+  return markers instanceof ValueMarkers ? markers.mark(text) : text;
+}
+
 /** The value behind a marker, for helpers: reads the render's markers from the data frame. */
 export function plainValue<T>(value: T, data: unknown): T | string {
   const markers = (data as Record<string, unknown> | undefined)?.[MARKERS_DATA_KEY];
