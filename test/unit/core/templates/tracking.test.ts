@@ -65,6 +65,17 @@ describe('render with link tracking', () => {
     expect(out.html).not.toContain(`${TRACKER}c/`);
   });
 
+  it('leaves a template link holding what money, date or percent print alone, as one holding any other value', () => {
+    const out = run(
+      '<a href="https://shop.example.com/sale?off={{percent offer.discount_percent}}">sale</a> <a href="https://shop.example.com/help">help</a>',
+      'Sale: https://shop.example.com/sale?until={{date offer.expires_at style="short"}}',
+      { offer: { headline: 'Sale', discount_percent: 15, expires_at: Date.UTC(2026, 0, 2) } },
+    );
+    expect(out.html).toContain('href="https://shop.example.com/sale?off=15%"');
+    expect(out.html).toMatch(/<a href="https:\/\/t\.example\/c\/[^"]+">help<\/a>/);
+    expect(out.text).toContain('Sale: https://shop.example.com/sale?until=1/2/26');
+  });
+
   it('a template link that already points at the tracker is not wrapped twice', () => {
     const out = run(`<a href="${TRACKER}c/abc">x</a>`, `${TRACKER}c/abc`);
     expect(out.html).toContain(`href="${TRACKER}c/abc"`);
