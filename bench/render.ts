@@ -33,7 +33,7 @@ export const PRICE_VARIANTS = 997;
  * A cart reminder for customer i: three cart items and four recommendations, like a real one.
  * `vary`, as the measured loops use it: every product's price differs with i (PRICE_VARIANTS
  * lists), and so does the shape of the email: one to four cart items and two to four
- * recommendations (twelve shapes, each template part different in each), so render()'s memory
+ * recommendations (twelve shapes; the HTML and text parts differ in each), so render()'s memory
  * of checked parts (CheckedPart) is measured with a mix of shapes, not one. Without it the
  * prices and the shape are fixed (the golden renders).
  */

@@ -148,12 +148,18 @@ export const MARKERS_DATA_KEY = 'kairosValues';
  * the check. Without the render's markers (a bare Handlebars environment), `text` as it is.
  */
 export function markedValue(text: string, data: unknown): string {
-  const markers = (data as Record<string, unknown> | undefined)?.[MARKERS_DATA_KEY];
-  return markers instanceof ValueMarkers ? markers.mark(text) : text;
+  const markers = markersOf(data);
+  return markers === null ? text : markers.mark(text);
 }
 
 /** The value behind a marker, for helpers: reads the render's markers from the data frame. */
 export function plainValue<T>(value: T, data: unknown): T | string {
+  const markers = markersOf(data);
+  return markers === null ? value : markers.plain(value);
+}
+
+/** The render's ValueMarkers in a Handlebars data frame, or null outside render(). */
+function markersOf(data: unknown): ValueMarkers | null {
   const markers = (data as Record<string, unknown> | undefined)?.[MARKERS_DATA_KEY];
-  return markers instanceof ValueMarkers ? markers.plain(value) : value;
+  return markers instanceof ValueMarkers ? markers : null;
 }
