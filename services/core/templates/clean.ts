@@ -4,6 +4,7 @@
  * what the templates produced: a customer called "Null" is not a broken token.
  */
 import { DirtyRenderError } from './errors';
+import type { TrackingPlan } from './tracking';
 
 const EMPTY_ELEMENT = /<(a|b|strong|em|h1|h2|h3|li)\b[^>]*>\s*<\/\1>/i;
 /** `<x\b` (case-insensitive, as the pattern's \1 under /i) per element name in lower case. */
@@ -133,15 +134,25 @@ export function assertRenderedClean(text: string, mask: (excerpt: string) => str
 /** How many outputs of one part of one template a CheckedPart keeps: as many shapes of data. */
 export const CHECKED_SHAPES_KEPT = 32;
 /**
- * The UTF-16 code units a CheckedPart keeps in all (its outputs and their finished forms): 512 KiB
- * a part, 2 MiB a template. The oldest outputs go first; an output that alone needs more is
+ * The UTF-16 code units a CheckedPart keeps in all (its outputs and their finished forms; a
+ * tracking plan adds a few numbers per link): 512 KiB a part, 2 MiB a template. The oldest outputs go first; an output that alone needs more is
  * finished and checked every time.
  */
 export const MAX_KEPT_UNITS = 262_144;
 
-/** The code units an output and its finished form hold (one string when finishing left it as it was). */
-function unitsOf(output: string, finished: string): number {
-  return finished === output ? output.length : output.length + finished.length;
+/** A template's output, finished and found clean, with what render() derives from it once. */
+export interface CheckedText {
+  /** As the template wrote it (values as markers). */
+  readonly output: string;
+  /** Finished (one line, tidied...): what render() goes on with. */
+  readonly text: string;
+  /** Where link tracking changes the part (tracking.ts), planned at its first tracked render. */
+  tracking: TrackingPlan | null;
+}
+
+/** The code units a kept part holds (one string when finishing left the output as it was). */
+function unitsOf({ output, text }: CheckedText): number {
+  return text === output ? output.length : output.length + text.length;
 }
 
 /**
@@ -156,32 +167,34 @@ function unitsOf(output: string, finished: string): number {
  * check. Dirty outputs are never kept, and kept ones hold no customer value (only markers).
  */
 export class CheckedPart {
-  private readonly outputs: string[] = [];
-  private readonly finished: string[] = [];
+  private readonly kept: CheckedText[] = [];
   private units = 0;
 
-  /** finish(output), or what it gave for an equal output; throws DirtyRenderError as assertRenderedClean does. */
-  check(output: string, finish: (output: string) => string, mask?: (excerpt: string) => string): string {
+  /**
+   * finish(output), checked, or what it gave for an equal output (the same CheckedText, with what
+   * was derived from it since); throws DirtyRenderError as assertRenderedClean does.
+   */
+  check(output: string, finish: (output: string) => string, mask?: (excerpt: string) => string): CheckedText {
     const length = output.length;
-    for (let i = 0; i < this.outputs.length; i += 1) {
-      const kept = this.outputs[i] as string;
-      if (kept.length === length && kept === output) return this.finished[i] as string;
+    for (let i = 0; i < this.kept.length; i += 1) {
+      const kept = this.kept[i] as CheckedText;
+      if (kept.output.length === length && kept.output === output) return kept;
     }
-    const finished = finish(output);
-    assertRenderedClean(finished, mask);
-    const units = unitsOf(output, finished);
-    if (units > MAX_KEPT_UNITS) return finished;
-    this.outputs.push(output);
-    this.finished.push(finished);
+    const text = finish(output);
+    assertRenderedClean(text, mask);
+    const checked: CheckedText = { output, text, tracking: null };
+    const units = unitsOf(checked);
+    if (units > MAX_KEPT_UNITS) return checked;
+    this.kept.push(checked);
     this.units += units;
-    while (this.outputs.length > CHECKED_SHAPES_KEPT || this.units > MAX_KEPT_UNITS) {
-      this.units -= unitsOf(this.outputs.shift() as string, this.finished.shift() as string);
+    while (this.kept.length > CHECKED_SHAPES_KEPT || this.units > MAX_KEPT_UNITS) {
+      this.units -= unitsOf(this.kept.shift() as CheckedText);
     }
-    return finished;
+    return checked;
   }
 
   /** How many outputs are kept (tests). */
   get size(): number {
-    return this.outputs.length;
+    return this.kept.length;
   }
 }

@@ -4,7 +4,7 @@ import { resolveTimeZone } from '../campaigns/quiet-hours';
 import { BoundedCache } from '../bounded-cache';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
-import { trackParts, type LinkTracking } from './tracking';
+import { applyTracking, planHtmlTracking, planTextTracking, type LinkTracking } from './tracking';
 import { escapeHtml, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
@@ -135,7 +135,7 @@ export function render(input: RenderInput): RenderedEmail {
     }
     const mask = (excerpt: string) => markers.mask(excerpt);
     part = 'subject';
-    const markedSubject = email.checked.subject.check(subjectTemplate(view, options), oneLine, mask);
+    const markedSubject = email.checked.subject.check(subjectTemplate(view, options), oneLine, mask).text;
     if (markedSubject === '') throw new Error('the subject is empty');
     const subject = bounded(oneLine(markers.fill(markedSubject)), MAX_SUBJECT_CHARS);
     part = 'preheader';
@@ -145,18 +145,21 @@ export function render(input: RenderInput): RenderedEmail {
       if (override === undefined) throw new Error(`unknown preheader override "${input.preheaderOverride}"`);
       preheaderTemplate = override;
     }
-    const markedPreheader = email.checked.preheader.check(preheaderTemplate(view, options), oneLine, mask);
+    const markedPreheader = email.checked.preheader.check(preheaderTemplate(view, options), oneLine, mask).text;
     const preheader = bounded(oneLine(markers.fill(markedPreheader)), MAX_PREHEADER_CHARS);
     // The layouts get the finished subject and preheader as values too: checked once, above.
     const framedSubject = markers.mark(subject);
     const framedPreheader = markers.mark(preheader);
     part = 'html';
     const htmlBody = email.parts.html(view, options);
-    const markedHtml = email.checked.html.check(templates.layouts.html({ ...view, subject: framedSubject, preheader: framedPreheader, body: new Handlebars.SafeString(htmlBody) }, options), asIs, mask);
+    const html = email.checked.html.check(templates.layouts.html({ ...view, subject: framedSubject, preheader: framedPreheader, body: new Handlebars.SafeString(htmlBody) }, options), asIs, mask);
     part = 'text';
-    const markedText = email.checked.text.check(templates.layouts.text({ ...view, subject: framedSubject, preheader: framedPreheader, body: email.parts.text(view, options) }, options), tidyText, mask);
+    const text = email.checked.text.check(templates.layouts.text({ ...view, subject: framedSubject, preheader: framedPreheader, body: email.parts.text(view, options) }, options), tidyText, mask);
     part = 'links';
-    const tracked = input.tracking ? trackParts({ html: markedHtml, text: markedText }, input.tracking) : { html: markedHtml, text: markedText };
+    // Where tracking changes each part is planned once per kept part; each email signs its links.
+    const tracked = input.tracking
+      ? applyTracking((html.tracking ??= planHtmlTracking(html.text)), (text.tracking ??= planTextTracking(text.text)), input.tracking)
+      : { html: html.text, text: text.text };
     // Every value is HTML-escaped in the HTML part, even where a template used {{{triple}}}.
     return { subject, preheader, html: markers.fill(tracked.html, escapeHtml), text: markers.fill(tracked.text) };
   } catch (error) {

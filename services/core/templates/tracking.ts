@@ -53,9 +53,9 @@ class Wrapper {
   private readonly wrapped = new Map<string, string>();
   constructor(private readonly tracking: LinkTracking) {}
 
-  /** The tracked URL of a template link, or null when it stays as it is. */
+  /** The tracked URL of a template's http(s) link, or null when it is the tracker's already. */
   wrap(url: string): string | null {
-    if (!isHttp(url) || this.tracking.isTracked(url)) return null;
+    if (this.tracking.isTracked(url)) return null;
     let tracked = this.wrapped.get(url);
     if (tracked === undefined) {
       tracked = this.tracking.click(url);
@@ -65,38 +65,98 @@ class Wrapper {
   }
 }
 
-/** The marked HTML with the template's own http(s) links tracked and the open pixel before </body>. */
-function trackHtml(markedHtml: string, wrapper: Wrapper, pixelUrl: string): string {
-  const linked = markedHtml.replace(HREF, (whole: string, lead: string, doubleQuoted?: string, singleQuoted?: string, bare?: string) => {
-    const raw = doubleQuoted ?? singleQuoted ?? bare ?? '';
-    if (MARKER_CHARS.test(raw)) return whole;
-    const tracked = wrapper.wrap(decodeAttribute(raw.trim()));
-    return tracked === null ? whole : `${lead}"${escapeAttribute(tracked)}"`;
-  });
-  const pixel = `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">`;
-  const end = linked.toLowerCase().lastIndexOf('</body>');
-  return end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
+/** A template's own http(s) link in a marked part: where it stands and the URL it holds. */
+interface LinkSlot {
+  start: number;
+  end: number;
+  url: string;
+  /** HTML: the attribute's `href=` (and spaces), written again before the tracked URL; null in the text part. */
+  lead: string | null;
+}
+
+/**
+ * Where tracking changes one marked part: a pure function of the part (render() keeps it with
+ * the part, see CheckedPart), so each email only signs its links and joins the pieces.
+ */
+export interface TrackingPlan {
+  readonly marked: string;
+  readonly links: readonly LinkSlot[];
+  /** HTML: where the last `</body>` (any case) starts, -1 without one; the open pixel goes there. Null for the text part. */
+  readonly bodyEnd: number | null;
+}
+
+/** The template's own http(s) links of a marked HTML part (a link holding a value stays as it is). */
+export function planHtmlTracking(markedHtml: string): TrackingPlan {
+  const links: LinkSlot[] = [];
+  for (const match of markedHtml.matchAll(HREF)) {
+    const raw = match[2] ?? match[3] ?? match[4] ?? '';
+    if (MARKER_CHARS.test(raw)) continue;
+    const url = decodeAttribute(raw.trim());
+    if (isHttp(url)) links.push({ start: match.index, end: match.index + match[0].length, url, lead: match[1] as string });
+  }
+  return { marked: markedHtml, links, bodyEnd: lastBodyEnd(markedHtml) };
 }
 
 // Controls and marker characters end a URL.
 // eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
 
-/** The marked text with the template's own http(s) URLs tracked (those glued to a value stay). */
-function trackText(markedText: string, wrapper: Wrapper): string {
-  return markedText.replace(TEXT_URL, (match: string, offset: number) => {
+/** The template's own http(s) URLs of a marked text part (those glued to a value stay as they are). */
+export function planTextTracking(markedText: string): TrackingPlan {
+  const links: LinkSlot[] = [];
+  for (const match of markedText.matchAll(TEXT_URL)) {
     // Sentence punctuation after a URL is not part of it.
-    const url = match.replace(/[.,;:!?)\]]+$/, '');
-    const next = markedText.charAt(offset + url.length);
-    const before = markedText.charAt(offset - 1);
-    if (MARKER_CHARS.test(next) || MARKER_CHARS.test(before)) return match;
-    const tracked = wrapper.wrap(url);
-    return tracked === null ? match : tracked + match.slice(url.length);
-  });
+    const url = match[0].replace(/[.,;:!?)\]]+$/, '');
+    const start = match.index;
+    if (MARKER_CHARS.test(markedText.charAt(start + url.length)) || MARKER_CHARS.test(markedText.charAt(start - 1))) continue;
+    if (isHttp(url)) links.push({ start, end: start + url.length, url, lead: null });
+  }
+  return { marked: markedText, links, bodyEnd: null };
+}
+
+const BODY_END = /<\/body>/gi;
+const BODY_END_LENGTH = '</body>'.length;
+
+/** Where the last `</body>` (any case) of `html` starts; -1 without one. */
+function lastBodyEnd(html: string): number {
+  let at = -1;
+  for (const match of html.matchAll(BODY_END)) at = match.index;
+  return at;
+}
+
+/** The planned part with its links tracked (and, for HTML, the open pixel before its last </body>). */
+function applyPlan(plan: TrackingPlan, wrapper: Wrapper, pixelUrl: string): string {
+  const { marked, bodyEnd } = plan;
+  let out = '';
+  let last = 0;
+  // Where bodyEnd lands in `out` once the links before it changed length; -1: a tracked link covers it.
+  let pixelAt = bodyEnd ?? -1;
+  for (const link of plan.links) {
+    const tracked = wrapper.wrap(link.url);
+    if (tracked === null) continue;
+    const replacement = link.lead === null ? tracked : `${link.lead}"${escapeAttribute(tracked)}"`;
+    if (bodyEnd !== null && bodyEnd >= 0) {
+      if (link.end <= bodyEnd) pixelAt += replacement.length - (link.end - link.start);
+      else if (link.start < bodyEnd + BODY_END_LENGTH) pixelAt = -1;
+    }
+    out += marked.slice(last, link.start) + replacement;
+    last = link.end;
+  }
+  const linked = last === 0 ? marked : out + marked.slice(last);
+  if (bodyEnd === null) return linked;
+  const pixel = `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">`;
+  // A tracked link that covered the last </body> (an address holding "</body>"): look again.
+  const end = bodyEnd >= 0 && pixelAt < 0 ? lastBodyEnd(linked) : pixelAt;
+  return end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
+}
+
+/** Both planned parts tracked with one set of click links (the HTML's first, as they appear). */
+export function applyTracking(html: TrackingPlan, text: TrackingPlan, tracking: LinkTracking): { html: string; text: string } {
+  const wrapper = new Wrapper(tracking);
+  return { html: applyPlan(html, wrapper, tracking.openPixelUrl), text: applyPlan(text, wrapper, tracking.openPixelUrl) };
 }
 
 /** Both parts tracked with one set of click links. */
 export function trackParts(marked: { html: string; text: string }, tracking: LinkTracking): { html: string; text: string } {
-  const wrapper = new Wrapper(tracking);
-  return { html: trackHtml(marked.html, wrapper, tracking.openPixelUrl), text: trackText(marked.text, wrapper) };
+  return applyTracking(planHtmlTracking(marked.html), planTextTracking(marked.text), tracking);
 }

@@ -1,0 +1,138 @@
+/**
+ * Link tracking is planned once per kept part (tracking.ts, TrackingPlan) and applied per email.
+ * Compared here with tracking as it was (a replace over each part for every email) over random
+ * marked parts made of the tokens it looks for, and through render(): a kept part's plan signs
+ * each email's links with that email's tracking.
+ */
+import { compileTemplates, render, trackParts, type LinkTracking, type TemplateFile } from '../../../../services/core/templates';
+
+// The marker characters (values.ts) and tracking as it was before plans, as the reference.
+const MARKER_CHARS = /[\uE000\uE001\uE100-\uF7FF]/;
+const HREF = /(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"'`=<]+))/gi;
+// eslint-disable-next-line no-control-regex
+const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
+const ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
+
+function decodeAttribute(value: string): string {
+  return value.replace(/&(#x[0-9a-f]+|#\d+|amp|quot|apos|lt|gt);/gi, (whole, name: string) => {
+    const lower = name.toLowerCase();
+    if (lower.startsWith('#x')) return String.fromCodePoint(parseInt(lower.slice(2), 16));
+    if (lower.startsWith('#')) return String.fromCodePoint(parseInt(lower.slice(1), 10));
+    return ENTITIES[lower] ?? whole;
+  });
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function isHttp(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function referenceTrack(marked: { html: string; text: string }, tracking: LinkTracking): { html: string; text: string } {
+  const wrapped = new Map<string, string>();
+  const wrap = (url: string): string | null => {
+    if (!isHttp(url) || tracking.isTracked(url)) return null;
+    const tracked = wrapped.get(url) ?? tracking.click(url);
+    wrapped.set(url, tracked);
+    return tracked;
+  };
+  const linked = marked.html.replace(HREF, (whole: string, lead: string, doubleQuoted?: string, singleQuoted?: string, bare?: string) => {
+    const raw = doubleQuoted ?? singleQuoted ?? bare ?? '';
+    if (MARKER_CHARS.test(raw)) return whole;
+    const tracked = wrap(decodeAttribute(raw.trim()));
+    return tracked === null ? whole : `${lead}"${escapeAttribute(tracked)}"`;
+  });
+  const pixel = `<img src="${escapeAttribute(tracking.openPixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">`;
+  const end = linked.toLowerCase().lastIndexOf('</body>');
+  const html = end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
+  const text = marked.text.replace(TEXT_URL, (match: string, offset: number) => {
+    const url = match.replace(/[.,;:!?)\]]+$/, '');
+    if (MARKER_CHARS.test(marked.text.charAt(offset + url.length)) || MARKER_CHARS.test(marked.text.charAt(offset - 1))) return match;
+    const tracked = wrap(url);
+    return tracked === null ? match : tracked + match.slice(url.length);
+  });
+  return { html, text };
+}
+
+const TRACKER = 'https://t.example/';
+
+/** Tracking for email `id`: its click links name it, so links signed for another email would show. */
+function trackingFor(id: string): LinkTracking {
+  return {
+    click: (url) => `${TRACKER}c/${id}/${Buffer.from(url).toString('base64url')}`,
+    isTracked: (url) => url.startsWith(TRACKER),
+    openPixelUrl: `${TRACKER}o/${id}?a=1&b="2"`,
+  };
+}
+
+/** A small deterministic generator (mulberry32), so a failure can be replayed. */
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const MARKER = '\uE000\uE100\uE101\uE001';
+const HTML_TOKENS = [
+  '<a href="https://shop.example.com/help">', "<a href='https://shop.example.com/help'>", '<a href=https://shop.example.com/x?a=1>',
+  '<a href="https://shop.example.com/help?a=1&amp;b=2">', '<a href = "http://shop.example.com/">', `<a href="https://shop.example.com/u/${MARKER}">`,
+  `<a href="${MARKER}">`, '<a href="mailto:help@example.com">', '<a href="#top">', `<a href="${TRACKER}c/abc">`, '<a HREF="https://shop.example.com/UP">',
+  '<a href="https://shop.example.com/</body>">', '<a href="https://shop.example.com/&#x41;">', '<a href="">', '</a>', '</body>', '</BODY>', '</Body>',
+  '<p>', 'text ', MARKER, ' ', '\n', '<img src="https://cdn.example.com/x.jpg">', 'href=', '"',
+];
+const TEXT_TOKENS = [
+  'https://shop.example.com/help', 'https://shop.example.com/help.', 'http://shop.example.com/a?b=1)', `https://shop.example.com/${MARKER}`,
+  `${MARKER}https://shop.example.com/glued`, `${TRACKER}c/abc`, 'mailto:x@example.com', 'https://', ' ', '\n', 'Hi ', MARKER, ', ', '!',
+];
+
+function pick(next: () => number, tokens: readonly string[], count: number): string {
+  let out = '';
+  for (let i = 0; i < count; i += 1) out += tokens[Math.floor(next() * tokens.length)];
+  return out;
+}
+
+describe('link tracking by plan', () => {
+  it('tracks exactly as a replace over each part did, over random marked parts', () => {
+    const next = random(16);
+    for (let round = 0; round < 3000; round += 1) {
+      const marked = { html: pick(next, HTML_TOKENS, Math.floor(next() * 30)), text: pick(next, TEXT_TOKENS, Math.floor(next() * 20)) };
+      const tracking = trackingFor(`e${round}`);
+      expect({ round, ...trackParts(marked, tracking) }).toEqual({ round, ...referenceTrack(marked, tracking) });
+    }
+  });
+
+  it('signs each email of a kept part with its own tracking', () => {
+    const files: TemplateFile[] = [
+      { path: 'layouts/main.hbs', text: '<html><body>{{{body}}}<a href="{{links.unsubscribe_url}}">Unsubscribe</a></body></html>' },
+      { path: 'layouts/main.text.hbs', text: '{{body}}\nHelp: https://shop.example.com/help' },
+      { path: 'emails/hello/subject.hbs', text: 'Hello {{customer.first_name}}' },
+      { path: 'emails/hello/preheader.hbs', text: 'A short note' },
+      { path: 'emails/hello/html.hbs', text: '<p>Hi {{customer.first_name}}, <a href="https://shop.example.com/help">help</a></p>' },
+      { path: 'emails/hello/text.hbs', text: 'Hi {{customer.first_name}}' },
+    ];
+    const templates = compileTemplates(files);
+    for (const id of ['one', 'two', 'three']) {
+      const email = render({ templates, template: 'hello', data: { customer: { first_name: id }, links: { unsubscribe_url: `${TRACKER}u/${id}` } }, tracking: trackingFor(id) });
+      const help = `${TRACKER}c/${id}/${Buffer.from('https://shop.example.com/help').toString('base64url')}`;
+      expect(email.html).toBe(
+        `<html><body><p>Hi ${id}, <a href="${help}">help</a></p><a href="${TRACKER}u/${id}">Unsubscribe</a>`
+        + `<img src="${TRACKER}o/${id}?a=1&amp;b=&quot;2&quot;" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;"></body></html>`,
+      );
+      expect(email.text).toBe(`Hi ${id}\nHelp: ${help}\n`);
+    }
+    // One shape: each part was planned once and kept.
+    const html = templates.emails.get('hello')?.checked.html;
+    expect(html?.size).toBe(1);
+  });
+});
