@@ -4,7 +4,7 @@
  * what the templates produced: a customer called "Null" is not a broken token.
  */
 import { DirtyRenderError } from './errors';
-import type { TrackingPlan } from './tracking';
+import type { Assembly } from './assembly';
 
 const EMPTY_ELEMENT = /<(a|b|strong|em|h1|h2|h3|li)\b[^>]*>\s*<\/\1>/i;
 /** `<x\b` (case-insensitive, as the pattern's \1 under /i) per element name in lower case. */
@@ -134,8 +134,9 @@ export function assertRenderedClean(text: string, mask: (excerpt: string) => str
 /** How many outputs of one part of one template a CheckedPart keeps: as many shapes of data. */
 export const CHECKED_SHAPES_KEPT = 32;
 /**
- * The UTF-16 code units a CheckedPart keeps in all (its outputs and their finished forms; a
- * tracking plan adds a few numbers per link): 512 KiB a part, 2 MiB a template. The oldest outputs go first; an output that alone needs more is
+ * The UTF-16 code units a CheckedPart keeps in all (its outputs and their finished forms; their
+ * assemblies are slices of the finished forms and a few numbers per value and link): 512 KiB a
+ * part, 2 MiB a template. The oldest outputs go first; an output that alone needs more is
  * finished and checked every time.
  */
 export const MAX_KEPT_UNITS = 262_144;
@@ -146,8 +147,10 @@ export interface CheckedText {
   readonly output: string;
   /** Finished (one line, tidied...): what render() goes on with. */
   readonly text: string;
-  /** Where link tracking changes the part (tracking.ts), planned at its first tracked render. */
-  tracking: TrackingPlan | null;
+  /** How each email fills it in without tracking (assembly.ts), built at its first use. */
+  plain: Assembly | undefined;
+  /** The same with link tracking; null where tracking cannot be put in by pieces. */
+  tracked: Assembly | null | undefined;
 }
 
 /** The code units a kept part holds (one string when finishing left the output as it was). */
@@ -182,7 +185,7 @@ export class CheckedPart {
     }
     const text = finish(output);
     assertRenderedClean(text, mask);
-    const checked: CheckedText = { output, text, tracking: null };
+    const checked: CheckedText = { output, text, plain: undefined, tracked: undefined };
     const units = unitsOf(checked);
     if (units > MAX_KEPT_UNITS) return checked;
     this.kept.push(checked);

@@ -4,7 +4,9 @@ import { resolveTimeZone } from '../campaigns/quiet-hours';
 import { BoundedCache } from '../bounded-cache';
 import type { TemplateSet } from './compile';
 import { TemplateRenderError } from './errors';
-import { applyTracking, planHtmlTracking, planTextTracking, type LinkTracking } from './tracking';
+import { assemble, assemblyOf, type Assembly } from './assembly';
+import type { CheckedText } from './clean';
+import { LinkWrapper, openPixel, planHtmlTracking, planTextTracking, trackParts, type LinkTracking } from './tracking';
 import { escapeHtml, MARKERS_DATA_KEY, ValueMarkers } from './values';
 import { buildView, type RenderData } from './view';
 
@@ -135,9 +137,9 @@ export function render(input: RenderInput): RenderedEmail {
     }
     const mask = (excerpt: string) => markers.mask(excerpt);
     part = 'subject';
-    const markedSubject = email.checked.subject.check(subjectTemplate(view, options), oneLine, mask).text;
-    if (markedSubject === '') throw new Error('the subject is empty');
-    const subject = bounded(oneLine(markers.fill(markedSubject)), MAX_SUBJECT_CHARS);
+    const checkedSubject = email.checked.subject.check(subjectTemplate(view, options), oneLine, mask);
+    if (checkedSubject.text === '') throw new Error('the subject is empty');
+    const subject = bounded(oneLine(filled(checkedSubject, markers)), MAX_SUBJECT_CHARS);
     part = 'preheader';
     let preheaderTemplate = email.parts.preheader;
     if (input.preheaderOverride) {
@@ -145,8 +147,8 @@ export function render(input: RenderInput): RenderedEmail {
       if (override === undefined) throw new Error(`unknown preheader override "${input.preheaderOverride}"`);
       preheaderTemplate = override;
     }
-    const markedPreheader = email.checked.preheader.check(preheaderTemplate(view, options), oneLine, mask).text;
-    const preheader = bounded(oneLine(markers.fill(markedPreheader)), MAX_PREHEADER_CHARS);
+    const checkedPreheader = email.checked.preheader.check(preheaderTemplate(view, options), oneLine, mask);
+    const preheader = bounded(oneLine(filled(checkedPreheader, markers)), MAX_PREHEADER_CHARS);
     // The layouts get the finished subject and preheader as values too: checked once, above.
     const framedSubject = markers.mark(subject);
     const framedPreheader = markers.mark(preheader);
@@ -156,15 +158,31 @@ export function render(input: RenderInput): RenderedEmail {
     part = 'text';
     const text = email.checked.text.check(templates.layouts.text({ ...view, subject: framedSubject, preheader: framedPreheader, body: email.parts.text(view, options) }, options), tidyText, mask);
     part = 'links';
-    // Where tracking changes each part is planned once per kept part; each email signs its links.
-    const tracked = input.tracking
-      ? applyTracking((html.tracking ??= planHtmlTracking(html.text)), (text.tracking ??= planTextTracking(text.text)), input.tracking)
-      : { html: html.text, text: text.text };
     // Every value is HTML-escaped in the HTML part, even where a template used {{{triple}}}.
+    if (input.tracking === undefined || input.tracking === null) return { subject, preheader, html: filled(html, markers, escapeHtml), text: filled(text, markers) };
+    // Where tracking changes each part is worked out once per kept part; each email signs its links.
+    if (html.tracked === undefined) html.tracked = assemblyOf(html.text, planHtmlTracking(html.text));
+    if (text.tracked === undefined) text.tracked = assemblyOf(text.text, planTextTracking(text.text));
+    if (html.tracked !== null && text.tracked !== null) {
+      const wrapper = new LinkWrapper(input.tracking);
+      return {
+        subject,
+        preheader,
+        html: assemble(html.tracked, markers, escapeHtml, wrapper, openPixel(input.tracking.openPixelUrl)),
+        text: assemble(text.tracked, markers, null, wrapper, ''),
+      };
+    }
+    const tracked = trackParts({ html: html.text, text: text.text }, input.tracking);
     return { subject, preheader, html: markers.fill(tracked.html, escapeHtml), text: markers.fill(tracked.text) };
   } catch (error) {
     throw new TemplateRenderError(`template "${template}", ${part}: ${markers.mask(explain(error))}`, template, part);
   }
+}
+
+/** A checked part filled in for this email, without tracking (its assembly built at first use). */
+function filled(part: CheckedText, markers: ValueMarkers, encode: ((value: string) => string) | null = null): string {
+  part.plain ??= assemblyOf(part.text, null) as Assembly;
+  return assemble(part.plain, markers, encode, null, '');
 }
 
 /** The HTML part is checked as the layout wrote it. */

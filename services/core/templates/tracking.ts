@@ -49,7 +49,7 @@ function isHttp(url: string): boolean {
 }
 
 /** One tracked URL per distinct template link of an email (HTML and text share them). */
-class Wrapper {
+export class LinkWrapper {
   private readonly wrapped = new Map<string, string>();
   constructor(private readonly tracking: LinkTracking) {}
 
@@ -66,12 +66,22 @@ class Wrapper {
 }
 
 /** A template's own http(s) link in a marked part: where it stands and the URL it holds. */
-interface LinkSlot {
+export interface LinkSlot {
   start: number;
   end: number;
   url: string;
   /** HTML: the attribute's `href=` (and spaces), written again before the tracked URL; null in the text part. */
   lead: string | null;
+}
+
+/** What stands in a link's place once `tracked` is its click URL. */
+export function trackedLink(link: LinkSlot, tracked: string): string {
+  return link.lead === null ? tracked : `${link.lead}"${escapeAttribute(tracked)}"`;
+}
+
+/** The open pixel's element. */
+export function openPixel(pixelUrl: string): string {
+  return `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">`;
 }
 
 /**
@@ -115,7 +125,7 @@ export function planTextTracking(markedText: string): TrackingPlan {
 }
 
 const BODY_END = /<\/body>/gi;
-const BODY_END_LENGTH = '</body>'.length;
+export const BODY_END_LENGTH = '</body>'.length;
 
 /** Where the last `</body>` (any case) of `html` starts; -1 without one. */
 function lastBodyEnd(html: string): number {
@@ -125,7 +135,7 @@ function lastBodyEnd(html: string): number {
 }
 
 /** The planned part with its links tracked (and, for HTML, the open pixel before its last </body>). */
-function applyPlan(plan: TrackingPlan, wrapper: Wrapper, pixelUrl: string): string {
+function applyPlan(plan: TrackingPlan, wrapper: LinkWrapper, pixelUrl: string): string {
   const { marked, bodyEnd } = plan;
   let out = '';
   let last = 0;
@@ -134,7 +144,7 @@ function applyPlan(plan: TrackingPlan, wrapper: Wrapper, pixelUrl: string): stri
   for (const link of plan.links) {
     const tracked = wrapper.wrap(link.url);
     if (tracked === null) continue;
-    const replacement = link.lead === null ? tracked : `${link.lead}"${escapeAttribute(tracked)}"`;
+    const replacement = trackedLink(link, tracked);
     if (bodyEnd !== null && bodyEnd >= 0) {
       if (link.end <= bodyEnd) pixelAt += replacement.length - (link.end - link.start);
       else if (link.start < bodyEnd + BODY_END_LENGTH) pixelAt = -1;
@@ -144,7 +154,7 @@ function applyPlan(plan: TrackingPlan, wrapper: Wrapper, pixelUrl: string): stri
   }
   const linked = last === 0 ? marked : out + marked.slice(last);
   if (bodyEnd === null) return linked;
-  const pixel = `<img src="${escapeAttribute(pixelUrl)}" width="1" height="1" alt="" style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;">`;
+  const pixel = openPixel(pixelUrl);
   // A tracked link that covered the last </body> (an address holding "</body>"): look again.
   const end = bodyEnd >= 0 && pixelAt < 0 ? lastBodyEnd(linked) : pixelAt;
   return end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
@@ -152,7 +162,7 @@ function applyPlan(plan: TrackingPlan, wrapper: Wrapper, pixelUrl: string): stri
 
 /** Both planned parts tracked with one set of click links (the HTML's first, as they appear). */
 export function applyTracking(html: TrackingPlan, text: TrackingPlan, tracking: LinkTracking): { html: string; text: string } {
-  const wrapper = new Wrapper(tracking);
+  const wrapper = new LinkWrapper(tracking);
   return { html: applyPlan(html, wrapper, tracking.openPixelUrl), text: applyPlan(text, wrapper, tracking.openPixelUrl) };
 }
 

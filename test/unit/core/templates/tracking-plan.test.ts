@@ -5,6 +5,9 @@
  * each email's links with that email's tracking.
  */
 import { compileTemplates, render, trackParts, type LinkTracking, type TemplateFile } from '../../../../services/core/templates';
+import { assemble, assemblyOf } from '../../../../services/core/templates/assembly';
+import { LinkWrapper, openPixel, planHtmlTracking, planTextTracking } from '../../../../services/core/templates/tracking';
+import { escapeHtml, ValueMarkers } from '../../../../services/core/templates/values';
 
 // The marker characters (values.ts) and tracking as it was before plans, as the reference.
 const MARKER_CHARS = /[\uE000\uE001\uE100-\uF7FF]/;
@@ -84,16 +87,20 @@ function random(seed: number): () => number {
 }
 
 const MARKER = '\uE000\uE100\uE101\uE001';
+/** The markers of values 0 to 3 of the random parts' ValueMarkers (values.ts: U+E000, two digits from U+E100, U+E001). */
+const VALUE_MARKERS = [0, 1, 2, 3].map((i) => String.fromCharCode(0xe000, 0xe100, 0xe100 + i, 0xe001));
 const HTML_TOKENS = [
   '<a href="https://shop.example.com/help">', "<a href='https://shop.example.com/help'>", '<a href=https://shop.example.com/x?a=1>',
   '<a href="https://shop.example.com/help?a=1&amp;b=2">', '<a href = "http://shop.example.com/">', `<a href="https://shop.example.com/u/${MARKER}">`,
   `<a href="${MARKER}">`, '<a href="mailto:help@example.com">', '<a href="#top">', `<a href="${TRACKER}c/abc">`, '<a HREF="https://shop.example.com/UP">',
   '<a href="https://shop.example.com/</body>">', '<a href="https://shop.example.com/&#x41;">', '<a href="">', '</a>', '</body>', '</BODY>', '</Body>',
-  '<p>', 'text ', MARKER, ' ', '\n', '<img src="https://cdn.example.com/x.jpg">', 'href=', '"',
+  '<p>', 'text ', MARKER, ' ', '\n', '<img src="https://cdn.example.com/x.jpg">', 'href=', '"', ...VALUE_MARKERS,
+  `<a href="${VALUE_MARKERS[2]}">`, `<a href="https://shop.example.com/?q=${VALUE_MARKERS[0]}">`,
 ];
 const TEXT_TOKENS = [
   'https://shop.example.com/help', 'https://shop.example.com/help.', 'http://shop.example.com/a?b=1)', `https://shop.example.com/${MARKER}`,
   `${MARKER}https://shop.example.com/glued`, `${TRACKER}c/abc`, 'mailto:x@example.com', 'https://', ' ', '\n', 'Hi ', MARKER, ', ', '!',
+  ...VALUE_MARKERS,
 ];
 
 function pick(next: () => number, tokens: readonly string[], count: number): string {
@@ -109,6 +116,47 @@ describe('link tracking by plan', () => {
       const marked = { html: pick(next, HTML_TOKENS, Math.floor(next() * 30)), text: pick(next, TEXT_TOKENS, Math.floor(next() * 20)) };
       const tracking = trackingFor(`e${round}`);
       expect({ round, ...trackParts(marked, tracking) }).toEqual({ round, ...referenceTrack(marked, tracking) });
+    }
+  });
+
+  it('assembled by pieces, gives what tracking then filling in gave, with tracking and without', () => {
+    const next = random(61);
+    let byPieces = 0;
+    for (let round = 0; round < 3000; round += 1) {
+      const markers = new ValueMarkers();
+      // MARKER (value 1) and VALUE_MARKERS stand for these: HTML specials, a link, a plain name.
+      for (const value of ['Ann & <Bob>', 'https://shop.example.com/p?a=1&b="2"', 'Zoë', "it's `x`=1"]) markers.mark(value);
+      const marked = { html: pick(next, HTML_TOKENS, Math.floor(next() * 30)), text: pick(next, TEXT_TOKENS, Math.floor(next() * 20)) };
+      const tracking = trackingFor(`e${round}`);
+      const before = trackParts(marked, tracking);
+      const expected = { round, html: markers.fill(before.html, escapeHtml), text: markers.fill(before.text) };
+      const html = assemblyOf(marked.html, planHtmlTracking(marked.html));
+      const text = assemblyOf(marked.text, planTextTracking(marked.text));
+      expect(text).not.toBeNull();
+      if (html !== null && text !== null) {
+        byPieces += 1;
+        const wrapper = new LinkWrapper(tracking);
+        expect({ round, html: assemble(html, markers, escapeHtml, wrapper, openPixel(tracking.openPixelUrl)), text: assemble(text, markers, null, wrapper, '') }).toEqual(expected);
+      }
+      const plainHtml = assemblyOf(marked.html, null);
+      expect(plainHtml).not.toBeNull();
+      expect(assemble(plainHtml as NonNullable<typeof plainHtml>, markers, escapeHtml, null, '')).toBe(markers.fill(marked.html, escapeHtml));
+    }
+    // A few parts hold a tracked link over their last </body>: render() fills those in as before.
+    expect(byPieces).toBeGreaterThan(2000);
+    expect(byPieces).toBeLessThan(3000);
+  });
+
+  it('refuses a damaged marker by pieces as fill() does', () => {
+    const markers = new ValueMarkers();
+    markers.mark('Ann');
+    const whole = String.fromCharCode(0xe000, 0xe100, 0xe100, 0xe001);
+    for (const damaged of [`${whole}\uE001`, whole.slice(0, 3), `<p>${String.fromCharCode(0xe000, 0xe100, 0xe105, 0xe001)}</p>`]) {
+      expect(() => markers.fill(damaged)).toThrow(/damaged value marker/);
+      expect(() => {
+        const assembly = assemblyOf(damaged, null);
+        if (assembly !== null) assemble(assembly, markers, null, null, '');
+      }).toThrow(/damaged value marker/);
     }
   });
 
