@@ -5,7 +5,7 @@
  * markers, and for its links, again. Pure.
  */
 import { BODY_END_LENGTH, LinkWrapper, trackedLink, type LinkSlot, type TrackingPlan } from './tracking';
-import { MARKER_UNITS, planMarkers, type ValueMarkers } from './values';
+import { MARKER_LENGTH, planMarkers, type ValueMarkers } from './values';
 
 /** The piece where the open pixel goes. */
 const PIXEL = -1;
@@ -32,7 +32,7 @@ export function assemblyOf(text: string, tracking: TrackingPlan | null): Assembl
   const markers = planMarkers(text);
   const cuts: Array<{ start: number; end: number; piece: number | LinkPiece }> = markers.starts.map((start, i) => ({
     start,
-    end: start + MARKER_UNITS,
+    end: start + MARKER_LENGTH,
     piece: markers.indices[i] as number,
   }));
   if (tracking !== null) {
@@ -75,7 +75,7 @@ export function assemble(assembly: Assembly, markers: ValueMarkers, encode: ((va
       } else if (encoded === null) {
         out += markers.value(piece);
       } else {
-        out += encoded[piece] ?? (encoded[piece] = (encode as (value: string) => string)(markers.value(piece)));
+        out += encoded[piece] ??= (encode as (value: string) => string)(markers.value(piece));
       }
     } else {
       const tracked = wrapper === null ? null : wrapper.wrap(piece.link.url);

@@ -159,7 +159,7 @@ export function render(input: RenderInput): RenderedEmail {
     const text = email.checked.text.check(templates.layouts.text({ ...view, subject: framedSubject, preheader: framedPreheader, body: email.parts.text(view, options) }, options), tidyText, mask);
     part = 'links';
     // Every value is HTML-escaped in the HTML part, even where a template used {{{triple}}}.
-    if (input.tracking === undefined || input.tracking === null) return { subject, preheader, html: filled(html, markers, escapeHtml), text: filled(text, markers) };
+    if (!input.tracking) return { subject, preheader, html: filled(html, markers, escapeHtml), text: filled(text, markers) };
     // Where tracking changes each part is worked out once per kept part; each email signs its links.
     if (html.tracked === undefined) html.tracked = assemblyOf(html.text, planHtmlTracking(html.text));
     if (text.tracked === undefined) text.tracked = assemblyOf(text.text, planTextTracking(text.text));

@@ -85,8 +85,9 @@ export function openPixel(pixelUrl: string): string {
 }
 
 /**
- * Where tracking changes one marked part: a pure function of the part (render() keeps it with
- * the part, see CheckedPart), so each email only signs its links and joins the pieces.
+ * Where tracking changes one marked part: a pure function of the part, so render() works it out
+ * once per kept part (CheckedPart) and cuts the part into pieces with it (assembly.ts); each
+ * email then only signs its links.
  */
 export interface TrackingPlan {
   readonly marked: string;

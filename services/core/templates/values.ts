@@ -18,7 +18,8 @@ const CLOSE = '\uE001';
 const CLOSE_CODE = 0xe001;
 const DIGIT_ZERO = 0xe100;
 const BASE = 0x1700;
-const MARKER_LENGTH = 4;
+/** The length of a marker in UTF-16 code units. */
+export const MARKER_LENGTH = 4;
 const MAX_VALUES = BASE * BASE;
 const MARKER = /\uE000[\uE100-\uF7FF]{2}\uE001/g;
 
@@ -85,25 +86,21 @@ export class ValueMarkers {
    * changed a value it should only print): every marker character must belong to a whole marker.
    */
   fill(text: string, encode?: (value: string) => string): string {
+    const { starts, indices } = planMarkers(text);
+    if (starts.length === 0) return text;
     let out = '';
     let last = 0;
-    let markers = 0;
     // A value printed more than once (a product's link and title) is encoded once per fill.
     const encoded: Array<string | undefined> | null = encode === undefined ? null : [];
-    for (let at = text.indexOf(OPEN); at >= 0; at = text.indexOf(OPEN, last)) {
-      const index = indexAt(text, at);
-      const value = this.values[index];
-      if (value === undefined) throw new Error(DAMAGED);
-      let printed = value;
-      if (encoded !== null) {
-        printed = encoded[index] ?? (encoded[index] = (encode as (value: string) => string)(value));
-      }
+    for (let i = 0; i < starts.length; i += 1) {
+      const at = starts[i] as number;
+      const index = indices[i] as number;
+      const value = this.value(index);
+      const printed = encoded === null ? value : (encoded[index] ??= (encode as (value: string) => string)(value));
       out += text.slice(last, at) + printed;
       last = at + MARKER_LENGTH;
-      markers += 1;
     }
-    if (count(text, CLOSE) !== markers) throw new Error(DAMAGED);
-    return last === 0 ? text : out + text.slice(last);
+    return out + text.slice(last);
   }
 
   /** The value of the marker of `index` (planMarkers); throws as fill() does for a marker of no value. */
@@ -126,9 +123,6 @@ export interface MarkerPlan {
   readonly starts: readonly number[];
   readonly indices: readonly number[];
 }
-
-/** The length of a marker in UTF-16 code units. */
-export const MARKER_UNITS = MARKER_LENGTH;
 
 /**
  * The markers of `text`, for filling it in without a scan (render.ts keeps it with a checked

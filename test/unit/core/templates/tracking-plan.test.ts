@@ -8,6 +8,7 @@ import { compileTemplates, render, trackParts, type LinkTracking, type TemplateF
 import { assemble, assemblyOf } from '../../../../services/core/templates/assembly';
 import { LinkWrapper, openPixel, planHtmlTracking, planTextTracking } from '../../../../services/core/templates/tracking';
 import { escapeHtml, ValueMarkers } from '../../../../services/core/templates/values';
+import { seededRandom } from '../../../../services/tools/synthetic';
 
 // The marker characters (values.ts) and tracking as it was before plans, as the reference.
 const MARKER_CHARS = /[\uE000\uE001\uE100-\uF7FF]/;
@@ -75,17 +76,6 @@ function trackingFor(id: string): LinkTracking {
   };
 }
 
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const MARKER = '\uE000\uE100\uE101\uE001';
 /** The markers of values 0 to 3 of the random parts' ValueMarkers (values.ts: U+E000, two digits from U+E100, U+E001). */
 const VALUE_MARKERS = [0, 1, 2, 3].map((i) => String.fromCharCode(0xe000, 0xe100, 0xe100 + i, 0xe001));
@@ -111,7 +101,7 @@ function pick(next: () => number, tokens: readonly string[], count: number): str
 
 describe('link tracking by plan', () => {
   it('tracks exactly as a replace over each part did, over random marked parts', () => {
-    const next = random(16);
+    const next = seededRandom(16);
     for (let round = 0; round < 3000; round += 1) {
       const marked = { html: pick(next, HTML_TOKENS, Math.floor(next() * 30)), text: pick(next, TEXT_TOKENS, Math.floor(next() * 20)) };
       const tracking = trackingFor(`e${round}`);
@@ -120,7 +110,7 @@ describe('link tracking by plan', () => {
   });
 
   it('assembled by pieces, gives what tracking then filling in gave, with tracking and without', () => {
-    const next = random(61);
+    const next = seededRandom(61);
     let byPieces = 0;
     for (let round = 0; round < 3000; round += 1) {
       const markers = new ValueMarkers();
