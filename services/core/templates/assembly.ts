@@ -65,18 +65,12 @@ export function assemblyOf(text: string, tracking: TrackingPlan | null): Assembl
  */
 export function assemble(assembly: Assembly, markers: ValueMarkers, encode: ((value: string) => string) | null, wrapper: LinkWrapper | null, pixel: string): string {
   const { literals, pieces } = assembly;
-  const encoded: Array<string | undefined> | null = encode === null ? null : [];
+  const print = markers.printer(encode);
   let out = literals[0] as string;
   for (let i = 0; i < pieces.length; i += 1) {
     const piece = pieces[i] as number | LinkPiece;
     if (typeof piece === 'number') {
-      if (piece === PIXEL) {
-        out += pixel;
-      } else if (encoded === null) {
-        out += markers.value(piece);
-      } else {
-        out += encoded[piece] ??= (encode as (value: string) => string)(markers.value(piece));
-      }
+      out += piece === PIXEL ? pixel : print(piece);
     } else {
       const tracked = wrapper === null ? null : wrapper.wrap(piece.link.url);
       out += tracked === null ? piece.original : trackedLink(piece.link, tracked);

@@ -135,29 +135,25 @@ function lastBodyEnd(html: string): number {
   return at;
 }
 
-/** The planned part with its links tracked (and, for HTML, the open pixel before its last </body>). */
+/**
+ * The planned part with its links tracked (and, for HTML, the open pixel before the last
+ * `</body>` of the result). render() goes through here only for parts it does not cut into
+ * pieces (assembly.ts); trackParts always does.
+ */
 function applyPlan(plan: TrackingPlan, wrapper: LinkWrapper, pixelUrl: string): string {
-  const { marked, bodyEnd } = plan;
+  const { marked } = plan;
   let out = '';
   let last = 0;
-  // Where bodyEnd lands in `out` once the links before it changed length; -1: a tracked link covers it.
-  let pixelAt = bodyEnd ?? -1;
   for (const link of plan.links) {
     const tracked = wrapper.wrap(link.url);
     if (tracked === null) continue;
-    const replacement = trackedLink(link, tracked);
-    if (bodyEnd !== null && bodyEnd >= 0) {
-      if (link.end <= bodyEnd) pixelAt += replacement.length - (link.end - link.start);
-      else if (link.start < bodyEnd + BODY_END_LENGTH) pixelAt = -1;
-    }
-    out += marked.slice(last, link.start) + replacement;
+    out += marked.slice(last, link.start) + trackedLink(link, tracked);
     last = link.end;
   }
   const linked = last === 0 ? marked : out + marked.slice(last);
-  if (bodyEnd === null) return linked;
+  if (plan.bodyEnd === null) return linked;
+  const end = lastBodyEnd(linked);
   const pixel = openPixel(pixelUrl);
-  // A tracked link that covered the last </body> (an address holding "</body>"): look again.
-  const end = bodyEnd >= 0 && pixelAt < 0 ? lastBodyEnd(linked) : pixelAt;
   return end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
 }
 

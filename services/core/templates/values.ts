@@ -88,26 +88,32 @@ export class ValueMarkers {
   fill(text: string, encode?: (value: string) => string): string {
     const { starts, indices } = planMarkers(text);
     if (starts.length === 0) return text;
+    const print = this.printer(encode);
     let out = '';
     let last = 0;
-    // A value printed more than once (a product's link and title) is encoded once per fill.
-    const encoded: Array<string | undefined> | null = encode === undefined ? null : [];
     for (let i = 0; i < starts.length; i += 1) {
       const at = starts[i] as number;
-      const index = indices[i] as number;
-      const value = this.value(index);
-      const printed = encoded === null ? value : (encoded[index] ??= (encode as (value: string) => string)(value));
-      out += text.slice(last, at) + printed;
+      out += text.slice(last, at) + print(indices[i] as number);
       last = at + MARKER_LENGTH;
     }
     return out + text.slice(last);
   }
 
-  /** The value of the marker of `index` (planMarkers); throws as fill() does for a marker of no value. */
-  value(index: number): string {
-    const value = this.values[index];
-    if (value === undefined) throw new Error(DAMAGED);
-    return value;
+  /**
+   * Prints the value of a marker's index (planMarkers) through `encode`, for one part: a value
+   * printed more than once (a product's link and title) is encoded once. Throws as fill() does
+   * for a marker of no value.
+   */
+  printer(encode?: ((value: string) => string) | null): (index: number) => string {
+    const { values } = this;
+    const value = (index: number): string => {
+      const found = values[index];
+      if (found === undefined) throw new Error(DAMAGED);
+      return found;
+    };
+    if (encode === undefined || encode === null) return value;
+    const encoded: Array<string | undefined> = [];
+    return (index) => (encoded[index] ??= encode(value(index)));
   }
 
   /** `text` with its markers shown as "[value]" (messages, excerpts); a marker cut in half by an excerpt is dropped. */
