@@ -382,36 +382,40 @@ async function main(): Promise<void> {
     firingDifferences.push(...scaleDifferences);
     progress(scaleDifferences.length === 0 ? 'every scale-out measurement fired the same per rule' : `scale-out measurements that fired differently: ${scaleDifferences.join('; ')}`);
 
-    const growth: Array<Record<string, unknown>> = [];
+    // Growth: every size runs `repeats` times, the sizes taking turns (100k, 1M, 100k, 1M, ...),
+    // and each size's median counts. The sizes last from 3 to 40 s, and this machine's speed can
+    // change by half within minutes (run R: 100,000 events at 30,912 to 37,383 ev/s against one
+    // 1,000,000-event run at 25,769): runs in turn see the same moments of the machine, and a
+    // median of the longest size no longer rests on one run.
+    const growthSizes: Array<{ size: number; input: Awaited<ReturnType<typeof prepareInput>>; runs: number[]; first?: { seconds: number; memory: MemoryFigure; firings: Firings } }> = [];
     for (const size of settings.growth) {
       progress(`growth: ${size.toLocaleString('en-US')} events`);
-      const growthInput = await prepareInput(stack, `growth-${size}`, size, settings.seed + size);
-      // A size no larger than the main runs' lasts a few seconds, where one slow second moves the
-      // figure by a third (2026-12-03: 100,000 events at 41,632 ev/s in make bench, 21,227 in a
-      // run of its own right after): it is run `repeats` times, the median kept, as the main
-      // figures are. A larger size runs long enough once (1,000,000 events: about 40 s).
-      const runs = size <= settings.events ? settings.repeats : 1;
-      // The first run's memory and firings; every later run must fire the same.
-      const firstRun: Array<{ seconds: number; memory: MemoryFigure; firings: Firings }> = [];
-      const measured = await repeated(`growth ${size}`, runs, async (i) => {
+      growthSizes.push({ size, input: await prepareInput(stack, `growth-${size}`, size, settings.seed + size), runs: [] });
+    }
+    for (let i = 0; i < settings.repeats; i += 1) {
+      for (const entry of growthSizes) {
+        const { size, input: growthInput } = entry;
         const run = await measureKairos(stack, growthInput, ['segmenter', 'trigger'], `growth-${size}-${i + 1}`);
+        entry.runs.push(run.eps);
+        progress(`growth ${size} run ${i + 1}/${settings.repeats}: ${run.eps.toLocaleString('en-US')} events/s (${run.records} events in ${run.seconds} s)`);
         const firings = await readFirings(stack, run.out, ['segmenter', 'trigger']);
         progress(`growth ${size} run ${i + 1} fired: ${describeFirings(firings)}`);
-        const first = firstRun[0];
-        if (first === undefined) {
-          firstRun.push({ seconds: run.seconds, memory: await measureMemory(stack, run.prefix, growthInput.customers), firings });
+        // The first run's memory and firings; every later run must fire the same.
+        if (entry.first === undefined) {
+          entry.first = { seconds: run.seconds, memory: await measureMemory(stack, run.prefix, growthInput.customers), firings };
         } else {
-          firingDifferences.push(...countDifferences(firings.triggers_by_rule ?? {}, first.firings.triggers_by_rule ?? {}).map((d) => `growth ${size} run ${i + 1} triggers ${d}`));
-          firingDifferences.push(...countDifferences(firings.segment_changes_by_segment ?? {}, first.firings.segment_changes_by_segment ?? {}).map((d) => `growth ${size} run ${i + 1} segment changes ${d}`));
+          firingDifferences.push(...countDifferences(firings.triggers_by_rule ?? {}, entry.first.firings.triggers_by_rule ?? {}).map((d) => `growth ${size} run ${i + 1} triggers ${d}`));
+          firingDifferences.push(...countDifferences(firings.segment_changes_by_segment ?? {}, entry.first.firings.segment_changes_by_segment ?? {}).map((d) => `growth ${size} run ${i + 1} segment changes ${d}`));
         }
         await stack.deleteKeys(run.prefix);
-        return run;
-      });
-      const kept = firstRun[0];
-      if (kept === undefined) throw new Error('unreachable');
-      growth.push({ events: growthInput.count, customers: growthInput.customers, kairos_eps: measured.eps, runs: measured.runs, seconds: kept.seconds, redis_bytes_per_customer: kept.memory.bytes_per_customer, memory: kept.memory, ...kept.firings });
-      progress(`growth ${size}: ${measured.eps} events/s (median of ${runs}), ${kept.memory.bytes_per_customer} bytes per customer`);
+      }
     }
+    const growth: Array<Record<string, unknown>> = growthSizes.map(({ size, input: growthInput, runs, first }) => {
+      if (first === undefined) throw new Error(`growth ${size}: no run`);
+      const eps = median(runs);
+      progress(`growth ${size}: ${eps} events/s (median of ${runs.length}), ${first.memory.bytes_per_customer} bytes per customer`);
+      return { events: growthInput.count, customers: growthInput.customers, kairos_eps: eps, runs, seconds: first.seconds, redis_bytes_per_customer: first.memory.bytes_per_customer, memory: first.memory, ...first.firings };
+    });
 
     const targets = judgeTargets({
       ceiling_eps: ceiling.eps,
