@@ -25,7 +25,7 @@ import { StaticRecommendations } from './fallback-recommendations';
 import { RendererKeys } from './keys';
 import { KafkaLogInspector } from '../kit/log-inspector';
 import { withOverdueTimerGauge } from '../kit/timer-watch';
-import { createRendererMetrics, pausedCampaignsGauge, type RendererMetrics } from './metrics';
+import { createRendererMetrics, pausedCampaignsGauge, templatePartsCounter, type RendererMetrics } from './metrics';
 import { contentOptions, throwAwayLinkKey } from './preview';
 import { RedisSendRateLimiter, type SendRateLimiter } from './rate-limit';
 import { rendererRoutes } from './routes';
@@ -119,6 +119,7 @@ export async function startRenderer(config: RendererConfig, overrides: RendererO
         ? new SesEventSentMailLookup(redis, config.REDIS_KEY_PREFIX, { waitMs: config.SENT_MAIL_WAIT, clock, logger })
         : new NoSentMailLookup());
   pausedCampaignsGauge(metrics.registry, store);
+  templatePartsCounter(metrics.registry, assets.templates);
   // The relay re-takes its partitions (fencing a previous owner) when the group generation changes.
   const group: { runner?: ConsumerRunner } = {};
   // The outbox follows the partitions of the triggers topic (the first input).

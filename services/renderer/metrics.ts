@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { EMAIL_PARTS, type TemplateSet } from '../core/templates';
 import type { RendererStore } from './store';
 
 /** The renderer's own series, on the service's registry beside the shared pipeline metrics. */
@@ -43,6 +44,40 @@ export function pausedCampaignsGauge(registry: Registry, store: Pick<RendererSto
       const paused = await store.pausedCampaigns();
       for (const campaign of paused.keys()) seen.add(campaign);
       for (const campaign of seen) this.set({ campaign }, paused.has(campaign) ? 1 : 0);
+    },
+  });
+}
+
+/**
+ * `kairos_renderer_template_parts_total{template,part,result}`: the parts (subject, preheader,
+ * html, text) of every email rendered, `kept` when the template had already checked an equal
+ * output (one of the last 32 of that part, CheckedPart: the check, tidy-up and cut reused) and
+ * `checked` when it was finished and checked anew. Read from the compiled templates at each scrape.
+ * A part whose `checked` keeps pace with its `kept` renders more shapes than are kept
+ * (docs/security.md, "Customer values in templates and logs"), and each of its emails pays the
+ * check again.
+ */
+export function templatePartsCounter(registry: Registry, templates: Pick<TemplateSet, 'emails'>): Counter<'template' | 'part' | 'result'> {
+  const counted = new Map<string, number>();
+  return new Counter({
+    name: 'kairos_renderer_template_parts_total',
+    help: 'Email parts rendered, by template, part and whether a kept check was reused (kept) or the part was checked anew (checked)',
+    labelNames: ['template', 'part', 'result'] as const,
+    registers: [registry],
+    collect() {
+      for (const [template, email] of templates.emails) {
+        for (const part of EMAIL_PARTS) {
+          const counts = email.checked[part].counts;
+          for (const result of ['kept', 'checked'] as const) {
+            const key = `${template}/${part}/${result}`;
+            const total = counts[result];
+            const before = counted.get(key) ?? 0;
+            // Touch every series, so a template's parts show (at 0) before its first email.
+            this.inc({ template, part, result }, total - before);
+            counted.set(key, total);
+          }
+        }
+      }
     },
   });
 }

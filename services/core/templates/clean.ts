@@ -172,6 +172,8 @@ function unitsOf({ output, text }: CheckedText): number {
 export class CheckedPart {
   private readonly kept: CheckedText[] = [];
   private units = 0;
+  private reused = 0;
+  private checkedAnew = 0;
 
   /**
    * finish(output), checked, or what it gave for an equal output (the same CheckedText, with what
@@ -181,8 +183,12 @@ export class CheckedPart {
     const length = output.length;
     for (let i = 0; i < this.kept.length; i += 1) {
       const kept = this.kept[i] as CheckedText;
-      if (kept.output.length === length && kept.output === output) return kept;
+      if (kept.output.length === length && kept.output === output) {
+        this.reused += 1;
+        return kept;
+      }
     }
+    this.checkedAnew += 1;
     const text = finish(output);
     assertRenderedClean(text, mask);
     const checked: CheckedText = { output, text, plain: undefined, tracked: undefined };
@@ -194,6 +200,15 @@ export class CheckedPart {
       this.units -= unitsOf(this.kept.shift() as CheckedText);
     }
     return checked;
+  }
+
+  /**
+   * Outputs found kept (their check, finish and cut reused) and outputs finished and checked
+   * anew (dirty ones included), since the template was compiled: the renderer's
+   * kairos_renderer_template_parts_total.
+   */
+  get counts(): { kept: number; checked: number } {
+    return { kept: this.reused, checked: this.checkedAnew };
   }
 
   /** How many outputs are kept (tests). */

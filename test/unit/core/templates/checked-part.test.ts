@@ -42,6 +42,18 @@ describe('CheckedPart', () => {
     expect(calls()).toBe(2);
   });
 
+  it('counts the outputs it found kept and those it checked anew, dirty ones included', () => {
+    const part = new CheckedPart();
+    const { finish } = counting();
+    expect(part.counts).toEqual({ kept: 0, checked: 0 });
+    part.check('one', finish);
+    part.check('one', finish);
+    part.check('two', finish);
+    part.check('one', finish);
+    expect(() => part.check('Hi undefined', finish)).toThrow(/"undefined"/);
+    expect(part.counts).toEqual({ kept: 2, checked: 3 });
+  });
+
   it('fails a dirty output every time and never keeps it', () => {
     const part = new CheckedPart();
     const { finish, calls } = counting();
