@@ -383,7 +383,7 @@ async function main(): Promise<void> {
     progress(scaleDifferences.length === 0 ? 'every scale-out measurement fired the same per rule' : `scale-out measurements that fired differently: ${scaleDifferences.join('; ')}`);
 
     // Growth: every size runs `repeats` times, the sizes taking turns (100k, 1M, 100k, 1M, ...),
-    // and each size's median counts. The sizes last from 3 to 40 s, and this machine's speed can
+    // and each size's median counts. The sizes last from 2 to 40 s, and this machine's speed can
     // change by half within minutes (run R: 100,000 events at 30,912 to 37,383 ev/s against one
     // 1,000,000-event run at 25,769): runs in turn see the same moments of the machine, and a
     // median of the longest size no longer rests on one run.
