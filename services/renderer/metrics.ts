@@ -58,24 +58,19 @@ export function pausedCampaignsGauge(registry: Registry, store: Pick<RendererSto
  * check again.
  */
 export function templatePartsCounter(registry: Registry, templates: Pick<TemplateSet, 'emails'>): Counter<'template' | 'part' | 'result'> {
-  const counted = new Map<string, number>();
   return new Counter({
     name: 'kairos_renderer_template_parts_total',
     help: 'Email parts rendered, by template, part and whether a kept check was reused (kept) or the part was checked anew (checked)',
     labelNames: ['template', 'part', 'result'] as const,
     registers: [registry],
     collect() {
+      // The parts keep the totals since start-up: each scrape shows them as they are, every
+      // series included (at 0 before a template's first email).
+      this.reset();
       for (const [template, email] of templates.emails) {
         for (const part of EMAIL_PARTS) {
           const counts = email.checked[part].counts;
-          for (const result of ['kept', 'checked'] as const) {
-            const key = `${template}/${part}/${result}`;
-            const total = counts[result];
-            const before = counted.get(key) ?? 0;
-            // Touch every series, so a template's parts show (at 0) before its first email.
-            this.inc({ template, part, result }, total - before);
-            counted.set(key, total);
-          }
+          for (const result of ['kept', 'checked'] as const) this.inc({ template, part, result }, counts[result]);
         }
       }
     },

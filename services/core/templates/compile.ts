@@ -150,6 +150,7 @@ export function compileTemplates(files: readonly TemplateFile[], options: Compil
   const emails = new Map<string, CompiledEmail>();
   for (const name of [...new Set(parsed.flatMap((file) => (file.role.kind === 'email' ? [file.role.name] : [])))].sort()) {
     const parts = {} as Record<EmailPart, Render>;
+    const checked = {} as Record<EmailPart, CheckedPart>;
     for (const part of EMAIL_PARTS) {
       const file = parsed.find((candidate) => candidate.role.kind === 'email' && candidate.role.name === name && candidate.role.part === part);
       if (file === undefined) {
@@ -157,8 +158,9 @@ export function compileTemplates(files: readonly TemplateFile[], options: Compil
         throw new TemplateCompileError(`${path}: missing; every email needs ${EMAIL_PARTS.map((p) => `${p}.hbs`).join(', ')}`, path, null, null);
       }
       parts[part] = compiled.get(file) as Render;
+      checked[part] = new CheckedPart();
     }
-    emails.set(name, { name, parts, checked: { subject: new CheckedPart(), preheader: new CheckedPart(), html: new CheckedPart(), text: new CheckedPart() } });
+    emails.set(name, { name, parts, checked });
   }
   const subjects = new Map(parsed.flatMap((file) => (file.role.kind === 'subject-override' ? [[file.role.id, compiled.get(file) as Render] as const] : [])));
   return {
