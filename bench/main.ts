@@ -23,6 +23,7 @@ import { measureScaleOut, type ScaleOutRun } from './scale-out';
 import { deleteStreamsLeftovers, measureStreams, streamsJar, type StreamsGuarantee, type StreamsRun } from './streams';
 import { SEGMENT_RULE_PREFIX } from '../services/core/segments/engine';
 import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyTargetName, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
+import { intEnv } from './env';
 import { measureRelay } from './relay';
 import { BenchStack, readTopic, type OutputTopics } from './stack';
 import type { Input } from './input';
@@ -30,14 +31,6 @@ import { measureBaseline, measureCeiling, measureKairos, type KairosPart, type M
 import { shopTraffic } from './traffic';
 
 const HOUR = 3600_000;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`bench: ${name}=${raw} is not a positive integer`);
-  return value;
-}
 
 const settings = {
   events: intEnv('BENCH_EVENTS', 200_000),
