@@ -8,6 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { BenchStack } from './stack';
 import type { Input } from './input';
 import { measureLatency } from './latency';
@@ -25,6 +26,27 @@ async function produceTraffic(stack: BenchStack, count: number, clock: number): 
   const topics = await stack.createInput('profile', 12);
   await stack.produceEvents(topics.events, events);
   return { ...topics, count: events.length, partitions: 12, clock };
+}
+
+/** This process's garbage collections from now until stop(): pauses, and milliseconds in all and in scavenges. */
+function watchGarbage(): { stop(): { pauses: number; ms: number; scavengeMs: number } } {
+  const totals = { pauses: 0, ms: 0, scavengeMs: 0 };
+  const add = (entries: PerformanceEntry[]) => {
+    for (const entry of entries) {
+      totals.pauses += 1;
+      totals.ms += entry.duration;
+      if (((entry as { detail?: { kind?: number } }).detail)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) totals.scavengeMs += entry.duration;
+    }
+  };
+  const observer = new PerformanceObserver((list) => add(list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    stop() {
+      add(observer.takeRecords());
+      observer.disconnect();
+      return { pauses: totals.pauses, ms: Math.round(totals.ms), scavengeMs: Math.round(totals.scavengeMs) };
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -49,12 +71,16 @@ async function main(): Promise<void> {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
     }
+    const garbage = watchGarbage();
+    const cpuBefore = process.cpuUsage();
     const result =
       what === 'ceiling'
         ? await measureCeiling(stack, input)
         : what === 'baseline'
           ? await measureBaseline(stack, input, 'profile-baseline')
           : await measureKairos(stack, input, what === 'kairos' ? ['segmenter', 'trigger'] : [what as 'segmenter' | 'trigger'], `profile-${what}`);
+    const collected = garbage.stop();
+    const cpu = process.cpuUsage(cpuBefore);
     if (session) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(process.env.BENCH_CPU_PROFILE as string, JSON.stringify(profile));
@@ -63,6 +89,9 @@ async function main(): Promise<void> {
     (globalThis as { gc?: () => void }).gc?.();
     const heapMiB = Math.round(process.memoryUsage().heapUsed / 1048576);
     console.log(`${what}: ${result.eps} events/s (${result.records} in ${result.seconds} s); heap in use afterwards ${heapMiB} MiB`);
+    // The whole measurement: the services' start and join included, and this process's own reading of the outputs.
+    const cpuUs = (cpu.user + cpu.system) / result.records;
+    console.log(`this process during the measurement: CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s (${cpuUs.toFixed(1)} µs per event); garbage collection ${collected.ms} ms in ${collected.pauses} pauses, scavenges ${collected.scavengeMs} ms`);
     if ('phases' in result) console.log(`batch phases (seconds summed over partitions): ${JSON.stringify(result.phases)}`);
   } finally {
     await stack.cleanup();
