@@ -10,6 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { intEnv } from './env';
 import { BenchStack } from './stack';
 import type { Input } from './input';
 import { measureLatency } from './latency';
@@ -52,14 +53,14 @@ function watchGarbage(): { stop(): { pauses: number; ms: number; scavengeMs: num
 
 async function main(): Promise<void> {
   const what = process.argv[2] ?? 'kairos';
-  const count = Number(process.env.BENCH_EVENTS ?? 200_000);
+  const count = intEnv('BENCH_EVENTS', 200_000);
   const stack = new BenchStack();
   try {
     if (what === 'latency') {
-      const rate = Number(process.env.BENCH_LATENCY_RATE ?? 2000);
+      const rate = intEnv('BENCH_LATENCY_RATE', 2000);
       const guarantee = process.env.OUTPUT_GUARANTEE ?? 'exactly_once';
       const input = await stack.createInput('profile-latency', 12);
-      const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 20);
+      const seconds = intEnv('BENCH_LATENCY_SECONDS', 20);
       const figure = await measureLatency(stack, { ...input, partitions: 12 }, { rate, seconds, warmupSeconds: 5, guarantee, name: 'profile-latency', progress: (text) => console.log(text) });
       console.log(JSON.stringify(figure));
       return;
