@@ -4,6 +4,7 @@
  */
 import type { HelperOptions } from 'handlebars';
 import { BoundedCache } from '../bounded-cache';
+import { amountLayout, laidOut, type AmountLayout } from './amounts';
 import { markedValue, plainValue } from './values';
 
 /** Helpers that ship with Handlebars and stay allowed. */
@@ -45,11 +46,12 @@ function fallbackOr(helper: string, options: HelperOptions): string {
 export const FORMAT_CACHE_SIZE = 500;
 
 /**
- * How many formatted amounts each money formatter keeps. A shop's prices repeat from email to
- * email (the same products, in the same currency), and a kept amount costs a map look-up
- * instead of about 0.5 µs of `Intl.NumberFormat#format`; the shipped cart reminder formats 16
- * prices per email. Bounded like the formatters: at most FORMAT_CACHE_SIZE x AMOUNT_CACHE_SIZE
- * strings in all.
+ * How many formatted amounts each money formatter keeps, of those it does not lay out by hand
+ * (amounts.ts lays out whole minor units below 1,000 major ones, most prices, where the
+ * locale's format allows). A shop's prices repeat from email to email (the same products, in
+ * the same currency), and a kept amount costs a map look-up instead of about 0.5 µs of
+ * `Intl.NumberFormat#format`; the shipped cart reminder formats 16 prices per email. Bounded
+ * like the formatters: at most FORMAT_CACHE_SIZE x AMOUNT_CACHE_SIZE strings in all.
  */
 export const AMOUNT_CACHE_SIZE = 256;
 
@@ -57,7 +59,9 @@ interface MoneyFormat {
   format: Intl.NumberFormat;
   /** 10 ** the currency's minor digits (100 for EUR, 1 for JPY, 1000 for KWD). */
   scale: number;
-  /** Formatted amounts by minor units (a pure function of the amount for this formatter). */
+  /** Amounts below 1,000 major units laid out by hand (amounts.ts); null where they cannot be. */
+  small: AmountLayout | null;
+  /** Other formatted amounts by minor units (a pure function of the amount for this formatter). */
   amounts: BoundedCache<string, number>;
 }
 
@@ -97,7 +101,7 @@ function moneyFormat(locale: string, currency: string): MoneyFormat {
   const money = moneyFormats.get(`${locale}|${code}`, () => {
     const format = new Intl.NumberFormat(locale, { style: 'currency', currency: code });
     const scale = 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2);
-    return { format, scale, amounts: new BoundedCache<string, number>(AMOUNT_CACHE_SIZE) };
+    return { format, scale, small: amountLayout(format, scale), amounts: new BoundedCache<string, number>(AMOUNT_CACHE_SIZE) };
   });
   lastMoney = { locale, currency, money };
   return money;
@@ -112,9 +116,11 @@ function money(cents: unknown, markedCurrency: unknown, options: HelperOptions):
   if (typeof cents !== 'number' || !Number.isFinite(cents) || !isCurrencyCode(currency)) {
     return fallbackOr('money', options);
   }
-  const { format, scale, amounts } = moneyFormat(frameLocale(options), currency);
+  const { format, scale, small, amounts } = moneyFormat(frameLocale(options), currency);
   // -0 formats as "-0,00 €" but is the same map key as 0: formatted each time.
   if (cents === 0 && 1 / cents < 0) return markedValue(format.format(cents / scale), options.data);
+  // Most prices: a whole number of minor units below 1,000 major ones.
+  if (small !== null && cents >= 0 && cents < small.limit && Number.isInteger(cents)) return markedValue(laidOut(small, cents), options.data);
   let text = amounts.find(cents);
   if (text === undefined) {
     text = format.format(cents / scale);
