@@ -24,16 +24,17 @@ import { readSchema, valueSubject } from '../services/kit/codec';
 import { projectRoot } from '../services/kit/files';
 import { recordsBehind, topicEnds } from '../services/kit/kafka';
 import { syntheticShop } from '../services/tools/synthetic';
+import { intEnv } from './env';
 import { BenchStack, kafka, types, waitUntil, withAdmin } from './stack';
 import { onInterrupt, once, tracked } from './interrupt';
 import { commandInCgroup, limitedCgroup, manifestsMemoryLimits, writableMemoryCgroup, type LimitedCgroup, type MemoryCgroupRoot } from './memory-cgroup';
 
 const ROOT = projectRoot();
-const intEnv = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const CUSTOMERS = intEnv('FOOTPRINT_CUSTOMERS', 20_000);
 const EVENTS = intEnv('FOOTPRINT_EVENTS', 200_000);
 const RATE = intEnv('FOOTPRINT_RATE', 1000);
-const IDLE_S = intEnv('FOOTPRINT_IDLE_S', 20);
+/** 0: load at once, without the idle measurement. */
+const IDLE_S = intEnv('FOOTPRINT_IDLE_S', 20, 0);
 const MEMORY_LIMITS = process.env.FOOTPRINT_MEMORY_LIMITS || 'manifests';
 const PARTITIONS = 12;
 const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
@@ -196,10 +197,11 @@ async function main(): Promise<void> {
       const cpuUsed = load.length > 1 ? load[load.length - 1].cpuS - load[0].cpuS : 0;
       return {
         service: r.name,
-        rss_idle_mb: Math.round(Math.max(...idle.map((s) => s.rssMb))),
+        // FOOTPRINT_IDLE_S=0 may leave no idle sample: no idle figures then.
+        rss_idle_mb: idle.length === 0 ? null : Math.round(Math.max(...idle.map((s) => s.rssMb))),
         rss_load_mean_mb: Math.round(load.reduce((s, x) => s + x.rssMb, 0) / Math.max(1, load.length)),
         rss_load_max_mb: Math.round(Math.max(...load.map((s) => s.rssMb))),
-        cpu_idle_cores: Number(cpu(idle).toFixed(3)),
+        cpu_idle_cores: idle.length < 2 ? null : Number(cpu(idle).toFixed(3)),
         cpu_load_mean_cores: Number(cpu(load).toFixed(3)),
         cpu_load_max5s_cores: Number(Math.max(0, ...windows).toFixed(3)),
         records_processed: processed,

@@ -21,4 +21,11 @@ describe('intEnv (the bench tools\' whole-number settings)', () => {
     process.env[name] = raw;
     expect(() => intEnv(name, 500)).toThrow(`bench: ${name}=${raw} is not a positive integer; unset it for 500`);
   });
+
+  it('takes a lower bound: FOOTPRINT_IDLE_S may be 0, not -1', () => {
+    process.env[name] = '0';
+    expect(intEnv(name, 20, 0)).toBe(0);
+    process.env[name] = '-1';
+    expect(() => intEnv(name, 20, 0)).toThrow(`bench: ${name}=-1 is not a whole number of 0 or more; unset it for 20`);
+  });
 });
