@@ -53,8 +53,12 @@ export function encodeWireFormat(schemaId: number, type: avro.Type, value: unkno
 }
 
 export class AvroCodec {
-  /** null: the writer schema equals the reader's, no resolution needed. */
-  private readonly resolvers = new Map<string, avro.Resolver | null>();
+  /**
+   * Per reader type, per writer schema id: the resolver (null when the writer schema equals the
+   * reader's, no resolution needed). Keyed by the Type itself and the id as a number, so that a
+   * record's look-up builds no key string.
+   */
+  private readonly resolvers = new WeakMap<avro.Type, Map<number, avro.Resolver | null>>();
 
   constructor(readonly registry: SchemaRegistry) {}
 
@@ -69,26 +73,35 @@ export class AvroCodec {
    * could not be asked (retry later; never dead-letter for that).
    */
   async decode<T>(bytes: Buffer, reader: avro.Type): Promise<T> {
-    if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
-      throw new PoisonRecordError(
-        'wire-format',
-        bytes.length < HEADER_LENGTH
-          ? `record of ${bytes.length} bytes is shorter than the 5-byte Confluent header`
-          : `magic byte is ${bytes[0]}, expected 0 (Confluent wire format)`,
-      );
-    }
-    const schemaId = bytes.readInt32BE(1);
-    const resolver = await this.resolverFor(schemaId, reader);
+    const known = this.decodeKnown<T>(bytes, reader);
+    if (known !== undefined) return known;
+    await this.learnWriter(bytes, reader);
+    return this.decodeKnown<T>(bytes, reader) as T;
+  }
+
+  /**
+   * decode() without a promise, for a record whose writer schema this codec has fetched already
+   * (every record after the first of its schema id): the decoded record, or undefined when the
+   * registry must be asked first (learnWriter, or decode). Throws PoisonRecordError as decode does.
+   */
+  decodeKnown<T>(bytes: Buffer, reader: avro.Type): T | undefined {
+    const schemaId = schemaIdOf(bytes);
+    const resolver = this.resolvers.get(reader)?.get(schemaId);
+    if (resolver === undefined) return undefined;
     try {
       const body = bytes.subarray(HEADER_LENGTH);
-      const decoded = resolver ? reader.fromBuffer(body, resolver, false) : reader.fromBuffer(body);
-      return decoded as T;
+      return (resolver ? reader.fromBuffer(body, resolver, false) : reader.fromBuffer(body)) as T;
     } catch (err) {
       throw new PoisonRecordError(
         'undecodable',
         `Avro body does not decode with writer schema id ${schemaId}: ${(err as Error).message}`,
       );
     }
+  }
+
+  /** Fetches and keeps the writer schema of the record in `bytes` for `reader`, so decodeKnown decodes it. */
+  async learnWriter(bytes: Buffer, reader: avro.Type): Promise<void> {
+    await this.resolverFor(schemaIdOf(bytes), reader);
   }
 
   /** Encodes `value` with the schema registered under `schemaId`, checking it first. */
@@ -125,8 +138,8 @@ export class AvroCodec {
   }
 
   private async resolverFor(schemaId: number, reader: avro.Type): Promise<avro.Resolver | null> {
-    const cacheKey = `${schemaId}:${reader.name ?? reader.toString()}`;
-    const cached = this.resolvers.get(cacheKey);
+    let byId = this.resolvers.get(reader);
+    const cached = byId?.get(schemaId);
     if (cached !== undefined) return cached;
     let writer: avro.Type;
     try {
@@ -147,9 +160,27 @@ export class AvroCodec {
         `writer schema id ${schemaId} cannot be read as ${reader.name}: ${(err as Error).message}`,
       );
     }
-    this.resolvers.set(cacheKey, resolver);
+    byId = this.resolvers.get(reader);
+    if (byId === undefined) {
+      byId = new Map();
+      this.resolvers.set(reader, byId);
+    }
+    byId.set(schemaId, resolver);
     return resolver;
   }
+}
+
+/** The schema id of a wire-format record; PoisonRecordError when it has no Confluent header. */
+function schemaIdOf(bytes: Buffer): number {
+  if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
+    throw new PoisonRecordError(
+      'wire-format',
+      bytes.length < HEADER_LENGTH
+        ? `record of ${bytes.length} bytes is shorter than the 5-byte Confluent header`
+        : `magic byte is ${bytes[0]}, expected 0 (Confluent wire format)`,
+    );
+  }
+  return bytes.readInt32BE(1);
 }
 
 /** avsc Types of the design's records, built once. */

@@ -357,9 +357,11 @@ export class ConsumerRunner {
     if (!binding) throw new Error(`received a batch of ${batch.topic}, which this runner does not read`);
     const records: ConsumedRecord<unknown>[] = [];
     const deadLetters: Array<{ message: KafkaMessage; reason: PoisonReason; error: Error }> = [];
+    const deps = this.decodeDeps();
     for (const message of batch.messages) {
       try {
-        records.push(await this.decode(binding, batch.partition, message));
+        // Without a promise where the record's writer schema is known (all but a schema id's first).
+        records.push(decodeKnownRecord(binding, batch.partition, message, deps) ?? (await decodeRecord(binding, batch.partition, message, deps)));
       } catch (err) {
         if (!(err instanceof PoisonRecordError)) throw err; // retriable: the batch is retried
         deadLetters.push({ message, reason: err.reason, error: err });
@@ -397,8 +399,9 @@ export class ConsumerRunner {
     return outcome;
   }
 
-  private decode(binding: TopicBinding<never>, partition: number, message: KafkaMessage): Promise<ConsumedRecord<unknown>> {
-    return decodeRecord(binding, partition, message, { codec: this.options.codec, now: this.clock(), maxClockSkewMs: this.options.maxClockSkewMs });
+  /** The codec and the clock a batch's records are read with (one reading of the clock per batch). */
+  private decodeDeps(): DecodeDeps {
+    return { codec: this.options.codec, now: this.clock(), maxClockSkewMs: this.options.maxClockSkewMs };
   }
 
   private async sendDeadLetters(
@@ -558,17 +561,32 @@ function classified(error: unknown): Error {
   return new KairosError(`batch failed with an unexpected error: ${cause.message}`, { retriable: false, cause });
 }
 
+/** What decodeRecord needs beside the record: the codec and the service's clock. */
+export interface DecodeDeps {
+  codec: AvroCodec;
+  now: number;
+  maxClockSkewMs?: number;
+}
+
 /**
  * One record as a service reads it: key and size bounds, Avro decode, limits, validation, the
  * key/field match and the event-time bound; PoisonRecordError (the DLQ's reason) otherwise. The
  * state tool reads topics with it too, so a rebuild takes exactly what the service took.
  */
-export async function decodeRecord(
-  binding: TopicBinding<never>,
-  partition: number,
-  message: KafkaMessage,
-  deps: { codec: AvroCodec; now: number; maxClockSkewMs?: number },
-): Promise<ConsumedRecord<unknown>> {
+export async function decodeRecord(binding: TopicBinding<never>, partition: number, message: KafkaMessage, deps: DecodeDeps): Promise<ConsumedRecord<unknown>> {
+  const record = decodeKnownRecord(binding, partition, message, deps);
+  if (record !== undefined) return record;
+  // The first record of its writer schema: fetch the schema, then read it as any other.
+  await deps.codec.learnWriter(message.value as Buffer, binding.type);
+  return decodeKnownRecord(binding, partition, message, deps) as ConsumedRecord<unknown>;
+}
+
+/**
+ * decodeRecord without a promise: the record, or undefined when its writer schema has not been
+ * fetched yet (AvroCodec.decodeKnown); a batch's records after the first of each schema id
+ * take no trip through the microtask queue each.
+ */
+export function decodeKnownRecord(binding: TopicBinding<never>, partition: number, message: KafkaMessage, deps: DecodeDeps): ConsumedRecord<unknown> | undefined {
   let value: unknown = null;
   const key = message.key === null ? null : message.key.toString('utf8');
   if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
@@ -581,7 +599,8 @@ export async function decodeRecord(
     if (binding.maxDecodeBytes !== undefined && bytes > binding.maxDecodeBytes) {
       throw new PoisonRecordError('over-limit', `record is ${bytes} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
     }
-    value = await deps.codec.decode(message.value, binding.type);
+    value = deps.codec.decodeKnown(message.value, binding.type);
+    if (value === undefined) return undefined;
     // Reasons name fields and sizes, never values: they go to DLQ headers and log lines.
     const overLimit = binding.limits?.(value as never, bytes);
     if (overLimit) throw new PoisonRecordError('over-limit', overLimit);

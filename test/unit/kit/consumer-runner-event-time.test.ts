@@ -19,8 +19,8 @@ const MINUTE = 60_000;
 const NOW = Date.parse('2026-11-28T10:00:00Z');
 const YEAR_3000 = Date.parse('3000-01-01T00:00:00Z');
 
-/** Values travel as JSON: the codec stub only parses, so a test writes plain objects. */
-const jsonCodec = { decode: async (buffer: Buffer) => JSON.parse(buffer.toString('utf8')) } as unknown as AvroCodec;
+/** Values travel as JSON: the codec stub only parses (every writer schema known), so a test writes plain objects. */
+const jsonCodec = { decodeKnown: (buffer: Buffer) => JSON.parse(buffer.toString('utf8')), learnWriter: async () => undefined } as unknown as AvroCodec;
 
 interface Harness {
   /** Runs one batch of `values` (null = tombstone) through the runner, as kafkajs would. */

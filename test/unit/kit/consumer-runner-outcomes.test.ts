@@ -17,11 +17,12 @@ import { turnsUntil } from '../../support/turns';
 
 const TOPIC = 'behavior.events';
 const jsonCodec = {
-  decode: async (buffer: Buffer) => {
+  decodeKnown: (buffer: Buffer) => {
     const text = buffer.toString('utf8');
     if (text === 'garbage') throw new PoisonRecordError('undecodable', 'not json');
     return JSON.parse(text);
   },
+  learnWriter: async () => undefined,
 } as unknown as AvroCodec;
 
 async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ partition: number; offset: string }>) => Promise<void>) {

@@ -23,9 +23,10 @@ const BROKER_LIMIT = 1_048_588;
 
 /** Every value is poison: the codec refuses it as not the wire format. */
 const poisonCodec = {
-  decode: async (buffer: Buffer) => {
+  decodeKnown: (buffer: Buffer) => {
     throw new PoisonRecordError('wire-format', `magic byte is ${buffer[0]}, expected 0 (Confluent wire format)`);
   },
+  learnWriter: async () => undefined,
 } as unknown as AvroCodec;
 
 const size = (m: Message) =>

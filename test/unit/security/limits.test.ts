@@ -48,7 +48,11 @@ async function run(kind: Kind, records: Array<{ key: string; value: BehaviorEven
   const registry = { getSchema: async (id: number) => (id === SCHEMA_ID.events ? types.BehaviorEvent : types.CustomerProfile) } as unknown as SchemaRegistry;
   const codec = new AvroCodec(registry);
   let decoded = 0;
-  const counting = { decode: (bytes: Buffer, type: Parameters<AvroCodec['decode']>[1]) => ((decoded += 1), codec.decode(bytes, type)) } as unknown as AvroCodec;
+  type Reader = Parameters<AvroCodec['decode']>[1];
+  const counting = {
+    decodeKnown: (bytes: Buffer, type: Reader) => ((decoded += 1), codec.decodeKnown(bytes, type)),
+    learnWriter: (bytes: Buffer, type: Reader) => codec.learnWriter(bytes, type),
+  } as unknown as AvroCodec;
   let logs = '';
   const logger = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => ((logs += String(chunk)), done()) }));
   const handled: ConsumedRecord<unknown>[] = [];
