@@ -1,7 +1,9 @@
 /**
  * One throughput figure alone, for profiling (node --cpu-prof dist/bench/profile.js kairos):
  * produces BENCH_EVENTS events to a fresh topic, runs the chosen measurement once, cleans up.
- * With BENCH_CPU_PROFILE=file.cpuprofile only the measured phase is profiled. Each throughput
+ * With BENCH_CPU_PROFILE=file.cpuprofile only the measured phase is profiled; with
+ * BENCH_HEAP_PROFILE=file.heapprofile its allocations are sampled (every 32 KiB allocated, the
+ * objects collected since included), to see what the garbage collector's time is spent on. Each throughput
  * figure also prints this process's CPU (seconds, µs per event) and garbage collections over it.
  *   what: ceiling | kairos | segmenter | trigger | baseline | latency
  * `latency` measures one latency row instead (BENCH_LATENCY_RATE, 2000; BENCH_LATENCY_SECONDS,
@@ -67,11 +69,17 @@ async function main(): Promise<void> {
     }
     const clock = Date.parse('2026-03-02T18:00:00Z');
     const input = await produceTraffic(stack, count, clock);
-    const session = process.env.BENCH_CPU_PROFILE ? new Session() : null;
-    if (session) {
-      session.connect();
+    const cpuProfile = process.env.BENCH_CPU_PROFILE;
+    const heapProfile = process.env.BENCH_HEAP_PROFILE;
+    const session = cpuProfile || heapProfile ? new Session() : null;
+    if (session) session.connect();
+    if (session && cpuProfile) {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
+    }
+    if (session && heapProfile) {
+      await session.post('HeapProfiler.enable');
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     }
     const garbage = watchGarbage();
     const cpuBefore = process.cpuUsage();
@@ -83,9 +91,13 @@ async function main(): Promise<void> {
           : await measureKairos(stack, input, what === 'kairos' ? ['segmenter', 'trigger'] : [what as 'segmenter' | 'trigger'], `profile-${what}`);
     const collected = garbage.stop();
     const cpu = process.cpuUsage(cpuBefore);
-    if (session) {
+    if (session && cpuProfile) {
       const { profile } = await session.post('Profiler.stop');
-      writeFileSync(process.env.BENCH_CPU_PROFILE as string, JSON.stringify(profile));
+      writeFileSync(cpuProfile, JSON.stringify(profile));
+    }
+    if (session && heapProfile) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(heapProfile, JSON.stringify(profile));
     }
     // Under `node --expose-gc` the heap is collected first, so the figure is what stayed reachable.
     (globalThis as { gc?: () => void }).gc?.();
