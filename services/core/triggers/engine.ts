@@ -14,7 +14,7 @@ import type { AnyRuleKind, RuleOutcome } from './kinds';
 import { ruleKindOf } from './registry';
 import type { TriggerRule } from './rules';
 import { cloneTriggerState, emptyTriggerState, rememberEventId, type RuleState, type TriggerState } from './state';
-import { mergeTimerChanges, noTimerChanges, parseTimerId, timerIdFor, type TimerChanges } from './timers';
+import { noTimerChanges, parseTimerId, TimerLedger, timerIdFor, type TimerChanges } from './timers';
 
 /** Why an event changed nothing: a type the pipeline does not know, or an event id seen recently. */
 export type IgnoredReason = 'unknown_type' | 'duplicate';
@@ -35,44 +35,68 @@ export function applyEvent(
   rules: readonly TriggerRule[],
   now: number,
 ): EngineResult {
-  const unchanged = (ignored?: IgnoredReason): EngineResult => ({
-    state: state ?? emptyTriggerState(),
-    triggers: [],
-    timers: noTimerChanges(),
-    changed: false,
-    ...(ignored === undefined ? {} : { ignored }),
-  });
-  if (!isKnownEventType(event.type)) return unchanged('unknown_type');
-
   const working = state === null ? emptyTriggerState() : cloneTriggerState(state);
-  const pruned = pruneRetiredRules(working, rules, event.customer_id);
-  const prunedResult = (ignored?: IgnoredReason): EngineResult =>
-    pruned === null
-      ? unchanged(ignored)
-      : { state: working, triggers: [], timers: pruned, changed: true, ...(ignored === undefined ? {} : { ignored }) };
+  const triggers: TriggerFired[] = [];
+  const timers = new TimerLedger();
+  const step = applyEventTo(working, event, rules, now, triggers, timers);
+  return {
+    state: step.changed ? working : (state ?? working),
+    triggers,
+    timers: timers.changes(),
+    changed: step.changed,
+    ...(step.ignored === null ? {} : { ignored: step.ignored }),
+  };
+}
 
-  if (!concernsAnyRule(event, rules)) return prunedResult();
-  if (!rememberEventId(working, event.event_id)) return prunedResult('duplicate');
+/** What applying one event did to the working state: changed it or not, and why it was ignored. */
+interface Step {
+  readonly changed: boolean;
+  readonly ignored: IgnoredReason | null;
+}
+
+// Shared, so that applying an event allocates no result of its own.
+const APPLIED: Step = { changed: true, ignored: null };
+const UNTOUCHED: Step = { changed: false, ignored: null };
+const UNKNOWN_TYPE: Step = { changed: false, ignored: 'unknown_type' };
+const DUPLICATE: Step = { changed: false, ignored: 'duplicate' };
+const DUPLICATE_PRUNED: Step = { changed: true, ignored: 'duplicate' };
+
+/**
+ * Applies one event to `working` in place, appending its firings to `triggers` and its timer
+ * changes to `timers`. Leaves `working` as it was unless the step says it changed.
+ */
+function applyEventTo(
+  working: TriggerState,
+  event: BehaviorEvent,
+  rules: readonly TriggerRule[],
+  now: number,
+  triggers: TriggerFired[],
+  timers: TimerLedger,
+): Step {
+  if (!isKnownEventType(event.type)) return UNKNOWN_TYPE;
+  const pruned = pruneRetiredRules(working, rules, event.customer_id, timers);
+  if (!concernsAnyRule(event, rules)) return pruned ? APPLIED : UNTOUCHED;
+  if (!rememberEventId(working, event.event_id)) return pruned ? DUPLICATE_PRUNED : DUPLICATE;
 
   if (tracksCart(rules) && isCartEvent(event)) {
     working.cart ??= { items: [], lastAdded: null };
     applyCartEvent(working.cart, event);
   }
-  const triggers: TriggerFired[] = [];
-  let timers = pruned ?? noTimerChanges();
   for (const rule of rules) {
-    const outcome = applyRule(working, rule, event, now);
+    const kind = ruleKindOf(rule);
+    if (!kind.concerns(rule, event)) continue;
+    const outcome = kind.apply(ruleStateOf(working, rule, kind, event), rule, event, now);
     if (outcome.trigger !== null) triggers.push(outcome.trigger);
-    timers = mergeTimerChanges(timers, outcome.timers);
+    timers.add(outcome.timers);
   }
   if (event.type === 'remove_from_cart') {
     for (const rule of rules) {
       const kind = ruleKindOf(rule);
       if (kind.afterRemoveFromCart === null) continue;
-      timers = mergeTimerChanges(timers, kind.afterRemoveFromCart(ruleStateOf(working, rule, kind, event), rule, event.customer_id, working.cart));
+      timers.add(kind.afterRemoveFromCart(ruleStateOf(working, rule, kind, event), rule, event.customer_id, working.cart));
     }
   }
-  return { state: working, triggers, timers, changed: true };
+  return APPLIED;
 }
 
 /**
@@ -81,20 +105,43 @@ export function applyEvent(
  * that event arrived. `now` is the service clock, the firings' fired_at.
  */
 export function fireDueTimers(state: TriggerState | null, customerId: string, rules: readonly TriggerRule[], now: number, dueBy: number): EngineResult {
-  const due = rules.filter((rule) => {
-    const dueAt = timerDueAt(state, rule);
-    return dueAt !== null && dueAt <= dueBy;
-  });
-  if (due.length === 0) return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
-  const working = cloneTriggerState(state!);
+  if (state === null || !rules.some((rule) => isDue(state, rule, dueBy))) {
+    return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
+  }
+  const working = cloneTriggerState(state);
   const triggers: TriggerFired[] = [];
-  let timers = noTimerChanges();
-  for (const rule of due) {
+  const timers = new TimerLedger();
+  fireDueTimersOf(working, customerId, rules, now, dueBy, triggers, timers);
+  return { state: working, triggers, timers: timers.changes(), changed: true };
+}
+
+/**
+ * fireDueTimers on `working` in place; true when some timer was due. A rule's firing changes
+ * only its own state, so each rule's timer is due or not whatever the others did.
+ */
+function fireDueTimersOf(
+  working: TriggerState,
+  customerId: string,
+  rules: readonly TriggerRule[],
+  now: number,
+  dueBy: number,
+  triggers: TriggerFired[],
+  timers: TimerLedger,
+): boolean {
+  let fired = false;
+  for (const rule of rules) {
+    if (!isDue(working, rule, dueBy)) continue;
     const outcome = fireRuleTimer(working, rule, customerId, now, dueBy);
     if (outcome.trigger !== null) triggers.push(outcome.trigger);
-    timers = mergeTimerChanges(timers, outcome.timers);
+    timers.add(outcome.timers);
+    fired = true;
   }
-  return { state: working, triggers, timers, changed: true };
+  return fired;
+}
+
+function isDue(state: TriggerState, rule: TriggerRule, dueBy: number): boolean {
+  const dueAt = timerDueAt(state, rule);
+  return dueAt !== null && dueAt <= dueBy;
 }
 
 /** Counts of the events applyEvents ignored, by reason. */
@@ -103,7 +150,8 @@ export type IgnoredCounts = Record<IgnoredReason, number>;
 /**
  * Applies several events of one customer in order; timer changes are merged (the last per id
  * wins). `streamTimes[i]`, when given, is the partition's stream time before events[i] was read:
- * timers due by then fire first (fireDueTimers).
+ * timers due by then fire first (fireDueTimers). The input state is not changed: the events are
+ * applied to one copy of it.
  */
 export function applyEvents(
   state: TriggerState | null,
@@ -117,30 +165,20 @@ export function applyEvents(
     const customers = new Set(events.map((event) => event.customer_id));
     throw new Error(`applyEvents: events of ${customers.size} customers; pass one customer's events`);
   }
-  let current: TriggerState | null = state;
-  const total = { state: state ?? emptyTriggerState(), triggers: [] as TriggerFired[], timers: noTimerChanges(), changed: false };
+  const working = state === null ? emptyTriggerState() : cloneTriggerState(state);
+  const triggers: TriggerFired[] = [];
+  const timers = new TimerLedger();
   const ignored: IgnoredCounts = { unknown_type: 0, duplicate: 0 };
-  for (const [i, event] of events.entries()) {
+  let changed = false;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
     const streamTime = streamTimes?.[i] ?? null;
-    if (streamTime !== null) {
-      const fired = fireDueTimers(current, event.customer_id, rules, now, streamTime);
-      if (fired.changed) {
-        current = fired.state;
-        total.state = fired.state;
-        total.triggers.push(...fired.triggers);
-        total.timers = mergeTimerChanges(total.timers, fired.timers);
-        total.changed = true;
-      }
-    }
-    const result = applyEvent(current, event, rules, now);
-    current = result.state;
-    total.state = result.state;
-    total.triggers.push(...result.triggers);
-    total.timers = mergeTimerChanges(total.timers, result.timers);
-    total.changed ||= result.changed;
-    if (result.ignored !== undefined) ignored[result.ignored] += 1;
+    if (streamTime !== null && fireDueTimersOf(working, event.customer_id, rules, now, streamTime, triggers, timers)) changed = true;
+    const step = applyEventTo(working, event, rules, now, triggers, timers);
+    if (step.changed) changed = true;
+    if (step.ignored !== null) ignored[step.ignored] += 1;
   }
-  return { ...total, ignored };
+  return { state: changed ? working : (state ?? working), triggers, timers: timers.changes(), changed, ignored };
 }
 
 /**
@@ -181,23 +219,20 @@ export function timerIdsOfCustomer(customerId: string, rules: readonly TriggerRu
 
 /** True when some rule reports the cart, so the engine must track it. */
 function tracksCart(rules: readonly TriggerRule[]): boolean {
-  return rules.some((rule) => ruleKindOf(rule).reportsCart(rule));
+  return factsOf(rules).tracksCart;
 }
 
 function concernsAnyRule(event: BehaviorEvent, rules: readonly TriggerRule[]): boolean {
   if (tracksCart(rules) && isCartEvent(event)) return true;
-  return rules.some((rule) => ruleKindOf(rule).concerns(rule, event));
-}
-
-function applyRule(state: TriggerState, rule: TriggerRule, event: BehaviorEvent, now: number): RuleOutcome {
-  const kind = ruleKindOf(rule);
-  if (!kind.concerns(rule, event)) return { trigger: null, timers: noTimerChanges() };
-  return kind.apply(ruleStateOf(state, rule, kind, event), rule, event, now);
+  for (const rule of rules) {
+    if (ruleKindOf(rule).concerns(rule, event)) return true;
+  }
+  return false;
 }
 
 /** The rule's state, created by `event` when the customer has none yet. */
 function ruleStateOf(state: TriggerState, rule: TriggerRule, kind: AnyRuleKind, event: BehaviorEvent): RuleState {
-  const found = state.rules.find((candidate) => candidate.rule === rule.name);
+  const found = ruleStateNamed(state, rule.name);
   if (found?.kind === rule.kind) return found;
   const created = kind.newState(rule, event);
   state.rules.push(created);
@@ -207,44 +242,79 @@ function ruleStateOf(state: TriggerState, rule: TriggerRule, kind: AnyRuleKind, 
 /** When the rule's timer for this state is due, or null when it holds none (or the rule's kind has no timer). */
 function timerDueAt(state: TriggerState | null, rule: TriggerRule): number | null {
   const timer = ruleKindOf(rule).timer;
-  const ruleState = state?.rules.find((candidate) => candidate.rule === rule.name);
-  if (timer === null || ruleState?.kind !== rule.kind) return null;
+  if (timer === null || state === null) return null;
+  const ruleState = ruleStateNamed(state, rule.name);
+  if (ruleState?.kind !== rule.kind) return null;
   return timer.dueAt(ruleState);
+}
+
+/** The state of the rule named `name`, if the customer has one (a loop: asked per rule and event). */
+function ruleStateNamed(state: TriggerState, name: string): RuleState | undefined {
+  for (const ruleState of state.rules) {
+    if (ruleState.rule === name) return ruleState;
+  }
+  return undefined;
 }
 
 /** Fires the timer of a rule whose state holds one (see timerDueAt). */
 function fireRuleTimer(state: TriggerState, rule: TriggerRule, customerId: string, now: number, dueBy: number): RuleOutcome {
   const kind = ruleKindOf(rule);
-  const ruleState = state.rules.find((candidate) => candidate.rule === rule.name && candidate.kind === rule.kind)!;
+  let ruleState = state.rules[0];
+  for (const candidate of state.rules) {
+    if (candidate.rule === rule.name && candidate.kind === rule.kind) {
+      ruleState = candidate;
+      break;
+    }
+  }
   return kind.timer!.fire(ruleState, rule, customerId, state.cart, now, dueBy);
 }
 
-/** Each rule's kind by name, kept per (parsed, never changed) rules array: asked for every event. */
-const kindsByName = new WeakMap<readonly TriggerRule[], ReadonlyMap<string, string>>();
+/** What the engine asks of a rules array for every event. */
+interface RulesFacts {
+  /** Each rule's kind by name. */
+  kindByName: ReadonlyMap<string, string>;
+  /** See tracksCart. */
+  tracksCart: boolean;
+}
 
-function kindByNameOf(rules: readonly TriggerRule[]): ReadonlyMap<string, string> {
-  let kinds = kindsByName.get(rules);
-  if (kinds === undefined) {
-    kinds = new Map(rules.map((rule) => [rule.name, rule.kind]));
-    kindsByName.set(rules, kinds);
+/** Kept per (parsed, never changed) rules array. */
+const factsByRules = new WeakMap<readonly TriggerRule[], RulesFacts>();
+
+function factsOf(rules: readonly TriggerRule[]): RulesFacts {
+  let facts = factsByRules.get(rules);
+  if (facts === undefined) {
+    facts = {
+      kindByName: new Map(rules.map((rule) => [rule.name, rule.kind])),
+      tracksCart: rules.some((rule) => ruleKindOf(rule).reportsCart(rule)),
+    };
+    factsByRules.set(rules, facts);
   }
-  return kinds;
+  return facts;
+}
+
+/** True when every rule state belongs to a configured rule of the same kind. */
+function allRulesCurrent(state: TriggerState, kindByName: ReadonlyMap<string, string>): boolean {
+  for (const ruleState of state.rules) {
+    if (kindByName.get(ruleState.rule) !== ruleState.kind) return false;
+  }
+  return true;
 }
 
 /**
  * Drops state of rules no longer configured (or whose kind changed) and a cart nobody reports,
- * so a config change cannot leave state growing. Returns the timers to cancel, or null when
- * nothing was dropped.
+ * so a config change cannot leave state growing. Adds the timers to cancel to `timers`; false
+ * when nothing was dropped.
  */
-function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], customerId: string): TimerChanges | null {
-  const kindByName = kindByNameOf(rules);
-  const retired = state.rules.filter((ruleState) => kindByName.get(ruleState.rule) !== ruleState.kind);
+function pruneRetiredRules(state: TriggerState, rules: readonly TriggerRule[], customerId: string, timers: TimerLedger): boolean {
+  const { kindByName } = factsOf(rules);
   const dropCart = state.cart !== null && !tracksCart(rules);
-  if (retired.length === 0 && !dropCart) return null;
+  if (!dropCart && allRulesCurrent(state, kindByName)) return false;
+  const retired = state.rules.filter((ruleState) => kindByName.get(ruleState.rule) !== ruleState.kind);
   state.rules = state.rules.filter((ruleState) => !retired.includes(ruleState));
   if (dropCart) state.cart = null;
   const cancel = retired
     .filter((ruleState) => (ruleKindOf(ruleState).timer?.dueAt(ruleState) ?? null) !== null)
     .map((ruleState) => timerIdFor(customerId, ruleState.rule));
-  return { set: [], cancel };
+  timers.add({ set: [], cancel });
+  return true;
 }

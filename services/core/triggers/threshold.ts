@@ -31,7 +31,7 @@ import { duration, eventField, wholeNumber } from './rule-syntax';
 import type { RuleBase } from './rules';
 import type { RuleStateBase } from './state';
 import { isArrayOf, isNullable, isObject, isString, isTime, storedKey } from './stored-values';
-import { noTimerChanges } from './timers';
+import { NO_TIMER_CHANGES } from './timers';
 
 /** Counts matching events per group within a trailing event-time window. */
 export interface ThresholdRule extends RuleBase {
@@ -90,7 +90,7 @@ export const thresholdKind: RuleKind<ThresholdRule, ThresholdRuleState> = {
   newState: (rule, event) => ({ rule: rule.name, kind: 'threshold', newest: event.occurred_at, groups: [] }),
   apply: (ruleState, rule, event, now) => ({
     trigger: applyThresholdEvent(ruleState, rule, event, thresholdGroupValue(rule, event)!, now),
-    timers: noTimerChanges(),
+    timers: NO_TIMER_CHANGES,
   }),
   timer: null,
   reportsCart: () => false,
@@ -123,18 +123,30 @@ function applyThresholdEvent(
   return crossed === null ? null : thresholdTrigger(rule, event, groupValue, crossed, now);
 }
 
-/** Adds t to the group; returns the count when this event fires the rule, else null. */
+/**
+ * Adds t to the group; returns the count when this event fires the rule, else null. Works on the
+ * group's list in place (ascending; t is inside the window, see applyThresholdEvent).
+ */
 function countEvent(group: ThresholdGroup, rule: ThresholdRule, t: number): number | null {
-  const end = Math.max(t, group.times.at(-1) ?? t);
+  const times = group.times;
+  const end = Math.max(t, times.at(-1) ?? t);
   const start = end - rule.windowMs;
-  const inWindow = group.times.filter((time) => time >= start);
-  const before = inWindow.length;
+  let outside = 0;
+  while (outside < times.length && times[outside] < start) outside++;
+  const before = times.length - outside;
   if (before <= rule.greaterThan) group.armed = true;
   const after = before + 1;
 
-  inWindow.push(t);
-  inWindow.sort((a, b) => a - b);
-  group.times = inWindow.slice(-(rule.greaterThan + 1));
+  // Insert t after the times at or before it, then keep the newest greater_than + 1 in the window.
+  let at = times.length;
+  times.push(t);
+  while (at > 0 && times[at - 1] > t) {
+    times[at] = times[at - 1];
+    at--;
+  }
+  times[at] = t;
+  const drop = Math.max(outside, times.length - (rule.greaterThan + 1));
+  if (drop > 0) times.splice(0, drop);
 
   const coolingDown = group.firedAt !== null && end < group.firedAt + rule.cooldownMs;
   if (!group.armed || after <= rule.greaterThan || coolingDown) return null;
@@ -144,16 +156,17 @@ function countEvent(group: ThresholdGroup, rule: ThresholdRule, t: number): numb
 }
 
 function findOrAddGroup(ruleState: ThresholdRuleState, key: string): ThresholdGroup {
-  let group = ruleState.groups.find((candidate) => candidate.key === key);
-  if (group === undefined) {
-    group = { key, times: [], armed: true, firedAt: null };
-    ruleState.groups.push(group);
+  for (const group of ruleState.groups) {
+    if (group.key === key) return group;
   }
+  const group: ThresholdGroup = { key, times: [], armed: true, firedAt: null };
+  ruleState.groups.push(group);
   return group;
 }
 
 function dropStaleGroups(ruleState: ThresholdRuleState, rule: ThresholdRule): void {
   const horizon = ruleState.newest - rule.windowMs - Math.max(rule.windowMs, rule.cooldownMs);
+  if (ruleState.groups.length <= MAX_GROUPS_PER_RULE && !hasGroupBefore(ruleState.groups, horizon)) return;
   let groups = ruleState.groups.filter((group) => newestTime(group) >= horizon);
   if (groups.length > MAX_GROUPS_PER_RULE) {
     // Stable sort: among equal newest times the earlier-listed group is kept, deterministically.
@@ -161,6 +174,14 @@ function dropStaleGroups(ruleState: ThresholdRuleState, rule: ThresholdRule): vo
     groups = groups.filter((group) => keep.has(group));
   }
   ruleState.groups = groups;
+}
+
+/** True when some group's newest time is before `horizon` (a loop: asked for every event). */
+function hasGroupBefore(groups: readonly ThresholdGroup[], horizon: number): boolean {
+  for (const group of groups) {
+    if (newestTime(group) < horizon) return true;
+  }
+  return false;
 }
 
 function newestTime(group: ThresholdGroup): number {

@@ -27,21 +27,50 @@ export function parseTimerId(id: string): { customerId: string; rule: string } |
   return { customerId: id.slice(0, split), rule: id.slice(split + 1) };
 }
 
-/** Both changes in order: for each id only the later of a set and a cancel survives. */
-export function mergeTimerChanges(first: TimerChanges, second: TimerChanges): TimerChanges {
-  // Most events change no timer: nothing to merge.
-  if (first.set.length + first.cancel.length + second.set.length + second.cancel.length === 0) return noTimerChanges();
-  const last = new Map<string, number | null>(); // id -> due time, or null for cancel
-  for (const changes of [first, second]) {
+/**
+ * No timer changes, shared by outcomes that change none (frozen: adding to it throws). Use
+ * noTimerChanges() for a list to fill.
+ */
+export const NO_TIMER_CHANGES: TimerChanges = noTimerChanges();
+Object.freeze(NO_TIMER_CHANGES.set);
+Object.freeze(NO_TIMER_CHANGES.cancel);
+Object.freeze(NO_TIMER_CHANGES);
+
+/**
+ * Timer changes gathered in order, as mergeTimerChanges would merge them one by one: for each id
+ * only its last set or cancel survives. One per customer and batch, so most events, which change
+ * no timer, allocate nothing.
+ */
+export class TimerLedger {
+  /** id -> due time, or null for cancel; null until the first change. */
+  private last: Map<string, number | null> | null = null;
+
+  /** Records the changes after those recorded so far. */
+  add(changes: TimerChanges): void {
+    if (changes.set.length + changes.cancel.length === 0) return;
+    const last = (this.last ??= new Map());
     for (const { id, dueAt } of changes.set) setLast(last, id, dueAt);
     for (const id of changes.cancel) setLast(last, id, null);
   }
-  const merged = noTimerChanges();
-  for (const [id, dueAt] of last) {
-    if (dueAt === null) merged.cancel.push(id);
-    else merged.set.push({ id, dueAt });
+
+  /** The surviving changes, each list in the order of the ids' last change. */
+  changes(): TimerChanges {
+    const merged = noTimerChanges();
+    if (this.last === null) return merged;
+    for (const [id, dueAt] of this.last) {
+      if (dueAt === null) merged.cancel.push(id);
+      else merged.set.push({ id, dueAt });
+    }
+    return merged;
   }
-  return merged;
+}
+
+/** Both changes in order: for each id only the later of a set and a cancel survives. */
+export function mergeTimerChanges(first: TimerChanges, second: TimerChanges): TimerChanges {
+  const ledger = new TimerLedger();
+  ledger.add(first);
+  ledger.add(second);
+  return ledger.changes();
 }
 
 // Deleting first moves the id to the end, so the result lists ids in the order of their last change.

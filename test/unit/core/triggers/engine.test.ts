@@ -2,6 +2,7 @@ import { triggerId } from '../../../../services/core/ids';
 import {
   applyEvent,
   applyEvents,
+  fireDueTimers,
   fireTimer,
   decodeTriggerState,
   emptyTriggerState,
@@ -16,6 +17,17 @@ import {
 import { CART_MAX_ITEMS, MAX_GROUPS_PER_RULE, SEEN_EVENT_IDS } from '../../../../services/core/triggers/limits';
 import { behaviorEvent, type BehaviorEvent, type TriggerFired } from '../../../../services/core/types';
 import { causeIds, Customer, CUSTOMER, Events, HOUR, MINUTE, rulesFrom, seedRules, T0 } from './harness';
+
+/** A small seeded PRNG (mulberry32), so the run is the same every time. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 describe('event filtering', () => {
   it('ignores unknown event types with a flag and changes nothing', () => {
@@ -142,6 +154,72 @@ describe('applyEvents', () => {
     expect(result.timers).toEqual({ set: [], cancel: [timerIdFor(CUSTOMER, 'cart_abandoned')] });
   });
 
+  it('gives what applying the events one at a time gives, and leaves its input state alone', () => {
+    // applyEvents works on one copy of the state for the whole batch; this is the fold it must
+    // equal: each due timer and event through fireDueTimers / applyEvent, timer changes merged.
+    const next = random(7);
+    const rules = [...seedRules(), ...rulesFrom(`
+rules:
+  - name: category_fan
+    kind: threshold
+    event: [product_view, add_to_cart]
+    group_by: category
+    window: 2h
+    greater_than: 2
+    cooldown: 30m
+`)];
+    const types = ['product_view', 'product_view', 'add_to_cart', 'remove_from_cart', 'purchase', 'page_view', 'app_crash'] as const;
+    const e = new Events();
+    const recent: BehaviorEvent[] = [];
+    let state: TriggerState | null = null;
+    let clock = 0;
+    let streamTime: number | null = null;
+    let fired = 0;
+    for (let batch = 0; batch < 300; batch += 1) {
+      const events: BehaviorEvent[] = [];
+      const streamTimes: Array<number | null> = [];
+      for (let i = Math.floor(next() * 6); i >= 0; i -= 1) {
+        clock += Math.floor(next() * 8 * MINUTE);
+        const type = types[Math.floor(next() * types.length)]!;
+        const event = recent.length > 0 && next() < 0.1
+          ? recent[Math.floor(next() * recent.length)]!
+          : e.of(type, clock - (next() < 0.1 ? Math.floor(next() * 3 * HOUR) : 0), { product_id: `p${Math.floor(next() * 5)}`, category: `c${Math.floor(next() * 3)}` });
+        recent.push(event);
+        events.push(event);
+        streamTimes.push(streamTime);
+        streamTime = Math.max(streamTime ?? event.occurred_at, event.occurred_at);
+      }
+      const now = T0 + clock + 2_000;
+      const before = JSON.stringify(state);
+      const batched = applyEvents(state, events, rules, now, streamTimes);
+      expect(JSON.stringify(state)).toBe(before);
+
+      let folded: TriggerState | null = state;
+      const expected = { triggers: [] as TriggerFired[], timers: mergeTimerChanges({ set: [], cancel: [] }, { set: [], cancel: [] }), changed: false };
+      const ignored = { unknown_type: 0, duplicate: 0 };
+      const take = (result: EngineResult) => {
+        folded = result.state;
+        expected.triggers.push(...result.triggers);
+        expected.timers = mergeTimerChanges(expected.timers, result.timers);
+        expected.changed ||= result.changed;
+        if (result.ignored !== undefined) ignored[result.ignored] += 1;
+      };
+      events.forEach((event, i) => {
+        if (streamTimes[i] !== null) take(fireDueTimers(folded, CUSTOMER, rules, now, streamTimes[i]!));
+        take(applyEvent(folded, event, rules, now));
+      });
+      expect(batched.triggers).toEqual(expected.triggers);
+      expect(batched.timers).toEqual(expected.timers);
+      expect(batched.changed).toBe(expected.changed);
+      expect(batched.ignored).toEqual(ignored);
+      expect(batched.state).toEqual(folded ?? emptyTriggerState());
+      state = batched.state;
+      fired += batched.triggers.length;
+    }
+    // The run did fire both kinds of rule.
+    expect(fired).toBeGreaterThan(20);
+  });
+
   it('refuses events of several customers', () => {
     const events = [new Events('a').add('p1', 0), new Events('b').add('p1', 0)];
     expect(() => applyEvents(null, events, seedRules(), T0)).toThrow(/2 customers/);
@@ -197,17 +275,6 @@ describe('stored state', () => {
 });
 
 describe('bounded state', () => {
-  /** A small seeded PRNG (mulberry32), so the run is the same every time. */
-  function random(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   it('stays under 12 KB over 50,000 random events of one customer', () => {
     const next = random(42);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
