@@ -111,6 +111,7 @@ function newestAtOrBefore(times: readonly number[], limit: number): number | nul
 function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: number): Record<string, number[]> | undefined {
   const cutoff = now - plan.horizonMs;
   if (nothingToPrune(groups, plan, cutoff)) return groups; // the common case, every event: no copy
+  if (trimGroupsInPlace(groups, plan, cutoff)) return groups; // the next commonest: a group one time over its cap
   const kept: Array<[string, number[]]> = [];
   for (const [key, times] of Object.entries(groups)) {
     const inside = times.filter((time) => time >= cutoff).slice(-plan.cap);
@@ -123,6 +124,30 @@ function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: num
     kept.length = MAX_GROUPS;
   }
   return dataKeyed(kept);
+}
+
+/**
+ * What pruneGroups does, in place, when at most MAX_GROUPS groups stay (then none is chosen
+ * over another, and the groups left keep their order); false, with nothing changed, otherwise.
+ * Times are ascending, so a group's newest `cap` inside the horizon are a tail of its list.
+ */
+function trimGroupsInPlace(groups: Record<string, number[]>, plan: GroupPlan, cutoff: number): boolean {
+  let staying = 0;
+  for (const key in groups) {
+    if (!Object.hasOwn(groups, key)) continue;
+    const times = groups[key];
+    if (times.length > 0 && times[times.length - 1] >= cutoff) staying += 1;
+  }
+  if (staying === 0 || staying > MAX_GROUPS) return false;
+  for (const key in groups) {
+    if (!Object.hasOwn(groups, key)) continue;
+    const times = groups[key];
+    let drop = Math.max(0, times.length - plan.cap);
+    while (drop < times.length && times[drop] < cutoff) drop++;
+    if (drop === times.length) delete groups[key];
+    else if (drop > 0) times.splice(0, drop);
+  }
+  return true;
 }
 
 /** Whether pruneGroups would keep every group and every time (times are ascending). */
@@ -141,7 +166,9 @@ function nothingToPrune(groups: Record<string, number[]>, plan: GroupPlan, cutof
 function pruneAllGroups(groups: AggregateState['g'], plan: AggregatePlan, now: number): AggregateState['g'] {
   if (groups === undefined) return undefined;
   let left = 0;
-  for (const field of Object.keys(groups)) {
+  // for...in, not Object.keys: no array per event; deleting the key being visited is safe.
+  for (const field in groups) {
+    if (!Object.hasOwn(groups, field)) continue;
     const groupPlan = plan.groups.get(field as EventField);
     const pruned = groupPlan === undefined ? undefined : pruneGroups(groups[field], groupPlan, now);
     if (pruned === undefined) delete groups[field];
@@ -209,7 +236,9 @@ function pruneAggregate(aggregate: AggregateState, plan: AggregatePlan, now: num
  * have. In place (the engine owns the state it settles); the aggregates left keep their order.
  */
 export function pruneAggregates(state: SegmentState, plan: SegmentPlan, now: number): void {
-  for (const key of Object.keys(state.a)) {
+  // for...in, not Object.keys: no array per event; deleting the key being visited is safe.
+  for (const key in state.a) {
+    if (!Object.hasOwn(state.a, key)) continue;
     const aggregatePlan = plan.aggregates.get(key);
     if (aggregatePlan === undefined || !pruneAggregate(state.a[key], aggregatePlan, now)) delete state.a[key];
   }

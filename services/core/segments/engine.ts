@@ -105,11 +105,11 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   const members: string[] = [];
   const changes: SegmentChange[] = [];
   const triggers: TriggerFired[] = [];
-  const wakeTimes: number[] = [];
+  let wakeAt: number | null = null;
   const quiet = { state, plan, now, explain: false };
   for (const segment of plan.definitions) {
     const evaluation = evaluateCondition(segment.conditions, quiet);
-    if (evaluation.next !== null) wakeTimes.push(evaluation.next);
+    if (evaluation.next !== null && (wakeAt === null || evaluation.next < wakeAt)) wakeAt = evaluation.next;
     if (evaluation.value) members.push(segment.name);
     if (evaluation.value === before.includes(segment.name)) continue;
     // A membership changes: only now is the reason worth its text (same value, same state).
@@ -119,12 +119,11 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
       if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, reason, cause, now));
     } else changes.push(change(state, segment.name, 'exited', reason, now));
   }
-  for (const name of before.filter((segment) => !plan.segmentNames.has(segment))) {
-    changes.push(change(state, name, 'exited', 'segment no longer defined', now));
+  for (const name of before) {
+    if (!plan.segmentNames.has(name)) changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
   if (members.length > 1) members.sort();
   state.m = members;
-  const wakeAt = wakeTimes.length === 0 ? null : Math.min(...wakeTimes);
   if (wakeAt === null) delete state.w;
   else state.w = wakeAt;
   return { state: isEmptyState(state) ? null : state, changes, triggers, wakeAt, ignored: null };

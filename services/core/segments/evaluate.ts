@@ -30,11 +30,6 @@ export interface EvaluationContext {
   explain: boolean;
 }
 
-interface WeightedTime {
-  time: number;
-  weight: number;
-}
-
 const OP_SYMBOL: Record<ComparisonOp, string> = { eq: '=', neq: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' };
 // Reasons are logged and published: never show these customers' values (nor definition values for them).
 const PERSONAL_FIELDS = new Set(['email', 'first_name', 'last_name']);
@@ -57,23 +52,28 @@ function compare(actual: number, comparison: Comparison): boolean {
   }
 }
 
-function inWindow(entries: readonly WeightedTime[], windowMs: number, now: number): WeightedTime[] {
-  return entries.filter((entry) => entry.time >= now - windowMs);
+/** The next index from `from` whose bucket ends inside the window (buckets.length when none). */
+function nextBucketInside(buckets: readonly (readonly [number, number])[], granularityMs: number, from: number, cutoff: number): number {
+  let index = from;
+  while (index < buckets.length && bucketEnd(buckets[index][0], granularityMs) < cutoff) index++;
+  return index;
 }
 
-function total(entries: readonly WeightedTime[]): number {
-  return entries.reduce((sum, entry) => sum + entry.weight, 0);
-}
-
-/** When the windowed total, dropping oldest entries first, first makes `decide` change its answer. */
-function nextFlip(inside: readonly WeightedTime[], windowMs: number, decide: (total: number) => boolean): number | null {
-  const current = decide(total(inside));
-  let remaining = total(inside);
-  for (let i = 0; i < inside.length; i++) {
-    remaining -= inside[i].weight;
+/**
+ * When the windowed total of a sum's buckets (each at its end time, oldest first), dropping the
+ * oldest first, first changes the comparison's answer; `total` is the total of those inside.
+ */
+function nextSumFlip(buckets: readonly (readonly [number, number])[], granularityMs: number, cutoff: number, windowMs: number, total: number, comparison: Comparison): number | null {
+  const current = compare(total, comparison);
+  let remaining = total;
+  for (let index = nextBucketInside(buckets, granularityMs, 0, cutoff); index < buckets.length; ) {
+    const time = bucketEnd(buckets[index][0], granularityMs);
+    const following = nextBucketInside(buckets, granularityMs, index + 1, cutoff);
+    remaining -= buckets[index][1];
     // Entries at the same millisecond leave together.
-    if (i + 1 < inside.length && inside[i + 1].time === inside[i].time) continue;
-    if (decide(remaining) !== current) return inside[i].time + windowMs + 1;
+    const leavesTogether = following < buckets.length && bucketEnd(buckets[following][0], granularityMs) === time;
+    if (!leavesTogether && compare(remaining, comparison) !== current) return time + windowMs + 1;
+    index = following;
   }
   return null;
 }
@@ -96,8 +96,14 @@ function describeFilter(filter: EventFilter): string {
 /** A filter's text in reasons, kept per (parsed, never changed) filter object, as its aggregateKey. */
 const filterTexts = new WeakMap<EventFilter, string>();
 
+// What an aggregate the state lacks reads as: shared (frozen), so a lookup allocates nothing.
+const NO_AGGREGATE: AggregateState = Object.freeze({});
+const NO_TIMES: readonly number[] = Object.freeze([]);
+const NO_GROUPS: Readonly<Record<string, number[]>> = Object.freeze({});
+const NO_BUCKETS: ReadonlyArray<readonly [number, number]> = Object.freeze([]);
+
 function aggregateOf(context: EvaluationContext, filter: EventFilter): AggregateState {
-  return context.state.a[aggregateKey(filter)] ?? {};
+  return context.state.a[aggregateKey(filter)] ?? NO_AGGREGATE;
 }
 
 /** How many of `times` are inside a window reaching back to `cutoff` (at or after it). */
@@ -116,15 +122,15 @@ function nextInside(times: readonly number[], from: number, cutoff: number): num
 }
 
 /** nextFlip for entries of weight 1, the times inside the window taken in their order, without building entries. */
-function nextCountFlip(times: readonly number[], cutoff: number, windowMs: number, count: number, decide: (count: number) => boolean): number | null {
-  const current = decide(count);
+function nextCountFlip(times: readonly number[], cutoff: number, windowMs: number, count: number, comparison: Comparison): number | null {
+  const current = compare(count, comparison);
   let remaining = count;
   for (let index = nextInside(times, 0, cutoff); index < times.length; ) {
     const following = nextInside(times, index + 1, cutoff);
     remaining -= 1;
     // Entries at the same millisecond leave together.
     const leavesTogether = following < times.length && times[following] === times[index];
-    if (!leavesTogether && decide(remaining) !== current) return times[index] + windowMs + 1;
+    if (!leavesTogether && compare(remaining, comparison) !== current) return times[index] + windowMs + 1;
     index = following;
   }
   return null;
@@ -132,16 +138,16 @@ function nextCountFlip(times: readonly number[], cutoff: number, windowMs: numbe
 
 function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context: EvaluationContext): Evaluation {
   if (leaf.groupBy !== null) return evaluateGroupedCount(leaf, leaf.groupBy, context);
-  const times = aggregateOf(context, leaf.filter).t ?? [];
+  const times = aggregateOf(context, leaf.filter).t ?? NO_TIMES;
   const cutoff = context.now - leaf.windowMs;
-  const decide = (count: number) => compare(count, leaf.comparison);
   const count = countInside(times, cutoff);
-  const next = nextCountFlip(times, cutoff, leaf.windowMs, count, decide);
-  if (!context.explain) return { value: decide(count), reason: '', next };
+  const value = compare(count, leaf.comparison);
+  const next = nextCountFlip(times, cutoff, leaf.windowMs, count, leaf.comparison);
+  if (!context.explain) return { value, reason: '', next };
   const cap = context.plan.aggregates.get(aggregateKey(leaf.filter))?.timestampCap ?? Infinity;
   const shown = count >= cap ? `${count} or more` : `${count}`;
   const reason = `${describeFilter(leaf.filter)} count in ${formatDuration(leaf.windowMs)} is ${shown} (${describeComparison(leaf.comparison)})`;
-  return { value: decide(count), reason, next };
+  return { value, reason, next };
 }
 
 /**
@@ -150,9 +156,8 @@ function evaluateCount(leaf: Extract<LeafCondition, { kind: 'count' }>, context:
  * Reasons name the field and the highest count, never a group value.
  */
 function evaluateGroupedCount(leaf: Extract<LeafCondition, { kind: 'count' }>, field: string, context: EvaluationContext): Evaluation {
-  const groups = aggregateOf(context, leaf.filter).g?.[field] ?? {};
+  const groups = aggregateOf(context, leaf.filter).g?.[field] ?? NO_GROUPS;
   const cutoff = context.now - leaf.windowMs;
-  const decide = (count: number) => compare(count, leaf.comparison);
   let highest = 0;
   let passing = 0;
   let latestFlip = Number.NEGATIVE_INFINITY;
@@ -163,9 +168,9 @@ function evaluateGroupedCount(leaf: Extract<LeafCondition, { kind: 'count' }>, f
     const times = groups[key];
     const count = countInside(times, cutoff);
     highest = Math.max(highest, count);
-    if (!decide(count)) continue;
+    if (!compare(count, leaf.comparison)) continue;
     passing += 1;
-    const flip = nextCountFlip(times, cutoff, leaf.windowMs, count, decide);
+    const flip = nextCountFlip(times, cutoff, leaf.windowMs, count, leaf.comparison);
     if (flip === null) passesForever = true;
     else latestFlip = Math.max(latestFlip, flip);
   }
@@ -181,21 +186,23 @@ function evaluateGroupedCount(leaf: Extract<LeafCondition, { kind: 'count' }>, f
 
 function evaluateSum(leaf: Extract<LeafCondition, { kind: 'sum' }>, context: EvaluationContext): Evaluation {
   const sum = aggregateOf(context, leaf.filter).s;
-  const entries = (sum?.b ?? []).map(([index, cents]) => ({ time: bucketEnd(index, sum?.g ?? 1), weight: cents }));
-  const inside = inWindow(entries, leaf.windowMs, context.now);
-  const decide = (cents: number) => compare(cents, leaf.comparison);
-  const cents = total(inside);
-  const next = nextFlip(inside, leaf.windowMs, decide);
-  if (!context.explain) return { value: decide(cents), reason: '', next };
+  const buckets = sum?.b ?? NO_BUCKETS;
+  const granularityMs = sum?.g ?? 1;
+  const cutoff = context.now - leaf.windowMs;
+  let cents = 0;
+  for (let i = 0; i < buckets.length; i++) if (bucketEnd(buckets[i][0], granularityMs) >= cutoff) cents += buckets[i][1];
+  const value = compare(cents, leaf.comparison);
+  const next = nextSumFlip(buckets, granularityMs, cutoff, leaf.windowMs, cents, leaf.comparison);
+  if (!context.explain) return { value, reason: '', next };
   const pruneAbove = context.plan.aggregates.get(aggregateKey(leaf.filter))?.sum?.pruneAboveCents ?? Infinity;
   const shown = cents > pruneAbove ? `at least ${cents}` : `${cents}`;
   const reason = `${describeFilter(leaf.filter)} value in ${formatDuration(leaf.windowMs)} is ${shown} cents (${describeComparison(leaf.comparison)})`;
-  return { value: decide(cents), reason, next };
+  return { value, reason, next };
 }
 
 /** The newest matching event inside the window, if any. */
 function latestWithin(context: EvaluationContext, filter: EventFilter, windowMs: number): number | null {
-  const times = aggregateOf(context, filter).t ?? [];
+  const times = aggregateOf(context, filter).t ?? NO_TIMES;
   const latest = times[times.length - 1];
   return latest !== undefined && latest >= context.now - windowMs ? latest : null;
 }
@@ -246,15 +253,15 @@ function evaluateFirst(leaf: Extract<LeafCondition, { kind: 'first' }>, context:
  */
 function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, context: EvaluationContext): Evaluation {
   const { now } = context;
-  const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? []).at(-1) ?? Number.NEGATIVE_INFINITY;
-  const times = aggregateOf(context, leaf.filter).t ?? [];
+  const cancelledAt = (aggregateOf(context, leaf.cancelledBy).t ?? NO_TIMES).at(-1) ?? Number.NEGATIVE_INFINITY;
+  const times = aggregateOf(context, leaf.filter).t ?? NO_TIMES;
   // The open events (in the window, after the last cancel) in their stored order, without a list of them.
-  const isOpen = (time: number) => time > cancelledAt && time >= now - leaf.windowMs;
+  const windowStart = now - leaf.windowMs;
   let firstOpen: number | undefined;
   let witness: number | undefined;
   for (let index = 0; index < times.length; index++) {
     const time = times[index];
-    if (!isOpen(time)) continue;
+    if (time <= cancelledAt || time < windowStart) continue;
     firstOpen ??= time;
     if (time <= now - leaf.forMs) witness = time;
   }
@@ -264,7 +271,7 @@ function evaluateAbsence(leaf: Extract<LeafCondition, { kind: 'absence' }>, cont
     let end = Number.NEGATIVE_INFINITY;
     for (let index = 0; index < times.length; index++) {
       const time = times[index];
-      if (!isOpen(time)) continue;
+      if (time <= cancelledAt || time < windowStart) continue;
       if (time + leaf.forMs > Math.max(now, end + 1)) break;
       end = Math.max(end, time + leaf.windowMs);
     }
@@ -342,8 +349,9 @@ function evaluateJunction(conditions: readonly Condition[], context: EvaluationC
   let soonest: number | null = null;
   let latestDecisive = Number.NEGATIVE_INFINITY;
   let decisiveNever = false;
-  const decisiveReasons: string[] = [];
-  const otherReasons: string[] = [];
+  // Reasons are gathered only when explaining: evaluating without them allocates no lists.
+  const decisiveReasons: string[] | null = context.explain ? [] : null;
+  const otherReasons: string[] | null = context.explain ? [] : null;
   for (const condition of conditions) {
     const child = evaluateCondition(condition, context);
     if (child.next !== null && (soonest === null || child.next < soonest)) soonest = child.next;
@@ -351,11 +359,11 @@ function evaluateJunction(conditions: readonly Condition[], context: EvaluationC
       decisive += 1;
       if (child.next === null) decisiveNever = true;
       else latestDecisive = Math.max(latestDecisive, child.next);
-      if (context.explain) decisiveReasons.push(child.reason);
-    } else if (context.explain) otherReasons.push(child.reason);
+      decisiveReasons?.push(child.reason);
+    } else otherReasons?.push(child.reason);
   }
-  if (decisive === 0) return { value: all, reason: otherReasons.join('; '), next: soonest };
-  return { value: !all, reason: decisiveReasons.join('; '), next: decisiveNever ? null : latestDecisive };
+  if (decisive === 0) return { value: all, reason: otherReasons?.join('; ') ?? '', next: soonest };
+  return { value: !all, reason: decisiveReasons?.join('; ') ?? '', next: decisiveNever ? null : latestDecisive };
 }
 
 /** Evaluates a condition tree at context.now. */

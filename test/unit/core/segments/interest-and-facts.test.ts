@@ -4,7 +4,7 @@
  */
 import { applyEvent, factsOf, FACT_PURCHASE_CAP, memberships, segmentStateView, serializeSegmentState, type SegmentState } from '../../../../services/core/segments';
 import { PURCHASE_AGGREGATE_KEY, PURCHASE_FILTER } from '../../../../services/core/segments/facts';
-import { aggregateKey, MAX_GROUPS } from '../../../../services/core/segments/plan';
+import { aggregateKey, MAX_GROUPS, planFor } from '../../../../services/core/segments/plan';
 import type { BehaviorEvent } from '../../../../services/core/types';
 import { advanceTo, deliver, DAY, defsOf, event, HOUR, MINUTE, oneSegment, shippedDefinitions, startSimulation, T0 } from './harness';
 
@@ -63,6 +63,18 @@ describe('high_interest (shipped): a product viewed more than 3 times within 24 
     expect(Object.keys(groups)).toHaveLength(MAX_GROUPS);
     expect(groups[`p${MAX_GROUPS + 29}`]).toEqual([T0 + (MAX_GROUPS + 29) * 1000]);
     expect(groups.p0).toBeUndefined();
+  });
+
+  it('keeps each product\'s newest views up to the cap inside 24 h; a product whose views all left goes, the others keep their order', () => {
+    const cap = planFor(shipped).aggregates.get('product_view')!.groups.get('product_id')!.cap;
+    const tenViews = Array.from({ length: 10 }, (_, minute) => ({ event: view('p1', T0 + minute * MINUTE) }));
+    const simulation = run(shipped, [...tenViews, { event: view('p2', T0 + HOUR) }, { event: view('p3', T0 + 2 * HOUR) }]);
+    const groupsNow = () => simulation.state?.a.product_view.g?.product_id ?? {};
+    expect(groupsNow().p1).toEqual(Array.from({ length: cap }, (_, i) => T0 + (10 - cap + i) * MINUTE));
+    // 25 h on, p1's views are all older than 24 h; p2's, at exactly 24 h, is still inside.
+    deliver(simulation, shipped, { event: view('p3', T0 + 25 * HOUR), now: T0 + 25 * HOUR });
+    expect(Object.keys(groupsNow())).toEqual(['p2', 'p3']);
+    expect(groupsNow().p3).toEqual([T0 + 2 * HOUR, T0 + 25 * HOUR]);
   });
 
   it('stores a long group value as a hash, still one group per value', () => {
