@@ -122,20 +122,27 @@ export function recordKeyProblem(key: string, name = 'record key'): string | nul
 
 function limitProblem(record: object, lists: LimitLists): string | null {
   const fields = record as Record<string, unknown>;
-  for (const [field, max] of lists.text) {
+  // Indexed loops: these run for every record consumed.
+  for (let i = 0; i < lists.text.length; i++) {
+    const field = lists.text[i][0];
+    const max = lists.text[i][1];
     const value = fields[field];
     if (typeof value !== 'string') continue;
     const size = characters(value, max);
     if (size > max) return `${field} is ${size} characters; at most ${max}`;
   }
-  for (const [field, range] of lists.integers) {
+  for (let i = 0; i < lists.integers.length; i++) {
+    const field = lists.integers[i][0];
+    const range = lists.integers[i][1];
     const value = fields[field];
     if (value === null || value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value)) return `${field} is not an integer; it must be ${range.min} to ${range.max}`;
     if (value < range.min) return `${field} is below ${range.min}; it must be ${range.min} to ${range.max}`;
     if (value > range.max) return `${field} is above ${range.max}; it must be ${range.min} to ${range.max}`;
   }
-  for (const [field, map] of lists.maps) {
+  for (let i = 0; i < lists.maps.length; i++) {
+    const field = lists.maps[i][0];
+    const map = lists.maps[i][1];
     const value = fields[field];
     if (typeof value !== 'object' || value === null) continue;
     const problem = mapProblem(field, value as Record<string, unknown>, map);
@@ -145,9 +152,14 @@ function limitProblem(record: object, lists: LimitLists): string | null {
 }
 
 function mapProblem(field: string, map: Record<string, unknown>, limits: MapLimits): string | null {
-  const keys = Object.keys(map);
-  if (keys.length > limits.entries) return `${field} has ${keys.length} entries; at most ${limits.entries}`;
-  for (const [index, key] of keys.entries()) {
+  // for...in over own keys, in Object.keys' order: no list of the keys per record.
+  let entries = 0;
+  for (const key in map) if (Object.hasOwn(map, key)) entries += 1;
+  if (entries > limits.entries) return `${field} has ${entries} entries; at most ${limits.entries}`;
+  let index = -1;
+  for (const key in map) {
+    if (!Object.hasOwn(map, key)) continue;
+    index += 1;
     const keySize = characters(key, limits.keyChars);
     if (keySize > limits.keyChars) return `${field} key #${index + 1} is ${keySize} characters; at most ${limits.keyChars}`;
     const value = map[key];

@@ -151,8 +151,12 @@ export function behaviorEventProblem(event: BehaviorEvent): string | null {
     return `occurred_at ${event.occurred_at} is not a positive epoch-millisecond time`;
   }
   if (event.currency !== null && !/^[A-Z]{3}$/.test(event.currency)) return 'currency is not an ISO 4217 code (three letters A-Z, e.g. EUR)';
-  return textProblem(event, Object.keys(RECORD_LIMITS.BehaviorEvent.text)) ?? mapTextProblem('properties', event.properties);
+  return textProblem(event, BEHAVIOR_EVENT_TEXT_FIELDS) ?? mapTextProblem('properties', event.properties);
 }
+
+// The fields textProblem checks, listed once: the checks run for every record consumed.
+const BEHAVIOR_EVENT_TEXT_FIELDS: readonly string[] = Object.keys(RECORD_LIMITS.BehaviorEvent.text);
+const CUSTOMER_PROFILE_TEXT_FIELDS: readonly string[] = Object.keys(RECORD_LIMITS.CustomerProfile.text).filter((field) => field !== 'email');
 
 /** Like behaviorEventProblem, for profiles. */
 export function customerProfileProblem(profile: CustomerProfile): string | null {
@@ -160,14 +164,14 @@ export function customerProfileProblem(profile: CustomerProfile): string | null 
   if (!Number.isSafeInteger(profile.updated_at) || profile.updated_at <= 0) {
     return `updated_at ${profile.updated_at} is not a positive epoch-millisecond time`;
   }
-  // The address is left to the renderer: a malformed one (control characters included) suppresses
-  // the customer's email with invalid_address, while the profile still feeds segments.
-  const fields = Object.keys(RECORD_LIMITS.CustomerProfile.text).filter((field) => field !== 'email');
-  return textProblem(profile, fields) ?? mapTextProblem('attributes', profile.attributes);
+  // The address is left to the renderer (CUSTOMER_PROFILE_TEXT_FIELDS leaves it out): a malformed
+  // one (control characters included) suppresses the customer's email with invalid_address, while
+  // the profile still feeds segments.
+  return textProblem(profile, CUSTOMER_PROFILE_TEXT_FIELDS) ?? mapTextProblem('attributes', profile.attributes);
 }
 
 /** The first of `fields` holding a control character (ids, names, codes are one line of text). */
-function textProblem(record: object, fields: string[]): string | null {
+function textProblem(record: object, fields: readonly string[]): string | null {
   for (const field of fields) {
     const value = (record as Record<string, unknown>)[field];
     const control = typeof value === 'string' ? controlCharacter(value) : null;
@@ -178,7 +182,11 @@ function textProblem(record: object, fields: string[]): string | null {
 
 /** Map keys take no control character; values may hold tabs and line breaks, no other. */
 function mapTextProblem(field: string, map: Record<string, string>): string | null {
-  for (const [index, key] of Object.keys(map).entries()) {
+  let index = -1;
+  // for...in over own keys (Object.keys' order): no list of the keys per record.
+  for (const key in map) {
+    if (!Object.hasOwn(map, key)) continue;
+    index += 1;
     const inKey = controlCharacter(key);
     if (inKey !== null) return `${field} key #${index + 1} contains the control character ${inKey}`;
     const inValue = controlCharacter(map[key], true);

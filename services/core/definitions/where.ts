@@ -46,7 +46,11 @@ export function eventFieldValue(event: BehaviorEvent, field: EventField): string
 
 /** True when every condition holds for the event. */
 export function matchesWhere(where: readonly FieldEquals[], event: BehaviorEvent): boolean {
-  return where.every(({ field, value }) => eventFieldValue(event, field) === value);
+  // A loop, not every(): asked for every rule and event, and a closure per call is garbage.
+  for (let index = 0; index < where.length; index++) {
+    if (eventFieldValue(event, where[index].field) !== where[index].value) return false;
+  }
+  return true;
 }
 
 /** Conditions in one canonical order (fields as listed above, then properties by key), for stable keys. */
