@@ -259,13 +259,8 @@ function ruleStateNamed(state: TriggerState, name: string): RuleState | undefine
 /** Fires the timer of a rule whose state holds one (see timerDueAt). */
 function fireRuleTimer(state: TriggerState, rule: TriggerRule, customerId: string, now: number, dueBy: number): RuleOutcome {
   const kind = ruleKindOf(rule);
-  let ruleState = state.rules[0];
-  for (const candidate of state.rules) {
-    if (candidate.rule === rule.name && candidate.kind === rule.kind) {
-      ruleState = candidate;
-      break;
-    }
-  }
+  // The state timerDueAt found: the first of the rule's name, of the rule's kind.
+  const ruleState = ruleStateNamed(state, rule.name)!;
   return kind.timer!.fire(ruleState, rule, customerId, state.cart, now, dueBy);
 }
 
