@@ -110,8 +110,8 @@ function newestAtOrBefore(times: readonly number[], limit: number): number | nul
 /** Each group's newest `cap` times inside the horizon; empty groups go, then all but the MAX_GROUPS most recently active. */
 function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: number): Record<string, number[]> | undefined {
   const cutoff = now - plan.horizonMs;
-  if (nothingToPrune(groups, plan, cutoff)) return groups; // the common case, every event: no copy
-  if (trimGroupsInPlace(groups, plan, cutoff)) return groups; // the next commonest: a group one time over its cap
+  // The common cases, every event: nothing to drop, or a group a time over its cap (no copy).
+  if (trimGroupsInPlace(groups, plan, cutoff)) return groups;
   const kept: Array<[string, number[]]> = [];
   for (const [key, times] of Object.entries(groups)) {
     const inside = times.filter((time) => time >= cutoff).slice(-plan.cap);
@@ -129,16 +129,20 @@ function pruneGroups(groups: Record<string, number[]>, plan: GroupPlan, now: num
 /**
  * What pruneGroups does, in place, when at most MAX_GROUPS groups stay (then none is chosen
  * over another, and the groups left keep their order); false, with nothing changed, otherwise.
- * Times are ascending, so a group's newest `cap` inside the horizon are a tail of its list.
+ * Times are ascending, so a group's newest `cap` inside the horizon are a tail of its list: one
+ * pass finds whether any group needs trimming at all, a second trims only if one does.
  */
 function trimGroupsInPlace(groups: Record<string, number[]>, plan: GroupPlan, cutoff: number): boolean {
   let staying = 0;
+  let untouched = true;
   for (const key in groups) {
     if (!Object.hasOwn(groups, key)) continue;
     const times = groups[key];
     if (times.length > 0 && times[times.length - 1] >= cutoff) staying += 1;
+    if (times.length === 0 || times.length > plan.cap || times[0] < cutoff) untouched = false;
   }
   if (staying === 0 || staying > MAX_GROUPS) return false;
+  if (untouched) return true;
   for (const key in groups) {
     if (!Object.hasOwn(groups, key)) continue;
     const times = groups[key];
@@ -148,18 +152,6 @@ function trimGroupsInPlace(groups: Record<string, number[]>, plan: GroupPlan, cu
     else if (drop > 0) times.splice(0, drop);
   }
   return true;
-}
-
-/** Whether pruneGroups would keep every group and every time (times are ascending). */
-function nothingToPrune(groups: Record<string, number[]>, plan: GroupPlan, cutoff: number): boolean {
-  let count = 0;
-  for (const key in groups) {
-    if (!Object.hasOwn(groups, key)) continue;
-    const times = groups[key];
-    if (times.length === 0 || times.length > plan.cap || times[0] < cutoff) return false;
-    count += 1;
-  }
-  return count > 0 && count <= MAX_GROUPS;
 }
 
 /** Prunes each field's groups in place, dropping fields left empty or no longer planned; undefined when none is left. */
