@@ -105,14 +105,13 @@ function applyEventTo(
  * that event arrived. `now` is the service clock, the firings' fired_at.
  */
 export function fireDueTimers(state: TriggerState | null, customerId: string, rules: readonly TriggerRule[], now: number, dueBy: number): EngineResult {
-  if (state === null || !rules.some((rule) => isDue(state, rule, dueBy))) {
-    return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
+  if (state !== null) {
+    const working = cloneTriggerState(state);
+    const triggers: TriggerFired[] = [];
+    const timers = new TimerLedger();
+    if (fireDueTimersOf(working, customerId, rules, now, dueBy, triggers, timers)) return { state: working, triggers, timers: timers.changes(), changed: true };
   }
-  const working = cloneTriggerState(state);
-  const triggers: TriggerFired[] = [];
-  const timers = new TimerLedger();
-  fireDueTimersOf(working, customerId, rules, now, dueBy, triggers, timers);
-  return { state: working, triggers, timers: timers.changes(), changed: true };
+  return { state: state ?? emptyTriggerState(), triggers: [], timers: noTimerChanges(), changed: false };
 }
 
 /**
