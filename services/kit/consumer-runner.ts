@@ -361,7 +361,7 @@ export class ConsumerRunner {
     for (const message of batch.messages) {
       try {
         // Without a promise where the record's writer schema is known (all but a schema id's first).
-        records.push(decodeKnownRecord(binding, batch.partition, message, deps) ?? (await decodeRecord(binding, batch.partition, message, deps)));
+        records.push(decodeKnownRecord(binding, batch.partition, message, deps) ?? (await decodeFirstOfSchema(binding, batch.partition, message, deps)));
       } catch (err) {
         if (!(err instanceof PoisonRecordError)) throw err; // retriable: the batch is retried
         deadLetters.push({ message, reason: err.reason, error: err });
@@ -574,9 +574,11 @@ export interface DecodeDeps {
  * state tool reads topics with it too, so a rebuild takes exactly what the service took.
  */
 export async function decodeRecord(binding: TopicBinding<never>, partition: number, message: KafkaMessage, deps: DecodeDeps): Promise<ConsumedRecord<unknown>> {
-  const record = decodeKnownRecord(binding, partition, message, deps);
-  if (record !== undefined) return record;
-  // The first record of its writer schema: fetch the schema, then read it as any other.
+  return decodeKnownRecord(binding, partition, message, deps) ?? decodeFirstOfSchema(binding, partition, message, deps);
+}
+
+/** A record decodeKnownRecord could not read yet, the first of its writer schema: fetch the schema, then read it as any other. */
+async function decodeFirstOfSchema(binding: TopicBinding<never>, partition: number, message: KafkaMessage, deps: DecodeDeps): Promise<ConsumedRecord<unknown>> {
   await deps.codec.learnWriter(message.value as Buffer, binding.type);
   return decodeKnownRecord(binding, partition, message, deps) as ConsumedRecord<unknown>;
 }
