@@ -51,6 +51,54 @@ describe('kafkajs loaded through services/kit/kafkajs', () => {
     expect(same.map((m) => Number(m.value?.toString())).sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, n) => n).filter((n) => n % 10 !== 0));
   });
 
+  it("decodes fetched records with its own record decoder, giving every record's offset, timestamp, key, value and headers as kafkajs's own decoder gives them", async () => {
+    const topic = randomTopic('record-decoder');
+    await createTopics([topic], 3);
+    const script = `
+      const kit = require(${JSON.stringify(MODULE)});
+      const decoder = require.cache[require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder', { paths: [process.env.ROOT] })];
+      console.log(kit.kafkajsReplacements, decoder?.exports === kit.decodeRecord);
+      (async () => {
+        const kafka = new kit.Kafka({ brokers: process.env.BROKERS.split(','), logLevel: kit.logLevel.NOTHING });
+        const producer = kafka.producer({ createPartitioner: kit.Partitioners.DefaultPartitioner, idempotent: true });
+        await producer.connect();
+        // Timestamps hours apart and out of order within a batch (deltas of both signs, several bytes long), some records with headers.
+        const base = 1733380000000;
+        const messages = Array.from({ length: 2000 }, (_, n) => ({
+          key: n % 7 === 0 ? null : 'c-' + (n % 50),
+          value: n % 11 === 0 ? null : 'v' + n,
+          timestamp: String(base + ((n * 7919) % 2000 - 1000) * 36000),
+          headers: n % 5 === 0 ? { trace: 't' + n, repeated: ['a', 'b'] } : undefined,
+        }));
+        await producer.send({ acks: -1, topic: process.env.TOPIC, messages });
+        await producer.disconnect();
+        const consumer = kafka.consumer({ groupId: 'record-decoder-' + Date.now() });
+        const seen = [];
+        await consumer.connect();
+        await consumer.subscribe({ topic: process.env.TOPIC, fromBeginning: true });
+        await new Promise((resolve) => consumer.run({ eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) seen.push({ partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)])) });
+          if (seen.length >= 2000) resolve();
+        } }));
+        await consumer.disconnect();
+        console.log(JSON.stringify(seen));
+      })().catch((error) => { console.error(error); process.exit(1); });`;
+    const result = await run(script, { TOPIC: topic });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const [state, ...rest] = result.stdout.split('\n');
+    expect(state).toBe('installed true');
+    type Seen = { partition: number; offset: string; timestamp: string; key: string | null; value: string | null; headers: Record<string, string | string[]> };
+    const ours = (JSON.parse(rest.join('\n')) as Seen[]).sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+    // The same records read in this process, whose module registry (jest's) gives kafkajs its own decoder.
+    const theirs: Seen[] = (await readMessages(topic, 2000))
+      .map((m) => ({ partition: m.partition, offset: m.offset, timestamp: m.timestamp, key: m.key?.toString() ?? null, value: m.value?.toString() ?? null, headers: Object.fromEntries(Object.entries(m.headers ?? {}).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : String(v)])) }))
+      .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
+    expect(ours).toHaveLength(2000);
+    expect(ours).toEqual(theirs);
+    expect(ours.filter((m) => m.headers.trace !== undefined)).toHaveLength(400);
+    expect(new Set(ours.map((m) => m.timestamp)).size).toBeGreaterThan(1000);
+  });
+
   it('says "late" when kafkajs was loaded first (its producer then keeps its own code)', async () => {
     const result = await run(`require(${JSON.stringify(join(ROOT, 'node_modules', 'kafkajs'))}); console.log(require(${JSON.stringify(MODULE)}).kafkajsReplacements);`);
     expect(result).toEqual({ code: 0, stdout: 'late', stderr: '' });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { groupMessagesPerPartition, murmur2, type GroupingInput } from '../../../services/kit/kafkajs';
+import { decodeRecord, groupMessagesPerPartition, murmur2, type GroupingInput, type KafkajsDecoder, type RecordBatchContext } from '../../../services/kit/kafkajs';
 import { seededRandom } from '../../../services/tools/synthetic';
 
 // kafkajs's own grouping, read from its file (what services/kit/kafkajs.ts stands in for).
@@ -54,5 +54,91 @@ describe("the default partitioner's murmur2", () => {
       ['abc', 479470107],
     ];
     for (const [key, hash] of cases) expect(murmur2(key)).toBe(hash);
+  });
+});
+
+describe("the consumer's record decoder", () => {
+  type Decoder = KafkajsDecoder;
+  const kafkajsFile = (...path: string[]) => join(require.resolve('kafkajs'), '..', 'src', ...path);
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const KafkajsDecoderClass = require(kafkajsFile('protocol', 'decoder')) as new (buffer: Buffer) => Decoder;
+  const originalDecode = require(kafkajsFile('protocol', 'recordBatch', 'record', 'v0', 'decoder')) as (decoder: Decoder, context?: RecordBatchContext) => unknown;
+  const { LOG_APPEND_TIME, CREATE_TIME } = require(kafkajsFile('protocol', 'timestampTypes')) as { LOG_APPEND_TIME: number; CREATE_TIME: number };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  // The wire format written by hand (zig-zag varints of any 64-bit value), so that deltas and
+  // lengths kafkajs's own encoder never writes can be tried too.
+  const varlong = (value: bigint): number[] => {
+    let zigzag = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
+    const bytes: number[] = [];
+    do {
+      const low = Number(zigzag & 0x7fn);
+      zigzag >>= 7n;
+      bytes.push(zigzag > 0n ? low | 0x80 : low);
+    } while (zigzag > 0n);
+    return bytes;
+  };
+  const bytesField = (value: Buffer | null): number[] => (value === null ? varlong(-1n) : [...varlong(BigInt(value.length)), ...value]);
+  const recordBody = (r: { timestampDelta: bigint; offsetDelta: number; key: Buffer | null; value: Buffer | null; headers: Array<[string, Buffer | null]> | -1 }): Buffer =>
+    Buffer.from([
+      0,
+      ...varlong(r.timestampDelta),
+      ...varlong(BigInt(r.offsetDelta)),
+      ...bytesField(r.key),
+      ...bytesField(r.value),
+      ...(r.headers === -1 ? varlong(-1n) : [...varlong(BigInt(r.headers.length)), ...r.headers.flatMap(([k, v]) => [...bytesField(Buffer.from(k)), ...bytesField(v)])]),
+    ]);
+
+  /** What a decoder gives for `body`: the record (or the error) and how far it read. */
+  const outcome = (decode: (decoder: Decoder, context?: RecordBatchContext) => unknown, body: Buffer, context?: RecordBatchContext) => {
+    const decoder = new KafkajsDecoderClass(body);
+    try {
+      return { record: decode(decoder, context), readUpTo: decoder.offset };
+    } catch (error) {
+      return { error: String(error), readUpTo: decoder.offset };
+    }
+  };
+
+  it('gives what kafkajs 2.2.4 gives for every delta, base, key, value and header, and reads as far', () => {
+    const random = seededRandom(7);
+    const bases = ['0', '-1', '1', '1733380000000', '9007199254740991', '9007199254740992', '9223372036854775807', '-9223372036854775808', '12345678901234567890123'];
+    const deltas = [0n, 1n, -1n, 63n, -64n, 64n, 2n ** 48n - 1n, -(2n ** 48n), 2n ** 48n, 2n ** 49n, -(2n ** 49n) - 1n, 2n ** 55n + 3n, -(2n ** 58n) - 5n, 2n ** 62n, 2n ** 63n - 1n, -(2n ** 63n)];
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+    const someBytes = (): Buffer | null => (random() < 0.1 ? null : Buffer.from(Array.from({ length: Math.floor(random() * 20) }, () => Math.floor(random() * 256))));
+    const headerSets: Array<Array<[string, Buffer | null]> | -1> = [[], -1, [['trace', Buffer.from('a')]], [['k', Buffer.from('1')], ['k', null], ['k', Buffer.from('3')]], [['__proto__', Buffer.from('x')]], [['a', null], ['b', Buffer.from('')]]];
+    let compared = 0;
+    for (let n = 0; n < 4000; n += 1) {
+      const timestampDelta = random() < 0.5 ? pick(deltas) : BigInt(Math.floor((random() - 0.5) * 2 ** (1 + Math.floor(random() * 52))));
+      const body = recordBody({ timestampDelta, offsetDelta: random() < 0.8 ? Math.floor(random() * 5000) : pick([0, -1, 2 ** 31 - 1, -(2 ** 31)]), key: someBytes(), value: someBytes(), headers: pick(headerSets) });
+      const context: RecordBatchContext = {
+        firstOffset: pick(bases),
+        firstTimestamp: pick(bases),
+        magicByte: 2,
+        isControlBatch: random() < 0.1,
+        timestampType: random() < 0.8 ? CREATE_TIME : LOG_APPEND_TIME,
+        maxTimestamp: random() < 0.8 ? pick(bases) : undefined,
+      };
+      const ours = outcome(decodeRecord, body, context);
+      expect([body.toString('hex'), context, ours]).toEqual([body.toString('hex'), context, outcome(originalDecode, body, context)]);
+      if ('record' in ours) compared += 1;
+    }
+    expect(compared).toBeGreaterThan(3500); // the comparison was of records, not of errors
+  });
+
+  it('gives what kafkajs gives for a record cut short, and for none of the batch context', () => {
+    const body = recordBody({ timestampDelta: 2n ** 40n, offsetDelta: 3, key: Buffer.from('k'), value: Buffer.from('v'), headers: [] });
+    for (let length = 0; length <= body.length; length += 1) {
+      const cut = body.subarray(0, length);
+      const context = { firstOffset: '10', firstTimestamp: '1733380000000', timestampType: CREATE_TIME };
+      expect([length, outcome(decodeRecord, cut, context)]).toEqual([length, outcome(originalDecode, cut, context)]);
+    }
+    expect(outcome(decodeRecord, body)).toEqual(outcome(originalDecode, body));
+    expect(outcome(decodeRecord, body)).toHaveProperty('error');
+  });
+
+  it('reads a header repeated under one key as its values in order, as kafkajs does', () => {
+    const body = recordBody({ timestampDelta: 5n, offsetDelta: 2, key: null, value: Buffer.from('v'), headers: [['k', Buffer.from('1')], ['k', Buffer.from('2')]] });
+    const record = decodeRecord(new KafkajsDecoderClass(body), { firstOffset: '100', firstTimestamp: '1000', timestampType: CREATE_TIME });
+    expect(record).toMatchObject({ offset: '102', timestamp: '1005', key: null, headers: { k: [Buffer.from('1'), Buffer.from('2')] } });
   });
 });
