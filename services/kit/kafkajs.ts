@@ -176,13 +176,34 @@ function readShortVarLong(decoder: KafkajsDecoder): number | null {
   return null;
 }
 
+/**
+ * A batch's first offset or first timestamp as a number when it is a safe integer written as
+ * kafkajs writes one (readInt64().toString()), else NaN. Every record of a batch passes the same
+ * string, so the last one is kept: one parse per batch, not per record.
+ */
+class SafeBase {
+  private text: string | undefined;
+  private value = Number.NaN;
+
+  of(text: string | undefined): number {
+    if (text !== this.text) {
+      const value = Number(text);
+      this.value = Number.isSafeInteger(value) && String(value) === text ? value : Number.NaN;
+      this.text = text;
+    }
+    return this.value;
+  }
+}
+
+const offsetBases = new SafeBase();
+const timestampBases = new SafeBase();
+
 /** `base` (a 64-bit integer's decimal text) plus `delta`, as kafkajs's Long gives it. */
-function addToLongText(base: string | undefined, delta: number | KafkajsLong): string {
+function addToLongText(bases: SafeBase, base: string | undefined, delta: number | KafkajsLong): string {
   if (typeof delta === 'number') {
-    const start = Number(base);
-    const sum = start + delta;
-    // Both safe (and `base` canonical text, as kafkajs's readInt64().toString() writes it): exact.
-    if (Number.isSafeInteger(start) && Number.isSafeInteger(sum) && String(start) === base) return String(sum);
+    // Both safe integers: the sum is exact.
+    const sum = bases.of(base) + delta;
+    if (Number.isSafeInteger(sum)) return String(sum);
   }
   return kafkajsLong().fromValue(base as string).add(delta).toString();
 }
@@ -209,8 +230,8 @@ export function decodeRecord(decoder: KafkajsDecoder, batchContext: RecordBatchC
   const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
   const attributes = decoder.readInt8();
   const timestampDelta = readShortVarLong(decoder) ?? decoder.readVarLong();
-  const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addToLongText(firstTimestamp, timestampDelta);
-  const offset = addToLongText(firstOffset, decoder.readVarInt());
+  const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addToLongText(timestampBases, firstTimestamp, timestampDelta);
+  const offset = addToLongText(offsetBases, firstOffset, decoder.readVarInt());
   const key = decoder.readVarIntBytes();
   const value = decoder.readVarIntBytes();
   const headers = readHeaders(decoder);
