@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { BROKERS, collect, createTopics, exited, randomTopic, readMessages, ROOT } from '../../support/stack';
 
 const MODULE = join(ROOT, 'dist', 'services', 'kit', 'kafkajs.js');
@@ -51,25 +53,18 @@ describe('kafkajs loaded through services/kit/kafkajs', () => {
     expect(same.map((m) => Number(m.value?.toString())).sort((a, b) => a - b)).toEqual(Array.from({ length: 3000 }, (_, n) => n).filter((n) => n % 10 !== 0));
   });
 
-  it("decodes fetched records with its own record decoder, giving every record's offset, timestamp, key, value and headers as kafkajs's own decoder gives them", async () => {
+  it("encodes and decodes records with its own record encoder and decoder: every record arrives as sent, and reads as kafkajs's own decoder reads it", async () => {
     const topic = randomTopic('record-decoder');
     await createTopics([topic], 3);
     const script = `
       const kit = require(${JSON.stringify(MODULE)});
-      const decoder = require.cache[require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder', { paths: [process.env.ROOT] })];
-      console.log(kit.kafkajsReplacements, decoder?.exports === kit.decodeRecord);
+      const cachedRecord = (file) => require.cache[require.resolve('kafkajs/src/protocol/recordBatch/record/v0/' + file, { paths: [process.env.ROOT] })];
+      console.log(kit.kafkajsReplacements, cachedRecord('decoder')?.exports === kit.decodeRecord, cachedRecord('index')?.exports === kit.encodeRecord);
       (async () => {
         const kafka = new kit.Kafka({ brokers: process.env.BROKERS.split(','), logLevel: kit.logLevel.NOTHING });
         const producer = kafka.producer({ createPartitioner: kit.Partitioners.DefaultPartitioner, idempotent: true });
         await producer.connect();
-        // Timestamps hours apart and out of order within a batch (deltas of both signs, several bytes long), some records with headers.
-        const base = 1733380000000;
-        const messages = Array.from({ length: 2000 }, (_, n) => ({
-          key: n % 7 === 0 ? null : 'c-' + (n % 50),
-          value: n % 11 === 0 ? null : 'v' + n,
-          timestamp: String(base + ((n * 7919) % 2000 - 1000) * 36000),
-          headers: n % 5 === 0 ? { trace: 't' + n, repeated: ['a', 'b'] } : undefined,
-        }));
+        const messages = JSON.parse(require('node:fs').readFileSync(process.env.MESSAGES_FILE, 'utf8'));
         await producer.send({ acks: -1, topic: process.env.TOPIC, messages });
         await producer.disconnect();
         const consumer = kafka.consumer({ groupId: 'record-decoder-' + Date.now() });
@@ -83,10 +78,21 @@ describe('kafkajs loaded through services/kit/kafkajs', () => {
         await consumer.disconnect();
         console.log(JSON.stringify(seen));
       })().catch((error) => { console.error(error); process.exit(1); });`;
-    const result = await run(script, { TOPIC: topic });
+    // Timestamps hours apart and out of order within a batch (deltas of both signs, several bytes
+    // long); keys and values null, text and non-ASCII text; some records with headers (kafkajs's own code).
+    const sent = Array.from({ length: 2000 }, (_, n) => ({
+      key: n % 7 === 0 ? null : `c-${n % 50}`,
+      value: n % 11 === 0 ? null : n % 3 === 0 ? `v${n}-é漢😀` : `v${n}`,
+      timestamp: String(1733380000000 + (((n * 7919) % 2000) - 1000) * 36000),
+      headers: n % 5 === 0 ? { trace: `t${n}`, repeated: ['a', 'b'] } : undefined,
+    }));
+    const messagesFile = join(mkdtempSync(join(tmpdir(), 'kairos-records-')), 'messages.json');
+    writeFileSync(messagesFile, JSON.stringify(sent));
+    const result = await run(script, { TOPIC: topic, MESSAGES_FILE: messagesFile });
+    rmSync(dirname(messagesFile), { recursive: true });
     expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
     const [state, ...rest] = result.stdout.split('\n');
-    expect(state).toBe('installed true');
+    expect(state).toBe('installed true true');
     type Seen = { partition: number; offset: string; timestamp: string; key: string | null; value: string | null; headers: Record<string, string | string[]> };
     const ours = (JSON.parse(rest.join('\n')) as Seen[]).sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
     // The same records read in this process, whose module registry (jest's) gives kafkajs its own decoder.
@@ -95,6 +101,9 @@ describe('kafkajs loaded through services/kit/kafkajs', () => {
       .sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset));
     expect(ours).toHaveLength(2000);
     expect(ours).toEqual(theirs);
+    // Each record as it was sent (what both decoders agree on could still be a wrong encoding).
+    const asText = (m: { key: string | null; value: string | null; timestamp: string; headers: Record<string, string | string[]> }) => JSON.stringify([m.key, m.value, m.timestamp, m.headers]);
+    expect(ours.map(asText).sort()).toEqual(sent.map((m) => asText({ ...m, headers: m.headers ?? {} })).sort());
     expect(ours.filter((m) => m.headers.trace !== undefined)).toHaveLength(400);
     expect(new Set(ours.map((m) => m.timestamp)).size).toBeGreaterThan(1000);
   });

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { decodeRecord, groupMessagesPerPartition, murmur2, type GroupingInput, type KafkajsDecoder, type RecordBatchContext } from '../../../services/kit/kafkajs';
+import { decodeRecord, encodeRecord, groupMessagesPerPartition, murmur2, type GroupingInput, type KafkajsDecoder, type KafkajsEncoder, type RecordBatchContext, type RecordToEncode } from '../../../services/kit/kafkajs';
 import { seededRandom } from '../../../services/tools/synthetic';
 
 // kafkajs's own grouping, read from its file (what services/kit/kafkajs.ts stands in for).
@@ -140,5 +140,47 @@ describe("the consumer's record decoder", () => {
     const body = recordBody({ timestampDelta: 5n, offsetDelta: 2, key: null, value: Buffer.from('v'), headers: [['k', Buffer.from('1')], ['k', Buffer.from('2')]] });
     const record = decodeRecord(new KafkajsDecoderClass(body), { firstOffset: '100', firstTimestamp: '1000', timestampType: CREATE_TIME });
     expect(record).toMatchObject({ offset: '102', timestamp: '1005', key: null, headers: { k: [Buffer.from('1'), Buffer.from('2')] } });
+  });
+});
+
+describe("the producer's record encoder", () => {
+  const kafkajsFile = (...path: string[]) => join(require.resolve('kafkajs'), '..', 'src', ...path);
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const originalEncode = require(kafkajsFile('protocol', 'recordBatch', 'record', 'v0', 'index')) as (record: RecordToEncode) => KafkajsEncoder;
+  const KafkajsEncoderClass = require(kafkajsFile('protocol', 'encoder')) as new () => KafkajsEncoder & { writeEncoderArray(records: KafkajsEncoder[]): unknown };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  /** The bytes an encoder gives for `record` (or its error), and whether a batch takes them as kafkajs's own. */
+  const outcome = (encode: (record: RecordToEncode) => KafkajsEncoder, record: RecordToEncode) => {
+    try {
+      const encoder = encode(record);
+      const batch = new KafkajsEncoderClass();
+      batch.writeEncoderArray([encoder, encoder]);
+      return { bytes: encoder.buffer.toString('hex'), inBatch: batch.buffer.toString('hex'), isEncoder: encoder instanceof KafkajsEncoderClass };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  };
+
+  it('writes the bytes kafkajs 2.2.4 writes for every key, value, delta and header, or fails as it does', () => {
+    const random = seededRandom(11);
+    const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
+    const text = () => Array.from({ length: Math.floor(random() * 300) }, () => String.fromCharCode(random() < 0.9 ? 32 + Math.floor(random() * 95) : 128 + Math.floor(random() * 4000))).join('');
+    const field = (): unknown => pick([null, undefined, '', 'c-000042', text(), Buffer.alloc(0), Buffer.from(text()), Buffer.alloc(200, 7), 42]);
+    const deltas = [0, 1, -1, 63, -64, 64, 8191, -8192, 2 ** 47, -(2 ** 47), 2 ** 48 - 1, 2 ** 48, -(2 ** 48), 2 ** 52, -(2 ** 52) - 1, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, 1.5, Number.NaN, undefined];
+    let fast = 0;
+    for (let n = 0; n < 4000; n += 1) {
+      const record: RecordToEncode = {
+        offsetDelta: random() < 0.9 ? Math.floor(random() * 3000) : pick([undefined, 0, 2 ** 29, 2 ** 30 - 1]),
+        timestampDelta: random() < 0.5 ? pick(deltas) : Math.floor((random() - 0.5) * 2 ** (1 + Math.floor(random() * 50))),
+        key: field(),
+        value: field(),
+        headers: pick([undefined, undefined, undefined, {}, { trace: 't' }, { k: ['a', 'b'] }]),
+      };
+      const ours = outcome(encodeRecord, record);
+      expect([record, ours]).toEqual([record, outcome(originalEncode, record)]);
+      if ('bytes' in ours && record.headers === undefined && typeof record.key !== 'number' && typeof record.value !== 'number') fast += 1;
+    }
+    expect(fast).toBeGreaterThan(1200); // many records went the fast way and were compared as bytes
   });
 });
