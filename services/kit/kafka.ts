@@ -15,7 +15,7 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
   ignoreKafkajsNegativeTimeouts();
   if (kafkajsReplacements !== 'installed') {
-    kafkaLogger.warn({ replacements: kafkajsReplacements }, "kafkajs runs its own slow grouping, murmur2 and record decoding in this process: kafkajs was loaded before services/kit/kafkajs, or its files moved (see that module)");
+    kafkaLogger.warn({ replacements: kafkajsReplacements }, "kafkajs runs its own slow grouping, murmur2 and record encoding and decoding in this process: kafkajs was loaded before services/kit/kafkajs, or its files moved (see that module)");
   }
   return new Kafka({
     clientId: options.clientId,
