@@ -8,10 +8,12 @@ import {
   applyProfile,
   parseSegmentState,
   reevaluate,
+  SegmentEvaluations,
   serializeSegmentState,
   type SegmentDefinition,
   type SegmentResult,
   type SegmentState,
+  type StateUse,
 } from '../core/segments';
 import type { BehaviorEvent, CustomerProfile, SegmentChange } from '../core/types';
 import { decodeStateOf } from '../kit/errors';
@@ -58,10 +60,11 @@ export class SegmenterLogic implements PartitionLogic {
     for (const record of records) {
       const customer = customerOf(record);
       const state = work.state(customer);
+      const use = work.use(customer);
       const result =
         record.topic === this.profilesTopic
-          ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now, HAND_OVER)
-          : applyEvent(state, record.value as BehaviorEvent, this.definitions, now, HAND_OVER);
+          ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now, use)
+          : applyEvent(state, record.value as BehaviorEvent, this.definitions, now, use);
       this.collect(work, customer, result, now);
     }
     return work.finish();
@@ -104,6 +107,8 @@ export class SegmenterLogic implements PartitionLogic {
 class Work {
   readonly change = emptyChange();
   private readonly states = new Map<string, SegmentState | null>();
+  /** Per customer, its states handed over with the segment evaluations kept between its records (one `now` per batch). */
+  private readonly uses = new Map<string, StateUse>();
   private readonly lastChangeAt = new Map<string, number>();
   /** Customers whose state the batch changed, in the order first changed. */
   private readonly changed = new Set<string>();
@@ -115,6 +120,16 @@ class Work {
       this.states.set(customer, decodeStateOf(customer, () => parseSegmentState(this.snapshot.states.get(customer) ?? null)));
     }
     return this.states.get(customer) ?? null;
+  }
+
+  /** How the engine may use the customer's state: handed over, with the evaluations kept for it. */
+  use(customer: string): StateUse {
+    let use = this.uses.get(customer);
+    if (use === undefined) {
+      use = { handOver: true, evaluations: new SegmentEvaluations() };
+      this.uses.set(customer, use);
+    }
+    return use;
   }
 
   /**

@@ -9,7 +9,7 @@ import { pruneAggregates, recordEvent } from './aggregates';
 import type { SegmentDefinition } from './definition';
 import { evaluateCondition } from './evaluate';
 import { nextFacts } from './facts';
-import { matchesFilter, planFor, type SegmentPlan } from './plan';
+import { matchesFilter, planFor, type AggregatePlan, type SegmentPlan } from './plan';
 import {
   cloneState,
   emptyState,
@@ -54,6 +54,11 @@ function unchanged(state: SegmentState | null, ignored: IgnoredReason | null): S
  */
 export interface StateUse {
   handOver?: boolean;
+  /**
+   * With handOver: the customer's SegmentEvaluations, kept by the caller from one input to the
+   * next at the same `now`, so an event evaluates again only the segments it can have changed.
+   */
+  evaluations?: SegmentEvaluations;
 }
 
 function requireCustomer(state: SegmentState | null, customerId: string, use: StateUse): SegmentState {
@@ -97,8 +102,37 @@ function change(state: SegmentState, segment: string, kind: SegmentChange['chang
   return { customer_id: state.c, segment, change: kind, at: now, reason };
 }
 
-/** Trims the state, re-evaluates every segment at `now`, and reports what changed. */
-function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Cause): SegmentResult {
+/**
+ * Every segment's value and next flip as the last settle of one state found them, at `now` under
+ * `plan`: scratch a caller keeps per customer while it hands that customer's state from input to
+ * input at one moment (the segmenter, within a batch; StateUse.evaluations). An event that
+ * changed some aggregates then leaves the segments that read none of them as they were, and only
+ * the others are evaluated again. Another state object (a copy, a fresh decode, a new empty
+ * state), another moment or another plan starts over.
+ */
+export class SegmentEvaluations {
+  state: SegmentState | null = null;
+  plan: SegmentPlan | null = null;
+  now = Number.NaN;
+  readonly values: boolean[] = [];
+  readonly nexts: Array<number | null> = [];
+}
+
+/** For callers that keep none: every segment is evaluated (settle is synchronous, so one will do). */
+const UNKEPT = new SegmentEvaluations();
+
+/** Whether a segment reads one of the aggregates an event changed. */
+function readsAny(inputs: readonly string[], changed: readonly AggregatePlan[]): boolean {
+  for (const aggregate of changed) if (inputs.includes(aggregate.key)) return true;
+  return false;
+}
+
+/**
+ * Trims the state, re-evaluates the segments at `now` and reports what changed. `changed`: the
+ * aggregates the input changed, when it changed nothing else a condition reads (an event);
+ * null evaluates every segment.
+ */
+function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Cause, changed: readonly AggregatePlan[] | null, use: StateUse): SegmentResult {
   pruneAggregates(state, plan, now);
   // A few names at most: looking through the list costs less than hashing them into a set.
   const before = state.m;
@@ -107,14 +141,28 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   const triggers: TriggerFired[] = [];
   let wakeAt: number | null = null;
   const quiet = { state, plan, now, explain: false };
-  for (const segment of plan.definitions) {
-    const evaluation = evaluateCondition(segment.conditions, quiet);
-    if (evaluation.next !== null && (wakeAt === null || evaluation.next < wakeAt)) wakeAt = evaluation.next;
-    if (evaluation.value) members.push(segment.name);
-    if (evaluation.value === before.includes(segment.name)) continue;
+  const settled = use.evaluations ?? UNKEPT;
+  const known = changed !== null && settled !== UNKEPT && settled.state === state && settled.plan === plan && settled.now === now;
+  if (!known) {
+    settled.state = settled === UNKEPT ? null : state;
+    settled.plan = plan;
+    settled.now = now;
+  }
+  for (let index = 0; index < plan.definitions.length; index += 1) {
+    const segment = plan.definitions[index] as SegmentDefinition;
+    if (!known || readsAny(plan.segmentInputs[index] as readonly string[], changed)) {
+      const evaluation = evaluateCondition(segment.conditions, quiet);
+      settled.values[index] = evaluation.value;
+      settled.nexts[index] = evaluation.next;
+    }
+    const value = settled.values[index] as boolean;
+    const next = settled.nexts[index] as number | null;
+    if (next !== null && (wakeAt === null || next < wakeAt)) wakeAt = next;
+    if (value) members.push(segment.name);
+    if (value === before.includes(segment.name)) continue;
     // A membership changes: only now is the reason worth its text (same value, same state).
     const { reason } = evaluateCondition(segment.conditions, { ...quiet, explain: true });
-    if (evaluation.value) {
+    if (value) {
       changes.push(change(state, segment.name, 'entered', reason, now));
       if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, reason, cause, now));
     } else changes.push(change(state, segment.name, 'exited', reason, now));
@@ -159,7 +207,7 @@ export function applyEvent(
   if (facts !== null && Object.keys(facts).length > 0) next.x = facts;
   else if (facts !== null) delete next.x;
   rememberEventId(next, hash);
-  return settle(next, plan, now, { kind: 'event', event });
+  return settle(next, plan, now, { kind: 'event', event }, targets, use);
 }
 
 function readProfileField(profile: CustomerProfile, field: string): StoredProfileValue | null {
@@ -196,7 +244,7 @@ export function applyProfile(
   }
   next.p = stored;
   next.pu = profile.updated_at;
-  return settle(next, plan, now, { kind: 'profile', updatedAt: profile.updated_at });
+  return settle(next, plan, now, { kind: 'profile', updatedAt: profile.updated_at }, null, use);
 }
 
 /**
@@ -205,7 +253,7 @@ export function applyProfile(
  */
 export function reevaluate(state: SegmentState | null, definitions: readonly SegmentDefinition[], now: number, use: StateUse = {}): SegmentResult {
   if (state === null) return unchanged(null, null);
-  return settle(use.handOver === true ? state : cloneState(state), planFor(definitions), now, { kind: 'timer', dueAt: state.w ?? now });
+  return settle(use.handOver === true ? state : cloneState(state), planFor(definitions), now, { kind: 'timer', dueAt: state.w ?? now }, null, use);
 }
 
 /** Every segment the state's customer is currently in, sorted. */

@@ -10,7 +10,7 @@ export {
   type ProfileValue,
   type SegmentDefinition,
 } from './definition';
-export { applyEvent, applyProfile, reevaluate, memberships, relevantEventTypes, SEGMENT_RULE_PREFIX, type IgnoredReason, type SegmentResult, type StateUse } from './engine';
+export { applyEvent, applyProfile, reevaluate, memberships, relevantEventTypes, SegmentEvaluations, SEGMENT_RULE_PREFIX, type IgnoredReason, type SegmentResult, type StateUse } from './engine';
 export {
   isCompactSegmentState,
   parseSegmentState,

@@ -62,6 +62,12 @@ export interface SegmentPlan {
   relevantTypes: ReadonlySet<string>;
   /** The definitions' names. */
   segmentNames: ReadonlySet<string>;
+  /**
+   * Per definition (same order), the aggregates its conditions read: a change to no other can
+   * change its value or its next flip at a given moment. Profile fields change only with a
+   * profile, after which the engine evaluates every segment.
+   */
+  segmentInputs: ReadonlyArray<readonly string[]>;
 }
 
 /**
@@ -124,6 +130,12 @@ function profileFieldsOf(condition: Condition): string[] {
     default:
       return [];
   }
+}
+
+/** The keys of the aggregates a condition reads (an absence also its cancelling events'). */
+function aggregateKeysRead(condition: Condition): string[] {
+  const keys = eventLeaves(condition).flatMap((leaf) => (leaf.kind === 'absence' ? [aggregateKey(leaf.filter), aggregateKey(leaf.cancelledBy)] : [aggregateKey(leaf.filter)]));
+  return [...new Set(keys)];
 }
 
 function emptyAggregate(filter: EventFilter): AggregatePlan {
@@ -202,6 +214,7 @@ function buildPlan(definitions: readonly SegmentDefinition[]): SegmentPlan {
     profileFields,
     relevantTypes: new Set([...byType.keys(), ...FACT_EVENT_TYPES]),
     segmentNames: new Set(definitions.map((segment) => segment.name)),
+    segmentInputs: definitions.map((definition) => aggregateKeysRead(definition.conditions)),
   };
 }
 

@@ -4,13 +4,14 @@
  * every kind of condition, at every moment; and the engine's in-place trimming must only ever
  * touch a state it owns.
  */
-import { applyEvent, reevaluate, type SegmentDefinition, type SegmentState } from '../../../../services/core/segments';
+import { applyEvent, applyProfile, reevaluate, SegmentEvaluations, type SegmentDefinition, type SegmentResult, type SegmentState } from '../../../../services/core/segments';
 import { evaluateCondition } from '../../../../services/core/segments/evaluate';
 import { planFor } from '../../../../services/core/segments/plan';
-import { behaviorEvent, type BehaviorEvent } from '../../../../services/core/types';
+import { behaviorEvent, customerProfile, type BehaviorEvent } from '../../../../services/core/types';
 import { CUSTOMER, DAY, HOUR, MINUTE, T0, defsOf, seededRandom, shippedDefinitions } from './harness';
 
-const extra = defsOf([
+/** Segments of every kind of condition, as a definitions file writes them. */
+const EVERY_KIND = [
   { name: 'c2', conditions: { count: { event: 'purchase', within: '3d', gte: 2 } } },
   { name: 'c0', conditions: { count: { event: 'purchase', within: '3d', eq: 0 } } },
   { name: 'c_lt3', conditions: { count: { event: ['email_open', 'email_click'], within: '36h', lt: 3 } } },
@@ -23,7 +24,8 @@ const extra = defsOf([
   { name: 'gone', conditions: { absence: { event: 'add_to_cart', not_followed_by: 'purchase', for: '15m', within: '1d' } } },
   { name: 'combo', conditions: { all: [{ count: { event: 'purchase', within: '3d', gte: 2 } }, { not: { recency: { event: 'email_open', within: '2d' } } }] } },
   { name: 'either', conditions: { any: [{ never: { event: 'purchase', within: '1d' } }, { sum: { event: 'purchase', within: '5d', gte: 300 } }] } },
-]);
+];
+const extra = defsOf(EVERY_KIND);
 
 const TYPES = ['purchase', 'email_open', 'email_click', 'product_view', 'add_to_cart', 'page_view'];
 
@@ -102,5 +104,54 @@ describe('trimming in place', () => {
         state = timer.state;
       } else state = kept.state;
     }
+  });
+});
+
+describe('segments evaluated again only where an event reached their inputs', () => {
+  // A handed-over state with its SegmentEvaluations keeps each segment's last evaluation at one
+  // `now` (the segmenter's batch): an event re-evaluates only the segments reading an aggregate
+  // it changed. Copying the state for every input evaluates every segment every time: both
+  // must agree.
+  const withProfile = defsOf([
+    ...EVERY_KIND,
+    { name: 'gold_buyer', conditions: { all: [{ profile: { field: 'attributes.tier', eq: 'gold' } }, { count: { event: 'purchase', within: '3d', gte: 1 } }] } },
+  ]);
+
+  it.each([
+    ['the shipped definitions', shippedDefinitions()],
+    ['every kind of condition, and a profile', withProfile],
+  ])('%s: batches of events at one moment, profiles, erasures and timers between, give what evaluating every segment gives', (_name, defs) => {
+    const random = seededRandom(23);
+    let handed: SegmentState | null = null;
+    let copied: SegmentState | null = null;
+    let now = T0 + 7 * HOUR;
+    let reused = 0;
+    const use = { handOver: true, evaluations: new SegmentEvaluations() };
+    const summary = (result: SegmentResult) => [result.changes, result.triggers, result.wakeAt, result.ignored];
+    for (let batch = 0; batch < 150; batch += 1) {
+      now += Math.floor(random() * random() * 12 * HOUR);
+      const size = 1 + Math.floor(random() * 12);
+      for (let i = 0; i < size; i += 1) {
+        const roll = random();
+        let results: [SegmentResult, SegmentResult];
+        if (roll < 0.03) {
+          // A tombstone: the state goes, and the customer's next event starts a new one.
+          results = [applyProfile(handed, null, defs, now, use), applyProfile(copied, null, defs, now)];
+        } else if (roll < 0.1) {
+          const profile = customerProfile({ customer_id: CUSTOMER, updated_at: now + i, attributes: { tier: random() < 0.5 ? 'gold' : 'silver' } });
+          results = [applyProfile(handed, profile, defs, now, use), applyProfile(copied, profile, defs, now)];
+        } else if (roll < 0.14 && handed !== null) {
+          results = [reevaluate(handed, defs, now, use), reevaluate(copied, defs, now)];
+        } else {
+          const input = randomEvent(random, batch * 100 + i, now);
+          results = [applyEvent(handed, input, defs, now, use), applyEvent(copied, input, defs, now)];
+          if (i > 0 && results[1].ignored === null) reused += 1;
+        }
+        expect({ batch, i, handed: summary(results[0]) }).toEqual({ batch, i, handed: summary(results[1]) });
+        expect(results[0].state).toEqual(results[1].state);
+        [handed, copied] = [results[0].state, results[1].state];
+      }
+    }
+    expect(reused).toBeGreaterThan(300); // events after the first of a batch: where the kept evaluations are used
   });
 });
