@@ -149,12 +149,20 @@ export interface DecodedRecord {
   batchContext: RecordBatchContext;
 }
 
-/* eslint-disable @typescript-eslint/no-require-imports -- kafkajs's internals, for its slow paths and its header code */
-const kafkajsLong = (): { fromValue(value: string | number): KafkajsLong } => require('kafkajs/src/utils/long');
-const kafkajsHeaderDecoder = (): (decoder: KafkajsDecoder) => { key: string; value: Buffer | null } => require('kafkajs/src/protocol/recordBatch/header/v0/decoder');
+/**
+ * kafkajs's module `file`, loaded on first use and kept: `require` resolves the path again on
+ * every call (about 140 ns here), too much for once per record.
+ */
+function kafkajsModule<T>(file: string): () => T {
+  let loaded: T | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- kafkajs's internals, for its slow paths, its header code and its Encoder
+  return () => (loaded ??= require(file) as T);
+}
+
+const kafkajsLong = kafkajsModule<{ fromValue(value: string | number): KafkajsLong }>('kafkajs/src/utils/long');
+const kafkajsHeaderDecoder = kafkajsModule<(decoder: KafkajsDecoder) => { key: string; value: Buffer | null }>('kafkajs/src/protocol/recordBatch/header/v0/decoder');
 /** kafkajs's protocol/encoder.js, whose instances its record batch encoder takes. */
-const kafkajsEncoderClass = (): { prototype: object } => require('kafkajs/src/protocol/encoder');
-/* eslint-enable @typescript-eslint/no-require-imports */
+const kafkajsEncoderClass = kafkajsModule<{ prototype: object }>('kafkajs/src/protocol/encoder');
 
 /** kafkajs's TimestampTypes.LOG_APPEND_TIME (protocol/timestampTypes.js). */
 const LOG_APPEND_TIME = 1;
