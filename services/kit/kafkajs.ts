@@ -327,7 +327,7 @@ export function encodeRecord(record: RecordToEncode): KafkajsEncoder {
   const { offsetDelta = 0, timestampDelta = 0, key, value, headers } = record;
   const keyLength = fieldLength(key);
   const valueLength = fieldLength(value);
-  const fast =
+  if (
     keyLength !== null &&
     valueLength !== null &&
     Number.isSafeInteger(timestampDelta) &&
@@ -335,28 +335,29 @@ export function encodeRecord(record: RecordToEncode): KafkajsEncoder {
     Number.isInteger(offsetDelta) &&
     offsetDelta >= 0 &&
     offsetDelta < MAX_FAST_LENGTH &&
-    (headers === undefined || (typeof headers === 'object' && headers !== null && Object.keys(headers).length === 0));
-  const zigzagDelta = timestampDelta >= 0 ? timestampDelta * 2 : -timestampDelta * 2 - 1;
-  // attributes, timestamp delta, offset delta, key, value, no headers
-  const body = fast ? 1 + unsignedVarintSize(zigzagDelta) + unsignedVarintSize(offsetDelta * 2) + fieldSize(keyLength) + fieldSize(valueLength) + 1 : 0;
-  if (!fast || body >= MAX_FAST_LENGTH) {
-    if (kafkajsRecordEncoder === undefined) throw new Error("kafkajs's record encoder is not loaded (services/kit/kafkajs could not find its files)");
-    return kafkajsRecordEncoder(record);
+    (headers === undefined || (typeof headers === 'object' && headers !== null && Object.keys(headers).length === 0))
+  ) {
+    const zigzagDelta = timestampDelta >= 0 ? timestampDelta * 2 : -timestampDelta * 2 - 1;
+    // attributes, timestamp delta, offset delta, key, value, no headers
+    const body = 1 + unsignedVarintSize(zigzagDelta) + unsignedVarintSize(offsetDelta * 2) + fieldSize(keyLength) + fieldSize(valueLength) + 1;
+    if (body < MAX_FAST_LENGTH) {
+      // Every byte up to the end is written below, so the pooled, unfilled memory never shows.
+      const buffer = Buffer.allocUnsafe(unsignedVarintSize(body * 2) + body);
+      let at = writeUnsignedVarint(buffer, 0, body * 2);
+      buffer[at++] = 0;
+      at = writeUnsignedVarint(buffer, at, zigzagDelta);
+      at = writeUnsignedVarint(buffer, at, offsetDelta * 2);
+      at = writeField(buffer, at, key, keyLength);
+      at = writeField(buffer, at, value, valueLength);
+      buffer[at++] = 0;
+      const encoder = Object.create(kafkajsEncoderClass().prototype) as KafkajsEncoder;
+      encoder.buf = buffer;
+      encoder.offset = at;
+      return encoder;
+    }
   }
-  const size = unsignedVarintSize(body * 2) + body;
-  // Every byte up to `size` is written below, so the pooled, unfilled memory never shows.
-  const buffer = Buffer.allocUnsafe(size);
-  let at = writeUnsignedVarint(buffer, 0, body * 2);
-  buffer[at++] = 0;
-  at = writeUnsignedVarint(buffer, at, zigzagDelta);
-  at = writeUnsignedVarint(buffer, at, offsetDelta * 2);
-  at = writeField(buffer, at, key, keyLength);
-  at = writeField(buffer, at, value, valueLength);
-  buffer[at++] = 0;
-  const encoder = Object.create(kafkajsEncoderClass().prototype) as KafkajsEncoder;
-  encoder.buf = buffer;
-  encoder.offset = at;
-  return encoder;
+  if (kafkajsRecordEncoder === undefined) throw new Error("kafkajs's record encoder is not loaded (services/kit/kafkajs could not find its files)");
+  return kafkajsRecordEncoder(record);
 }
 
 /** kafkajs's files replaced, and the file whose loading means it is too late (it holds them). */
