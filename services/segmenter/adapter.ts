@@ -24,12 +24,6 @@ export function membersSet(segment: string): string {
 }
 
 /**
- * The states a Work holds are its own (decoded from the snapshot's bytes for this computation, or
- * returned by the engine for an earlier record), so the engine may change them in place.
- */
-const HAND_OVER = { handOver: true } as const;
-
-/**
  * The segmenter's adapter around the pure segment engine: events and profiles of a batch (or
  * a due wake-up) go through the engine per customer, in offset order; the new states, the
  * SegmentChange and TriggerFired records, the membership sets and each customer's next wake-up
@@ -59,8 +53,7 @@ export class SegmenterLogic implements PartitionLogic {
     const work = new Work(snapshot);
     for (const record of records) {
       const customer = customerOf(record);
-      const state = work.state(customer);
-      const use = work.use(customer);
+      const { state, use } = work.customer(customer);
       const result =
         record.topic === this.profilesTopic
           ? applyProfile(state, record.value as CustomerProfile | null, this.definitions, now, use)
@@ -77,7 +70,8 @@ export class SegmenterLogic implements PartitionLogic {
   onTimers(snapshot: PartitionSnapshot, timers: DueTimer[], now: number, dueBy: number): PartitionChange {
     const work = new Work(snapshot);
     for (const { member: customer } of timers) {
-      this.collect(work, customer, reevaluate(work.state(customer), this.definitions, now, HAND_OVER), Math.max(now, dueBy));
+      const { state, use } = work.customer(customer);
+      this.collect(work, customer, reevaluate(state, this.definitions, now, use), Math.max(now, dueBy));
     }
     return work.finish();
   }
@@ -103,33 +97,36 @@ export class SegmenterLogic implements PartitionLogic {
   }
 }
 
+/**
+ * A customer's state within one Work, and how the engine may use it. The state is the Work's own
+ * (decoded from the snapshot's bytes for this computation, or returned by the engine for an
+ * earlier record), so it is handed over: the engine changes it in place. The segment evaluations
+ * are kept between the customer's records (one `now` per batch).
+ */
+interface CustomerWork {
+  state: SegmentState | null;
+  readonly use: StateUse;
+}
+
 /** One change being built, with the states it has already moved. */
 class Work {
   readonly change = emptyChange();
-  private readonly states = new Map<string, SegmentState | null>();
-  /** Per customer, its states handed over with the segment evaluations kept between its records (one `now` per batch). */
-  private readonly uses = new Map<string, StateUse>();
+  private readonly customers = new Map<string, CustomerWork>();
   private readonly lastChangeAt = new Map<string, number>();
   /** Customers whose state the batch changed, in the order first changed. */
   private readonly changed = new Set<string>();
 
   constructor(private readonly snapshot: PartitionSnapshot) {}
 
-  state(customer: string): SegmentState | null {
-    if (!this.states.has(customer)) {
-      this.states.set(customer, decodeStateOf(customer, () => parseSegmentState(this.snapshot.states.get(customer) ?? null)));
+  /** The customer's state as this Work has it (decoded from the snapshot on first use), with its StateUse. */
+  customer(customer: string): CustomerWork {
+    let work = this.customers.get(customer);
+    if (work === undefined) {
+      const state = decodeStateOf(customer, () => parseSegmentState(this.snapshot.states.get(customer) ?? null));
+      work = { state, use: { handOver: true, evaluations: new SegmentEvaluations() } };
+      this.customers.set(customer, work);
     }
-    return this.states.get(customer) ?? null;
-  }
-
-  /** How the engine may use the customer's state: handed over, with the evaluations kept for it. */
-  use(customer: string): StateUse {
-    let use = this.uses.get(customer);
-    if (use === undefined) {
-      use = { handOver: true, evaluations: new SegmentEvaluations() };
-      this.uses.set(customer, use);
-    }
-    return use;
+    return work;
   }
 
   /**
@@ -148,13 +145,13 @@ class Work {
 
   /** A customer's new state; encoded once, by finish, however many of its records the batch has. */
   set(customer: string, state: SegmentState | null): void {
-    this.states.set(customer, state);
+    this.customer(customer).state = state;
     this.changed.add(customer);
   }
 
   finish(): PartitionChange {
     for (const customer of this.changed) {
-      const state = this.states.get(customer) ?? null;
+      const state = this.customers.get(customer)?.state ?? null;
       this.change.states.set(customer, state === null ? null : serializeSegmentState(state));
     }
     return this.change;
