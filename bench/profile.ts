@@ -8,6 +8,9 @@
  *   what: ceiling | kairos | segmenter | trigger | baseline | latency
  * `latency` measures one latency row instead (BENCH_LATENCY_RATE, 2000; BENCH_LATENCY_SECONDS,
  * 20; OUTPUT_GUARANTEE, exactly_once) on a topic of its own.
+ * With BENCH_WARMUP_EVENTS=n the same measurement first runs, unmeasured, over n events of a
+ * topic of their own, so that a short run is measured with its code compiled, as `make bench`'s
+ * later runs are (a fresh process spends its first seconds in the compiler).
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -68,6 +71,17 @@ async function main(): Promise<void> {
       return;
     }
     const clock = Date.parse('2026-03-02T18:00:00Z');
+    const measure = (input: Input, name: string) =>
+      what === 'ceiling'
+        ? measureCeiling(stack, input)
+        : what === 'baseline'
+          ? measureBaseline(stack, input, `${name}-baseline`)
+          : measureKairos(stack, input, what === 'kairos' ? ['segmenter', 'trigger'] : [what as 'segmenter' | 'trigger'], `${name}-${what}`);
+    const warmup = intEnv('BENCH_WARMUP_EVENTS', 0, 0);
+    if (warmup > 0) {
+      const warm = await measure(await produceTraffic(stack, warmup, clock), 'warmup');
+      console.log(`warm-up (not measured): ${warm.eps} events/s over ${warm.records} events`);
+    }
     const input = await produceTraffic(stack, count, clock);
     const cpuProfile = process.env.BENCH_CPU_PROFILE;
     const heapProfile = process.env.BENCH_HEAP_PROFILE;
@@ -83,12 +97,7 @@ async function main(): Promise<void> {
     }
     const garbage = watchGarbage();
     const cpuBefore = process.cpuUsage();
-    const result =
-      what === 'ceiling'
-        ? await measureCeiling(stack, input)
-        : what === 'baseline'
-          ? await measureBaseline(stack, input, 'profile-baseline')
-          : await measureKairos(stack, input, what === 'kairos' ? ['segmenter', 'trigger'] : [what as 'segmenter' | 'trigger'], `profile-${what}`);
+    const result = await measure(input, 'profile');
     const collected = garbage.stop();
     const cpu = process.cpuUsage(cpuBefore);
     if (session && cpuProfile) {
