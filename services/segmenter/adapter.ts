@@ -83,7 +83,8 @@ export class SegmenterLogic implements PartitionLogic {
       return;
     }
     work.set(customer, result.state);
-    for (const change of result.changes.map((c) => work.distinctTime(c))) {
+    for (const each of result.changes) {
+      const change = work.distinctTime(each);
       work.change.outbox.push(encodeOutboxRecord({ topic: this.out.changes.topic, key: customer, value: this.out.changes.encode(change) }));
       work.change.sets.push({ set: membersSet(change.segment), op: change.change === 'entered' ? '+' : '-', member: customer });
     }

@@ -8,7 +8,7 @@ import { isKnownEventType, type BehaviorEvent, type CustomerProfile, type Segmen
 import { pruneAggregates, recordEvent } from './aggregates';
 import type { SegmentDefinition } from './definition';
 import { evaluateCondition } from './evaluate';
-import { nextFacts } from './facts';
+import { nextFacts, noFacts } from './facts';
 import { matchesFilter, planFor, type AggregatePlan, type SegmentPlan } from './plan';
 import {
   cloneState,
@@ -121,6 +121,19 @@ export class SegmentEvaluations {
 /** For callers that keep none: every segment is evaluated (settle is synchronous, so one will do). */
 const UNKEPT = new SegmentEvaluations();
 
+/**
+ * Sorts a few names in place, as Array.prototype.sort would (UTF-16 code unit order) but
+ * without the copy it makes of every array it sorts.
+ */
+function sortNames(names: string[]): void {
+  for (let i = 1; i < names.length; i += 1) {
+    const name = names[i] as string;
+    let j = i - 1;
+    for (; j >= 0 && (names[j] as string) > name; j -= 1) names[j + 1] = names[j] as string;
+    names[j + 1] = name;
+  }
+}
+
 /** Whether a segment reads one of the aggregates an event changed. */
 function readsAny(inputs: readonly string[], changed: readonly AggregatePlan[]): boolean {
   for (const aggregate of changed) if (inputs.includes(aggregate.key)) return true;
@@ -170,11 +183,25 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   for (const name of before) {
     if (!plan.segmentNames.has(name)) changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
-  if (members.length > 1) members.sort();
+  sortNames(members);
   state.m = members;
   if (wakeAt === null) delete state.w;
   else state.w = wakeAt;
   return { state: isEmptyState(state) ? null : state, changes, triggers, wakeAt, ignored: null };
+}
+
+const NO_AGGREGATES: readonly AggregatePlan[] = Object.freeze([]);
+
+/**
+ * The aggregates `event` counts in: the plan's list for its type itself when every one of them
+ * takes it (their `where` matches), so that most events copy no list.
+ */
+function targetsOf(plan: SegmentPlan, event: BehaviorEvent): readonly AggregatePlan[] {
+  const candidates = plan.byType.get(event.type) ?? NO_AGGREGATES;
+  for (let i = 0; i < candidates.length; i += 1) {
+    if (!matchesFilter((candidates[i] as AggregatePlan).filter, event)) return candidates.filter((aggregate) => matchesFilter(aggregate.filter, event));
+  }
+  return candidates;
 }
 
 /**
@@ -194,7 +221,7 @@ export function applyEvent(
   // Defence in depth: the consumer runner dead-letters times beyond MAX_CLOCK_SKEW, but one
   // within it (a producer clock a little fast) must still not land after `now` in a window.
   const at = Math.min(event.occurred_at, now);
-  const targets = (plan.byType.get(event.type) ?? []).filter((aggregate) => matchesFilter(aggregate.filter, event));
+  const targets = targetsOf(plan, event);
   const facts = nextFacts(state?.x, event, at);
   if (targets.length === 0 && facts === null) return unchanged(state, 'irrelevant');
   const hash = eventIdHash(event.event_id);
@@ -204,7 +231,7 @@ export function applyEvent(
     next.a[aggregate.key] ??= {};
     recordEvent(next.a[aggregate.key], aggregate, event, at);
   }
-  if (facts !== null && Object.keys(facts).length > 0) next.x = facts;
+  if (facts !== null && !noFacts(facts)) next.x = facts;
   else if (facts !== null) delete next.x;
   rememberEventId(next, hash);
   return settle(next, plan, now, { kind: 'event', event }, targets, use);

@@ -50,28 +50,30 @@ function newer(fact: readonly [number, ...unknown[]] | undefined, at: number): b
  * changes none of them. Does not touch `facts`.
  */
 export function nextFacts(facts: FactsState | undefined, event: BehaviorEvent, at: number): FactsState | null {
-  const next: FactsState = { ...facts };
+  let p = facts?.p;
+  let v = facts?.v;
+  let c = facts?.c;
   const product = event.product_id;
   switch (event.type) {
     case 'product_view':
-      if (product === null || !newer(next.v, at)) return null;
-      next.v = [at, product];
+      if (product === null || !newer(v, at)) return null;
+      v = [at, product];
       break;
     case 'add_to_cart':
       // A purchase at or after this add already emptied the cart it went into.
-      if (product === null || !newer(next.c, at) || (next.p !== undefined && next.p[0] >= at)) return null;
-      next.c = [at, product];
+      if (product === null || !newer(c, at) || (p !== undefined && p[0] >= at)) return null;
+      c = [at, product];
       break;
     case 'remove_from_cart':
-      if (next.c === undefined || product !== next.c[1] || at < next.c[0]) return null;
-      delete next.c;
+      if (c === undefined || product !== c[1] || at < c[0]) return null;
+      c = undefined;
       break;
     case 'purchase': {
-      const cart = next.c !== undefined && next.c[0] <= at ? next.c : undefined;
-      if (cart !== undefined) delete next.c; // a purchase empties the cart
-      if (newer(next.p, at)) {
+      const cart = c !== undefined && c[0] <= at ? c : undefined;
+      if (cart !== undefined) c = undefined; // a purchase empties the cart
+      if (newer(p, at)) {
         const bought = product ?? cart?.[1] ?? null;
-        next.p = bought === null ? [at] : [at, bought];
+        p = bought === null ? [at] : [at, bought];
       } else if (cart === undefined) {
         return null;
       }
@@ -80,7 +82,18 @@ export function nextFacts(facts: FactsState | undefined, event: BehaviorEvent, a
     default:
       return null;
   }
+  // Built with only the facts there are (no `delete`: an object that loses a property becomes
+  // a slow dictionary-mode object, read again for every later event of the batch).
+  const next: FactsState = {};
+  if (p !== undefined) next.p = p;
+  if (v !== undefined) next.v = v;
+  if (c !== undefined) next.c = c;
   return next;
+}
+
+/** Whether the facts hold none (nextFacts's result after a remove or a purchase can). */
+export function noFacts(facts: FactsState): boolean {
+  return facts.p === undefined && facts.v === undefined && facts.c === undefined;
 }
 
 /** True when nextFacts would change something (to tell a relevant event from an ignored one without copying). */

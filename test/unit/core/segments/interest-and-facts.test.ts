@@ -189,6 +189,19 @@ describe('facts', () => {
     expect(factsOf(removed, T0 + HOUR).lastPurchase).toEqual({ at: T0 + 2 * MINUTE, productId: null });
   });
 
+  it('go when the last of them goes, and leave no empty facts behind', () => {
+    // A cart added and removed again: nothing else was kept, so the state goes.
+    expect(
+      run(noSegments, [{ event: event('add_to_cart', T0, { product_id: 'p1' }) }, { event: event('remove_from_cart', T0 + MINUTE, { product_id: 'p1' }) }]).state,
+    ).toBeNull();
+    const viewed = stateAfter([
+      { event: event('product_view', T0, { product_id: 'p0' }) },
+      { event: event('add_to_cart', T0 + MINUTE, { product_id: 'p1' }) },
+      { event: event('remove_from_cart', T0 + 2 * MINUTE, { product_id: 'p1' }) },
+    ]);
+    expect(viewed.x).toStrictEqual({ v: [T0, 'p0'] });
+  });
+
   it('are not replaced by a late event older than them', () => {
     const state = stateAfter([
       { event: event('product_view', T0 + HOUR, { product_id: 'new' }) },
