@@ -33,25 +33,40 @@ export function valueSubject(topic: string): string {
   return `${topic}-value`;
 }
 
+/** Where encodeWireFormat writes before copying out (encoding is synchronous: one at a time); grown when a value needs more. */
+let wireScratch = Buffer.allocUnsafe(16 * 1024);
+
+/** `value` in the Confluent wire format under `schemaId` (checked against `type` first): what AvroCodec.encode writes. */
+export function encodeWireFormat(schemaId: number, type: avro.Type, value: unknown): Buffer {
+  // The check again with a hook only for a value that fails it: the hook costs a closure and a path per call.
+  if (!type.isValid(value)) {
+    const problems: string[] = [];
+    type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`) });
+    throw new Error(`value does not match schema ${type.name ?? ''} (id ${schemaId}): invalid ${problems.join(', ')}`);
+  }
+  // Header and body written into one buffer, then one copy of the bytes used (avsc's toBuffer
+  // allocated a zero-filled body, and the header and the concatenation two more).
+  for (;;) {
+    const scratch = wireScratch;
+    scratch[0] = MAGIC_BYTE;
+    scratch.writeInt32BE(schemaId, 1);
+    // The end of the body, or (negative) how many bytes the buffer lacked.
+    const end = type.encode(value, scratch, HEADER_LENGTH);
+    if (end >= 0) {
+      const bytes = Buffer.allocUnsafe(end);
+      scratch.copy(bytes, 0, 0, end);
+      return bytes;
+    }
+    wireScratch = Buffer.allocUnsafe(Math.max(scratch.length * 2, scratch.length - end));
+  }
+}
+
 /**
  * Avro in the Confluent wire format (magic byte 0, 4-byte schema id, Avro body) over a
  * Confluent-compatible registry. Writer schemas are fetched once per id and cached; every
  * record is resolved into the reader schema the service was built with, so producers can
  * evolve their schema within the subject's BACKWARD compatibility.
  */
-/** `value` in the Confluent wire format under `schemaId` (checked against `type` first): what AvroCodec.encode writes. */
-export function encodeWireFormat(schemaId: number, type: avro.Type, value: unknown): Buffer {
-  const problems: string[] = [];
-  if (!type.isValid(value, { errorHook: (path, v) => problems.push(`${path.join('.') || '(root)'}=${JSON.stringify(v)}`) })) {
-    throw new Error(`value does not match schema ${type.name ?? ''} (id ${schemaId}): invalid ${problems.join(', ')}`);
-  }
-  const body = type.toBuffer(value);
-  const header = Buffer.alloc(HEADER_LENGTH);
-  header.writeUInt8(MAGIC_BYTE, 0);
-  header.writeInt32BE(schemaId, 1);
-  return Buffer.concat([header, body]);
-}
-
 export class AvroCodec {
   /**
    * Per reader type, per writer schema id: the resolver (null when the writer schema equals the

@@ -83,3 +83,38 @@ describe('AvroCodec.decodeKnown', () => {
     expect(asked).toEqual([404, 503, 503]);
   });
 });
+
+describe('encodeWireFormat', () => {
+  /** The wire format as the Confluent serializers lay it out: magic byte 0, the id big-endian, the Avro body. */
+  const expected = (id: number, type: avro.Type, value: unknown) => {
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(id, 1);
+    return Buffer.concat([header, type.toBuffer(value)]);
+  };
+
+  it('writes the magic byte, the schema id and the Avro body, for values of every size', () => {
+    const trigger = (size: number) => ({
+      trigger_id: `t-${size}`,
+      rule: 'cart_abandoned',
+      customer_id: 'c-1',
+      fired_at: 1_700_000_000_000 + size,
+      cause_event_id: size % 2 === 0 ? null : 'e-1',
+      context: Object.fromEntries(Array.from({ length: size }, (_, i) => [`k${i}`, 'é'.repeat(i % 7)])),
+    });
+    // From empty maps to bodies of several times the encoder's 16 KiB scratch, and back down.
+    for (const size of [0, 1, 7, 100, 1500, 8000, 3, 20_000, 2]) {
+      for (const id of [1, 7, 2 ** 31 - 1]) {
+        const bytes = encodeWireFormat(id, types.TriggerFired, trigger(size));
+        expect(bytes).toEqual(expected(id, types.TriggerFired, trigger(size)));
+        expect(types.TriggerFired.fromBuffer(bytes.subarray(5))).toEqual(trigger(size));
+      }
+    }
+    expect(encodeWireFormat(CURRENT, types.BehaviorEvent, event)).toEqual(expected(CURRENT, types.BehaviorEvent, event));
+  });
+
+  it('refuses a value the schema does not take, naming the field and nothing else', () => {
+    expect(() => encodeWireFormat(CURRENT, types.BehaviorEvent, { ...event, occurred_at: 'yesterday' })).toThrow(
+      'value does not match schema io.kairos.events.BehaviorEvent (id 7): invalid occurred_at="yesterday"',
+    );
+  });
+});
