@@ -114,6 +114,25 @@ export class AvroCodec {
     }
   }
 
+  /**
+   * decodeKnown of the record in `bytes` from `start` up to `end`, read where it lies (a fetch
+   * response's bytes) without a Buffer view of it: the same result, and the same errors, as
+   * decodeKnown of that cut.
+   */
+  decodeKnownIn<T>(bytes: Buffer, start: number, end: number, reader: avro.Type): T | undefined {
+    const resolver = this.resolvers.get(reader)?.get(schemaIdIn(bytes, start, end));
+    if (resolver === undefined) return undefined;
+    try {
+      const decoded = reader.decode(bytes, start + HEADER_LENGTH, resolver ?? undefined);
+      if (decoded.offset === end) return decoded.value as T;
+    } catch {
+      // Below, on the cut, for the error decodeKnown gives.
+    }
+    // A body that is not exactly its bytes (it read past them, or left some, or did not decode):
+    // decoded again on its own, as decodeKnown would, for the same error.
+    return this.decodeKnown<T>(bytes.subarray(start, end), reader);
+  }
+
   /** Fetches and keeps the writer schema of the record in `bytes` for `reader`, so decodeKnown decodes it. */
   async learnWriter(bytes: Buffer, reader: avro.Type): Promise<void> {
     await this.resolverFor(schemaIdOf(bytes), reader);
@@ -187,15 +206,21 @@ export class AvroCodec {
 
 /** The schema id of a wire-format record; PoisonRecordError when it has no Confluent header. */
 function schemaIdOf(bytes: Buffer): number {
-  if (bytes.length < HEADER_LENGTH || bytes[0] !== MAGIC_BYTE) {
+  return schemaIdIn(bytes, 0, bytes.length);
+}
+
+/** The schema id of the wire-format record in `bytes` from `start` up to `end`. */
+function schemaIdIn(bytes: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length < HEADER_LENGTH || bytes[start] !== MAGIC_BYTE) {
     throw new PoisonRecordError(
       'wire-format',
-      bytes.length < HEADER_LENGTH
-        ? `record of ${bytes.length} bytes is shorter than the 5-byte Confluent header`
-        : `magic byte is ${bytes[0]}, expected 0 (Confluent wire format)`,
+      length < HEADER_LENGTH
+        ? `record of ${length} bytes is shorter than the 5-byte Confluent header`
+        : `magic byte is ${bytes[start]}, expected 0 (Confluent wire format)`,
     );
   }
-  return bytes.readInt32BE(1);
+  return bytes.readInt32BE(start + 1);
 }
 
 /** avsc Types of the design's records, built once. */

@@ -1,5 +1,6 @@
 import type { Batch, Consumer, ConsumerRunConfig, IHeaders, KafkaMessage, Producer, TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import { isBrokerAway, whileBrokerAway } from './kafka';
+import { FetchedRecord } from './kafkajs';
 import type { Type } from 'avsc';
 import type { Logger } from 'pino';
 import type { AvroCodec } from './codec';
@@ -590,21 +591,26 @@ async function decodeFirstOfSchema(binding: TopicBinding<never>, partition: numb
  */
 export function decodeKnownRecord(binding: TopicBinding<never>, partition: number, message: KafkaMessage, deps: DecodeDeps): ConsumedRecord<unknown> | undefined {
   let value: unknown = null;
-  const key = message.key === null ? null : message.key.toString('utf8');
+  // A record of kafkajs.ts's decoder is read where it lies, without a Buffer view of its key or value.
+  const fetched = message instanceof FetchedRecord ? message : null;
+  const key = fetched !== null ? fetched.keyText() : message.key === null ? null : message.key.toString('utf8');
   if (binding.keyField && key === null) throw new PoisonRecordError('invalid', `record has no key; expected the ${binding.keyField}`);
   const keyProblem = key === null ? null : binding.keyLimits?.(key);
   if (keyProblem) throw new PoisonRecordError('over-limit', keyProblem);
-  if (message.value === null) {
+  const bytes = fetched !== null ? fetched.bytes : message.value;
+  const start = fetched !== null ? fetched.valueStart : 0;
+  const end = fetched !== null ? fetched.valueEnd : message.value === null ? -1 : message.value.length;
+  if (bytes === null || end === -1) {
     if (!binding.tombstones) throw new PoisonRecordError('invalid', `null value (tombstone) on ${binding.topic}, which takes none`);
   } else {
-    const bytes = message.value.length;
-    if (binding.maxDecodeBytes !== undefined && bytes > binding.maxDecodeBytes) {
-      throw new PoisonRecordError('over-limit', `record is ${bytes} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
+    const size = end - start;
+    if (binding.maxDecodeBytes !== undefined && size > binding.maxDecodeBytes) {
+      throw new PoisonRecordError('over-limit', `record is ${size} bytes, more than the ${binding.maxDecodeBytes} this service decodes`);
     }
-    value = deps.codec.decodeKnown(message.value, binding.type);
+    value = fetched !== null ? deps.codec.decodeKnownIn(bytes, start, end, binding.type) : deps.codec.decodeKnown(bytes, binding.type);
     if (value === undefined) return undefined;
     // Reasons name fields and sizes, never values: they go to DLQ headers and log lines.
-    const overLimit = binding.limits?.(value as never, bytes);
+    const overLimit = binding.limits?.(value as never, size);
     if (overLimit) throw new PoisonRecordError('over-limit', overLimit);
     const problem = binding.validate?.(value as never);
     if (problem) throw new PoisonRecordError('invalid', problem);

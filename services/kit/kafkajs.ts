@@ -238,9 +238,74 @@ function readHeaders(decoder: KafkajsDecoder): DecodedRecord['headers'] {
   }, {});
 }
 
+/** An index as Buffer's slice reads it: negative counts from the end, everything clamped into the buffer. */
+function sliceIndex(index: number, length: number): number {
+  if (index < 0) return Math.max(index + length, 0);
+  return Math.min(index, length);
+}
+
+/**
+ * Where a record's key or value lies in the bytes it was read from: what kafkajs's
+ * `buffer.slice(start, start + length)` would cut (a length past the end stops at the end, a
+ * negative one gives nothing or what slice makes of it), or null for the length -1.
+ */
+function cutOf(bytes: Buffer, start: number, length: number): { start: number; end: number } | null {
+  if (length === -1) return null;
+  const from = sliceIndex(start, bytes.length);
+  return { start: from, end: Math.max(from, sliceIndex(start + length, bytes.length)) };
+}
+
+/**
+ * A record as kafkajs's record decoder gives it, except that its key and value are cut from the
+ * fetched bytes only when read (`key`, `value`: a new Buffer view each time, equal to kafkajs's).
+ * A consumer that reads them in place (keyText, and `bytes` from valueStart to valueEnd) makes
+ * no Buffer view per record: with the view kafkajs made for each, and the one the Avro
+ * decoder cut after the header, three per record per consumer.
+ */
+export class FetchedRecord implements DecodedRecord {
+  constructor(
+    readonly magicByte: number | undefined,
+    readonly attributes: number,
+    readonly timestamp: string | undefined,
+    readonly offset: string,
+    readonly headers: DecodedRecord['headers'],
+    readonly isControlRecord: boolean,
+    readonly batchContext: RecordBatchContext,
+    /** The bytes the record was read from (a fetch response's, or a decompressed batch's). */
+    readonly bytes: Buffer,
+    /** The value's first byte, and the byte after its last; valueEnd -1 when the value is null. */
+    readonly valueStart: number,
+    readonly valueEnd: number,
+    private readonly keyStart: number,
+    private readonly keyEnd: number,
+  ) {}
+
+  get key(): Buffer | null {
+    return this.keyEnd === -1 ? null : this.bytes.subarray(this.keyStart, this.keyEnd);
+  }
+
+  get value(): Buffer | null {
+    return this.valueEnd === -1 ? null : this.bytes.subarray(this.valueStart, this.valueEnd);
+  }
+
+  /** The key as UTF-8 text (what `key.toString('utf8')` gives), or null. */
+  keyText(): string | null {
+    return this.keyEnd === -1 ? null : this.bytes.toString('utf8', this.keyStart, this.keyEnd);
+  }
+}
+
+/** Reads a varint length and steps over that many bytes, as kafkajs's readVarIntBytes does; returns the cut. */
+function skipVarIntBytes(decoder: KafkajsDecoder): { start: number; end: number } | null {
+  const length = decoder.readVarInt();
+  const start = decoder.offset;
+  if (length !== -1) decoder.offset += length;
+  return cutOf(decoder.buffer, start, length);
+}
+
 /**
  * kafkajs's record decoder (protocol/recordBatch/record/v0/decoder.js) with the same result for
- * every input: the timestamp delta and the offset and timestamp sums as numbers where exact.
+ * every input: the timestamp delta and the offset and timestamp sums as numbers where exact, the
+ * key and the value cut only when read (FetchedRecord).
  */
 export function decodeRecord(decoder: KafkajsDecoder, batchContext: RecordBatchContext = {}): DecodedRecord {
   const { firstOffset, firstTimestamp, magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
@@ -248,10 +313,23 @@ export function decodeRecord(decoder: KafkajsDecoder, batchContext: RecordBatchC
   const timestampDelta = readShortVarLong(decoder) ?? decoder.readVarLong();
   const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addToLongText(timestampBases, firstTimestamp, timestampDelta);
   const offset = addToLongText(offsetBases, firstOffset, decoder.readVarInt());
-  const key = decoder.readVarIntBytes();
-  const value = decoder.readVarIntBytes();
+  const key = skipVarIntBytes(decoder);
+  const value = skipVarIntBytes(decoder);
   const headers = readHeaders(decoder);
-  return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext };
+  return new FetchedRecord(
+    magicByte,
+    attributes,
+    timestamp,
+    offset,
+    headers,
+    isControlBatch,
+    batchContext,
+    decoder.buffer,
+    value?.start ?? 0,
+    value?.end ?? -1,
+    key?.start ?? 0,
+    key?.end ?? -1,
+  );
 }
 
 /** kafkajs's Encoder (protocol/encoder.js) as a record batch reads a record's: its bytes up to `offset`. */

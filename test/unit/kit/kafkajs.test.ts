@@ -89,11 +89,25 @@ describe("the consumer's record decoder", () => {
       ...(r.headers === -1 ? varlong(-1n) : [...varlong(BigInt(r.headers.length)), ...r.headers.flatMap(([k, v]) => [...bytesField(Buffer.from(k)), ...bytesField(v)])]),
     ]);
 
+  /**
+   * A record's fields as plain data: its own properties, and its key and value, which ours reads
+   * from the fetched bytes only when asked (getters, not own properties) and kafkajs holds as Buffers.
+   */
+  const RECORD_FIELDS = ['attributes', 'batchContext', 'headers', 'isControlRecord', 'key', 'magicByte', 'offset', 'timestamp', 'value'];
+  const plain = (record: unknown) => Object.fromEntries(RECORD_FIELDS.map((field) => [field, (record as Record<string, unknown>)[field]]));
+
+  it("compares every field of kafkajs's record", () => {
+    const body = Buffer.from([0, 2, 4, 2, 0x6b, 2, 0x76, 0]);
+    const context: RecordBatchContext = { firstOffset: '7', firstTimestamp: '1000', magicByte: 2, timestampType: CREATE_TIME };
+    expect(Object.keys(originalDecode(new KafkajsDecoderClass(body), context) as object).sort()).toEqual(RECORD_FIELDS);
+    expect(plain(decodeRecord(new KafkajsDecoderClass(body), context))).toEqual(plain(originalDecode(new KafkajsDecoderClass(body), context)));
+  });
+
   /** What a decoder gives for `body`: the record (or the error) and how far it read. */
   const outcome = (decode: (decoder: Decoder, context?: RecordBatchContext) => unknown, body: Buffer, context?: RecordBatchContext) => {
     const decoder = new KafkajsDecoderClass(body);
     try {
-      return { record: decode(decoder, context), readUpTo: decoder.offset };
+      return { record: plain(decode(decoder, context)), readUpTo: decoder.offset };
     } catch (error) {
       return { error: String(error), readUpTo: decoder.offset };
     }
@@ -134,6 +148,22 @@ describe("the consumer's record decoder", () => {
     }
     expect(outcome(decodeRecord, body)).toEqual(outcome(originalDecode, body));
     expect(outcome(decodeRecord, body)).toHaveProperty('error');
+  });
+
+  it('reads key and value lengths that do not fit the bytes as kafkajs does (its slice, and where it goes on reading)', () => {
+    let compared = 0;
+    for (const keyLength of [-1n, -2n, -5n, -40n, 0n, 3n, 30n, 1000n]) {
+      for (const valueLength of [-1n, -3n, 2n, 50n]) {
+        for (const tail of [0, 4, 60]) {
+          const body = Buffer.from([0, ...varlong(9n), ...varlong(1n), ...varlong(keyLength), 0x6b, 0x65, 0x79, ...varlong(valueLength), 0x76, 0x61, ...Array.from({ length: tail }, (_, i) => i % 7)]);
+          const context = { firstOffset: '10', firstTimestamp: '1733380000000', timestampType: CREATE_TIME };
+          const ours = outcome(decodeRecord, body, context);
+          expect([String(keyLength), String(valueLength), tail, ours]).toEqual([String(keyLength), String(valueLength), tail, outcome(originalDecode, body, context)]);
+          if ('record' in ours) compared += 1;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(10);
   });
 
   it('reads a header repeated under one key as its values in order, as kafkajs does', () => {
