@@ -245,14 +245,13 @@ function sliceIndex(index: number, length: number): number {
 }
 
 /**
- * Where a record's key or value lies in the bytes it was read from: what kafkajs's
- * `buffer.slice(start, start + length)` would cut (a length past the end stops at the end, a
- * negative one gives nothing or what slice makes of it), or null for the length -1.
+ * The end of a key or value that starts at `start` (already as slice reads it) and is `length`
+ * bytes long: where kafkajs's `buffer.slice(at, at + length)` would stop (a length past the end
+ * stops at the end, a negative one gives nothing or what slice makes of it); -1 for the length
+ * -1, a null.
  */
-function cutOf(bytes: Buffer, start: number, length: number): { start: number; end: number } | null {
-  if (length === -1) return null;
-  const from = sliceIndex(start, bytes.length);
-  return { start: from, end: Math.max(from, sliceIndex(start + length, bytes.length)) };
+function cutEnd(bytes: Buffer, at: number, start: number, length: number): number {
+  return length === -1 ? -1 : Math.max(start, sliceIndex(at + length, bytes.length));
 }
 
 /**
@@ -263,6 +262,12 @@ function cutOf(bytes: Buffer, start: number, length: number): { start: number; e
  * decoder cut after the header, three per record per consumer.
  */
 export class FetchedRecord implements DecodedRecord {
+  /** The value's first byte in `bytes`, and the byte after its last; valueEnd -1 when the value is null. */
+  readonly valueStart: number;
+  readonly valueEnd: number;
+  private readonly keyStart: number;
+  private readonly keyEnd: number;
+
   constructor(
     readonly magicByte: number | undefined,
     readonly attributes: number,
@@ -273,12 +278,17 @@ export class FetchedRecord implements DecodedRecord {
     readonly batchContext: RecordBatchContext,
     /** The bytes the record was read from (a fetch response's, or a decompressed batch's). */
     readonly bytes: Buffer,
-    /** The value's first byte, and the byte after its last; valueEnd -1 when the value is null. */
-    readonly valueStart: number,
-    readonly valueEnd: number,
-    private readonly keyStart: number,
-    private readonly keyEnd: number,
-  ) {}
+    /** Where the key's bytes begin and its length as written (-1: null); the same for the value. */
+    keyAt: number,
+    keyLength: number,
+    valueAt: number,
+    valueLength: number,
+  ) {
+    this.keyStart = sliceIndex(keyAt, bytes.length);
+    this.keyEnd = cutEnd(bytes, keyAt, this.keyStart, keyLength);
+    this.valueStart = sliceIndex(valueAt, bytes.length);
+    this.valueEnd = cutEnd(bytes, valueAt, this.valueStart, valueLength);
+  }
 
   get key(): Buffer | null {
     return this.keyEnd === -1 ? null : this.bytes.subarray(this.keyStart, this.keyEnd);
@@ -294,12 +304,11 @@ export class FetchedRecord implements DecodedRecord {
   }
 }
 
-/** Reads a varint length and steps over that many bytes, as kafkajs's readVarIntBytes does; returns the cut. */
-function skipVarIntBytes(decoder: KafkajsDecoder): { start: number; end: number } | null {
-  const length = decoder.readVarInt();
-  const start = decoder.offset;
+/** Steps over `length` bytes (none for -1, a null) as kafkajs's readVarIntBytes does; returns where they begin. */
+function skipBytes(decoder: KafkajsDecoder, length: number): number {
+  const at = decoder.offset;
   if (length !== -1) decoder.offset += length;
-  return cutOf(decoder.buffer, start, length);
+  return at;
 }
 
 /**
@@ -313,23 +322,12 @@ export function decodeRecord(decoder: KafkajsDecoder, batchContext: RecordBatchC
   const timestampDelta = readShortVarLong(decoder) ?? decoder.readVarLong();
   const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : addToLongText(timestampBases, firstTimestamp, timestampDelta);
   const offset = addToLongText(offsetBases, firstOffset, decoder.readVarInt());
-  const key = skipVarIntBytes(decoder);
-  const value = skipVarIntBytes(decoder);
+  const keyLength = decoder.readVarInt();
+  const keyAt = skipBytes(decoder, keyLength);
+  const valueLength = decoder.readVarInt();
+  const valueAt = skipBytes(decoder, valueLength);
   const headers = readHeaders(decoder);
-  return new FetchedRecord(
-    magicByte,
-    attributes,
-    timestamp,
-    offset,
-    headers,
-    isControlBatch,
-    batchContext,
-    decoder.buffer,
-    value?.start ?? 0,
-    value?.end ?? -1,
-    key?.start ?? 0,
-    key?.end ?? -1,
-  );
+  return new FetchedRecord(magicByte, attributes, timestamp, offset, headers, isControlBatch, batchContext, decoder.buffer, keyAt, keyLength, valueAt, valueLength);
 }
 
 /** kafkajs's Encoder (protocol/encoder.js) as a record batch reads a record's: its bytes up to `offset`. */

@@ -110,4 +110,33 @@ describe('a record read where it lies (FetchedRecord)', () => {
       expect(kinds.get(kind)).toBeGreaterThan(0);
     }
   });
+  it('reads records whose key or value length does not fit the bytes as kafkajs’s record of them reads', () => {
+    const valid = encodeWireFormat(SCHEMA_ID, types.BehaviorEvent, event(1, () => 0.5));
+    const loose = { topic: 'loose', type: types.BehaviorEvent, tombstones: true, limits: (_e: unknown, bytes: number) => `${bytes} bytes` } as AnyTopicBinding;
+    let decoded = 0;
+    for (const keyLength of [-1, -2, -5, -40, 0, 3, 30, 1000]) {
+      for (const valueLength of [-1, -3, 2, valid.length, valid.length + 9, 5000]) {
+        for (const before of [0, 3, 50]) {
+          const body = Buffer.from([0, ...varint(3), ...varint(1), ...varint(keyLength), 0x63, 0x2d, 0x31, ...varint(valueLength), ...valid, 1, 2, 3]);
+          const bytes = Buffer.concat([Buffer.alloc(before, 7), body]);
+          const context: RecordBatchContext = { firstOffset: '5', firstTimestamp: String(NOW), magicByte: 2, timestampType: 0 };
+          const ours = new KafkajsDecoderClass(bytes);
+          ours.offset = before;
+          const theirs = new KafkajsDecoderClass(bytes);
+          theirs.offset = before;
+          const read = (decode: () => KafkaMessage) => {
+            try {
+              return outcome(loose, decode());
+            } catch (error) {
+              return { decoderError: String(error) };
+            }
+          };
+          const result = read(() => decodeRecord(ours, context) as unknown as KafkaMessage);
+          expect([keyLength, valueLength, before, result]).toEqual([keyLength, valueLength, before, read(() => kafkajsDecode(theirs, context))]);
+          if (JSON.stringify(result).includes('over-limit')) decoded += 1;
+        }
+      }
+    }
+    expect(decoded).toBeGreaterThan(0); // some of them reached the Avro decoder and its size
+  });
 });
