@@ -115,7 +115,6 @@ export interface KafkajsDecoder {
   offset: number;
   readInt8(): number;
   readVarInt(): number;
-  readVarIntBytes(): Buffer | null;
   readVarLong(): KafkajsLong;
   readVarIntArray<T>(reader: (decoder: KafkajsDecoder) => T): T[];
 }
