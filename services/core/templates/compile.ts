@@ -10,6 +10,7 @@ import { CheckedPart } from './clean';
 import { TemplateCompileError } from './errors';
 import { classify, EMAIL_PARTS, normalizePath, type EmailPart, type FileRole } from './files';
 import { HELPERS, KNOWN_HELPERS, lookupHelper } from './helpers';
+import { MARKER_BOUNDS } from './values';
 
 type Render = Handlebars.TemplateDelegate;
 type Environment = typeof Handlebars;
@@ -75,7 +76,22 @@ function compileFailure(path: string, error: unknown): TemplateCompileError {
   return new TemplateCompileError(`${path}${line === null ? '' : `:${line}`}: ${detail}`, path, line, typeof column === 'number' ? column + 1 : null);
 }
 
+/**
+ * Refuses a template text holding a character that opens or closes a value marker (values.ts):
+ * render() would read it as a broken value in every email. Said at start-up, with its place.
+ */
+function refuseMarkerBounds(path: string, text: string): void {
+  const at = Math.min(...MARKER_BOUNDS.map((bound) => text.indexOf(bound)).filter((found) => found >= 0));
+  if (!Number.isFinite(at)) return;
+  const before = text.slice(0, at);
+  const line = before.split('\n').length;
+  const column = at - before.lastIndexOf('\n');
+  const code = `U+${text.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}`;
+  throw new TemplateCompileError(`${path}:${line}: holds the control character ${code} (column ${column}), which render() keeps for value markers; remove it`, path, line, column);
+}
+
 function parse(env: Environment, path: string, text: string): hbs.AST.Program {
+  refuseMarkerBounds(path, text);
   try {
     return env.parse(text);
   } catch (error) {

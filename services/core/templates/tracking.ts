@@ -11,6 +11,7 @@
  * profile attribute), and a data link already signed is never wrapped twice. Links already
  * pointing at the tracker, mailto:, tel: and #anchors stay as they are. Pure.
  */
+import { MARKER_CHARACTER } from './values';
 
 export interface LinkTracking {
   /** A signed click URL that redirects to `url` (http or https). */
@@ -21,8 +22,6 @@ export interface LinkTracking {
   openPixelUrl: string;
 }
 
-// The characters of a value marker (values.ts): a link touching one is data, not template text.
-const MARKER_CHARS = /[\uE000\uE001\uE100-\uF7FF]/;
 const HREF = /(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"'`=<]+))/gi;
 const ENTITIES: Record<string, string> = { amp: '&', quot: '"', apos: "'", lt: '<', gt: '>' };
 
@@ -101,14 +100,15 @@ export function planHtmlTracking(markedHtml: string): TrackingPlan {
   const links: LinkSlot[] = [];
   for (const match of markedHtml.matchAll(HREF)) {
     const raw = match[2] ?? match[3] ?? match[4] ?? '';
-    if (MARKER_CHARS.test(raw)) continue;
+    if (MARKER_CHARACTER.test(raw)) continue;
     const url = decodeAttribute(raw.trim());
     if (isHttp(url)) links.push({ start: match.index, end: match.index + match[0].length, url, lead: match[1] as string });
   }
   return { marked: markedHtml, links, bodyEnd: lastBodyEnd(markedHtml) };
 }
 
-// Controls and marker characters end a URL.
+// Controls (a marker's U+0001 and U+0002 among them, so a URL never runs into a value) and
+// private-use characters end a URL.
 // eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
 
@@ -119,7 +119,7 @@ export function planTextTracking(markedText: string): TrackingPlan {
     // Sentence punctuation after a URL is not part of it.
     const url = match[0].replace(/[.,;:!?)\]]+$/, '');
     const start = match.index;
-    if (MARKER_CHARS.test(markedText.charAt(start + url.length)) || MARKER_CHARS.test(markedText.charAt(start - 1))) continue;
+    if (MARKER_CHARACTER.test(markedText.charAt(start + url.length)) || MARKER_CHARACTER.test(markedText.charAt(start - 1))) continue;
     if (isHttp(url)) links.push({ start, end: start + url.length, url, lead: null });
   }
   return { marked: markedText, links, bodyEnd: null };

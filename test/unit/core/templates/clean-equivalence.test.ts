@@ -43,7 +43,7 @@ const TOKENS = [
   '<a', '<A', '<a href="x"', '<b', '<B>', '<br>', '<abbr>', '<strong', '<STRONG class="s"', '<em', '<h1', '<H2 ', '<h3', '<h4', '<li', '<lip', '<img src="i">',
   '</a>', '</A>', '</b>', '</br>', '</strong>', '</Strong>', '</em>', '</h1>', '</h2>', '</H3>', '</h4>', '</li>', '</lip>', '</', '</a', '</abbr>',
   '>', '>', '<', ' ', ' ', '\t', '\n', '\u00a0', '\u2028', '\ufeff', 'x', 'word', ',', ' ,', '\t,', '>,', '=', 'href', 'src', 'HREF', ' = ', '""', "''", '"', "'",
-  '{', '}', '{{', '}}', 'null', 'undefined', 'NaN', 'Nullx', '[object Foo]', '[object', '\uE000\uE100\uE100\uE001',
+  '{', '}', '{{', '}}', 'null', 'undefined', 'NaN', 'Nullx', '[object Foo]', '[object', '\uE000\uE100\uE100\uE001', '\x01\x80\x80\x85\x02',
 ];
 
 /** Tags, whitespace and text only: no other sign hides the empty-element scan's verdict. */
@@ -51,7 +51,7 @@ const TAG_TOKENS = [
   '<a', '<A', '<a href="x"', '<b', '<B>', '<br>', '<abbr>', '<strong', '<STRONG class="s"', '<em', '<h1', '<H2 ', '<h3', '<h4', '<li', '<lip', '<img src="i">',
   '</a>', '</A>', '</b>', '</B>', '</br>', '</strong>', '</Strong>', '</sTrOnG>', '</stron>', '</em>', '</EM>', '</eM>', '</h1>', '</H1>', '</h2>', '</H3>', '</h4>', '</h0>', '</li>', '</LI>', '</lI>', '</lip>', '</', '</a', '</abbr>', '</ a>', '</a >',
   '<EM>', '<Li>', '<h1>', '<sTrOnG>', '<STRONG>',
-  '>', '>', '>', '<', ' ', ' ', '\t', '\n', '\r', '\u00a0', '\u2028', '\ufeff', '\u3000', 'x', 'word', '_', '-', '=', '"', '\uE000\uE100\uE100\uE001',
+  '>', '>', '>', '<', ' ', ' ', '\t', '\n', '\r', '\u00a0', '\u2028', '\ufeff', '\u3000', 'x', 'word', '_', '-', '=', '"', '\uE000\uE100\uE100\uE001', '\x01\x80\x80\x85\x02',
 ];
 
 function randomText(seed: number, tokens: readonly string[] = TOKENS, maxLength = 24): string {

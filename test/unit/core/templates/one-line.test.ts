@@ -1,7 +1,7 @@
 /** oneLine's shortcut (a line that is one line already is returned as it is) changes nothing. */
 import { isOneLine, isOtherWhitespace, oneLine } from '../../../../services/core/templates/render';
 
-const PIECES = ['a', 'Ada', ',', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2028', '\ufeff', '\u3000', '\uE000', 'x y', '€'];
+const PIECES = ['a', 'Ada', ',', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2028', '\ufeff', '\u3000', '\uE000', '\x01\x80\x9f\x85\x02', 'x y', '€'];
 
 describe('oneLine', () => {
   it('equals collapsing every whitespace run to one space and trimming, for 30,000 random lines', () => {

@@ -11,7 +11,8 @@ import { escapeHtml, ValueMarkers } from '../../../../services/core/templates/va
 import { seededRandom } from '../../../../services/tools/synthetic';
 
 // The marker characters (values.ts) and tracking as it was before plans, as the reference.
-const MARKER_CHARS = /[\uE000\uE001\uE100-\uF7FF]/;
+// eslint-disable-next-line no-control-regex
+const MARKER_CHARS = /[\x01\x02\x80-\x9f]/;
 const HREF = /(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"'`=<]+))/gi;
 // eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
@@ -76,9 +77,9 @@ function trackingFor(id: string): LinkTracking {
   };
 }
 
-const MARKER = '\uE000\uE100\uE101\uE001';
-/** The markers of values 0 to 3 of the random parts' ValueMarkers (values.ts: U+E000, two digits from U+E100, U+E001). */
-const VALUE_MARKERS = [0, 1, 2, 3].map((i) => String.fromCharCode(0xe000, 0xe100, 0xe100 + i, 0xe001));
+const MARKER = '\x01\x80\x80\x81\x02';
+/** The markers of values 0 to 3 of the random parts' ValueMarkers (values.ts: U+0001, three digits from U+0080, U+0002). */
+const VALUE_MARKERS = [0, 1, 2, 3].map((i) => String.fromCharCode(0x01, 0x80, 0x80, 0x80 + i, 0x02));
 const HTML_TOKENS = [
   '<a href="https://shop.example.com/help">', "<a href='https://shop.example.com/help'>", '<a href=https://shop.example.com/x?a=1>',
   '<a href="https://shop.example.com/help?a=1&amp;b=2">', '<a href = "http://shop.example.com/">', `<a href="https://shop.example.com/u/${MARKER}">`,
@@ -140,8 +141,8 @@ describe('link tracking by plan', () => {
   it('refuses a damaged marker by pieces as fill() does', () => {
     const markers = new ValueMarkers();
     markers.mark('Ann');
-    const whole = String.fromCharCode(0xe000, 0xe100, 0xe100, 0xe001);
-    for (const damaged of [`${whole}\uE001`, whole.slice(0, 3), `<p>${String.fromCharCode(0xe000, 0xe100, 0xe105, 0xe001)}</p>`]) {
+    const whole = String.fromCharCode(0x01, 0x80, 0x80, 0x80, 0x02);
+    for (const damaged of [`${whole}\x02`, whole.slice(0, 4), `<p>${String.fromCharCode(0x01, 0x80, 0x80, 0x85, 0x02)}</p>`, `<p>${String.fromCharCode(0x01, 0x80, 0x7f, 0x80, 0x02)}</p>`]) {
       expect(() => markers.fill(damaged)).toThrow(/damaged value marker/);
       expect(() => {
         const assembly = assemblyOf(damaged, null);
