@@ -10,11 +10,11 @@
  *
  * A marker is U+0001, the value's index as three C1 control characters (U+0080..U+009F, base
  * 32), U+0002: five code points that Handlebars' escaping, `oneLine` and the check's patterns
- * leave alone, and that no accepted event or profile string holds (limits.ts refuses control
- * characters) and no template may hold (compile.ts refuses U+0001 and U+0002). All of them
- * below U+0100, so a marked part of a template without other such characters stays a one-byte
- * string in V8: half the bytes to build, compare (CheckedPart) and cut that the earlier
- * private-use markers (U+E000...) took, which made every marked part two-byte.
+ * leave alone, that the input checks refuse in the events' and profiles' text fields and map
+ * keys (types.ts), and that no template may hold (compile.ts refuses U+0001 and U+0002). All
+ * are below U+0100, so a marked part stays a one-byte string in V8 when the template's own text
+ * has no character above U+00FF: half the bytes to build, compare (CheckedPart) and cut that
+ * the earlier private-use markers (U+E000...) took, which made every marked part two-byte.
  */
 
 const OPEN = '\x01';
