@@ -10,7 +10,7 @@ import { CheckedPart } from './clean';
 import { TemplateCompileError } from './errors';
 import { classify, EMAIL_PARTS, normalizePath, type EmailPart, type FileRole } from './files';
 import { HELPERS, KNOWN_HELPERS, lookupHelper } from './helpers';
-import { MARKER_BOUNDS } from './values';
+import { MARKER_BOUND } from './values';
 
 type Render = Handlebars.TemplateDelegate;
 type Environment = typeof Handlebars;
@@ -81,8 +81,9 @@ function compileFailure(path: string, error: unknown): TemplateCompileError {
  * render() would read it as a broken value in every email. Said at start-up, with its place.
  */
 function refuseMarkerBounds(path: string, text: string): void {
-  const at = Math.min(...MARKER_BOUNDS.map((bound) => text.indexOf(bound)).filter((found) => found >= 0));
-  if (!Number.isFinite(at)) return;
+  const found = MARKER_BOUND.exec(text);
+  if (found === null) return;
+  const at = found.index;
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n');

@@ -11,7 +11,7 @@
  * profile attribute), and a data link already signed is never wrapped twice. Links already
  * pointing at the tracker, mailto:, tel: and #anchors stay as they are. Pure.
  */
-import { MARKER_CHARACTER } from './values';
+import { MARKER_BOUND } from './values';
 
 export interface LinkTracking {
   /** A signed click URL that redirects to `url` (http or https). */
@@ -100,7 +100,7 @@ export function planHtmlTracking(markedHtml: string): TrackingPlan {
   const links: LinkSlot[] = [];
   for (const match of markedHtml.matchAll(HREF)) {
     const raw = match[2] ?? match[3] ?? match[4] ?? '';
-    if (MARKER_CHARACTER.test(raw)) continue;
+    if (MARKER_BOUND.test(raw)) continue;
     const url = decodeAttribute(raw.trim());
     if (isHttp(url)) links.push({ start: match.index, end: match.index + match[0].length, url, lead: match[1] as string });
   }
@@ -119,7 +119,7 @@ export function planTextTracking(markedText: string): TrackingPlan {
     // Sentence punctuation after a URL is not part of it.
     const url = match[0].replace(/[.,;:!?)\]]+$/, '');
     const start = match.index;
-    if (MARKER_CHARACTER.test(markedText.charAt(start + url.length)) || MARKER_CHARACTER.test(markedText.charAt(start - 1))) continue;
+    if (MARKER_BOUND.test(markedText.charAt(start + url.length)) || MARKER_BOUND.test(markedText.charAt(start - 1))) continue;
     if (isHttp(url)) links.push({ start, end: start + url.length, url, lead: null });
   }
   return { marked: markedText, links, bodyEnd: null };

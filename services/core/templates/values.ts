@@ -27,11 +27,13 @@ export const MARKER_LENGTH = 5;
 const MAX_VALUES = BASE * BASE * BASE;
 // eslint-disable-next-line no-control-regex
 const MARKER = /\x01[\x80-\x9f]{3}\x02/g;
-/** Any character a marker is made of (tracking.ts: a link touching one is data, not template text). */
+/**
+ * A marker's first or last character, which no template may hold (compile.ts). Every marker of
+ * a marked part is whole, so a link holding or touching a value holds or touches one of these
+ * (tracking.ts: such a link is data, not template text); the digits alone may be template text.
+ */
 // eslint-disable-next-line no-control-regex
-export const MARKER_CHARACTER = /[\x01\x02\x80-\x9f]/;
-/** The characters that open and close a marker, which no template may hold (compile.ts). */
-export const MARKER_BOUNDS = [OPEN, CLOSE] as const;
+export const MARKER_BOUND = /[\x01\x02]/;
 
 /** What a masked value looks like in messages. */
 export const MASKED_VALUE = '[value]';

@@ -12,7 +12,7 @@ import { seededRandom } from '../../../../services/tools/synthetic';
 
 // The marker characters (values.ts) and tracking as it was before plans, as the reference.
 // eslint-disable-next-line no-control-regex
-const MARKER_CHARS = /[\x01\x02\x80-\x9f]/;
+const MARKER_CHARS = /[\x01\x02]/;
 const HREF = /(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"'`=<]+))/gi;
 // eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;

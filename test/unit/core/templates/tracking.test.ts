@@ -51,6 +51,14 @@ describe('render with link tracking', () => {
     expect(out.text).not.toContain('shop.example.com');
   });
 
+  it("tracks a template's own link beside, or holding, a C1 character (a marker's digits are not a marker)", () => {
+    const out = run('<p>\x85<a href="https://shop.example.com/help\x9f">Help</a></p>', 'Help:\x85https://shop.example.com/help');
+    const hrefs = [...out.html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] as string);
+    expect(untrack(hrefs[0] as string)).toBe('https://shop.example.com/help\x9f');
+    expect(out.text).toContain(`Help:\x85${TRACKER}c/`);
+    expect(out.text).not.toContain('shop.example.com');
+  });
+
   it('leaves links that hold a value (even glued into a template address), mailto:, tel: and anchors alone', () => {
     const out = run(
       '<p><a href="{{customer.attributes.site}}">site</a> <a href="https://shop.example.com/u/{{customer.first_name}}">you</a> <a href="mailto:help@example.com">mail</a> <a href="tel:+123">call</a> <a href="#top">top</a></p>',
