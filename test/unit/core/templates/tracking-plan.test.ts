@@ -10,9 +10,9 @@ import { LinkWrapper, openPixel, planHtmlTracking, planTextTracking } from '../.
 import { escapeHtml, ValueMarkers } from '../../../../services/core/templates/values';
 import { seededRandom } from '../../../../services/tools/synthetic';
 
-// The marker characters (values.ts) and tracking as it was before plans, as the reference.
+// A marker's bounds, U+0001 and U+0002 (values.ts MARKER_BOUND), and tracking as it was before plans, as the reference.
 // eslint-disable-next-line no-control-regex
-const MARKER_CHARS = /[\x01\x02]/;
+const MARKER_BOUNDS = /[\x01\x02]/;
 const HREF = /(\bhref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s>"'`=<]+))/gi;
 // eslint-disable-next-line no-control-regex
 const TEXT_URL = /https?:\/\/[^\s<>"'\u0000-\u001f\uE000-\uF8FF]+/g;
@@ -50,7 +50,7 @@ function referenceTrack(marked: { html: string; text: string }, tracking: LinkTr
   };
   const linked = marked.html.replace(HREF, (whole: string, lead: string, doubleQuoted?: string, singleQuoted?: string, bare?: string) => {
     const raw = doubleQuoted ?? singleQuoted ?? bare ?? '';
-    if (MARKER_CHARS.test(raw)) return whole;
+    if (MARKER_BOUNDS.test(raw)) return whole;
     const tracked = wrap(decodeAttribute(raw.trim()));
     return tracked === null ? whole : `${lead}"${escapeAttribute(tracked)}"`;
   });
@@ -59,7 +59,7 @@ function referenceTrack(marked: { html: string; text: string }, tracking: LinkTr
   const html = end < 0 ? `${linked}${pixel}` : `${linked.slice(0, end)}${pixel}${linked.slice(end)}`;
   const text = marked.text.replace(TEXT_URL, (match: string, offset: number) => {
     const url = match.replace(/[.,;:!?)\]]+$/, '');
-    if (MARKER_CHARS.test(marked.text.charAt(offset + url.length)) || MARKER_CHARS.test(marked.text.charAt(offset - 1))) return match;
+    if (MARKER_BOUNDS.test(marked.text.charAt(offset + url.length)) || MARKER_BOUNDS.test(marked.text.charAt(offset - 1))) return match;
     const tracked = wrap(url);
     return tracked === null ? match : tracked + match.slice(url.length);
   });
