@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigError, DependencyUnreachableError, formatConfigProblem, type ConfigProblem } from './errors';
+import { controlCharacter } from '../core/limits';
 import { scrubEmails } from './logger';
 
 /** How a variable describes itself in error messages. */
@@ -147,6 +148,19 @@ export function stringVar(options: { pattern?: RegExp; expected?: string } = {})
   return envVar({ expected }, (raw) => {
     if (raw === '') return invalid('is empty');
     return pattern === undefined || pattern.test(raw) ? raw : invalid('is not valid');
+  });
+}
+
+/**
+ * Text that emails print as it is (the brand's name and address): non-empty, and no control
+ * character but tab and line breaks. U+0001 and U+0002 bound render()'s value markers, so a
+ * brand holding one would fail every render as a damaged marker: refused at start-up instead.
+ */
+export function textVar(): z.ZodType<string, string> {
+  return envVar({ expected: 'text without control characters (tab and line breaks allowed)' }, (raw) => {
+    if (raw === '') return invalid('is empty');
+    const control = controlCharacter(raw, true);
+    return control === null ? raw : invalid(`holds the control character ${control}`);
   });
 }
 

@@ -1,5 +1,5 @@
 import { parseSender, type Sender } from '../core/recipients';
-import { boolVar, durationVar, enumVar, intVar, loadConfig, stringVar, urlVar } from '../kit/config';
+import { boolVar, durationVar, enumVar, intVar, loadConfig, stringVar, textVar, urlVar } from '../kit/config';
 import { ConfigError } from '../kit/errors';
 import { consumerServiceShape } from '../kit/consumer-service';
 import { linkKeyShape } from '../kit/link-keys';
@@ -39,8 +39,8 @@ export const rendererShape = {
   LIST_UNSUBSCRIBE_MAILTO: boolVar().default(false),
   PRODUCT_URL_TEMPLATE: stringVar({ pattern: /^https?:\/\/\S*\{product_id\}\S*$/, expected: 'an http(s) URL containing {product_id}' }).default('https://shop.example.com/products/{product_id}'),
   SHOP_URL: urlVar().default('https://shop.example.com/'),
-  BRAND_NAME: stringVar().default('Kairos Shop'),
-  BRAND_ADDRESS: stringVar().optional(),
+  BRAND_NAME: textVar().default('Kairos Shop'),
+  BRAND_ADDRESS: textVar().optional(),
   RECOMMENDATIONS_LIMIT: intVar(0, 20).default(4),
   // The recommender's catalogue file (optional): product titles for the trigger product, the cart and the facts.
   CATALOG_FILE: stringVar().optional(),

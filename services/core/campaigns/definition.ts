@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DefinitionProblem, durationSchema, HOUR_MS, isMapping, parseWith as parseWithAt, parseYaml, reportProblems, show, strictMapping } from '../definitions';
+import { controlCharacter } from '../limits';
 import { overrideId } from './experiments';
 import {
   PROFILE_CONDITION_OPS,
@@ -64,7 +65,18 @@ const segmentList = z.array(namePattern(SEGMENT_NAME, 'segment name; expected lo
   error: 'expected a list of segment names',
 });
 const clock = namePattern(CLOCK, 'time of day; expected "HH:MM" in 24-hour time, like "21:00"');
-const text = z.string({ error: 'expected text' }).min(1, 'expected non-empty text');
+/**
+ * Copy an email prints as it is (an offer's headline, description and code; a variant's
+ * subject): no control character but tab and line breaks. U+0001 and U+0002 bound render()'s
+ * value markers, so copy holding one would fail every render of the campaign as a damaged marker.
+ */
+const text = z
+  .string({ error: 'expected text' })
+  .min(1, 'expected non-empty text')
+  .superRefine((value, ctx) => {
+    const control = controlCharacter(value, true);
+    if (control !== null) ctx.addIssue({ code: 'custom', message: `holds the control character ${control}; remove it (tab and line breaks are allowed)` });
+  });
 
 const frequencyCapSchema = strictMapping({
   max: z.number({ error: 'expected a whole number >= 1' }).int('expected a whole number >= 1').min(1, 'expected a whole number >= 1'),

@@ -14,6 +14,7 @@ import {
   secretVar,
   secretVariables,
   stringVar,
+  textVar,
   urlVar,
   type MainIo,
 } from '../../../services/kit/config';
@@ -90,6 +91,16 @@ describe('field builders', () => {
     expect(stringVar({ pattern: /^[a-z]+$/ }).safeParse('A').success).toBe(false);
     expect(secretVar(8).safeParse('short').success).toBe(false);
     expect(secretVar(8).parse('long-enough')).toBe('long-enough');
+  });
+
+  it('textVar keeps tab and line breaks and refuses other control characters, naming the character', () => {
+    expect(textVar().parse('Kairos Shop\n12 Main St\tBerlin')).toBe('Kairos Shop\n12 Main St\tBerlin');
+    expect(textVar().safeParse('').success).toBe(false);
+    for (const control of ['\x01', '\x02', '\x00', '\x7f', '\x85']) {
+      const error = configErrorOf(() => loadConfig({ BRAND_NAME: textVar() }, { BRAND_NAME: `Kairos${control}Shop` }));
+      const code = control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+      expect(error.message).toContain(`BRAND_NAME: ${JSON.stringify(`Kairos${control}Shop`)} holds the control character U+${code}; expected text without control characters (tab and line breaks allowed)`);
+    }
   });
 });
 

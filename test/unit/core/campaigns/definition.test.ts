@@ -56,6 +56,8 @@ describe('parseCampaigns', () => {
     ['a duplicate variant', valid.replace('name: urgent', 'name: control'), 'exclusive_offer', 'variants[1].name', /duplicate variant name "control"/],
     ['a bad quiet hours time', valid.replace('quiet_hours: false', 'quiet_hours: { start: "25:00", end: "08:00" }'), 'exclusive_offer', 'caps.quiet_hours', /expected \{ start: "HH:MM", end: "HH:MM" \} or false/],
     ['a non-integer priority', valid.replace('priority: 20', 'priority: high'), 'exclusive_offer', 'priority', /expected a whole number \(higher wins\)/],
+    ['a control character in an offer', valid.replace('    caps:\n', '    offer: { headline: "Half price\\u0001" }\n    caps:\n'), 'exclusive_offer', 'offer.headline', /holds the control character U\+0001; remove it \(tab and line breaks are allowed\)/],
+    ['a marker bound in a subject', valid.replace('subject: "Last chance', 'subject: "\\u0002Last chance'), 'exclusive_offer', 'variants[1].subject', /holds the control character U\+0002; remove it/],
     ['an empty rules list', valid.replace('rules: [segment:high_value_engaged, high_interest]', 'rules: []'), 'exclusive_offer', 'rules', /expected at least one trigger rule name/],
   ])('names file, campaign and field for %s', (_label, campaign, name, field, problem) => {
     const error = parseError(campaignsYaml(campaign));
@@ -64,6 +66,12 @@ describe('parseCampaigns', () => {
     expect(error.field).toBe(field);
     expect(error.message).toContain(`${FILE}: campaign "${name}": ${field}: `);
     expect(error.message).toMatch(problem);
+  });
+
+  it('keeps tab and line breaks in copy and refuses C1 control characters', () => {
+    const [campaign] = parseCampaigns(FILE, campaignsYaml(valid.replace('    caps:\n', '    offer: { headline: "Half price", description: "Two lines:\\n\\tthis one indented" }\n    caps:\n')));
+    expect(campaign.offer).toMatchObject({ headline: 'Half price', description: 'Two lines:\n\tthis one indented' });
+    expect(parseError(campaignsYaml(valid.replace('    caps:\n', '    offer: { headline: "Half price", code: "SAVE\\u0085" }\n    caps:\n'))).message).toMatch(/offer\.code: holds the control character U\+0085/);
   });
 
   it('names the position when the campaign has no valid name', () => {
