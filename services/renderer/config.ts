@@ -1,5 +1,5 @@
-import { parseSender, type Sender } from '../core/recipients';
-import { boolVar, durationVar, enumVar, intVar, loadConfig, stringVar, textVar, urlVar } from '../kit/config';
+import { parseMailbox, parseSender, type Sender } from '../core/recipients';
+import { boolVar, durationVar, enumVar, envVar, intVar, invalid, loadConfig, stringVar, textVar, urlVar } from '../kit/config';
 import { ConfigError } from '../kit/errors';
 import { consumerServiceShape } from '../kit/consumer-service';
 import { linkKeyShape } from '../kit/link-keys';
@@ -8,6 +8,19 @@ import { recommendationsClientShape } from './recommendations';
 const FROM_EXPECTED = 'a verified SES identity: one address, optionally with a display name, like "Kairos Shop <shop@example.com>"';
 
 const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, expected });
+
+/**
+ * One plain mailbox as parseMailbox accepts a recipient (no display name, list, comment, quoted
+ * or non-ASCII local part, control character), yielded normalized (an IDN domain in punycode):
+ * it goes into a header as `<mailto:ADDRESS?subject=...>`, where a `?`, `>` or control
+ * character would break the header.
+ */
+export function mailboxVar(example: string): ReturnType<typeof stringVar> {
+  return envVar({ expected: `one plain address like ${example}` }, (raw) => {
+    const parsed = parseMailbox(raw);
+    return parsed.ok ? parsed.mailbox.address : invalid(`is not one plain mailbox (${parsed.problem})`);
+  });
+}
 
 export const rendererShape = {
   ...consumerServiceShape({ httpPort: 8093, groupId: 'kairos-renderer', timerIntervalMs: 1000 }),
@@ -35,7 +48,7 @@ export const rendererShape = {
   // A mailto: List-Unsubscribe needs an inbound mail handler, which Kairos does not have yet
   // (docs/operations.md, "Tracker"): off by default, so every email offers only the https
   // one-click link the tracker serves. Turn it on once mail to UNSUBSCRIBE_MAILTO is processed.
-  UNSUBSCRIBE_MAILTO: stringVar({ pattern: /^[^@\s<>]+@[^@\s<>]+$/, expected: 'an address like unsubscribe@example.com' }).default('unsubscribe@example.com'),
+  UNSUBSCRIBE_MAILTO: mailboxVar('unsubscribe@example.com').default('unsubscribe@example.com'),
   LIST_UNSUBSCRIBE_MAILTO: boolVar().default(false),
   PRODUCT_URL_TEMPLATE: stringVar({ pattern: /^https?:\/\/\S*\{product_id\}\S*$/, expected: 'an http(s) URL containing {product_id}' }).default('https://shop.example.com/products/{product_id}'),
   SHOP_URL: urlVar().default('https://shop.example.com/'),
