@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { ConfigError, DependencyUnreachableError, formatConfigProblem, type ConfigProblem } from './errors';
 import { controlCharacter } from '../core/limits';
+import { ConfigError, DependencyUnreachableError, formatConfigProblem, type ConfigProblem } from './errors';
 import { scrubEmails } from './logger';
 
 /** How a variable describes itself in error messages. */
