@@ -15,7 +15,7 @@ const list = (expected: string) => stringVar({ pattern: /^[^,\s]+(,[^,\s]+)*$/, 
  * it goes into a header as `<mailto:ADDRESS?subject=...>`, where a `?`, `>` or control
  * character would break the header.
  */
-export function mailboxVar(example: string): ReturnType<typeof stringVar> {
+function mailboxVar(example: string): ReturnType<typeof stringVar> {
   return envVar({ expected: `one plain address like ${example}` }, (raw) => {
     const parsed = parseMailbox(raw);
     return parsed.ok ? parsed.mailbox.address : invalid(`is not one plain mailbox (${parsed.problem})`);
