@@ -207,5 +207,10 @@ const CONTROL_BUT_WHITESPACE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u
  */
 export function controlCharacter(text: string, allowWhitespace = false): string | null {
   const found = (allowWhitespace ? CONTROL_BUT_WHITESPACE : CONTROL).exec(text);
-  return found === null ? null : `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return found === null ? null : codeUnitName(found[0].charCodeAt(0));
+}
+
+/** A UTF-16 code unit as messages name it: `U+000D`. */
+export function codeUnitName(code: number): string {
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }

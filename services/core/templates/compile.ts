@@ -5,6 +5,7 @@
  * template stops start-up with its file and line instead of failing a send later.
  */
 import Handlebars from 'handlebars';
+import { codeUnitName } from '../limits';
 import { checkTemplate } from './check';
 import { CheckedPart } from './clean';
 import { TemplateCompileError } from './errors';
@@ -87,8 +88,7 @@ function refuseMarkerBounds(path: string, text: string): void {
   const before = text.slice(0, at);
   const line = before.split('\n').length;
   const column = at - before.lastIndexOf('\n');
-  const code = `U+${text.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0')}`;
-  throw new TemplateCompileError(`${path}:${line}: holds the control character ${code} (column ${column}), which render() keeps for value markers; remove it`, path, line, column);
+  throw new TemplateCompileError(`${path}:${line}: holds the control character ${codeUnitName(text.charCodeAt(at))} (column ${column}), which render() keeps for value markers; remove it`, path, line, column);
 }
 
 function parse(env: Environment, path: string, text: string): hbs.AST.Program {
