@@ -4,7 +4,8 @@
  * `make bench`), then reports the stored size of every customer's states and the time to
  * decode + encode them, and with `--redis` writes the keys a run would leave (states with their
  * TTL, timers, wake-ups, segment sets) under a fresh prefix to REDIS_URL, takes MEMORY USAGE
- * (SAMPLES 0) of each, and deletes them again.
+ * (SAMPLES 0) of each, and deletes them again; then the same keys with empty state values (what
+ * the key layout costs before any state).
  *
  *   node dist/bench/state-size.js [--events 200000] [--redis]
  */
@@ -204,14 +205,23 @@ async function main(): Promise<void> {
     segment_wakeups: r.wakeups.size,
     set_members: [...r.members.values()].reduce((a, s) => a + s.size, 0),
   };
+  const redisReport = async (encoded: Parameters<typeof redisFigures>[1]) => {
+    const { usage } = await redisFigures(r, encoded, 12);
+    return {
+      redis_bytes_per_customer: Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, Math.round(v)])),
+      redis_bytes_per_customer_total: Math.round(Object.values(usage).reduce((a, b) => a + b, 0)),
+    };
+  };
   for (const form of ['json', 'compact'] as const) {
     const f = figures(r, form);
-    if (process.argv.includes('--redis')) {
-      const { usage } = await redisFigures(r, { trigger: f.trigger, segment: f.segment }, 12);
-      f.report.redis_bytes_per_customer = Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, Math.round(v)]));
-      f.report.redis_bytes_per_customer_total = Math.round(Object.values(usage).reduce((a, b) => a + b, 0));
-    }
+    if (process.argv.includes('--redis')) Object.assign(f.report, await redisReport({ trigger: f.trigger, segment: f.segment }));
     report[form] = f.report;
+  }
+  if (process.argv.includes('--redis')) {
+    // The same keys, TTLs, timers, wake-ups and set members with every state value empty: what
+    // the layout of keys costs before a single byte of state.
+    const empty = (states: Map<string, unknown>) => new Map([...states.keys()].map((customer) => [customer, Buffer.alloc(0)]));
+    report.empty_values = await redisReport({ trigger: empty(r.trigger), segment: empty(r.segment) });
   }
   console.log(JSON.stringify(report, null, 2));
 }
