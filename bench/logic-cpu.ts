@@ -19,6 +19,7 @@
  * 1 MiB a partition gives about 7,000 in a backlog).
  */
 import { createHash } from 'node:crypto';
+import { performance, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Type } from 'avsc';
 import { encodeWireFormat, readSchema, type SchemaName } from '../services/kit/codec';
 import type { ConsumedRecord } from '../services/kit/consumer-runner';
@@ -108,12 +109,14 @@ export function runOnce(
   logic: PartitionLogic,
   batches: Batch[],
   now: number,
-): { seconds: number; outputs: number; stateBytes: number; digest: string } {
+): { seconds: number; outputs: number; stateBytes: number; digest: string; windows: number[] } {
   const digest = createHash('sha256');
   const states = Array.from({ length: PARTITIONS }, () => new Map<string, StateValue>());
   const streamTimes: Array<number | null> = Array.from({ length: PARTITIONS }, () => null);
   let outputs = 0;
   let spent = 0n;
+  /** Start and end (performance.now()) of each timed call, in pairs: see collectedWithin. */
+  const windows: number[] = [];
   for (const batch of batches) {
     const { partition } = batch;
     const records = recordsOf(batch);
@@ -123,9 +126,11 @@ export function runOnce(
       const customer = logic.customerOfRecord(record);
       snapshot.states.set(customer, stored.get(customer) ?? null);
     }
+    windows.push(performance.now());
     const started = process.hrtime.bigint();
     const change = logic.onRecords(snapshot, records, now);
     spent += process.hrtime.bigint() - started;
+    windows.push(performance.now());
     for (const [customer, value] of change.states) {
       if (value === null) stored.delete(customer);
       else stored.set(customer, value);
@@ -144,10 +149,21 @@ export function runOnce(
       digest.update(`${customer}\0`).update(value);
     }
   }
-  return { seconds: Number(spent) / 1e9, outputs, stateBytes, digest: digest.digest('hex').slice(0, 16) };
+  return { seconds: Number(spent) / 1e9, outputs, stateBytes, digest: digest.digest('hex').slice(0, 16), windows };
 }
 
-function main(): void {
+/** Seconds of the collections (Node's `gc` entries) that started inside one of the timed calls. */
+function collectedWithin(entries: PerformanceEntry[], windows: number[]): number {
+  let ms = 0;
+  let w = 0;
+  for (const entry of [...entries].sort((a, b) => a.startTime - b.startTime)) {
+    while (w < windows.length && windows[w + 1] < entry.startTime) w += 2;
+    if (w < windows.length && entry.startTime >= windows[w]) ms += entry.duration;
+  }
+  return ms / 1000;
+}
+
+async function main(): Promise<void> {
   const service = process.argv[2] === 'trigger' ? 'trigger' : 'segmenter';
   const count = Number(process.argv[3] ?? 100_000);
   const repeats = Number(process.argv[4] ?? 3);
@@ -157,11 +173,29 @@ function main(): void {
   const events = batches.reduce((sum, batch) => sum + batch.count, 0);
   const logic = logicOf(service);
   runOnce(logic, batches, clock); // warm-up
-  const runs = Array.from({ length: repeats }, () => runOnce(logicOf(service), batches, clock));
+  // Node queues a collection's entry for the event loop, so each pass is followed by one turn of it.
+  const collected: PerformanceEntry[] = [];
+  const collections = new PerformanceObserver((list) => collected.push(...list.getEntries()));
+  collections.observe({ entryTypes: ['gc'] });
+  const runs = [];
+  for (let i = 0; i < repeats; i += 1) {
+    const run = runOnce(logicOf(service), batches, clock);
+    await new Promise((resolve) => setImmediate(resolve));
+    collected.push(...collections.takeRecords());
+    runs.push({ ...run, collectedSeconds: collectedWithin(collected.splice(0), run.windows) });
+  }
+  collections.disconnect();
+  const perEvent = (seconds: number) => ((seconds * 1e6) / events).toFixed(2);
   const us = runs.map((r) => (r.seconds * 1e6) / events).sort((a, b) => a - b);
   const { outputs, stateBytes, digest } = runs[0];
   if (runs.some((run) => run.digest !== digest)) throw new Error('two passes over the same events gave different outputs or states');
   console.log(`${service}: ${us[0].toFixed(2)} us per event at best, ${us[Math.floor(us.length / 2)].toFixed(2)} median (runs: ${us.map((u) => u.toFixed(2)).join(', ')}); ${events} events, ${outputs} outputs, ${stateBytes} state bytes, digest ${digest}`);
+  console.log(`  of which garbage collection (collections started inside the timed calls), per pass in order: ${runs.map((r) => `${perEvent(r.collectedSeconds)} of ${perEvent(r.seconds)}`).join(', ')} us per event`);
 }
 
-if (require.main === module) main();
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
