@@ -18,17 +18,9 @@ import {
   urlVar,
   type MainIo,
 } from '../../../services/kit/config';
-import { ConfigError, KairosError } from '../../../services/kit/errors';
+import { KairosError } from '../../../services/kit/errors';
+import { configErrorOf } from '../../support/config-error';
 
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('field builders', () => {
   it.each([

@@ -1,16 +1,8 @@
 import { loadConfig } from '../../../services/kit/config';
-import { ConfigError } from '../../../services/kit/errors';
 import { rendererShape } from '../../../services/renderer/config';
+import { configErrorOf } from '../../support/config-error';
 
-function problemOf(value: string): string {
-  try {
-    loadConfig({ UNSUBSCRIBE_MAILTO: rendererShape.UNSUBSCRIBE_MAILTO }, { UNSUBSCRIBE_MAILTO: value });
-  } catch (error) {
-    if (error instanceof ConfigError) return error.message;
-    throw error;
-  }
-  throw new Error(`expected ${JSON.stringify(value)} to be refused`);
-}
+const problemOf = (value: string): string => configErrorOf(() => loadConfig({ UNSUBSCRIBE_MAILTO: rendererShape.UNSUBSCRIBE_MAILTO }, { UNSUBSCRIBE_MAILTO: value })).message;
 
 describe('UNSUBSCRIBE_MAILTO', () => {
   it('defaults to unsubscribe@example.com and takes one plain address, its IDN domain in punycode', () => {
