@@ -18,8 +18,8 @@ import {
   urlVar,
   type MainIo,
 } from '../../../services/kit/config';
-import { KairosError } from '../../../services/kit/errors';
-import { configErrorOf } from '../../support/config-error';
+import { ConfigError, KairosError } from '../../../services/kit/errors';
+import { thrownBy } from '../../support/thrown';
 
 
 describe('field builders', () => {
@@ -89,7 +89,7 @@ describe('field builders', () => {
     expect(textVar().parse('Kairos Shop\n12 Main St\tBerlin')).toBe('Kairos Shop\n12 Main St\tBerlin');
     expect(textVar().safeParse('').success).toBe(false);
     for (const control of ['\x01', '\x02', '\x00', '\x7f', '\x85']) {
-      const error = configErrorOf(() => loadConfig({ BRAND_NAME: textVar() }, { BRAND_NAME: `Kairos${control}Shop` }));
+      const error = thrownBy(ConfigError, () => loadConfig({ BRAND_NAME: textVar() }, { BRAND_NAME: `Kairos${control}Shop` }));
       const code = control.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
       expect(error.message).toContain(`BRAND_NAME: ${JSON.stringify(`Kairos${control}Shop`)} holds the control character U+${code}; expected text without control characters (tab and line breaks allowed)`);
     }
@@ -144,7 +144,7 @@ describe('loadConfig', () => {
       CART_TIMEOUT: durationVar().default(900_000),
       SIGNING_SECRET: secretVar(32),
     };
-    const error = configErrorOf(() =>
+    const error = thrownBy(ConfigError, () =>
       loadConfig(shape, {
         KAFKA_BROKERS: 'localhost',
         LOG_LEVEL: 'loud',
@@ -175,7 +175,7 @@ describe('loadConfig', () => {
   });
 
   it('masks URL credentials and email addresses when echoing a bad value', () => {
-    const error = configErrorOf(() =>
+    const error = thrownBy(ConfigError, () =>
       loadConfig({ REDIS_URL: urlVar(['redis:']), OWNER: hostPortListVar() }, {
         REDIS_URL: 'rediss://user:p4ssw0rd@cache:6380',
         OWNER: 'ops@example.com',
@@ -187,7 +187,7 @@ describe('loadConfig', () => {
   });
 
   it('works with plain zod schemas too', () => {
-    const error = configErrorOf(() => loadConfig({ MODE: z.literal('x') }, { MODE: 'y' }));
+    const error = thrownBy(ConfigError, () => loadConfig({ MODE: z.literal('x') }, { MODE: 'y' }));
     expect(error.problems[0]).toMatchObject({ variable: 'MODE', value: 'y', reason: 'is invalid' });
   });
 

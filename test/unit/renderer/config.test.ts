@@ -1,8 +1,9 @@
 import { loadConfig } from '../../../services/kit/config';
+import { ConfigError } from '../../../services/kit/errors';
 import { rendererShape } from '../../../services/renderer/config';
-import { configErrorOf } from '../../support/config-error';
+import { thrownBy } from '../../support/thrown';
 
-const problemOf = (value: string): string => configErrorOf(() => loadConfig({ UNSUBSCRIBE_MAILTO: rendererShape.UNSUBSCRIBE_MAILTO }, { UNSUBSCRIBE_MAILTO: value })).message;
+const problemOf = (value: string): string => thrownBy(ConfigError, () => loadConfig({ UNSUBSCRIBE_MAILTO: rendererShape.UNSUBSCRIBE_MAILTO }, { UNSUBSCRIBE_MAILTO: value })).message;
 
 describe('UNSUBSCRIBE_MAILTO', () => {
   it('defaults to unsubscribe@example.com and takes one plain address, its IDN domain in punycode', () => {

@@ -4,18 +4,11 @@
  */
 import { HttpError, enumParam, intParam, listParam, parseQuery, pathParam, textParam } from '../../../services/kit/http-params';
 import { encodeMembersCursor, parseMembersCursor } from '../../../services/segmenter/routes';
+import { thrownBy } from '../../support/thrown';
 
 const url = (query: string) => new URL(`http://localhost/x?${query}`);
 
-function rejection(fn: () => unknown): HttpError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
+const rejection = (fn: () => unknown): HttpError => thrownBy(HttpError, fn);
 
 describe('parseQuery', () => {
   const shape = { limit: intParam(1, 1000).optional(), format: enumParam(['json', 'html']).optional(), id: textParam(10).optional() };

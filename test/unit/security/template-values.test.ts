@@ -5,6 +5,7 @@
  */
 import { compileTemplates, render, TemplateRenderError, type RenderData, type TemplateFile } from '../../../services/core/templates';
 import { MAX_SUBJECT_CHARS } from '../../../services/core/templates/render';
+import { thrownBy } from '../../support/thrown';
 import { shippedTemplateFiles } from '../core/templates/shipped';
 
 const HOSTILE = ['Null', 'null', 'NULL', '{{x}}', 'Ann}}', '{{', '}}', 'undefined', '[object Object]', 'NaN', '{{#each this}}x{{/each}}', '{{> footer}}', '\uE000\uE100\uE100\uE001', '\uE001',
@@ -39,15 +40,7 @@ function data(value: string, extra: Partial<RenderData> = {}): RenderData {
 
 const escape = (value: string) => value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#x27;').replace(/`/g, '&#x60;').replace(/=/g, '&#x3D;');
 
-function renderError(fn: () => unknown): TemplateRenderError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof TemplateRenderError) return error;
-    throw error;
-  }
-  throw new Error('expected a TemplateRenderError');
-}
+const renderError = (fn: () => unknown): TemplateRenderError => thrownBy(TemplateRenderError, fn);
 
 describe('customer values are data, never template text', () => {
   const templates = compileTemplates(valueSet());

@@ -7,7 +7,7 @@ import { EXIT_CONFIG, loadConfig, runMain, secretVariables } from '../../../serv
 import { ConfigError } from '../../../services/kit/errors';
 import { DEVELOPMENT_LINK_SECRETS, linkKeyring, linkKeyShape } from '../../../services/kit/link-keys';
 import { rendererShape, startRenderer } from '../../../services/renderer/main';
-import { configErrorOf } from '../../support/config-error';
+import { thrownBy } from '../../support/thrown';
 import { localEnvDefaults } from '../../support/link-keys';
 
 const STRONG = 'Zq8v1N3xR6tY0pW4mK7jHc5gT2bL9sD1fQ8uA3eW';
@@ -30,7 +30,7 @@ describe('the development link-signing secret', () => {
     ['production', { KAIROS_ENV: 'production' }],
     ['empty', { KAIROS_ENV: '' }],
   ])('is refused when KAIROS_ENV is %s, naming the variable and how to make a secret, never the value', (_label, marker) => {
-    const error = configErrorOf(() => keyring({ LINK_SIGNING_SECRET: devSecret, ...marker }));
+    const error = thrownBy(ConfigError, () => keyring({ LINK_SIGNING_SECRET: devSecret, ...marker }));
     expect(error.problems.map((p) => p.variable)).toEqual(['LINK_SIGNING_SECRET']);
     expect(error.message).toMatch(/development secret committed to this repository/);
     expect(error.message).toContain('openssl rand -base64 48');
@@ -39,10 +39,10 @@ describe('the development link-signing secret', () => {
   });
 
   it('is refused as a retired key too, and so is the fixed key of the old preview CLI', () => {
-    const previous = configErrorOf(() => keyring({ LINK_SIGNING_SECRET: STRONG, LINK_SIGNING_KEY_ID: 'k2', LINK_SIGNING_PREVIOUS_KEYS: `k1:${devSecret}` }));
+    const previous = thrownBy(ConfigError, () => keyring({ LINK_SIGNING_SECRET: STRONG, LINK_SIGNING_KEY_ID: 'k2', LINK_SIGNING_PREVIOUS_KEYS: `k1:${devSecret}` }));
     expect(previous.problems.map((p) => p.variable)).toEqual(['LINK_SIGNING_PREVIOUS_KEYS']);
     expect(previous.message).not.toContain(devSecret);
-    expect(configErrorOf(() => keyring({ LINK_SIGNING_SECRET: 'preview-only-key-links-in-this-preview-do-not-verify' })).problems[0]?.variable).toBe('LINK_SIGNING_SECRET');
+    expect(thrownBy(ConfigError, () => keyring({ LINK_SIGNING_SECRET: 'preview-only-key-links-in-this-preview-do-not-verify' })).problems[0]?.variable).toBe('LINK_SIGNING_SECRET');
   });
 
   it('is accepted on the local stack (KAIROS_ENV=local)', () => {
@@ -74,7 +74,7 @@ describe('weak and misconfigured link-signing secrets', () => {
     ['two characters alternating', 'ab'.repeat(32)],
     ['nine distinct characters', 'abcdefghi'.repeat(5)],
   ])('refuses %s, without echoing it', (_label, secret) => {
-    const error = configErrorOf(() => loadConfig(linkKeyShape, { LINK_SIGNING_SECRET: secret }));
+    const error = thrownBy(ConfigError, () => loadConfig(linkKeyShape, { LINK_SIGNING_SECRET: secret }));
     expect(error.problems).toEqual([expect.objectContaining({ variable: 'LINK_SIGNING_SECRET', reason: expect.stringMatching(/^\(value hidden\) (is too short|has too few distinct characters)/) })]);
     expect(error.problems[0]).not.toHaveProperty('value');
     expect(error.message).not.toContain(secret);
@@ -95,7 +95,7 @@ describe('weak and misconfigured link-signing secrets', () => {
     ['an entry without an id', STRONG_OLD, /entry 1 does not start with a key id/],
     ['an id twice', `k0:${STRONG_OLD},k0:${STRONG_OLD}x`, /names key k0 twice/],
   ])('refuses LINK_SIGNING_PREVIOUS_KEYS with %s, without echoing a secret', (_label, previous, reason) => {
-    const error = configErrorOf(() => keyring({ LINK_SIGNING_SECRET: STRONG, LINK_SIGNING_PREVIOUS_KEYS: previous }));
+    const error = thrownBy(ConfigError, () => keyring({ LINK_SIGNING_SECRET: STRONG, LINK_SIGNING_PREVIOUS_KEYS: previous }));
     expect(error.problems.map((p) => p.variable)).toEqual(['LINK_SIGNING_PREVIOUS_KEYS']);
     expect(error.message).toMatch(reason);
     expect(error.message).not.toContain(STRONG_OLD);

@@ -1,15 +1,8 @@
 import { z } from 'zod';
 import { DefinitionProblem, formatPath, parseWith, parseYaml, strictMapping } from '../../../../services/core/definitions';
+import { thrownBy } from '../../../support/thrown';
 
-function problemOf(parse: () => unknown): DefinitionProblem {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof DefinitionProblem) return error;
-    throw error;
-  }
-  throw new Error('expected a DefinitionProblem');
-}
+const problemOf = (parse: () => unknown): DefinitionProblem => thrownBy(DefinitionProblem, parse);
 
 describe('parseYaml', () => {
   it('returns plain data, and null for an empty file', () => {

@@ -1,15 +1,8 @@
 import { parseSegmentDefinitions, SegmentDefinitionError } from '../../../../services/core/segments';
+import { thrownBy } from '../../../support/thrown';
 import { DAY, HOUR, MINUTE, defsOf } from './harness';
 
-function errorOf(text: string): SegmentDefinitionError {
-  try {
-    parseSegmentDefinitions('config/segments.yaml', text);
-  } catch (error) {
-    if (error instanceof SegmentDefinitionError) return error;
-    throw error;
-  }
-  throw new Error('expected a SegmentDefinitionError');
-}
+const errorOf = (text: string): SegmentDefinitionError => thrownBy(SegmentDefinitionError, () => parseSegmentDefinitions('config/segments.yaml', text));
 
 describe('parseSegmentDefinitions: valid files', () => {
   it('normalizes every leaf kind and combinator', () => {

@@ -1,18 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { parseTriggerRules, TriggerRuleError } from '../../../../services/core/triggers';
+import { thrownBy } from '../../../support/thrown';
 import { SEED_RULES_PATH, seedRules } from './harness';
 
 const FILE = 'config/triggers.yaml';
 
 /** The error message parsing `text` throws (fails the test when it parses). */
 function errorOf(text: string): string {
-  try {
-    parseTriggerRules(FILE, text);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TriggerRuleError);
-    return (error as Error).message;
-  }
-  throw new Error('expected a TriggerRuleError');
+  return thrownBy(TriggerRuleError, () => parseTriggerRules(FILE, text)).message;
 }
 
 const threshold = (extra = '', overrides: Record<string, string> = {}) => {
