@@ -51,7 +51,8 @@ export class SegmenterLogic implements PartitionLogic {
 
   onRecords(snapshot: PartitionSnapshot, records: ConsumedRecord<unknown>[], now: number): PartitionChange {
     const work = new Work(snapshot);
-    for (const record of records) {
+    for (let i = 0; i < records.length; i += 1) {
+      const record = records[i] as ConsumedRecord<unknown>;
       const customer = customerOf(record);
       const { state, use } = work.customer(customer);
       const result =

@@ -66,7 +66,8 @@ export function recordEvent(aggregate: AggregateState, plan: AggregatePlan, even
   // Only positive amounts: refunds or corrections would break the "newest buckets decide" pruning.
   const valueCents = event.value_cents;
   if (plan.sum !== null && valueCents !== null && valueCents > 0) aggregate.s = addCents(aggregate.s, plan.sum, at, valueCents);
-  for (const field of plan.groups.keys()) {
+  for (let i = 0; i < plan.groupFields.length; i += 1) {
+    const field = plan.groupFields[i] as EventField;
     const value = eventFieldValue(event, field);
     if (value === null) continue; // events without the field are not counted by a grouped count
     const groups = (aggregate.g ??= {});

@@ -136,7 +136,7 @@ function sortNames(names: string[]): void {
 
 /** Whether a segment reads one of the aggregates an event changed. */
 function readsAny(inputs: readonly string[], changed: readonly AggregatePlan[]): boolean {
-  for (const aggregate of changed) if (inputs.includes(aggregate.key)) return true;
+  for (let i = 0; i < changed.length; i += 1) if (inputs.includes((changed[i] as AggregatePlan).key)) return true;
   return false;
 }
 
@@ -180,7 +180,8 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
       if (segment.triggerOnEntry) triggers.push(entryTrigger(state, segment, reason, cause, now));
     } else changes.push(change(state, segment.name, 'exited', reason, now));
   }
-  for (const name of before) {
+  for (let i = 0; i < before.length; i += 1) {
+    const name = before[i] as string;
     if (!plan.segmentNames.has(name)) changes.push(change(state, name, 'exited', 'segment no longer defined', now));
   }
   sortNames(members);
@@ -227,7 +228,8 @@ export function applyEvent(
   const hash = eventIdHash(event.event_id);
   if (state !== null && state.d.includes(hash)) return unchanged(state, 'duplicate');
   const next = requireCustomer(state, event.customer_id, use);
-  for (const aggregate of targets) {
+  for (let i = 0; i < targets.length; i += 1) {
+    const aggregate = targets[i] as AggregatePlan;
     next.a[aggregate.key] ??= {};
     recordEvent(next.a[aggregate.key], aggregate, event, at);
   }

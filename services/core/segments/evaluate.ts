@@ -352,8 +352,8 @@ function evaluateJunction(conditions: readonly Condition[], context: EvaluationC
   // Reasons are gathered only when explaining: evaluating without them allocates no lists.
   const decisiveReasons: string[] | null = context.explain ? [] : null;
   const otherReasons: string[] | null = context.explain ? [] : null;
-  for (const condition of conditions) {
-    const child = evaluateCondition(condition, context);
+  for (let i = 0; i < conditions.length; i += 1) {
+    const child = evaluateCondition(conditions[i] as Condition, context);
     if (child.next !== null && (soonest === null || child.next < soonest)) soonest = child.next;
     if (child.value === decisiveValue) {
       decisive += 1;

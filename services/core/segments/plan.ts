@@ -32,6 +32,8 @@ export interface AggregatePlan {
   sum: SumPlan | null;
   /** Grouped counts by event field: per group value, the newest `cap` timestamps within `horizonMs`. */
   groups: Map<EventField, GroupPlan>;
+  /** The keys of `groups`, in its order: the engine walks them per event without a Map iterator. */
+  groupFields: EventField[];
 }
 
 export interface GroupPlan {
@@ -139,7 +141,7 @@ function aggregateKeysRead(condition: Condition): string[] {
 }
 
 function emptyAggregate(filter: EventFilter): AggregatePlan {
-  return { key: aggregateKey(filter), filter, timestampCap: 0, timestampHorizonMs: 0, witnessAgesMs: [], keepFirst: false, sum: null, groups: new Map() };
+  return { key: aggregateKey(filter), filter, timestampCap: 0, timestampHorizonMs: 0, witnessAgesMs: [], keepFirst: false, sum: null, groups: new Map(), groupFields: [] };
 }
 
 function aggregateFor(aggregates: Map<string, AggregatePlan>, filter: EventFilter): AggregatePlan {
@@ -151,6 +153,7 @@ function aggregateFor(aggregates: Map<string, AggregatePlan>, filter: EventFilte
 
 function needGroups(plan: AggregatePlan, field: EventField, cap: number, windowMs: number): void {
   const group = plan.groups.get(field) ?? { cap: 0, horizonMs: 0 };
+  if (!plan.groups.has(field)) plan.groupFields.push(field);
   plan.groups.set(field, { cap: Math.max(group.cap, cap), horizonMs: Math.max(group.horizonMs, windowMs) });
 }
 
