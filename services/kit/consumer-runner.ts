@@ -359,7 +359,9 @@ export class ConsumerRunner {
     const records: ConsumedRecord<unknown>[] = [];
     const deadLetters: Array<{ message: KafkaMessage; reason: PoisonReason; error: Error }> = [];
     const deps = this.decodeDeps();
-    for (const message of batch.messages) {
+    // Indexed: a for...of here (an async function) allocated an iterator result per record.
+    for (let i = 0; i < batch.messages.length; i += 1) {
+      const message = batch.messages[i] as KafkaMessage;
       try {
         // Without a promise where the record's writer schema is known (all but a schema id's first).
         records.push(decodeKnownRecord(binding, batch.partition, message, deps) ?? (await decodeFirstOfSchema(binding, batch.partition, message, deps)));

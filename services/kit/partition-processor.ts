@@ -120,7 +120,7 @@ export class PartitionProcessor {
           if (appliedBefore >= partLast) return null; // a replay: all applied
           incarnation ??= bound.incarnation ?? randomUUID(); // the first change of a fresh partition records it
           for (;;) {
-            const fresh = part.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
+            const fresh = allFresh(part, appliedBefore) && corrupt.size === 0 ? part : part.filter((r) => BigInt(r.offset) > appliedBefore && !corrupt.has(logic.customerOfRecord(r)));
             let change: PartitionChange;
             try {
               change = logic.onRecords(snapshot, fresh, clock());
@@ -150,7 +150,7 @@ export class PartitionProcessor {
             await this.timed('timers', () => this.fireTimers(partition, reached, restoring));
           }
         }
-        dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
+        if (corrupt.size > 0) dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
       };
       // After a rebuild (state rebuild): below this topic's restore bound, state only; past it,
       // records wait until every topic of the partition reached its bound. Read in another
@@ -358,6 +358,15 @@ export class PartitionProcessor {
 function isRestoring(snapshot: Pick<PartitionSnapshot, 'restoreUpTo' | 'appliedOffsets'>): boolean {
   for (const [topic, until] of snapshot.restoreUpTo ?? []) if ((snapshot.appliedOffsets.get(topic) ?? -1n) < until - 1n) return true;
   return false;
+}
+
+/**
+ * Whether every record of `part` is past `appliedBefore`: a batch's records come in offset order,
+ * so its first one tells (the common case, a batch not applied before: no offset of the others
+ * is parsed and no filtered copy made).
+ */
+function allFresh(part: readonly ConsumedRecord<unknown>[], appliedBefore: bigint): boolean {
+  return part.length === 0 || BigInt((part[0] as ConsumedRecord<unknown>).offset) > appliedBefore;
 }
 
 function maxTime(a: number | null, b: number | null): number | null {
