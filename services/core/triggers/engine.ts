@@ -61,6 +61,9 @@ const UNKNOWN_TYPE: Step = { changed: false, ignored: 'unknown_type' };
 const DUPLICATE: Step = { changed: false, ignored: 'duplicate' };
 const DUPLICATE_PRUNED: Step = { changed: true, ignored: 'duplicate' };
 
+// Indexed loops in this file's per-event paths: a for...of here allocated an iterator result
+// per step (V8's sampling heap profiler, docs/benchmarks.md).
+
 /**
  * Applies one event to `working` in place, appending its firings to `triggers` and its timer
  * changes to `timers`. Leaves `working` as it was unless the step says it changed.
@@ -82,7 +85,8 @@ function applyEventTo(
     working.cart ??= { items: [], lastAdded: null };
     applyCartEvent(working.cart, event);
   }
-  for (const rule of rules) {
+  for (let i = 0; i < rules.length; i += 1) {
+    const rule = rules[i] as TriggerRule;
     const kind = ruleKindOf(rule);
     if (!kind.concerns(rule, event)) continue;
     const outcome = kind.apply(ruleStateOf(working, rule, kind, event), rule, event, now);
@@ -90,7 +94,8 @@ function applyEventTo(
     timers.add(outcome.timers);
   }
   if (event.type === 'remove_from_cart') {
-    for (const rule of rules) {
+    for (let i = 0; i < rules.length; i += 1) {
+      const rule = rules[i] as TriggerRule;
       const kind = ruleKindOf(rule);
       if (kind.afterRemoveFromCart === null) continue;
       timers.add(kind.afterRemoveFromCart(ruleStateOf(working, rule, kind, event), rule, event.customer_id, working.cart));
@@ -128,7 +133,8 @@ function fireDueTimersOf(
   timers: TimerLedger,
 ): boolean {
   let fired = false;
-  for (const rule of rules) {
+  for (let i = 0; i < rules.length; i += 1) {
+    const rule = rules[i] as TriggerRule;
     if (!isDue(working, rule, dueBy)) continue;
     const outcome = fireRuleTimer(working, rule, customerId, now, dueBy);
     if (outcome.trigger !== null) triggers.push(outcome.trigger);
@@ -223,7 +229,8 @@ function tracksCart(rules: readonly TriggerRule[]): boolean {
 
 function concernsAnyRule(event: BehaviorEvent, rules: readonly TriggerRule[]): boolean {
   if (tracksCart(rules) && isCartEvent(event)) return true;
-  for (const rule of rules) {
+  for (let i = 0; i < rules.length; i += 1) {
+    const rule = rules[i] as TriggerRule;
     if (ruleKindOf(rule).concerns(rule, event)) return true;
   }
   return false;
@@ -249,7 +256,8 @@ function timerDueAt(state: TriggerState | null, rule: TriggerRule): number | nul
 
 /** The state of the rule named `name`, if the customer has one (a loop: asked per rule and event). */
 function ruleStateNamed(state: TriggerState, name: string): RuleState | undefined {
-  for (const ruleState of state.rules) {
+  for (let i = 0; i < state.rules.length; i += 1) {
+    const ruleState = state.rules[i] as RuleState;
     if (ruleState.rule === name) return ruleState;
   }
   return undefined;
@@ -288,7 +296,8 @@ function factsOf(rules: readonly TriggerRule[]): RulesFacts {
 
 /** True when every rule state belongs to a configured rule of the same kind. */
 function allRulesCurrent(state: TriggerState, kindByName: ReadonlyMap<string, string>): boolean {
-  for (const ruleState of state.rules) {
+  for (let i = 0; i < state.rules.length; i += 1) {
+    const ruleState = state.rules[i] as RuleState;
     if (kindByName.get(ruleState.rule) !== ruleState.kind) return false;
   }
   return true;

@@ -156,7 +156,8 @@ function countEvent(group: ThresholdGroup, rule: ThresholdRule, t: number): numb
 }
 
 function findOrAddGroup(ruleState: ThresholdRuleState, key: string): ThresholdGroup {
-  for (const group of ruleState.groups) {
+  for (let i = 0; i < ruleState.groups.length; i += 1) {
+    const group = ruleState.groups[i] as ThresholdGroup;
     if (group.key === key) return group;
   }
   const group: ThresholdGroup = { key, times: [], armed: true, firedAt: null };
@@ -178,9 +179,7 @@ function dropStaleGroups(ruleState: ThresholdRuleState, rule: ThresholdRule): vo
 
 /** True when some group's newest time is before `horizon` (a loop: asked for every event). */
 function hasGroupBefore(groups: readonly ThresholdGroup[], horizon: number): boolean {
-  for (const group of groups) {
-    if (newestTime(group) < horizon) return true;
-  }
+  for (let i = 0; i < groups.length; i += 1) if (newestTime(groups[i] as ThresholdGroup) < horizon) return true;
   return false;
 }
 

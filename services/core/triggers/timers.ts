@@ -49,8 +49,11 @@ export class TimerLedger {
   add(changes: TimerChanges): void {
     if (changes.set.length + changes.cancel.length === 0) return;
     const last = (this.last ??= new Map());
-    for (const { id, dueAt } of changes.set) setLast(last, id, dueAt);
-    for (const id of changes.cancel) setLast(last, id, null);
+    for (let i = 0; i < changes.set.length; i += 1) {
+      const { id, dueAt } = changes.set[i] as TimerChanges['set'][number];
+      setLast(last, id, dueAt);
+    }
+    for (let i = 0; i < changes.cancel.length; i += 1) setLast(last, changes.cancel[i] as string, null);
   }
 
   /** The surviving changes, each list in the order of the ids' last change. */
