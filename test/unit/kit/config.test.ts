@@ -21,7 +21,6 @@ import {
 import { ConfigError, KairosError } from '../../../services/kit/errors';
 import { thrownBy } from '../../support/thrown';
 
-
 describe('field builders', () => {
   it.each([
     ['127.0.0.1:9092', ['127.0.0.1:9092']],
