@@ -166,6 +166,7 @@ export class ByteWriter {
 const SHORT = 32;
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const ALPHABET_CODES = Array.from(ALPHABET, (char) => char.charCodeAt(0));
 const SEXTETS = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i += 1) SEXTETS[ALPHABET.charCodeAt(i)] = i;
 
@@ -177,6 +178,21 @@ function isAscii(value: string): boolean {
   for (let i = 0; i < value.length; i += 1) if (value.charCodeAt(i) > 0x7f) return false;
   return true;
 }
+
+/**
+ * Arrays of char codes, one per length up to MAX_CODES, reused by the reader: a short string is
+ * built by one String.fromCharCode.apply from them instead of a concatenation per character
+ * (each of which allocated). One decode at a time, as for the writer's scratch buffer.
+ */
+const MAX_CODES = 64;
+const CODES: number[][] = Array.from({ length: MAX_CODES + 1 }, (_, length) => new Array<number>(length).fill(0));
+
+/**
+ * The table of ByteReader.name(): one string per slot, chosen by a hash of its bytes, replaced on
+ * a collision. At most NAME_SLOTS strings of SHORT characters, whatever the states hold.
+ */
+const NAME_SLOTS = 4096;
+const names: Array<string | undefined> = new Array<string | undefined>(NAME_SLOTS).fill(undefined);
 
 export class ByteReader {
   private pos: number;
@@ -250,24 +266,71 @@ export class ByteReader {
     const length = this.uint();
     this.need(length);
     if (length <= SHORT) {
+      // Short ASCII (ids, names): one string from the char codes, not one per character.
       const buf = this.buf;
-      let value = '';
+      const from = this.pos;
+      const codes = CODES[length];
       let ascii = true;
-      for (let i = this.pos, end = this.pos + length; i < end; i += 1) {
-        const b = buf[i];
+      for (let i = 0; i < length; i += 1) {
+        const b = buf[from + i];
         if (b >= 0x80) {
           ascii = false;
           break;
         }
-        value += String.fromCharCode(b);
+        codes[i] = b;
       }
       if (ascii) {
         this.pos += length;
-        return value;
+        return String.fromCharCode.apply(null, codes);
       }
     }
     const value = this.buf.toString('utf8', this.pos, this.pos + length);
     this.pos += length;
+    return value;
+  }
+
+  /**
+   * A string that recurs across states (a segment, aggregate, rule or field name, a group value
+   * such as a product id): short ASCII ones come from a bounded table of those read before, so
+   * the same bytes give the same string without building it again (and V8 finds it already
+   * internalized when it is used as a property key). Anything else is read as by string().
+   */
+  name(): string {
+    const start = this.pos;
+    const length = this.uint();
+    if (length > SHORT) {
+      this.pos = start;
+      return this.string();
+    }
+    this.need(length);
+    const buf = this.buf;
+    const from = this.pos;
+    const codes = CODES[length];
+    let hash = length;
+    for (let i = 0; i < length; i += 1) {
+      const b = buf[from + i];
+      if (b >= 0x80) {
+        this.pos = start;
+        return this.string();
+      }
+      codes[i] = b;
+      hash = (Math.imul(hash, 31) + b) | 0;
+    }
+    this.pos = from + length;
+    const slot = hash & (NAME_SLOTS - 1);
+    const known = names[slot];
+    if (known !== undefined && known.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i += 1) {
+        if (known.charCodeAt(i) !== buf[from + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return known;
+    }
+    const value = String.fromCharCode.apply(null, codes);
+    names[slot] = value;
     return value;
   }
 
@@ -280,17 +343,27 @@ export class ByteReader {
     return value;
   }
 
-  /** `bytes` raw bytes (a multiple of 3) as base64url text, as ByteWriter.base64url wrote them. */
+  /** `bytes` raw bytes (a multiple of 3 as ByteWriter.base64url writes them; any other count reads as Buffer does) as base64url text. */
   base64url(bytes: number): string {
     this.need(bytes);
     const buf = this.buf;
-    let text = '';
+    const chars = (bytes / 3) * 4;
+    if (bytes % 3 !== 0 || chars > MAX_CODES) {
+      const text = buf.toString('base64url', this.pos, this.pos + bytes);
+      this.pos += bytes;
+      return text;
+    }
+    const codes = CODES[chars];
+    let j = 0;
     for (let i = this.pos, end = this.pos + bytes; i < end; i += 3) {
       const n = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2];
-      text += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63];
+      codes[j++] = ALPHABET_CODES[n >> 18];
+      codes[j++] = ALPHABET_CODES[(n >> 12) & 63];
+      codes[j++] = ALPHABET_CODES[(n >> 6) & 63];
+      codes[j++] = ALPHABET_CODES[n & 63];
     }
     this.pos += bytes;
-    return text;
+    return String.fromCharCode.apply(null, codes);
   }
 
   raw(length: number): Buffer {
