@@ -187,13 +187,6 @@ function isAscii(value: string): boolean {
 const MAX_CODES = 64;
 const CODES: number[][] = Array.from({ length: MAX_CODES + 1 }, (_, length) => new Array<number>(length).fill(0));
 
-/**
- * The table of ByteReader.name(): one string per slot, chosen by a hash of its bytes, replaced on
- * a collision. At most NAME_SLOTS strings of SHORT characters, whatever the states hold.
- */
-const NAME_SLOTS = 4096;
-const names: Array<string | undefined> = new Array<string | undefined>(NAME_SLOTS).fill(undefined);
-
 export class ByteReader {
   private pos: number;
 
@@ -286,51 +279,6 @@ export class ByteReader {
     }
     const value = this.buf.toString('utf8', this.pos, this.pos + length);
     this.pos += length;
-    return value;
-  }
-
-  /**
-   * A string that recurs across states (a segment, aggregate, rule or field name, a group value
-   * such as a product id): short ASCII ones come from a bounded table of those read before, so
-   * the same bytes give the same string without building it again (and V8 finds it already
-   * internalized when it is used as a property key). Anything else is read as by string().
-   */
-  name(): string {
-    const start = this.pos;
-    const length = this.uint();
-    if (length > SHORT) {
-      this.pos = start;
-      return this.string();
-    }
-    this.need(length);
-    const buf = this.buf;
-    const from = this.pos;
-    const codes = CODES[length];
-    let hash = length;
-    for (let i = 0; i < length; i += 1) {
-      const b = buf[from + i];
-      if (b >= 0x80) {
-        this.pos = start;
-        return this.string();
-      }
-      codes[i] = b;
-      hash = (Math.imul(hash, 31) + b) | 0;
-    }
-    this.pos = from + length;
-    const slot = hash & (NAME_SLOTS - 1);
-    const known = names[slot];
-    if (known !== undefined && known.length === length) {
-      let same = true;
-      for (let i = 0; i < length; i += 1) {
-        if (known.charCodeAt(i) !== buf[from + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return known;
-    }
-    const value = String.fromCharCode.apply(null, codes);
-    names[slot] = value;
     return value;
   }
 

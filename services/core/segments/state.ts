@@ -318,14 +318,14 @@ function decodeCompact(bytes: Buffer): SegmentState {
   const c = r.string();
   const flags = r.flags(15, 'state');
   const m: string[] = [];
-  for (let i = 0, n = r.count(); i < n; i += 1) m.push(r.name());
+  for (let i = 0, n = r.count(); i < n; i += 1) m.push(r.string());
   const state: SegmentState = { v: 1, c, m, a: {}, d: [] };
   if ((flags & 1) !== 0) state.w = r.time(base);
   // Maps are built with Object.fromEntries or dataKeyed: both create own properties whatever
   // their names, as JSON.parse does ("__proto__" from a producer's group value stays data).
   const aggregates: Array<[string, AggregateState]> = [];
   for (let i = 0, n = r.count(2); i < n; i += 1) {
-    const key = r.name();
+    const key = r.string();
     const has = r.flags(15, 'aggregate');
     const aggregate: AggregateState = {};
     if ((has & 1) !== 0) aggregate.t = r.times(base);
@@ -340,10 +340,10 @@ function decodeCompact(bytes: Buffer): SegmentState {
     if ((has & 8) !== 0) {
       const groups: Array<[string, Record<string, number[]>]> = [];
       for (let k = 0, n2 = r.count(2); k < n2; k += 1) {
-        const field = r.name();
+        const field = r.string();
         const values = dataKeyed<number[]>();
         for (let j = 0, n3 = r.count(2); j < n3; j += 1) {
-          const value = r.name();
+          const value = r.string();
           values[value] = r.times(base);
         }
         groups.push([field, values]);
@@ -357,7 +357,7 @@ function decodeCompact(bytes: Buffer): SegmentState {
   if ((flags & 2) !== 0) {
     const p: Array<[string, StoredProfileValue]> = [];
     for (let i = 0, n = r.count(2); i < n; i += 1) {
-      const field = r.name();
+      const field = r.string();
       const type = r.byte();
       if (type > 2) throw new CompactFormatError(`profile value type ${type}`);
       p.push([field, type === 0 ? r.string() : type === 2]);
@@ -371,10 +371,10 @@ function decodeCompact(bytes: Buffer): SegmentState {
     const x: FactsState = {};
     if ((has & 1) !== 0) {
       const at = r.time(base);
-      x.p = (has & 2) !== 0 ? [at, r.name()] : [at];
+      x.p = (has & 2) !== 0 ? [at, r.string()] : [at];
     }
-    if ((has & 4) !== 0) x.v = [r.time(base), r.name()];
-    if ((has & 8) !== 0) x.c = [r.time(base), r.name()];
+    if ((has & 4) !== 0) x.v = [r.time(base), r.string()];
+    if ((has & 8) !== 0) x.c = [r.time(base), r.string()];
     state.x = x;
   }
   r.end();

@@ -240,12 +240,12 @@ function decodeCompact(bytes: Buffer): TriggerState {
     let cart: CartState | null = null;
     if (r.flags(1, 'cart') === 1) {
       const items: string[] = [];
-      for (let i = 0, n = r.count(); i < n; i += 1) items.push(r.name());
+      for (let i = 0, n = r.count(); i < n; i += 1) items.push(r.string());
       cart = { items, lastAdded: r.nullableString() };
     }
     const rules: RuleState[] = [];
     for (let i = 0, n = r.count(2); i < n; i += 1) {
-      const rule = r.name();
+      const rule = r.string();
       const code = r.byte();
       if (code === KIND_THRESHOLD) rules.push(decodeThreshold(r, rule, base));
       else if (code === KIND_ABSENCE) rules.push(decodeAbsence(r, rule, base));
@@ -264,7 +264,7 @@ function decodeThreshold(r: ByteReader, rule: string, base: number): ThresholdRu
   const newest = r.time(base);
   const groups: ThresholdGroup[] = [];
   for (let i = 0, n = r.count(3); i < n; i += 1) {
-    const key = r.name();
+    const key = r.string();
     const flags = r.flags(3, 'group');
     const firedAt = (flags & 2) === 0 ? null : r.time(base);
     groups.push({ key, times: r.times(base), armed: (flags & 1) === 1, firedAt });
