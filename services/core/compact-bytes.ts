@@ -291,7 +291,10 @@ export class ByteReader {
     return value;
   }
 
-  /** `bytes` raw bytes (a multiple of 3 as ByteWriter.base64url writes them; any other count reads as Buffer does) as base64url text. */
+  /**
+   * `bytes` raw bytes as base64url text, as ByteWriter.base64url wrote them (a multiple of 3;
+   * any other count reads as Buffer's base64url does).
+   */
   base64url(bytes: number): string {
     this.need(bytes);
     const buf = this.buf;
