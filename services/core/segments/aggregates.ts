@@ -236,3 +236,15 @@ export function pruneAggregates(state: SegmentState, plan: SegmentPlan, now: num
     if (aggregatePlan === undefined || !pruneAggregate(state.a[key], aggregatePlan, now)) delete state.a[key];
   }
 }
+
+/**
+ * pruneAggregates for `aggregates` alone: enough when the state was pruned whole at the same
+ * `now` and only these changed since (pruning is idempotent at one moment).
+ */
+export function pruneAggregatesOf(state: SegmentState, aggregates: readonly AggregatePlan[], now: number): void {
+  for (let i = 0; i < aggregates.length; i += 1) {
+    const plan = aggregates[i] as AggregatePlan;
+    const aggregate = state.a[plan.key];
+    if (aggregate !== undefined && !pruneAggregate(aggregate, plan, now)) delete state.a[plan.key];
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { triggerId } from '../ids';
 import { isKnownEventType, type BehaviorEvent, type CustomerProfile, type SegmentChange, type TriggerFired } from '../types';
-import { pruneAggregates, recordEvent } from './aggregates';
+import { pruneAggregates, pruneAggregatesOf, recordEvent } from './aggregates';
 import type { SegmentDefinition } from './definition';
 import { evaluateCondition } from './evaluate';
 import { nextFacts, noFacts } from './facts';
@@ -146,7 +146,11 @@ function readsAny(inputs: readonly string[], changed: readonly AggregatePlan[]):
  * null evaluates every segment.
  */
 function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Cause, changed: readonly AggregatePlan[] | null, use: StateUse): SegmentResult {
-  pruneAggregates(state, plan, now);
+  const settled = use.evaluations ?? UNKEPT;
+  const known = changed !== null && settled !== UNKEPT && settled.state === state && settled.plan === plan && settled.now === now;
+  // The last settle of this state pruned all of it at this moment: only what the input changed can have more to drop.
+  if (known) pruneAggregatesOf(state, changed, now);
+  else pruneAggregates(state, plan, now);
   // A few names at most: looking through the list costs less than hashing them into a set.
   const before = state.m;
   const members: string[] = [];
@@ -154,8 +158,6 @@ function settle(state: SegmentState, plan: SegmentPlan, now: number, cause: Caus
   const triggers: TriggerFired[] = [];
   let wakeAt: number | null = null;
   const quiet = { state, plan, now, explain: false };
-  const settled = use.evaluations ?? UNKEPT;
-  const known = changed !== null && settled !== UNKEPT && settled.state === state && settled.plan === plan && settled.now === now;
   if (!known) {
     settled.state = settled === UNKEPT ? null : state;
     settled.plan = plan;

@@ -5,6 +5,7 @@
  * touch a state it owns.
  */
 import { applyEvent, applyProfile, reevaluate, SegmentEvaluations, type SegmentDefinition, type SegmentResult, type SegmentState } from '../../../../services/core/segments';
+import { pruneAggregates } from '../../../../services/core/segments/aggregates';
 import { evaluateCondition } from '../../../../services/core/segments/evaluate';
 import { planFor } from '../../../../services/core/segments/plan';
 import { behaviorEvent, customerProfile, type BehaviorEvent } from '../../../../services/core/types';
@@ -107,11 +108,19 @@ describe('trimming in place', () => {
   });
 });
 
+/** Pruning `state` whole at `now` finds nothing more to drop (an input the engine settled leaves it so). */
+function expectPrunedWhole(state: SegmentState | null, defs: readonly SegmentDefinition[], now: number): void {
+  if (state === null) return;
+  const again = structuredClone(state);
+  pruneAggregates(again, planFor(defs), now);
+  expect(again).toEqual(state);
+}
+
 describe('segments evaluated again only where an event reached their inputs', () => {
   // A handed-over state with its SegmentEvaluations keeps each segment's last evaluation at one
   // `now` (the segmenter's batch): an event re-evaluates only the segments reading an aggregate
-  // it changed. Copying the state for every input evaluates every segment every time: both
-  // must agree.
+  // it changed, and prunes only those aggregates. Copying the state for every input evaluates
+  // every segment every time: both must agree, and every state settled must come out pruned whole.
   const withProfile = defsOf([
     ...EVERY_KIND,
     { name: 'gold_buyer', conditions: { all: [{ profile: { field: 'attributes.tier', eq: 'gold' } }, { count: { event: 'purchase', within: '3d', gte: 1 } }] } },
@@ -149,6 +158,7 @@ describe('segments evaluated again only where an event reached their inputs', ()
         }
         expect({ batch, i, handed: summary(results[0]) }).toEqual({ batch, i, handed: summary(results[1]) });
         expect(results[0].state).toEqual(results[1].state);
+        if (results[0].ignored === null) expectPrunedWhole(results[0].state, defs, now);
         [handed, copied] = [results[0].state, results[1].state];
       }
     }
