@@ -107,8 +107,8 @@ function change(state: SegmentState, segment: string, kind: SegmentChange['chang
  * `plan`: scratch a caller keeps per customer while it hands that customer's state from input to
  * input at one moment (the segmenter, within a batch; StateUse.evaluations). An event that
  * changed some aggregates then leaves the segments that read none of them as they were, and only
- * the others are evaluated again. Another state object (a copy, a fresh decode, a new empty
- * state), another moment or another plan starts over.
+ * the others are evaluated again (and only those aggregates pruned again). Another state object
+ * (a copy, a fresh decode, a new empty state), another moment or another plan starts over.
  */
 export class SegmentEvaluations {
   state: SegmentState | null = null;
