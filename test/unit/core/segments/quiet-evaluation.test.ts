@@ -7,7 +7,7 @@
 import { applyEvent, applyProfile, reevaluate, SegmentEvaluations, type SegmentDefinition, type SegmentResult, type SegmentState } from '../../../../services/core/segments';
 import { pruneAggregates } from '../../../../services/core/segments/aggregates';
 import { evaluateCondition } from '../../../../services/core/segments/evaluate';
-import { planFor } from '../../../../services/core/segments/plan';
+import { MAX_GROUPS, planFor } from '../../../../services/core/segments/plan';
 import { behaviorEvent, customerProfile, type BehaviorEvent } from '../../../../services/core/types';
 import { CUSTOMER, DAY, HOUR, MINUTE, T0, defsOf, seededRandom, shippedDefinitions } from './harness';
 
@@ -126,6 +126,9 @@ describe('segments evaluated again only where an event reached their inputs', ()
     { name: 'gold_buyer', conditions: { all: [{ profile: { field: 'attributes.tier', eq: 'gold' } }, { count: { event: 'purchase', within: '3d', gte: 1 } }] } },
   ]);
 
+  // More products than a grouped count keeps groups (MAX_GROUPS), over a window that holds them.
+  const manyGroups = defsOf([...EVERY_KIND, { name: 'browsed_twice', conditions: { count: { event: 'product_view', group_by: 'product_id', within: '30d', gte: 2 } } }]);
+
   it.each([
     ['the shipped definitions', shippedDefinitions()],
     ['every kind of condition, and a profile', withProfile],
@@ -163,5 +166,27 @@ describe('segments evaluated again only where an event reached their inputs', ()
       }
     }
     expect(reused).toBeGreaterThan(300); // events after the first of a batch: where the kept evaluations are used
+  });
+
+  it(`a grouped count over more products than its ${MAX_GROUPS} groups: views of kept, new and dropped products within one batch prune as a whole prune does`, () => {
+    const random = seededRandom(5);
+    const now = T0 + 40 * DAY;
+    const use = { handOver: true, evaluations: new SegmentEvaluations() };
+    let handed: SegmentState | null = null;
+    let copied: SegmentState | null = null;
+    let groups = 0;
+    // First views of 1.5x MAX_GROUPS products, then views of any of twice as many, some late.
+    for (let i = 0; i < 4 * MAX_GROUPS; i += 1) {
+      const product = i < 1.5 * MAX_GROUPS ? i : Math.floor(random() * 3 * MAX_GROUPS);
+      const late = random() < 0.2 ? Math.floor(random() * 40 * DAY) : 0;
+      const view = behaviorEvent({ event_id: `g${i}`, customer_id: CUSTOMER, type: 'product_view', occurred_at: now - 20 * DAY + i * MINUTE - late, product_id: `p${product}` });
+      const results: [SegmentResult, SegmentResult] = [applyEvent(handed, view, manyGroups, now, use), applyEvent(copied, view, manyGroups, now)];
+      expect({ i, changes: results[0].changes }).toEqual({ i, changes: results[1].changes });
+      expect(results[0].state).toEqual(results[1].state);
+      expectPrunedWhole(results[0].state, manyGroups, now);
+      [handed, copied] = [results[0].state, results[1].state];
+      groups = Math.max(groups, Object.keys(handed?.a['product_view']?.g?.product_id ?? {}).length);
+    }
+    expect(groups).toBe(MAX_GROUPS); // the cap was reached, so groups were chosen among
   });
 });
