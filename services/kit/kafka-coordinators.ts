@@ -12,8 +12,9 @@
  * A remembered coordinator is asked again when:
  * - a transactional request (InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
  *   TxnOffsetCommit, EndTxn) failed with anything but CONCURRENT_TRANSACTIONS (the broker still
- *   writes the last transaction's markers: the coordinator is right, and kafkajs retries it
- *   every few milliseconds); kafkajs then retries the step, which looks the coordinator up anew;
+ *   writes the last transaction's markers: the coordinator is right, and the step is retried
+ *   after a few milliseconds, by kafkajs or kafka-concurrent-transactions.ts); kafkajs then
+ *   retries the step, which looks the coordinator up anew;
  * - its connection is closed;
  * - it is older than COORDINATOR_MAX_AGE_MS.
  * A failed lookup is not remembered. Measured (bench/profile.js latency, exactly_once, 15-s
@@ -22,6 +23,7 @@
  * 144-232 -> 117-142 ms; at 10,000 events/s p50 101-110 -> 76-83 ms.
  */
 import type { Broker } from 'kafkajs';
+import { isConcurrentTransactions } from './kafka-concurrent-transactions';
 
 /** How long a coordinator is trusted without an error or a reconnect to question it. */
 export const COORDINATOR_MAX_AGE_MS = 60_000;
@@ -35,7 +37,7 @@ export const TRANSACTIONAL_REQUESTS = ['initProducerId', 'addPartitionsToTxn', '
 
 /** An error of a transactional request that does not question the coordinator. */
 export function keepsCoordinator(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'CONCURRENT_TRANSACTIONS';
+  return isConcurrentTransactions(error);
 }
 
 export interface CoordinatorLookup {

@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners, type Admin, type Kafka, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
 import { KairosError } from './errors';
+import { retryConcurrentTransactions } from './kafka-concurrent-transactions';
 import { rememberTransactionCoordinators } from './kafka-coordinators';
 import type { KairosMetrics } from './metrics';
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
@@ -156,8 +157,8 @@ export function checkpointOf(committed: { offset: string; metadata: string | nul
 }
 
 /**
- * After a transaction failed with an answer that does not say "fenced" (a coordinator busy with
- * CONCURRENT_TRANSACTIONS, a timeout): whether the committed checkpoint shows that another owner
+ * After a transaction failed with an answer that does not say "fenced" (a timeout, a coordinator
+ * busy with CONCURRENT_TRANSACTIONS past its retries): whether the committed checkpoint shows that another owner
  * committed since. Only this relay's own commits move it to `known` (succeeded) or `attempted`
  * (landed although the call failed); any other value of this outbox's incarnation is someone
  * else's work, so this relay is the zombie and must not fence the new owner back.
@@ -334,8 +335,12 @@ export class OutboxRelay {
   });
 
   constructor(private readonly options: OutboxRelayOptions) {
-    // Its transactions look each coordinator up once, not before every step (kafka-coordinators.ts).
-    if (options.guarantee === 'exactly_once') rememberTransactionCoordinators();
+    // Its transactions look each coordinator up once, not before every step (kafka-coordinators.ts),
+    // and wait out a coordinator still completing the last one at every step (kafka-concurrent-transactions.ts).
+    if (options.guarantee === 'exactly_once') {
+      rememberTransactionCoordinators();
+      retryConcurrentTransactions();
+    }
   }
 
   get guarantee(): OutputGuarantee {

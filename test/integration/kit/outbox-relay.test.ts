@@ -7,13 +7,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin } from 'kafkajs';
 import pino from 'pino';
-import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
+import { encodeOutboxRecord, isFencedError, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { AvroCodec, recordTypes } from '../../../services/kit/codec';
 import { ConsumerRunner, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { committedOffsets, createTopics, kafka, readAll, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from '../../support/stack';
 
 const silent = pino({ level: 'silent' });
+/** kafkajs's broker requests, which the tests below watch. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const Broker = require('kafkajs/src/broker') as { prototype: Record<'findGroupCoordinator' | 'endTxn', (...args: unknown[]) => Promise<unknown>> };
 
 /** "Name(type): message <- Name(type): message ..." down an error's cause chain. */
 function causeChain(error: unknown): string {
@@ -118,12 +121,27 @@ describe('the outbox relay on the real stack', () => {
     const owner = t.relay('exactly_once');
     expect(await owner.relay(1)).toBe(30);
     await t.append(1, values(30, 5));
-    expect(await owner.relay(1)).toBe(5);
-    resume();
+    // The zombie resumes the moment the owner's last commit is answered. The coordinator still writes
+    // that commit's markers, and Kafka 4.1 then answers the zombie's next step (AddOffsetsToTxn)
+    // CONCURRENT_TRANSACTIONS before it checks the epoch: the relay must wait that out and learn it was
+    // fenced, not take it for a failed transaction and fence the owner back (kafka-concurrent-transactions.ts).
+    const endTxn = Broker.prototype.endTxn;
+    Broker.prototype.endTxn = async function (this: unknown, ...args: unknown[]) {
+      const answer = await endTxn.apply(this, args);
+      if ((args[0] as { transactionResult?: boolean }).transactionResult === true) resume();
+      return answer;
+    };
+    try {
+      expect(await owner.relay(1)).toBe(5);
+    } finally {
+      Broker.prototype.endTxn = endTxn;
+    }
     const outcome = await zombieRun;
     // On a mismatch, the whole cause chain says what the broker answered.
     expect(outcome instanceof RelayFencedError ? 'RelayFencedError' : causeChain(outcome)).toBe('RelayFencedError');
     expect((outcome as RelayFencedError).retriable).toBe(true);
+    // Fenced by the broker's answer, not only inferred from the checkpoint afterwards (which can still show the owner's earlier commit).
+    expect({ fencedAnswer: isFencedError((outcome as RelayFencedError).cause), chain: causeChain(outcome) }).toMatchObject({ fencedAnswer: true });
     expect(await redis.llen(t.outboxKey(1))).toBe(0);
     // The zombie leaves the partition alone (same generation, within the back-off) instead of fencing the owner back.
     await t.append(1, values(35, 3));
@@ -135,8 +153,6 @@ describe('the outbox relay on the real stack', () => {
 
   it('exactly_once: a relay looks its coordinators up once, not before every step of every transaction', async () => {
     // The request kafkajs's cluster sends for each lookup (kafka-coordinators.ts remembers its answers).
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const Broker = require('kafkajs/src/broker') as { prototype: { findGroupCoordinator: (...args: unknown[]) => Promise<unknown> } };
     const lookup = Broker.prototype.findGroupCoordinator;
     const asked: string[] = [];
     Broker.prototype.findGroupCoordinator = function (this: unknown, ...args: unknown[]) {

@@ -1,0 +1,80 @@
+/**
+ * CONCURRENT_TRANSACTIONS retried on every step of a kafkajs transaction, as the Java producer
+ * does.
+ *
+ * A transaction coordinator answers CONCURRENT_TRANSACTIONS while it still completes a
+ * transaction of the same transactionalId (it writes the markers of a commit or an abort after
+ * answering EndTxn). Kafka 4.1 answers it even to a producer fenced since, before it checks the
+ * epoch. The Java producer re-sends the request after a back-off for every step
+ * (TransactionManager's handlers). kafkajs 2.2.4 retries it only for InitProducerId and
+ * AddPartitionsToTxn. AddOffsetsToTxn and EndTxn throw it at once.
+ *
+ * So a zombie relay (see outbox-relay.ts) that resumed while the new owner's commit was being
+ * completed failed with CONCURRENT_TRANSACTIONS instead of "fenced". Its checkpoint check
+ * could not tell: the owner's first commit carried the same checkpoint as the zombie's attempt,
+ * and the owner's later one was not yet visible. So it retried with a fresh producer and fenced
+ * the owner back (seen in CI: the zombie test of test/integration/kit/outbox-relay.test.ts
+ * failed 1 run in 30 here). That test now resumes the zombie as the owner's commit is answered:
+ * its AddOffsetsToTxn met CONCURRENT_TRANSACTIONS in 57 of 70 runs.
+ *
+ * With this retry, the zombie's next try gets the fenced answer once the coordinator is done.
+ * A live producer's steps do not meet it: its AddPartitionsToTxn, which kafkajs retries,
+ * already waited for the last transaction.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The steps kafkajs sends once: retried here on CONCURRENT_TRANSACTIONS. */
+export const UNRETRIED_STEPS = ['addOffsetsToTxn', 'endTxn'] as const;
+
+/**
+ * The back-off: 20 ms first (as TRANSACTIONAL_RETRY, the Java producer's for this answer),
+ * doubled up to 250 ms. After 30 s of such answers the last one is thrown (the relay then
+ * retries with a fresh producer).
+ */
+export const CONCURRENT_RETRY = { initialMs: 20, maxDelayMs: 250, giveUpAfterMs: 30_000 } as const;
+
+/** The coordinator still completes an earlier transaction of the same transactionalId. */
+export function isConcurrentTransactions(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { type?: unknown }).type === 'CONCURRENT_TRANSACTIONS';
+}
+
+export interface RetryClock {
+  now(): number;
+  sleep(ms: number): Promise<unknown>;
+}
+
+const realClock: RetryClock = { now: Date.now, sleep };
+
+/** `request` again after a back-off while it fails with CONCURRENT_TRANSACTIONS, within `limits.giveUpAfterMs`. */
+export async function retryWhileConcurrent<T>(request: () => Promise<T>, clock: RetryClock = realClock, limits = CONCURRENT_RETRY): Promise<T> {
+  const start = clock.now();
+  for (let delay: number = limits.initialMs; ; delay = Math.min(delay * 2, limits.maxDelayMs)) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!isConcurrentTransactions(error) || clock.now() + delay - start > limits.giveUpAfterMs) throw error;
+    }
+    await clock.sleep(delay);
+  }
+}
+
+type BrokerRequest = (this: object, ...args: unknown[]) => Promise<unknown>;
+
+// kafkajs does not export the class; its last release is pinned in the lockfile, and the unit
+// test of this module checks the methods are there.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const BrokerClass = require('kafkajs/src/broker') as { prototype: Record<(typeof UNRETRIED_STEPS)[number], BrokerRequest> };
+
+let installed = false;
+
+/** Makes kafkajs retry AddOffsetsToTxn and EndTxn on CONCURRENT_TRANSACTIONS (see above), once per process. */
+export function retryConcurrentTransactions(): void {
+  if (installed) return;
+  installed = true;
+  for (const name of UNRETRIED_STEPS) {
+    const request = BrokerClass.prototype[name];
+    BrokerClass.prototype[name] = function (this: object, ...args: unknown[]) {
+      return retryWhileConcurrent(() => request.apply(this, args));
+    };
+  }
+}
