@@ -1,13 +1,13 @@
 /**
- * CONCURRENT_TRANSACTIONS retried on every step of a kafkajs transaction, as the Java producer
+ * CONCURRENT_TRANSACTIONS waited out on AddOffsetsToTxn and EndTxn too, as the Java producer
  * does.
  *
  * A transaction coordinator answers CONCURRENT_TRANSACTIONS while it still completes a
  * transaction of the same transactionalId (it writes the markers of a commit or an abort after
  * answering EndTxn). Kafka 4.1 answers it even to a producer fenced since, before it checks the
- * epoch. The Java producer re-sends the request after a back-off for every step
- * (TransactionManager's handlers). kafkajs 2.2.4 retries it only for InitProducerId and
- * AddPartitionsToTxn. AddOffsetsToTxn and EndTxn throw it at once.
+ * epoch. The Java producer re-sends the request after a back-off (its TransactionManager's
+ * handlers of these two re-enqueue it). kafkajs 2.2.4 retries it only for InitProducerId and
+ * AddPartitionsToTxn; AddOffsetsToTxn and EndTxn throw it at once.
  *
  * So a zombie relay (see outbox-relay.ts) that resumed while the new owner's commit was being
  * completed failed with CONCURRENT_TRANSACTIONS instead of "fenced". Its checkpoint check
