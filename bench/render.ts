@@ -126,7 +126,8 @@ export const SLICE_MS = 100;
  * Renders/s of Kairos's render() and of bare Handlebars over `seconds` each, in alternating
  * slices of SLICE_MS (after a warm-up of both): the machine's speed drifts over seconds on a
  * shared host, and two blocks one after the other gave ratios from 0.51 to 0.83 where
- * alternating slices gave 0.57 to 0.63 (docs/benchmarks.md).
+ * alternating slices gave 0.57 to 0.63 (docs/benchmarks-history.md, "Growth, garbage and
+ * kafkajs's producer").
  */
 export function measureRender(seconds: number): { only: RenderFigure; bare: RenderFigure } {
   const kairos = kairosRender();

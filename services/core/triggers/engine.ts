@@ -62,7 +62,8 @@ const DUPLICATE: Step = { changed: false, ignored: 'duplicate' };
 const DUPLICATE_PRUNED: Step = { changed: true, ignored: 'duplicate' };
 
 // Indexed loops in this file's per-event paths: a for...of here allocated an iterator result
-// per step (V8's sampling heap profiler, docs/benchmarks.md).
+// per step (V8's sampling heap profiler, docs/benchmarks-history.md,
+// "Iterator results in the per-event paths").
 
 /**
  * Applies one event to `working` in place, appending its firings to `triggers` and its timer
