@@ -31,8 +31,8 @@ export interface EvaluationContext {
 }
 
 // Results without a reason that can never flip are shared (frozen), so evaluating them allocates
-// nothing (about 4% of the segmenter's allocations, docs/benchmarks-history.md, "Iterator results in the per-event paths"). An Evaluation is only
-// ever read.
+// nothing (about 4% of the segmenter's allocations, docs/benchmarks-history.md, "Iterator
+// results in the per-event paths"). An Evaluation is only ever read.
 const QUIET_TRUE: Evaluation = Object.freeze({ value: true, reason: '', next: null });
 const QUIET_FALSE: Evaluation = Object.freeze({ value: false, reason: '', next: null });
 
