@@ -24,6 +24,8 @@
  * backlog).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Broker } from 'kafkajs';
+import { wrapBrokerRequests } from './kafkajs';
 
 /** The steps kafkajs sends once: retried here on CONCURRENT_TRANSACTIONS. */
 export const UNRETRIED_STEPS = ['addOffsetsToTxn', 'endTxn'] as const;
@@ -60,23 +62,15 @@ export async function retryWhileConcurrent<T>(request: () => Promise<T>, clock: 
   }
 }
 
-type BrokerRequest = (this: object, ...args: unknown[]) => Promise<unknown>;
-
-// kafkajs does not export the class; its last release is pinned in the lockfile, and the unit
-// test of this module checks the methods are there.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const BrokerClass = require('kafkajs/src/broker') as { prototype: Record<(typeof UNRETRIED_STEPS)[number], BrokerRequest> };
-
 let installed = false;
 
 /** Makes kafkajs retry AddOffsetsToTxn and EndTxn on CONCURRENT_TRANSACTIONS (see above), once per process. */
 export function retryConcurrentTransactions(): void {
   if (installed) return;
   installed = true;
-  for (const name of UNRETRIED_STEPS) {
-    const request = BrokerClass.prototype[name];
-    BrokerClass.prototype[name] = function (this: object, ...args: unknown[]) {
+  wrapBrokerRequests(UNRETRIED_STEPS, (request) =>
+    function (this: Broker, ...args: unknown[]) {
       return retryWhileConcurrent(() => request.apply(this, args));
-    };
-  }
+    },
+  );
 }

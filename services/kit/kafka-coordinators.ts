@@ -24,6 +24,7 @@
  */
 import type { Broker } from 'kafkajs';
 import { isConcurrentTransactions } from './kafka-concurrent-transactions';
+import { wrapBrokerRequests } from './kafkajs';
 
 /** How long a coordinator is trusted without an error or a reconnect to question it. */
 export const COORDINATOR_MAX_AGE_MS = 60_000;
@@ -117,14 +118,11 @@ export class CoordinatorCache<B extends CoordinatorBroker = CoordinatorBroker> {
 }
 
 type FindGroupCoordinator = (this: object, lookup: CoordinatorLookup) => Promise<Broker>;
-type BrokerRequest = (this: Broker, ...args: unknown[]) => Promise<unknown>;
 
-// kafkajs exports neither class; the prototypes are stable in its last release, pinned in the
+// kafkajs exports no Cluster class; the prototype is stable in its last release, pinned in the
 // lockfile, and checked by the unit test of this module.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ClusterClass = require('kafkajs/src/cluster') as { prototype: { findGroupCoordinator: FindGroupCoordinator } };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const BrokerClass = require('kafkajs/src/broker') as { prototype: Record<(typeof TRANSACTIONAL_REQUESTS)[number], BrokerRequest> };
 
 /** The process's cache, once installed. */
 let installed: CoordinatorCache | null = null;
@@ -141,16 +139,15 @@ export function rememberTransactionCoordinators(): CoordinatorCache {
   ClusterClass.prototype.findGroupCoordinator = function (this: object, lookup: CoordinatorLookup) {
     return cache.find(this, lookup, () => findGroupCoordinator.call(this, lookup)) as Promise<Broker>;
   };
-  for (const name of TRANSACTIONAL_REQUESTS) {
-    const request = BrokerClass.prototype[name];
-    BrokerClass.prototype[name] = async function (this: Broker, ...args: unknown[]) {
+  wrapBrokerRequests(TRANSACTIONAL_REQUESTS, (request) =>
+    async function (this: Broker, ...args: unknown[]) {
       try {
         return await request.apply(this, args);
       } catch (error) {
         if (!keepsCoordinator(error)) cache.forget();
         throw error;
       }
-    };
-  }
+    },
+  );
   return cache;
 }

@@ -33,7 +33,7 @@
  * producer and consumer take them when they load; unit tests compare each with kafkajs's original.
  */
 import Module from 'node:module';
-import type { Message, PartitionMetadata } from 'kafkajs';
+import type { Broker, Message, PartitionMetadata } from 'kafkajs';
 
 /** The argument of kafkajs's groupMessagesPerPartition (producer/groupMessagesPerPartition.js). */
 export interface GroupingInput<M = Message> {
@@ -162,6 +162,22 @@ const kafkajsLong = kafkajsModule<{ fromValue(value: string | number): KafkajsLo
 const kafkajsHeaderDecoder = kafkajsModule<(decoder: KafkajsDecoder) => { key: string; value: Buffer | null }>('kafkajs/src/protocol/recordBatch/header/v0/decoder');
 /** kafkajs's protocol/encoder.js, whose instances its record batch encoder takes. */
 const kafkajsEncoderClass = kafkajsModule<{ prototype: object }>('kafkajs/src/protocol/encoder');
+
+/** A request method of kafkajs's Broker (src/broker.js), called on a broker. */
+export type BrokerRequest = (this: Broker, ...args: unknown[]) => Promise<unknown>;
+
+/** kafkajs's Broker class, which it does not export; its last release is pinned in the lockfile. */
+const kafkajsBrokerClass = kafkajsModule<{ prototype: Record<string, BrokerRequest> }>('kafkajs/src/broker');
+
+/**
+ * Replaces kafkajs's Broker methods `names` with `wrap(method)`, for every broker of the process
+ * (the unit tests of the callers check the methods are there: kafka-coordinators.ts,
+ * kafka-concurrent-transactions.ts). Each caller installs its wrapper once per process.
+ */
+export function wrapBrokerRequests(names: readonly string[], wrap: (request: BrokerRequest) => BrokerRequest): void {
+  const { prototype } = kafkajsBrokerClass();
+  for (const name of names) prototype[name] = wrap(prototype[name] as BrokerRequest);
+}
 
 /** kafkajs's TimestampTypes.LOG_APPEND_TIME (protocol/timestampTypes.js). */
 const LOG_APPEND_TIME = 1;
