@@ -11,9 +11,9 @@
  * The events wait as Avro bytes, one buffer per batch, and a batch's are decoded (untimed) just
  * before it is handed over, as a service decodes each fetch: held as objects, a million events
  * made every collection of the timed logic work through half a gigabyte of the tool's own, and
- * the per-event figure at 1,000,002 events nearly twice what it is (docs/benchmarks-history.md, "The
- * logic alone without the tool's heap"). Each pass's line also gives the time of the garbage
- * collections that started inside its timed calls.
+ * the per-event figure at 1,000,002 events nearly twice what it is (docs/benchmarks-history.md,
+ * "The logic alone without the tool's heap"). Each pass's line also gives the time of the
+ * garbage collections that started inside its timed calls.
  *
  *   node dist/bench/logic-cpu.js segmenter|trigger [events] [repeats]
  * BENCH_LOGIC_BATCH sets the events per batch and partition (500 by default; a service's fetch of

@@ -159,9 +159,10 @@ export function checkpointOf(committed: { offset: string; metadata: string | nul
 /**
  * After a transaction failed with an answer that does not say "fenced" (a timeout, a coordinator
  * busy with CONCURRENT_TRANSACTIONS past its retries): whether the committed checkpoint shows
- * that another owner committed since. Only this relay's own commits move it to `known` (succeeded) or `attempted`
- * (landed although the call failed); any other value of this outbox's incarnation is someone
- * else's work, so this relay is the zombie and must not fence the new owner back.
+ * that another owner committed since. Only this relay's own commits move it to `known`
+ * (succeeded) or `attempted` (landed although the call failed); any other value of this outbox's
+ * incarnation is someone else's work, so this relay is the zombie and must not fence the new
+ * owner back.
  */
 export function takenOver(committed: { offset: string; metadata: string | null } | undefined, incarnation: string, known: number | null, attempted: number): boolean {
   const checkpoint = checkpointOf(committed, incarnation);
@@ -335,8 +336,9 @@ export class OutboxRelay {
   });
 
   constructor(private readonly options: OutboxRelayOptions) {
-    // Its transactions look each coordinator up once, not before every step (kafka-coordinators.ts),
-    // and wait out a coordinator still completing the last one (kafka-concurrent-transactions.ts).
+    // Its transactions look each coordinator up once, not before every step
+    // (kafka-coordinators.ts), and wait out a coordinator still completing the last one
+    // (kafka-concurrent-transactions.ts).
     if (options.guarantee === 'exactly_once') {
       rememberTransactionCoordinators();
       retryConcurrentTransactions();

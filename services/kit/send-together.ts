@@ -20,10 +20,10 @@ interface Waiting<E> {
  * Requests of one client to Kafka, sent together: at most one is in flight, and what is asked
  * for meanwhile goes out in the next one. A service works on many partitions at once, and
  * their batches end within a few milliseconds of each other: one request per batch made the
- * broker's busiest request types under the latency bench (docs/benchmarks-history.md, "Requests sent
- * together"). Nothing waits when no request is in flight. Each caller learns the outcome of the
- * request that carried its entry (a failed request fails all of them; each caller decides
- * whether to try again).
+ * broker's busiest request types under the latency bench (docs/benchmarks-history.md,
+ * "Requests sent together"). Nothing waits when no request is in flight. Each caller learns the
+ * outcome of the request that carried its entry (a failed request fails all of them; each caller
+ * decides whether to try again).
  */
 export class SendTogether<E> {
   private readonly queue: Array<Waiting<E>> = [];
