@@ -221,7 +221,12 @@ const BROKER_AWAY_NAMES = new Set([
   'KafkaJSConnectionError', 'KafkaJSConnectionClosedError', 'KafkaJSRequestTimeoutError', 'KafkaJSBrokerNotFound',
   'KafkaJSGroupCoordinatorNotFound', 'KafkaJSNumberOfRetriesExceeded', 'KafkaJSNoBrokerAvailableError', 'KafkaJSMetadataNotLoaded',
 ]);
-const BROKER_AWAY_TYPES = new Set(['COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION', 'COORDINATOR_LOAD_IN_PROGRESS']);
+/**
+ * kafkajs's types (protocol/error.js) of the answers "not here, not yet": Kafka's
+ * COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE and NOT_COORDINATOR (codes 14 to 16)
+ * carry kafkajs's older names.
+ */
+const BROKER_AWAY_TYPES = new Set(['GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR_FOR_GROUP', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION']);
 const BROKER_AWAY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
 
 /** True when the error says the broker (or its coordinator) is away, not that a request was wrong: waiting helps. */

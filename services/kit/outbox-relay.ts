@@ -24,6 +24,7 @@ import { randomUUID } from 'node:crypto';
 import { Partitioners, type Admin, type Kafka, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
 import { KairosError } from './errors';
+import { whileBrokerAway } from './kafka';
 import { retryConcurrentTransactions } from './kafka-concurrent-transactions';
 import { rememberTransactionCoordinators } from './kafka-coordinators';
 import type { KairosMetrics } from './metrics';
@@ -133,6 +134,15 @@ type TopicMessages = ReturnType<typeof topicMessagesOf>;
  * (KAFKA-5477). Measured (make bench's trigger figure, exactly_once): 17,600 -> 38,000 events/s.
  */
 export const TRANSACTIONAL_RETRY = { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000, initialRetryTime: 20 } as const;
+
+/**
+ * How long a checkpoint read waits for the group coordinator. kafkajs's fetchOffsets sends
+ * OffsetFetch once: a cluster whose __consumer_offsets is still being created or loaded (a new
+ * cluster's first minutes, a coordinator moving) answers NOT_COORDINATOR or
+ * COORDINATOR_LOAD_IN_PROGRESS, which whileBrokerAway waits out (seen here: a relay's first
+ * checkpoint read on a broker started a few seconds before).
+ */
+export const CHECKPOINT_READ_TIMEOUT_MS = 30_000;
 
 /** The transactionalId of one input partition's relay: a new owner fences the old one by it. */
 export function transactionalIdOf(prefix: string, group: string, topic: string, partition: number): string {
@@ -483,8 +493,9 @@ export class OutboxRelay {
 
   /** The checkpoint group's committed offset of the partition (offset -1: none). */
   private async committedCheckpoint(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
-    const { admin, group, topic } = this.options;
-    const [offsets] = await admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
+    const { admin, group, topic, logger } = this.options;
+    const read = () => admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
+    const [offsets] = await whileBrokerAway('relay checkpoint read', read, { timeoutMs: CHECKPOINT_READ_TIMEOUT_MS, logger });
     return offsets?.partitions.find((p) => p.partition === partition);
   }
 

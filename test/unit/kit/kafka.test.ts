@@ -11,6 +11,15 @@ describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broke
     expect(isBrokerAway(Object.assign(new Error('This server does not host this topic-partition'), { name: 'KafkaJSProtocolError', type: 'UNKNOWN_TOPIC_OR_PARTITION' }))).toBe(false);
     expect(isBrokerAway(new TypeError('x is undefined'))).toBe(false);
   });
+  it("knows kafkajs's own answers of a coordinator or leader not ready, by the Kafka error codes kafkajs reads", () => {
+    // kafkajs's names differ from Kafka's for 14 to 16 (GROUP_LOAD_IN_PROGRESS for COORDINATOR_LOAD_IN_PROGRESS, ...).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error & { type: string } };
+    // LEADER_NOT_AVAILABLE, NOT_LEADER_FOR_PARTITION, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR
+    for (const code of [5, 6, 14, 15, 16]) expect({ code, away: isBrokerAway(createErrorFromCode(code)) }).toEqual({ code, away: true });
+    // UNKNOWN_TOPIC_OR_PARTITION, INVALID_PRODUCER_EPOCH: waiting does not help.
+    for (const code of [3, 47]) expect({ code, away: isBrokerAway(createErrorFromCode(code)) }).toEqual({ code, away: false });
+  });
   it('runs the step again while the broker is away, and gives up with the last error after the timeout', async () => {
     const logger = pino({ level: 'silent' });
     let calls = 0;

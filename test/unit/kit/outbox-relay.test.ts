@@ -137,6 +137,26 @@ describe('OutboxRelay exactly_once: the transactional producer', () => {
     expect(created[0]?.transactionalId).toBe('p-g-in-3');
     expect(created[0]?.retry).toEqual({ retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000, initialRetryTime: 20 });
   });
+
+  it("waits out a group coordinator not ready yet when it reads the checkpoint (kafkajs's fetchOffsets asks once)", async () => {
+    const producer = { connect: async () => undefined, disconnect: async () => undefined, transaction: async () => ({ abort: async () => undefined }) };
+    const kafka = { producer: () => producer } as unknown as Kafka;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error };
+    const answers = [
+      () => Promise.reject(createErrorFromCode(16)), // NOT_COORDINATOR, as kafkajs's fetchOffsets throws it
+      () => Promise.resolve([{ topic: 'in', partitions: [{ partition: 3, offset: '7', metadata: 'i' }] }]),
+    ];
+    let asked = 0;
+    const admin = { fetchOffsets: async () => (answers[asked++] as () => Promise<unknown>)() } as unknown as Admin;
+    const store: OutboxStore = { read: async () => ({ base: 7, incarnation: 'i', entries: [] }), trimTo: async () => 0 };
+    const relay = new OutboxRelay({
+      store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+    });
+    await expect(relay.relay(3)).resolves.toBe(0);
+    expect(asked).toBe(2);
+  });
 });
 
 describe('OutboxRelay at_least_once (no broker)', () => {
