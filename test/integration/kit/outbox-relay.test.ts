@@ -5,7 +5,7 @@
  * read_committed reader sees. At-least-once, for contrast, repeats them.
  */
 import { randomUUID } from 'node:crypto';
-import type { Admin } from 'kafkajs';
+import type { Admin, Producer } from 'kafkajs';
 import pino from 'pino';
 import { encodeOutboxRecord, isFencedError, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
@@ -34,6 +34,9 @@ describe('the outbox relay on the real stack', () => {
   let admin: Admin;
   let redis: RedisClient;
   const relays: OutboxRelay[] = [];
+  // Closed here, not at each test's end, so that a failed expectation leaves no connection open
+  // (the broker would hold the run for its idle timeout, 10 minutes).
+  const producers: Producer[] = [];
   const prefix = `test-relay-${randomUUID().slice(0, 8)}`;
 
   beforeAll(async () => {
@@ -43,6 +46,7 @@ describe('the outbox relay on the real stack', () => {
   });
   afterAll(async () => {
     for (const relay of relays) await relay.close();
+    for (const producer of producers) await producer.disconnect();
     const keys = await redis.keys(`{${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
@@ -55,6 +59,7 @@ describe('the outbox relay on the real stack', () => {
     await createTopics([input, output], 2);
     const outboxKey = (partition: number) => `{${prefix}:${name}:${partition}}:outbox`;
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    producers.push(producer);
     await producer.connect();
     const relay = (guarantee: OutputGuarantee, hooks?: RelayHooks, batchSize = 50) => {
       const created = new OutboxRelay({
@@ -78,7 +83,7 @@ describe('the outbox relay on the real stack', () => {
       for (const value of values) await redis.rpush(outboxKey(partition), encodeOutboxRecord({ topic: output, key: value, value: Buffer.from(value) }));
     };
     const committed = async () => (await readAll(output)).map((m) => m.value!.toString()).sort();
-    return { relay, append, committed, outboxKey, close: () => producer.disconnect() };
+    return { relay, append, committed, outboxKey };
   }
 
   const values = (from: number, count: number) => Array.from({ length: count }, (_, i) => `r${String(from + i).padStart(4, '0')}`);
@@ -96,7 +101,6 @@ describe('the outbox relay on the real stack', () => {
     expect(await next.relay(0)).toBe(80);
     expect(await redis.llen(t.outboxKey(0))).toBe(0);
     expect(await t.committed()).toEqual(values(0, 130));
-    await t.close();
   });
 
   it('a zombie whose transaction is fenced by the new owner produces nothing a read_committed reader sees', async () => {
@@ -148,7 +152,6 @@ describe('the outbox relay on the real stack', () => {
     await expect(zombie.relay(1)).rejects.toBeInstanceOf(RelayFencedError);
     expect(await owner.relay(1)).toBe(3);
     expect(await t.committed()).toEqual(values(0, 38));
-    await t.close();
   });
 
   it('exactly_once: a relay looks its coordinators up once, not before every step of every transaction', async () => {
@@ -174,7 +177,6 @@ describe('the outbox relay on the real stack', () => {
       const relayLookups = asked.filter((key) => key.includes('test-relay-lookups'));
       expect(relayLookups.length).toBeGreaterThanOrEqual(2);
       expect(relayLookups.length).toBeLessThanOrEqual(4);
-      await t.close();
     } finally {
       Broker.prototype.findGroupCoordinator = lookup;
     }
@@ -189,7 +191,6 @@ describe('the outbox relay on the real stack', () => {
     const seen = await t.committed();
     expect(seen).toHaveLength(40);
     expect(new Set(seen).size).toBe(20);
-    await t.close();
   });
 
   it('a checkpoint written for an outbox that was since lost is ignored: the new outbox starts again', async () => {
@@ -202,7 +203,6 @@ describe('the outbox relay on the real stack', () => {
     expect(await t.relay('exactly_once').relay(0)).toBe(5);
     await waitFor('15 committed records', async () => (await t.committed()).length === 15 || undefined);
     expect(await t.committed()).toEqual(values(0, 15));
-    await t.close();
   });
 });
 
