@@ -10,7 +10,8 @@
  * exactly_once (default): each chunk is produced in a Kafka transaction of a producer whose
  * transactionalId is the partition's (`<prefix>-<group>-<input topic>-<partition>`), together
  * with the relay checkpoint, the next sequence number, committed as the offset of the input
- * partition in the consumer group `<group>-relay` (with the outbox's incarnation as metadata).
+ * partition in the consumer group `<group>-relay` (with the outbox's incarnation and the
+ * committing producer's id as metadata, checkpointMetadataOf).
  * So the checkpoint is committed if and only if the records are. A new owner of the partition
  * (a restart, a rebalance) initializes the same transactionalId, which aborts a dead owner's
  * open transaction and fences a zombie; it then reads the checkpoint and trims, without
@@ -154,29 +155,48 @@ export function checkpointGroupOf(group: string): string {
   return `${group}-relay`;
 }
 
+/** A committed offset as kafkajs's fetchOffsets gives it. */
+export interface CommittedOffset {
+  offset: string;
+  metadata: string | null;
+}
+
+/**
+ * A checkpoint's metadata: the outbox's incarnation and, after a slash, the id of the producer
+ * that committed it (one per producer, so that a relay knows its own commits from another's
+ * of the same number). Before 2026-12-06 the metadata was the incarnation alone; it still reads.
+ */
+export function checkpointMetadataOf(incarnation: string, writer: string): string {
+  return `${incarnation}/${writer}`;
+}
+
 /**
  * The committed checkpoint (next sequence number to produce) from the group's offset, or null
  * when there is none for this outbox: nothing committed (-1), or committed for another
  * incarnation of the outbox (its state was lost or reset since; its numbers start again).
  */
-export function checkpointOf(committed: { offset: string; metadata: string | null } | undefined, incarnation: string): number | null {
-  if (committed === undefined) return null;
+export function checkpointOf(committed: CommittedOffset | undefined, incarnation: string): number | null {
+  if (committed === undefined || committed.metadata === null) return null;
   const offset = Number(committed.offset);
   if (!Number.isSafeInteger(offset) || offset < 0) return null;
-  return committed.metadata === incarnation ? offset : null;
+  const { metadata } = committed;
+  return metadata === incarnation || metadata.startsWith(`${incarnation}/`) ? offset : null;
 }
 
 /**
  * After a transaction failed with an answer that does not say "fenced" (a timeout, a coordinator
  * busy with CONCURRENT_TRANSACTIONS past its retries): whether the committed checkpoint shows
- * that another owner committed since. Only this relay's own commits move it to `known`
- * (succeeded) or `attempted` (landed although the call failed); any other value of this outbox's
- * incarnation is someone else's work, so this relay is the zombie and must not fence the new
- * owner back.
+ * that another owner committed since. This relay's producer signs its commits (`own`, see
+ * checkpointMetadataOf), so a checkpoint of this outbox's incarnation is someone else's work
+ * unless it carries that signature (a commit of this producer, the failed one included, which
+ * may have landed) or is the one the producer read when it took the partition (`known`). Then
+ * this relay is the zombie and must not fence the new owner back, even where the new owner
+ * committed the very number this relay tried to.
  */
-export function takenOver(committed: { offset: string; metadata: string | null } | undefined, incarnation: string, known: number | null, attempted: number): boolean {
+export function takenOver(committed: CommittedOffset | undefined, incarnation: string, own: string, known: CommittedOffset | undefined): boolean {
   const checkpoint = checkpointOf(committed, incarnation);
-  return checkpoint !== null && checkpoint !== known && checkpoint !== attempted;
+  if (checkpoint === null || committed?.metadata === own) return false;
+  return !(known !== undefined && known.metadata === committed?.metadata && checkpointOf(known, incarnation) === checkpoint);
 }
 
 /** What one relay round does with the head it read. */
@@ -328,6 +348,10 @@ interface PartitionProducer {
   /** Every record below this sequence number is committed to Kafka. */
   checkpoint: number | null;
   incarnation: string;
+  /** The metadata this producer commits its checkpoints with (checkpointMetadataOf). */
+  signature: string;
+  /** The checkpoint as this producer last knew it committed: read when it took the partition, then its own. */
+  committed: CommittedOffset | undefined;
 }
 
 /**
@@ -469,14 +493,14 @@ export class OutboxRelay {
       await transaction.sendOffsets({
         consumerGroupId: checkpointGroupOf(group),
         // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
-        topics: [{ topic, partitions: [{ partition, offset: String(plan.nextCheckpoint), metadata: owner.incarnation } as { partition: number; offset: string }] }],
+        topics: [{ topic, partitions: [{ partition, offset: String(plan.nextCheckpoint), metadata: owner.signature } as { partition: number; offset: string }] }],
       });
       await transaction.commit();
     } catch (error) {
       // Whatever failed, this producer is done: a fresh one re-reads the checkpoint (the commit may have landed).
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       this.drop(partition);
-      if (isFencedError(error) || (await this.committedByAnother(partition, owner, plan))) {
+      if (isFencedError(error) || (await this.committedByAnother(partition, owner))) {
         this.fenced.set(partition, {
           generation: owner.generation,
           until: Date.now() + (this.options.fencedBackoffMs ?? 30_000),
@@ -488,11 +512,12 @@ export class OutboxRelay {
       throw new RelayTransactionError(partition, error);
     }
     owner.checkpoint = plan.nextCheckpoint;
+    owner.committed = { offset: String(plan.nextCheckpoint), metadata: owner.signature };
     this.count(topicMessages);
   }
 
   /** The checkpoint group's committed offset of the partition (offset -1: none). */
-  private async committedCheckpoint(partition: number): Promise<{ offset: string; metadata: string | null } | undefined> {
+  private async committedCheckpoint(partition: number): Promise<CommittedOffset | undefined> {
     const { admin, group, topic, logger } = this.options;
     const read = () => admin.fetchOffsets({ groupId: checkpointGroupOf(group), topics: [topic] });
     const [offsets] = await whileBrokerAway('relay checkpoint read', read, { timeoutMs: CHECKPOINT_READ_TIMEOUT_MS, logger });
@@ -500,9 +525,9 @@ export class OutboxRelay {
   }
 
   /** See takenOver; a failed read of the checkpoint proves nothing (the caller retries with a fresh producer). */
-  private async committedByAnother(partition: number, owner: PartitionProducer, plan: RelayPlan): Promise<boolean> {
+  private async committedByAnother(partition: number, owner: PartitionProducer): Promise<boolean> {
     const committed = await this.committedCheckpoint(partition).catch(() => undefined);
-    return takenOver(committed, owner.incarnation, owner.checkpoint, plan.nextCheckpoint);
+    return takenOver(committed, owner.incarnation, owner.signature, owner.committed);
   }
 
   /** The partition's transactional producer for this generation, initialized (fencing others) and with its checkpoint read. */
@@ -545,7 +570,7 @@ export class OutboxRelay {
       if (committed !== undefined && Number(committed.offset) >= 0 && checkpoint === null) {
         this.options.logger.warn({ partition, group: checkpointGroupOf(group) }, 'relay checkpoint belongs to an earlier outbox (state reset or lost); ignoring it');
       }
-      return { producer, transactionalId, generation, checkpoint, incarnation };
+      return { producer, transactionalId, generation, checkpoint, incarnation, signature: checkpointMetadataOf(incarnation, randomUUID()), committed };
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw new RelayTransactionError(partition, error);

@@ -193,6 +193,39 @@ describe('the outbox relay on the real stack', () => {
     expect(new Set(seen).size).toBe(20);
   });
 
+  it('a zombie whose commit fails without a fenced answer, after the new owner committed the same records, backs off instead of fencing the owner back', async () => {
+    const t = await setup('same-head');
+    await t.append(0, values(0, 20));
+    let reached!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reached = resolve));
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    const zombie = t.relay('exactly_once', {
+      beforeCommit: async () => {
+        reached();
+        await held;
+        // A step that timed out: an answer that does not say "fenced".
+        throw new Error('request timed out');
+      },
+    });
+    const zombieRun = zombie.relay(0).then(
+      () => 'finished',
+      (error: unknown) => error,
+    );
+    await atCommit;
+    // The new owner relays the same head, so it commits the very checkpoint (20) the zombie tried to.
+    const owner = t.relay('exactly_once');
+    expect(await owner.relay(0)).toBe(20);
+    resume();
+    const outcome = await zombieRun;
+    // The checkpoint is signed by the owner's producer, not the zombie's: the zombie knows it was taken over.
+    expect(outcome instanceof RelayFencedError ? 'RelayFencedError' : causeChain(outcome)).toBe('RelayFencedError');
+    await t.append(0, values(20, 3));
+    await expect(zombie.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
+    expect(await owner.relay(0)).toBe(3);
+    expect(await t.committed()).toEqual(values(0, 23));
+  });
+
   it('a checkpoint written for an outbox that was since lost is ignored: the new outbox starts again', async () => {
     const t = await setup('reset');
     await t.append(0, values(0, 10));

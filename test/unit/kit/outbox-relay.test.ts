@@ -2,6 +2,7 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import {
   checkpointGroupOf,
+  checkpointMetadataOf,
   checkpointOf,
   decodeOutboxRecord,
   encodeOutboxRecord,
@@ -44,32 +45,49 @@ describe('planRelay: which outbox records a relay round produces', () => {
 });
 
 describe('checkpointOf: the committed relay checkpoint of this outbox', () => {
-  it('is the committed offset when its metadata names this outbox incarnation', () => {
+  it('is the committed offset when its metadata names this outbox incarnation, signed by a producer or not (before 2026-12-06)', () => {
+    expect(checkpointOf({ offset: '42', metadata: checkpointMetadataOf('inc-1', 'p-1') }, 'inc-1')).toBe(42);
     expect(checkpointOf({ offset: '42', metadata: 'inc-1' }, 'inc-1')).toBe(42);
   });
   it('is none when nothing was committed, or for another incarnation (state lost or reset since)', () => {
     expect(checkpointOf(undefined, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '-1', metadata: null }, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '-1', metadata: 'inc-1/p-1' }, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '42', metadata: 'inc-0' }, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '42', metadata: 'inc-0/p-1' }, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '42', metadata: null }, 'inc-1')).toBeNull();
+    // An incarnation that only begins like this one is another.
+    expect(checkpointOf({ offset: '42', metadata: 'inc-10/p-1' }, 'inc-1')).toBeNull();
+    expect(checkpointOf({ offset: '42', metadata: 'inc-1x' }, 'inc-1')).toBeNull();
   });
 });
 
 describe('takenOver: after a failed transaction, did another owner commit since?', () => {
-  const at = (offset: number, metadata: string | null = 'inc-1') => ({ offset: String(offset), metadata });
-  it('yes when the checkpoint of this outbox moved to a value this relay never committed', () => {
-    expect(takenOver(at(35), 'inc-1', null, 30)).toBe(true);
-    expect(takenOver(at(35), 'inc-1', 20, 30)).toBe(true);
-    expect(takenOver(at(25), 'inc-1', 20, 30)).toBe(true);
+  const mine = checkpointMetadataOf('inc-1', 'me');
+  const theirs = checkpointMetadataOf('inc-1', 'other');
+  const at = (offset: number, metadata: string | null) => ({ offset: String(offset), metadata });
+  it("yes when this outbox's checkpoint was committed by another producer since this one took the partition", () => {
+    expect(takenOver(at(35, theirs), 'inc-1', mine, undefined)).toBe(true);
+    expect(takenOver(at(35, theirs), 'inc-1', mine, at(20, mine))).toBe(true);
+    expect(takenOver(at(25, theirs), 'inc-1', mine, at(20, theirs))).toBe(true);
+    // Before 2026-12-06 commits were unsigned; an unsigned one is another's unless it is the one read.
+    expect(takenOver(at(35, 'inc-1'), 'inc-1', mine, at(20, 'inc-1'))).toBe(true);
   });
-  it('no when it is where this relay left it, or where its failed commit may have put it (ambiguous: a fresh producer sorts it out)', () => {
-    expect(takenOver(at(20), 'inc-1', 20, 30)).toBe(false);
-    expect(takenOver(at(30), 'inc-1', 20, 30)).toBe(false);
+  it('yes even where the other owner committed the very number this relay tried to', () => {
+    // The ambiguous case of a checkpoint without its committer: both owners relayed the same head.
+    expect(takenOver(at(30, theirs), 'inc-1', mine, at(20, mine))).toBe(true);
+    expect(takenOver(at(30, theirs), 'inc-1', mine, at(20, 'inc-1'))).toBe(true);
+  });
+  it("no when it is this producer's own commit (the failed one may have landed) or the one it read when it took the partition", () => {
+    expect(takenOver(at(30, mine), 'inc-1', mine, at(20, mine))).toBe(false);
+    expect(takenOver(at(20, mine), 'inc-1', mine, at(20, mine))).toBe(false);
+    expect(takenOver(at(20, theirs), 'inc-1', mine, at(20, theirs))).toBe(false);
+    expect(takenOver(at(20, 'inc-1'), 'inc-1', mine, at(20, 'inc-1'))).toBe(false);
   });
   it('no when nothing is committed, the read failed, or the checkpoint belongs to another incarnation of the outbox', () => {
-    expect(takenOver(at(-1), 'inc-1', null, 30)).toBe(false);
-    expect(takenOver(undefined, 'inc-1', null, 30)).toBe(false);
-    expect(takenOver(at(35, 'inc-0'), 'inc-1', null, 30)).toBe(false);
+    expect(takenOver(at(-1, null), 'inc-1', mine, undefined)).toBe(false);
+    expect(takenOver(undefined, 'inc-1', mine, undefined)).toBe(false);
+    expect(takenOver(at(35, 'inc-0/other'), 'inc-1', mine, undefined)).toBe(false);
   });
 });
 
