@@ -88,6 +88,25 @@ describe('the outbox relay on the real stack', () => {
 
   const values = (from: number, count: number) => Array.from({ length: count }, (_, i) => `r${String(from + i).padStart(4, '0')}`);
 
+  /** Hooks that hold a relay just before its commit until `resume`, then run `then`: a zombie stalled by a GC pause or a partition. */
+  function heldAtCommit(then?: () => void): { hooks: RelayHooks; atCommit: Promise<void>; resume: () => void } {
+    let reached!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reached = resolve));
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    const hooks: RelayHooks = {
+      beforeCommit: async () => {
+        reached();
+        await held;
+        then?.();
+      },
+    };
+    return { hooks, atCommit, resume };
+  }
+
+  /** A relay call's outcome without awaiting it: 'finished', or what it threw. */
+  const outcomeOf = (call: Promise<number>): Promise<unknown> => call.then(() => 'finished', (error: unknown) => error);
+
   it('dies after the transaction committed, before the trim: the next owner trims and does not produce them again', async () => {
     const t = await setup('crash');
     await t.append(0, values(0, 120));
@@ -106,20 +125,9 @@ describe('the outbox relay on the real stack', () => {
   it('a zombie whose transaction is fenced by the new owner produces nothing a read_committed reader sees', async () => {
     const t = await setup('zombie');
     await t.append(1, values(0, 30));
-    let reached!: () => void;
-    const atCommit = new Promise<void>((resolve) => (reached = resolve));
-    let resume!: () => void;
-    const held = new Promise<void>((resolve) => (resume = resolve));
-    const zombie = t.relay('exactly_once', {
-      beforeCommit: async () => {
-        reached();
-        await held;
-      },
-    });
-    const zombieRun = zombie.relay(1).then(
-      () => 'finished',
-      (error: unknown) => error,
-    );
+    const { hooks, atCommit, resume } = heldAtCommit();
+    const zombie = t.relay('exactly_once', hooks);
+    const zombieRun = outcomeOf(zombie.relay(1));
     await atCommit; // the zombie sent its records in an open transaction and stalls (a GC pause, a partition)
 
     const owner = t.relay('exactly_once');
@@ -196,22 +204,12 @@ describe('the outbox relay on the real stack', () => {
   it('a zombie whose commit fails without a fenced answer, after the new owner committed the same records, backs off instead of fencing the owner back', async () => {
     const t = await setup('same-head');
     await t.append(0, values(0, 20));
-    let reached!: () => void;
-    const atCommit = new Promise<void>((resolve) => (reached = resolve));
-    let resume!: () => void;
-    const held = new Promise<void>((resolve) => (resume = resolve));
-    const zombie = t.relay('exactly_once', {
-      beforeCommit: async () => {
-        reached();
-        await held;
-        // A step that timed out: an answer that does not say "fenced".
-        throw new Error('request timed out');
-      },
+    const { hooks, atCommit, resume } = heldAtCommit(() => {
+      // A step that timed out: an answer that does not say "fenced".
+      throw new Error('request timed out');
     });
-    const zombieRun = zombie.relay(0).then(
-      () => 'finished',
-      (error: unknown) => error,
-    );
+    const zombie = t.relay('exactly_once', hooks);
+    const zombieRun = outcomeOf(zombie.relay(0));
     await atCommit;
     // The new owner relays the same head, so it commits the very checkpoint (20) the zombie tried to.
     const owner = t.relay('exactly_once');
