@@ -195,8 +195,8 @@ export function checkpointOf(committed: CommittedOffset | undefined, incarnation
  */
 export function takenOver(committed: CommittedOffset | undefined, incarnation: string, own: string, known: CommittedOffset | undefined): boolean {
   const checkpoint = checkpointOf(committed, incarnation);
-  if (checkpoint === null || committed?.metadata === own) return false;
-  return !(known !== undefined && known.metadata === committed?.metadata && checkpointOf(known, incarnation) === checkpoint);
+  if (committed === undefined || checkpoint === null || committed.metadata === own) return false;
+  return !(known !== undefined && known.metadata === committed.metadata && checkpointOf(known, incarnation) === checkpoint);
 }
 
 /** What one relay round does with the head it read. */
@@ -345,12 +345,13 @@ interface PartitionProducer {
   producer: Producer;
   transactionalId: string;
   generation: number;
-  /** Every record below this sequence number is committed to Kafka. */
-  checkpoint: number | null;
   incarnation: string;
   /** The metadata this producer commits its checkpoints with (checkpointMetadataOf). */
   signature: string;
-  /** The checkpoint as this producer last knew it committed: read when it took the partition, then its own. */
+  /**
+   * The checkpoint as this producer last knew it committed: read when it took the partition,
+   * then its own. Every record below its sequence number (checkpointOf) is committed to Kafka.
+   */
   committed: CommittedOffset | undefined;
 }
 
@@ -465,7 +466,7 @@ export class OutboxRelay {
       const head = await this.readHead(partition, guard, consumed);
       // Even with nothing to send: taking the partition fences the previous owner and aborts its open transaction.
       const owner = await this.ownerOf(partition, head.incarnation);
-      const plan = planRelay(head, owner.checkpoint);
+      const plan = planRelay(head, checkpointOf(owner.committed, owner.incarnation));
       if (plan.skip > 0) {
         // Committed before a crash, not trimmed: trim, never produce again.
         await store.trimTo(partition, head.base + plan.skip);
@@ -511,7 +512,6 @@ export class OutboxRelay {
       }
       throw new RelayTransactionError(partition, error);
     }
-    owner.checkpoint = plan.nextCheckpoint;
     owner.committed = { offset: String(plan.nextCheckpoint), metadata: owner.signature };
     this.count(topicMessages);
   }
@@ -566,11 +566,10 @@ export class OutboxRelay {
       const fence = await producer.transaction();
       await fence.abort();
       const committed = await this.committedCheckpoint(partition);
-      const checkpoint = checkpointOf(committed, incarnation);
-      if (committed !== undefined && Number(committed.offset) >= 0 && checkpoint === null) {
+      if (committed !== undefined && Number(committed.offset) >= 0 && checkpointOf(committed, incarnation) === null) {
         this.options.logger.warn({ partition, group: checkpointGroupOf(group) }, 'relay checkpoint belongs to an earlier outbox (state reset or lost); ignoring it');
       }
-      return { producer, transactionalId, generation, checkpoint, incarnation, signature: checkpointMetadataOf(incarnation, randomUUID()), committed };
+      return { producer, transactionalId, generation, incarnation, signature: checkpointMetadataOf(incarnation, randomUUID()), committed };
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw new RelayTransactionError(partition, error);
