@@ -39,6 +39,7 @@ import { loadTriggerRules } from '../../services/trigger/main';
 import { referenceTriggers } from '../../test/support/trigger-reference';
 import { hostileRecords, interleave, type HostileCategory, type HostileRecord } from './hostile';
 import { holdPrivatePorts } from './port-lock';
+import { exitCause, LastLines } from './exit-cause';
 import { PrivateRedis } from '../redis-nodes';
 import { manifestMemoryLimits } from '../memory-cgroup';
 
@@ -244,15 +245,19 @@ class Supervisor {
     instance.child = child;
     instance.expectedExit = false;
     const out = this.logOf(instance);
-    child.stdout?.pipe(out, { end: false });
-    child.stderr?.pipe(out, { end: false });
+    const last = new LastLines();
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.pipe(out, { end: false });
+      stream?.on('data', (chunk: Buffer) => last.push(chunk));
+    }
     child.once('exit', (code, signal) => {
       if (instance.child === child) instance.child = null;
       if (instance.expectedExit || this.closing) return;
-      // Not ours: counted, and restarted like a production supervisor would.
+      // Not ours: counted (with the cause it printed), and restarted like a production supervisor would.
       this.unexpectedExits[instance.service] += 1;
-      this.exitCodes.push(`${instance.service}-${instance.index}: ${code ?? signal}`);
-      this.log(`[chaos] ${instance.service}-${instance.index} exited on its own (${code ?? signal}); restarting it (counted as an unexpected exit)`);
+      const cause = exitCause(last.all()) ?? 'no fatal line or error in its last output';
+      this.exitCodes.push(`${instance.service}-${instance.index}: ${code ?? signal} (${cause})`);
+      this.log(`[chaos] ${instance.service}-${instance.index} exited on its own (${code ?? signal}: ${cause}); restarting it (counted as an unexpected exit)`);
       setTimeout(() => {
         if (!this.closing && instance.wanted && instance.child === null) this.start(instance);
       }, 1000);
