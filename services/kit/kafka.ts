@@ -2,6 +2,7 @@ import { Kafka, kafkajsReplacements, logLevel, Partitioners, type Admin, type IT
 import type { Logger } from 'pino';
 import { DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
+import { failUnansweredMetadata } from './kafka-metadata';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -10,10 +11,14 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
-/** A kafkajs client whose own log lines go through the service's JSON logger. */
+/**
+ * A kafkajs client whose own log lines go through the service's JSON logger, and whose admin's
+ * metadata reads fail as "no broker answered" when none did (kafka-metadata.ts).
+ */
 export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
   ignoreKafkajsNegativeTimeouts();
+  failUnansweredMetadata();
   if (kafkajsReplacements !== 'installed') {
     kafkaLogger.warn({ replacements: kafkajsReplacements }, "kafkajs runs its own slow grouping, murmur2 and record encoding and decoding in this process: kafkajs was loaded before services/kit/kafkajs, or its files moved (see that module)");
   }
