@@ -6,7 +6,7 @@ import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, int
 import { ConsumerRunner, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
-import { atStartWhenBrokerAnswers, brokerUnreachable, createIdempotentProducer, createKafka } from './kafka';
+import { atStartWhenBrokerAnswers, brokerUnreachable, createIdempotentProducer, createKafka, requireTopics } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
@@ -240,6 +240,7 @@ export async function runConsumerService(
 
   const partitions = await untilKafkaAnswers('topic metadata', async () => {
     await admin.connect();
+    await requireTopics(admin, bindings.map((b) => b.topic), config);
     return (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
   });
   const partitionCount = () => partitions;

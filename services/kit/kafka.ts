@@ -276,6 +276,24 @@ export function atStartWhenBrokerAnswers<T>(what: string, step: () => Promise<T>
   });
 }
 
+/**
+ * Fails start-up with DependencyUnreachableError (exit 78) when one of `topics` does not exist,
+ * naming the variable of `config` that set it (kafkajs would say only "This server does not
+ * host this topic-partition").
+ */
+export async function requireTopics(admin: Pick<Admin, 'listTopics'>, topics: readonly string[], config: object & { KAFKA_BROKERS: readonly string[] }): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.find((topic) => !existing.has(topic));
+  if (missing === undefined) return;
+  const variable = Object.entries(config as Record<string, unknown>).find(([name, value]) => name.startsWith('TOPIC_') && value === missing)?.[0];
+  throw new DependencyUnreachableError(
+    variable ?? 'topic',
+    missing,
+    `no such topic on KAFKA_BROKERS=${config.KAFKA_BROKERS.join(',')}`,
+    `create the topics there (\`make up\` locally, \`npm run provision\` elsewhere)${variable === undefined ? '' : ` or set ${variable} to an existing topic`}`,
+  );
+}
+
 /** The error a start-up step ends with when no broker answered in time; any other error as it is. */
 export function brokerUnreachable(error: unknown, options: { timeoutMs: number; brokers: readonly string[] }): unknown {
   if (!isBrokerAway(error)) return error;

@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import pino from 'pino';
-import { createTopicsReady, isBrokerAway, recordsBehind, whileBrokerAway } from '../../../services/kit/kafka';
+import { createTopicsReady, isBrokerAway, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
+import { DependencyUnreachableError } from '../../../services/kit/errors';
 
 describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broker that is away', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
@@ -72,5 +73,27 @@ describe('createTopicsReady', () => {
     const a = admin([], 0);
     (a.admin as unknown as { fetchTopicMetadata: () => Promise<never> }).fetchTopicMetadata = async () => Promise.reject(denied);
     await expect(createTopicsReady(a.admin, [{ topic: 't' }])).rejects.toBe(denied);
+  });
+});
+
+describe('requireTopics', () => {
+  const admin = (existing: string[]) => ({ listTopics: async () => existing });
+  const config = { KAFKA_BROKERS: ['10.0.0.1:9092', '10.0.0.2:9092'], TOPIC_BEHAVIOR_EVENTS: 'behavior.events', TOPIC_CUSTOMER_PROFILES: 'shop.profiles', GROUP_ID: 'shop.profiles' };
+
+  it('passes when every topic exists', async () => {
+    await expect(requireTopics(admin(['behavior.events', 'shop.profiles', 'other']), ['behavior.events', 'shop.profiles'], config)).resolves.toBeUndefined();
+  });
+
+  it('names the first missing topic, the TOPIC_ variable that set it, the brokers and the remedy', async () => {
+    const error = await requireTopics(admin(['behavior.events']), ['behavior.events', 'shop.profiles'], config).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DependencyUnreachableError);
+    expect(error).toMatchObject({ variable: 'TOPIC_CUSTOMER_PROFILES', target: 'shop.profiles', reason: 'no such topic on KAFKA_BROKERS=10.0.0.1:9092,10.0.0.2:9092' });
+    expect((error as Error).message).toContain('or set TOPIC_CUSTOMER_PROFILES to an existing topic');
+  });
+
+  it('says "topic" when no TOPIC_ variable holds the name', async () => {
+    const error = await requireTopics(admin([]), ['elsewhere'], config).catch((e: unknown) => e);
+    expect(error).toMatchObject({ variable: 'topic', target: 'elsewhere' });
+    expect((error as Error).message).not.toContain(' or set ');
   });
 });
