@@ -28,8 +28,8 @@ export class LastLines {
 
 /**
  * The cause a process gave for ending: its last fatal log line ("msg: error type: message"),
- * else the error line of an uncaught exception's report (Node prints it after the code
- * excerpt), else null.
+ * else the error line of an uncaught exception's or unhandled rejection's report (Node prints
+ * it after the code excerpt), else null.
  */
 export function exitCause(lines: readonly string[]): string | null {
   for (let i = lines.length - 1; i >= 0; i -= 1) {
@@ -46,6 +46,6 @@ export function exitCause(lines: readonly string[]): string | null {
     const detail = err === undefined ? '' : `: ${[err.type, err.message].filter((part) => typeof part === 'string').join(': ')}`;
     return `${String(record.msg)}${detail}`;
   }
-  const thrown = lines.find((line) => /^[A-Za-z]*(Error|Exception)\b[^\n]*:/.test(line) || /^\[[A-Za-z]*Error/.test(line));
-  return thrown ?? null;
+  // "TypeError: ...", "Error [ERR_...]: ...", or Node's "[UnhandledPromiseRejection: ...]" for a rejection with a non-error.
+  return lines.find((line) => /^\[?[A-Za-z]*(Error|Exception|Rejection)\b.*:/.test(line)) ?? null;
 }

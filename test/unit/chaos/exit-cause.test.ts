@@ -32,6 +32,12 @@ describe('exitCause', () => {
     expect(exitCause(lines)).toBe('KafkaJSNonRetriableError: The broker is shutting down');
   });
 
+  it("finds Node's report of a rejection with a non-error, and an error with a code", () => {
+    const rejection = '[UnhandledPromiseRejection: This error originated either by throwing inside of an async function without a catch block, or by rejecting a promise which was not handled with .catch(). The promise rejected with the reason "gone".] {';
+    expect(exitCause(['node:internal/process/promises:394', '    triggerUncaughtException(err, true /* fromPromise */);', '    ^', '', rejection])).toBe(rejection);
+    expect(exitCause(['Error [ERR_SOCKET_CLOSED]: Socket is closed'])).toBe('Error [ERR_SOCKET_CLOSED]: Socket is closed');
+  });
+
   it('is null when the output names no cause (a signal, say)', () => {
     expect(exitCause([json({ level: 'info', msg: 'started' }), 'not json {', '{"level":"fatal"'])).toBeNull();
     expect(exitCause([])).toBeNull();
