@@ -108,8 +108,8 @@ function causeChain(error: unknown): Array<{ name?: unknown; type?: unknown; cod
 /** Runs `fn` with a connected admin client of `kafka`, disconnecting it afterwards. */
 export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
-  await admin.connect();
   try {
+    await admin.connect();
     return await fn(admin);
   } finally {
     await admin.disconnect();

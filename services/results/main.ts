@@ -9,7 +9,7 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { ConfigError } from '../kit/errors';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
-import { createKafka, withAdmin } from '../kit/kafka';
+import { atStartWhenBrokerAnswers, createKafka, requireTopics, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { behaviorEventsInput, emailOutcomesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
@@ -55,8 +55,17 @@ export function attributionOptions(config: Pick<ResultsConfig, 'ATTRIBUTION_WIND
 async function assertCoPartitioned(config: ResultsConfig, logger: Logger): Promise<void> {
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID ?? 'kairos-results'}-check`, logger });
   const topics = [config.TOPIC_EMAIL_OUTCOMES, config.TOPIC_BEHAVIOR_EVENTS];
-  // The metadata lists the topics in no particular order.
-  const byName = await withAdmin(kafka, async (admin) => new Map((await admin.fetchTopicMetadata({ topics })).topics.map((t) => [t.name, t.partitions.length])));
+  // Waits for the broker as the rest of start-up does (KAFKA_CONNECT_TIMEOUT, then exit 78), and names a missing topic.
+  const byName = await atStartWhenBrokerAnswers(
+    'topic metadata',
+    () =>
+      withAdmin(kafka, async (admin) => {
+        await requireTopics(admin, topics, config);
+        // The metadata lists the topics in no particular order.
+        return new Map((await admin.fetchTopicMetadata({ topics })).topics.map((t) => [t.name, t.partitions.length]));
+      }),
+    { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger, brokers: config.KAFKA_BROKERS },
+  );
   const counts = topics.map((topic) => byName.get(topic));
   if (counts[0] !== counts[1]) {
     throw new ConfigError([{
