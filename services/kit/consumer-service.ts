@@ -6,7 +6,7 @@ import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, int
 import { ConsumerRunner, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
-import { atStartWhenBrokerAnswers, brokerUnreachable, createIdempotentProducer, createKafka, requireTopics } from './kafka';
+import { atStartWhenBrokerAnswers, brokerUnreachable, createIdempotentProducer, coPartitionedCount, createKafka } from './kafka';
 import { shutdownOnSignals } from './lifecycle';
 import { createLogger, type Logger } from './logger';
 import { createMetrics, type KairosMetrics } from './metrics';
@@ -218,6 +218,15 @@ export async function runConsumerService(
   // Start-up waits for the broker up to KAFKA_CONNECT_TIMEOUT, then exits 78 naming it.
   const brokerWait = { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger, brokers: config.KAFKA_BROKERS };
   const untilKafkaAnswers = <T>(what: string, step: () => Promise<T>) => atStartWhenBrokerAnswers(what, step, brokerWait);
+  // The inputs exist and are co-partitioned, or start-up stops here (exit 78) with nothing left connected.
+  const partitions = await untilKafkaAnswers('topic metadata', async () => {
+    await admin.connect();
+    return coPartitionedCount(admin, bindings.map((b) => b.topic), config);
+  }).catch(async (error: unknown) => {
+    await admin.disconnect().catch(() => undefined);
+    redis.disconnect();
+    throw error;
+  });
   await untilKafkaAnswers('producer connect', () => producer.connect());
   const runner = new ConsumerRunner({
     consumer: groupConsumer(kafka, config),
@@ -238,11 +247,6 @@ export async function runConsumerService(
     commitPastMarkers: options.commitPastMarkers ?? true,
   });
 
-  const partitions = await untilKafkaAnswers('topic metadata', async () => {
-    await admin.connect();
-    await requireTopics(admin, bindings.map((b) => b.topic), config);
-    return (await admin.fetchTopicMetadata({ topics: [bindings[0].topic] })).topics[0].partitions.length;
-  });
   const partitionCount = () => partitions;
   // Joined the group is not enough: a member whose broker, Redis or registry is away keeps
   // its partitions without progress, and /readyz must say so (and which one).

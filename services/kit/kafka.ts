@@ -1,6 +1,6 @@
 import { Kafka, kafkajsReplacements, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
-import { DependencyUnreachableError } from './errors';
+import { ConfigError, DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
 import { failUnansweredMetadata } from './kafka-metadata';
 
@@ -285,13 +285,46 @@ export async function requireTopics(admin: Pick<Admin, 'listTopics'>, topics: re
   const existing = new Set(await admin.listTopics());
   const missing = topics.find((topic) => !existing.has(topic));
   if (missing === undefined) return;
-  const variable = Object.entries(config as Record<string, unknown>).find(([name, value]) => name.startsWith('TOPIC_') && value === missing)?.[0];
+  const variable = topicVariableOf(config, missing);
   throw new DependencyUnreachableError(
     variable ?? 'topic',
     missing,
     `no such topic on KAFKA_BROKERS=${config.KAFKA_BROKERS.join(',')}`,
     `create the topics there (\`make up\` locally, \`npm run provision\` elsewhere)${variable === undefined ? '' : ` or set ${variable} to an existing topic`}`,
   );
+}
+
+/** The TOPIC_ variable of `config` whose value is `topic`, if one is. */
+function topicVariableOf(config: object, topic: string): string | undefined {
+  return Object.entries(config as Record<string, unknown>).find(([name, value]) => name.startsWith('TOPIC_') && value === topic)?.[0];
+}
+
+/**
+ * The partition count of a service's input `topics`, which must exist (requireTopics) and be
+ * co-partitioned: a customer's records of every input are keyed by customer_id and meet in the
+ * same partition number, where the service keeps that customer's state. Different counts
+ * would split a customer over two states: a ConfigError (exit 78) naming the topics.
+ */
+export async function coPartitionedCount(
+  admin: Pick<Admin, 'listTopics' | 'fetchTopicMetadata'>,
+  topics: readonly string[],
+  config: object & { KAFKA_BROKERS: readonly string[] },
+): Promise<number> {
+  await requireTopics(admin, topics, config);
+  // The metadata lists the topics in no particular order.
+  const counts = new Map((await admin.fetchTopicMetadata({ topics: [...topics] })).topics.map((t) => [t.name, t.partitions.length]));
+  const [first, ...rest] = topics as [string, ...string[]];
+  const count = counts.get(first) ?? 0;
+  const other = rest.find((topic) => counts.get(topic) !== count);
+  if (other !== undefined) {
+    throw new ConfigError([{
+      variable: topicVariableOf(config, first) ?? 'topic',
+      value: first,
+      reason: `has ${count} partitions and ${other} has ${counts.get(other) ?? 0}; a customer's records of every input must be in the same partition number`,
+      expected: 'co-partitioned topics (the same partition count, key customer_id), as npm run provision creates them',
+    }]);
+  }
+  return count;
 }
 
 /** The error a start-up step ends with when no broker answered in time; any other error as it is. */

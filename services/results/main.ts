@@ -9,8 +9,6 @@ import { durationVar, loadConfig, stringVar } from '../kit/config';
 import { ConfigError } from '../kit/errors';
 import type { Logger } from '../kit/logger';
 import { consumerServiceShape, serviceMain } from '../kit/consumer-service';
-import { atStartWhenBrokerAnswers, createKafka, requireTopics, withAdmin } from '../kit/kafka';
-import { createLogger } from '../kit/logger';
 import { behaviorEventsInput, emailOutcomesInput } from '../kit/inputs';
 import { startPartitionService, type RunningService } from '../kit/partition-service';
 import { DEFAULT_LIMITS, type AttributionOptions } from '../core/experiments/attribution';
@@ -48,45 +46,15 @@ export function attributionOptions(config: Pick<ResultsConfig, 'ATTRIBUTION_WIND
   return { windowMs: w, horizonMs: h, ...DEFAULT_LIMITS };
 }
 
-/**
- * A customer's outcomes and events must meet in the same partition number, or their
- * attribution would be split over two states: refuses topics with different partition counts.
- */
-async function assertCoPartitioned(config: ResultsConfig, logger: Logger): Promise<void> {
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID ?? 'kairos-results'}-check`, logger });
-  const topics = [config.TOPIC_EMAIL_OUTCOMES, config.TOPIC_BEHAVIOR_EVENTS];
-  // Waits for the broker as the rest of start-up does (KAFKA_CONNECT_TIMEOUT, then exit 78), and names a missing topic.
-  const byName = await atStartWhenBrokerAnswers(
-    'topic metadata',
-    () =>
-      withAdmin(kafka, async (admin) => {
-        await requireTopics(admin, topics, config);
-        // The metadata lists the topics in no particular order.
-        return new Map((await admin.fetchTopicMetadata({ topics })).topics.map((t) => [t.name, t.partitions.length]));
-      }),
-    { timeoutMs: config.KAFKA_CONNECT_TIMEOUT, logger, brokers: config.KAFKA_BROKERS },
-  );
-  const counts = topics.map((topic) => byName.get(topic));
-  if (counts[0] !== counts[1]) {
-    throw new ConfigError([{
-      variable: 'TOPIC_EMAIL_OUTCOMES',
-      value: config.TOPIC_EMAIL_OUTCOMES,
-      reason: `has ${counts[0]} partitions and ${config.TOPIC_BEHAVIOR_EVENTS} has ${counts[1]}; a customer's outcomes and events must be in the same partition`,
-      expected: 'co-partitioned topics (the same partition count, key customer_id), as npm run provision creates them',
-    }]);
-  }
-}
-
 /** Starts the results service; tests pass a clock and a logger. */
 export async function startResults(config: ResultsConfig, overrides: { clock?: () => number; logger?: Logger } = {}): Promise<RunningService> {
   const options = attributionOptions(config);
   const designs = loadDesigns(config.CAMPAIGNS_FILE);
-  await assertCoPartitioned(config, overrides.logger ?? createLogger({ service: RESULTS_SERVICE, level: config.LOG_LEVEL }));
   return startPartitionService({
     name: RESULTS_SERVICE,
     config,
     stateTtlMs: config.STATE_TTL,
-    // Co-partitioned: one customer's outcomes and events are in the same partition number.
+    // Co-partitioned (checked at start-up): one customer's outcomes and events are in the same partition number.
     inputs: (types) => [emailOutcomesInput(config.TOPIC_EMAIL_OUTCOMES, types.EmailOutcome), behaviorEventsInput(config.TOPIC_BEHAVIOR_EVENTS, types.BehaviorEvent)],
     logic: ({ metrics }) => new ResultsLogic(config.TOPIC_EMAIL_OUTCOMES, options, metrics),
     routes: ({ redis, partitionCount }) => resultsRoutes({ store: new ResultsStore(redis, config.REDIS_KEY_PREFIX, partitionCount), designs, windowMs: options.windowMs }),

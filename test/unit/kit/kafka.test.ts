@@ -1,7 +1,7 @@
 import type { Admin } from 'kafkajs';
 import pino from 'pino';
-import { createTopicsReady, isBrokerAway, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
-import { DependencyUnreachableError } from '../../../services/kit/errors';
+import { coPartitionedCount, createTopicsReady, isBrokerAway, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
+import { ConfigError, DependencyUnreachableError } from '../../../services/kit/errors';
 
 describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broker that is away', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { name: 'KafkaJSConnectionError', code: 'ECONNREFUSED' });
@@ -95,5 +95,33 @@ describe('requireTopics', () => {
     const error = await requireTopics(admin([]), ['elsewhere'], config).catch((e: unknown) => e);
     expect(error).toMatchObject({ variable: 'topic', target: 'elsewhere' });
     expect((error as Error).message).not.toContain(' or set ');
+  });
+});
+
+describe('coPartitionedCount', () => {
+  const config = { KAFKA_BROKERS: ['127.0.0.1:9092'], TOPIC_BEHAVIOR_EVENTS: 'behavior.events', TOPIC_CUSTOMER_PROFILES: 'customer.profiles' };
+  /** An admin whose topics have these partition counts (the metadata in another order than asked). */
+  const admin = (counts: Record<string, number>) => ({
+    listTopics: async () => Object.keys(counts),
+    fetchTopicMetadata: async ({ topics }: { topics?: string[] }) => ({
+      topics: (topics ?? []).reverse().map((name) => ({ name, partitions: Array.from({ length: counts[name] ?? 0 }, (_, partition) => ({ partition })) })),
+    }),
+  });
+
+  it('is the partition count of co-partitioned inputs', async () => {
+    await expect(coPartitionedCount(admin({ 'behavior.events': 12, 'customer.profiles': 12 }) as never, ['behavior.events', 'customer.profiles'], config)).resolves.toBe(12);
+    await expect(coPartitionedCount(admin({ 'behavior.events': 3 }) as never, ['behavior.events'], config)).resolves.toBe(3);
+  });
+
+  it('refuses inputs of different partition counts with a ConfigError naming the topics and their counts', async () => {
+    const error = await coPartitionedCount(admin({ 'behavior.events': 12, 'customer.profiles': 6 }) as never, ['behavior.events', 'customer.profiles'], config).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      expect.objectContaining({ variable: 'TOPIC_BEHAVIOR_EVENTS', value: 'behavior.events', reason: expect.stringMatching(/^has 12 partitions and customer\.profiles has 6; /) }),
+    ]);
+  });
+
+  it('names a missing input before reading partition counts', async () => {
+    await expect(coPartitionedCount(admin({ 'behavior.events': 12 }) as never, ['behavior.events', 'customer.profiles'], config)).rejects.toMatchObject({ variable: 'TOPIC_CUSTOMER_PROFILES' });
   });
 });
