@@ -277,12 +277,11 @@ export function atStartWhenBrokerAnswers<T>(what: string, step: () => Promise<T>
 }
 
 /**
- * Fails start-up with DependencyUnreachableError (exit 78) when one of `topics` does not exist,
- * naming the variable of `config` that set it (kafkajs would say only "This server does not
- * host this topic-partition").
+ * Fails start-up with DependencyUnreachableError (exit 78) when one of `topics` is not among
+ * the `existing` ones, naming the variable of `config` that set it (kafkajs would say only
+ * "This server does not host this topic-partition").
  */
-export async function requireTopics(admin: Pick<Admin, 'listTopics'>, topics: readonly string[], config: object & { KAFKA_BROKERS: readonly string[] }): Promise<void> {
-  const existing = new Set(await admin.listTopics());
+export function requireTopics(existing: { has(topic: string): boolean }, topics: readonly string[], config: object & { KAFKA_BROKERS: readonly string[] }): void {
   const missing = topics.find((topic) => !existing.has(topic));
   if (missing === undefined) return;
   const variable = topicVariableOf(config, missing);
@@ -306,13 +305,15 @@ function topicVariableOf(config: object, topic: string): string | undefined {
  * would split a customer over two states: a ConfigError (exit 78) naming the topics.
  */
 export async function coPartitionedCount(
-  admin: Pick<Admin, 'listTopics' | 'fetchTopicMetadata'>,
+  admin: Pick<Admin, 'fetchTopicMetadata'>,
   topics: readonly string[],
   config: object & { KAFKA_BROKERS: readonly string[] },
 ): Promise<number> {
-  await requireTopics(admin, topics, config);
-  // The metadata lists the topics in no particular order.
-  const counts = new Map((await admin.fetchTopicMetadata({ topics: [...topics] })).topics.map((t) => [t.name, t.partitions.length]));
+  // One request for both questions: kafkajs asks for every topic's metadata when given none (as
+  // its listTopics does), and a missing topic is then absent rather than an error. The metadata
+  // lists the topics in no particular order.
+  const counts = new Map((await admin.fetchTopicMetadata({ topics: [] })).topics.map((t) => [t.name, t.partitions.length]));
+  requireTopics(counts, topics, config);
   const [first, ...rest] = topics as [string, ...string[]];
   const count = counts.get(first) ?? 0;
   const other = rest.find((topic) => counts.get(topic) !== count);
