@@ -40,20 +40,47 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
 
 /**
  * An idempotent producer: the broker drops the duplicates its own retries would create,
- * acks from all in-sync replicas, one request in flight so order holds per partition.
- * The default partitioner of kafkajs 2 is Java-compatible murmur2, so records keyed by
- * customer_id land where a Java producer would put them.
+ * acks from all in-sync replicas, one request in flight so order holds per partition, one
+ * send at a time (oneSendAtATime). The default partitioner of kafkajs 2 is Java-compatible
+ * murmur2, so records keyed by customer_id land where a Java producer would put them.
  */
 export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    // kafkajs requires unlimited retries for idempotence: giving up mid-sequence could
-    // reorder or lose records. A send blocks while the cluster is away; offsets wait with it.
-    retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
-  });
+  return oneSendAtATime(
+    kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      // kafkajs requires unlimited retries for idempotence: giving up mid-sequence could
+      // reorder or lose records. A send blocks while the cluster is away; offsets wait with it.
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000 },
+    }),
+  );
+}
+
+/**
+ * The producer with its sends (send, sendBatch) run one after another, each with its retries.
+ * kafkajs numbers a request's records per partition as it sends them and takes the numbers
+ * back when the request fails, also when the broker appended the batch and only its answer was
+ * lost (the broker went away). Its retry sends the same records with the same numbers, which the
+ * broker takes as the duplicate they are; but another send of the producer, waiting meanwhile,
+ * could take those numbers first: the broker then answered it OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * which no retry fixes (a service exited 70 in the chaos run), or, had it as many records,
+ * dropped them as a duplicate while kafkajs reported them sent. On one broker this costs
+ * nothing: kafkajs sends a producer's requests to a broker one at a time anyway.
+ */
+export function oneSendAtATime(producer: Producer): Producer {
+  let last: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(send: () => Promise<T>): Promise<T> => {
+    const turn = last.then(send, send);
+    last = turn.catch(() => undefined);
+    return turn;
+  };
+  return {
+    ...producer,
+    send: (record) => inTurn(() => producer.send(record)),
+    sendBatch: (batch) => inTurn(() => producer.sendBatch(batch)),
+  };
 }
 
 /** Error types a metadata read of a topic created a moment ago may meet until every broker knows it. */

@@ -1,6 +1,6 @@
-import type { Admin } from 'kafkajs';
+import type { Admin, Producer, RecordMetadata } from 'kafkajs';
 import pino from 'pino';
-import { coPartitionedCount, createTopicsReady, isBrokerAway, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
+import { coPartitionedCount, createTopicsReady, isBrokerAway, oneSendAtATime, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
 import { ConfigError, DependencyUnreachableError } from '../../../services/kit/errors';
 import { thrownBy } from '../../support/thrown';
 
@@ -122,5 +122,60 @@ describe('coPartitionedCount', () => {
 
   it('names a missing input, not a partition count of 0', async () => {
     await expect(coPartitionedCount(admin({ 'behavior.events': 12 }) as never, ['behavior.events', 'customer.profiles'], config)).rejects.toMatchObject({ variable: 'TOPIC_CUSTOMER_PROFILES' });
+  });
+});
+
+describe('oneSendAtATime', () => {
+  /** A producer whose sends wait until the test ends them; it records when each started and how many ran at once. */
+  function scriptedProducer() {
+    const started: string[] = [];
+    const pending: Array<{ resolve: (m: RecordMetadata[]) => void; reject: (e: Error) => void }> = [];
+    let running = 0;
+    let mostAtOnce = 0;
+    const run = (what: string) => {
+      started.push(what);
+      running += 1;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      return new Promise<RecordMetadata[]>((resolve, reject) => pending.push({ resolve, reject })).finally(() => (running -= 1));
+    };
+    const producer = {
+      send: ({ topic }: { topic: string }) => run(topic),
+      sendBatch: ({ topicMessages }: { topicMessages: Array<{ topic: string }> }) => run(topicMessages.map((t) => t.topic).join('+')),
+      connect: () => Promise.resolve(),
+    } as unknown as Producer;
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+    return { producer, started, pending, mostAtOnce: () => mostAtOnce, settled };
+  }
+  const metadata = (topic: string): RecordMetadata[] => [{ topicName: topic, partition: 0, errorCode: 0 }];
+
+  it('starts a send once the one before it has ended, answered or failed, and passes each its own outcome', async () => {
+    const script = scriptedProducer();
+    const producer = oneSendAtATime(script.producer);
+    const a = producer.send({ topic: 'a', messages: [] });
+    const b = producer.sendBatch({ topicMessages: [{ topic: 'b', messages: [] }, { topic: 'c', messages: [] }] });
+    const d = producer.send({ topic: 'd', messages: [] });
+    await script.settled();
+    expect(script.started).toEqual(['a']);
+    script.pending[0].reject(new Error('a failed'));
+    await expect(a).rejects.toThrow('a failed');
+    await script.settled();
+    expect(script.started).toEqual(['a', 'b+c']);
+    script.pending[1].resolve(metadata('b'));
+    await expect(b).resolves.toEqual(metadata('b'));
+    await script.settled();
+    script.pending[2].resolve(metadata('d'));
+    await expect(d).resolves.toEqual(metadata('d'));
+    expect(script.started).toEqual(['a', 'b+c', 'd']);
+    expect(script.mostAtOnce()).toBe(1);
+  });
+
+  it('keeps the rest of the producer as it was', async () => {
+    const script = scriptedProducer();
+    const producer = oneSendAtATime(script.producer);
+    expect(producer.connect).toBe(script.producer.connect);
+    const sent = producer.send({ topic: 'a', messages: [] });
+    await script.settled();
+    script.pending[0].resolve(metadata('a'));
+    await expect(sent).resolves.toEqual(metadata('a'));
   });
 });
