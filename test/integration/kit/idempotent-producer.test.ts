@@ -3,9 +3,10 @@
  * its answer is lost (the broker went away between appending and answering, as the chaos run's
  * broker stop does). kafkajs then takes the request's sequence numbers back and sends the same
  * records again, which the broker recognizes as a duplicate of its last batch, but only when no
- * other send of the producer took those numbers first: two sends at once (dead letters of two
- * partitions' batches, a relay's records beside them) made the broker answer
- * OUT_OF_ORDER_SEQUENCE_NUMBER, which no retry fixes, and the service exited 70.
+ * other send of the producer took those numbers first. With two sends at once (dead letters of
+ * two partitions' batches, a relay's records beside them), the broker answered the one that took
+ * them OUT_OF_ORDER_SEQUENCE_NUMBER, which no retry fixes (the service exited 70), or, of the same
+ * size, took it for the duplicate and dropped it while kafkajs reported it sent.
  */
 import net from 'node:net';
 import { createIdempotentProducer } from '../../../services/kit/kafka';
@@ -71,8 +72,8 @@ describe('the idempotent producer when a produce answer is lost', () => {
     producer = undefined;
   });
 
-  // Sends of different sizes: the broker refused the second as out of order. Of one size: it
-  // took the second for a duplicate of the first and dropped it, while kafkajs reported it sent.
+  // Before oneSendAtATime, of different sizes: the send that took the numbers back was refused
+  // as out of order. Of one size: the broker dropped it as a duplicate, reported sent.
   it.each([
     ['different', 3, 1],
     ['equal', 2, 2],
