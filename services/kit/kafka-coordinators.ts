@@ -24,7 +24,7 @@
  */
 import type { Broker } from 'kafkajs';
 import { isConcurrentTransactions } from './kafka-concurrent-transactions';
-import { wrapBrokerRequests } from './kafkajs';
+import { wrapBrokerRequests, wrapClusterMethods } from './kafkajs';
 
 /** How long a coordinator is trusted without an error or a reconnect to question it. */
 export const COORDINATOR_MAX_AGE_MS = 60_000;
@@ -117,13 +117,6 @@ export class CoordinatorCache<B extends CoordinatorBroker = CoordinatorBroker> {
   }
 }
 
-type FindGroupCoordinator = (this: object, lookup: CoordinatorLookup) => Promise<Broker>;
-
-// kafkajs exports no Cluster class; the prototype is stable in its last release, pinned in the
-// lockfile, and checked by the unit test of this module.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ClusterClass = require('kafkajs/src/cluster') as { prototype: { findGroupCoordinator: FindGroupCoordinator } };
-
 /** The process's cache, once installed. */
 let installed: CoordinatorCache | null = null;
 
@@ -135,10 +128,12 @@ export function rememberTransactionCoordinators(): CoordinatorCache {
   if (installed !== null) return installed;
   const cache = new CoordinatorCache();
   installed = cache;
-  const findGroupCoordinator = ClusterClass.prototype.findGroupCoordinator;
-  ClusterClass.prototype.findGroupCoordinator = function (this: object, lookup: CoordinatorLookup) {
-    return cache.find(this, lookup, () => findGroupCoordinator.call(this, lookup)) as Promise<Broker>;
-  };
+  wrapClusterMethods(['findGroupCoordinator'], (findGroupCoordinator) =>
+    function (this: object, ...args: unknown[]) {
+      const [lookup] = args as [CoordinatorLookup];
+      return cache.find(this, lookup, () => findGroupCoordinator.call(this, lookup) as Promise<Broker>);
+    },
+  );
   wrapBrokerRequests(TRANSACTIONAL_REQUESTS, (request) =>
     async function (this: Broker, ...args: unknown[]) {
       try {

@@ -14,14 +14,7 @@
  * Here Cluster.metadata rejects with KafkaJSBrokerNotFound instead, kafkajs's own error for "no
  * broker to ask": start-up steps wait for it (isBrokerAway), and health probes report it.
  */
-import { KafkaJSBrokerNotFound } from './kafkajs';
-
-type ClusterMetadata = (this: object, ...args: unknown[]) => Promise<unknown>;
-
-// kafkajs exports no Cluster class; the prototype is stable in its last release, pinned in the
-// lockfile, and checked by the unit test of this module.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ClusterClass = require('kafkajs/src/cluster') as { prototype: { metadata: ClusterMetadata } };
+import { KafkaJSBrokerNotFound, wrapClusterMethods } from './kafkajs';
 
 /** The message of the error a metadata read that no broker answered ends with. */
 export const NO_BROKER_ANSWERED = 'no broker answered the metadata request (each one failed or went away)';
@@ -35,10 +28,11 @@ let installed = false;
 export function failUnansweredMetadata(): void {
   if (installed) return;
   installed = true;
-  const metadata = ClusterClass.prototype.metadata;
-  ClusterClass.prototype.metadata = async function (this: object, ...args: unknown[]) {
-    const answer = await metadata.apply(this, args);
-    if (answer === null || answer === undefined) throw new BrokerNotFound(NO_BROKER_ANSWERED);
-    return answer;
-  };
+  wrapClusterMethods(['metadata'], (metadata) =>
+    async function (this: object, ...args: unknown[]) {
+      const answer = await metadata.apply(this, args);
+      if (answer === null || answer === undefined) throw new BrokerNotFound(NO_BROKER_ANSWERED);
+      return answer;
+    },
+  );
 }

@@ -175,8 +175,25 @@ const kafkajsBrokerClass = kafkajsModule<{ prototype: Record<string, BrokerReque
  * kafka-concurrent-transactions.ts). Each caller installs its wrapper once per process.
  */
 export function wrapBrokerRequests(names: readonly string[], wrap: (request: BrokerRequest) => BrokerRequest): void {
-  const { prototype } = kafkajsBrokerClass();
-  for (const name of names) prototype[name] = wrap(prototype[name] as BrokerRequest);
+  wrapMethods(kafkajsBrokerClass().prototype, names, wrap);
+}
+
+/** A method of kafkajs's Cluster (src/cluster/index.js), called on a client's cluster. */
+export type ClusterMethod = (this: object, ...args: unknown[]) => Promise<unknown>;
+
+/** kafkajs's Cluster class, which it does not export either. */
+const kafkajsClusterClass = kafkajsModule<{ prototype: Record<string, ClusterMethod> }>('kafkajs/src/cluster');
+
+/**
+ * wrapBrokerRequests for kafkajs's Cluster methods, for every client of the process (callers:
+ * kafka-coordinators.ts, kafka-metadata.ts; their unit tests run the wrapped methods).
+ */
+export function wrapClusterMethods(names: readonly string[], wrap: (method: ClusterMethod) => ClusterMethod): void {
+  wrapMethods(kafkajsClusterClass().prototype, names, wrap);
+}
+
+function wrapMethods<M>(prototype: Record<string, M>, names: readonly string[], wrap: (method: M) => M): void {
+  for (const name of names) prototype[name] = wrap(prototype[name] as M);
 }
 
 /** kafkajs's TimestampTypes.LOG_APPEND_TIME (protocol/timestampTypes.js). */
