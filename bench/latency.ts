@@ -32,6 +32,13 @@ export interface LatencyFigure {
   /** Same percentiles measured to the trigger record's CreateTime (the relay's send), not its arrival. */
   to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
   /**
+   * Partition batches each service handled per second while the timed probes were offered
+   * (under exactly_once one relay transaction each when it had outputs), and the services'
+   * fetch settings (FETCH_MIN_BYTES, FETCH_MAX_WAIT) that shape them; null: kafkajs's defaults.
+   */
+  batches_per_s: { segmenter: number; trigger: number };
+  fetch: { min_bytes: string | null; max_wait: string | null };
+  /**
    * The machine while the timed probes were offered (from the first to the last one; the broker's
    * pauses until the last one's trigger could have come, its send plus the row's max).
    */
@@ -51,9 +58,12 @@ export async function measureLatency(
   const name = options.name;
   const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
-  const env = (part: string) => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
+  const env = (part: string): Record<string, string> => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
   const services = new ForkedInstances(`latency ${name}`);
-  for (const service of ['segmenter', 'trigger'] as const) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
+  const forked = ['segmenter', 'trigger'] as const;
+  for (const service of forked) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
+  const batchCounts = () => services.statuses.map((s) => s.batches);
+  let batchesFrom: number[] = [];
   const sentAt = new Map<string, number>();
   const arrivals: Array<{ cause: string; arrivedAt: number; createdAt: number }> = [];
   const tail: Consumer = kafka.consumer({ groupId: `${stack.run}-latency-tail-${shortId()}` });
@@ -110,6 +120,7 @@ export async function measureLatency(
       if (timedStart === null && sent + batch.length > timedFrom) {
         timedStart = at;
         pressureFrom = readCpuPressure();
+        batchesFrom = batchCounts();
       }
       for (const record of batch) if (record.timed && sent >= timedFrom) sentAt.set(record.eventId, at);
       await producer.send({ topic: input.events, acks: -1, messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(at) })) });
@@ -122,6 +133,9 @@ export async function measureLatency(
     const timedEnd = Date.now();
     const achievedSeconds = (timedEnd - started) / 1000;
     const pressure = pressureShare(pressureFrom, readCpuPressure());
+    const timedSeconds = timedStart === null ? NaN : (timedEnd - timedStart) / 1000;
+    const batchesTo = batchCounts();
+    const batchRate = (i: number) => Math.round(((batchesTo[i] ?? 0) - (batchesFrom[i] ?? 0)) / timedSeconds);
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
     const toArrival: number[] = [];
@@ -148,6 +162,8 @@ export async function measureLatency(
       probes_timed: toArrival.length,
       probes_missing: sentAt.size - toArrival.length,
       to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
+      batches_per_s: { segmenter: batchRate(forked.indexOf('segmenter')), trigger: batchRate(forked.indexOf('trigger')) },
+      fetch: { min_bytes: env('trigger').FETCH_MIN_BYTES ?? null, max_wait: env('trigger').FETCH_MAX_WAIT ?? null },
       machine: {
         cpu_pressure_pct: pressure,
         broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),

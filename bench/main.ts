@@ -307,7 +307,8 @@ async function main(): Promise<void> {
     const latencyRows: LatencyRowFigure[] = [];
     for (const rate of settings.latencyRates) {
       for (const guarantee of settings.latencyGuarantees) {
-        progress(`latency: ${rate} events/s offered, OUTPUT_GUARANTEE=${guarantee}, for ${settings.latencySeconds} s (after 5 s warm-up)`);
+        const fetchSettings = ['FETCH_MIN_BYTES', 'FETCH_MAX_WAIT'].flatMap((v) => (process.env[v] ? [`${v}=${process.env[v]}`] : []));
+        progress(`latency: ${rate} events/s offered, OUTPUT_GUARANTEE=${guarantee}${fetchSettings.map((f) => `, ${f}`).join('')}, for ${settings.latencySeconds} s (after 5 s warm-up)`);
         const name = `latency-${rate}-${guarantee === 'exactly_once' ? 'eo' : 'alo'}`;
         const latencyInput = await stack.createInput(name, settings.partitions);
         const latency = await measureLatency(stack, { ...latencyInput, partitions: settings.partitions }, {
@@ -322,6 +323,7 @@ async function main(): Promise<void> {
         progress(
           `latency ${rate}/s ${guarantee}: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
             `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}; ` +
+            `batches per s: segmenter ${latency.batches_per_s.segmenter}, trigger ${latency.batches_per_s.trigger}; ` +
             `the machine meanwhile: ${describeMachine(latency.machine)}`,
         );
         latencyRows.push({ ...latency, target: null });

@@ -34,11 +34,18 @@ export interface InstanceStatus {
   ready: boolean;
   owned: number;
   processed: number;
+  /** Batches the service relayed (the count of its `relay` batch phase): one per fetched partition batch. */
+  batches: number;
 }
 
 async function processed(service: RunningService, topic: string): Promise<number> {
   const metric = await service.parts.metrics.recordsProcessed.get();
   return metric.values.filter((v) => v.labels.topic === topic).reduce((sum, v) => sum + v.value, 0);
+}
+
+async function batches(service: RunningService): Promise<number> {
+  const metric = await service.parts.metrics.batchPhaseSeconds.get();
+  return metric.values.find((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'relay')?.value ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -60,6 +67,7 @@ async function main(): Promise<void> {
       ready: service.runner.isReady(),
       owned: service.runner.assignedPartitions(spec.topic).length,
       processed: await processed(service, spec.topic),
+      batches: await batches(service),
     };
     process.send?.(status);
   };

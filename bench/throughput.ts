@@ -80,6 +80,9 @@ export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: Outpu
     ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
     // exactly_once (the default) or at_least_once: `OUTPUT_GUARANTEE=at_least_once make bench` compares.
     ...(process.env.OUTPUT_GUARANTEE ? { OUTPUT_GUARANTEE: process.env.OUTPUT_GUARANTEE } : {}),
+    // The services' fetch settings (kafkajs's defaults unless given): `FETCH_MIN_BYTES=65536 FETCH_MAX_WAIT=20ms make bench` compares.
+    ...(process.env.FETCH_MIN_BYTES ? { FETCH_MIN_BYTES: process.env.FETCH_MIN_BYTES } : {}),
+    ...(process.env.FETCH_MAX_WAIT ? { FETCH_MAX_WAIT: process.env.FETCH_MAX_WAIT } : {}),
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
