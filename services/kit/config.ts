@@ -110,13 +110,17 @@ export function intVar(min: number, max: number): z.ZodType<number, string> {
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** A duration: plain milliseconds (`900000`) or a number with a unit (`500ms`, `15m`, `24h`, `30d`). Yields ms. */
-export function durationVar(): z.ZodType<number, string> {
-  return envVar({ expected: 'milliseconds or a number with unit ms, s, m, h or d, like 500ms, 15m, 24h, 30d' }, (raw) => {
+/**
+ * A duration: plain milliseconds (`900000`) or a number with a unit (`500ms`, `15m`, `24h`,
+ * `30d`), at most `maxMs` when given. Yields ms.
+ */
+export function durationVar(maxMs?: number): z.ZodType<number, string> {
+  const expected = 'milliseconds or a number with unit ms, s, m, h or d, like 500ms, 15m, 24h, 30d';
+  return envVar({ expected: maxMs === undefined ? expected : `${expected}, at most ${maxMs} ms` }, (raw) => {
     const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
     if (match === null) return invalid('is not a duration');
     const ms = Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 'ms'] as number);
-    return Number.isSafeInteger(ms) ? ms : invalid('is too long');
+    return Number.isSafeInteger(ms) && (maxMs === undefined || ms <= maxMs) ? ms : invalid('is too long');
   });
 }
 

@@ -27,6 +27,9 @@ import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } fro
  */
 export const STATEFUL_PARTITIONS_CONCURRENTLY = 12;
 
+/** kafkajs's own fetch wait: with FETCH_MIN_BYTES 1 it only paces the fetches of an idle partition. */
+export const DEFAULT_FETCH_MAX_WAIT_MS = 5000;
+
 /**
  * The variables every consuming service reads, on top of the common ones, with its own
  * defaults for the HTTP port, the consumer group, the timer interval and how many partitions
@@ -50,6 +53,13 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     PARTITIONS_CONCURRENTLY: intVar(1, 64).default(defaults.partitionsConcurrently ?? 3),
     // Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays).
     FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
+    // Kafka's fetch.min.bytes and fetch.max.wait.ms: the broker answers a fetch once this many
+    // bytes are there or FETCH_MAX_WAIT passed. 1 byte answers at once (each record is handled
+    // as soon as it lands); more gathers fewer, larger batches (fewer relay transactions and
+    // commits, a lighter broker) for at most FETCH_MAX_WAIT of added latency.
+    FETCH_MIN_BYTES: intVar(1, 64 * 1024 * 1024).default(1),
+    // At most 10 s: kafkajs's requests time out after 30 s, and a fetch must be answered before.
+    FETCH_MAX_WAIT: durationVar(10_000).default(DEFAULT_FETCH_MAX_WAIT_MS),
     // How long the group waits for a silent member before giving its partitions away. The broker
     // accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),
@@ -113,10 +123,12 @@ export function createOutboxRelay(
 }
 
 /** A member of the service's consumer group, with the fetch and session settings of its config. */
-export function groupConsumer(kafka: Kafka, config: Pick<ConsumerServiceConfig, 'GROUP_ID' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT'>): Consumer {
+export function groupConsumer(kafka: Kafka, config: Pick<ConsumerServiceConfig, 'GROUP_ID' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'FETCH_MIN_BYTES' | 'FETCH_MAX_WAIT' | 'KAFKA_SESSION_TIMEOUT'>): Consumer {
   return kafka.consumer({
     groupId: config.GROUP_ID,
     maxBytesPerPartition: config.FETCH_MAX_BYTES_PER_PARTITION,
+    minBytes: config.FETCH_MIN_BYTES,
+    maxWaitTimeInMs: config.FETCH_MAX_WAIT,
     sessionTimeout: config.KAFKA_SESSION_TIMEOUT,
     // Kafka's advice: heartbeats at a third of the session timeout at most.
     heartbeatInterval: Math.max(1000, Math.floor(config.KAFKA_SESSION_TIMEOUT / 3)),
@@ -192,7 +204,7 @@ export async function runConsumerService(
   options: {
     config: Pick<
       ConsumerServiceConfig,
-      'GROUP_ID' | 'HTTP_PORT' | 'HTTP_HOST' | 'HTTP_AUTH_TOKEN' | 'HTTP_AUTH_TOKEN_PREVIOUS' | 'METRICS_AUTH_TOKEN' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW' | 'KAFKA_CONNECT_TIMEOUT'
+      'GROUP_ID' | 'HTTP_PORT' | 'HTTP_HOST' | 'HTTP_AUTH_TOKEN' | 'HTTP_AUTH_TOKEN_PREVIOUS' | 'METRICS_AUTH_TOKEN' | 'DLQ_SUFFIX' | 'PARTITIONS_CONCURRENTLY' | 'FETCH_MAX_BYTES_PER_PARTITION' | 'FETCH_MIN_BYTES' | 'FETCH_MAX_WAIT' | 'KAFKA_SESSION_TIMEOUT' | 'TIMER_INTERVAL_MS' | 'MAX_CLOCK_SKEW' | 'KAFKA_CONNECT_TIMEOUT'
     > &
       Pick<ConsumerServiceConfig, 'KAFKA_BROKERS' | 'KAFKA_CLIENT_ID' | 'SCHEMA_REGISTRY_URL' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'REDIS_CONNECT_TIMEOUT'>;
     bindings: AnyTopicBinding[];

@@ -68,6 +68,14 @@ describe('field builders', () => {
     expect(durationVar().safeParse(raw).success).toBe(false);
   });
 
+  it('durationVar(max) takes durations up to max and rejects longer ones, naming the bound', () => {
+    expect(durationVar(10_000).parse('10s')).toBe(10_000);
+    expect(durationVar(10_000).parse('20ms')).toBe(20);
+    const error = thrownBy(ConfigError, () => loadConfig({ WAIT: durationVar(10_000) }, { WAIT: '11s' }));
+    expect(error.message).toContain('WAIT');
+    expect(error.message).toContain('at most 10000 ms');
+  });
+
   it('boolVar and enumVar', () => {
     expect(boolVar().parse('YES')).toBe(true);
     expect(boolVar().parse('0')).toBe(false);
