@@ -33,11 +33,9 @@ export interface LatencyFigure {
   to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
   /**
    * Partition batches each service handled per second while the timed probes were offered
-   * (under exactly_once one relay transaction each when it had outputs), and the services'
-   * fetch settings (FETCH_MIN_BYTES, FETCH_MAX_WAIT) that shape them; null: kafkajs's defaults.
+   * (under exactly_once one relay transaction each when it had outputs).
    */
   batches_per_s: { segmenter: number; trigger: number };
-  fetch: { min_bytes: string | null; max_wait: string | null };
   /**
    * The machine while the timed probes were offered (from the first to the last one; the broker's
    * pauses until the last one's trigger could have come, its send plus the row's max).
@@ -58,7 +56,7 @@ export async function measureLatency(
   const name = options.name;
   const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
-  const env = (part: string): Record<string, string> => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
+  const env = (part: string) => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
   const services = new ForkedInstances(`latency ${name}`);
   const forked = ['segmenter', 'trigger'] as const;
   for (const service of forked) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
@@ -163,7 +161,6 @@ export async function measureLatency(
       probes_missing: sentAt.size - toArrival.length,
       to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
       batches_per_s: { segmenter: batchRate(forked.indexOf('segmenter')), trigger: batchRate(forked.indexOf('trigger')) },
-      fetch: { min_bytes: env('trigger').FETCH_MIN_BYTES ?? null, max_wait: env('trigger').FETCH_MAX_WAIT ?? null },
       machine: {
         cpu_pressure_pct: pressure,
         broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),

@@ -64,7 +64,14 @@ export async function measureCeiling(stack: BenchStack, input: Input): Promise<M
 
 export type KairosPart = 'segmenter' | 'trigger';
 
-/** Env for a service of one measured run. */
+/**
+ * The services' fetch settings set in the bench's environment, as [name, value] (none: kafkajs's
+ * defaults): `FETCH_MIN_BYTES=65536 FETCH_MAX_WAIT=20ms make bench` compares.
+ */
+export function serviceFetchSettings(): Array<[string, string]> {
+  return ['FETCH_MIN_BYTES', 'FETCH_MAX_WAIT'].flatMap((name) => (process.env[name] ? [[name, process.env[name] as string] as [string, string]] : []));
+}
+
 /** The environment of a service under measurement: the run's topics, prefix and group. */
 export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: OutputTopics, prefix: string, group: string): Record<string, string> {
   return {
@@ -80,9 +87,7 @@ export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: Outpu
     ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
     // exactly_once (the default) or at_least_once: `OUTPUT_GUARANTEE=at_least_once make bench` compares.
     ...(process.env.OUTPUT_GUARANTEE ? { OUTPUT_GUARANTEE: process.env.OUTPUT_GUARANTEE } : {}),
-    // The services' fetch settings (kafkajs's defaults unless given): `FETCH_MIN_BYTES=65536 FETCH_MAX_WAIT=20ms make bench` compares.
-    ...(process.env.FETCH_MIN_BYTES ? { FETCH_MIN_BYTES: process.env.FETCH_MIN_BYTES } : {}),
-    ...(process.env.FETCH_MAX_WAIT ? { FETCH_MAX_WAIT: process.env.FETCH_MAX_WAIT } : {}),
+    ...Object.fromEntries(serviceFetchSettings()),
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
