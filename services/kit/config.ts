@@ -112,15 +112,17 @@ const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h
 
 /**
  * A duration: plain milliseconds (`900000`) or a number with a unit (`500ms`, `15m`, `24h`,
- * `30d`), at most `maxMs` when given. Yields ms.
+ * `30d`), within `bounds` (ms, inclusive) when given. Yields ms.
  */
-export function durationVar(maxMs?: number): z.ZodType<number, string> {
-  const expected = 'milliseconds or a number with unit ms, s, m, h or d, like 500ms, 15m, 24h, 30d';
-  return envVar({ expected: maxMs === undefined ? expected : `${expected}, at most ${maxMs} ms` }, (raw) => {
+export function durationVar(bounds: { min?: number; max?: number } = {}): z.ZodType<number, string> {
+  const { min = 0, max } = bounds;
+  const range = max === undefined ? (min > 0 ? `, at least ${min} ms` : '') : `, from ${min} to ${max} ms`;
+  return envVar({ expected: `milliseconds or a number with unit ms, s, m, h or d, like 500ms, 15m, 24h, 30d${range}` }, (raw) => {
     const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
     if (match === null) return invalid('is not a duration');
     const ms = Number(match[1]) * (DURATION_UNITS_MS[match[2] ?? 'ms'] as number);
-    return Number.isSafeInteger(ms) && (maxMs === undefined || ms <= maxMs) ? ms : invalid('is too long');
+    if (ms < min) return invalid('is too short');
+    return Number.isSafeInteger(ms) && (max === undefined || ms <= max) ? ms : invalid('is too long');
   });
 }
 

@@ -58,8 +58,9 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     // as soon as it lands); more gathers fewer, larger batches (fewer relay transactions and
     // commits, a lighter broker) for at most FETCH_MAX_WAIT of added latency.
     FETCH_MIN_BYTES: intVar(1, 64 * 1024 * 1024).default(1),
-    // At most 10 s: kafkajs's requests time out after 30 s, and a fetch must be answered before.
-    FETCH_MAX_WAIT: durationVar(10_000).default(DEFAULT_FETCH_MAX_WAIT_MS),
+    // 10 ms to 10 s: shorter would have an idle consumer ask again and again, and kafkajs's
+    // requests time out after 30 s, so a fetch must be answered well before.
+    FETCH_MAX_WAIT: durationVar({ min: 10, max: 10_000 }).default(DEFAULT_FETCH_MAX_WAIT_MS),
     // How long the group waits for a silent member before giving its partitions away. The broker
     // accepts 6 s to 5 min (group.min/max.session.timeout.ms); shorter = faster failover.
     KAFKA_SESSION_TIMEOUT: durationVar().default(30_000),

@@ -68,12 +68,17 @@ describe('field builders', () => {
     expect(durationVar().safeParse(raw).success).toBe(false);
   });
 
-  it('durationVar(max) takes durations up to max and rejects longer ones, naming the bound', () => {
-    expect(durationVar(10_000).parse('10s')).toBe(10_000);
-    expect(durationVar(10_000).parse('20ms')).toBe(20);
-    const error = thrownBy(ConfigError, () => loadConfig({ WAIT: durationVar(10_000) }, { WAIT: '11s' }));
-    expect(error.message).toContain('WAIT');
-    expect(error.message).toContain('at most 10000 ms');
+  it('durationVar with bounds takes durations within them and rejects others, naming the range', () => {
+    const wait = durationVar({ min: 10, max: 10_000 });
+    expect(wait.parse('10s')).toBe(10_000);
+    expect(wait.parse('10ms')).toBe(10);
+    for (const [raw, why] of [['11s', 'is too long'], ['5ms', 'is too short'], ['0', 'is too short']]) {
+      const error = thrownBy(ConfigError, () => loadConfig({ WAIT: wait }, { WAIT: raw as string }));
+      expect(error.message).toContain(`WAIT: "${raw as string}" ${why}`);
+      expect(error.message).toContain('from 10 to 10000 ms');
+    }
+    expect(durationVar({ min: 1000 }).safeParse('999').success).toBe(false);
+    expect(durationVar().parse('0')).toBe(0);
   });
 
   it('boolVar and enumVar', () => {

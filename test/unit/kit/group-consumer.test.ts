@@ -34,6 +34,7 @@ describe('groupConsumer fetch settings', () => {
     ['FETCH_MIN_BYTES', '0'],
     ['FETCH_MIN_BYTES', '64k'],
     ['FETCH_MAX_WAIT', '11s'],
+    ['FETCH_MAX_WAIT', '0'],
     ['FETCH_MAX_WAIT', 'soon'],
   ])('refuses %s=%s at start-up, naming the variable', (variable, value) => {
     const error = thrownBy(ConfigError, () => loadConfig(shape, { [variable]: value }));
