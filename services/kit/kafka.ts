@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ConfigError, DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
 import { failUnansweredMetadata } from './kafka-metadata';
+import { PartitionQueues } from './scheduling';
 
 const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -70,16 +71,12 @@ export function createIdempotentProducer(kafka: Kafka): Producer {
  * nothing: kafkajs sends a producer's requests to a broker one at a time anyway.
  */
 export function oneSendAtATime(producer: Producer): Producer {
-  let last: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(send: () => Promise<T>): Promise<T> => {
-    const turn = last.then(send, send);
-    last = turn.catch(() => undefined);
-    return turn;
-  };
+  // One queue for the whole producer (key 0): a failed send does not block the next.
+  const sends = new PartitionQueues();
   return {
     ...producer,
-    send: (record) => inTurn(() => producer.send(record)),
-    sendBatch: (batch) => inTurn(() => producer.sendBatch(batch)),
+    send: (record) => sends.run(0, () => producer.send(record)),
+    sendBatch: (batch) => sends.run(0, () => producer.sendBatch(batch)),
   };
 }
 
