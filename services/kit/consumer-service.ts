@@ -75,7 +75,7 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     // read_committed reader sees each once, even across crashes. at_least_once: no transactions (lower
     // latency); a crash between produce and trim produces those records again (same ids).
     OUTPUT_GUARANTEE: enumVar(OUTPUT_GUARANTEES).default('exactly_once'),
-    // transactionalId = <prefix>-<GROUP_ID>-<input topic>-<partition>; unique per deployment sharing a cluster.
+    // The relay's transactionalId = <prefix>-<GROUP_ID>-<random id>, one per instance; unique per deployment sharing a cluster.
     KAFKA_TRANSACTIONAL_ID_PREFIX: stringVar({ pattern: /^[A-Za-z0-9._-]+$/, expected: 'letters, digits, ".", "_" or "-", like kairos' }).default('kairos'),
     // A relay transaction left open by a dead owner blocks read_committed readers of its output
     // partitions until a new owner takes the partition or this much time passed.

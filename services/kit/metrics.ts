@@ -14,6 +14,8 @@ export interface KairosMetrics {
   recordsDeadLettered: Counter<'topic' | 'reason'>;
   eventsIgnored: Counter<'reason'>;
   recordsProduced: Counter<'topic'>;
+  /** exactly_once relay transactions (outbox-relay.ts), by outcome: committed or failed. */
+  relayTransactions: Counter<'outcome'>;
   stateLogMismatches: Counter<'topic' | 'partition'>;
   partitionsStopped: Gauge;
   corruptStates: Counter;
@@ -123,6 +125,12 @@ export function createMetrics(service: string): KairosMetrics {
       name: 'kairos_records_produced_total',
       help: 'Records produced, by destination topic',
       labelNames: ['topic'] as const,
+      registers,
+    }),
+    relayTransactions: new Counter({
+      name: 'kairos_relay_transactions_total',
+      help: 'Kafka transactions of the exactly_once outbox relay (each carries the outboxes of the partitions ready), by outcome',
+      labelNames: ['outcome'] as const,
       registers,
     }),
     stateLogMismatches: new Counter({

@@ -7,16 +7,22 @@
  * number of the head (`base`), raised in the same Lua call that trims, so the record at index i
  * is base + i (readOutbox-3.lua, trimOutboxTo-2.lua).
  *
- * exactly_once (default): each chunk is produced in a Kafka transaction of a producer whose
- * transactionalId is the partition's (`<prefix>-<group>-<input topic>-<partition>`), together
- * with the relay checkpoint, the next sequence number, committed as the offset of the input
- * partition in the consumer group `<group>-relay` (with the outbox's incarnation and the
- * committing producer's id as metadata, checkpointMetadataOf).
- * So the checkpoint is committed if and only if the records are. A new owner of the partition
- * (a restart, a rebalance) initializes the same transactionalId, which aborts a dead owner's
- * open transaction and fences a zombie; it then reads the checkpoint and trims, without
- * producing them again, the records a crash left between commit and trim. A `read_committed`
- * reader sees each record once.
+ * exactly_once (default): the outbox is produced in Kafka transactions together with the relay
+ * checkpoint, the next sequence number, committed as the offset of the input partition in the
+ * consumer group `<group>-relay` (with the outbox's incarnation and the relay's id as metadata,
+ * checkpointMetadataOf). So the checkpoint is committed if and only if the records are. One
+ * transactional producer per instance (`<prefix>-<group>-<random id>`) carries the chunks of every
+ * partition that is ready in one transaction (SendTogether: the partitions of a fetch end
+ * within milliseconds of each other), as Kafka Streams' exactly_once_v2 does, instead of one
+ * producer and one transaction per partition and batch.
+ * Zombies are fenced through Redis and the producer's epoch: a relay that takes a partition
+ * (a start, a rebalance) claims its outbox (claimOutbox-1.lua: the partition's owner is now
+ * this relay's transactional id) and initializes the previous owner's transactional id, which
+ * aborts that producer's open transaction and bumps its epoch, before it reads the checkpoint;
+ * and a relay reads an outbox only while it is its owner (readOutbox-3.lua), with a producer
+ * initialized before that read (a chunk read under an earlier producer is read again). So a
+ * transaction of the old owner either completed before the new owner read the checkpoint, or
+ * never commits. A `read_committed` reader sees each record once.
  *
  * at_least_once: one idempotent producer, no transaction; a crash between produce and trim
  * produces those records again (readers drop them by id).
@@ -67,9 +73,14 @@ export interface OutboxStore {
    * The head of the outbox. With `guard` (the fence incarnation the caller applied to), read only
    * while the partition's state still holds it; else throws StateVanishedError.
    */
-  read(partition: number, limit: number, guard?: string): Promise<OutboxHead>;
+  read(partition: number, limit: number, guard?: string, owner?: string): Promise<OutboxHead>;
   /** Drops the records whose sequence number is below `upTo`; returns how many. */
   trimTo(partition: number, upTo: number): Promise<number>;
+  /**
+   * exactly_once: makes `owner` (a relay's transactional id) the partition's owner; returns the
+   * owner it replaced, '' when none. A read with `owner` throws OutboxTakenError once another claimed it.
+   */
+  claim(partition: number, owner: string): Promise<string>;
 }
 
 /** The outbox list of a partition and its relay state hash (same hash tag: one slot). */
@@ -89,12 +100,17 @@ export class RedisOutboxStore implements OutboxStore {
     return [outbox, `${outbox}:relay`];
   }
 
-  async read(partition: number, limit: number, guard?: string): Promise<OutboxHead> {
+  async read(partition: number, limit: number, guard?: string, owner?: string): Promise<OutboxHead> {
     if (guard !== undefined && this.fenceKey === undefined) throw new Error('RedisOutboxStore: a guarded read needs the fence key (fenceKey option)');
     const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition)];
-    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '']);
+    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '']);
     if (base === 'vanished') throw new StateVanishedError(partition, guard as string, incarnation === '' ? null : (incarnation as string));
+    if (base === 'taken') throw new OutboxTakenError(partition, incarnation as string);
     return { base: Number(base), incarnation: incarnation as string, entries };
+  }
+
+  async claim(partition: number, owner: string): Promise<string> {
+    return runScript<string>(this.redis, 'claimOutbox', [this.keys(partition)[1]], [owner]);
   }
 
   async trimTo(partition: number, upTo: number): Promise<number> {
@@ -105,10 +121,10 @@ export class RedisOutboxStore implements OutboxStore {
 // ---- pure parts ----------------------------------------------------------------------------
 
 /**
- * Outbox records per relay read and transaction. Each transaction costs five round trips to the
- * broker whatever its size (AddPartitionsToTxn, Produce, AddOffsetsToTxn, TxnOffsetCommit,
- * EndTxn; kafka-coordinators.ts), and a partition's next one waits for the markers of its last
- * (TRANSACTIONAL_RETRY), so a backlog goes in few large ones: 2,000 records of a few hundred
+ * Outbox records per relay read (and at most per partition in a transaction). Each transaction
+ * costs five round trips to the broker whatever its size (AddPartitionsToTxn, Produce,
+ * AddOffsetsToTxn, TxnOffsetCommit, EndTxn; kafka-coordinators.ts), and the producer's next one
+ * waits for the markers of its last (TRANSACTIONAL_RETRY), so a backlog goes in few large ones: 2,000 records of a few hundred
  * bytes stay well under the broker's 1 MB batch limit per partition. Measured (the segmenter's
  * bench figure, 18,000 outputs of 100,000 events): 500 a chunk 21,000-22,600 events/s, 2,000
  * 23,600-32,500.
@@ -116,11 +132,11 @@ export class RedisOutboxStore implements OutboxStore {
 export const RELAY_CHUNK = 2000;
 
 /**
- * at_least_once: the relays of different partitions share the service's producer, whose sends
- * go one request at a time; sends asked for while one is in flight go out together in the
- * next (SendTogether), within this many bytes of keys and values (a chunk larger than that goes
- * alone), so two relays' records for one output partition stay under the broker's 1 MB batch
- * limit.
+ * The relays of different partitions share one producer (at_least_once the service's, whose
+ * sends go one request at a time; exactly_once the relay's, one transaction at a time): what is
+ * asked for while one is in flight goes out together in the next (SendTogether), within this
+ * many bytes of keys and values (a chunk larger than that goes alone), so several relays'
+ * records for one output partition stay under the broker's 1 MB batch limit.
  */
 export const RELAY_SEND_TOGETHER_BYTES = 512 * 1024;
 
@@ -145,9 +161,12 @@ export const TRANSACTIONAL_RETRY = { retries: Number.MAX_SAFE_INTEGER, maxRetryT
  */
 export const CHECKPOINT_READ_TIMEOUT_MS = 30_000;
 
-/** The transactionalId of one input partition's relay: a new owner fences the old one by it. */
-export function transactionalIdOf(prefix: string, group: string, topic: string, partition: number): string {
-  return `${prefix}-${group}-${topic}-${partition}`;
+/**
+ * The transactionalId of one relay (one per instance and process: `relayId` is random), which
+ * the outbox of each partition it claims names as its owner, and a new owner fences.
+ */
+export function transactionalIdOf(prefix: string, group: string, relayId: string): string {
+  return `${prefix}-${group}-${relayId}`;
 }
 
 /** The consumer group whose committed offsets are the relay checkpoints. */
@@ -162,9 +181,9 @@ export interface CommittedOffset {
 }
 
 /**
- * A checkpoint's metadata: the outbox's incarnation and, after a slash, the id of the producer
- * that committed it (one per producer, so that a relay knows its own commits from another's
- * of the same number). Before 2026-12-06 the metadata was the incarnation alone; it still reads.
+ * A checkpoint's metadata: the outbox's incarnation and, after a slash, the id of the relay that
+ * committed it (for whoever reads the group's offsets). Before 2026-12-06 the metadata was the
+ * incarnation alone; it still reads.
  */
 export function checkpointMetadataOf(incarnation: string, writer: string): string {
   return `${incarnation}/${writer}`;
@@ -181,22 +200,6 @@ export function checkpointOf(committed: CommittedOffset | undefined, incarnation
   if (!Number.isSafeInteger(offset) || offset < 0) return null;
   const { metadata } = committed;
   return metadata === incarnation || metadata.startsWith(`${incarnation}/`) ? offset : null;
-}
-
-/**
- * After a transaction failed with an answer that does not say "fenced" (a timeout, a coordinator
- * busy with CONCURRENT_TRANSACTIONS past its retries): whether the committed checkpoint shows
- * that another owner committed since. This relay's producer signs its commits (`own`, see
- * checkpointMetadataOf), so a checkpoint of this outbox's incarnation is someone else's work
- * unless it carries that signature (a commit of this producer, the failed one included, which
- * may have landed) or is the one the producer read when it took the partition (`known`). Then
- * this relay is the zombie and must not fence the new owner back, even where the new owner
- * committed the very number this relay tried to.
- */
-export function takenOver(committed: CommittedOffset | undefined, incarnation: string, own: string, known: CommittedOffset | undefined): boolean {
-  const checkpoint = checkpointOf(committed, incarnation);
-  if (committed === undefined || checkpoint === null || committed.metadata === own) return false;
-  return !(known !== undefined && known.metadata === committed.metadata && checkpointOf(known, incarnation) === checkpoint);
 }
 
 /** What one relay round does with the head it read. */
@@ -270,7 +273,6 @@ export function isFencedError(error: unknown): boolean {
 
 // ---- the relay -----------------------------------------------------------------------------
 
-/** The partition's transactional producer was fenced: a newer owner took it; this owner's work on it stops. */
 /**
  * A guarded read found the partition's state no longer the one the caller applied to (Redis
  * flushed, restarted empty, failed over, or the state was reset): the outbox cannot hold what
@@ -290,16 +292,29 @@ export class StateVanishedError extends KairosError {
   consumed = 0;
 }
 
+/** A read found that another relay claimed the partition's outbox since this one did (OutboxStore.claim). */
+export class OutboxTakenError extends Error {
+  override readonly name = 'OutboxTakenError';
+  constructor(
+    readonly partition: number,
+    /** The partition's owner now ('' when none). */
+    readonly owner: string,
+  ) {
+    super(`partition ${partition}: the outbox was claimed by ${owner === '' ? 'no relay' : owner}`);
+  }
+}
+
+/** Another relay took the partition (or this relay's producer was fenced, its transaction timed out): this relay's work on it stops. */
 export class RelayFencedError extends KairosError {
   constructor(partition: number, transactionalId: string, cause: unknown) {
-    super(`partition ${partition}: relay producer ${transactionalId} was fenced by a newer owner (or its transaction timed out); nothing of it is visible, the next owner relays`, { retriable: true, cause });
+    super(`partition ${partition}: relay ${transactionalId} no longer owns it (another relay claimed the partition, or the producer was fenced or its transaction timed out); nothing of its open transaction is visible, the owner relays`, { retriable: true, cause });
   }
 }
 
 /** A transaction failed; it was aborted (or will be, by the next owner or the timeout); retried. */
 export class RelayTransactionError extends KairosError {
   constructor(partition: number, cause: unknown) {
-    super(`partition ${partition}: relay transaction failed (${cause instanceof Error ? cause.message : String(cause)}); retried with a fresh producer`, { retriable: true, cause });
+    super(`partition ${partition}: relay transaction failed (${cause instanceof Error ? cause.message : String(cause)}); retried with the producer initialized again`, { retriable: true, cause });
   }
 }
 
@@ -319,7 +334,7 @@ export interface OutboxRelayOptions {
   producer: Producer;
   /** A connected admin client: reads the checkpoints. */
   admin: Admin;
-  /** The service's consumer group (GROUP_ID): names the checkpoint group and the transactional ids. */
+  /** The service's consumer group (GROUP_ID): names the checkpoint group and the transactional id. */
   group: string;
   /** The input topic whose partitions the outbox follows (the first input). */
   topic: string;
@@ -327,50 +342,66 @@ export interface OutboxRelayOptions {
   transactionTimeoutMs: number;
   logger: Logger;
   metrics?: KairosMetrics;
-  /** The consumer group generation: a new one (rebalance) re-initializes the partition's producer. */
+  /** The consumer group generation: in a new one (rebalance) the relay claims each partition again. */
   generation?: () => number;
-  /** How many outbox records one read (and, exactly_once, one transaction) carries; RELAY_CHUNK by default. */
+  /** How many outbox records one read carries; RELAY_CHUNK by default. */
   batchSize?: number;
-  /**
-   * After its producer was fenced, a relay leaves the partition alone until the group generation
-   * changes (it rejoined: the assignment says whose it is) or this long passed (a transaction
-   * timeout fences too, with no other owner). Default 30 s. Keeps a zombie from fencing the new
-   * owner back on its next timer tick.
-   */
-  fencedBackoffMs?: number;
   hooks?: RelayHooks;
 }
 
-interface PartitionProducer {
+/** The relay's transactional producer, from its initialization (InitProducerId) until a transaction of it fails. */
+interface RelaySession {
   producer: Producer;
-  transactionalId: string;
-  generation: number;
-  incarnation: string;
-  /** The metadata this producer commits its checkpoints with (checkpointMetadataOf). */
-  signature: string;
   /**
-   * The checkpoint as this producer last knew it committed: read when it took the partition,
-   * then its own. Every record below its sequence number (checkpointOf) is committed to Kafka.
+   * The checkpoints as this session knows them: read on a partition's first chunk, then its own
+   * commits. Every record below a checkpoint's sequence number (checkpointOf) is in Kafka.
    */
-  committed: CommittedOffset | undefined;
+  checkpoints: Map<number, CommittedOffset | undefined>;
 }
+
+/** One partition's chunk waiting for a transaction. */
+interface Chunk {
+  partition: number;
+  incarnation: string;
+  /** The checkpoint to commit with them, or null (records of an outbox that vanished). */
+  checkpoint: number | null;
+  /** The session its outbox was read under: only that session may commit it. */
+  session: RelaySession;
+  topicMessages: TopicMessages;
+}
+
+/** A chunk was read under a producer that has since been replaced: it is read again, under the new one. */
+class StaleChunkError extends Error {}
 
 /**
  * Relays outboxes; one instance per service. Calls for one partition must not overlap (the
  * services queue a partition's work); different partitions run side by side.
  */
 export class OutboxRelay {
-  private readonly producers = new Map<number, Promise<PartitionProducer>>();
-  /** Partitions whose producer was fenced: in which generation, and until when they are left alone. */
-  private readonly fenced = new Map<number, { generation: number; until: number; transactionalId: string }>();
+  /** exactly_once: this relay's transactional id, the owner its claims record. */
+  readonly transactionalId: string;
+  private session: Promise<RelaySession> | undefined;
+  /** The session once initialized, until it ends. */
+  private live: RelaySession | undefined;
+  /** The generation in which this relay last claimed each partition. */
+  private readonly claims = new Map<number, number>();
+  /** The previous owner of a partition claimed whose fence has not succeeded yet. */
+  private readonly unfenced = new Map<number, string>();
   /** at_least_once: the partitions' sends, together (RELAY_SEND_TOGETHER_BYTES). */
   private readonly plainSends = new SendTogether<TopicMessages>({
     send: (sends) => this.options.producer.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) }).then(() => undefined),
     sizeOf: bytesOf,
     maxSize: RELAY_SEND_TOGETHER_BYTES,
   });
+  /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_SEND_TOGETHER_BYTES. */
+  private readonly transactions = new SendTogether<Chunk>({
+    send: (chunks) => this.commitTogether(chunks),
+    sizeOf: (chunk) => bytesOf(chunk.topicMessages),
+    maxSize: RELAY_SEND_TOGETHER_BYTES,
+  });
 
   constructor(private readonly options: OutboxRelayOptions) {
+    this.transactionalId = transactionalIdOf(options.transactionalIdPrefix, options.group, randomUUID());
     // Its transactions look each coordinator up once, not before every step
     // (kafka-coordinators.ts), and wait out a coordinator still completing the last one
     // (kafka-concurrent-transactions.ts).
@@ -384,6 +415,11 @@ export class OutboxRelay {
     return this.options.guarantee;
   }
 
+  /** exactly_once: chunks waiting for the transaction in flight to end (for tests and diagnostics). */
+  get chunksWaiting(): number {
+    return this.transactions.queued;
+  }
+
   /**
    * Produces the partition's outbox; returns how many records were produced. With `guard` (the
    * fence incarnation the caller applied to), each read checks that the state is still that one
@@ -395,40 +431,39 @@ export class OutboxRelay {
   }
 
   /** The head of the outbox; a failed guard says how many records this call had taken off it. */
-  private async readHead(partition: number, guard: string | undefined, consumed: number): Promise<OutboxHead> {
+  private async readHead(partition: number, guard: string | undefined, consumed: number, owner?: string): Promise<OutboxHead> {
     try {
-      return await this.options.store.read(partition, this.batchSize, guard);
+      return await this.options.store.read(partition, this.batchSize, guard, owner);
     } catch (error) {
       if (error instanceof StateVanishedError) error.consumed = consumed;
+      if (error instanceof OutboxTakenError) throw new RelayFencedError(partition, this.transactionalId, error);
       throw error;
     }
   }
 
   /**
    * Produces records that were appended to an outbox which then vanished from Redis before the
-   * relay read them (the caller kept them): exactly_once in a transaction of the partition's
+   * relay read them (the caller kept them): exactly_once in a transaction of the relay's
    * producer (no checkpoint: the outbox they were counted in is gone), else with the idempotent
    * producer. For the rare loss of Redis under a running service; see Renderer.relay.
    */
   async produceOrphans(partition: number, entries: string[]): Promise<void> {
     if (entries.length === 0) return;
-    const topicMessages = topicMessagesOf(entries);
     if (this.options.guarantee === 'at_least_once') {
+      const topicMessages = topicMessagesOf(entries);
       await this.options.producer.sendBatch({ acks: -1, topicMessages });
-    } else {
-      const existing = await this.producers.get(partition)?.catch(() => null);
-      const owner = existing ?? (await this.ownerOf(partition, 'orphans'));
-      const transaction = await owner.producer.transaction();
+      this.count(topicMessages);
+      return;
+    }
+    for (;;) {
+      const session = await this.currentSession(partition);
       try {
-        await transaction.sendBatch({ acks: -1, topicMessages });
-        await transaction.commit();
+        await this.transact(partition, { partition, incarnation: '', checkpoint: null, session, topicMessages: topicMessagesOf(entries) });
+        return;
       } catch (error) {
-        if (transaction.isActive()) await transaction.abort().catch(() => undefined);
-        this.drop(partition);
-        throw new RelayTransactionError(partition, error);
+        if (!(error instanceof StaleChunkError)) throw error;
       }
     }
-    this.count(topicMessages);
   }
 
   private get batchSize(): number {
@@ -453,27 +488,28 @@ export class OutboxRelay {
 
   private async relayTransactional(partition: number, guard: string | undefined): Promise<number> {
     const { store, hooks } = this.options;
-    const fenced = this.fenced.get(partition);
-    if (fenced !== undefined) {
-      if (fenced.generation === (this.options.generation?.() ?? 0) && Date.now() < fenced.until) {
-        throw new RelayFencedError(partition, fenced.transactionalId, null);
-      }
-      this.fenced.delete(partition);
-    }
+    await this.claim(partition);
     let sent = 0;
     let consumed = 0;
     for (;;) {
-      const head = await this.readHead(partition, guard, consumed);
-      // Even with nothing to send: taking the partition fences the previous owner and aborts its open transaction.
-      const owner = await this.ownerOf(partition, head.incarnation);
-      const plan = planRelay(head, checkpointOf(owner.committed, owner.incarnation));
+      // The producer first, then the read: a chunk read while this relay owned the partition is
+      // committed by a producer initialized before a new owner could fence it, or not at all.
+      const session = await this.currentSession(partition);
+      const head = await this.readHead(partition, guard, consumed, this.transactionalId);
+      const plan = planRelay(head, checkpointOf(await this.checkpointOf(session, partition), head.incarnation));
       if (plan.skip > 0) {
-        // Committed before a crash, not trimmed: trim, never produce again.
+        // Committed before a crash or by an earlier owner, not trimmed: trim, never produce again.
         await store.trimTo(partition, head.base + plan.skip);
-        this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka before a restart; trimmed without producing them again');
+        this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka by an earlier owner or before a restart; trimmed without producing them again');
       }
       if (plan.produce.length > 0) {
-        await this.produceInTransaction(partition, owner, plan);
+        const chunk = { partition, incarnation: head.incarnation, checkpoint: plan.nextCheckpoint, session, topicMessages: topicMessagesOf(plan.produce) };
+        try {
+          await this.transact(partition, chunk);
+        } catch (error) {
+          if (error instanceof StaleChunkError) continue;
+          throw error;
+        }
         await hooks?.afterProduce?.(partition, plan.produce.length);
         await store.trimTo(partition, plan.nextCheckpoint);
         sent += plan.produce.length;
@@ -483,37 +519,161 @@ export class OutboxRelay {
     }
   }
 
-  private async produceInTransaction(partition: number, owner: PartitionProducer, plan: RelayPlan): Promise<void> {
-    const { group, topic, hooks } = this.options;
-    const topicMessages = topicMessagesOf(plan.produce);
-    let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
+  /**
+   * Claims the partition once per group generation: records this relay as its owner, then
+   * initializes the previous owner's transactional id (fencing its producer: its open
+   * transaction is aborted, or completed if its commit was under way), before any checkpoint
+   * of the partition is read.
+   */
+  private async claim(partition: number): Promise<void> {
+    const generation = this.options.generation?.() ?? 0;
+    if (this.claims.get(partition) === generation) return;
+    const claimed = await this.options.store.claim(partition, this.transactionalId);
+    // A fence that failed after an earlier claim is still owed: the outbox names this relay already.
+    const previous = claimed === this.transactionalId ? this.unfenced.get(partition) : claimed;
+    if (previous !== undefined && previous !== '') {
+      this.unfenced.set(partition, previous);
+      await this.fence(partition, previous);
+      this.unfenced.delete(partition);
+    }
+    // What this relay knew of the partition's checkpoint may be behind the previous owner's.
+    this.live?.checkpoints.delete(partition);
+    this.claims.set(partition, generation);
+  }
+
+  /** Initializes `transactionalId` (InitProducerId) with a producer of its own, and leaves. */
+  private async fence(partition: number, transactionalId: string): Promise<void> {
+    const producer = this.transactionalProducer(transactionalId);
     try {
-      transaction = await owner.producer.transaction();
-      await transaction.sendBatch({ acks: -1, topicMessages });
-      await hooks?.beforeCommit?.(partition);
-      await transaction.sendOffsets({
-        consumerGroupId: checkpointGroupOf(group),
-        // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
-        topics: [{ topic, partitions: [{ partition, offset: String(plan.nextCheckpoint), metadata: owner.signature } as { partition: number; offset: string }] }],
-      });
-      await transaction.commit();
+      await producer.connect();
+      // InitProducerId: bumps the epoch and completes or aborts the open transaction before
+      // answering. An empty transaction sends nothing.
+      const fence = await producer.transaction();
+      await fence.abort();
+      this.options.logger.info({ partition, fenced: transactionalId }, 'relay took the partition over: the previous owner\'s producer is fenced');
     } catch (error) {
-      // Whatever failed, this producer is done: a fresh one re-reads the checkpoint (the commit may have landed).
-      if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
-      this.drop(partition);
-      if (isFencedError(error) || (await this.committedByAnother(partition, owner))) {
-        this.fenced.set(partition, {
-          generation: owner.generation,
-          until: Date.now() + (this.options.fencedBackoffMs ?? 30_000),
-          transactionalId: owner.transactionalId,
-        });
-        this.options.logger.warn({ partition, transactionalId: owner.transactionalId }, 'relay producer fenced: another owner took the partition; its transaction is aborted, nothing of it is visible');
-        throw new RelayFencedError(partition, owner.transactionalId, error);
-      }
+      throw new RelayTransactionError(partition, error);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
+  }
+
+  private transactionalProducer(transactionalId: string): Producer {
+    return this.options.kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: TRANSACTIONAL_RETRY,
+    });
+  }
+
+  /** This relay's producer, initialized (InitProducerId: completes or aborts its own open transaction of a failed session). */
+  private currentSession(partition: number): Promise<RelaySession> {
+    if (this.session === undefined) {
+      const producer = this.transactionalProducer(this.transactionalId);
+      const initialized = (async () => {
+        try {
+          await producer.connect();
+          const fence = await producer.transaction();
+          await fence.abort();
+          return { producer, checkpoints: new Map() } as RelaySession;
+        } catch (error) {
+          await producer.disconnect().catch(() => undefined);
+          throw new RelayTransactionError(partition, error);
+        }
+      })();
+      const session = initialized.then((live) => {
+        if (this.session === session) this.live = live;
+        return live;
+      });
+      this.session = session;
+      session.catch(() => {
+        if (this.session === session) this.session = undefined;
+      });
+    }
+    return this.session;
+  }
+
+  /** Ends a session whose transaction failed: the next chunk initializes the producer again. */
+  private endSession(session: RelaySession): void {
+    if (this.live === session) {
+      this.live = undefined;
+      this.session = undefined;
+    }
+    void session.producer.disconnect().catch(() => undefined);
+  }
+
+  private async checkpointOf(session: RelaySession, partition: number): Promise<CommittedOffset | undefined> {
+    if (!session.checkpoints.has(partition)) {
+      const committed = await this.committedCheckpoint(partition);
+      session.checkpoints.set(partition, committed);
+    }
+    return session.checkpoints.get(partition);
+  }
+
+  /** Commits `chunk` in the next transaction (with the chunks of other partitions ready by then); a failure is classified for this partition. */
+  private async transact(partition: number, chunk: Chunk): Promise<void> {
+    try {
+      await this.transactions.add(chunk);
+    } catch (error) {
+      if (error instanceof StaleChunkError) throw error;
+      // A fenced answer alone does not say which partition was taken: a transaction carries several.
+      if (await this.takenFrom(partition)) throw new RelayFencedError(partition, this.transactionalId, error);
       throw new RelayTransactionError(partition, error);
     }
-    owner.committed = { offset: String(plan.nextCheckpoint), metadata: owner.signature };
-    this.count(topicMessages);
+  }
+
+  /** Whether another relay claimed the partition since this one (a failed read proves nothing: the caller retries). */
+  private async takenFrom(partition: number): Promise<boolean> {
+    try {
+      await this.options.store.read(partition, 1, undefined, this.transactionalId);
+      return false;
+    } catch (error) {
+      return error instanceof OutboxTakenError;
+    }
+  }
+
+  /** One transaction carrying `chunks` (one per partition), each with its checkpoint. */
+  private async commitTogether(chunks: Chunk[]): Promise<void> {
+    const session = this.live;
+    if (session === undefined || chunks.some((chunk) => chunk.session !== session)) throw new StaleChunkError('read under an earlier producer');
+    const { group, topic, hooks } = this.options;
+    let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
+    try {
+      transaction = await session.producer.transaction();
+      await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(chunks.map((chunk) => chunk.topicMessages)) });
+      for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
+      const checkpoints = chunks.filter((chunk) => chunk.checkpoint !== null);
+      if (checkpoints.length > 0) {
+        await transaction.sendOffsets({
+          consumerGroupId: checkpointGroupOf(group),
+          // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
+          topics: [{ topic, partitions: checkpoints.map((chunk) => ({ partition: chunk.partition, offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) }) as { partition: number; offset: string }) }],
+        });
+      }
+      await transaction.commit();
+    } catch (error) {
+      // Whatever failed, this producer is done: the next one re-reads the checkpoints (the commit may have landed).
+      if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
+      this.endSession(session);
+      this.options.metrics?.relayTransactions.inc({ outcome: 'failed' });
+      const partitions = chunks.map((chunk) => chunk.partition);
+      if (isFencedError(error)) this.options.logger.warn({ partitions, transactionalId: this.transactionalId }, 'relay producer fenced: another relay claimed a partition it carried; nothing of its transaction is visible, the rest are relayed again');
+      else this.options.logger.warn({ partitions, err: error }, 'relay transaction failed; aborted, relayed again with the producer initialized again');
+      throw error;
+    }
+    this.options.metrics?.relayTransactions.inc({ outcome: 'committed' });
+    for (const chunk of chunks) {
+      if (chunk.checkpoint !== null) session.checkpoints.set(chunk.partition, { offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) });
+      this.count(chunk.topicMessages);
+    }
+  }
+
+  private metadataOf(chunk: Chunk): string {
+    return checkpointMetadataOf(chunk.incarnation, this.transactionalId);
   }
 
   /** The checkpoint group's committed offset of the partition (offset -1: none). */
@@ -524,78 +684,21 @@ export class OutboxRelay {
     return offsets?.partitions.find((p) => p.partition === partition);
   }
 
-  /** See takenOver; a failed read of the checkpoint proves nothing (the caller retries with a fresh producer). */
-  private async committedByAnother(partition: number, owner: PartitionProducer): Promise<boolean> {
-    const committed = await this.committedCheckpoint(partition).catch(() => undefined);
-    return takenOver(committed, owner.incarnation, owner.signature, owner.committed);
-  }
-
-  /** The partition's transactional producer for this generation, initialized (fencing others) and with its checkpoint read. */
-  private async ownerOf(partition: number, incarnation: string): Promise<PartitionProducer> {
-    const generation = this.options.generation?.() ?? 0;
-    const existing = this.producers.get(partition);
-    if (existing !== undefined) {
-      const owner = await existing.catch(() => null);
-      if (owner !== null && owner.generation === generation && owner.incarnation === incarnation) return owner;
-      this.drop(partition);
-    }
-    const created = this.initialize(partition, generation, incarnation);
-    this.producers.set(partition, created);
-    created.catch(() => {
-      if (this.producers.get(partition) === created) this.producers.delete(partition);
-    });
-    return created;
-  }
-
-  private async initialize(partition: number, generation: number, incarnation: string): Promise<PartitionProducer> {
-    const { kafka, group, topic, transactionalIdPrefix, transactionTimeoutMs } = this.options;
-    const transactionalId = transactionalIdOf(transactionalIdPrefix, group, topic, partition);
-    const producer = kafka.producer({
-      transactionalId,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      transactionTimeout: transactionTimeoutMs,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: TRANSACTIONAL_RETRY,
-    });
-    try {
-      await producer.connect();
-      // InitProducerId with our transactionalId: bumps the epoch (fencing any earlier owner) and
-      // completes or aborts its open transaction before answering. An empty transaction sends nothing.
-      const fence = await producer.transaction();
-      await fence.abort();
-      const committed = await this.committedCheckpoint(partition);
-      if (committed !== undefined && Number(committed.offset) >= 0 && checkpointOf(committed, incarnation) === null) {
-        this.options.logger.warn({ partition, group: checkpointGroupOf(group) }, 'relay checkpoint belongs to an earlier outbox (state reset or lost); ignoring it');
-      }
-      return { producer, transactionalId, generation, incarnation, signature: checkpointMetadataOf(incarnation, randomUUID()), committed };
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw new RelayTransactionError(partition, error);
-    }
-  }
-
-  private drop(partition: number): void {
-    const existing = this.producers.get(partition);
-    this.producers.delete(partition);
-    void existing?.then((owner) => owner.producer.disconnect()).catch(() => undefined);
-  }
-
   private count(topicMessages: Array<{ topic: string; messages: unknown[] }>): void {
     for (const { topic, messages } of topicMessages) this.options.metrics?.recordsProduced.inc({ topic }, messages.length);
   }
 
-  /** Releases producers of partitions no longer in `owned` (after a rebalance). */
+  /** Forgets the claims of partitions no longer in `owned` (after a rebalance): taking one again claims it again. */
   async release(owned: readonly number[]): Promise<void> {
     const keep = new Set(owned);
-    for (const partition of [...this.producers.keys()]) if (!keep.has(partition)) this.drop(partition);
+    for (const partition of [...this.claims.keys()]) if (!keep.has(partition)) this.claims.delete(partition);
   }
 
-  /** Disconnects every transactional producer (the shared one belongs to the service). */
+  /** Disconnects the transactional producer (the shared one belongs to the service). */
   async close(): Promise<void> {
-    const all = [...this.producers.values()];
-    this.producers.clear();
-    await Promise.all(all.map((p) => p.then((owner) => owner.producer.disconnect()).catch(() => undefined)));
+    const session = this.session;
+    this.session = undefined;
+    this.live = undefined;
+    await session?.then((s) => s.producer.disconnect()).catch(() => undefined);
   }
 }

@@ -17,15 +17,21 @@
   replaced since: the outbox then cannot hold what the caller appended, and nothing is read or
   recorded. Checked in the same call as the read, so a read that passed saw the caller's outbox.
 
+  The owner: when ARGV[4] is not empty, the read happens only if the relay state's `owner` (the
+  transactional id of the relay that last claimed the partition, claimOutbox-1.lua) is that one.
+  A relay that finds another owner was taken over (a zombie after a rebalance) and must not
+  produce the partition's records: the new owner fenced its producer after claiming.
+
   KEYS[1]  outbox list
-  KEYS[2]  relay state hash: `base` (sequence number of the head, default 0), `inc`
+  KEYS[2]  relay state hash: `base` (sequence number of the head, default 0), `inc`, `owner`
   KEYS[3]  the partition's fence hash or marker string (same hash tag), read only when ARGV[3] is not empty
   ARGV[1]  how many records to read at most
   ARGV[2]  the incarnation to record if there is none yet
   ARGV[3]  the fence incarnation the caller applied to, or "" for no guard
+  ARGV[4]  the owner the caller claimed the partition as, or "" for no check
 
-  Returns {base, inc, record 1, record 2, ...}, or {"vanished", the fence's incarnation or ""}
-  when the guard does not hold.
+  Returns {base, inc, record 1, record 2, ...}, {"vanished", the fence's incarnation or ""}
+  when the guard does not hold, or {"taken", the owner now or ""} when the owner is another.
 ]]
 if ARGV[3] ~= '' then
   local kind = redis.call('TYPE', KEYS[3])['ok']
@@ -37,6 +43,12 @@ if ARGV[3] ~= '' then
   end
   if fence ~= ARGV[3] then
     return {'vanished', fence or ''}
+  end
+end
+if ARGV[4] ~= '' then
+  local owner = redis.call('HGET', KEYS[2], 'owner')
+  if owner ~= ARGV[4] then
+    return {'taken', owner or ''}
   end
 end
 local inc = redis.call('HGET', KEYS[2], 'inc')

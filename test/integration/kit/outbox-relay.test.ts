@@ -53,10 +53,10 @@ describe('the outbox relay on the real stack', () => {
     await admin.disconnect();
   });
 
-  async function setup(name: string) {
+  async function setup(name: string, partitions = 2) {
     const input = `test.relay.${name}.${randomUUID().slice(0, 8)}.in`;
     const output = `test.relay.${name}.${randomUUID().slice(0, 8)}.out`;
-    await createTopics([input, output], 2);
+    await createTopics([input, output], partitions);
     const outboxKey = (partition: number) => `{${prefix}:${name}:${partition}}:outbox`;
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     producers.push(producer);
@@ -83,7 +83,7 @@ describe('the outbox relay on the real stack', () => {
       for (const value of values) await redis.rpush(outboxKey(partition), encodeOutboxRecord({ topic: output, key: value, value: Buffer.from(value) }));
     };
     const committed = async () => (await readAll(output)).map((m) => m.value!.toString()).sort();
-    return { relay, append, committed, outboxKey };
+    return { relay, append, committed, outboxKey, input };
   }
 
   const values = (from: number, count: number) => Array.from({ length: count }, (_, i) => `r${String(from + i).padStart(4, '0')}`);
@@ -155,7 +155,7 @@ describe('the outbox relay on the real stack', () => {
     // Fenced by the broker's answer, not only inferred from the checkpoint afterwards (which can still show the owner's earlier commit).
     expect({ fencedAnswer: isFencedError((outcome as RelayFencedError).cause), chain: causeChain(outcome) }).toMatchObject({ fencedAnswer: true });
     expect(await redis.llen(t.outboxKey(1))).toBe(0);
-    // The zombie leaves the partition alone (same generation, within the back-off) instead of fencing the owner back.
+    // The zombie leaves the partition alone (the outbox names the owner) instead of fencing the owner back.
     await t.append(1, values(35, 3));
     await expect(zombie.relay(1)).rejects.toBeInstanceOf(RelayFencedError);
     expect(await owner.relay(1)).toBe(3);
@@ -201,7 +201,7 @@ describe('the outbox relay on the real stack', () => {
     expect(new Set(seen).size).toBe(20);
   });
 
-  it('a zombie whose commit fails without a fenced answer, after the new owner committed the same records, backs off instead of fencing the owner back', async () => {
+  it('a zombie whose commit fails without a fenced answer, after the new owner committed the same records, stops (the outbox names the new owner) instead of fencing the owner back', async () => {
     const t = await setup('same-head');
     await t.append(0, values(0, 20));
     const { hooks, atCommit, resume } = heldAtCommit(() => {
@@ -216,12 +216,48 @@ describe('the outbox relay on the real stack', () => {
     expect(await owner.relay(0)).toBe(20);
     resume();
     const outcome = await zombieRun;
-    // The checkpoint is signed by the owner's producer, not the zombie's: the zombie knows it was taken over.
+    // The outbox names the new owner: the zombie knows it was taken over.
     expect(outcome instanceof RelayFencedError ? 'RelayFencedError' : causeChain(outcome)).toBe('RelayFencedError');
     await t.append(0, values(20, 3));
     await expect(zombie.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
     expect(await owner.relay(0)).toBe(3);
     expect(await t.committed()).toEqual(values(0, 23));
+  });
+
+  it('exactly_once: the partitions ready while a transaction is in flight are committed together in the next one, each with its checkpoint', async () => {
+    const t = await setup('together', 6);
+    for (let p = 0; p < 6; p += 1) await t.append(p, values(p * 10, 3));
+    const ended: boolean[] = [];
+    const endTxn = Broker.prototype.endTxn;
+    Broker.prototype.endTxn = async function (this: unknown, ...args: unknown[]) {
+      const answer = await endTxn.apply(this, args);
+      ended.push((args[0] as { transactionResult?: boolean }).transactionResult === true);
+      return answer;
+    };
+    try {
+      // The first transaction (partition 0's) is held before its commit until the other five wait for the next one.
+      let reached!: () => void;
+      const atCommit = new Promise<void>((resolve) => (reached = resolve));
+      let hold = true;
+      const relay: OutboxRelay = t.relay('exactly_once', {
+        beforeCommit: async () => {
+          if (!hold) return;
+          hold = false;
+          reached();
+          await waitFor('the other partitions to wait', () => relay.chunksWaiting === 5);
+        },
+      });
+      const first = relay.relay(0);
+      await atCommit;
+      const rest = [1, 2, 3, 4, 5].map((p) => relay.relay(p));
+      expect(await Promise.all([first, ...rest])).toEqual([3, 3, 3, 3, 3, 3]);
+    } finally {
+      Broker.prototype.endTxn = endTxn;
+    }
+    expect(ended).toEqual([true, true]);
+    expect(await t.committed()).toEqual(Array.from({ length: 6 }, (_, p) => values(p * 10, 3)).flat().sort());
+    const [checkpoints] = await admin.fetchOffsets({ groupId: 'test-relay-together-relay', topics: [t.input] });
+    expect(checkpoints.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([[0, '3'], [1, '3'], [2, '3'], [3, '3'], [4, '3'], [5, '3']]);
   });
 
   it('a checkpoint written for an outbox that was since lost is ignored: the new outbox starts again', async () => {
@@ -280,6 +316,27 @@ describe('a consumer of a transactional topic (the renderer on triggers)', () =>
       await past.runner.stop();
       await plain.runner.stop();
       await producer.disconnect();
+    }
+  });
+});
+
+describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (readOutbox-3.lua) on real Redis', () => {
+  it('a claim names the new owner and returns the one it replaced; a read as an owner that is not the current one reads nothing', async () => {
+    const redis = createRedis({ REDIS_URL });
+    const outbox = `{test-owner-${randomUUID().slice(0, 8)}:0}:outbox`;
+    try {
+      const store = new RedisOutboxStore(redis, () => outbox);
+      await redis.rpush(outbox, 'r1');
+      expect(await store.claim(0, 'relay-a')).toBe('');
+      expect((await store.read(0, 10, undefined, 'relay-a')).entries).toEqual(['r1']);
+      expect(await store.claim(0, 'relay-b')).toBe('relay-a');
+      await expect(store.read(0, 10, undefined, 'relay-a')).rejects.toMatchObject({ name: 'OutboxTakenError', owner: 'relay-b' });
+      expect((await store.read(0, 10, undefined, 'relay-b')).entries).toEqual(['r1']);
+      expect((await store.read(0, 10)).entries).toEqual(['r1']); // no owner given: no check
+      expect(await store.claim(0, 'relay-b')).toBe('relay-b');
+    } finally {
+      await redis.del(outbox, `${outbox}:relay`);
+      redis.disconnect();
     }
   });
 });

@@ -37,7 +37,13 @@ describe('the trigger service against the real stack (injected clock)', () => {
     }
     return out;
   }
-  const omitFence = (state: Record<string, string | null>) => Object.fromEntries(Object.entries(state).filter(([key]) => !key.endsWith(':fence')));
+  /** The state without the fence (its version moves with every apply) and the outbox's owner (each instance's relay claims it). */
+  const omitFence = (state: Record<string, string | null>) =>
+    Object.fromEntries(
+      Object.entries(state)
+        .filter(([key]) => !key.endsWith(':fence'))
+        .map(([key, value]) => [key, key.endsWith(':outbox:relay') && value !== null ? JSON.stringify({ ...(JSON.parse(value) as object), owner: undefined }) : value]),
+    );
 
   async function triggersOf(customer: string): Promise<TriggerFired[]> {
     await waitCaughtUp(pipeline.env.GROUP_ID, pipeline.topics.events);
@@ -148,7 +154,12 @@ describe('the trigger service against the real stack (injected clock)', () => {
     expect(processed).toBeGreaterThan(20);
     expect(duplicates.reduce((sum, v) => sum + v.value, 0)).toBe(0);
     const stateAfter = await snapshotState(keys);
-    // Only the fence's version may differ (nothing else was applied); every state is identical.
+    // Only the fence's version and the outbox's owner (the new instance) may differ (nothing else was applied); every state is identical.
     expect(omitFence(stateAfter)).toEqual(omitFence(stateBefore));
+    const ownersIn = (state: Record<string, string | null>) =>
+      new Set(Object.entries(state).filter(([key]) => key.endsWith(':outbox:relay')).map(([, value]) => (JSON.parse(value ?? '{}') as { owner?: string }).owner));
+    // One relay per instance: the new one claimed every partition from the old one.
+    const [ownerBefore, ownerAfter] = [[...ownersIn(stateBefore)], [...ownersIn(stateAfter)]];
+    expect({ before: ownerBefore.length, after: ownerAfter.length, same: ownerBefore[0] === ownerAfter[0] }).toEqual({ before: 1, after: 1, same: false });
   });
 });

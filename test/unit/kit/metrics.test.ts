@@ -10,6 +10,7 @@ describe('createMetrics', () => {
     metrics.recordsDeadLettered.inc({ topic: 'behavior.events', reason: 'undecodable' });
     metrics.eventsIgnored.inc({ reason: 'unknown_type' }, 2);
     metrics.recordsProduced.inc({ topic: 'triggers' });
+    metrics.relayTransactions.inc({ outcome: 'committed' }, 3);
 
     const text = await metrics.registry.metrics();
     expect(text).toContain('# TYPE kairos_consumer_batch_size histogram');
@@ -21,6 +22,7 @@ describe('createMetrics', () => {
     expect(text).toContain('kairos_records_dead_lettered_total{topic="behavior.events",reason="undecodable",service="segmenter"} 1');
     expect(text).toContain('kairos_events_ignored_total{reason="unknown_type",service="segmenter"} 2');
     expect(text).toContain('kairos_records_produced_total{topic="triggers",service="segmenter"} 1');
+    expect(text).toContain('kairos_relay_transactions_total{outcome="committed",service="segmenter"} 3');
   });
 
   it('includes default process metrics labelled with the service', async () => {

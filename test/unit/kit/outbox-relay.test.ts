@@ -9,9 +9,11 @@ import {
   isFencedError,
   mergeTopicMessages,
   OutboxRelay,
+  OutboxTakenError,
+  RelayFencedError,
+  RelayTransactionError,
   RELAY_SEND_TOGETHER_BYTES,
   planRelay,
-  takenOver,
   topicMessagesOf,
   transactionalIdOf,
   type OutboxStore,
@@ -62,38 +64,9 @@ describe('checkpointOf: the committed relay checkpoint of this outbox', () => {
   });
 });
 
-describe('takenOver: after a failed transaction, did another owner commit since?', () => {
-  const mine = checkpointMetadataOf('inc-1', 'me');
-  const theirs = checkpointMetadataOf('inc-1', 'other');
-  const at = (offset: number, metadata: string | null) => ({ offset: String(offset), metadata });
-  it("yes when this outbox's checkpoint was committed by another producer since this one took the partition", () => {
-    expect(takenOver(at(35, theirs), 'inc-1', mine, undefined)).toBe(true);
-    expect(takenOver(at(35, theirs), 'inc-1', mine, at(20, mine))).toBe(true);
-    expect(takenOver(at(25, theirs), 'inc-1', mine, at(20, theirs))).toBe(true);
-    // Before 2026-12-06 commits were unsigned; an unsigned one is another's unless it is the one read.
-    expect(takenOver(at(35, 'inc-1'), 'inc-1', mine, at(20, 'inc-1'))).toBe(true);
-  });
-  it('yes even where the other owner committed the very number this relay tried to', () => {
-    // The ambiguous case of a checkpoint without its committer: both owners relayed the same head.
-    expect(takenOver(at(30, theirs), 'inc-1', mine, at(20, mine))).toBe(true);
-    expect(takenOver(at(30, theirs), 'inc-1', mine, at(20, 'inc-1'))).toBe(true);
-  });
-  it("no when it is this producer's own commit (the failed one may have landed) or the one it read when it took the partition", () => {
-    expect(takenOver(at(30, mine), 'inc-1', mine, at(20, mine))).toBe(false);
-    expect(takenOver(at(20, mine), 'inc-1', mine, at(20, mine))).toBe(false);
-    expect(takenOver(at(20, theirs), 'inc-1', mine, at(20, theirs))).toBe(false);
-    expect(takenOver(at(20, 'inc-1'), 'inc-1', mine, at(20, 'inc-1'))).toBe(false);
-  });
-  it('no when nothing is committed, the read failed, or the checkpoint belongs to another incarnation of the outbox', () => {
-    expect(takenOver(at(-1, null), 'inc-1', mine, undefined)).toBe(false);
-    expect(takenOver(undefined, 'inc-1', mine, undefined)).toBe(false);
-    expect(takenOver(at(35, 'inc-0/other'), 'inc-1', mine, undefined)).toBe(false);
-  });
-});
-
 describe('relay names and errors', () => {
-  it('one transactionalId per input partition, one checkpoint group per service group', () => {
-    expect(transactionalIdOf('kairos', 'kairos-trigger', 'behavior.events', 7)).toBe('kairos-kairos-trigger-behavior.events-7');
+  it('one transactionalId per relay (instance), one checkpoint group per service group', () => {
+    expect(transactionalIdOf('kairos', 'kairos-trigger', '0f3a')).toBe('kairos-kairos-trigger-0f3a');
     expect(checkpointGroupOf('kairos-trigger')).toBe('kairos-trigger-relay');
   });
 
@@ -145,14 +118,15 @@ describe('OutboxRelay exactly_once: the transactional producer', () => {
         return { connect: async () => Promise.reject(new Error('no broker in this test')), disconnect: async () => undefined };
       },
     } as unknown as Kafka;
-    const store: OutboxStore = { read: async () => ({ base: 0, incarnation: 'i', entries: entries('t1') }), trimTo: async () => 0 };
+    const store: OutboxStore = { read: async () => ({ base: 0, incarnation: 'i', entries: entries('t1') }), trimTo: async () => 0, claim: async () => '' };
     const relay = new OutboxRelay({
       store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin: {} as Admin,
       group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
     });
     await expect(relay.relay(3)).rejects.toThrow('no broker in this test');
     expect(created).toHaveLength(1);
-    expect(created[0]?.transactionalId).toBe('p-g-in-3');
+    expect(relay.transactionalId).toMatch(/^p-g-[0-9a-f-]{36}$/);
+    expect(created[0]?.transactionalId).toBe(relay.transactionalId);
     expect(created[0]?.retry).toEqual({ retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 30_000, initialRetryTime: 20 });
   });
 
@@ -167,7 +141,7 @@ describe('OutboxRelay exactly_once: the transactional producer', () => {
     ];
     let asked = 0;
     const admin = { fetchOffsets: async () => (answers[asked++] as () => Promise<unknown>)() } as unknown as Admin;
-    const store: OutboxStore = { read: async () => ({ base: 7, incarnation: 'i', entries: [] }), trimTo: async () => 0 };
+    const store: OutboxStore = { read: async () => ({ base: 7, incarnation: 'i', entries: [] }), trimTo: async () => 0, claim: async () => '' };
     const relay = new OutboxRelay({
       store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin,
       group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
@@ -189,6 +163,7 @@ describe('OutboxRelay at_least_once (no broker)', () => {
         base += n;
         return n;
       },
+      claim: async () => '',
     };
     const sent: string[] = [];
     const sendBatch = jest.fn(async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
@@ -221,6 +196,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
         bases.set(p, (bases.get(p) ?? 0) + n);
         return n;
       },
+      claim: async () => '',
     };
   };
   type SendBatchRequest = { topicMessages: Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> };
@@ -298,5 +274,143 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     requests[2].land();
     await Promise.all([first, ...others]);
     expect(requests.map((r) => r.keys)).toEqual([['a'], ['b'], ['c', 't3']]);
+  });
+});
+
+describe('OutboxRelay exactly_once: one producer, partitions in one transaction, owners claimed and fenced (no broker)', () => {
+  /** Outboxes in memory with readOutbox-3.lua's owner check and claimOutbox-1.lua's claim. */
+  const ownedOutboxes = (contents: Record<number, string[]>, owners: Map<number, string> = new Map()) => {
+    const bases = new Map<number, number>();
+    const store: OutboxStore = {
+      read: async (p, limit, _guard, owner) => {
+        if (owner !== undefined && (owners.get(p) ?? '') !== owner) throw new OutboxTakenError(p, owners.get(p) ?? '');
+        return { base: bases.get(p) ?? 0, incarnation: 'i', entries: (contents[p] ?? []).slice(0, limit) };
+      },
+      trimTo: async (p, upTo) => {
+        const n = Math.min(Math.max(0, upTo - (bases.get(p) ?? 0)), contents[p].length);
+        contents[p].splice(0, n);
+        bases.set(p, (bases.get(p) ?? 0) + n);
+        return n;
+      },
+      claim: async (p, owner) => {
+        const previous = owners.get(p) ?? '';
+        owners.set(p, owner);
+        return previous;
+      },
+    };
+    return { store, owners };
+  };
+
+  /** kafkajs's transactional producers and the admin's checkpoint reads, as a log of what reached the "broker". */
+  const fakeBroker = () => {
+    const log: string[] = [];
+    const gates: Array<() => void> = [];
+    const broker = { log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined };
+    const kafka = {
+      producer: ({ transactionalId }: { transactionalId: string }) => {
+        const id = transactionalId.startsWith('p-g-') && transactionalId.length > 20 ? 'me' : transactionalId;
+        return {
+          connect: async () => void log.push(`init ${id}`),
+          disconnect: async () => undefined,
+          transaction: async () => {
+            let active = true;
+            const sent: string[] = [];
+            return {
+              sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
+                for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
+              },
+              sendOffsets: async ({ topics }: { topics: Array<{ partitions: Array<{ partition: number; offset: string }> }> }) => {
+                sent.push(`@${topics[0].partitions.map((p) => `${p.partition}:${p.offset}`).join(',')}`);
+              },
+              commit: async () => {
+                if (broker.holdCommits) await new Promise<void>((resolve) => gates.push(resolve));
+                const failure = broker.failNextCommit;
+                broker.failNextCommit = undefined;
+                if (failure !== undefined) throw failure;
+                active = false;
+                log.push(`commit ${id} ${sent.join(' ')}`);
+              },
+              abort: async () => {
+                active = false;
+                log.push(`abort ${id}`);
+              },
+              isActive: () => active,
+            };
+          },
+        };
+      },
+    } as unknown as Kafka;
+    const admin = {
+      fetchOffsets: async () => {
+        log.push('checkpoints read');
+        return [{ topic: 'in', partitions: [] }];
+      },
+    } as unknown as Admin;
+    return { broker, kafka, admin };
+  };
+
+  const relayOn = (store: OutboxStore, kafka: Kafka, admin: Admin) =>
+    new OutboxRelay({
+      store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+    });
+
+  it('commits the chunks of the partitions ready while a transaction is in flight in the next one, each with its checkpoint', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const { store } = ownedOutboxes({ 0: entries('t0a'), 1: entries('t1a', 's1a'), 2: entries('t2a') });
+    const relay = relayOn(store, kafka, admin);
+    broker.holdCommits = true;
+    const first = relay.relay(0);
+    await turnsUntil(() => broker.gates.length === 1);
+    const others = [relay.relay(1), relay.relay(2)];
+    await turns();
+    broker.gates.shift()!();
+    await turnsUntil(() => broker.gates.length === 1);
+    broker.gates.shift()!();
+    expect(await Promise.all([first, ...others])).toEqual([1, 2, 1]);
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a @0:1', 'commit me t1a t2a s1a @1:2,2:1']);
+    // One producer, initialized once; no previous owner to fence.
+    expect(broker.log.filter((line) => line.startsWith('init'))).toEqual(['init me']);
+  });
+
+  it('a relay that claims a partition another relay owned fences that relay\'s transactional id before it reads the checkpoint', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const { store, owners } = ownedOutboxes({ 0: entries('t0a') }, new Map([[0, 'p-g-old']]));
+    const relay = relayOn(store, kafka, admin);
+    expect(await relay.relay(0)).toBe(1);
+    expect(owners.get(0)).toBe(relay.transactionalId);
+    expect(broker.log).toEqual(['init p-g-old', 'abort p-g-old', 'init me', 'abort me', 'checkpoints read', 'commit me t0a @0:1']);
+    // Claimed once per generation: the next relay call neither claims nor fences again.
+    await relay.relay(0);
+    expect(broker.log.filter((line) => line.includes('p-g-old'))).toHaveLength(2);
+  });
+
+  it('a relay whose partition another relay claimed since produces nothing of it: RelayFencedError', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const contents = { 0: entries('t0a') };
+    const { store } = ownedOutboxes(contents);
+    const relay = relayOn(store, kafka, admin);
+    expect(await relay.relay(0)).toBe(1);
+    // A new owner (after a rebalance this relay has not heard of yet) claims the partition.
+    await store.claim(0, 'p-g-newer');
+    contents[0].push(...entries('t0b'));
+    await expect(relay.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
+    expect(contents[0]).toEqual(entries('t0b'));
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a @0:1']);
+  });
+
+  it('a failed transaction fails the relays it carried; the next chunk is committed by a producer initialized again, which reads the checkpoints again', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const { store } = ownedOutboxes({ 0: entries('t0a'), 1: entries('t1a') });
+    const relay = relayOn(store, kafka, admin);
+    broker.failNextCommit = new Error('request timed out');
+    await expect(relay.relay(0)).rejects.toBeInstanceOf(RelayTransactionError);
+    expect(await relay.relay(0)).toBe(1);
+    expect(await relay.relay(1)).toBe(1);
+    expect(broker.log).toEqual([
+      'init me', 'abort me', 'checkpoints read', 'abort me',
+      'init me', 'abort me', 'checkpoints read', 'commit me t0a @0:1',
+      'checkpoints read', 'commit me t1a @1:1',
+    ]);
   });
 });

@@ -83,6 +83,9 @@ class MemoryOutbox implements OutboxStore {
     if (guard !== undefined && this.store.incarnation !== guard) throw new StateVanishedError(partition, guard, this.store.incarnation);
     return { base: this.base, incarnation: 'mem', entries: this.store.outbox.slice(0, limit) };
   }
+  async claim() {
+    return '';
+  }
   async trimTo(_partition: number, upTo: number) {
     const count = Math.min(Math.max(0, upTo - this.base), this.store.outbox.length);
     this.store.outbox.splice(0, count);

@@ -111,9 +111,10 @@ describe('loadLuaScripts', () => {
   });
 
   it('the shipped folders load: the kit\'s alone, and each service\'s beside the kit\'s', () => {
-    expect(loadLuaScripts(fakeRedis(), KIT_LUA_DIR)).toEqual(['applyPartitionChange', 'readOutbox', 'trimOutbox', 'trimOutboxTo']);
+    expect(loadLuaScripts(fakeRedis(), KIT_LUA_DIR)).toEqual(['applyPartitionChange', 'claimOutbox', 'readOutbox', 'trimOutbox', 'trimOutboxTo']);
     expect(loadServiceScripts(fakeRedis(), 'renderer')).toEqual([
       'applyPartitionChange',
+      'claimOutbox',
       'readOutbox',
       'trimOutbox',
       'trimOutboxTo',
@@ -125,7 +126,7 @@ describe('loadLuaScripts', () => {
       'takeSendToken',
     ]);
     const recommender = fakeRedis();
-    expect(loadServiceScripts(recommender, 'recommender')).toEqual(['applyPartitionChange', 'readOutbox', 'trimOutbox', 'trimOutboxTo', 'applyCoViews', 'applyPopularity', 'readPopular']);
+    expect(loadServiceScripts(recommender, 'recommender')).toEqual(['applyPartitionChange', 'claimOutbox', 'readOutbox', 'trimOutbox', 'trimOutboxTo', 'applyCoViews', 'applyPopularity', 'readPopular']);
     expect(recommender.defined.readPopular?.lua).toContain('local function toInteger');
   });
 
