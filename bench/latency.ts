@@ -32,10 +32,11 @@ export interface LatencyFigure {
   /** Same percentiles measured to the trigger record's CreateTime (the relay's send), not its arrival. */
   to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
   /**
-   * Partition batches each service handled per second while the timed probes were offered
-   * (under exactly_once one relay transaction each when it had outputs).
+   * Partition batches each service handled per second while the timed probes were offered.
    */
   batches_per_s: { segmenter: number; trigger: number };
+  /** exactly_once relay transactions each service committed per second over the same window (0 under at_least_once). */
+  transactions_per_s: { segmenter: number; trigger: number };
   /**
    * The machine while the timed probes were offered (from the first to the last one; the broker's
    * pauses until the last one's trigger could have come, its send plus the row's max).
@@ -61,7 +62,9 @@ export async function measureLatency(
   const forked = ['segmenter', 'trigger'] as const;
   for (const service of forked) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
   const batchCounts = () => services.statuses.map((s) => s.batches);
+  const transactionCounts = () => services.statuses.map((s) => s.transactions);
   let batchesFrom: number[] = [];
+  let transactionsFrom: number[] = [];
   const sentAt = new Map<string, number>();
   const arrivals: Array<{ cause: string; arrivedAt: number; createdAt: number }> = [];
   const tail: Consumer = kafka.consumer({ groupId: `${stack.run}-latency-tail-${shortId()}` });
@@ -119,6 +122,7 @@ export async function measureLatency(
         timedStart = at;
         pressureFrom = readCpuPressure();
         batchesFrom = batchCounts();
+        transactionsFrom = transactionCounts();
       }
       for (const record of batch) if (record.timed && sent >= timedFrom) sentAt.set(record.eventId, at);
       await producer.send({ topic: input.events, acks: -1, messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(at) })) });
@@ -133,7 +137,9 @@ export async function measureLatency(
     const pressure = pressureShare(pressureFrom, readCpuPressure());
     const timedSeconds = timedStart === null ? NaN : (timedEnd - timedStart) / 1000;
     const batchesTo = batchCounts();
-    const batchRate = (i: number) => Math.round(((batchesTo[i] ?? 0) - (batchesFrom[i] ?? 0)) / timedSeconds);
+    const transactionsTo = transactionCounts();
+    const rate = (to: number[], from: number[], i: number) => Math.round(((to[i] ?? 0) - (from[i] ?? 0)) / timedSeconds);
+    const perService = (to: number[], from: number[]) => ({ segmenter: rate(to, from, forked.indexOf('segmenter')), trigger: rate(to, from, forked.indexOf('trigger')) });
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
     const toArrival: number[] = [];
@@ -160,7 +166,8 @@ export async function measureLatency(
       probes_timed: toArrival.length,
       probes_missing: sentAt.size - toArrival.length,
       to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
-      batches_per_s: { segmenter: batchRate(forked.indexOf('segmenter')), trigger: batchRate(forked.indexOf('trigger')) },
+      batches_per_s: perService(batchesTo, batchesFrom),
+      transactions_per_s: perService(transactionsTo, transactionsFrom),
       machine: {
         cpu_pressure_pct: pressure,
         broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),

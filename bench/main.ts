@@ -332,7 +332,8 @@ async function main(): Promise<void> {
         progress(
           `latency ${rate}/s ${guarantee}: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
             `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}; ` +
-            `batches per s: segmenter ${latency.batches_per_s.segmenter}, trigger ${latency.batches_per_s.trigger}; ` +
+            `batches per s: segmenter ${latency.batches_per_s.segmenter}, trigger ${latency.batches_per_s.trigger}` +
+            (guarantee === 'exactly_once' ? `, transactions per s: segmenter ${latency.transactions_per_s.segmenter}, trigger ${latency.transactions_per_s.trigger}; ` : '; ') +
             `the machine meanwhile: ${describeMachine(latency.machine)}`,
         );
         latencyRows.push({ ...latency, target: null });

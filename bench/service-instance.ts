@@ -36,6 +36,8 @@ export interface InstanceStatus {
   processed: number;
   /** Batches the service relayed (the count of its `relay` batch phase): one per fetched partition batch. */
   batches: number;
+  /** exactly_once relay transactions committed (kairos_relay_transactions_total). */
+  transactions: number;
 }
 
 async function processed(service: RunningService, topic: string): Promise<number> {
@@ -46,6 +48,11 @@ async function processed(service: RunningService, topic: string): Promise<number
 async function batches(service: RunningService): Promise<number> {
   const metric = await service.parts.metrics.batchPhaseSeconds.get();
   return metric.values.find((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'relay')?.value ?? 0;
+}
+
+async function transactions(service: RunningService): Promise<number> {
+  const metric = await service.parts.metrics.relayTransactions.get();
+  return metric.values.find((v) => v.labels.outcome === 'committed')?.value ?? 0;
 }
 
 async function main(): Promise<void> {
@@ -68,6 +75,7 @@ async function main(): Promise<void> {
       owned: service.runner.assignedPartitions(spec.topic).length,
       processed: await processed(service, spec.topic),
       batches: await batches(service),
+      transactions: await transactions(service),
     };
     process.send?.(status);
   };
