@@ -140,6 +140,32 @@ export const RELAY_CHUNK = 2000;
  */
 export const RELAY_SEND_TOGETHER_BYTES = 512 * 1024;
 
+/**
+ * exactly_once: how many bytes of records one transaction carries at most (in sends of at most
+ * RELAY_SEND_TOGETHER_BYTES each). A transaction's fixed cost (four requests besides the sends,
+ * a marker per partition) is then shared by the chunks of a backlog too, which one producer
+ * relays one transaction at a time.
+ */
+export const RELAY_TRANSACTION_BYTES = 4 * 1024 * 1024;
+
+/** Consecutive sends' records in groups of at most `maxBytes` (bytesOf), each at least one send, order kept. */
+export function groupedBySize(sends: TopicMessages[], maxBytes: number): TopicMessages[][] {
+  const groups: TopicMessages[][] = [];
+  let size = 0;
+  for (const send of sends) {
+    const bytes = bytesOf(send);
+    const last = groups.at(-1);
+    if (last === undefined || size + bytes > maxBytes) {
+      groups.push([send]);
+      size = bytes;
+    } else {
+      last.push(send);
+      size += bytes;
+    }
+  }
+  return groups;
+}
+
 type TopicMessages = ReturnType<typeof topicMessagesOf>;
 
 /**
@@ -393,11 +419,11 @@ export class OutboxRelay {
     sizeOf: bytesOf,
     maxSize: RELAY_SEND_TOGETHER_BYTES,
   });
-  /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_SEND_TOGETHER_BYTES. */
+  /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_TRANSACTION_BYTES. */
   private readonly transactions = new SendTogether<Chunk>({
     send: (chunks) => this.commitTogether(chunks),
     sizeOf: (chunk) => bytesOf(chunk.topicMessages),
-    maxSize: RELAY_SEND_TOGETHER_BYTES,
+    maxSize: RELAY_TRANSACTION_BYTES,
   });
 
   constructor(private readonly options: OutboxRelayOptions) {
@@ -644,7 +670,9 @@ export class OutboxRelay {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await session.producer.transaction();
-      await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(chunks.map((chunk) => chunk.topicMessages)) });
+      for (const sends of groupedBySize(chunks.map((chunk) => chunk.topicMessages), RELAY_SEND_TOGETHER_BYTES)) {
+        await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
+      }
       for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
       const checkpoints = chunks.filter((chunk) => chunk.checkpoint !== null);
       if (checkpoints.length > 0) {

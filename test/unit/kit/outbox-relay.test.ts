@@ -13,6 +13,7 @@ import {
   RelayFencedError,
   RelayTransactionError,
   RELAY_SEND_TOGETHER_BYTES,
+  groupedBySize,
   planRelay,
   topicMessagesOf,
   transactionalIdOf,
@@ -256,6 +257,14 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
       ['a', ['1', '2', '4']],
       ['b', ['3', '5']],
     ]);
+  });
+
+  it('groups sends in order, each group within the byte bound (a send larger than it alone)', () => {
+    const send = (key: string, bytes: number) => [{ topic: 't', messages: [{ key, value: Buffer.alloc(bytes - key.length) }] }];
+    const keys = (groups: ReturnType<typeof groupedBySize>) => groups.map((group) => group.map((s) => s[0].messages[0].key));
+    expect(keys(groupedBySize([send('a', 40), send('b', 50), send('c', 20), send('d', 150), send('e', 10)], 100))).toEqual([['a', 'b'], ['c'], ['d'], ['e']]);
+    expect(keys(groupedBySize([send('a', 40), send('b', 60)], 100))).toEqual([['a', 'b']]);
+    expect(groupedBySize([], 100)).toEqual([]);
   });
 
   it('carries no more than RELAY_SEND_TOGETHER_BYTES of waiting sends in one request (the broker takes 1 MB per partition batch)', async () => {
