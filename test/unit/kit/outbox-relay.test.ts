@@ -317,6 +317,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     const broker = { log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined };
     const kafka = {
       producer: ({ transactionalId }: { transactionalId: string }) => {
+        // The relay's own id is `p-g-<random uuid>`: logged as 'me'; another relay's (a test's 'p-g-old') as it is.
         const id = transactionalId.startsWith('p-g-') && transactionalId.length > 20 ? 'me' : transactionalId;
         return {
           connect: async () => void log.push(`init ${id}`),
