@@ -189,6 +189,15 @@ export const TRANSACTIONAL_RETRY = { retries: Number.MAX_SAFE_INTEGER, maxRetryT
 export const CHECKPOINT_READ_TIMEOUT_MS = 30_000;
 
 /**
+ * After its outbox named another owner, a relay that still holds the partition in the same group
+ * generation claims it again only after this long: the other is the new owner unless it is a
+ * zombie that claimed late (a paused process that has not heard of the rebalance yet, which the
+ * group's session timeout, 30 s by default, removes). So neither side stalls the partition for
+ * longer, and a zombie does not fence the owner back on its next batch or timer tick.
+ */
+export const RECLAIM_AFTER_MS = 30_000;
+
+/**
  * The transactionalId of one relay (one per instance and process: `relayId` is random), which
  * the outbox of each partition it claims names as its owner, and a new owner fences.
  */
@@ -414,6 +423,8 @@ export class OutboxRelay {
   private readonly claims = new Map<number, number>();
   /** The previous owner of a partition claimed whose fence has not succeeded yet. */
   private readonly unfenced = new Map<number, string>();
+  /** When a read first found each partition's outbox claimed by another relay since this one claimed it. */
+  private readonly takenSince = new Map<number, number>();
   /** at_least_once: the partitions' sends, together (RELAY_SEND_TOGETHER_BYTES). */
   private readonly plainSends = new SendTogether<TopicMessages>({
     send: (sends) => this.options.producer.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) }).then(() => undefined),
@@ -463,7 +474,10 @@ export class OutboxRelay {
       return await this.options.store.read(partition, this.batchSize, guard, owner);
     } catch (error) {
       if (error instanceof StateVanishedError) error.consumed = consumed;
-      if (error instanceof OutboxTakenError) throw new RelayFencedError(partition, this.transactionalId, error);
+      if (error instanceof OutboxTakenError) {
+        if (!this.takenSince.has(partition)) this.takenSince.set(partition, Date.now());
+        throw new RelayFencedError(partition, this.transactionalId, error);
+      }
       throw error;
     }
   }
@@ -547,14 +561,17 @@ export class OutboxRelay {
   }
 
   /**
-   * Claims the partition once per group generation: records this relay as its owner, then
+   * Claims the partition once per group generation (and again RECLAIM_AFTER_MS after another
+   * relay claimed it within the generation): records this relay as its owner, then
    * initializes the previous owner's transactional id (fencing its producer: its open
    * transaction is aborted, or completed if its commit was under way), before any checkpoint
    * of the partition is read.
    */
   private async claim(partition: number): Promise<void> {
     const generation = this.options.generation?.() ?? 0;
-    if (this.claims.get(partition) === generation) return;
+    const taken = this.takenSince.get(partition);
+    if (this.claims.get(partition) === generation && (taken === undefined || Date.now() - taken < RECLAIM_AFTER_MS)) return;
+    this.takenSince.delete(partition);
     const claimed = await this.options.store.claim(partition, this.transactionalId);
     // A fence that failed after an earlier claim is still owed: the outbox names this relay already.
     const previous = claimed === this.transactionalId ? this.unfenced.get(partition) : claimed;
@@ -725,6 +742,7 @@ export class OutboxRelay {
   async release(owned: readonly number[]): Promise<void> {
     const keep = new Set(owned);
     for (const partition of [...this.claims.keys()]) if (!keep.has(partition)) this.claims.delete(partition);
+    for (const partition of [...this.takenSince.keys()]) if (!keep.has(partition)) this.takenSince.delete(partition);
   }
 
   /** Disconnects the transactional producer (the shared one belongs to the service). */

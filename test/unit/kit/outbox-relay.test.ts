@@ -12,6 +12,7 @@ import {
   OutboxTakenError,
   RelayFencedError,
   RelayTransactionError,
+  RECLAIM_AFTER_MS,
   RELAY_SEND_TOGETHER_BYTES,
   groupedBySize,
   planRelay,
@@ -407,6 +408,30 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     await expect(relay.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
     expect(contents[0]).toEqual(entries('t0b'));
     expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a @0:1']);
+  });
+
+  it('a relay whose outbox another relay claimed within the same generation claims it again only after RECLAIM_AFTER_MS (a late zombie cannot stall it for longer)', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const contents = { 0: entries('t0a') };
+    const { store, owners } = ownedOutboxes(contents);
+    const relay = relayOn(store, kafka, admin);
+    let now = 1_000_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      expect(await relay.relay(0)).toBe(1);
+      await store.claim(0, 'p-g-late');
+      contents[0].push(...entries('t0b'));
+      await expect(relay.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
+      now += RECLAIM_AFTER_MS - 1;
+      await expect(relay.relay(0)).rejects.toBeInstanceOf(RelayFencedError);
+      expect(broker.log.filter((line) => line.includes('p-g-late'))).toEqual([]);
+      now += 1;
+      expect(await relay.relay(0)).toBe(1);
+      expect(owners.get(0)).toBe(relay.transactionalId);
+      expect(broker.log.filter((line) => line.includes('p-g-late') || line.startsWith('commit'))).toEqual(['commit me t0a @0:1', 'init p-g-late', 'abort p-g-late', 'commit me t0b @0:2']);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('a failed transaction fails the relays it carried; the next chunk is committed by a producer initialized again, which reads the checkpoints again', async () => {
