@@ -18,9 +18,9 @@
  * its AddOffsetsToTxn met CONCURRENT_TRANSACTIONS in 57 of 70 runs.
  *
  * With this retry, the zombie's next try gets the fenced answer once the coordinator is done.
- * (Since 2026-12-06 the checkpoint also names the producer that committed it, outbox-relay.ts
- * checkpointMetadataOf, so the check above tells the owner's commit from the zombie's attempt
- * as well; the retry still gives the broker's own answer first.)
+ * (That was the relay with a transactional producer per partition. Since 2026-12-06 a relay has
+ * one producer, and a new owner fences the old one's through the outbox's owner record, which
+ * also tells a zombie it was taken over; the retry still gives the broker's own answer first.)
  * A live producer's steps do not meet it: its AddPartitionsToTxn, which kafkajs retries,
  * already waited for the last transaction (counted: none in the 14,242 transactions of a 20-s
  * latency row at 2,000 events/s, bench/profile.js latency, nor in the 94 of a 200,000-event
@@ -36,7 +36,7 @@ export const UNRETRIED_STEPS = ['addOffsetsToTxn', 'endTxn'] as const;
 /**
  * The back-off: 20 ms first (as TRANSACTIONAL_RETRY, the Java producer's for this answer),
  * doubled up to 250 ms. After 30 s of such answers the last one is thrown (the relay then
- * retries with a fresh producer).
+ * retries with its producer initialized again).
  */
 export const CONCURRENT_RETRY = { initialMs: 20, maxDelayMs: 250, giveUpAfterMs: 30_000 } as const;
 
