@@ -192,6 +192,15 @@ function uncommittedCluster(kafka: Kafka): OffsetsCluster {
  * they asked reads to the high watermark. `admin`: a connected admin of `kafka` to use.
  */
 export async function topicEnds(kafka: Kafka, topic: string, admin?: Admin): Promise<PartitionEnds[]> {
+  // kafkajs's admin gives up at once on an answer such as NOT_LEADER_FOR_PARTITION (a broker
+  // that lost and regains its partitions' leadership: seen once in CI on a loaded machine).
+  return whileBrokerAway(`the ends of ${topic}`, () => readTopicEnds(kafka, topic, admin), { timeoutMs: TOPIC_ENDS_WAIT_MS });
+}
+
+/** How long topicEnds waits for a broker that answers "not here, not yet" (isBrokerAway). */
+export const TOPIC_ENDS_WAIT_MS = 30_000;
+
+async function readTopicEnds(kafka: Kafka, topic: string, admin?: Admin): Promise<PartitionEnds[]> {
   const ranges = await (admin === undefined ? withAdmin(kafka, (a) => a.fetchTopicOffsets(topic)) : admin.fetchTopicOffsets(topic));
   const cluster = uncommittedCluster(kafka);
   await cluster.connect();
@@ -270,10 +279,10 @@ export function isBrokerAway(error: unknown): boolean {
 
 /**
  * Runs `step` (a connect, a first metadata read) again while the broker is away, with a back-off
- * up to 5 s and a warning at most every 30 s, until it succeeds or `timeoutMs` passed (then the
- * last error is thrown). Any other error is thrown at once.
+ * up to 5 s and a warning at most every 30 s (with a `logger`), until it succeeds or `timeoutMs`
+ * passed (then the last error is thrown). Any other error is thrown at once.
  */
-export async function whileBrokerAway<T>(what: string, step: () => Promise<T>, options: { timeoutMs: number; logger: Logger }): Promise<T> {
+export async function whileBrokerAway<T>(what: string, step: () => Promise<T>, options: { timeoutMs: number; logger?: Logger }): Promise<T> {
   const deadline = Date.now() + options.timeoutMs;
   let warned = 0;
   for (let attempt = 1; ; attempt += 1) {
@@ -282,7 +291,7 @@ export async function whileBrokerAway<T>(what: string, step: () => Promise<T>, o
     } catch (error) {
       if (!isBrokerAway(error) || Date.now() >= deadline) throw error;
       if (Date.now() - warned >= 30_000) {
-        options.logger.warn({ err: error, step: what, waitingUpToMs: Math.max(0, deadline - Date.now()) }, 'Kafka unreachable; waiting for it');
+        options.logger?.warn({ err: error, step: what, waitingUpToMs: Math.max(0, deadline - Date.now()) }, 'Kafka unreachable; waiting for it');
         warned = Date.now();
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 500 * attempt)));

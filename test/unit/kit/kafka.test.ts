@@ -1,6 +1,6 @@
 import type { Admin, Producer, RecordMetadata } from 'kafkajs';
 import pino from 'pino';
-import { coPartitionedCount, createTopicsReady, isBrokerAway, oneSendAtATime, recordsBehind, requireTopics, whileBrokerAway } from '../../../services/kit/kafka';
+import { coPartitionedCount, createTopicsReady, isBrokerAway, oneSendAtATime, recordsBehind, requireTopics, topicEnds, whileBrokerAway } from '../../../services/kit/kafka';
 import { ConfigError, DependencyUnreachableError } from '../../../services/kit/errors';
 import { thrownBy } from '../../support/thrown';
 
@@ -30,6 +30,27 @@ describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broke
     await expect(whileBrokerAway('connect', async () => Promise.reject(refused), { timeoutMs: 0, logger })).rejects.toBe(refused);
     const wrong = new TypeError('bad request');
     await expect(whileBrokerAway('connect', async () => Promise.reject(wrong), { timeoutMs: 60_000, logger })).rejects.toBe(wrong);
+  });
+});
+
+describe('topicEnds', () => {
+  it('asks again when the broker answers that it does not lead a partition yet (kafkajs\'s admin gives up at once)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error };
+    let asked = 0;
+    const admin = {
+      fetchTopicOffsets: async () => ((asked += 1) === 1 ? Promise.reject(createErrorFromCode(6)) : [{ partition: 0, offset: '7', high: '7', low: '2' }]),
+    } as unknown as Admin;
+    // The high watermarks come from a kafkajs cluster made by the client's private factory (read_uncommitted).
+    const cluster = {
+      connect: async () => undefined,
+      disconnect: async () => undefined,
+      addTargetTopic: async () => undefined,
+      fetchTopicsOffset: async () => [{ partitions: [{ partition: 0, offset: '9' }] }],
+    };
+    const kafka = { [Symbol('private:Kafka:createCluster')]: () => cluster } as unknown as Parameters<typeof topicEnds>[0];
+    await expect(topicEnds(kafka, 'in', admin)).resolves.toEqual([{ partition: 0, low: '2', high: '9', stable: '7' }]);
+    expect(asked).toBe(2);
   });
 });
 
