@@ -382,6 +382,8 @@ export interface OutboxRelayOptions {
   generation?: () => number;
   /** How many outbox records one read carries; RELAY_CHUNK by default. */
   batchSize?: number;
+  /** exactly_once: how long a transaction waits, when none is in flight, for other partitions' chunks to join (RELAY_GATHER); 0 by default. */
+  gatherMs?: number;
   hooks?: RelayHooks;
 }
 
@@ -432,13 +434,15 @@ export class OutboxRelay {
     maxSize: RELAY_SEND_TOGETHER_BYTES,
   });
   /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_TRANSACTION_BYTES. */
-  private readonly transactions = new SendTogether<Chunk>({
-    send: (chunks) => this.commitTogether(chunks),
-    sizeOf: (chunk) => bytesOf(chunk.topicMessages),
-    maxSize: RELAY_TRANSACTION_BYTES,
-  });
+  private readonly transactions: SendTogether<Chunk>;
 
   constructor(private readonly options: OutboxRelayOptions) {
+    this.transactions = new SendTogether<Chunk>({
+      send: (chunks) => this.commitTogether(chunks),
+      sizeOf: (chunk) => bytesOf(chunk.topicMessages),
+      maxSize: RELAY_TRANSACTION_BYTES,
+      gatherMs: options.gatherMs,
+    });
     this.transactionalId = transactionalIdOf(options.transactionalIdPrefix, options.group, randomUUID());
     // Its transactions look each coordinator up once, not before every step
     // (kafka-coordinators.ts), and wait out a coordinator still completing the last one

@@ -9,6 +9,13 @@ export interface SendTogetherOptions<E> {
   /** A request carries entries, in order, while their sizes add up to at most `maxSize`; always at least one. */
   sizeOf?(entry: E): number;
   maxSize?: number;
+  /**
+   * With no request in flight, how long to wait before sending the first entry, so that the
+   * entries asked for meanwhile go in the same request (a fetch's partitions finish within a few
+   * milliseconds of each other). 0 (the default): at once. Entries asked for while a request is
+   * in flight go out as soon as it lands, without this wait.
+   */
+  gatherMs?: number;
 }
 
 interface Waiting<E> {
@@ -29,6 +36,7 @@ export class SendTogether<E> {
   private readonly queue: Array<Waiting<E>> = [];
   private readonly byKey = new Map<string, Waiting<E>>();
   private sending = false;
+  private gathering = false;
 
   constructor(private readonly options: SendTogetherOptions<E>) {}
 
@@ -45,13 +53,28 @@ export class SendTogether<E> {
         this.queue.push(added);
         if (key !== undefined) this.byKey.set(key, added);
       }
-      this.next();
+      this.start();
     });
   }
 
   /** Entries waiting for a request (for tests and diagnostics). */
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** After an add: a request at once, or after gatherMs, unless one is in flight or gathering. */
+  private start(): void {
+    if (this.sending || this.gathering) return;
+    const gatherMs = this.options.gatherMs ?? 0;
+    if (gatherMs <= 0) {
+      this.next();
+      return;
+    }
+    this.gathering = true;
+    setTimeout(() => {
+      this.gathering = false;
+      this.next();
+    }, gatherMs);
   }
 
   private next(): void {

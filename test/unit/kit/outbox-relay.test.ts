@@ -102,12 +102,15 @@ describe('OUTPUT_GUARANTEE and the transaction settings', () => {
     expect(config.OUTPUT_GUARANTEE).toBe('exactly_once');
     expect(config.KAFKA_TRANSACTION_TIMEOUT).toBe(30_000);
     expect(config.KAFKA_TRANSACTIONAL_ID_PREFIX).toBe('kairos');
+    expect(config.RELAY_GATHER).toBe(3);
+    expect(loadConfig(shape, { RELAY_GATHER: '0' }).RELAY_GATHER).toBe(0);
     expect(loadConfig(shape, { OUTPUT_GUARANTEE: 'AT_LEAST_ONCE' }).OUTPUT_GUARANTEE).toBe('at_least_once');
   });
   it('refuses other values with a clear error', () => {
     expect(() => loadConfig(shape, { OUTPUT_GUARANTEE: 'exactly-once' })).toThrow(ConfigError);
     expect(() => loadConfig(shape, { OUTPUT_GUARANTEE: 'exactly-once' })).toThrow('OUTPUT_GUARANTEE: "exactly-once" is not an allowed value; expected one of exactly_once, at_least_once');
     expect(() => loadConfig(shape, { KAFKA_TRANSACTION_TIMEOUT: '20m' })).toThrow('KAFKA_TRANSACTION_TIMEOUT: "20m" is out of range; expected a duration from 1s to 15m');
+    expect(() => loadConfig(shape, { RELAY_GATHER: '2s' })).toThrow(/RELAY_GATHER: "2s" is too long; expected .*from 0 to 1000 ms/);
   });
 });
 

@@ -99,4 +99,35 @@ describe('SendTogether', () => {
     await Promise.all(waits);
     expect(requests.map((r) => r.offsets)).toEqual([[1], [4, 4], [3], [12], [2, 2]]);
   });
+
+  it('with gatherMs, waits that long before a first request so that what is asked for meanwhile joins it; not after a request in flight', async () => {
+    jest.useFakeTimers();
+    try {
+      const { requests, send } = controlledSend<string>();
+      const together = new SendTogether<string>({ send, gatherMs: 3 });
+      const first = [together.add('a'), together.add('b')];
+      await jest.advanceTimersByTimeAsync(2);
+      together.add('c').catch(() => undefined);
+      expect(requests).toHaveLength(0);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b', 'c']]);
+      // Asked for while that one is in flight: sent the moment it lands, without a new wait.
+      const later = together.add('d');
+      requests[0].land();
+      await Promise.all(first);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b', 'c'], ['d']]);
+      requests[1].land();
+      await later;
+      await jest.advanceTimersByTimeAsync(0);
+      // Idle again (nothing in flight): the next first entry waits once more.
+      together.add('e').catch(() => undefined);
+      await jest.advanceTimersByTimeAsync(2);
+      expect(requests).toHaveLength(2);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b', 'c'], ['d'], ['e']]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
