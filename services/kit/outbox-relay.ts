@@ -541,7 +541,7 @@ export class OutboxRelay {
       // committed by a producer initialized before a new owner could fence it, or not at all.
       const session = await this.currentSession(partition);
       const head = await this.readHead(partition, guard, consumed, this.transactionalId);
-      const plan = planRelay(head, checkpointOf(await this.checkpointOf(session, partition, head.incarnation), head.incarnation));
+      const plan = planRelay(head, checkpointOf(await this.knownCheckpoint(session, partition, head.incarnation), head.incarnation));
       if (plan.skip > 0) {
         // Committed before a crash or by an earlier owner, not trimmed: trim, never produce again.
         await store.trimTo(partition, head.base + plan.skip);
@@ -591,18 +591,26 @@ export class OutboxRelay {
 
   /** Initializes `transactionalId` (InitProducerId) with a producer of its own, and leaves. */
   private async fence(partition: number, transactionalId: string): Promise<void> {
+    const producer = await this.initializedProducer(transactionalId, partition);
+    this.options.logger.info({ partition, fenced: transactionalId }, 'relay took the partition over: the previous owner\'s producer is fenced');
+    await producer.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * A connected producer of `transactionalId`, initialized: InitProducerId bumps the epoch and
+   * completes or aborts the id's open transaction before answering (an empty transaction sends
+   * nothing). A failure disconnects it and is a RelayTransactionError of `partition`.
+   */
+  private async initializedProducer(transactionalId: string, partition: number): Promise<Producer> {
     const producer = this.transactionalProducer(transactionalId);
     try {
       await producer.connect();
-      // InitProducerId: bumps the epoch and completes or aborts the open transaction before
-      // answering. An empty transaction sends nothing.
-      const fence = await producer.transaction();
-      await fence.abort();
-      this.options.logger.info({ partition, fenced: transactionalId }, 'relay took the partition over: the previous owner\'s producer is fenced');
+      const init = await producer.transaction();
+      await init.abort();
+      return producer;
     } catch (error) {
-      throw new RelayTransactionError(partition, error);
-    } finally {
       await producer.disconnect().catch(() => undefined);
+      throw new RelayTransactionError(partition, error);
     }
   }
 
@@ -621,19 +629,8 @@ export class OutboxRelay {
   /** This relay's producer, initialized (InitProducerId: completes or aborts its own open transaction of a failed session). */
   private currentSession(partition: number): Promise<RelaySession> {
     if (this.session === undefined) {
-      const producer = this.transactionalProducer(this.transactionalId);
-      const initialized = (async () => {
-        try {
-          await producer.connect();
-          const fence = await producer.transaction();
-          await fence.abort();
-          return { producer, checkpoints: new Map() } as RelaySession;
-        } catch (error) {
-          await producer.disconnect().catch(() => undefined);
-          throw new RelayTransactionError(partition, error);
-        }
-      })();
-      const session = initialized.then((live) => {
+      const session = this.initializedProducer(this.transactionalId, partition).then((producer) => {
+        const live: RelaySession = { producer, checkpoints: new Map() };
         if (this.session === session) this.live = live;
         return live;
       });
@@ -655,7 +652,7 @@ export class OutboxRelay {
   }
 
   /** The partition's checkpoint as the session knows it, read once per session and partition. */
-  private async checkpointOf(session: RelaySession, partition: number, incarnation: string): Promise<CommittedOffset | undefined> {
+  private async knownCheckpoint(session: RelaySession, partition: number, incarnation: string): Promise<CommittedOffset | undefined> {
     if (!session.checkpoints.has(partition)) {
       const committed = await this.committedCheckpoint(partition);
       if (committed !== undefined && Number(committed.offset) >= 0 && checkpointOf(committed, incarnation) === null) {
