@@ -1,4 +1,4 @@
-import { Kafka, kafkajsReplacements, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from './kafkajs';
+import { isRetriableResponseError, Kafka, kafkajsReplacements, logLevel, Partitioners, type Admin, type ITopicConfig, type KafkaMessage, type LogEntry, type Producer } from './kafkajs';
 import type { Logger } from 'pino';
 import { ConfigError, DependencyUnreachableError } from './errors';
 import { ignoreKafkajsNegativeTimeouts } from './node-warnings';
@@ -11,6 +11,19 @@ const PINO_LEVEL: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.INFO]: 'info',
   [logLevel.DEBUG]: 'debug',
 };
+
+/**
+ * The level of one of kafkajs's log lines. kafkajs logs every error answer of the broker at
+ * ERROR ("Response InitProducerId(key: 22, version: 1)", with the error's text), also the
+ * answers it retries: a transaction or group coordinator still loading on a new cluster, a
+ * leader moving. Those are INFO here; an error that outlasts the retries reaches the caller,
+ * which reports it.
+ */
+export function kafkajsLineLevel(level: number, message: unknown, error: unknown): 'error' | 'warn' | 'info' | 'debug' {
+  const mapped = PINO_LEVEL[level] ?? 'info';
+  if (mapped === 'error' && typeof message === 'string' && message.startsWith('Response ') && isRetriableResponseError(error)) return 'info';
+  return mapped;
+}
 
 /**
  * A kafkajs client whose own log lines go through the service's JSON logger, and whose admin's
@@ -26,14 +39,13 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    // kafkajs logs every coordinator hiccup at ERROR while it retries them; WARN and up is
-    // what an operator needs.
+    // WARN and up is what an operator needs of kafkajs's own lines.
     logLevel: logLevel.WARN,
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {
         const { message, timestamp: _timestamp, logger: _logger, ...rest } = log;
-        kafkaLogger[PINO_LEVEL[level] ?? 'info'](rest, message);
+        kafkaLogger[kafkajsLineLevel(level, message, rest.error)](rest, message);
       },
     retry: { initialRetryTime: 200, retries: 8 },
   });

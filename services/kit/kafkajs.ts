@@ -163,6 +163,20 @@ const kafkajsHeaderDecoder = kafkajsModule<(decoder: KafkajsDecoder) => { key: s
 /** kafkajs's protocol/encoder.js, whose instances its record batch encoder takes. */
 const kafkajsEncoderClass = kafkajsModule<{ prototype: object }>('kafkajs/src/protocol/encoder');
 
+/** kafkajs's protocol/error.js: the Kafka error codes it knows, each with its message and whether it retries it. */
+const kafkajsErrorCodes = kafkajsModule<{ errorCodes: { message: string; retriable: boolean }[] }>('kafkajs/src/protocol/error');
+let retriableMessages: ReadonlySet<string> | undefined;
+
+/**
+ * Whether `message` is the text of a Kafka error code that kafkajs retries (a coordinator
+ * loading or moving, a leader changing, a transaction still ending): kafkajs logs such an
+ * answer at ERROR before it retries the request.
+ */
+export function isRetriableResponseError(message: unknown): boolean {
+  retriableMessages ??= new Set(kafkajsErrorCodes().errorCodes.filter((code) => code.retriable).map((code) => code.message));
+  return typeof message === 'string' && retriableMessages.has(message);
+}
+
 /** A request method of kafkajs's Broker (src/broker.js), called on a broker. */
 export type BrokerRequest = (this: Broker, ...args: unknown[]) => Promise<unknown>;
 

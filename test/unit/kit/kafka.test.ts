@@ -1,6 +1,6 @@
-import type { Admin, Producer, RecordMetadata } from 'kafkajs';
+import { logLevel, type Admin, type Producer, type RecordMetadata } from '../../../services/kit/kafkajs';
 import pino from 'pino';
-import { coPartitionedCount, createTopicsReady, isBrokerAway, oneSendAtATime, recordsBehind, requireTopics, topicEnds, whileBrokerAway } from '../../../services/kit/kafka';
+import { coPartitionedCount, createTopicsReady, isBrokerAway, kafkajsLineLevel, oneSendAtATime, recordsBehind, requireTopics, topicEnds, whileBrokerAway } from '../../../services/kit/kafka';
 import { ConfigError, DependencyUnreachableError } from '../../../services/kit/errors';
 import { thrownBy } from '../../support/thrown';
 
@@ -30,6 +30,28 @@ describe('isBrokerAway and whileBrokerAway: start-up and rejoin wait for a broke
     await expect(whileBrokerAway('connect', async () => Promise.reject(refused), { timeoutMs: 0, logger })).rejects.toBe(refused);
     const wrong = new TypeError('bad request');
     await expect(whileBrokerAway('connect', async () => Promise.reject(wrong), { timeoutMs: 60_000, logger })).rejects.toBe(wrong);
+  });
+});
+
+describe("kafkajsLineLevel: kafkajs's own lines at the level an operator should read them", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode(code: number): Error };
+  const text = (code: number): string => createErrorFromCode(code).message;
+  it('reports an error answer kafkajs retries (a coordinator loading or moving, a leader changing) at INFO', () => {
+    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR (a new cluster's first InitProducerId), NOT_LEADER_FOR_PARTITION, CONCURRENT_TRANSACTIONS
+    for (const code of [14, 15, 16, 6, 51]) {
+      expect({ code, level: kafkajsLineLevel(logLevel.ERROR, 'Response InitProducerId(key: 22, version: 1)', text(code)) }).toEqual({ code, level: 'info' });
+    }
+  });
+  it('keeps an error answer no retry fixes, and every other line, at its own level', () => {
+    // INVALID_PRODUCER_EPOCH, MESSAGE_TOO_LARGE, TOPIC_AUTHORIZATION_FAILED
+    for (const code of [47, 10, 29]) {
+      expect({ code, level: kafkajsLineLevel(logLevel.ERROR, 'Response Produce(key: 0, version: 7)', text(code)) }).toEqual({ code, level: 'error' });
+    }
+    expect(kafkajsLineLevel(logLevel.ERROR, '[Consumer] Crash: KafkaJSNumberOfRetriesExceeded', text(15))).toBe('error');
+    expect(kafkajsLineLevel(logLevel.ERROR, 'Response Fetch(key: 1, version: 11)', undefined)).toBe('error');
+    expect(kafkajsLineLevel(logLevel.WARN, 'Response Fetch(key: 1, version: 11)', text(6))).toBe('warn');
+    expect(kafkajsLineLevel(logLevel.INFO, 'Consumer has joined the group', undefined)).toBe('info');
   });
 });
 
