@@ -382,7 +382,7 @@ export interface OutboxRelayOptions {
   generation?: () => number;
   /** How many outbox records one read carries; RELAY_CHUNK by default. */
   batchSize?: number;
-  /** exactly_once: how long a transaction waits, when none is in flight, for other partitions' chunks to join (RELAY_GATHER); 0 by default. */
+  /** How long a relay request (a transaction, or at_least_once a shared send) waits, when none is in flight, for other partitions' records to join it (RELAY_GATHER); 0 by default. */
   gatherMs?: number;
   hooks?: RelayHooks;
 }
@@ -428,15 +428,17 @@ export class OutboxRelay {
   /** When a read first found each partition's outbox claimed by another relay since this one claimed it. */
   private readonly takenSince = new Map<number, number>();
   /** at_least_once: the partitions' sends, together (RELAY_SEND_TOGETHER_BYTES). */
-  private readonly plainSends = new SendTogether<TopicMessages>({
-    send: (sends) => this.options.producer.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) }).then(() => undefined),
-    sizeOf: bytesOf,
-    maxSize: RELAY_SEND_TOGETHER_BYTES,
-  });
+  private readonly plainSends: SendTogether<TopicMessages>;
   /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_TRANSACTION_BYTES. */
   private readonly transactions: SendTogether<Chunk>;
 
   constructor(private readonly options: OutboxRelayOptions) {
+    this.plainSends = new SendTogether<TopicMessages>({
+      send: (sends) => this.options.producer.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) }).then(() => undefined),
+      sizeOf: bytesOf,
+      maxSize: RELAY_SEND_TOGETHER_BYTES,
+      gatherMs: options.gatherMs,
+    });
     this.transactions = new SendTogether<Chunk>({
       send: (chunks) => this.commitTogether(chunks),
       sizeOf: (chunk) => bytesOf(chunk.topicMessages),

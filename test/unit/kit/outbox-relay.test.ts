@@ -205,10 +205,10 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     };
   };
   type SendBatchRequest = { topicMessages: Array<{ topic: string; messages: Array<{ key: string; value: Buffer }> }> };
-  const relayOver = (store: OutboxStore, sendBatch: (request: SendBatchRequest) => Promise<unknown>) =>
+  const relayOver = (store: OutboxStore, sendBatch: (request: SendBatchRequest) => Promise<unknown>, gatherMs?: number) =>
     new OutboxRelay({
       store, guarantee: 'at_least_once', kafka: {} as Kafka, producer: { sendBatch } as unknown as Producer, admin: {} as Admin,
-      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }), gatherMs,
     });
   const contentOf = (request: SendBatchRequest) =>
     request.topicMessages.map((t) => [t.topic, t.messages.map((m) => m.value.toString())]);
@@ -231,6 +231,17 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     requests[1].land();
     expect(await Promise.all(relays)).toEqual([1, 3, 2]);
     expect(requests).toHaveLength(2);
+  });
+
+  it('with RELAY_GATHER, a first send waits for the partitions of the same fetch: one sendBatch for all, none in flight before', async () => {
+    const requests: unknown[] = [];
+    const relay = relayOver(memoryOutboxes({ 0: entries('t0a'), 1: entries('t1a', 's1a'), 2: entries('t2a') }), async (request) => {
+      requests.push(contentOf(request));
+      return [];
+    }, 5);
+    // The three reads end in the same turn; the gather's timer fires only after them.
+    expect(await Promise.all([relay.relay(0), relay.relay(1), relay.relay(2)])).toEqual([1, 2, 1]);
+    expect(requests).toEqual([[['triggers', ['t0a', 't1a', 't2a']], ['segment.changes', ['s1a']]]]);
   });
 
   it('a failed shared send fails the relay of every partition it carried; their outboxes stay for the next try', async () => {
