@@ -27,7 +27,7 @@ import { intEnv } from './env';
 import { measureRelay } from './relay';
 import { BenchStack, readTopic, type OutputTopics } from './stack';
 import type { Input } from './input';
-import { measureBaseline, measureCeiling, measureKairos, serviceFetchSettings, type KairosPart, type Measured } from './throughput';
+import { measureBaseline, measureCeiling, measureKairos, serviceSettings, type KairosPart, type Measured } from './throughput';
 import { shopTraffic } from './traffic';
 
 const HOUR = 3600_000;
@@ -168,11 +168,11 @@ async function compareOutputs(stack: BenchStack, a: { out: { triggers: string; s
   };
 }
 
-/** The services' fetch settings the bench passes on from its environment (serviceEnv). */
-const FETCH_SETTINGS = serviceFetchSettings();
+/** The services' settings the bench passes on from its environment (serviceEnv). */
+const SERVICE_SETTINGS = serviceSettings();
 
-/** ", services with FETCH_MIN_BYTES=… FETCH_MAX_WAIT=…" when `settings` has any, else nothing. */
-function fetchSettingsText(settings: Iterable<readonly [string, unknown]>): string {
+/** ", services with FETCH_MIN_BYTES=… RELAY_GATHER=…" when `settings` has any, else nothing. */
+function serviceSettingsText(settings: Iterable<readonly [string, unknown]>): string {
   const set = [...settings].map(([name, value]) => `${name}=${String(value)}`);
   return set.length === 0 ? '' : `, services with ${set.join(' ')}`;
 }
@@ -182,10 +182,10 @@ type LatencyRowFigure = LatencyFigure & { target: TargetResult | null };
 
 async function main(): Promise<void> {
   const stack = new BenchStack();
-  progress(`run ${stack.run} on Node.js ${process.version}${fetchSettingsText(FETCH_SETTINGS)}: ${settings.events.toLocaleString('en-US')} events x ${settings.repeats} repeats, ${settings.partitions} partitions, growth at ${settings.growth.join(' and ')}`);
-  // The Node.js the figures were measured on (and the services' fetch settings when the bench
-  // set any), first in results.json and in the table's heading.
-  const results: Record<string, unknown> = { node: process.version, ...(FETCH_SETTINGS.length === 0 ? {} : { services_fetch: Object.fromEntries(FETCH_SETTINGS) }) };
+  progress(`run ${stack.run} on Node.js ${process.version}${serviceSettingsText(SERVICE_SETTINGS)}: ${settings.events.toLocaleString('en-US')} events x ${settings.repeats} repeats, ${settings.partitions} partitions, growth at ${settings.growth.join(' and ')}`);
+  // The Node.js the figures were measured on (and the services' settings when the bench set
+  // any), first in results.json and in the table's heading.
+  const results: Record<string, unknown> = { node: process.version, ...(SERVICE_SETTINGS.length === 0 ? {} : { services_settings: Object.fromEntries(SERVICE_SETTINGS) }) };
   let cluster: PrivateRedis | undefined;
   let clusterDir: string | undefined;
   // Run at the end, after a failure, or on Ctrl-C / SIGTERM (bench/interrupt.ts), once.
@@ -579,7 +579,7 @@ function printTable(r: Record<string, unknown>): void {
   rows.push(['growth: throughput last / first size', `${n(ratios.growth_eps)}x`, t('growth_eps_ratio')]);
   const w0 = Math.max(...rows.map((row) => row[0].length));
   const w1 = Math.max(...rows.map((row) => row[1].length));
-  console.log(`\nKairos benchmark on Node.js ${String(r.node)}${fetchSettingsText(Object.entries((r.services_fetch ?? {}) as Record<string, unknown>))}, ${n(r.events)} events (median of the repeats)`);
+  console.log(`\nKairos benchmark on Node.js ${String(r.node)}${serviceSettingsText(Object.entries((r.services_settings ?? {}) as Record<string, unknown>))}, ${n(r.events)} events (median of the repeats)`);
   for (const [a, b, c] of rows) console.log(`  ${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
   const all = Object.values(targets);
   console.log(`\ntargets met: ${all.filter((x) => x.met).length} of ${all.length}${all.some((x) => !x.met) ? ` (not met: ${Object.entries(targets).filter(([, x]) => !x.met).map(([k]) => k).join(', ')})` : ''}`);

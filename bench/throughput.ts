@@ -64,12 +64,15 @@ export async function measureCeiling(stack: BenchStack, input: Input): Promise<M
 
 export type KairosPart = 'segmenter' | 'trigger';
 
+/** The services' settings the bench passes on from its environment when set (unset: the services' defaults). */
+export const SERVICE_SETTING_NAMES = ['FETCH_MIN_BYTES', 'FETCH_MAX_WAIT', 'RELAY_GATHER'] as const;
+
 /**
- * The services' fetch settings set in the bench's environment, as [name, value] (none: kafkajs's
- * defaults): `FETCH_MIN_BYTES=65536 FETCH_MAX_WAIT=20ms make bench` compares.
+ * The services' settings set in the bench's environment, as [name, value]:
+ * `FETCH_MIN_BYTES=65536 FETCH_MAX_WAIT=20ms make bench` or `RELAY_GATHER=0ms make bench` compares.
  */
-export function serviceFetchSettings(): Array<[string, string]> {
-  return ['FETCH_MIN_BYTES', 'FETCH_MAX_WAIT'].flatMap((name) => (process.env[name] ? [[name, process.env[name] as string] as [string, string]] : []));
+export function serviceSettings(): Array<[string, string]> {
+  return SERVICE_SETTING_NAMES.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string] as [string, string]] : []));
 }
 
 /** The environment of a service under measurement: the run's topics, prefix and group. */
@@ -87,7 +90,7 @@ export function serviceEnv(input: Pick<Input, 'events' | 'profiles'>, out: Outpu
     ...(process.env.BENCH_KAIROS_CONCURRENCY ? { PARTITIONS_CONCURRENTLY: process.env.BENCH_KAIROS_CONCURRENCY } : {}),
     // exactly_once (the default) or at_least_once: `OUTPUT_GUARANTEE=at_least_once make bench` compares.
     ...(process.env.OUTPUT_GUARANTEE ? { OUTPUT_GUARANTEE: process.env.OUTPUT_GUARANTEE } : {}),
-    ...Object.fromEntries(serviceFetchSettings()),
+    ...Object.fromEntries(serviceSettings()),
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     ...(process.env.SCHEMA_REGISTRY_URL ? { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
