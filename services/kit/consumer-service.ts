@@ -87,8 +87,8 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     // A relay transaction left open by a dead owner blocks read_committed readers of its output
     // partitions until a new owner takes the partition or this much time passed.
     KAFKA_TRANSACTION_TIMEOUT: transactionTimeoutVar().default(30_000),
-    // exactly_once: with no relay transaction in flight, how long the next one waits for the other
-    // partitions of a fetch to join it (one transaction per fetch instead of two).
+    // With no relay request in flight (a transaction, or at_least_once a shared send), how long
+    // the next one waits for the other partitions of a fetch to join it (one per fetch, not two).
     RELAY_GATHER: durationVar({ max: 1000 }).default(DEFAULT_RELAY_GATHER_MS),
   };
 }
