@@ -36,7 +36,7 @@ import { retryConcurrentTransactions } from './kafka-concurrent-transactions';
 import { rememberTransactionCoordinators } from './kafka-coordinators';
 import type { KairosMetrics } from './metrics';
 import { KIT_LUA_DIR, loadLuaScripts, runScript, type RedisClient } from './redis';
-import { SendTogether } from './send-together';
+import { leadingWithin, SendTogether } from './send-together';
 
 export const OUTPUT_GUARANTEES = ['exactly_once', 'at_least_once'] as const;
 export type OutputGuarantee = (typeof OUTPUT_GUARANTEES)[number];
@@ -149,20 +149,13 @@ export const RELAY_SEND_TOGETHER_BYTES = 512 * 1024;
  */
 export const RELAY_TRANSACTION_BYTES = 4 * 1024 * 1024;
 
-/** Consecutive sends' records in groups of at most `maxBytes` (bytesOf), each at least one send, order kept. */
+/** Consecutive sends' records in groups of at most `maxBytes` (bytesOf), each at least one send, order kept (SendTogether's rule). */
 export function groupedBySize(sends: TopicMessages[], maxBytes: number): TopicMessages[][] {
   const groups: TopicMessages[][] = [];
-  let size = 0;
-  for (const send of sends) {
-    const bytes = bytesOf(send);
-    const last = groups.at(-1);
-    if (last === undefined || size + bytes > maxBytes) {
-      groups.push([send]);
-      size = bytes;
-    } else {
-      last.push(send);
-      size += bytes;
-    }
+  for (let from = 0; from < sends.length; ) {
+    const count = leadingWithin(sends, bytesOf, maxBytes, from);
+    groups.push(sends.slice(from, from + count));
+    from += count;
   }
   return groups;
 }

@@ -101,15 +101,24 @@ export class SendTogether<E> {
   /** The entries of the next request, off the queue: in order, within maxSize, at least one. */
   private take(): Array<Waiting<E>> {
     const { sizeOf, maxSize = Number.POSITIVE_INFINITY, keyOf } = this.options;
-    let count = 0;
-    let size = 0;
-    while (count < this.queue.length) {
-      size += sizeOf?.(this.queue[count].entry) ?? 0;
-      if (count > 0 && size > maxSize) break;
-      count += 1;
-    }
+    const count = leadingWithin(this.queue, (w) => sizeOf?.(w.entry) ?? 0, maxSize);
     const carried = this.queue.splice(0, count);
     if (keyOf !== undefined) for (const w of carried) this.byKey.delete(keyOf(w.entry));
     return carried;
   }
+}
+
+/**
+ * How many of `items`, from `from` on, go in one request: in order, while their sizes add up to
+ * at most `maxSize`, and at least one (a larger item alone); 0 when none is left.
+ */
+export function leadingWithin<T>(items: readonly T[], sizeOf: (item: T) => number, maxSize: number, from = 0): number {
+  let count = 0;
+  let size = 0;
+  while (from + count < items.length) {
+    size += sizeOf(items[from + count]);
+    if (count > 0 && size > maxSize) break;
+    count += 1;
+  }
+  return count;
 }
