@@ -9,7 +9,7 @@
  */
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
-import { STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
+import { DEFAULT_FETCH_MAX_BYTES_PER_PARTITION, STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
 import { segmenterShape, startSegmenter } from '../services/segmenter/main';
@@ -18,6 +18,7 @@ import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from 
 import { startBaseline } from './baseline';
 import { ConsumerGate } from './consumer-gate';
 import type { Input } from './input';
+import { intEnv } from './env';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -34,7 +35,9 @@ function measured(records: number, startedAt: number, endedAt: number): Measured
 
 /** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
 export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {
-  const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}` });
+  // Batches as large as the services' (FETCH_MAX_BYTES_PER_PARTITION, when set for the bench).
+  const maxBytesPerPartition = intEnv('FETCH_MAX_BYTES_PER_PARTITION', DEFAULT_FETCH_MAX_BYTES_PER_PARTITION, 1024);
+  const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}`, maxBytesPerPartition });
   let joinedAt = 0;
   let endedAt = 0;
   let seen = 0;
@@ -65,7 +68,7 @@ export async function measureCeiling(stack: BenchStack, input: Input): Promise<M
 export type KairosPart = 'segmenter' | 'trigger';
 
 /** The services' settings the bench passes on from its environment when set (unset: the services' defaults). */
-export const SERVICE_SETTING_NAMES = ['FETCH_MIN_BYTES', 'FETCH_MAX_WAIT', 'RELAY_GATHER'] as const;
+export const SERVICE_SETTING_NAMES = ['FETCH_MAX_BYTES_PER_PARTITION', 'FETCH_MIN_BYTES', 'FETCH_MAX_WAIT', 'RELAY_GATHER'] as const;
 
 /**
  * The services' settings set in the bench's environment, as [name, value]:
