@@ -9,7 +9,7 @@
  */
 import type { Consumer } from 'kafkajs';
 import pino from 'pino';
-import { DEFAULT_FETCH_MAX_BYTES_PER_PARTITION, STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
+import { STATEFUL_PARTITIONS_CONCURRENTLY } from '../services/kit/consumer-service';
 import { loadConfig } from '../services/kit/config';
 import type { RunningService } from '../services/kit/partition-service';
 import { segmenterShape, startSegmenter } from '../services/segmenter/main';
@@ -18,7 +18,6 @@ import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from 
 import { startBaseline } from './baseline';
 import { ConsumerGate } from './consumer-gate';
 import type { Input } from './input';
-import { intEnv } from './env';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -35,8 +34,8 @@ function measured(records: number, startedAt: number, endedAt: number): Measured
 
 /** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
 export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {
-  // Batches as large as the services' (FETCH_MAX_BYTES_PER_PARTITION, when set for the bench).
-  const maxBytesPerPartition = intEnv('FETCH_MAX_BYTES_PER_PARTITION', DEFAULT_FETCH_MAX_BYTES_PER_PARTITION, 1024);
+  // Batches as large as the services': FETCH_MAX_BYTES_PER_PARTITION read by their own rule and default.
+  const { FETCH_MAX_BYTES_PER_PARTITION: maxBytesPerPartition } = loadConfig({ FETCH_MAX_BYTES_PER_PARTITION: segmenterShape.FETCH_MAX_BYTES_PER_PARTITION }, process.env);
   const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}`, maxBytesPerPartition });
   let joinedAt = 0;
   let endedAt = 0;

@@ -27,9 +27,6 @@ import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } fro
  */
 export const STATEFUL_PARTITIONS_CONCURRENTLY = 12;
 
-/** The most bytes one fetch takes from a partition unless FETCH_MAX_BYTES_PER_PARTITION says otherwise: kafkajs's own default. */
-export const DEFAULT_FETCH_MAX_BYTES_PER_PARTITION = 1024 * 1024;
-
 /** kafkajs's own fetch wait: with FETCH_MIN_BYTES 1 it only paces the fetches of an idle partition. */
 export const DEFAULT_FETCH_MAX_WAIT_MS = 5000;
 
@@ -62,7 +59,7 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     TIMER_INTERVAL_MS: intVar(50, 60_000).default(defaults.timerIntervalMs),
     PARTITIONS_CONCURRENTLY: intVar(1, 64).default(defaults.partitionsConcurrently ?? 3),
     // Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays).
-    FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(DEFAULT_FETCH_MAX_BYTES_PER_PARTITION),
+    FETCH_MAX_BYTES_PER_PARTITION: intVar(1024, 64 * 1024 * 1024).default(1024 * 1024),
     // Kafka's fetch.min.bytes and fetch.max.wait.ms: the broker answers a fetch once this many
     // bytes are there or FETCH_MAX_WAIT passed. 1 byte answers at once (each record is handled
     // as soon as it lands); more gathers fewer, larger batches (fewer relay transactions and
