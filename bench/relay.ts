@@ -5,9 +5,11 @@
  *
  *   backlog: every partition's outbox holds `records / partitions` records; one relay call per
  *            partition drains it in chunks of 2,000 (one transaction per chunk in exactly_once).
- *   live:    `rounds` times per partition, 10 records are appended and relayed (one small
- *            transaction each): the per-batch cost a live service pays; reported as records/s
- *            and the median / p99 duration of one relay call.
+ *   live:    `rounds` times per partition, 10 records are appended and relayed: the per-batch
+ *            cost a live service pays; reported as records/s and the median / p99 duration of
+ *            one relay call. Calls wait for each other's records as a service's do (RELAY_GATHER,
+ *            the services' rule and default), so the partitions' calls that meet share one
+ *            transaction (exactly_once) or one send (at_least_once).
  *
  *   node dist/bench/relay.js   (BENCH_RELAY_RECORDS, BENCH_RELAY_ROUNDS, BENCH_PARTITIONS)
  * `make bench` runs it too (results.json: relay).
@@ -16,6 +18,8 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, type OutputGuarantee } from '../services/kit/outbox-relay';
 import type { RedisClient } from '../services/kit/redis';
+import { loadConfig } from '../services/kit/config';
+import { segmenterShape } from '../services/segmenter/main';
 import { Kafka, logLevel } from '../services/kit/kafkajs';
 import { BenchStack, BROKERS, kafka, shortId } from './stack';
 import { measureKairos } from './throughput';
@@ -43,6 +47,11 @@ async function fill(redis: RedisClient, key: string, topic: string, count: numbe
   }
 }
 
+/** How long a relay request waits for other partitions' records in the services: RELAY_GATHER by their own rule and default. */
+export function servicesRelayGatherMs(env: NodeJS.ProcessEnv): number {
+  return loadConfig({ RELAY_GATHER: segmenterShape.RELAY_GATHER }, env).RELAY_GATHER;
+}
+
 export async function measureRelay(
   stack: BenchStack,
   options: { records: number; rounds: number; partitions: number; progress: (text: string) => void },
@@ -52,6 +61,7 @@ export async function measureRelay(
   await admin.connect();
   const producer = await stack.connectedProducer();
   const figures: RelayFigure[] = [];
+  const gatherMs = servicesRelayGatherMs(process.env);
   // As the services build it (createKafka: retries from 200 ms), unless BENCH_RELAY_RETRY_MS says otherwise.
   const relayKafka = new Kafka({ brokers: BROKERS, clientId: 'kairos-bench-relay', logLevel: logLevel.NOTHING, retry: { initialRetryTime: Number(process.env.BENCH_RELAY_RETRY_MS ?? 200), retries: 8 } });
   try {
@@ -72,6 +82,7 @@ export async function measureRelay(
         topic: input,
         transactionalIdPrefix: stack.run,
         transactionTimeoutMs: 30_000,
+        gatherMs,
         logger: silent,
       });
       const all = Array.from({ length: partitions }, (_, p) => p);

@@ -1,4 +1,6 @@
 import { SERVICE_SETTING_NAMES, serviceEnv, serviceSettings } from '../../../bench/throughput';
+import { servicesRelayGatherMs } from '../../../bench/relay';
+import { DEFAULT_RELAY_GATHER_MS } from '../../../services/kit/consumer-service';
 
 describe("the services' settings the bench passes on (serviceSettings, serviceEnv)", () => {
   const saved = new Map(SERVICE_SETTING_NAMES.map((name) => [name, process.env[name]]));
@@ -31,5 +33,19 @@ describe("the services' settings the bench passes on (serviceSettings, serviceEn
       ['RELAY_GATHER', '0ms'],
     ]);
     expect(serviceEnv({ events: 'e', profiles: 'p' }, outputs, 'px', 'g')).toMatchObject({ FETCH_MAX_BYTES_PER_PARTITION: '4194304', FETCH_MIN_BYTES: '65536', RELAY_GATHER: '0ms' });
+  });
+});
+
+describe("the relay figure's wait for other partitions (servicesRelayGatherMs)", () => {
+  it("is the services' default when RELAY_GATHER is unset, and the setting when set", () => {
+    expect(servicesRelayGatherMs({})).toBe(DEFAULT_RELAY_GATHER_MS);
+    expect(DEFAULT_RELAY_GATHER_MS).toBeGreaterThan(0);
+    expect(servicesRelayGatherMs({ RELAY_GATHER: '0ms' })).toBe(0);
+    expect(servicesRelayGatherMs({ RELAY_GATHER: '7' })).toBe(7);
+  });
+
+  it("refuses what the services refuse, naming the variable", () => {
+    expect(() => servicesRelayGatherMs({ RELAY_GATHER: '2s' })).toThrow(/RELAY_GATHER/);
+    expect(() => servicesRelayGatherMs({ RELAY_GATHER: 'soon' })).toThrow(/RELAY_GATHER/);
   });
 });
