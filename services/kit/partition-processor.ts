@@ -140,6 +140,11 @@ export class PartitionProcessor {
           }
         });
         if (incarnation !== null) this.known.set(partition, incarnation);
+        // A batch's phases can outlast the session timeout in a backlog on a busy machine (its
+        // partitions share one thread), and kafkajs heartbeats only between batches: beat here,
+        // and between timer rounds. A rebalance then ends the batch now, its apply kept (the
+        // fence skips it when the batch comes again; the partition's next owner relays it).
+        await context.heartbeat();
         // Before the batch is committed, so a commit always covers every timer due by the stream
         // time it reached: a rebuild's replay below its restore bound then knows that all of them
         // fired before the loss, whatever the batches and ticks of either run were.
@@ -147,7 +152,7 @@ export class PartitionProcessor {
           const reached = streamTime;
           // The apply told when the partition's earliest timer is due: none due by now, no read.
           if (applied === null || (applied.earliestDue !== null && applied.earliestDue <= reached)) {
-            await this.timed('timers', () => this.fireTimers(partition, reached, restoring));
+            await this.timed('timers', () => this.fireTimers(partition, reached, restoring, context.heartbeat));
           }
         }
         if (corrupt.size > 0) dead.push(...part.filter((r) => BigInt(r.offset) > appliedBefore && corrupt.has(logic.customerOfRecord(r))));
@@ -269,9 +274,10 @@ export class PartitionProcessor {
   /**
    * Fires the partition's timers due by `dueBy` (all of them, in chunks; bounded: a logic that
    * kept re-setting timers at or before dueBy cannot spin forever). Their outputs are dropped
-   * when `restoring` or while the state says a rebuild still replays below its bound.
+   * when `restoring` or while the state says a rebuild still replays below its bound. `beat`:
+   * the batch's heartbeat, after each chunk, when a batch fires them.
    */
-  private async fireTimers(partition: number, dueBy: number, restoring: boolean): Promise<void> {
+  private async fireTimers(partition: number, dueBy: number, restoring: boolean, beat?: () => Promise<void>): Promise<void> {
     const { store, logic, clock } = this.options;
     const limit = this.options.timerBatchSize ?? 200;
     for (let round = 0; round < MAX_TIMER_ROUNDS; round += 1) {
@@ -295,6 +301,7 @@ export class PartitionProcessor {
         }
       });
       if (due.length < limit) return;
+      await beat?.();
     }
   }
 

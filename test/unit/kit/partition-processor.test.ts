@@ -138,7 +138,7 @@ class MemoryLog implements LogInspector {
   }
 }
 
-function setup(now = 0) {
+function setup(now = 0, timerBatchSize?: number) {
   const store = new MemoryStore();
   const outbox = new MemoryOutbox(store);
   const log = new MemoryLog();
@@ -174,6 +174,7 @@ function setup(now = 0) {
     clock: () => clock.now,
     log,
     timerTopic: 'in',
+    timerBatchSize,
   });
   return { store, outbox, sent, processor, producer, clock, log, metrics };
 }
@@ -228,6 +229,39 @@ describe('PartitionProcessor', () => {
     await processor.handleBatch(replay, context(replay)); // all applied: nothing at all
     expect(store.states.get('a')).toBe('3');
     expect(store.version).toBe(2);
+  });
+
+  it('heartbeats after the apply, before the relay, and after each chunk of the timers a batch fires', async () => {
+    const { store, sent, processor } = setup(0, 2);
+    const steps: string[] = [];
+    store.beforeApply = () => void steps.push(`apply, ${sent.length} sent`);
+    const beat = async () => void steps.push(`beat, ${sent.length} sent`);
+    const first = [record(0, 'a'), record(1, 'b'), record(2, 'c'), record(3, 'd'), record(4, 'e')];
+    await processor.handleBatch(first, { ...context(first), heartbeat: beat });
+    expect(steps).toEqual(['apply, 0 sent', 'beat, 0 sent']);
+    expect(sent).toHaveLength(5);
+    // Stream time 1000: six timers (a to f) are due, fired in chunks of 2; a read finding none ends the rounds.
+    steps.length = 0;
+    const second = [record(5, 'f', 1_000)];
+    await processor.handleBatch(second, { ...context(second), heartbeat: beat });
+    expect(steps).toEqual(['apply, 5 sent', 'beat, 5 sent', ...Array(3).fill(['apply, 5 sent', 'beat, 5 sent']).flat()]);
+    expect(sent.filter((v) => v.startsWith('timer:'))).toHaveLength(6);
+  });
+
+  it('ends a batch at a heartbeat that finds the group rebalancing, its apply kept; the batch again relays it without applying twice', async () => {
+    const { store, sent, processor } = setup();
+    const batch = [record(0, 'a'), record(1, 'b')];
+    const rebalancing = Object.assign(new Error('The group is rebalancing, so a rejoin is needed'), { type: 'REBALANCE_IN_PROGRESS' });
+    await expect(processor.handleBatch(batch, { ...context(batch), heartbeat: async () => Promise.reject(rebalancing) })).rejects.toBe(rebalancing);
+    expect(Object.fromEntries(store.states)).toEqual({ a: '1', b: '1' });
+    expect(sent).toEqual([]);
+    expect(store.outbox).toHaveLength(2);
+    const version = store.version;
+    await processor.handleBatch(batch, context(batch)); // kafkajs rejoined and fetched it again
+    expect(store.version).toBe(version);
+    expect(Object.fromEntries(store.states)).toEqual({ a: '1', b: '1' });
+    expect(sent).toEqual(['a:0', 'b:1']);
+    expect(store.outbox).toEqual([]);
   });
 
   it('recomputes from a fresh read when another writer moved the partition in between', async () => {
