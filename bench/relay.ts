@@ -4,7 +4,8 @@
  * kit's OutboxRelay, the partitions side by side as a service relays them.
  *
  *   backlog: every partition's outbox holds `records / partitions` records; one relay call per
- *            partition drains it in chunks of 2,000 (one transaction per chunk in exactly_once).
+ *            partition drains it in chunks of 2,000 (exactly_once: the partitions' chunks ready
+ *            together share a transaction up to RELAY_TRANSACTION_BYTES, as in a service).
  *   live:    `rounds` times per partition, 10 records are appended and relayed: the per-batch
  *            cost a live service pays; reported as records/s and the median / p99 duration of
  *            one relay call. Calls wait for each other's records as a service's do (RELAY_GATHER,
