@@ -19,11 +19,9 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { encodeOutboxRecord, OutboxRelay, RedisOutboxStore, type OutputGuarantee } from '../services/kit/outbox-relay';
 import type { RedisClient } from '../services/kit/redis';
-import { loadConfig } from '../services/kit/config';
-import { segmenterShape } from '../services/segmenter/main';
 import { Kafka, logLevel } from '../services/kit/kafkajs';
 import { BenchStack, BROKERS, kafka, shortId } from './stack';
-import { measureKairos } from './throughput';
+import { measureKairos, serviceSetting } from './throughput';
 import { shopTraffic } from './traffic';
 
 export interface RelayFigure {
@@ -48,11 +46,6 @@ async function fill(redis: RedisClient, key: string, topic: string, count: numbe
   }
 }
 
-/** How long a relay request waits for other partitions' records in the services: RELAY_GATHER by their own rule and default. */
-export function servicesRelayGatherMs(env: NodeJS.ProcessEnv): number {
-  return loadConfig({ RELAY_GATHER: segmenterShape.RELAY_GATHER }, env).RELAY_GATHER;
-}
-
 export async function measureRelay(
   stack: BenchStack,
   options: { records: number; rounds: number; partitions: number; progress: (text: string) => void },
@@ -62,7 +55,8 @@ export async function measureRelay(
   await admin.connect();
   const producer = await stack.connectedProducer();
   const figures: RelayFigure[] = [];
-  const gatherMs = servicesRelayGatherMs(process.env);
+  // A relay request waits for other partitions' records as long as the services' does.
+  const gatherMs = serviceSetting('RELAY_GATHER');
   // As the services build it (createKafka: retries from 200 ms), unless BENCH_RELAY_RETRY_MS says otherwise.
   const relayKafka = new Kafka({ brokers: BROKERS, clientId: 'kairos-bench-relay', logLevel: logLevel.NOTHING, retry: { initialRetryTime: Number(process.env.BENCH_RELAY_RETRY_MS ?? 200), retries: 8 } });
   try {

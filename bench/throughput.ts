@@ -34,9 +34,8 @@ function measured(records: number, startedAt: number, endedAt: number): Measured
 
 /** Ceiling: read + Avro-decode (the services' own codec), from group join to the last record. */
 export async function measureCeiling(stack: BenchStack, input: Input): Promise<Measured> {
-  // Batches as large as the services': FETCH_MAX_BYTES_PER_PARTITION read by their own rule and default.
-  const { FETCH_MAX_BYTES_PER_PARTITION: maxBytesPerPartition } = loadConfig({ FETCH_MAX_BYTES_PER_PARTITION: segmenterShape.FETCH_MAX_BYTES_PER_PARTITION }, process.env);
-  const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}`, maxBytesPerPartition });
+  // Batches as large as the services'.
+  const consumer: Consumer = kafka.consumer({ groupId: `${stack.run}-ceiling-${shortId()}`, maxBytesPerPartition: serviceSetting('FETCH_MAX_BYTES_PER_PARTITION') });
   let joinedAt = 0;
   let endedAt = 0;
   let seen = 0;
@@ -68,6 +67,12 @@ export type KairosPart = 'segmenter' | 'trigger';
 
 /** The services' settings the bench passes on from its environment when set (unset: the services' defaults). */
 export const SERVICE_SETTING_NAMES = ['FETCH_MAX_BYTES_PER_PARTITION', 'FETCH_MIN_BYTES', 'FETCH_MAX_WAIT', 'RELAY_GATHER'] as const;
+
+/** One of those settings (each a number) as the services read it from `env`: their own rule, bound and default. */
+export function serviceSetting(name: (typeof SERVICE_SETTING_NAMES)[number], env: NodeJS.ProcessEnv = process.env): number {
+  const config: Record<string, unknown> = loadConfig({ [name]: segmenterShape[name] }, env);
+  return config[name] as number;
+}
 
 /**
  * The services' settings set in the bench's environment, as [name, value]:

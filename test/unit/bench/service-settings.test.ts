@@ -1,5 +1,4 @@
-import { SERVICE_SETTING_NAMES, serviceEnv, serviceSettings } from '../../../bench/throughput';
-import { servicesRelayGatherMs } from '../../../bench/relay';
+import { SERVICE_SETTING_NAMES, serviceEnv, serviceSetting, serviceSettings } from '../../../bench/throughput';
 import { DEFAULT_RELAY_GATHER_MS } from '../../../services/kit/consumer-service';
 
 describe("the services' settings the bench passes on (serviceSettings, serviceEnv)", () => {
@@ -36,16 +35,16 @@ describe("the services' settings the bench passes on (serviceSettings, serviceEn
   });
 });
 
-describe("the relay figure's wait for other partitions (servicesRelayGatherMs)", () => {
+describe("a setting as the services read it, here the relay figure's wait for other partitions (serviceSetting)", () => {
   it("is the services' default when RELAY_GATHER is unset, and the setting when set", () => {
-    expect(servicesRelayGatherMs({})).toBe(DEFAULT_RELAY_GATHER_MS);
+    expect(serviceSetting('RELAY_GATHER', {})).toBe(DEFAULT_RELAY_GATHER_MS);
     expect(DEFAULT_RELAY_GATHER_MS).toBeGreaterThan(0);
-    expect(servicesRelayGatherMs({ RELAY_GATHER: '0ms' })).toBe(0);
-    expect(servicesRelayGatherMs({ RELAY_GATHER: '7' })).toBe(7);
+    expect(serviceSetting('RELAY_GATHER', { RELAY_GATHER: '0ms' })).toBe(0);
+    expect(serviceSetting('RELAY_GATHER', { RELAY_GATHER: '7' })).toBe(7);
   });
 
   it("refuses what the services refuse, naming the variable", () => {
-    expect(() => servicesRelayGatherMs({ RELAY_GATHER: '2s' })).toThrow(/RELAY_GATHER/);
-    expect(() => servicesRelayGatherMs({ RELAY_GATHER: 'soon' })).toThrow(/RELAY_GATHER/);
+    expect(() => serviceSetting('RELAY_GATHER', { RELAY_GATHER: '2s' })).toThrow(/RELAY_GATHER/);
+    expect(() => serviceSetting('RELAY_GATHER', { RELAY_GATHER: 'soon' })).toThrow(/RELAY_GATHER/);
   });
 });
