@@ -25,10 +25,11 @@ export interface RecommenderProcessorOptions {
   metrics: KairosMetrics;
   clock: () => number;
   log: LogInspector;
+  /** Outbox records applied per chunk of a relay (tests set it lower). */
+  relayBatchSize?: number;
 }
 
 const MAX_ATTEMPTS = 10;
-const RELAY_BATCH = 50;
 
 /**
  * Applies consumed batches in two exactly-once steps, because the shared aggregates cannot
@@ -92,23 +93,33 @@ export class RecommenderProcessor {
         if (attempt >= MAX_ATTEMPTS) throw new FenceContentionError(partition, MAX_ATTEMPTS);
         logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
       }
-      await this.relay(partition);
+      // kafkajs heartbeats only between batches, and a backlog's batches of every partition in
+      // flight share one thread: beat here, and between relay chunks. A rebalance then ends the
+      // batch now, its apply kept (the fence skips it when the batch comes again, and that batch
+      // or the relay loop of the partition's next owner applies its outbox).
+      await context.heartbeat();
+      await this.relay(partition, context.heartbeat);
       return { commitMetadata: incarnation === null ? null : commitMetadata(incarnation) };
     });
   };
 
-  /** Applies the partition's pending delta records to the shared aggregates, then trims them. */
-  async relay(partition: number): Promise<number> {
+  /**
+   * Applies the partition's pending delta records to the shared aggregates, then trims them.
+   * `beat`: the batch's heartbeat, after each full chunk, when a batch relays.
+   */
+  async relay(partition: number, beat?: () => Promise<void>): Promise<number> {
     const { state, store } = this.options;
+    const limit = this.options.relayBatchSize ?? 50;
     let relayed = 0;
     for (;;) {
-      const pending = await state.peekOutbox(partition, RELAY_BATCH);
+      const pending = await state.peekOutbox(partition, limit);
       if (pending.length === 0) return relayed;
       // In order: a product's mark may only pass a batch once every earlier batch reached it.
       for (const text of pending) await store.applyDeltas(decodeDeltaRecord(text));
       await state.trimOutbox(partition, pending.length, pending[0] as string);
       relayed += pending.length;
-      if (pending.length < RELAY_BATCH) return relayed;
+      if (pending.length < limit) return relayed;
+      await beat?.();
     }
   }
 
