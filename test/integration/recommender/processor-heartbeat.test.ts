@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BatchContext, ConsumedRecord } from '../../../services/kit/consumer-runner';
 import { createMetrics } from '../../../services/kit/metrics';
-import type { LogInspector, LogView } from '../../../services/kit/log-binding';
 import { PartitionKeys, PartitionStateStore } from '../../../services/kit/partition-state';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { deleteKeysMatching } from '../../../services/kit/redis-scan';
@@ -9,19 +8,9 @@ import { behaviorEvent } from '../../../services/core/types';
 import { dayOf } from '../../../services/core/recommendations';
 import { RecommenderProcessor } from '../../../services/recommender/processor';
 import { RecommendationStore, RecommenderKeys } from '../../../services/recommender/store';
+import { MemoryLog } from '../../support/memory-log';
 import { silentLogger } from '../../support/pipeline';
 import { REDIS_URL } from '../../support/stack';
-
-/** Kafka's side of partition 0, as the batches' commits leave it (no broker needed here). */
-class MemoryLog implements LogInspector {
-  committed: LogView['committed'] = null;
-  async view(): Promise<LogView> {
-    return { committed: this.committed, low: 0n, high: 1_000n };
-  }
-  async logEnds(): Promise<Map<number, bigint>> {
-    return new Map([[0, 1_000n]]);
-  }
-}
 
 /**
  * The recommender's batches beat within themselves (kafkajs beats only between batches), on the

@@ -3,16 +3,16 @@ import type { Admin, Kafka, Producer } from 'kafkajs';
 import type { ConsumedRecord, BatchContext } from '../../../services/kit/consumer-runner';
 import { createMetrics } from '../../../services/kit/metrics';
 import { CorruptStateError } from '../../../services/kit/errors';
-import { commitMetadata, StateLogMismatchError, type LogView } from '../../../services/kit/log-binding';
+import { commitMetadata, StateLogMismatchError } from '../../../services/kit/log-binding';
 import {
   decodeOutboxRecord,
   encodeOutboxRecord,
   FenceContentionError,
   PartitionProcessor,
-  type LogInspector,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
 import { OutboxRelay, StateVanishedError, type OutboxStore } from '../../../services/kit/outbox-relay';
+import { MemoryLog } from '../../support/memory-log';
 import { emptyChange, type AppliedChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
@@ -124,19 +124,6 @@ const countingLogic: PartitionLogic = {
     return change;
   },
 };
-
-/** Kafka's side, as a test sets it: the group's commit and the log's range of partition 0. */
-class MemoryLog implements LogInspector {
-  committed: LogView['committed'] = null;
-  low = 0n;
-  high = 1_000n;
-  async view(): Promise<LogView> {
-    return { committed: this.committed, low: this.low, high: this.high };
-  }
-  async logEnds(): Promise<Map<number, bigint>> {
-    return new Map([[0, this.high]]);
-  }
-}
 
 function setup(now = 0, timerBatchSize?: number) {
   const store = new MemoryStore();
