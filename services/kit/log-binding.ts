@@ -90,6 +90,19 @@ export class StateLogMismatchError extends KairosError {
   }
 }
 
+/**
+ * The group's commit of the partition moved while this member checked it against its log:
+ * another member is processing it. Retriable: the batch comes again (or goes to that member).
+ */
+export class PartitionMovedError extends KairosError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {
+    super(`${topic}[${partition}]: the group's commit moved while the partition was checked against its log (another member is processing it); tried again`, { retriable: true });
+  }
+}
+
 /** What Kafka says of the partitions: the group's commits and the logs' ranges. */
 export interface LogInspector {
   view(topic: string, partition: number): Promise<LogView>;
@@ -163,9 +176,16 @@ export class LogBinder {
     const key = `${topic}:${partition}`;
     const known = this.bound.get(key);
     if (known?.generation === batch.generation) return known;
+    // The group's commit is read before the fence and again after it, with the log's range: an
+    // owner applies before it commits, so a commit read before the fence never runs ahead of
+    // it, and the fence never runs past a log end read after it. A commit that moved between
+    // the two reads means another member is moving the partition on (this member's generation
+    // has ended, or it is about to); that is no mismatch, and the batch is tried again.
+    const before = await log.view(topic, partition);
     const fence = await store.fence(partition);
     const applied = fence.appliedOffsets.get(topic) ?? null;
     const view = await log.view(topic, partition);
+    if (before.committed?.offset !== view.committed?.offset) throw new PartitionMovedError(topic, partition);
     const problem = logMismatch({ incarnation: fence.incarnation, applied }, view);
     if (problem !== null) {
       throw this.stop(topic, partition, problem, {

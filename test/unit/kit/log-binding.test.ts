@@ -1,4 +1,7 @@
-import { commitMetadata, logMismatch, type FenceView, type LogView } from '../../../services/kit/log-binding';
+import pino from 'pino';
+import { commitMetadata, LogBinder, logMismatch, PartitionMovedError, StateLogMismatchError, type FenceView, type LogView } from '../../../services/kit/log-binding';
+import { createMetrics } from '../../../services/kit/metrics';
+import { MemoryLog } from '../../support/memory-log';
 
 const fence = (applied: bigint | null, incarnation: string | null = 'inc-1'): FenceView => ({ applied, incarnation });
 const log = (committed: LogView['committed'], low = 0n, high = 100n): LogView => ({ committed, low, high });
@@ -26,5 +29,46 @@ describe('logMismatch: does a partition state belong to the log being read?', ()
     ['no state where the group committed progress (Redis flushed)', fence(null, null), log(commit(42n, 'inc-1')), /Redis holds no state for this partition/],
   ])('refuses %s', (_case, f, l, message) => {
     expect(logMismatch(f, l)).toMatch(message);
+  });
+});
+
+describe('LogBinder.bind: a partition checked against its log while another member moves it on', () => {
+  const topic = 'events';
+  const batch = { generation: 1, firstOffset: '42', commit: async () => undefined };
+  /** A binder over partition 0: the fence says `applied`, and reading it runs `meanwhile` (another member's progress). */
+  function binder(memory: MemoryLog, applied: bigint, meanwhile: () => void = () => undefined) {
+    const store = {
+      async fence() {
+        const read = { incarnation: 'inc-1', appliedOffsets: new Map([[topic, applied]]) };
+        meanwhile();
+        return read;
+      },
+    };
+    return new LogBinder({ store, log: memory, logger: pino({ level: 'silent' }), metrics: createMetrics('log-binding-test') });
+  }
+
+  it('binds a state the group agrees with', async () => {
+    const memory = new MemoryLog();
+    memory.committed = commit(42n);
+    await expect(binder(memory, 41n).bind(topic, 0, batch)).resolves.toEqual({ incarnation: 'inc-1', restoreUpTo: null });
+  });
+
+  it('does not stop the partition when the new owner applies and commits right after the fence was read: the batch is tried again', async () => {
+    // This member's generation has ended; the owner applies 42..59, then commits 60.
+    const memory = new MemoryLog();
+    memory.committed = commit(42n);
+    const checking = binder(memory, 41n, () => (memory.committed = commit(60n)));
+    const error = await checking.bind(topic, 0, batch).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PartitionMovedError);
+    expect((error as PartitionMovedError).retriable).toBe(true);
+    expect(checking.stopped().size).toBe(0);
+  });
+
+  it('still stops a partition whose group is ahead of its state while nobody moves it', async () => {
+    const memory = new MemoryLog();
+    memory.committed = commit(60n);
+    const checking = binder(memory, 41n);
+    await expect(checking.bind(topic, 0, batch)).rejects.toBeInstanceOf(StateLogMismatchError);
+    expect([...checking.stopped().keys()]).toEqual([`${topic}:0`]);
   });
 });
