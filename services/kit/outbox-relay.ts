@@ -351,7 +351,7 @@ export class RelayTransactionError extends KairosError {
 export interface RelayHooks {
   /** After a chunk's transaction (or plain send) succeeded, before the outbox is trimmed. */
   afterProduce?(partition: number, count: number): Promise<void> | void;
-  /** Inside the transaction, after the records and the checkpoints were sent, before the commit. */
+  /** Inside the transaction, after the records were sent, before the checkpoint and commit. */
   beforeCommit?(partition: number): Promise<void> | void;
 }
 
@@ -687,28 +687,19 @@ export class OutboxRelay {
     const { group, topic, hooks } = this.options;
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
-      const open = (transaction = await session.producer.transaction());
-      const send = async () => {
-        for (const sends of groupedBySize(chunks.map((chunk) => chunk.topicMessages), RELAY_SEND_TOGETHER_BYTES)) {
-          await open.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
-        }
-      };
+      transaction = await session.producer.transaction();
+      for (const sends of groupedBySize(chunks.map((chunk) => chunk.topicMessages), RELAY_SEND_TOGETHER_BYTES)) {
+        await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
+      }
+      for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
       const checkpoints = chunks.filter((chunk) => chunk.checkpoint !== null);
-      const checkpoint = async () => {
-        if (checkpoints.length === 0) return;
-        await open.sendOffsets({
+      if (checkpoints.length > 0) {
+        await transaction.sendOffsets({
           consumerGroupId: checkpointGroupOf(group),
           // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
           topics: [{ topic, partitions: checkpoints.map((chunk) => ({ partition: chunk.partition, offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) }) as { partition: number; offset: string }) }],
         });
-      };
-      // The records and the checkpoints go together: AddPartitionsToTxn then Produce beside
-      // AddOffsetsToTxn then TxnOffsetCommit, three round trips in series instead of five.
-      // Both are settled before a failure is thrown, so the abort below never overtakes a request.
-      const [sent, checkpointed] = await Promise.allSettled([send(), checkpoint()]);
-      if (sent.status === 'rejected') throw sent.reason;
-      if (checkpointed.status === 'rejected') throw checkpointed.reason;
-      for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
+      }
       await transaction.commit();
     } catch (error) {
       // Whatever failed, this producer is done: the next one re-reads the checkpoints (the commit may have landed).

@@ -16,7 +16,7 @@ import { committedOffsets, createTopics, kafka, readAll, REDIS_URL, REGISTRY_URL
 const silent = pino({ level: 'silent' });
 /** kafkajs's broker requests, which the tests below watch. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const Broker = require('kafkajs/src/broker') as { prototype: Record<'findGroupCoordinator' | 'endTxn' | 'produce' | 'addOffsetsToTxn', (...args: unknown[]) => Promise<unknown>> };
+const Broker = require('kafkajs/src/broker') as { prototype: Record<'findGroupCoordinator' | 'endTxn', (...args: unknown[]) => Promise<unknown>> };
 
 /** "Name(type): message <- Name(type): message ..." down an error's cause chain. */
 function causeChain(error: unknown): string {
@@ -187,40 +187,6 @@ describe('the outbox relay on the real stack', () => {
       expect(relayLookups.length).toBeLessThanOrEqual(4);
     } finally {
       Broker.prototype.findGroupCoordinator = lookup;
-    }
-  });
-
-  it('exactly_once: a transaction sends its checkpoints beside its records, not after them', async () => {
-    // The n-th transactional Produce is held until the n-th AddOffsetsToTxn has been sent (by
-    // then or later), or 5 s: a relay that sent the checkpoints only after the records would wait them out.
-    const { produce, addOffsetsToTxn } = Broker.prototype;
-    let offsets = 0;
-    let produces = 0;
-    const held: boolean[] = [];
-    Broker.prototype.addOffsetsToTxn = function (this: unknown, ...args: unknown[]) {
-      offsets += 1;
-      return addOffsetsToTxn.apply(this, args);
-    };
-    Broker.prototype.produce = async function (this: unknown, ...args: unknown[]) {
-      if ((args[0] as { transactionalId?: string }).transactionalId !== undefined) {
-        produces += 1;
-        const until = Date.now() + 5000;
-        while (offsets < produces && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5));
-        held.push(offsets >= produces);
-      }
-      return produce.apply(this, args);
-    };
-    try {
-      const t = await setup('beside');
-      const relay = t.relay('exactly_once');
-      for (let round = 0; round < 3; round += 1) {
-        await t.append(0, values(round * 3, 3));
-        expect(await relay.relay(0)).toBe(3);
-      }
-      expect(await t.committed()).toEqual(values(0, 9));
-      expect(held).toEqual([true, true, true]);
-    } finally {
-      Object.assign(Broker.prototype, { produce, addOffsetsToTxn });
     }
   });
 
