@@ -30,6 +30,8 @@ export interface RecommenderProcessorOptions {
 }
 
 const MAX_ATTEMPTS = 10;
+/** Outbox records applied per chunk of a relay, unless `relayBatchSize` says otherwise. */
+const RELAY_BATCH = 50;
 
 /**
  * Applies consumed batches in two exactly-once steps, because the shared aggregates cannot
@@ -109,7 +111,7 @@ export class RecommenderProcessor {
    */
   async relay(partition: number, beat?: () => Promise<void>): Promise<number> {
     const { state, store } = this.options;
-    const limit = this.options.relayBatchSize ?? 50;
+    const limit = this.options.relayBatchSize ?? RELAY_BATCH;
     let relayed = 0;
     for (;;) {
       const pending = await state.peekOutbox(partition, limit);
