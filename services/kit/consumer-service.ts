@@ -111,13 +111,15 @@ export function createOutboxRelay(
     outboxKey: (partition: number) => string;
     /** The partition's fence hash (PartitionProcessor) or state marker (renderer), for relays guarded by the state's incarnation. */
     fenceKey?: (partition: number) => string;
+    /** The partition's timers, with a fence hash: the relay's checkpoints then record what the outbox covered (RelayCover). */
+    timersKey?: (partition: number) => string;
     topic: string;
     generation?: () => number;
     hooks?: RelayHooks;
   },
 ): OutboxRelay {
   return new OutboxRelay({
-    store: new RedisOutboxStore(clients.redis, options.outboxKey, options.fenceKey),
+    store: new RedisOutboxStore(clients.redis, options.outboxKey, options.fenceKey, options.timersKey),
     guarantee: config.OUTPUT_GUARANTEE,
     kafka: clients.kafka,
     producer: clients.producer,

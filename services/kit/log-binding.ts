@@ -41,7 +41,8 @@ export function commitMetadata(incarnation: string): string {
   return `${METADATA_PREFIX}${incarnation}`;
 }
 
-function incarnationOf(metadata: string | null): string | null {
+/** The fence incarnation a commit's metadata binds it to, or null (none, or not ours). */
+export function incarnationOf(metadata: string | null): string | null {
   return metadata !== null && metadata.startsWith(METADATA_PREFIX) ? metadata.slice(METADATA_PREFIX.length) : null;
 }
 

@@ -5,7 +5,7 @@
  *
  * Each outbox record has a sequence number per partition: the relay state in Redis keeps the
  * number of the head (`base`), raised in the same Lua call that trims, so the record at index i
- * is base + i (readOutbox-3.lua, trimOutboxTo-2.lua).
+ * is base + i (readOutbox-4.lua, trimOutboxTo-2.lua).
  *
  * exactly_once (default): the outbox is produced in Kafka transactions together with the relay
  * checkpoint, the next sequence number, committed as the offset of the input partition in the
@@ -19,7 +19,7 @@
  * (a start, a rebalance) claims its outbox (claimOutbox-1.lua: the partition's owner is now
  * this relay's transactional id) and initializes the previous owner's transactional id, which
  * aborts that producer's open transaction and bumps its epoch, before it reads the checkpoint;
- * and a relay reads an outbox only while it is its owner (readOutbox-3.lua), with a producer
+ * and a relay reads an outbox only while it is its owner (readOutbox-4.lua), with a producer
  * initialized before that read (a chunk read under an earlier producer is read again). So a
  * transaction of the old owner either completed before the new owner read the checkpoint, or
  * never commits. A `read_committed` reader sees each record once.
@@ -58,13 +58,30 @@ export function decodeOutboxRecord(text: string): OutboxRecord {
   return { topic: t, key: k, value: Buffer.from(v, 'base64') };
 }
 
+/**
+ * What a partition's outbox holds the outputs of, read from its fence with the outbox
+ * (readOutbox-4.lua): every output of the records applied up to `offsets` and of the timers
+ * due by `timersThrough` is in the outbox or was relayed before. A relay that produced the
+ * outbox to its end commits it with the checkpoint; `state rebuild` restores up to it.
+ */
+export interface RelayCover {
+  /** The state's (fence's) incarnation: the group's commits carry it too (log-binding.ts). */
+  incarnation: string;
+  /** The last applied offset per input topic. */
+  offsets: Record<string, string>;
+  /** The timer watermark (ms), null when no timer has fired. */
+  timersThrough: number | null;
+}
+
 /** The head of a partition's outbox as the relay reads it. */
 export interface OutboxHead {
   /** The sequence number of entries[0] (and of the next record appended when empty). */
   base: number;
-  /** The outbox's incarnation id (see readOutbox-3.lua). */
+  /** The outbox's incarnation id (see readOutbox-4.lua). */
   incarnation: string;
   entries: string[];
+  /** What the whole outbox (not just `entries`) holds the outputs of; absent when the store keeps no fence. */
+  cover?: RelayCover;
 }
 
 /** Where the outbox lives; RedisOutboxStore in services, a memory one in unit tests. */
@@ -91,6 +108,8 @@ export class RedisOutboxStore implements OutboxStore {
     private readonly outboxKey: (partition: number) => string,
     /** The partition's fence hash (PartitionKeys.fence) or marker string (RendererKeys.stateMarker), same hash tag: what a guarded read checks. */
     private readonly fenceKey?: (partition: number) => string,
+    /** The partition's timers (PartitionKeys.timers), same hash tag: with a fence hash, reads return its cover (OutboxHead.cover). */
+    private readonly timersKey?: (partition: number) => string,
   ) {
     loadLuaScripts(redis, KIT_LUA_DIR);
   }
@@ -102,11 +121,14 @@ export class RedisOutboxStore implements OutboxStore {
 
   async read(partition: number, limit: number, guard?: string, owner?: string): Promise<OutboxHead> {
     if (guard !== undefined && this.fenceKey === undefined) throw new Error('RedisOutboxStore: a guarded read needs the fence key (fenceKey option)');
-    const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition)];
-    const [base, incarnation, ...entries] = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '']);
+    const covered = this.fenceKey !== undefined && this.timersKey !== undefined;
+    const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition), this.timersKey?.(partition) ?? this.outboxKey(partition)];
+    const reply = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '', covered ? '1' : '']);
+    const [base, incarnation] = reply;
     if (base === 'vanished') throw new StateVanishedError(partition, guard as string, incarnation === '' ? null : (incarnation as string));
     if (base === 'taken') throw new OutboxTakenError(partition, incarnation as string);
-    return { base: Number(base), incarnation: incarnation as string, entries };
+    const cover = coverOfFence(reply[2] as string);
+    return { base: Number(base), incarnation: incarnation as string, entries: reply.slice(3), ...(cover === null ? {} : { cover }) };
   }
 
   async claim(partition: number, owner: string): Promise<string> {
@@ -210,12 +232,44 @@ export interface CommittedOffset {
 }
 
 /**
- * A checkpoint's metadata: the outbox's incarnation and, after a slash, the id of the relay that
- * committed it (for whoever reads the group's offsets). Before 2026-12-06 the metadata was the
- * incarnation alone; it still reads.
+ * The broker refuses offset metadata longer than offset.metadata.max.bytes (4,096 by default);
+ * a cover that would make the checkpoint's longer is left out (the rebuild then restores up to
+ * the group's commit only).
  */
-export function checkpointMetadataOf(incarnation: string, writer: string): string {
-  return `${incarnation}/${writer}`;
+export const CHECKPOINT_METADATA_MAX_BYTES = 4000;
+
+/** A checkpoint's metadata as JSON: `inc` the outbox's incarnation, `by` the relay that committed it, `cover` what the outbox it completed held (RelayCover). */
+interface CheckpointMetadata {
+  inc: string;
+  by: string;
+  cover?: { i: string; o: Record<string, string>; t?: string };
+}
+
+/**
+ * A checkpoint's metadata: JSON with the outbox's incarnation, the id of the relay that
+ * committed it (for whoever reads the group's offsets) and, when the transaction produced the
+ * outbox to its end, its RelayCover. Null `cover`, or one that would pass
+ * CHECKPOINT_METADATA_MAX_BYTES, is left out. Read by checkpointOf and checkpointCoverOf, which
+ * also read the older forms: the incarnation alone, or `<incarnation>/<relay>`.
+ */
+export function checkpointMetadataOf(incarnation: string, writer: string, cover: RelayCover | null = null): string {
+  const metadata: CheckpointMetadata = { inc: incarnation, by: writer };
+  const plain = JSON.stringify(metadata);
+  if (cover === null) return plain;
+  metadata.cover = { i: cover.incarnation, o: cover.offsets, ...(cover.timersThrough === null ? {} : { t: String(cover.timersThrough) }) };
+  const covered = JSON.stringify(metadata);
+  return Buffer.byteLength(covered) <= CHECKPOINT_METADATA_MAX_BYTES ? covered : plain;
+}
+
+/** The JSON metadata's parts, or null for the older forms or anything malformed. */
+function parseCheckpointMetadata(metadata: string): CheckpointMetadata | null {
+  if (!metadata.startsWith('{')) return null;
+  try {
+    const parsed = JSON.parse(metadata) as Partial<CheckpointMetadata> | null;
+    return typeof parsed?.inc === 'string' && typeof parsed.by === 'string' ? (parsed as CheckpointMetadata) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -228,7 +282,51 @@ export function checkpointOf(committed: CommittedOffset | undefined, incarnation
   const offset = Number(committed.offset);
   if (!Number.isSafeInteger(offset) || offset < 0) return null;
   const { metadata } = committed;
+  const parsed = parseCheckpointMetadata(metadata);
+  if (parsed !== null) return parsed.inc === incarnation ? offset : null;
   return metadata === incarnation || metadata.startsWith(`${incarnation}/`) ? offset : null;
+}
+
+/** A RelayCover from its JSON parts (checkpoint metadata, readOutbox-4.lua), or null when they are not one. */
+function coverOfParts(incarnation: unknown, offsets: unknown, timersThrough: unknown): RelayCover | null {
+  if (typeof incarnation !== 'string' || typeof offsets !== 'object' || offsets === null) return null;
+  const entries = Object.entries(offsets);
+  if (!entries.every(([, offset]) => typeof offset === 'string' && /^\d{1,19}$/.test(offset))) return null;
+  if (timersThrough !== undefined && !(typeof timersThrough === 'string' && /^-?\d{1,16}$/.test(timersThrough))) return null;
+  return { incarnation, offsets: Object.fromEntries(entries) as Record<string, string>, timersThrough: timersThrough === undefined ? null : Number(timersThrough) };
+}
+
+/**
+ * The RelayCover a committed checkpoint carries (what the outbox it completed held the outputs
+ * of), or null: none recorded, an older form, or malformed.
+ */
+export function checkpointCoverOf(committed: CommittedOffset | undefined): RelayCover | null {
+  const cover = committed?.metadata ? parseCheckpointMetadata(committed.metadata)?.cover : undefined;
+  return cover === undefined ? null : coverOfParts(cover.i, cover.o, cover.t);
+}
+
+/** readOutbox-4.lua's cover, JSON of the fence's `inc`, `o` (offsets by topic) and `tt`; null when "" or malformed. */
+export function coverOfFence(text: string): RelayCover | null {
+  if (text === '') return null;
+  try {
+    const { inc, o, tt } = JSON.parse(text) as { inc?: unknown; o?: unknown; tt?: unknown };
+    return coverOfParts(inc, o, tt);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The cover a chunk's checkpoint records. A chunk that takes the outbox to its end (`drained`:
+ * the read returned fewer records than it asked for) covers what the fence said with the read.
+ * A chunk of a longer outbox keeps the cover of the checkpoint before it (`known`, when of this
+ * outbox): every record still in the outbox then came from a later apply, so that cover is never
+ * past what is in Kafka; the records after it that this chunk carries are the ones a rebuild
+ * would produce again, if Redis were lost before the chunk that drains the outbox.
+ */
+export function coverOfChunk(head: Pick<OutboxHead, 'incarnation' | 'cover'>, drained: boolean, known: CommittedOffset | undefined): RelayCover | null {
+  if (drained) return head.cover ?? null;
+  return checkpointOf(known, head.incarnation) === null ? null : checkpointCoverOf(known);
 }
 
 /** What one relay round does with the head it read. */
@@ -396,6 +494,8 @@ interface Chunk {
   incarnation: string;
   /** The checkpoint to commit with them, or null (records of an outbox that vanished). */
   checkpoint: number | null;
+  /** What the outbox holds the outputs of once this chunk is in Kafka (committed in the checkpoint's metadata), or null. */
+  cover: RelayCover | null;
   /** The session its outbox was read under: only that session may commit it. */
   session: RelaySession;
   topicMessages: TopicMessages;
@@ -498,7 +598,7 @@ export class OutboxRelay {
     for (;;) {
       const session = await this.currentSession(partition);
       try {
-        await this.transact(partition, { partition, incarnation: '', checkpoint: null, session, topicMessages: topicMessagesOf(entries) });
+        await this.transact(partition, { partition, incarnation: '', checkpoint: null, cover: null, session, topicMessages: topicMessagesOf(entries) });
         return;
       } catch (error) {
         if (!(error instanceof StaleChunkError)) throw error;
@@ -536,14 +636,16 @@ export class OutboxRelay {
       // committed by a producer initialized before a new owner could fence it, or not at all.
       const session = await this.currentSession(partition);
       const head = await this.readHead(partition, guard, consumed, this.transactionalId);
-      const plan = planRelay(head, checkpointOf(await this.knownCheckpoint(session, partition, head.incarnation), head.incarnation));
+      const known = await this.knownCheckpoint(session, partition, head.incarnation);
+      const plan = planRelay(head, checkpointOf(known, head.incarnation));
       if (plan.skip > 0) {
         // Committed before a crash or by an earlier owner, not trimmed: trim, never produce again.
         await store.trimTo(partition, head.base + plan.skip);
         this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka by an earlier owner or before a restart; trimmed without producing them again');
       }
       if (plan.produce.length > 0) {
-        const chunk = { partition, incarnation: head.incarnation, checkpoint: plan.nextCheckpoint, session, topicMessages: topicMessagesOf(plan.produce) };
+        const cover = coverOfChunk(head, head.entries.length < this.batchSize, known);
+        const chunk = { partition, incarnation: head.incarnation, checkpoint: plan.nextCheckpoint, cover, session, topicMessages: topicMessagesOf(plan.produce) };
         try {
           await this.transact(partition, chunk);
         } catch (error) {
@@ -719,7 +821,7 @@ export class OutboxRelay {
   }
 
   private metadataOf(chunk: Chunk): string {
-    return checkpointMetadataOf(chunk.incarnation, this.transactionalId);
+    return checkpointMetadataOf(chunk.incarnation, this.transactionalId, chunk.cover);
   }
 
   /** The checkpoint group's committed offset of the partition (offset -1: none). */

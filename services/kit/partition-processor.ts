@@ -8,7 +8,7 @@ export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
 import { PoisonRecordError } from './poison';
 import { forEachPartition, PartitionQueues, runEvery, type PeriodicTask } from './scheduling';
-import type { AppliedChange, PartitionChange, PartitionSnapshot, PartitionStateStore } from './partition-state';
+import { emptyChange, type AppliedChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore } from './partition-state';
 
 export { decodeOutboxRecord, encodeOutboxRecord, type OutboxRecord } from './outbox-relay';
 
@@ -201,12 +201,32 @@ export class PartitionProcessor {
     throw this.binder.stop(topic, partition, detail);
   }
 
-  /** Whether a rebuilt partition still replays some topic below its restore bound (remembered once it does not). */
+  /**
+   * Whether a rebuilt partition still replays some topic below its restore bound, or still owes
+   * the timers the lost state had fired (restoreTimers); remembered once it does not.
+   */
   private async stillRestoring(partition: number): Promise<boolean> {
     if (this.restored.has(partition)) return false;
-    if (isRestoring(await this.options.store.fence(partition))) return true;
+    const fence = await this.options.store.fence(partition);
+    if (isRestoring(fence) || !(await this.restoreTimers(partition, fence))) return true;
     this.restored.add(partition);
     return false;
+  }
+
+  /**
+   * Once a rebuilt partition replayed every topic up to its restore bound: the timers due by the
+   * lost state's timer watermark (`restoreTimersThrough`, from its last relay's cover) that are
+   * still set had fired before the loss, by the clock past the stream time the replay reached.
+   * They fire again without output, and the watermark is removed, before anything past the
+   * bounds is applied. Returns false while some are left (more than one tick handles).
+   */
+  private async restoreTimers(partition: number, fence: Pick<PartitionSnapshot, 'restoreTimersThrough'>): Promise<boolean> {
+    const through = fence.restoreTimersThrough ?? null;
+    if (through === null) return true;
+    if (!(await this.fireTimers(partition, through, true))) return false;
+    await this.applyWithRetry(partition, [], false, () => ({ ...emptyChange(), timersRestored: true }));
+    this.options.logger.info({ partition, timersThrough: through }, 'timers the lost state had fired by its last relay fired again without output');
+    return true;
   }
 
   /** While a rebuilt partition replays what it had applied before the loss: state only, no records to Kafka. */
@@ -264,6 +284,10 @@ export class PartitionProcessor {
     // and fails when it cannot, rather than silently judging by stream time alone.
     if (logEnd === undefined) logEnd = (await log.logEnds(timerTopic)).get(partition) ?? null;
     const fence = await store.fence(partition);
+    if (!isRestoring(fence) && !(await this.restoreTimers(partition, fence))) {
+      await this.relay(partition);
+      return;
+    }
     const applied = fence.appliedOffsets.get(timerTopic) ?? -1n;
     const caughtUp = logEnd !== null && applied + 1n >= logEnd;
     const dueBy = Math.max(fence.streamTime ?? Number.NEGATIVE_INFINITY, caughtUp ? clock() : Number.NEGATIVE_INFINITY);
@@ -273,16 +297,17 @@ export class PartitionProcessor {
 
   /**
    * Fires the partition's timers due by `dueBy` (all of them, in chunks; bounded: a logic that
-   * kept re-setting timers at or before dueBy cannot spin forever). Their outputs are dropped
-   * when `restoring` or while the state says a rebuild still replays below its bound. `beat`:
-   * the batch's heartbeat, after each chunk, when a batch fires them.
+   * kept re-setting timers at or before dueBy cannot spin forever), and raises the partition's
+   * timer watermark to `dueBy`. Their outputs are dropped when `restoring` or while the state
+   * says a rebuild still replays below its bound. `beat`: the batch's heartbeat, after each
+   * chunk, when a batch fires them. Returns false when the bound on chunks left some due.
    */
-  private async fireTimers(partition: number, dueBy: number, restoring: boolean, beat?: () => Promise<void>): Promise<void> {
+  private async fireTimers(partition: number, dueBy: number, restoring: boolean, beat?: () => Promise<void>): Promise<boolean> {
     const { store, logic, clock } = this.options;
     const limit = this.options.timerBatchSize ?? 200;
     for (let round = 0; round < MAX_TIMER_ROUNDS; round += 1) {
       const due = await store.dueTimers(partition, dueBy, limit);
-      if (due.length === 0) return;
+      if (due.length === 0) return true;
       const corrupt = new Set<string>();
       await this.applyWithRetry(partition, logic.customersOfTimers(due), false, (snapshot) => {
         for (;;) {
@@ -290,6 +315,8 @@ export class PartitionProcessor {
           try {
             const change = logic.onTimers(snapshot, firing, clock(), dueBy);
             if (restoring || isRestoring(snapshot)) this.dropOutputs(change, partition);
+            // The relay's cover lowers it below a timer still set (readOutbox-4.lua).
+            change.timersThrough = Math.floor(dueBy);
             // A timer of an undecodable customer would be due again every tick: drop it.
             for (const t of due) if (!firing.includes(t)) change.timers.set(t.member, null);
             return change;
@@ -300,9 +327,10 @@ export class PartitionProcessor {
           }
         }
       });
-      if (due.length < limit) return;
+      if (due.length < limit) return true;
       await beat?.();
     }
+    return false;
   }
 
   /**

@@ -90,6 +90,7 @@ export async function startPartitionService(options: PartitionServiceOptions): P
   const relay = createOutboxRelay(clients, config, {
     outboxKey: (partition) => keys.outbox(partition),
     fenceKey: (partition) => keys.fence(partition),
+    timersKey: (partition) => keys.timers(partition),
     topic: bindings[0].topic,
     generation: () => group.runner?.currentGeneration() ?? 0,
     hooks: options.relayHooks,

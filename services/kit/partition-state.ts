@@ -75,6 +75,18 @@ export interface PartitionSnapshot {
    * outputs, which reached Kafka before the loss (see PartitionProcessor). Absent: none.
    */
   restoreUpTo?: Map<string, bigint>;
+  /**
+   * The partition's timer watermark (fence field `tt`): every timer due at or before it has
+   * fired, its outputs queued in the outbox. Null until a timer fired.
+   */
+  timersThrough?: number | null;
+  /**
+   * Set by `state rebuild` with the restore bounds (fence field `rt`): the timer watermark of
+   * the lost state as its last relay transaction recorded it. Timers due by it that are still
+   * set once the replay reached the bounds fired before the loss: they fire again without
+   * output, once, and the field is removed (PartitionProcessor).
+   */
+  restoreTimersThrough?: number | null;
   /** Buffers when the store reads `binaryStates`, else strings. */
   states: Map<string, StateValue | null>;
 }
@@ -94,6 +106,10 @@ export interface PartitionChange {
   incarnation?: string;
   /** The partition's stream time after this change (it only moves forward). */
   streamTime?: number;
+  /** A timer firing: every timer due by this time has fired once the change is applied (the watermark only moves forward). */
+  timersThrough?: number;
+  /** Removes the fence's `rt` (restoreTimersThrough): the timers a rebuild owed are fired. */
+  timersRestored?: boolean;
   /** New states by customer id (text or bytes); null deletes the customer's state. */
   states: Map<string, StateValue | null>;
   /** Encoded records for the outbox, in order. */
@@ -128,6 +144,10 @@ export interface PartitionChangeIndex {
   sets: Array<[number, '+' | '-', string]>;
   /** [KEYS index of the hash, field, increment as a string, 1 for HINCRBYFLOAT else 0]; absent when none. */
   counters?: Array<[number, string, string, 0 | 1]>;
+  /** The new timer watermark, ms as a string (PartitionChange.timersThrough); absent when unchanged. */
+  timersThrough?: string;
+  /** 1: remove the fence's `rt` (PartitionChange.timersRestored); absent otherwise. */
+  timersRestored?: 1;
 }
 
 /**
@@ -162,6 +182,11 @@ export function applyPartitionChangeArgs(
       return [firstHashKey + hashNames.indexOf(hash), field, String(by), float ? 1 : 0];
     });
   }
+  if (change.timersThrough !== undefined) {
+    if (!Number.isSafeInteger(change.timersThrough)) throw new Error(`kairos partition state: timersThrough ${change.timersThrough} is not a time in ms; expected a safe integer`);
+    index.timersThrough = String(change.timersThrough);
+  }
+  if (change.timersRestored === true) index.timersRestored = 1;
   return {
     keys: [
       partitionKeys.fence(partition),
@@ -222,6 +247,8 @@ export class PartitionStateStore {
       version: Number(fence.v ?? 0),
       appliedOffsets,
       restoreUpTo,
+      timersThrough: fence.tt === undefined ? null : Number(fence.tt),
+      restoreTimersThrough: fence.rt === undefined ? null : Number(fence.rt),
       incarnation: fence.inc ?? null,
       streamTime: fence.st === undefined ? null : Number(fence.st),
       states: new Map(ids.map((id, i) => [id, values[i] ?? null])),

@@ -640,7 +640,7 @@ export class Renderer {
   /**
    * Produces the partition's outbox (EmailOutcomes) to Kafka, then trims what was sent; false
    * when the partition's state vanished from Redis. The relay reads the outbox only while the
-   * state marker holds the incarnation this instance uses (readOutbox-3.lua). When it no longer
+   * state marker holds the incarnation this instance uses (readOutbox-4.lua). When it no longer
    * does, the outbox this instance appended to is gone with the state: the outcomes it had not
    * relayed yet (kept in `unrelayed`; the outbox holds nothing else since the take-over relay)
    * are produced from memory, so every email sent has its outcome in Kafka for the rebuild.

@@ -197,7 +197,7 @@ export class RendererStore {
   /**
    * The partition's state marker: its value names the incarnation of the renderer's state (an
    * id set when the marker is created, with `create`), null when there is none. A relay guarded
-   * by it reads the outbox only while the marker still holds that id (readOutbox-3.lua).
+   * by it reads the outbox only while the marker still holds that id (readOutbox-4.lua).
    */
   async stateMarker(partition: number, create = false): Promise<string | null> {
     const key = this.keys.stateMarker(partition);

@@ -23,6 +23,8 @@ import { commonShape, durationVar, loadConfig, runMain, stringVar } from '../kit
 import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { PartitionKeys } from '../kit/partition-state';
+import { incarnationOf } from '../kit/log-binding';
+import { checkpointCoverOf, checkpointGroupOf, type RelayCover } from '../kit/outbox-relay';
 import { createRedis, type RedisClient } from '../kit/redis';
 import { deleteKeysMatching, globEscape } from '../kit/redis-scan';
 import { randomUUID } from 'node:crypto';
@@ -127,10 +129,14 @@ async function reset(config: StateConfig, service: string, partitionsArg: string
 /**
  * After the service's Redis state was lost (a flushed or replaced Redis): deletes what is left
  * of it and replays every partition from the log start. Where the outputs go to Kafka
- * (segmenter, trigger), each partition's fence gets a restore bound per input topic, the offset
- * the group had committed: the replay below it rebuilds the state without producing again what
- * reached Kafka before the loss (PartitionProcessor). Elsewhere (recommender, results: outputs
- * in Redis) it is a reset of every partition. The renderer has its own (rebuildRenderer).
+ * (segmenter, trigger), each partition's fence gets a restore bound per input topic: the offset
+ * the group had committed or, when further, one past the last offset whose outputs the relay's
+ * last transaction recorded as in Kafka (its checkpoint's cover: a batch ended by a rebalance
+ * after its outputs were relayed is not committed). The replay below it rebuilds the state
+ * without producing again what reached Kafka before the loss (PartitionProcessor); the cover's
+ * timer watermark (`rt`) makes the timers the clock had fired fire again without output.
+ * Elsewhere (recommender, results: outputs in Redis) it is a reset of every partition. The
+ * renderer has its own (rebuildRenderer).
  */
 async function rebuild(config: StateConfig, service: string, group: string | undefined): Promise<void> {
   if (service === 'renderer') return rebuildRenderer(config, group);
@@ -143,21 +149,31 @@ async function rebuild(config: StateConfig, service: string, group: string | und
     const keys = new PartitionKeys(config.REDIS_KEY_PREFIX, service);
     const bounds = new Map<number, Array<[string, string]>>();
     const starts = new Map<string, Array<{ partition: number; offset: string }>>();
-    for (const topic of topics) {
+    const [relayed] = await admin.fetchOffsets({ groupId: checkpointGroupOf(groupId), topics: [topics[0] as string] });
+    const covers = coversOf(relayed?.partitions ?? []);
+    const past: string[] = [];
+    for (const [i, topic] of topics.entries()) {
       const ranges = await admin.fetchTopicOffsets(topic);
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-      for (const { partition, offset } of restoreBounds(ranges, committed?.partitions ?? [])) {
-        bounds.set(partition, [...(bounds.get(partition) ?? []), [`r:${topic}`, offset]]);
+      for (const { partition, offset, covered, timersThrough } of restoreBounds(topic, ranges, committed?.partitions ?? [], covers)) {
+        const fields = [...(bounds.get(partition) ?? []), [`r:${topic}`, offset] as [string, string]];
+        // The timer watermark goes with the first input's bound (the timer topic's).
+        if (i === 0 && timersThrough !== null) fields.push(['rt', String(timersThrough)]);
+        bounds.set(partition, fields);
+        if (covered) past.push(`${topic}[${partition}]`);
       }
       starts.set(topic, ranges.map((p) => ({ partition: p.partition, offset: p.low })));
     }
     const deleted = await deleteKeysMatching(redis, keys.pattern());
     for (const [partition, fields] of bounds) await redis.hset(keys.fence(partition), Object.fromEntries(fields));
     for (const [topic, partitions] of starts) await admin.setOffsets({ groupId, topic, partitions });
-    const summary = [...bounds].sort(([a], [b]) => a - b).map(([p, fields]) => `${p}: ${fields.map(([f, o]) => `${f.slice(2)}@${o}`).join(' ')}`);
+    const summary = [...bounds]
+      .sort(([a], [b]) => a - b)
+      .map(([p, fields]) => `${p}: ${fields.map(([f, o]) => (f === 'rt' ? `timers due by ${new Date(Number(o)).toISOString()}` : `${f.slice(2)}@${o}`)).join(' ')}`);
     process.stdout.write(
-      `Rebuild of ${service}: ${deleted} keys deleted; every partition replays from the log start, state only up to where ${groupId} was:\n` +
+      `Rebuild of ${service}: ${deleted} keys deleted; every partition replays from the log start, state only up to where its outputs in Kafka reached:\n` +
         (summary.length > 0 ? summary.map((line) => `  ${line}\n`).join('') : '  (the group had committed nothing: a plain replay)\n') +
+        (past.length > 0 ? `  past ${groupId}'s commit, from the relay's last transaction: ${past.join(', ')}\n` : '') +
         'Start the service again; it produces records only past those offsets.\n',
     );
   });
@@ -241,16 +257,45 @@ async function rebuildRenderer(config: StateConfig, group: string | undefined): 
   });
 }
 
-/** Per partition with progress past the log start: the committed offset, below which a replay only rebuilds state. */
+/** The relay checkpoints' covers by partition (checkpointCoverOf), from the `<group>-relay` group's offsets. */
+export function coversOf(checkpoints: ReadonlyArray<{ partition: number; offset: string; metadata: string | null }>): Map<number, RelayCover> {
+  const covers = new Map<number, RelayCover>();
+  for (const checkpoint of checkpoints) {
+    const cover = checkpointCoverOf(checkpoint);
+    if (cover !== null) covers.set(checkpoint.partition, cover);
+  }
+  return covers;
+}
+
+/**
+ * Per partition of `topic` with progress past the log start, the restore bound: the offset below
+ * which a replay only rebuilds state. It is the group's committed offset or, when further, one
+ * past the offset the relay's last transaction covered (`covered`), when that cover is of the
+ * state the commits are bound to (the same incarnation: a cover of a state since reset or rebuilt
+ * does not count); never past the log end. `timersThrough`: the cover's timer watermark, null
+ * without one.
+ */
 export function restoreBounds(
-  ranges: ReadonlyArray<{ partition: number; low: string }>,
-  committed: ReadonlyArray<{ partition: number; offset: string }>,
-): Array<{ partition: number; offset: string }> {
-  const lows = new Map(ranges.map((r) => [r.partition, BigInt(r.low)]));
-  return committed
-    .filter((c) => /^\d+$/.test(c.offset) && lows.has(c.partition) && BigInt(c.offset) > (lows.get(c.partition) as bigint))
-    .map((c) => ({ partition: c.partition, offset: c.offset }))
-    .sort((a, b) => a.partition - b.partition);
+  topic: string,
+  ranges: ReadonlyArray<{ partition: number; low: string; high: string }>,
+  committed: ReadonlyArray<{ partition: number; offset: string; metadata?: string | null }>,
+  covers: ReadonlyMap<number, RelayCover> = new Map(),
+): Array<{ partition: number; offset: string; covered: boolean; timersThrough: number | null }> {
+  const commits = new Map(committed.map((c) => [c.partition, c]));
+  const bounds: Array<{ partition: number; offset: string; covered: boolean; timersThrough: number | null }> = [];
+  for (const { partition, low, high } of ranges) {
+    const commit = commits.get(partition);
+    const done = commit !== undefined && /^\d+$/.test(commit.offset) ? BigInt(commit.offset) : -1n;
+    const cover = covers.get(partition);
+    const bound = commit === undefined || cover === undefined || cover.incarnation !== incarnationOf(commit.metadata ?? null) ? undefined : cover;
+    const last = bound?.offsets[topic];
+    const relayed = last === undefined ? -1n : BigInt(last) + 1n;
+    let offset = relayed > done ? relayed : done;
+    if (offset > BigInt(high)) offset = BigInt(high);
+    if (offset <= BigInt(low)) continue;
+    bounds.push({ partition, offset: offset.toString(), covered: relayed > done && offset > done, timersThrough: bound?.timersThrough ?? null });
+  }
+  return bounds.sort((a, b) => a.partition - b.partition);
 }
 
 async function wipe(config: StateConfig): Promise<void> {

@@ -12,7 +12,7 @@ import type { Type } from 'avsc';
 import type { SchemaName } from '../kit/codec';
 import type { AnyTopicBinding } from '../kit/consumer-runner';
 import { behaviorEventsInput, customerProfilesInput } from '../kit/inputs';
-import { startPartitionService, type RunningService } from '../kit/partition-service';
+import { startPartitionService, type PartitionServiceOptions, type RunningService } from '../kit/partition-service';
 import { longestHorizonMs, parseTriggerRules, type TriggerRule } from '../core/triggers';
 import { TriggerLogic } from './adapter';
 
@@ -50,7 +50,7 @@ export function triggerInputs(
 /** Starts the trigger service; tests pass a clock and a logger. */
 export async function startTrigger(
   config: TriggerConfig,
-  overrides: { clock?: () => number; logger?: import('../kit/logger').Logger } = {},
+  overrides: Pick<PartitionServiceOptions, 'clock' | 'logger' | 'relayHooks'> = {},
 ): Promise<RunningService> {
   const rules = loadTriggerRules(config.TRIGGER_RULES_FILE);
   return startPartitionService({

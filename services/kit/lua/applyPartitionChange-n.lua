@@ -11,7 +11,9 @@
 
   KEYS[1]            fence hash: field `v` = version, field `o:<topic>` = last applied offset,
                      `inc` = the state's incarnation id (bound to the group's commits, see
-                     log-binding.ts), `st` = stream time (the newest event time applied, ms)
+                     log-binding.ts), `st` = stream time (the newest event time applied, ms),
+                     `tt` = timer watermark (every timer due by it has fired, ms), and after a
+                     `state rebuild` `r:<topic>` and `rt` (restore bounds, read only)
   KEYS[2]            outbox list (encoded records, relayed to Kafka then trimmed)
   KEYS[3]            timers sorted set (member -> due time, ms)
   KEYS[4 .. 3+s]     customer state keys (strings)
@@ -29,6 +31,9 @@
                        sets     triples [KEYS index of the set, "+" or "-", member]
                        counters (optional) [KEYS index of the hash, field, increment as a
                                 string, 1 = HINCRBYFLOAT else HINCRBY]
+                       timersThrough (optional) the new timer watermark, ms as a string; `tt`
+                                never moves back
+                       timersRestored (optional) 1: remove the fence's `rt`
   ARGV[8 .. 7+s]     one value per state key: ARGV[7+n] is that of KEYS[3+n] ("" deletes it)
   ARGV[8+s ..]       the encoded records to append to the outbox, in order
 
@@ -91,6 +96,12 @@ if ARGV[5] ~= '' then
 end
 if ARGV[6] ~= '' and tonumber(ARGV[6]) > tonumber(redis.call('HGET', fence, 'st') or '-1') then
   redis.call('HSET', fence, 'st', ARGV[6])
+end
+if change.timersThrough and tonumber(change.timersThrough) > tonumber(redis.call('HGET', fence, 'tt') or '-1') then
+  redis.call('HSET', fence, 'tt', change.timersThrough)
+end
+if change.timersRestored then
+  redis.call('HDEL', fence, 'rt')
 end
 local version = redis.call('HINCRBY', fence, 'v', 1)
 local earliest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')

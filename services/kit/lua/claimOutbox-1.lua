@@ -3,7 +3,7 @@
   transactional id as the partition's owner and returns the owner it replaces. The caller then
   fences that producer (initializes its transactional id, which aborts its open transaction and
   bumps its epoch) before it reads the checkpoint, and a relay reads the outbox only while it is
-  the owner (readOutbox-3.lua). So a transaction of the old owner either completed before the
+  the owner (readOutbox-4.lua). So a transaction of the old owner either completed before the
   new owner read the checkpoint, or never commits.
 
   KEYS[1]  relay state hash (`owner`)

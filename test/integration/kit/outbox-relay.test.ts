@@ -9,6 +9,7 @@ import type { Admin, Producer } from 'kafkajs';
 import pino from 'pino';
 import { encodeOutboxRecord, isFencedError, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
+import { emptyChange, PartitionKeys, PartitionStateStore } from '../../../services/kit/partition-state';
 import { AvroCodec, recordTypes } from '../../../services/kit/codec';
 import { ConsumerRunner, type AnyTopicBinding } from '../../../services/kit/consumer-runner';
 import { committedOffsets, createTopics, kafka, readAll, REDIS_URL, REGISTRY_URL, waitFor, withAdmin } from '../../support/stack';
@@ -320,7 +321,7 @@ describe('a consumer of a transactional topic (the renderer on triggers)', () =>
   });
 });
 
-describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (readOutbox-3.lua) on real Redis', () => {
+describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (readOutbox-4.lua) on real Redis', () => {
   it('a claim names the new owner and returns the one it replaced; a read as an owner that is not the current one reads nothing', async () => {
     const redis = createRedis({ REDIS_URL });
     const outbox = `{test-owner-${randomUUID().slice(0, 8)}:0}:outbox`;
@@ -341,7 +342,7 @@ describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (re
   });
 });
 
-describe('a guarded outbox read (readOutbox-3.lua) on real Redis', () => {
+describe('a guarded outbox read (readOutbox-4.lua) on real Redis', () => {
   it('reads while the fence holds the incarnation, and refuses without reading once the state is gone or replaced', async () => {
     const redis = createRedis({ REDIS_URL });
     const tag = `{test-guard-${randomUUID().slice(0, 8)}:0}`;
@@ -360,6 +361,47 @@ describe('a guarded outbox read (readOutbox-3.lua) on real Redis', () => {
       await expect(new RedisOutboxStore(redis, () => keys.outbox).read(0, 10, 'inc-1')).rejects.toThrow(/needs the fence key/);
     } finally {
       await redis.del(keys.fence, keys.outbox, `${keys.outbox}:relay`);
+      redis.disconnect();
+    }
+  });
+});
+
+describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) on real Redis", () => {
+  it("returns the fence's incarnation, applied offsets and timer watermark, lowered below the earliest timer still set; rt is removed once restored", async () => {
+    const redis = createRedis({ REDIS_URL });
+    const keys = new PartitionKeys(`test-cover-${randomUUID().slice(0, 8)}`, 'svc');
+    try {
+      const state = new PartitionStateStore(redis, keys, 60_000);
+      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+      expect((await outbox.read(0, 10)).cover).toBeUndefined(); // nothing applied yet
+      const batch = { ...emptyChange(), advance: { topic: 'behavior.events', offset: '41' }, incarnation: 'fence-1', outbox: ['r1'] };
+      batch.timers.set('t1', 5_000);
+      await state.applyChange(0, 0, batch);
+      expect((await outbox.read(0, 10)).cover).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: null });
+      // Timers fired by 6000: t1 leaves the set, the watermark is 6000 (and never moves back).
+      const fired = { ...emptyChange(), timersThrough: 6_000, outbox: ['r2'] };
+      fired.timers.set('t1', null);
+      await state.applyChange(0, 1, fired);
+      await state.applyChange(0, 2, { ...emptyChange(), timersThrough: 5_500 });
+      expect((await state.fence(0)).timersThrough).toBe(6_000);
+      const head = await outbox.read(0, 10);
+      expect(head.entries).toEqual(['r1', 'r2']);
+      expect(head.cover).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: 6_000 });
+      // A batch sets a timer already due by the watermark (a late event): the cover no longer claims it fired.
+      const late = { ...emptyChange(), advance: { topic: 'behavior.events', offset: '42' } };
+      late.timers.set('t2', 5_800);
+      await state.applyChange(0, 3, late);
+      expect((await outbox.read(0, 10)).cover).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '42' }, timersThrough: 5_799 });
+      // A store without the timers key (the renderer's marker) reads no cover.
+      expect((await new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p)).read(0, 10)).cover).toBeUndefined();
+      // state rebuild's rt reads back, and a change that says so removes it.
+      await redis.hset(keys.fence(0), 'rt', '6000');
+      expect((await state.fence(0)).restoreTimersThrough).toBe(6_000);
+      await state.applyChange(0, 4, { ...emptyChange(), timersRestored: true });
+      expect((await state.fence(0)).restoreTimersThrough).toBeNull();
+    } finally {
+      const found = await redis.keys(keys.pattern());
+      if (found.length > 0) await redis.del(...found);
       redis.disconnect();
     }
   });

@@ -1,9 +1,13 @@
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import pino from 'pino';
 import {
+  CHECKPOINT_METADATA_MAX_BYTES,
+  checkpointCoverOf,
   checkpointGroupOf,
   checkpointMetadataOf,
   checkpointOf,
+  coverOfChunk,
+  coverOfFence,
   decodeOutboxRecord,
   encodeOutboxRecord,
   isFencedError,
@@ -63,6 +67,58 @@ describe('checkpointOf: the committed relay checkpoint of this outbox', () => {
     // An incarnation that only begins like this one is another.
     expect(checkpointOf({ offset: '42', metadata: 'inc-10/p-1' }, 'inc-1')).toBeNull();
     expect(checkpointOf({ offset: '42', metadata: 'inc-1x' }, 'inc-1')).toBeNull();
+  });
+});
+
+describe('relay covers: what a checkpoint records its outbox held the outputs of', () => {
+  const cover = { incarnation: 'fence-1', offsets: { 'behavior.events': '41', 'customer.profiles': '7' }, timersThrough: 1_800_000_000_000 };
+
+  it('travels in the checkpoint metadata and reads back; the checkpoint still reads as before', () => {
+    const metadata = checkpointMetadataOf('inc-1', 'p-1', cover);
+    expect(checkpointCoverOf({ offset: '42', metadata })).toEqual(cover);
+    expect(checkpointOf({ offset: '42', metadata }, 'inc-1')).toBe(42);
+    expect(checkpointOf({ offset: '42', metadata }, 'inc-2')).toBeNull();
+    expect(checkpointCoverOf({ offset: '42', metadata: checkpointMetadataOf('inc-1', 'p-1', { ...cover, timersThrough: null }) })).toEqual({ ...cover, timersThrough: null });
+  });
+
+  it('is none without one, in the older forms, and when malformed (never a guess)', () => {
+    expect(checkpointCoverOf({ offset: '42', metadata: checkpointMetadataOf('inc-1', 'p-1') })).toBeNull();
+    expect(checkpointCoverOf({ offset: '42', metadata: 'inc-1/p-1' })).toBeNull();
+    expect(checkpointCoverOf({ offset: '42', metadata: null })).toBeNull();
+    expect(checkpointCoverOf(undefined)).toBeNull();
+    const bad = (c: unknown) => checkpointCoverOf({ offset: '42', metadata: JSON.stringify({ inc: 'inc-1', by: 'p-1', cover: c }) });
+    expect(bad({ i: 'f', o: { t: '12x' } })).toBeNull();
+    expect(bad({ i: 'f', o: { t: 12 } })).toBeNull();
+    expect(bad({ i: 'f', o: null })).toBeNull();
+    expect(bad({ i: 'f', o: {}, t: 'soon' })).toBeNull();
+    expect(bad({ o: { t: '12' } })).toBeNull();
+    expect(checkpointCoverOf({ offset: '42', metadata: '{not json' })).toBeNull();
+  });
+
+  it('is left out rather than make the metadata longer than the broker takes', () => {
+    const long = { ...cover, offsets: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`topic-${'x'.repeat(100)}-${i}`, '1'])) };
+    const metadata = checkpointMetadataOf('inc-1', 'p-1', long);
+    expect(Buffer.byteLength(metadata)).toBeLessThanOrEqual(CHECKPOINT_METADATA_MAX_BYTES);
+    expect(checkpointCoverOf({ offset: '42', metadata })).toBeNull();
+    expect(checkpointOf({ offset: '42', metadata }, 'inc-1')).toBe(42);
+  });
+
+  it("reads readOutbox-4.lua's cover of the fence", () => {
+    expect(coverOfFence('{"inc":"fence-1","o":{"behavior.events":"41","customer.profiles":"7"},"tt":"1800000000000"}')).toEqual(cover);
+    expect(coverOfFence('{"inc":"fence-1","o":{"behavior.events":"41"}}')).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: null });
+    expect(coverOfFence('')).toBeNull();
+    expect(coverOfFence('{"o":{}}')).toBeNull();
+    expect(coverOfFence('nope')).toBeNull();
+  });
+
+  it("a chunk that takes the outbox to its end covers the fence's; a chunk of a longer outbox keeps the last checkpoint's, of this outbox only", () => {
+    const earlier = { ...cover, offsets: { 'behavior.events': '30' } };
+    const known = { offset: '10', metadata: checkpointMetadataOf('inc-1', 'p-1', earlier) };
+    expect(coverOfChunk({ incarnation: 'inc-1', cover }, true, known)).toEqual(cover);
+    expect(coverOfChunk({ incarnation: 'inc-1', cover }, false, known)).toEqual(earlier);
+    expect(coverOfChunk({ incarnation: 'inc-2', cover }, false, known)).toBeNull();
+    expect(coverOfChunk({ incarnation: 'inc-1', cover }, false, undefined)).toBeNull();
+    expect(coverOfChunk({ incarnation: 'inc-1' }, true, known)).toBeNull();
   });
 });
 
@@ -302,7 +358,7 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
 });
 
 describe('OutboxRelay exactly_once: one producer, partitions in one transaction, owners claimed and fenced (no broker)', () => {
-  /** Outboxes in memory with readOutbox-3.lua's owner check and claimOutbox-1.lua's claim. */
+  /** Outboxes in memory with readOutbox-4.lua's owner check and claimOutbox-1.lua's claim. */
   const ownedOutboxes = (contents: Record<number, string[]>, owners: Map<number, string> = new Map()) => {
     const bases = new Map<number, number>();
     const store: OutboxStore = {

@@ -23,6 +23,9 @@ class MemoryStore {
   streamTime: number | null = null;
   /** Restore bounds as `state rebuild` writes them (fence fields r:<topic>). */
   restoreUpTo = new Map<string, bigint>();
+  /** The timer watermark (fence field tt) and the rebuild's (rt). */
+  timersThrough: number | null = null;
+  restoreTimersThrough: number | null = null;
   states = new Map<string, StateValue>();
   outbox: string[] = [];
   timers = new Map<string, number>();
@@ -36,6 +39,8 @@ class MemoryStore {
       incarnation: this.incarnation,
       streamTime: this.streamTime,
       restoreUpTo: new Map(this.restoreUpTo),
+      timersThrough: this.timersThrough,
+      restoreTimersThrough: this.restoreTimersThrough,
       states: new Map([...customers].map((c) => [c, this.states.get(c) ?? null])),
     };
   }
@@ -63,6 +68,8 @@ class MemoryStore {
     if (change.advance) this.offsets.set(change.advance.topic, BigInt(change.advance.offset));
     this.incarnation ??= change.incarnation ?? null;
     if (change.streamTime !== undefined) this.streamTime = Math.max(this.streamTime ?? change.streamTime, change.streamTime);
+    if (change.timersThrough !== undefined) this.timersThrough = Math.max(this.timersThrough ?? change.timersThrough, change.timersThrough);
+    if (change.timersRestored === true) this.restoreTimersThrough = null;
     this.version += 1;
     return { version: this.version, earliestDue: this.timers.size === 0 ? null : Math.min(...this.timers.values()) };
   }
@@ -72,7 +79,7 @@ class MemoryStore {
   }
 }
 
-/** The outbox side of MemoryStore, with readOutbox-3.lua's and trimOutboxTo-2.lua's semantics. */
+/** The outbox side of MemoryStore, with readOutbox-4.lua's and trimOutboxTo-2.lua's semantics. */
 class MemoryOutbox implements OutboxStore {
   base = 0;
   /** Runs before each read: a test's way to flush Redis between the apply and the relay. */
@@ -504,6 +511,54 @@ describe('PartitionProcessor', () => {
     // a's and b's timers (due 1000) were due by the bound's stream time (1200): state only.
     expect(sent).toEqual(['c:2', 'timer:c']);
     expect(store.timers.size).toBe(0);
+  });
+
+  it('raises the timer watermark to the time it fired the due timers by, and never lowers it', async () => {
+    const { store, processor, clock } = setup(999);
+    const batch = [record(0, 'a', 100)];
+    await processor.handleBatch(batch, context(batch));
+    expect(store.timersThrough).toBeNull(); // none due yet: no firing, no watermark
+    clock.now = 1_200;
+    await processor.fireDue(0, 1n);
+    expect(store.timersThrough).toBe(1_200);
+    store.timers.set('b', 0);
+    const late = [record(1, 'c', 300)];
+    await processor.handleBatch(late, context(late)); // fires b by the stream time, 300
+    expect(store.timers.has('b')).toBe(false);
+    expect(store.timersThrough).toBe(1_200);
+  });
+
+  it('rebuilt: the timers the lost state had fired by the clock fire again without output once the replay reached its bounds, then once only', async () => {
+    const { store, processor, sent, clock } = setup(5_000);
+    store.restoreUpTo.set('in', 2n);
+    store.restoreTimersThrough = 1_000; // the lost state's last relay: every timer due by 1000 had fired
+    const replay = [record(0, 'a', 100), record(1, 'b', 200)];
+    await processor.handleBatch(replay, context(replay));
+    // The stream time (200) reached neither timer (due 1000): the clock had fired them.
+    expect(sent).toEqual([]);
+    expect(store.timers.size).toBe(2);
+    await processor.fireDue(0, 2n); // caught up, clock 5000
+    expect(sent).toEqual([]);
+    expect(store.timers.size).toBe(0);
+    expect(store.restoreTimersThrough).toBeNull();
+    // A timer set after the restore, due before that watermark (a late event), fires with its output.
+    const live = [record(2, 'c', 300)];
+    await processor.handleBatch(live, context(live));
+    clock.now = 6_000;
+    await processor.fireDue(0, 3n);
+    expect(sent).toEqual(['c:2', 'timer:c']);
+  });
+
+  it('rebuilt: the owed timers go before the first record past the bounds, in a batch as on a tick', async () => {
+    const { store, processor, sent } = setup(0);
+    store.restoreUpTo.set('in', 1n);
+    store.restoreTimersThrough = 1_000;
+    const across = [record(0, 'a', 100), record(1, 'b', 200)];
+    await processor.handleBatch(across, context(across));
+    // a's timer (due 1000 by the watermark) fired without output before b was applied; b's is live.
+    expect(sent).toEqual(['b:1']);
+    expect([...store.timers.keys()]).toEqual(['b']);
+    expect(store.restoreTimersThrough).toBeNull();
   });
 
   it.each([

@@ -22,16 +22,29 @@
   A relay that finds another owner was taken over (a zombie after a rebalance) and must not
   produce the partition's records: the new owner fenced its producer after claiming.
 
+  The cover: when ARGV[5] is "1" and KEYS[3] is a fence hash, the read also returns, as JSON,
+  what the fence says the outbox holds the outputs of: the state's incarnation (`inc`), the last
+  applied offset per topic (`o`) and the timer watermark (`tt`, every timer due by it fired),
+  lowered to just before the earliest timer still set in KEYS[4] (one the clock has not reached
+  yet, or one a batch set after the last firing). Read in the same call, so when the read reaches
+  the end of the outbox, every output of those records and timers is in it or was relayed
+  before: the relay commits the cover with its checkpoint, and `state rebuild` takes its restore
+  bounds from it (outbox-relay.ts, coverOfChunk).
+
   KEYS[1]  outbox list
   KEYS[2]  relay state hash: `base` (sequence number of the head, default 0), `inc`, `owner`
-  KEYS[3]  the partition's fence hash or marker string (same hash tag), read only when ARGV[3] is not empty
+  KEYS[3]  the partition's fence hash or marker string (same hash tag), read when ARGV[3] is not
+           empty or ARGV[5] is "1"
+  KEYS[4]  the partition's timers sorted set (same hash tag), read only when ARGV[5] is "1"
   ARGV[1]  how many records to read at most
   ARGV[2]  the incarnation to record if there is none yet
   ARGV[3]  the fence incarnation the caller applied to, or "" for no guard
   ARGV[4]  the owner the caller claimed the partition as, or "" for no check
+  ARGV[5]  "1" to read the cover, else ""
 
-  Returns {base, inc, record 1, record 2, ...}, {"vanished", the fence's incarnation or ""}
-  when the guard does not hold, or {"taken", the owner now or ""} when the owner is another.
+  Returns {base, inc, cover JSON or "", record 1, record 2, ...}, {"vanished", the fence's
+  incarnation or ""} when the guard does not hold, or {"taken", the owner now or ""} when the
+  owner is another.
 ]]
 if ARGV[3] ~= '' then
   local kind = redis.call('TYPE', KEYS[3])['ok']
@@ -57,9 +70,36 @@ if not inc then
   redis.call('HSET', KEYS[2], 'inc', inc)
 end
 local base = redis.call('HGET', KEYS[2], 'base') or '0'
-local result = {base, inc}
+local cover = ''
+if ARGV[5] == '1' and redis.call('TYPE', KEYS[3])['ok'] == 'hash' then
+  local fields = redis.call('HGETALL', KEYS[3])
+  local offsets = {}
+  local found = {o = offsets}
+  local any = false
+  for i = 1, #fields, 2 do
+    local name, value = fields[i], fields[i + 1]
+    if string.sub(name, 1, 2) == 'o:' then
+      offsets[string.sub(name, 3)] = value
+      any = true
+    elseif name == 'inc' or name == 'tt' then
+      found[name] = value
+    end
+  end
+  if found.tt then
+    local through = tonumber(found.tt)
+    local earliest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2]
+    if earliest and tonumber(earliest) - 1 < through then
+      through = tonumber(earliest) - 1
+    end
+    found.tt = string.format('%.0f', through)
+  end
+  if any and found.inc then
+    cover = cjson.encode(found)
+  end
+end
+local result = {base, inc, cover}
 local records = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
 for i = 1, #records do
-  result[i + 2] = records[i]
+  result[i + 3] = records[i]
 end
 return result
