@@ -133,6 +133,22 @@ export function collect(stream: NodeJS.ReadableStream | null): { text: () => str
   return { text: () => text };
 }
 
+/** Runs `node dist/<script> ...args` (spawnNode) to its end: its exit code and what it printed. */
+export async function runNode(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawnNode(script, args, env);
+  const out = collect(child.stdout);
+  const err = collect(child.stderr);
+  const { code } = await exited(child);
+  return { code, out: out.text(), err: err.text() };
+}
+
+/** The state tool (services/tools/state.ts) run to its end: what it printed; a failure throws with its stderr. */
+export async function stateTool(args: string[], env: Record<string, string>): Promise<string> {
+  const { code, out, err } = await runNode('services/tools/state.js', args, env);
+  if (code !== 0) throw new Error(`state ${args.join(' ')} exited ${code}: ${err}`);
+  return out;
+}
+
 /**
  * Waits until `groupId` has committed every record currently in `topic` (its effects are then
  * durable): up to the high watermarks, so also past a transaction committed a moment ago whose

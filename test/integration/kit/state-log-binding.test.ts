@@ -16,7 +16,7 @@ import { syntheticShop } from '../../../services/tools/synthetic';
 import type { SegmentChange, TriggerFired } from '../../../services/core/types';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
 import { recordTypes } from '../../../services/kit/codec';
-import { collect, connectedProducer, createTopics, exited, readAll, spawnNode, waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
+import { collect, connectedProducer, createTopics, exited, readAll, spawnNode, stateTool, waitCaughtUp, waitFor, withAdmin } from '../../support/stack';
 
 const PARTITIONS = 3;
 const NOW = Date.parse('2026-11-30T12:00:00Z');
@@ -92,14 +92,7 @@ describe('state bound to its log: recreated topics are never skipped silently', 
       }
     });
   }
-  async function stateTool(args: string[]): Promise<string> {
-    const child = spawnNode('services/tools/state.js', args, pipeline.env);
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
-    const { code } = await exited(child);
-    if (code !== 0) throw new Error(`state ${args.join(' ')} exited ${code}: ${err.text()}`);
-    return out.text();
-  }
+  const state = (args: string[]) => stateTool(args, pipeline.env);
 
   let first: { triggers: string[]; changes: string[] };
 
@@ -118,7 +111,7 @@ describe('state bound to its log: recreated topics are never skipped silently', 
   it('run 2, after make stop && make down (topics recreated, prefix wiped): the same results', async () => {
     await stop();
     await recreateTopics();
-    expect(await stateTool(['wipe'])).toMatch(/Deleted \d+ Redis keys under the prefix/);
+    expect(await state(['wipe'])).toMatch(/Deleted \d+ Redis keys under the prefix/);
     expect(await pipeline.redisKeys()).toEqual([]);
     await publishDay();
     await start();
@@ -147,8 +140,8 @@ describe('state bound to its log: recreated topics are never skipped silently', 
     expect(await read<SegmentChange>(pipeline.topics.segmentChanges, 'SegmentChange')).toEqual([]);
 
     await stop();
-    expect(await stateTool(['reset', '--service', 'segmenter', '--partitions', 'all', '--group', groups().segmenter])).toMatch(/Reset segmenter partitions 0,1,2/);
-    expect(await stateTool(['reset', '--service', 'trigger', '--partitions', 'all', '--group', groups().trigger])).toMatch(/Reset trigger partitions 0,1,2/);
+    expect(await state(['reset', '--service', 'segmenter', '--partitions', 'all', '--group', groups().segmenter])).toMatch(/Reset segmenter partitions 0,1,2/);
+    expect(await state(['reset', '--service', 'trigger', '--partitions', 'all', '--group', groups().trigger])).toMatch(/Reset trigger partitions 0,1,2/);
     await start();
     expect(await results()).toEqual(first);
   });
@@ -158,7 +151,7 @@ describe('state bound to its log: recreated topics are never skipped silently', 
       triggers: await read<TriggerFired>(pipeline.topics.triggers, 'TriggerFired'),
       changes: await read<SegmentChange>(pipeline.topics.segmentChanges, 'SegmentChange'),
     };
-    expect(await stateTool(['wipe'])).toMatch(/Deleted \d+ Redis keys/); // the loss: every key of the prefix gone
+    expect(await state(['wipe'])).toMatch(/Deleted \d+ Redis keys/); // the loss: every key of the prefix gone
     // The next batch of a partition finds its state gone and stops it instead of applying to
     // nothing. An undecodable record on each partition: it reaches the handler as an empty
     // batch and, dead-lettered after the rebuild, changes nothing the runs compare.
@@ -172,7 +165,7 @@ describe('state bound to its log: recreated topics are never skipped silently', 
       services.some((s) => [...s.processor.stopped().values()].some((reason) => /vanished from Redis/.test(reason))), 60_000);
     await stop();
     for (const service of ['segmenter', 'trigger'] as const) {
-      expect(await stateTool(['rebuild', '--service', service, '--group', groups()[service]])).toMatch(new RegExp(`Rebuild of ${service}: \\d+ keys deleted`));
+      expect(await state(['rebuild', '--service', service, '--group', groups()[service]])).toMatch(new RegExp(`Rebuild of ${service}: \\d+ keys deleted`));
     }
     await start();
     expect(await results()).toEqual(first);

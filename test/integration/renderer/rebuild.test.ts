@@ -12,7 +12,7 @@ import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { RendererKeys } from '../../../services/renderer/keys';
 import { RendererStore } from '../../../services/renderer/store';
 import { createTestPipeline, type TestPipeline } from '../../support/pipeline';
-import { collect, connectedProducer, exited, REDIS_URL, spawnNode } from '../../support/stack';
+import { connectedProducer, REDIS_URL, runNode } from '../../support/stack';
 
 const PARTITIONS = 3;
 const T = Date.parse('2026-11-30T09:00:00Z');
@@ -36,13 +36,7 @@ describe('state rebuild --service renderer', () => {
     reason: 'rule cart_abandoned', at: T, experiment: null, holdout: false, variables: {}, segments: [], rule: 'cart_abandoned', ...fields,
   });
 
-  async function stateTool(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-    const child = spawnNode('services/tools/state.js', args, { ...pipeline.env, GROUP_ID: `${pipeline.env.GROUP_ID}-renderer` });
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
-    const { code } = await exited(child);
-    return { code, out: out.text(), err: err.text() };
-  }
+  const stateTool = (args: string[]) => runNode('services/tools/state.js', args, { ...pipeline.env, GROUP_ID: `${pipeline.env.GROUP_ID}-renderer` });
 
   it('brings back profiles, unsubscribes and the ledger, and leaves out what the renderer refuses', async () => {
     const [ann, bob, cy] = ['ann', 'bob', 'cy'].map((name) => `${name}-${run}`) as [string, string, string];

@@ -22,7 +22,7 @@ import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { deleteKeysMatching, globEscape } from '../../../services/kit/redis-scan';
 import { startTrigger, triggerShape } from '../../../services/trigger/main';
 import { createTestPipeline, silentLogger, type TestPipeline } from '../../support/pipeline';
-import { collect, committedOffsets, exited, REDIS_URL, spawnNode, waitCaughtUp, waitFor } from '../../support/stack';
+import { committedOffsets, REDIS_URL, stateTool, waitCaughtUp, waitFor } from '../../support/stack';
 
 const MINUTE = 60_000;
 const T0 = Date.parse('2026-11-20T08:00:00Z');
@@ -73,14 +73,7 @@ describe('the trigger service rebuilt after Redis lost its state', () => {
   async function triggers(): Promise<TriggerFired[]> {
     return pipeline.readAll<TriggerFired>(pipeline.topics.triggers, 'TriggerFired');
   }
-  async function stateTool(args: string[]): Promise<string> {
-    const child = spawnNode('services/tools/state.js', args, pipeline.env);
-    const out = collect(child.stdout);
-    const err = collect(child.stderr);
-    const { code } = await exited(child);
-    if (code !== 0) throw new Error(`state ${args.join(' ')} exited ${code}: ${err.text()}`);
-    return out.text();
-  }
+  const state = (args: string[]) => stateTool(args, pipeline.env);
 
   it('writes no trigger twice: neither one relayed past the commit nor a timer the clock fired', async () => {
     await start();
@@ -100,7 +93,7 @@ describe('the trigger service rebuilt after Redis lost its state', () => {
     expect(before.map((t) => t.rule).sort()).toEqual(['cart_abandoned', 'high_interest']);
 
     await stop();
-    const rebuilt = await stateTool(['rebuild', '--service', 'trigger', '--group', pipeline.env.GROUP_ID]);
+    const rebuilt = await state(['rebuild', '--service', 'trigger', '--group', pipeline.env.GROUP_ID]);
     expect(rebuilt).toMatch(/0: .*@5 timers due by/); // the bound is past the commit (3): the relayed views
     expect(rebuilt).toMatch(/past .*'s commit, from the relay's last transaction/);
     await start();
