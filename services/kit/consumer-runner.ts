@@ -171,6 +171,8 @@ export class ConsumerRunner {
   private joined = false;
   private assignment: Record<string, number[]> = {};
   private generation = 0;
+  /** `topic:partition` -> the generation since which this member has owned it without a break (see ownedThrough). */
+  private ownedSince = new Map<string, number>();
   private crashed = false;
   /** `topic:partition` -> why it was stopped; those partitions stay paused. */
   private readonly stoppedPartitions = new Map<string, string>();
@@ -227,6 +229,11 @@ export class ConsumerRunner {
       this.joined = true;
       this.generation += 1;
       this.assignment = event.payload.memberAssignment;
+      const since = new Map<string, number>();
+      for (const [topic, partitions] of Object.entries(this.assignment)) {
+        for (const partition of partitions) since.set(`${topic}:${partition}`, this.ownedSince.get(`${topic}:${partition}`) ?? this.generation);
+      }
+      this.ownedSince = since;
       logger.info({ memberAssignment: event.payload.memberAssignment }, 'joined consumer group');
     });
     if (this.options.commitPastMarkers) {
@@ -303,6 +310,7 @@ export class ConsumerRunner {
         // A batch that arrives while stopping is left for the next owner of the partition.
         if (batch.isEmpty() || this.stopping) return;
         const isActive = () => isRunning() && !isStale() && !this.stopping;
+        const generation = this.generation;
         const work = (async () => {
           const refused = this.commitMembershipError;
           this.commitMembershipError = null;
@@ -325,7 +333,7 @@ export class ConsumerRunner {
           const upTo = again ?? nextOffset(batch.lastOffset());
           if (BigInt(upTo) > BigInt(batch.messages[0]?.offset ?? upTo)) resolveOffset((BigInt(upTo) - 1n).toString());
           // The commit goes out now, but the next fetch does not wait for it (commitInBackground).
-          this.commitInBackground(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null);
+          this.commitInBackground(batch.topic, batch.partition, upTo, outcome?.commitMetadata ?? null, generation);
           if (again !== undefined) {
             this.options.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: again });
             const pauseMs = outcome?.readAgainPauseMs ?? READ_AGAIN_PAUSE_MS;
@@ -479,15 +487,22 @@ export class ConsumerRunner {
    * partition's last commit must land too (the rebuild's bound, the group's lag). Until it
    * does, a restart reads those records again and the state's fence drops them. A
    * group-membership answer goes to kafkajs with the next batch, so it rejoins. stop() waits
-   * for every commit in flight.
+   * for every commit in flight. Only while the member has owned the partition since the batch's
+   * generation (`generation`): after a rebalance gave it to another member, that member commits
+   * it, and a late commit of ours (a broker accepts any member's) would move the group's offset
+   * back behind what it had committed, where it stays if the partition then stays idle.
    */
-  private commitInBackground(topic: string, partition: number, offset: string, metadata: string | null, attempt = 1): void {
+  private commitInBackground(topic: string, partition: number, offset: string, metadata: string | null, generation: number, attempt = 1): void {
     const key = `${topic}:${partition}`;
-    const generation = this.generation;
+    if (!this.ownedThrough(topic, partition, generation)) {
+      this.options.logger.info({ topic, partition, offset, attempt }, 'partition given to another member since the batch; its offset commit is left to the new owner');
+      return;
+    }
     this.issuedCommits.set(key, offset);
+    const current = this.generation;
     void this.commit(topic, partition, offset, metadata).catch((error: unknown) => {
       const membership = membershipError(error);
-      if (membership !== null) this.commitMembershipError = { error: membership, generation };
+      if (membership !== null) this.commitMembershipError = { error: membership, generation: current };
       const again = attempt < COMMIT_ATTEMPTS && !this.stopping;
       this.options.logger.warn(
         { topic, partition, offset, attempt, err: membership ?? error },
@@ -495,9 +510,14 @@ export class ConsumerRunner {
       );
       if (!again) return;
       setTimeout(() => {
-        if (!this.stopping && this.issuedCommits.get(key) === offset) this.commitInBackground(topic, partition, offset, metadata, attempt + 1);
+        if (!this.stopping && this.issuedCommits.get(key) === offset) this.commitInBackground(topic, partition, offset, metadata, generation, attempt + 1);
       }, COMMIT_RETRY_MS).unref();
     });
+  }
+
+  /** Whether the member has owned the partition without a break since `generation` (the same generation: as far as it knows). */
+  private ownedThrough(topic: string, partition: number, generation: number): boolean {
+    return generation === this.generation || (this.ownedSince.get(`${topic}:${partition}`) ?? Number.POSITIVE_INFINITY) <= generation;
   }
 
   /** Commits now: in the consumer's next OffsetCommit request (see offsetCommits). */

@@ -9,13 +9,19 @@ export function stubConsumer(): {
   commits: Array<{ topic: string; partition: number; offset: string; metadata?: string | null }>;
   seeks: Array<{ topic: string; partition: number; offset: string }>;
   eachBatch(payload: EachBatchPayload): Promise<void>;
+  /** Emits GROUP_JOIN with `memberAssignment`, as kafkajs does after each rebalance. */
+  join(memberAssignment: Record<string, number[]>): void;
 } {
   let handler: ((payload: EachBatchPayload) => Promise<void>) | undefined;
+  const listeners = new Map<string, (event: { payload: unknown }) => void>();
   const commits: Array<{ topic: string; partition: number; offset: string; metadata?: string | null }> = [];
   const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
   const consumer = {
     events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
-    on: () => () => undefined,
+    on: (event: string, listener: (event: { payload: unknown }) => void) => {
+      listeners.set(event, listener);
+      return () => listeners.delete(event);
+    },
     connect: async () => undefined,
     subscribe: async () => undefined,
     run: async (config: { eachBatch: (payload: EachBatchPayload) => Promise<void> }) => {
@@ -33,6 +39,7 @@ export function stubConsumer(): {
       if (handler === undefined) throw new Error('stubConsumer: run() was not called yet');
       return handler(payload);
     },
+    join: (memberAssignment) => listeners.get('consumer.group_join')?.({ payload: { memberAssignment } }),
   };
 }
 

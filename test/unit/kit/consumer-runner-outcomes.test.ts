@@ -25,8 +25,8 @@ const jsonCodec = {
   learnWriter: async () => undefined,
 } as unknown as AvroCodec;
 
-async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ partition: number; offset: string }>) => Promise<void>) {
-  const { consumer, commits, seeks, eachBatch } = stubConsumer();
+async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ partition: number; offset: string }>) => Promise<void>, logLines?: string[]) {
+  const { consumer, commits, seeks, eachBatch, join } = stubConsumer();
   if (commitOffsets) consumer.commitOffsets = commitOffsets;
   const deadLettered: string[] = [];
   const producer = {
@@ -34,7 +34,7 @@ async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ 
   } as unknown as Producer;
   const binding = { topic: TOPIC, type: {} as Type } as AnyTopicBinding;
   const runner = new ConsumerRunner({
-    consumer, producer, codec: jsonCodec, logger: pino({ level: 'silent' }),
+    consumer, producer, codec: jsonCodec, logger: logLines ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: 'silent' }),
     instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },
     service: 'test', groupId: 'g', bindings: [binding], handler,
   });
@@ -57,7 +57,7 @@ async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ 
       },
     } as unknown as EachBatchPayload);
   };
-  return { runner, commits, seeks, deadLettered, batch, paused: () => paused };
+  return { runner, commits, seeks, deadLettered, batch, join, paused: () => paused };
 }
 
 describe('ConsumerRunner: batch outcomes', () => {
@@ -114,6 +114,28 @@ describe('ConsumerRunner: batch outcomes', () => {
     const until = Date.now() + 10_000;
     while (landed.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(landed).toEqual(['call 2']);
+    await h.runner.stop();
+  });
+
+  it.each([
+    ['kept by this member: the retry lands', [2, 5], 'landed'],
+    ['given to another member: no retry, the new owner commits it', [5], 'left'],
+  ])('a failed commit, then a rebalance, the partition %s', async (_case, after, expected) => {
+    const landed: string[] = [];
+    const lines: string[] = [];
+    let calls = 0;
+    const h = await harness(async () => undefined, async (offsets) => {
+      calls += 1;
+      if (calls === 1) throw Object.assign(new Error('The coordinator is not aware of this member'), { type: 'UNKNOWN_MEMBER_ID', retriable: false });
+      landed.push(...offsets.map((o) => `${o.partition}@${o.offset}`));
+    }, lines);
+    h.join({ [TOPIC]: [2, 5] });
+    await h.batch(['{}', '{}'], 2);
+    h.join({ [TOPIC]: after as number[] });
+    const left = () => lines.some((line) => line.includes('its offset commit is left to the new owner'));
+    const until = Date.now() + 10_000;
+    while (landed.length === 0 && !left() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect({ landed, left: left() }).toEqual(expected === 'landed' ? { landed: ['2@2'], left: false } : { landed: [], left: true });
     await h.runner.stop();
   });
 
