@@ -449,10 +449,16 @@ export class ConsumerRunner {
     }
   }
 
-  /** Commits of one partition run in order (a commit past markers never lands after a later batch's). */
-  private commit(topic: string, partition: number, offset: string, metadata: string | null): Promise<void> {
+  /**
+   * Commits of one partition run in order (a commit past markers never lands after a later
+   * batch's); one of a batch of `generation` is dropped when its turn comes after the partition
+   * went to another member (see commitInBackground).
+   */
+  private commit(topic: string, partition: number, offset: string, metadata: string | null, generation: number): Promise<void> {
     this.lastMetadata.set(`${topic}:${partition}`, metadata);
-    return this.inCommitOrder(topic, partition, () => this.commitAtOnce(topic, partition, offset, metadata));
+    return this.inCommitOrder(topic, partition, async () => {
+      if (this.ownedThrough(topic, partition, generation)) await this.commitAtOnce(topic, partition, offset, metadata);
+    });
   }
 
   /**
@@ -500,7 +506,7 @@ export class ConsumerRunner {
     }
     this.issuedCommits.set(key, offset);
     const current = this.generation;
-    void this.commit(topic, partition, offset, metadata).catch((error: unknown) => {
+    void this.commit(topic, partition, offset, metadata, generation).catch((error: unknown) => {
       const membership = membershipError(error);
       if (membership !== null) this.commitMembershipError = { error: membership, generation: current };
       const again = attempt < COMMIT_ATTEMPTS && !this.stopping;

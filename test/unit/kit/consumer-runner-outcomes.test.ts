@@ -139,6 +139,21 @@ describe('ConsumerRunner: batch outcomes', () => {
     await h.runner.stop();
   });
 
+  it("drops a batch's commit still waiting behind the partition's last one when a rebalance gave the partition away meanwhile", async () => {
+    const requests: Array<{ offsets: string[]; land: () => void }> = [];
+    const h = await harness(async () => undefined, (offsets) => new Promise<void>((land) => void requests.push({ offsets: offsets.map((o) => `${o.partition}@${o.offset}`), land })));
+    h.join({ [TOPIC]: [2, 5] });
+    await h.batch(['{}'], 2);
+    await h.batch(['{}', '{}'], 2); // waits for the first commit of partition 2
+    h.join({ [TOPIC]: [5] });
+    requests[0]?.land();
+    await h.batch(['{}', '{}', '{}'], 5);
+    await turnsUntil(() => requests.length === 2);
+    expect(requests.map((r) => r.offsets)).toEqual([['2@1'], ['5@3']]);
+    requests[1]?.land();
+    await h.runner.stop();
+  });
+
   it('pauses a partition whose state does not match its log, commits nothing and reports it as stopped', async () => {
     const h = await harness(async () => {
       throw new StateLogMismatchError(TOPIC, 2, 'the topic was recreated');
