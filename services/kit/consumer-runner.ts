@@ -457,7 +457,8 @@ export class ConsumerRunner {
   private commit(topic: string, partition: number, offset: string, metadata: string | null, generation: number): Promise<void> {
     this.lastMetadata.set(`${topic}:${partition}`, metadata);
     return this.inCommitOrder(topic, partition, async () => {
-      if (this.ownedThrough(topic, partition, generation)) await this.commitAtOnce(topic, partition, offset, metadata);
+      if (this.ownedThrough(topic, partition, generation)) return this.commitAtOnce(topic, partition, offset, metadata);
+      this.options.logger.info({ topic, partition, offset }, 'partition given to another member since the batch; its offset commit is left to the new owner');
     });
   }
 
@@ -500,10 +501,6 @@ export class ConsumerRunner {
    */
   private commitInBackground(topic: string, partition: number, offset: string, metadata: string | null, generation: number, attempt = 1): void {
     const key = `${topic}:${partition}`;
-    if (!this.ownedThrough(topic, partition, generation)) {
-      this.options.logger.info({ topic, partition, offset, attempt }, 'partition given to another member since the batch; its offset commit is left to the new owner');
-      return;
-    }
     this.issuedCommits.set(key, offset);
     const current = this.generation;
     void this.commit(topic, partition, offset, metadata, generation).catch((error: unknown) => {

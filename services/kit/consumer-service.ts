@@ -119,7 +119,8 @@ export function createOutboxRelay(
   },
 ): OutboxRelay {
   return new OutboxRelay({
-    store: new RedisOutboxStore(clients.redis, options.outboxKey, options.fenceKey, options.timersKey),
+    // The cover is committed with exactly_once's checkpoints only: at_least_once does not read it.
+    store: new RedisOutboxStore(clients.redis, options.outboxKey, options.fenceKey, config.OUTPUT_GUARANTEE === 'exactly_once' ? options.timersKey : undefined),
     guarantee: config.OUTPUT_GUARANTEE,
     kafka: clients.kafka,
     producer: clients.producer,

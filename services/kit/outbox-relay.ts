@@ -787,6 +787,8 @@ export class OutboxRelay {
     const session = this.live;
     if (session === undefined || chunks.some((chunk) => chunk.session !== session)) throw new StaleChunkError('read under an earlier producer');
     const { group, topic, hooks } = this.options;
+    // Each chunk's checkpoint with its metadata, built once: committed, then remembered.
+    const checkpoints = chunks.flatMap((chunk) => (chunk.checkpoint === null ? [] : [{ partition: chunk.partition, offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) }]));
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await session.producer.transaction();
@@ -794,12 +796,11 @@ export class OutboxRelay {
         await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
       }
       for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
-      const checkpoints = chunks.filter((chunk) => chunk.checkpoint !== null);
       if (checkpoints.length > 0) {
         await transaction.sendOffsets({
           consumerGroupId: checkpointGroupOf(group),
           // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
-          topics: [{ topic, partitions: checkpoints.map((chunk) => ({ partition: chunk.partition, offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) }) as { partition: number; offset: string }) }],
+          topics: [{ topic, partitions: checkpoints as Array<{ partition: number; offset: string }> }],
         });
       }
       await transaction.commit();
@@ -814,10 +815,8 @@ export class OutboxRelay {
       throw error;
     }
     this.options.metrics?.relayTransactions.inc({ outcome: 'committed' });
-    for (const chunk of chunks) {
-      if (chunk.checkpoint !== null) session.checkpoints.set(chunk.partition, { offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) });
-      this.count(chunk.topicMessages);
-    }
+    for (const chunk of chunks) this.count(chunk.topicMessages);
+    for (const { partition, offset, metadata } of checkpoints) session.checkpoints.set(partition, { offset, metadata });
   }
 
   private metadataOf(chunk: Chunk): string {
