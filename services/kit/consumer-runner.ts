@@ -103,7 +103,8 @@ export interface BatchContext {
    * Commits an offset of this partition at once, ahead of the batch's own commit: the log binding
    * of a state that is about to be created (log-binding.ts), which no commit of the partition
    * can be waiting behind (each follows an applied batch). Not queued behind pending commits:
-   * waiting for them from inside a handler could wait for itself.
+   * waiting for them from inside a handler could wait for itself. Left undone (resolved) once a
+   * rebalance gave the partition to another member: its commits must not be moved back.
    */
   commit(offset: string, metadata: string): Promise<void>;
   /** Counts the member's group joins: a new value means the partition may have changed hands. */
@@ -318,7 +319,7 @@ export class ConsumerRunner {
           if (refused !== null && refused.generation === this.generation) throw refused.error;
           let outcome: BatchOutcome | void;
           try {
-            outcome = await this.processBatch(batch, heartbeat, isActive);
+            outcome = await this.processBatch(batch, generation, heartbeat, isActive);
           } catch (error) {
             if (error instanceof StateLogMismatchError) {
               // Stopped, not retried: the other partitions go on; nothing of this one is committed.
@@ -360,7 +361,7 @@ export class ConsumerRunner {
     await this.options.consumer.disconnect();
   }
 
-  private async processBatch(batch: Batch, heartbeat: () => Promise<void>, isActive: () => boolean): Promise<BatchOutcome | void> {
+  private async processBatch(batch: Batch, generation: number, heartbeat: () => Promise<void>, isActive: () => boolean): Promise<BatchOutcome | void> {
     const started = process.hrtime.bigint();
     const binding = this.bindings.get(batch.topic);
     if (!binding) throw new Error(`received a batch of ${batch.topic}, which this runner does not read`);
@@ -383,8 +384,8 @@ export class ConsumerRunner {
       partition: batch.partition,
       nextOffset: nextOffset(batch.lastOffset()),
       firstOffset: batch.messages[0]?.offset ?? batch.lastOffset(),
-      commit: (offset, metadata) => this.commitAtOnce(batch.topic, batch.partition, offset, metadata),
-      generation: this.generation,
+      commit: (offset, metadata) => this.commitIfOwned(batch.topic, batch.partition, offset, metadata, generation),
+      generation,
       heartbeat,
       isActive,
     };
@@ -456,10 +457,20 @@ export class ConsumerRunner {
    */
   private commit(topic: string, partition: number, offset: string, metadata: string | null, generation: number): Promise<void> {
     this.lastMetadata.set(`${topic}:${partition}`, metadata);
-    return this.inCommitOrder(topic, partition, async () => {
-      if (this.ownedThrough(topic, partition, generation)) return this.commitAtOnce(topic, partition, offset, metadata);
-      this.options.logger.info({ topic, partition, offset }, 'partition given to another member since the batch; its offset commit is left to the new owner');
-    });
+    return this.inCommitOrder(topic, partition, () => this.commitIfOwned(topic, partition, offset, metadata, generation));
+  }
+
+  /**
+   * Commits now while the member has owned the partition without a break since `generation`;
+   * otherwise leaves the commit to the member that owns it now (see commitInBackground).
+   */
+  private async commitIfOwned(topic: string, partition: number, offset: string, metadata: string | null, generation: number): Promise<void> {
+    if (this.ownedThrough(topic, partition, generation)) return this.commitAtOnce(topic, partition, offset, metadata);
+    this.leftToNewOwner(topic, partition, offset);
+  }
+
+  private leftToNewOwner(topic: string, partition: number, offset: string): void {
+    this.options.logger.info({ topic, partition, offset }, 'partition given to another member since the batch; its offset commit is left to the new owner');
   }
 
   /**
@@ -471,16 +482,21 @@ export class ConsumerRunner {
   private commitPast(topic: string, partition: number, lastOffset: string): Promise<void> {
     const key = `${topic}:${partition}`;
     const offset = nextOffset(lastOffset);
+    // The generation the markers were fetched in: a rebalance before this step's turn may have
+    // given the partition to a member that committed past them already.
+    const generation = this.generation;
     return this.inCommitOrder(topic, partition, async () => {
+      // Nor is the handler called: the partition's state belongs to the new owner now.
+      if (!this.ownedThrough(topic, partition, generation)) return this.leftToNewOwner(topic, partition, offset);
       const outcome = await this.options.handler([], {
-        topic, partition, nextOffset: offset, firstOffset: lastOffset, generation: this.generation,
-        commit: (at, metadata) => this.commitAtOnce(topic, partition, at, metadata),
+        topic, partition, nextOffset: offset, firstOffset: lastOffset, generation,
+        commit: (at, metadata) => this.commitIfOwned(topic, partition, at, metadata, generation),
         heartbeat: async () => undefined,
         isActive: () => !this.stopping,
       });
       const metadata = outcome?.commitMetadata ?? this.lastMetadata.get(key) ?? null;
       this.lastMetadata.set(key, metadata);
-      await this.commitAtOnce(topic, partition, offset, metadata);
+      await this.commitIfOwned(topic, partition, offset, metadata, generation);
     });
   }
 

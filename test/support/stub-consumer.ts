@@ -11,13 +11,15 @@ export function stubConsumer(): {
   eachBatch(payload: EachBatchPayload): Promise<void>;
   /** Emits GROUP_JOIN with `memberAssignment`, as kafkajs does after each rebalance. */
   join(memberAssignment: Record<string, number[]>): void;
+  /** Emits END_BATCH_PROCESS for a fetched batch of `partition` with no records (transaction markers only) ending at `lastOffset`. */
+  endEmptyBatch(topic: string, partition: number, lastOffset: string): void;
 } {
   let handler: ((payload: EachBatchPayload) => Promise<void>) | undefined;
   const listeners = new Map<string, (event: { payload: unknown }) => void>();
   const commits: Array<{ topic: string; partition: number; offset: string; metadata?: string | null }> = [];
   const seeks: Array<{ topic: string; partition: number; offset: string }> = [];
   const consumer = {
-    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash' },
+    events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', END_BATCH_PROCESS: 'consumer.end_batch_process' },
     on: (event: string, listener: (event: { payload: unknown }) => void) => {
       listeners.set(event, listener);
       return () => listeners.delete(event);
@@ -40,6 +42,7 @@ export function stubConsumer(): {
       return handler(payload);
     },
     join: (memberAssignment) => listeners.get('consumer.group_join')?.({ payload: { memberAssignment } }),
+    endEmptyBatch: (topic, partition, lastOffset) => listeners.get('consumer.end_batch_process')?.({ payload: { topic, partition, batchSize: 0, lastOffset } }),
   };
 }
 

@@ -26,7 +26,7 @@ const jsonCodec = {
 } as unknown as AvroCodec;
 
 async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ partition: number; offset: string }>) => Promise<void>, logLines?: string[]) {
-  const { consumer, commits, seeks, eachBatch, join } = stubConsumer();
+  const { consumer, commits, seeks, eachBatch, join, endEmptyBatch } = stubConsumer();
   if (commitOffsets) consumer.commitOffsets = commitOffsets;
   const deadLettered: string[] = [];
   const producer = {
@@ -36,7 +36,7 @@ async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ 
   const runner = new ConsumerRunner({
     consumer, producer, codec: jsonCodec, logger: logLines ? pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) }) : pino({ level: 'silent' }),
     instrumentation: { batchProcessed: () => undefined, deadLettered: () => undefined },
-    service: 'test', groupId: 'g', bindings: [binding], handler,
+    service: 'test', groupId: 'g', bindings: [binding], handler, commitPastMarkers: true,
   });
   await runner.start();
   let paused = 0;
@@ -57,7 +57,7 @@ async function harness(handler: BatchHandler, commitOffsets?: (offsets: Array<{ 
       },
     } as unknown as EachBatchPayload);
   };
-  return { runner, commits, seeks, deadLettered, batch, join, paused: () => paused };
+  return { runner, commits, seeks, deadLettered, batch, join, endEmptyBatch, paused: () => paused };
 }
 
 describe('ConsumerRunner: batch outcomes', () => {
@@ -152,6 +152,43 @@ describe('ConsumerRunner: batch outcomes', () => {
     expect(requests.map((r) => r.offsets)).toEqual([['2@1'], ['5@3']]);
     requests[1]?.land();
     await h.runner.stop();
+  });
+
+  it.each([
+    ['kept by this member: handled and committed', [2, 5], { handled: 1, commits: ['2@1', '2@8'] }],
+    ['given to another member meanwhile: neither handled nor committed', [5], { handled: 0, commits: ['2@1'] }],
+  ])('a commit past transaction markers that waits behind the last batch, then a rebalance, the partition %s', async (_case, after, expected) => {
+    const committed: string[] = [];
+    let landFirst: () => void = () => undefined;
+    let handled = 0;
+    const h = await harness(async (records) => void (records.length === 0 && (handled += 1)), (offsets) => {
+      committed.push(...offsets.map((o) => `${o.partition}@${o.offset}`));
+      // The batch's commit is held, so the one past the markers waits behind it.
+      return committed.length === 1 ? new Promise<void>((land) => (landFirst = land)) : Promise.resolve();
+    });
+    h.join({ [TOPIC]: [2, 5] });
+    await h.batch(['{}'], 2);
+    h.endEmptyBatch(TOPIC, 2, '7');
+    h.join({ [TOPIC]: after as number[] });
+    landFirst();
+    await h.runner.stop(); // waits for every commit step of the partition
+    expect({ handled, commits: committed }).toEqual(expected);
+  });
+
+  it("leaves a handler's early commit (the log binding's) undone once a rebalance during the batch gave the partition away", async () => {
+    const lines: string[] = [];
+    let rebalance: () => void = () => undefined;
+    const h = await harness(async (_records, context) => {
+      rebalance();
+      await context.commit('0', 'kairos-state:abc');
+      return { commitMetadata: 'kairos-state:abc' };
+    }, undefined, lines);
+    rebalance = () => h.join({ [TOPIC]: [5] });
+    h.join({ [TOPIC]: [2, 5] });
+    await h.batch(['{}'], 2);
+    await h.runner.stop();
+    expect(h.commits).toEqual([]);
+    expect(lines.filter((line) => line.includes('its offset commit is left to the new owner'))).toHaveLength(2);
   });
 
   it('pauses a partition whose state does not match its log, commits nothing and reports it as stopped', async () => {
