@@ -116,12 +116,17 @@ export class PrivateRedis {
 
   /** Keys matching `pattern` over all nodes. */
   async keyCount(pattern: string): Promise<number> {
-    let count = 0;
+    return (await this.keys(pattern)).length;
+  }
+
+  /** The names of the keys matching `pattern` over all nodes. */
+  async keys(pattern: string): Promise<string[]> {
+    const names: string[] = [];
     for (const port of this.ports) {
       const { stdout } = await run('redis-cli', ['-p', String(port), '--scan', '--pattern', pattern], { maxBuffer: 64 * 1024 * 1024 });
-      count += stdout.split('\n').filter((l) => l !== '').length;
+      names.push(...stdout.split('\n').filter((l) => l !== ''));
     }
-    return count;
+    return names;
   }
 
   /** SIGTERM to every node it started, SIGKILL to one still running after 5 s. */

@@ -41,6 +41,11 @@ import { hostileRecords, interleave, type HostileCategory, type HostileRecord } 
 import { holdPrivatePorts } from './port-lock';
 import { exitCause, LastLines } from './exit-cause';
 import { PrivateRedis } from '../redis-nodes';
+import { compareCounts, firstDifference, recommenderReference, scoresOf } from './recommender-check';
+import { recommenderShape, tuningOf } from '../../services/recommender/main';
+import { RecommenderKeys } from '../../services/recommender/store';
+import { createRedis } from '../../services/kit/redis';
+import { loadConfig } from '../../services/kit/config';
 import { manifestMemoryLimits } from '../memory-cgroup';
 
 const run = promisify(execFile);
@@ -703,6 +708,43 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       log('[chaos] Redis loss: every service rebuilt and running again');
     }
 
+    /**
+     * Popularity per day and each product's neighbors in Redis, against the pure core's counts
+     * (recommender-check.ts). The core drops events outside the retained days by the clock, so
+     * the reference is taken at the traffic's start and now: a day on which the two differ (the
+     * run crossed a UTC midnight) is not compared.
+     */
+    async function checkRecommenderCounts(logged: readonly BehaviorEvent[], trafficStart: number): Promise<void> {
+      const config = loadConfig(recommenderShape, { ...process.env, ...baseEnv() });
+      const tuning = tuningOf(config);
+      const keys = new RecommenderKeys('chaos');
+      const atStart = recommenderReference(logged, tuning, trafficStart);
+      const reference = recommenderReference(logged, tuning, Date.now());
+      const days = new Map<string, Map<string, number>>();
+      let crossedMidnight = 0;
+      for (const [day, products] of reference.popularity) {
+        if (firstDifference(products, atStart.popularity.get(day) ?? new Map()) === null) days.set(keys.popularityDay(day), products);
+        else crossedMidnight += 1;
+      }
+      const client = createRedis({ REDIS_URL: redis.env().REDIS_URL as string, REDIS_CLUSTER_NODES: redis.env().REDIS_CLUSTER_NODES?.split(',') }, { connectionName: 'chaos-check' });
+      try {
+        const read = async (key: string) => scoresOf(await client.zrange(key, 0, -1, 'WITHSCORES'));
+        const popularity = await compareCounts(days, config.POPULARITY_MAX_PRODUCTS, read);
+        const stored = await redis.keys('{chaos:recommender:pop}:d:*');
+        const extraDays = stored.filter((key) => !reference.popularity.has(Number(key.slice(key.lastIndexOf(':') + 1))));
+        check('recommender popularity exact', popularity.differing.length === 0 && extraDays.length === 0 && popularity.compared > 0,
+          `${popularity.compared} day buckets compared with the pure core over the log, ${popularity.differing.length} differ${popularity.differing.length > 0 ? ` (${popularity.differing.slice(0, 3).join('; ')})` : ''}; ${extraDays.length} buckets the reference lacks; not compared: ${popularity.trimmed} over POPULARITY_MAX_PRODUCTS, ${crossedMidnight} of a UTC midnight the run crossed`);
+        const neighborSets = new Map([...reference.neighbors].map(([product, neighbors]) => [keys.neighbors(product), neighbors]));
+        const neighbors = await compareCounts(neighborSets, config.NEIGHBORS_MAX, read);
+        const storedNeighbors = await redis.keys('{chaos:recommender:p:*}:co');
+        const extraProducts = storedNeighbors.filter((key) => !neighborSets.has(key));
+        check('recommender co-views exact', neighbors.differing.length === 0 && extraProducts.length === 0 && neighbors.compared > 0,
+          `${neighbors.compared} products' neighbors compared with the pure core over the log, ${neighbors.differing.length} differ${neighbors.differing.length > 0 ? ` (${neighbors.differing.slice(0, 3).join('; ')})` : ''}; ${extraProducts.length} products the reference lacks; ${neighbors.trimmed} over NEIGHBORS_MAX not compared`);
+      } finally {
+        client.disconnect();
+      }
+    }
+
     // --- traffic at a steady rate, faults at their moments, samples every 5 s
     faults.sort((a, b) => a.at - b.at);
     const trafficStart = Date.now();
@@ -916,6 +958,9 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     const acceptedInDlq = hostile.filter((h, i) => h.expect === 'accepted' && dlqSeen.has(i)).length;
     check('hostile records dead-lettered', missingDlq === 0, `${expectedDlq.length - missingDlq} of ${expectedDlq.length} expected in a DLQ; ${acceptedInDlq} accepted ones dead-lettered`);
     check('hostile records accepted as documented', acceptedInDlq === 0, `${acceptedInDlq} records expected to be accepted reached a DLQ`);
+
+    // --- the recommender's shared counts against the pure core over the log as written
+    await checkRecommenderCounts(logged, trafficStart);
 
     // --- privacy: none of the run's addresses or names in any log line
     const logFiles = readdirSync(serviceLogs).map((f) => join(serviceLogs, f));
