@@ -281,8 +281,8 @@ class Supervisor {
     await exitOf(child);
     this.kills[instance.service] += 1;
     await sleep(restartAfterMs);
-    // During a maintenance (the Redis-loss rebuild) the maintenance starts what it stopped.
-    if (!this.closing && !this.held && instance.wanted) this.start(instance);
+    // During a maintenance (the Redis-loss rebuild) the maintenance starts it, and may have already.
+    if (!this.closing && !this.held && instance.wanted && instance.child === null) this.start(instance);
   }
 
   /** SIGTERM (a graceful stop); `leave` makes it for good. */
@@ -696,6 +696,9 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
       }
       supervisor.held = false;
       for (const service of order.filter((s) => s !== 'renderer')) for (const instance of stopped.get(service) ?? []) if (instance.child === null) supervisor.start(instance);
+      // A service the rebuild does not stop (the tracker) whose restart after a kill fell due while
+      // the supervisor was held: nobody else starts it.
+      for (const instance of supervisor.instances) if (!(order as ServiceName[]).includes(instance.service) && instance.wanted && instance.child === null) supervisor.start(instance);
       // The renderer reads the segment memberships the segmenter rebuilds: it starts once they are past where they were.
       for (const service of ['segmenter', 'trigger'] as ConsumerName[]) {
         const before = reached.get(service) as Map<string, Map<number, number>>;
