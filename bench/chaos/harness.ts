@@ -453,11 +453,16 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
     MAX_CLOCK_SKEW: '7d',
     KAFKA_TRANSACTIONAL_ID_PREFIX: `chaos-${runId}`,
   });
+  // Every product's neighbors kept (the shop has a few hundred products, the default keeps 50), so
+  // the check of the recommender's counts compares them all: which neighbors a trim keeps depends
+  // on the order batches arrive in, which the reference cannot know.
+  const recommenderEnv = { NEIGHBORS_MAX: '1000' };
   const recommenderUrl = `http://127.0.0.1:${19400 + SERVICES.indexOf('recommender') * 10}`;
   const trackerUrl = `http://127.0.0.1:${19400 + SERVICES.indexOf('tracker') * 10}`;
   const envOf = (service: ServiceName, instance: Instance): Record<string, string> => {
     const env: Record<string, string> = { ...baseEnv(), HTTP_PORT: String(instance.httpPort), TIMER_INTERVAL_MS: service === 'segmenter' ? '1000' : '500' };
     if (service === 'segmenter') env.SEGMENTS_FILE = segmentsFile;
+    if (service === 'recommender') Object.assign(env, recommenderEnv);
     if (service === 'renderer') {
       Object.assign(env, {
         SES_ENDPOINT: sesEndpoint, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', KAIROS_ENV: 'local',
@@ -718,7 +723,7 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
      * run crossed a UTC midnight) is not compared.
      */
     async function checkRecommenderCounts(logged: readonly BehaviorEvent[], trafficStart: number): Promise<void> {
-      const config = loadConfig(recommenderShape, { ...process.env, ...baseEnv() });
+      const config = loadConfig(recommenderShape, { ...process.env, ...baseEnv(), ...recommenderEnv });
       const tuning = tuningOf(config);
       const keys = new RecommenderKeys('chaos');
       const atStart = recommenderReference(logged, tuning, trafficStart);
