@@ -741,13 +741,13 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
         const stored = await redis.keys('{chaos:recommender:pop}:d:*');
         const extraDays = stored.filter((key) => !reference.popularity.has(Number(key.slice(key.lastIndexOf(':') + 1))));
         check('recommender popularity exact', popularity.differing.length === 0 && extraDays.length === 0 && popularity.compared > 0,
-          `${popularity.compared} day buckets compared with the pure core over the log, ${popularity.differing.length} differ${popularity.differing.length > 0 ? ` (${popularity.differing.slice(0, 3).join('; ')})` : ''}; ${extraDays.length} buckets the reference lacks; not compared: ${popularity.trimmed} over POPULARITY_MAX_PRODUCTS, ${crossedMidnight} of a UTC midnight the run crossed`);
+          `${popularity.compared} day buckets compared with the pure core over the log, ${popularity.differing.length} differ${popularity.differing.length > 0 ? ` (${popularity.differing.slice(0, 3).join('; ')})` : ''}; ${stored.length} in Redis, ${extraDays.length} of them not in the reference; not compared: ${popularity.trimmed} over POPULARITY_MAX_PRODUCTS, ${crossedMidnight} of a UTC midnight the run crossed`);
         const neighborSets = new Map([...reference.neighbors].map(([product, neighbors]) => [keys.neighbors(product), neighbors]));
         const neighbors = await compareCounts(neighborSets, config.NEIGHBORS_MAX, read);
         const storedNeighbors = await redis.keys('{chaos:recommender:p:*}:co');
         const extraProducts = storedNeighbors.filter((key) => !neighborSets.has(key));
         check('recommender co-views exact', neighbors.differing.length === 0 && extraProducts.length === 0 && neighbors.compared > 0,
-          `${neighbors.compared} products' neighbors compared with the pure core over the log, ${neighbors.differing.length} differ${neighbors.differing.length > 0 ? ` (${neighbors.differing.slice(0, 3).join('; ')})` : ''}; ${extraProducts.length} products the reference lacks; ${neighbors.trimmed} over NEIGHBORS_MAX not compared`);
+          `${neighbors.compared} products' neighbors compared with the pure core over the log, ${neighbors.differing.length} differ${neighbors.differing.length > 0 ? ` (${neighbors.differing.slice(0, 3).join('; ')})` : ''}; ${storedNeighbors.length} in Redis, ${extraProducts.length} of them not in the reference; ${neighbors.trimmed} over NEIGHBORS_MAX not compared`);
       } finally {
         client.disconnect();
       }
