@@ -484,19 +484,20 @@ export class ConsumerRunner {
     const offset = nextOffset(lastOffset);
     // The generation the markers were fetched in: a rebalance before this step's turn may have
     // given the partition to a member that committed past them already.
-    const generation = this.generation;
+    const fetchedIn = this.generation;
     return this.inCommitOrder(topic, partition, async () => {
       // Nor is the handler called: the partition's state belongs to the new owner now.
-      if (!this.ownedThrough(topic, partition, generation)) return this.leftToNewOwner(topic, partition, offset);
+      if (!this.ownedThrough(topic, partition, fetchedIn)) return this.leftToNewOwner(topic, partition, offset);
+      // Owned without a break since: the handler sees the generation of now, as a batch would.
       const outcome = await this.options.handler([], {
-        topic, partition, nextOffset: offset, firstOffset: lastOffset, generation,
-        commit: (at, metadata) => this.commitIfOwned(topic, partition, at, metadata, generation),
+        topic, partition, nextOffset: offset, firstOffset: lastOffset, generation: this.generation,
+        commit: (at, metadata) => this.commitIfOwned(topic, partition, at, metadata, fetchedIn),
         heartbeat: async () => undefined,
         isActive: () => !this.stopping,
       });
       const metadata = outcome?.commitMetadata ?? this.lastMetadata.get(key) ?? null;
       this.lastMetadata.set(key, metadata);
-      await this.commitIfOwned(topic, partition, offset, metadata, generation);
+      await this.commitIfOwned(topic, partition, offset, metadata, fetchedIn);
     });
   }
 
