@@ -734,17 +734,20 @@ async function runChaosHolding(options: ChaosOptions, log: Log): Promise<ChaosRe
         if (firstDifference(products, atStart.popularity.get(day) ?? new Map()) === null) days.set(keys.popularityDay(day), products);
         else crossedMidnight += 1;
       }
-      const client = createRedis({ REDIS_URL: redis.env().REDIS_URL as string, REDIS_CLUSTER_NODES: redis.env().REDIS_CLUSTER_NODES?.split(',') }, { connectionName: 'chaos-check' });
+      const nodes = redis.env();
+      const client = createRedis({ REDIS_URL: nodes.REDIS_URL as string, REDIS_CLUSTER_NODES: nodes.REDIS_CLUSTER_NODES?.split(',') }, { connectionName: 'chaos-check' });
       try {
         const read = async (key: string) => scoresOf(await client.zrange(key, 0, -1, 'WITHSCORES'));
         const popularity = await compareCounts(days, config.POPULARITY_MAX_PRODUCTS, read);
-        const stored = await redis.keys('{chaos:recommender:pop}:d:*');
-        const extraDays = stored.filter((key) => !reference.popularity.has(Number(key.slice(key.lastIndexOf(':') + 1))));
+        // Key names from the store's own layout (RecommenderKeys), the scan pattern included.
+        const referenceDays = new Set([...reference.popularity.keys()].map((day) => keys.popularityDay(day)));
+        const stored = await redis.keys(keys.popularityDay(0).replace(/0$/, '*'));
+        const extraDays = stored.filter((key) => !referenceDays.has(key));
         check('recommender popularity exact', popularity.differing.length === 0 && extraDays.length === 0 && popularity.compared > 0,
           `${popularity.compared} day buckets compared with the pure core over the log, ${popularity.differing.length} differ${popularity.differing.length > 0 ? ` (${popularity.differing.slice(0, 3).join('; ')})` : ''}; ${stored.length} in Redis, ${extraDays.length} of them not in the reference; not compared: ${popularity.trimmed} over POPULARITY_MAX_PRODUCTS, ${crossedMidnight} of a UTC midnight the run crossed`);
         const neighborSets = new Map([...reference.neighbors].map(([product, neighbors]) => [keys.neighbors(product), neighbors]));
         const neighbors = await compareCounts(neighborSets, config.NEIGHBORS_MAX, read);
-        const storedNeighbors = await redis.keys('{chaos:recommender:p:*}:co');
+        const storedNeighbors = await redis.keys(keys.neighbors('*'));
         const extraProducts = storedNeighbors.filter((key) => !neighborSets.has(key));
         check('recommender co-views exact', neighbors.differing.length === 0 && extraProducts.length === 0 && neighbors.compared > 0,
           `${neighbors.compared} products' neighbors compared with the pure core over the log, ${neighbors.differing.length} differ${neighbors.differing.length > 0 ? ` (${neighbors.differing.slice(0, 3).join('; ')})` : ''}; ${storedNeighbors.length} in Redis, ${extraProducts.length} of them not in the reference; ${neighbors.trimmed} over NEIGHBORS_MAX not compared`);
