@@ -177,6 +177,16 @@ export function secretVar(minLength = 1): z.ZodType<string, string> {
   );
 }
 
+/**
+ * A consumer group id (GROUP_ID). Kafka takes any string; Kairos takes up to 255 characters and
+ * no control character, so that a relay checkpoint's metadata, which names the group through the
+ * relay's transactional id, always keeps its cover within CHECKPOINT_METADATA_MAX_BYTES
+ * (outbox-relay.ts): at most about 2,500 bytes, with KAFKA_TRANSACTIONAL_ID_PREFIX at its 255.
+ */
+export function groupIdVar(): z.ZodType<string, string> {
+  return stringVar({ pattern: /^[^\p{Cc}]{1,255}$/u, expected: 'up to 255 characters, none of them a control character, like kairos-segmenter' });
+}
+
 // Kafka's own rule for topic names.
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 const topicVar = (): z.ZodType<string, string> =>

@@ -2,7 +2,7 @@ import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import type { Type } from 'avsc';
 import type { z } from 'zod';
 import { AvroCodec, recordTypes, type SchemaName } from './codec';
-import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, hostVar, intVar, invalid, loadConfig, runMain, stringVar, type CommonConfig } from './config';
+import { bearerTokenVar, commonShape, durationVar, enumVar, envVar, groupIdVar, hostVar, intVar, invalid, loadConfig, runMain, stringVar, type CommonConfig } from './config';
 import { ConsumerRunner, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_CLOCK_SKEW_MS, metricsInstrumentation, type AnyTopicBinding, type BatchHandler } from './consumer-runner';
 import { DEFAULT_HTTP_HOST, startHttpServer, type HttpServer, type RouteHandler } from './http';
 import { assertSafeExposure, credentialsOf, type HttpAccessConfig } from './http-auth';
@@ -55,7 +55,7 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     HTTP_AUTH_TOKEN_PREVIOUS: bearerTokenVar(32).optional(),
     // Opens /metrics only, for a scraper that should not read customer data.
     METRICS_AUTH_TOKEN: bearerTokenVar(32).optional(),
-    GROUP_ID: stringVar().default(defaults.groupId),
+    GROUP_ID: groupIdVar().default(defaults.groupId),
     TIMER_INTERVAL_MS: intVar(50, 60_000).default(defaults.timerIntervalMs),
     PARTITIONS_CONCURRENTLY: intVar(1, 64).default(defaults.partitionsConcurrently ?? 3),
     // Most bytes one fetch takes from a partition: bounds a batch (and what a crash replays).
@@ -83,7 +83,7 @@ export function consumerServiceShape(defaults: { httpPort: number; groupId: stri
     // latency); a crash between produce and trim produces those records again (same ids).
     OUTPUT_GUARANTEE: enumVar(OUTPUT_GUARANTEES).default('exactly_once'),
     // The relay's transactionalId = <prefix>-<GROUP_ID>-<random id>, one per instance; unique per deployment sharing a cluster.
-    KAFKA_TRANSACTIONAL_ID_PREFIX: stringVar({ pattern: /^[A-Za-z0-9._-]+$/, expected: 'letters, digits, ".", "_" or "-", like kairos' }).default('kairos'),
+    KAFKA_TRANSACTIONAL_ID_PREFIX: stringVar({ pattern: /^[A-Za-z0-9._-]{1,255}$/, expected: 'up to 255 letters, digits, ".", "_" or "-", like kairos' }).default('kairos'),
     // A relay transaction left open by a dead owner blocks read_committed readers of its output
     // partitions until a new owner takes the partition or this much time passed.
     KAFKA_TRANSACTION_TIMEOUT: transactionTimeoutVar().default(30_000),

@@ -170,6 +170,33 @@ describe('OUTPUT_GUARANTEE and the transaction settings', () => {
   });
 });
 
+describe('GROUP_ID and KAFKA_TRANSACTIONAL_ID_PREFIX: every checkpoint they allow keeps its cover', () => {
+  const shape = consumerServiceShape({ httpPort: 1, groupId: 'g', timerIntervalMs: 1000 });
+  // The longest of the rest of a checkpoint's metadata: UUIDs for the incarnations and the relay,
+  // the segmenter's two input topics at Kafka's 249-character limit, offsets of 19 digits, and
+  // the longest timer watermark the cover reads back.
+  const uuid = '00000000-0000-4000-8000-000000000000';
+  const cover = { incarnation: uuid, offsets: { ['a'.repeat(249)]: '9'.repeat(19), ['b'.repeat(249)]: '9'.repeat(19) }, timersThrough: Number.MIN_SAFE_INTEGER };
+
+  it.each([
+    ['ASCII', 'g'.repeat(255)],
+    ['quotes (escaped in JSON)', '"'.repeat(255)],
+    ['four-byte characters', '\u{10FFFF}'.repeat(255)],
+    ['lone surrogates (escaped in JSON)', '\ud800'.repeat(255)],
+  ])('the longest GROUP_ID of %s, with the longest prefix', (_, group) => {
+    const config = loadConfig(shape, { GROUP_ID: group, KAFKA_TRANSACTIONAL_ID_PREFIX: 'p'.repeat(255) });
+    const metadata = checkpointMetadataOf(uuid, transactionalIdOf(config.KAFKA_TRANSACTIONAL_ID_PREFIX, config.GROUP_ID, uuid), cover);
+    expect(checkpointCoverOf({ offset: '1', metadata })).toEqual(cover);
+  });
+
+  it('refuses a longer one, or a control character, naming the variable', () => {
+    expect(() => loadConfig(shape, { GROUP_ID: 'g'.repeat(256) })).toThrow(/ GROUP_ID: "g+\.\.\." is not valid; expected up to 255 characters, none of them a control character/);
+    expect(() => loadConfig(shape, { GROUP_ID: 'kairos\nsegmenter' })).toThrow(/ GROUP_ID: "kairos\\nsegmenter" is not valid/);
+    expect(() => loadConfig(shape, { KAFKA_TRANSACTIONAL_ID_PREFIX: 'p'.repeat(256) })).toThrow(/ KAFKA_TRANSACTIONAL_ID_PREFIX: "p+\.\.\." is not valid; expected up to 255 letters/);
+    expect(loadConfig(shape, { GROUP_ID: 'kairos-segmenter.eu_1' }).GROUP_ID).toBe('kairos-segmenter.eu_1');
+  });
+});
+
 describe('OutboxRelay exactly_once: the transactional producer', () => {
   it('retries after 20 ms at first, not kafkajs\'s 300 ms: back-to-back transactions of a partition meet CONCURRENT_TRANSACTIONS', async () => {
     const created: Array<Parameters<Kafka['producer']>[0]> = [];
