@@ -116,6 +116,8 @@ export function createOutboxRelay(
     topic: string;
     generation?: () => number;
     hooks?: RelayHooks;
+    /** Records per relay read (RELAY_CHUNK by default). */
+    batchSize?: number;
   },
 ): OutboxRelay {
   return new OutboxRelay({
@@ -134,6 +136,7 @@ export function createOutboxRelay(
     metrics: clients.metrics,
     generation: options.generation,
     hooks: options.hooks,
+    batchSize: options.batchSize,
   });
 }
 

@@ -75,7 +75,7 @@ export interface RelayCover {
 
 /** The head of a partition's outbox as the relay reads it. */
 export interface OutboxHead {
-  /** The sequence number of entries[0] (and of the next record appended when empty). */
+  /** The sequence number of the outbox's head: of entries[0] when read from the head (and of the next record appended when empty). */
   base: number;
   /** The outbox's incarnation id (see readOutbox-4.lua). */
   incarnation: string;
@@ -90,7 +90,12 @@ export interface OutboxStore {
    * The head of the outbox. With `guard` (the fence incarnation the caller applied to), read only
    * while the partition's state still holds it; else throws StateVanishedError.
    */
-  read(partition: number, limit: number, guard?: string, owner?: string): Promise<OutboxHead>;
+  read(partition: number, limit: number, guard?: string, owner?: string, from?: number): Promise<OutboxHead>;
+  /**
+   * Whether reads return the cover (OutboxHead.cover) and the changes mark where their records
+   * end (coverOfRecord): the exactly_once relay then ends each transaction where a change ends.
+   */
+  readonly covered?: boolean;
   /** Drops the records whose sequence number is below `upTo`; returns how many. */
   trimTo(partition: number, upTo: number): Promise<number>;
   /**
@@ -119,11 +124,14 @@ export class RedisOutboxStore implements OutboxStore {
     return [outbox, `${outbox}:relay`];
   }
 
-  async read(partition: number, limit: number, guard?: string, owner?: string): Promise<OutboxHead> {
+  get covered(): boolean {
+    return this.fenceKey !== undefined && this.timersKey !== undefined;
+  }
+
+  async read(partition: number, limit: number, guard?: string, owner?: string, from = 0): Promise<OutboxHead> {
     if (guard !== undefined && this.fenceKey === undefined) throw new Error('RedisOutboxStore: a guarded read needs the fence key (fenceKey option)');
-    const covered = this.fenceKey !== undefined && this.timersKey !== undefined;
     const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition), this.timersKey?.(partition) ?? this.outboxKey(partition)];
-    const reply = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '', covered ? '1' : '']);
+    const reply = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '', this.covered ? '1' : '', from]);
     const [base, incarnation] = reply;
     if (base === 'vanished') throw new StateVanishedError(partition, guard as string, incarnation === '' ? null : (incarnation as string));
     if (base === 'taken') throw new OutboxTakenError(partition, incarnation as string);
@@ -155,6 +163,18 @@ export class RedisOutboxStore implements OutboxStore {
 export const RELAY_CHUNK = 2000;
 
 /**
+ * exactly_once: a partition's transaction ends where a change (one batch's apply, or a timer
+ * firing) ends: a chunk (RELAY_CHUNK) is cut after the last record that ends a change
+ * (coverOfRecord), and one that ends inside the first change is read on, into the same
+ * transaction, to its end or the end of the outbox, up to this many records. So the checkpoint
+ * of every transaction covers all it carries, and a rebuild after a Redis loss produces none of
+ * them again (docs/operations.md, "Redis lost"). A change's outputs are already held in memory
+ * once, by the apply that queued them; 50,000 records of a few hundred bytes are some 20 MB, in
+ * sends of RELAY_SEND_TOGETHER_BYTES.
+ */
+export const RELAY_TRANSACTION_RECORDS = 50_000;
+
+/**
  * The relays of different partitions share one producer (at_least_once the service's, whose
  * sends go one request at a time; exactly_once the relay's, one transaction at a time): what is
  * asked for while one is in flight goes out together in the next (SendTogether), within this
@@ -170,6 +190,34 @@ export const RELAY_SEND_TOGETHER_BYTES = 512 * 1024;
  * relays one transaction at a time.
  */
 export const RELAY_TRANSACTION_BYTES = 4 * 1024 * 1024;
+
+/**
+ * One send's records in sends of at most `maxBytes` (bytesOf; a record larger than that goes
+ * alone), the order within each topic kept: a relay chunk read on to the end of a change
+ * (RELAY_TRANSACTION_RECORDS) stays under the broker's batch limit per partition.
+ */
+export function splitBySize(send: TopicMessages, maxBytes: number): TopicMessages[] {
+  if (bytesOf(send) <= maxBytes) return [send];
+  const pieces: TopicMessages[] = [];
+  let piece = new Map<string, Array<{ key: string; value: Buffer }>>();
+  let bytes = 0;
+  for (const { topic, messages } of send) {
+    for (const message of messages) {
+      const size = Buffer.byteLength(message.key) + message.value.length;
+      if (bytes > 0 && bytes + size > maxBytes) {
+        pieces.push([...piece].map(([name, list]) => ({ topic: name, messages: list })));
+        piece = new Map();
+        bytes = 0;
+      }
+      const list = piece.get(topic);
+      if (list === undefined) piece.set(topic, [message]);
+      else list.push(message);
+      bytes += size;
+    }
+  }
+  if (piece.size > 0) pieces.push([...piece].map(([name, list]) => ({ topic: name, messages: list })));
+  return pieces;
+}
 
 /** Consecutive sends' records in groups of at most `maxBytes` (bytesOf), each at least one send, order kept (SendTogether's rule). */
 export function groupedBySize(sends: TopicMessages[], maxBytes: number): TopicMessages[][] {
@@ -319,16 +367,48 @@ export function coverOfFence(text: string): RelayCover | null {
 }
 
 /**
+ * The cover an outbox record carries: applyPartitionChange-n.lua adds the fence's cover after the
+ * change, as field `c`, to the last record of each change (PartitionStateStore's `coverOutbox`),
+ * so every output of the records and timers it names is at or before that record. Null for any
+ * other record. A record is `{"t":…,"k":…,"v":"…"}` (encodeOutboxRecord), whose last character
+ * but one is a quote; only one with a cover ends in `}}`, so the others are not parsed.
+ */
+export function coverOfRecord(record: string): RelayCover | null {
+  if (!record.endsWith('}}')) return null;
+  try {
+    const { c } = JSON.parse(record) as { c?: { inc?: unknown; o?: unknown; tt?: unknown } };
+    return typeof c === 'object' && c !== null ? coverOfParts(c.inc, c.o, c.tt) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The index of the last record of `records` at or after `from` that carries a cover (coverOfRecord), or -1. */
+function lastMarkIn(records: readonly string[], from: number): number {
+  for (let i = records.length - 1; i >= from; i -= 1) if (coverOfRecord(records[i] as string) !== null) return i;
+  return -1;
+}
+
+/** The cover of the last record of `records` that carries one (coverOfRecord), or null. */
+export function lastRecordCover(records: readonly string[]): RelayCover | null {
+  const last = lastMarkIn(records, 0);
+  return last < 0 ? null : coverOfRecord(records[last] as string);
+}
+
+/**
  * The cover a chunk's checkpoint records. A chunk that takes the outbox to its end (`drained`:
  * the read returned fewer records than it asked for) covers what the fence said with the read.
- * A chunk of a longer outbox keeps the cover of the checkpoint before it (`known`, when of this
- * outbox): every record still in the outbox then came from a later apply, so that cover is never
- * past what is in Kafka; the records after it that this chunk carries are the ones a rebuild
- * would produce again, if Redis were lost before the chunk that drains the outbox.
+ * A chunk of a longer outbox covers what its last record that ends a change says (coverOfRecord,
+ * among `produced`, the records it carries), else keeps the cover of the checkpoint before it
+ * (`known`, when of this outbox): every record still in the outbox then came from a later
+ * change, so neither is past what is in Kafka. The exactly_once relay ends its chunks where
+ * changes end (RELAY_TRANSACTION_RECORDS), so only a change with more outputs than that leaves
+ * records past the cover, which a rebuild would produce again if Redis were lost before the
+ * chunk that ends the change.
  */
-export function coverOfChunk(head: Pick<OutboxHead, 'incarnation' | 'cover'>, drained: boolean, known: CommittedOffset | undefined): RelayCover | null {
+export function coverOfChunk(head: Pick<OutboxHead, 'incarnation' | 'cover'>, drained: boolean, known: CommittedOffset | undefined, produced: readonly string[] = []): RelayCover | null {
   if (drained) return head.cover ?? null;
-  return checkpointOf(known, head.incarnation) === null ? null : checkpointCoverOf(known);
+  return lastRecordCover(produced) ?? (checkpointOf(known, head.incarnation) === null ? null : checkpointCoverOf(known));
 }
 
 /** What one relay round does with the head it read. */
@@ -475,6 +555,8 @@ export interface OutboxRelayOptions {
   generation?: () => number;
   /** How many outbox records one read carries; RELAY_CHUNK by default. */
   batchSize?: number;
+  /** exactly_once: how many records a partition's transaction reads on to, to end with a change (RELAY_TRANSACTION_RECORDS by default). */
+  transactionRecords?: number;
   /** How long a relay request (a transaction, or at_least_once a shared send) waits, when none is in flight, for other partitions' records to join it (RELAY_GATHER); 0 by default. */
   gatherMs?: number;
   hooks?: RelayHooks;
@@ -570,9 +652,9 @@ export class OutboxRelay {
   }
 
   /** The head of the outbox; a failed guard says how many records this call had taken off it. */
-  private async readHead(partition: number, guard: string | undefined, consumed: number, owner?: string): Promise<OutboxHead> {
+  private async readHead(partition: number, guard: string | undefined, consumed: number, owner?: string, from = 0): Promise<OutboxHead> {
     try {
-      return await this.options.store.read(partition, this.batchSize, guard, owner);
+      return await this.options.store.read(partition, this.batchSize, guard, owner, from);
     } catch (error) {
       if (error instanceof StateVanishedError) error.consumed = consumed;
       if (error instanceof OutboxTakenError) {
@@ -637,7 +719,9 @@ export class OutboxRelay {
       // The producer first, then the read: a chunk read while this relay owned the partition is
       // committed by a producer initialized before a new owner could fence it, or not at all.
       const session = await this.currentSession(partition);
-      const head = await this.readHead(partition, guard, consumed, this.transactionalId);
+      const read = await this.readToChangeEnd(partition, guard, consumed);
+      if (read === null) continue;
+      const { head, drained } = read;
       const known = await this.knownCheckpoint(session, partition, head.incarnation);
       const plan = planRelay(head, checkpointOf(known, head.incarnation));
       if (plan.skip > 0) {
@@ -646,7 +730,7 @@ export class OutboxRelay {
         this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka by an earlier owner or before a restart; trimmed without producing them again');
       }
       if (plan.produce.length > 0) {
-        const cover = coverOfChunk(head, head.entries.length < this.batchSize, known);
+        const cover = coverOfChunk(head, drained, known, plan.produce);
         const chunk = { partition, incarnation: head.incarnation, checkpoint: plan.nextCheckpoint, cover, session, topicMessages: topicMessagesOf(plan.produce) };
         try {
           await this.transact(partition, chunk);
@@ -659,8 +743,38 @@ export class OutboxRelay {
         sent += plan.produce.length;
       }
       consumed += plan.skip + plan.produce.length;
-      if (head.entries.length < this.batchSize) return sent;
+      if (drained) return sent;
     }
+  }
+
+  /**
+   * exactly_once: the head of the outbox (as the owner), made to end where a change ends, when
+   * the store's changes mark their last record (`covered`; coverOfRecord). A chunk that holds a
+   * mark and does not reach the end of the outbox is cut after its last mark; one that holds
+   * none (it ends inside the first change) is read on, to the first mark or the end of the
+   * outbox, up to RELAY_TRANSACTION_RECORDS (a change of more goes in several transactions, as
+   * an unmarked outbox does). `drained`: the last read reached the end of the outbox, and
+   * `head.cover` is what it said. Null when the head moved between two reads (not by this relay:
+   * read again).
+   */
+  private async readToChangeEnd(partition: number, guard: string | undefined, consumed: number): Promise<{ head: OutboxHead; drained: boolean } | null> {
+    const head = await this.readHead(partition, guard, consumed, this.transactionalId);
+    let drained = head.entries.length < this.batchSize;
+    if (drained || this.options.store.covered !== true) return { head, drained };
+    const limit = this.options.transactionRecords ?? RELAY_TRANSACTION_RECORDS;
+    let end = lastMarkIn(head.entries, 0);
+    while (end < 0 && !drained && head.entries.length < limit) {
+      const from = head.entries.length;
+      const more = await this.readHead(partition, guard, consumed, this.transactionalId, from);
+      if (more.base !== head.base || more.incarnation !== head.incarnation) return null;
+      for (const entry of more.entries) head.entries.push(entry);
+      if (more.cover === undefined) delete head.cover;
+      else head.cover = more.cover;
+      drained = more.entries.length < this.batchSize;
+      end = lastMarkIn(head.entries, from);
+    }
+    if (!drained && end >= 0) head.entries.length = end + 1;
+    return { head, drained };
   }
 
   /**
@@ -794,7 +908,7 @@ export class OutboxRelay {
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await session.producer.transaction();
-      for (const sends of groupedBySize(chunks.map((chunk) => chunk.topicMessages), RELAY_SEND_TOGETHER_BYTES)) {
+      for (const sends of groupedBySize(chunks.flatMap((chunk) => splitBySize(chunk.topicMessages, RELAY_SEND_TOGETHER_BYTES)), RELAY_SEND_TOGETHER_BYTES)) {
         await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
       }
       for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);

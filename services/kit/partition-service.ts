@@ -54,6 +54,8 @@ export interface PartitionServiceOptions {
   readinessChecks?: ReadinessCheck[];
   /** Fault injection for tests (the outbox relay). */
   relayHooks?: RelayHooks;
+  /** Tests: records per relay read (RELAY_CHUNK by default), so a small batch spans chunks. */
+  relayChunk?: number;
 }
 
 export interface RunningService {
@@ -83,7 +85,8 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     return { topic, encode: (value) => codec.encode(id, types[schema], value) };
   };
   const parts: ServiceParts = { logger, metrics, redis, kafka, keys, codec, output };
-  const store = new PartitionStateStore(redis, keys, options.stateTtlMs, options.binaryStates ?? false);
+  // exactly_once: each apply marks where its outputs end in the outbox, with what they cover (the relay's checkpoints record it).
+  const store = new PartitionStateStore(redis, keys, options.stateTtlMs, options.binaryStates ?? false, config.OUTPUT_GUARANTEE === 'exactly_once');
   const bindings = options.inputs(types);
   // The relay re-takes its partitions (fencing a previous owner) when the group generation changes.
   const group: { runner?: ConsumerRunner } = {};
@@ -94,6 +97,7 @@ export async function startPartitionService(options: PartitionServiceOptions): P
     topic: bindings[0].topic,
     generation: () => group.runner?.currentGeneration() ?? 0,
     hooks: options.relayHooks,
+    batchSize: options.relayChunk,
   });
   const processor = new PartitionProcessor({
     store, logic: await options.logic(parts), relay, logger, metrics, clock,

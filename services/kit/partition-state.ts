@@ -148,6 +148,8 @@ export interface PartitionChangeIndex {
   timersThrough?: string;
   /** 1: remove the fence's `rt` (PartitionChange.timersRestored); absent otherwise. */
   timersRestored?: 1;
+  /** 1: the last outbox record carries the fence's cover after the change (PartitionStateStore's `coverOutbox`); absent otherwise. */
+  cover?: 1;
 }
 
 /**
@@ -159,7 +161,7 @@ export interface PartitionChangeIndex {
  */
 export function applyPartitionChangeArgs(
   partitionKeys: PartitionKeys,
-  input: { partition: number; version: number; change: PartitionChange; stateTtlMs: number },
+  input: { partition: number; version: number; change: PartitionChange; stateTtlMs: number; coverOutbox?: boolean },
 ): { keys: string[]; args: Array<string | Buffer> } {
   const { partition, change } = input;
   const stateIds = [...change.states.keys()];
@@ -187,6 +189,7 @@ export function applyPartitionChangeArgs(
     index.timersThrough = String(change.timersThrough);
   }
   if (change.timersRestored === true) index.timersRestored = 1;
+  if (input.coverOutbox === true && change.outbox.length > 0) index.cover = 1;
   return {
     keys: [
       partitionKeys.fence(partition),
@@ -222,6 +225,12 @@ export class PartitionStateStore {
     readonly stateTtlMs: number,
     /** Read states as Buffers (MGET's bytes), for services that store binary states. */
     readonly binaryStates = false,
+    /**
+     * Mark where each change's outbox records end: the last one carries the fence's cover after
+     * the change (applyPartitionChange-n.lua), so an exactly_once relay that reads the outbox in
+     * chunks commits each chunk's checkpoint with what it covers (outbox-relay.ts, coverOfChunk).
+     */
+    readonly coverOutbox = false,
   ) {
     loadLuaScripts(redis, KIT_LUA_DIR);
   }
@@ -271,7 +280,7 @@ export class PartitionStateStore {
    * due time of its earliest timer (null when it has none). Null when the version had moved.
    */
   async applyChange(partition: number, version: number, change: PartitionChange): Promise<AppliedChange | null> {
-    const { keys, args } = applyPartitionChangeArgs(this.keys, { partition, version, change, stateTtlMs: this.stateTtlMs });
+    const { keys, args } = applyPartitionChangeArgs(this.keys, { partition, version, change, stateTtlMs: this.stateTtlMs, coverOutbox: this.coverOutbox });
     const [applied, newVersion, earliest] = await runScript<[number, number, string?]>(this.redis, 'applyPartitionChange', keys, args);
     if (applied !== 1) return null;
     return { version: newVersion, earliestDue: earliest === undefined ? null : Number(earliest) };

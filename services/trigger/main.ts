@@ -50,7 +50,7 @@ export function triggerInputs(
 /** Starts the trigger service; tests pass a clock and a logger. */
 export async function startTrigger(
   config: TriggerConfig,
-  overrides: Pick<PartitionServiceOptions, 'clock' | 'logger' | 'relayHooks'> = {},
+  overrides: Pick<PartitionServiceOptions, 'clock' | 'logger' | 'relayHooks' | 'relayChunk'> = {},
 ): Promise<RunningService> {
   const rules = loadTriggerRules(config.TRIGGER_RULES_FILE);
   return startPartitionService({

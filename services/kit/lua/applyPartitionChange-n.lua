@@ -34,6 +34,11 @@
                        timersThrough (optional) the new timer watermark, ms as a string; `tt`
                                 never moves back
                        timersRestored (optional) 1: remove the fence's `rt`
+                       cover (optional) 1: the last outbox record (an encodeOutboxRecord
+                                JSON object) gets a field `c` before its closing brace: the
+                                fence's cover after this change (includes/fenceCover.lua), so a
+                                relay that reads the outbox in chunks knows where each apply's
+                                outputs end and what they cover (outbox-relay.ts, coverOfChunk)
   ARGV[8 .. 7+s]     one value per state key: ARGV[7+n] is that of KEYS[3+n] ("" deletes it)
   ARGV[8+s ..]       the encoded records to append to the outbox, in order
 
@@ -43,6 +48,7 @@
   earliest timer after the change, absent when it has none, so the caller knows without another
   round trip whether any timer is due), {0, currentVersion} when the version had moved.
 ]]
+--@include "fenceCover"
 local fence = KEYS[1]
 local current = tonumber(redis.call('HGET', fence, 'v') or '0')
 if current ~= tonumber(ARGV[1]) then
@@ -59,10 +65,6 @@ for n = 1, states do
   else
     redis.call('SET', KEYS[3 + n], value, 'PX', ttl)
   end
-end
-
-for n = 8 + states, #ARGV do
-  redis.call('RPUSH', KEYS[2], ARGV[n])
 end
 
 for _, timer in ipairs(change.timers) do
@@ -102,6 +104,21 @@ if change.timersThrough and tonumber(change.timersThrough) > tonumber(redis.call
 end
 if change.timersRestored then
   redis.call('HDEL', fence, 'rt')
+end
+-- The records last, after the fence moved: the last one may carry the fence's cover.
+local last = #ARGV
+for n = 8 + states, last - 1 do
+  redis.call('RPUSH', KEYS[2], ARGV[n])
+end
+if last >= 8 + states then
+  local record = ARGV[last]
+  if change.cover == 1 then
+    local cover = fenceCover(fence, KEYS[3])
+    if cover ~= '' and string.sub(record, -1) == '}' then
+      record = string.sub(record, 1, -2) .. ',"c":' .. cover .. '}'
+    end
+  end
+  redis.call('RPUSH', KEYS[2], record)
 end
 local version = redis.call('HINCRBY', fence, 'v', 1)
 local earliest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')

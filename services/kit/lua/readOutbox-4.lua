@@ -41,11 +41,16 @@
   ARGV[3]  the fence incarnation the caller applied to, or "" for no guard
   ARGV[4]  the owner the caller claimed the partition as, or "" for no check
   ARGV[5]  "1" to read the cover, else ""
+  ARGV[6]  the index of the first record to read (optional, default 0: the head): a relay that
+           reads an outbox on in one transaction (outbox-relay.ts) reads past what it has not
+           trimmed yet
 
-  Returns {base, inc, cover JSON or "", record 1, record 2, ...}, {"vanished", the fence's
+  Returns {base, inc, cover JSON or "", record 1, record 2, ...} (base: the sequence number of
+  the head, not of the first record returned), {"vanished", the fence's
   incarnation or ""} when the guard does not hold, or {"taken", the owner now or ""} when the
   owner is another.
 ]]
+--@include "fenceCover"
 if ARGV[3] ~= '' then
   local kind = redis.call('TYPE', KEYS[3])['ok']
   local fence = false
@@ -72,33 +77,11 @@ end
 local base = redis.call('HGET', KEYS[2], 'base') or '0'
 local cover = ''
 if ARGV[5] == '1' and redis.call('TYPE', KEYS[3])['ok'] == 'hash' then
-  local fields = redis.call('HGETALL', KEYS[3])
-  local offsets = {}
-  local found = {o = offsets}
-  local any = false
-  for i = 1, #fields, 2 do
-    local name, value = fields[i], fields[i + 1]
-    if string.sub(name, 1, 2) == 'o:' then
-      offsets[string.sub(name, 3)] = value
-      any = true
-    elseif name == 'inc' or name == 'tt' then
-      found[name] = value
-    end
-  end
-  if found.tt then
-    local through = tonumber(found.tt)
-    local earliest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2]
-    if earliest and tonumber(earliest) - 1 < through then
-      through = tonumber(earliest) - 1
-    end
-    found.tt = string.format('%.0f', through)
-  end
-  if any and found.inc then
-    cover = cjson.encode(found)
-  end
+  cover = fenceCover(KEYS[3], KEYS[4])
 end
 local result = {base, inc, cover}
-local records = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local from = tonumber(ARGV[6] or '0')
+local records = redis.call('LRANGE', KEYS[1], from, from + tonumber(ARGV[1]) - 1)
 for i = 1, #records do
   result[i + 3] = records[i]
 end

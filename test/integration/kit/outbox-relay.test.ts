@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Producer } from 'kafkajs';
 import pino from 'pino';
-import { encodeOutboxRecord, isFencedError, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
+import { coverOfRecord, decodeOutboxRecord, encodeOutboxRecord, isFencedError, OutboxRelay, RedisOutboxStore, RelayFencedError, type OutputGuarantee, type RelayHooks } from '../../../services/kit/outbox-relay';
 import { createRedis, type RedisClient } from '../../../services/kit/redis';
 import { emptyChange, PartitionKeys, PartitionStateStore } from '../../../services/kit/partition-state';
 import { AvroCodec, recordTypes } from '../../../services/kit/codec';
@@ -399,6 +399,42 @@ describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) 
       expect((await state.fence(0)).restoreTimersThrough).toBe(6_000);
       await state.applyChange(0, 4, { ...emptyChange(), timersRestored: true });
       expect((await state.fence(0)).restoreTimersThrough).toBeNull();
+    } finally {
+      const found = await redis.keys(keys.pattern());
+      if (found.length > 0) await redis.del(...found);
+      redis.disconnect();
+    }
+  });
+
+  it("with coverOutbox, the last record of each change carries the fence's cover after it; a read from an index reads past the head", async () => {
+    const redis = createRedis({ REDIS_URL });
+    const keys = new PartitionKeys(`test-cover-${randomUUID().slice(0, 8)}`, 'svc');
+    try {
+      const state = new PartitionStateStore(redis, keys, 60_000, false, true);
+      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+      const record = (key: string) => encodeOutboxRecord({ topic: 'triggers', key, value: Buffer.from(key) });
+      const batch = { ...emptyChange(), advance: { topic: 'behavior.events', offset: '41' }, incarnation: 'fence-1', outbox: [record('a1'), record('a2')] };
+      batch.timers.set('t1', 5_000);
+      await state.applyChange(0, 0, batch);
+      // A timer firing (watermark 6,000) with a timer still set at 5,800: its cover says 5,799.
+      const fired = { ...emptyChange(), timersThrough: 6_000, outbox: [record('b1')] };
+      fired.timers.set('t1', null);
+      fired.timers.set('t2', 5_800);
+      await state.applyChange(0, 1, fired);
+      await state.applyChange(0, 2, { ...emptyChange(), advance: { topic: 'behavior.events', offset: '42' } }); // no records: nothing marked
+      const head = await outbox.read(0, 10);
+      expect(head.entries.map((entry) => decodeOutboxRecord(entry).key)).toEqual(['a1', 'a2', 'b1']);
+      expect(head.entries.map(coverOfRecord)).toEqual([
+        null,
+        { incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: null },
+        { incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: 5_799 },
+      ]);
+      expect(head.cover).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '42' }, timersThrough: 5_799 });
+      const on = await outbox.read(0, 10, undefined, undefined, 1);
+      expect({ base: on.base, keys: on.entries.map((entry) => decodeOutboxRecord(entry).key) }).toEqual({ base: 0, keys: ['a2', 'b1'] });
+      // Without coverOutbox the records are stored as given.
+      await new PartitionStateStore(redis, keys, 60_000).applyChange(0, 3, { ...emptyChange(), outbox: [record('c1')] });
+      expect((await outbox.read(0, 1, undefined, undefined, 3)).entries).toEqual([record('c1')]);
     } finally {
       const found = await redis.keys(keys.pattern());
       if (found.length > 0) await redis.del(...found);

@@ -8,9 +8,11 @@ import {
   checkpointOf,
   coverOfChunk,
   coverOfFence,
+  coverOfRecord,
   decodeOutboxRecord,
   encodeOutboxRecord,
   isFencedError,
+  lastRecordCover,
   mergeTopicMessages,
   OutboxRelay,
   OutboxTakenError,
@@ -20,6 +22,7 @@ import {
   RELAY_SEND_TOGETHER_BYTES,
   groupedBySize,
   planRelay,
+  splitBySize,
   topicMessagesOf,
   transactionalIdOf,
   type OutboxStore,
@@ -109,6 +112,26 @@ describe('relay covers: what a checkpoint records its outbox held the outputs of
     expect(coverOfFence('')).toBeNull();
     expect(coverOfFence('{"o":{}}')).toBeNull();
     expect(coverOfFence('nope')).toBeNull();
+  });
+
+  it('an outbox record carries the cover of the change it ends (applyPartitionChange-n.lua); others carry none', () => {
+    const [plain] = entries('t1') as [string];
+    const marked = `${plain.slice(0, -1)},"c":{"o":{"behavior.events":"41","customer.profiles":"7"},"inc":"fence-1","tt":"1800000000000"}}`;
+    expect(coverOfRecord(marked)).toEqual(cover);
+    expect(decodeOutboxRecord(marked)).toEqual(decodeOutboxRecord(plain));
+    expect(coverOfRecord(plain)).toBeNull();
+    expect(coverOfRecord(`${plain.slice(0, -1)},"c":{"o":{}}}`)).toBeNull();
+    expect(coverOfRecord('{"c":{"o":{"x":"1"},"inc":"f"}')).toBeNull(); // truncated
+    expect(lastRecordCover([marked, plain])).toEqual(cover);
+    expect(lastRecordCover([plain])).toBeNull();
+  });
+
+  it("a chunk that ends a change covers what that change's last record says, whatever the checkpoint before", () => {
+    const [plain] = entries('t1') as [string];
+    const marked = `${plain.slice(0, -1)},"c":{"o":{"behavior.events":"41","customer.profiles":"7"},"inc":"fence-1","tt":"1800000000000"}}`;
+    const known = { offset: '10', metadata: checkpointMetadataOf('inc-1', 'p-1', { ...cover, offsets: { 'behavior.events': '30' } }) };
+    expect(coverOfChunk({ incarnation: 'inc-1' }, false, known, [plain, marked, plain])).toEqual(cover);
+    expect(coverOfChunk({ incarnation: 'inc-1' }, false, undefined, [marked])).toEqual(cover);
   });
 
   it("a chunk that takes the outbox to its end covers the fence's; a chunk of a longer outbox keeps the last checkpoint's, of this outbox only", () => {
@@ -357,6 +380,18 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     ]);
   });
 
+  it('splits one send larger than the bound into sends within it, order kept per topic (a record larger than it alone)', () => {
+    const record = (key: string, bytes: number) => ({ key, value: Buffer.alloc(bytes - key.length) });
+    const send = [
+      { topic: 'a', messages: [record('a1', 40), record('a2', 40), record('a3', 40)] },
+      { topic: 'b', messages: [record('b1', 150), record('b2', 40)] },
+    ];
+    const pieces = splitBySize(send, 100);
+    expect(pieces.map((piece) => piece.map(({ topic, messages }) => `${topic}:${messages.map((m) => m.key).join(',')}`))).toEqual([['a:a1,a2'], ['a:a3'], ['b:b1'], ['b:b2']]);
+    expect(splitBySize(send, 1000)).toEqual([send]);
+    expect(pieces.flatMap((piece) => piece.flatMap(({ messages }) => messages.map((m) => m.key)))).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
+  });
+
   it('groups sends in order, each group within the byte bound (a send larger than it alone)', () => {
     const send = (key: string, bytes: number) => [{ topic: 't', messages: [{ key, value: Buffer.alloc(bytes - key.length) }] }];
     const keys = (groups: ReturnType<typeof groupedBySize>) => groups.map((group) => group.map((s) => s[0].messages[0].key));
@@ -412,7 +447,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
   const fakeBroker = () => {
     const log: string[] = [];
     const gates: Array<() => void> = [];
-    const broker = { log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined };
+    const broker = { log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined, checkpoints: [] as Array<{ partition: number; offset: string; metadata: string | null }> };
     const kafka = {
       producer: ({ transactionalId }: { transactionalId: string }) => {
         // The relay's own id is `p-g-<random uuid>`: logged as 'me'; another relay's (a test's 'p-g-old') as it is.
@@ -427,8 +462,9 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
               sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
                 for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
               },
-              sendOffsets: async ({ topics }: { topics: Array<{ partitions: Array<{ partition: number; offset: string }> }> }) => {
+              sendOffsets: async ({ topics }: { topics: Array<{ partitions: Array<{ partition: number; offset: string; metadata?: string }> }> }) => {
                 sent.push(`@${topics[0].partitions.map((p) => `${p.partition}:${p.offset}`).join(',')}`);
+                for (const p of topics[0].partitions) broker.checkpoints.push({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null });
               },
               commit: async () => {
                 if (broker.holdCommits) await new Promise<void>((resolve) => gates.push(resolve));
@@ -457,11 +493,79 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     return { broker, kafka, admin };
   };
 
-  const relayOn = (store: OutboxStore, kafka: Kafka, admin: Admin) =>
+  const relayOn = (store: OutboxStore, kafka: Kafka, admin: Admin, sizes: { batchSize?: number; transactionRecords?: number } = {}) =>
     new OutboxRelay({
       store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin,
       group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
+      ...sizes,
     });
+
+  describe('an outbox whose changes mark their ends (covered: applyPartitionChange-n.lua with coverOutbox)', () => {
+    const coverAt = (offset: string) => ({ incarnation: 'fence-1', offsets: { in: offset }, timersThrough: null });
+    /** `count` records of one change, its last one carrying the fence's cover as the apply script writes it. */
+    const change = (name: string, count: number, offset: string) => {
+      const records = entries(...Array.from({ length: count }, (_, i) => `t${name}${i + 1}`));
+      const last = records[count - 1] as string;
+      records[count - 1] = `${last.slice(0, -1)},"c":${JSON.stringify({ o: { in: offset }, inc: 'fence-1' })}}`;
+      return records;
+    };
+    /** One partition's outbox in memory with readOutbox-4.lua's `from` and the fence's cover (every record appended by then). */
+    const coveredOutbox = (contents: string[], fenceAt: string) => {
+      let base = 0;
+      const reads: number[] = [];
+      const store: OutboxStore = {
+        covered: true,
+        read: async (_p, limit, _guard, _owner, from = 0) => {
+          reads.push(from);
+          return { base, incarnation: 'i', entries: contents.slice(from, from + limit), cover: coverAt(fenceAt) };
+        },
+        trimTo: async (_p, upTo) => {
+          const n = Math.min(Math.max(0, upTo - base), contents.length);
+          contents.splice(0, n);
+          base += n;
+          return n;
+        },
+        claim: async () => '',
+      };
+      return { store, reads };
+    };
+    const coverOfCheckpoint = (metadata: string | null) => checkpointCoverOf({ offset: '0', metadata });
+    const commits = (log: string[]) => log.filter((line) => line.startsWith('commit'));
+
+    it('each transaction ends where a change ends: a chunk is cut after its last mark, one inside a change reads on to its end', async () => {
+      const { broker, kafka, admin } = fakeBroker();
+      const { store, reads } = coveredOutbox([...change('A', 3, '10'), ...change('B', 6, '20'), ...change('C', 3, '30')], '30');
+      expect(await relayOn(store, kafka, admin, { batchSize: 4 }).relay(0)).toBe(12);
+      expect(commits(broker.log)).toEqual(['commit me tA1 tA2 tA3 @0:3', 'commit me tB1 tB2 tB3 tB4 tB5 tB6 @0:9', 'commit me tC1 tC2 tC3 @0:12']);
+      expect(broker.checkpoints.map(({ metadata }) => coverOfCheckpoint(metadata))).toEqual([coverAt('10'), coverAt('20'), coverAt('30')]);
+      // A's chunk, cut after tA3; B's from its head, on from 4 (tB5 tB6 tC1 tC2), cut after tB6; C to the end.
+      expect(reads).toEqual([0, 0, 4, 0]);
+    });
+
+    it('a change of more than RELAY_TRANSACTION_RECORDS goes in several transactions, the first ones keeping the cover before it', async () => {
+      const { broker, kafka, admin } = fakeBroker();
+      const { store } = coveredOutbox([...change('A', 1, '10'), ...change('B', 5, '20')], '20');
+      expect(await relayOn(store, kafka, admin, { batchSize: 2, transactionRecords: 4 }).relay(0)).toBe(6);
+      expect(commits(broker.log)).toEqual(['commit me tA1 @0:1', 'commit me tB1 tB2 tB3 tB4 @0:5', 'commit me tB5 @0:6']);
+      expect(broker.checkpoints.map(({ metadata }) => coverOfCheckpoint(metadata))).toEqual([coverAt('10'), coverAt('10'), coverAt('20')]);
+    });
+
+    it('records without marks (queued before the upgrade) are read on to the end of the outbox, which the fence covers', async () => {
+      const { broker, kafka, admin } = fakeBroker();
+      const { store } = coveredOutbox(entries('t1', 't2', 't3', 't4', 't5'), '30');
+      expect(await relayOn(store, kafka, admin, { batchSize: 2 }).relay(0)).toBe(5);
+      expect(commits(broker.log)).toEqual(['commit me t1 t2 t3 t4 t5 @0:5']);
+      expect(coverOfCheckpoint(broker.checkpoints[0]!.metadata)).toEqual(coverAt('30'));
+    });
+
+    it('a store without covers (the renderer\'s outbox) is relayed a chunk at a time, as before', async () => {
+      const { broker, kafka, admin } = fakeBroker();
+      const { store } = coveredOutbox(entries('t1', 't2', 't3'), '30');
+      const plain: OutboxStore = { read: store.read, trimTo: store.trimTo, claim: store.claim };
+      expect(await relayOn(plain, kafka, admin, { batchSize: 2 }).relay(0)).toBe(3);
+      expect(commits(broker.log)).toEqual(['commit me t1 t2 @0:2', 'commit me t3 @0:3']);
+    });
+  });
 
   it('commits the chunks of the partitions ready while a transaction is in flight in the next one, each with its checkpoint', async () => {
     const { broker, kafka, admin } = fakeBroker();
