@@ -177,6 +177,10 @@ export function secretVar(minLength = 1): z.ZodType<string, string> {
   );
 }
 
+/** What a consumer group id may be (groupIdVar); the state tool's `--group` takes the same. */
+export const GROUP_ID_PATTERN = /^[^\p{Cc}]{1,255}$/u;
+export const GROUP_ID_EXPECTED = 'up to 255 characters, none of them a control character, like kairos-segmenter';
+
 /**
  * A consumer group id (GROUP_ID). Kafka takes any string; Kairos takes up to 255 characters and
  * no control character, so that a relay checkpoint's metadata, which names the group through the
@@ -184,7 +188,7 @@ export function secretVar(minLength = 1): z.ZodType<string, string> {
  * (outbox-relay.ts): at most about 2,500 bytes, with KAFKA_TRANSACTIONAL_ID_PREFIX at its 255.
  */
 export function groupIdVar(): z.ZodType<string, string> {
-  return stringVar({ pattern: /^[^\p{Cc}]{1,255}$/u, expected: 'up to 255 characters, none of them a control character, like kairos-segmenter' });
+  return stringVar({ pattern: GROUP_ID_PATTERN, expected: GROUP_ID_EXPECTED });
 }
 
 // Kafka's own rule for topic names.

@@ -19,7 +19,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { Admin, Kafka } from 'kafkajs';
-import { commonShape, durationVar, loadConfig, runMain, stringVar } from '../kit/config';
+import { commonShape, durationVar, GROUP_ID_EXPECTED, GROUP_ID_PATTERN, groupIdVar, loadConfig, runMain } from '../kit/config';
 import { createKafka, withAdmin } from '../kit/kafka';
 import { createLogger } from '../kit/logger';
 import { PartitionKeys } from '../kit/partition-state';
@@ -39,7 +39,7 @@ import { rendererShape } from '../renderer/config';
 import { RendererKeys } from '../renderer/keys';
 import { RendererStore } from '../renderer/store';
 
-const shape = { ...commonShape, GROUP_ID: stringVar().optional(), LEDGER_TTL: rendererShape.LEDGER_TTL, MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS) };
+const shape = { ...commonShape, GROUP_ID: groupIdVar().optional(), LEDGER_TTL: rendererShape.LEDGER_TTL, MAX_CLOCK_SKEW: durationVar().default(DEFAULT_MAX_CLOCK_SKEW_MS) };
 type StateConfig = ReturnType<typeof loadConfig<typeof shape>>;
 
 /** The services whose state is per input partition, with their input topics. */
@@ -69,6 +69,12 @@ export function parsePartitions(text: string, count: number): number[] {
   const bad = partitions.find((part) => !/^\d+$/.test(part) || Number(part) >= count);
   if (bad !== undefined) throw new UsageError(`--partitions: ${JSON.stringify(bad)} is not a partition of this topic (0..${count - 1}); expected e.g. 0,3 or all`);
   return [...new Set(partitions.map(Number))].sort((a, b) => a - b);
+}
+
+/** `--group`, when given: a consumer group id as the services take it (GROUP_ID). */
+export function checkedGroup(group: string | undefined): string | undefined {
+  if (group !== undefined && !GROUP_ID_PATTERN.test(group)) throw new UsageError(`--group: ${JSON.stringify(group.slice(0, 300))} is not a consumer group id; expected ${GROUP_ID_EXPECTED}`);
+  return group;
 }
 
 async function assertGroupStopped(admin: Admin, groupId: string): Promise<void> {
@@ -318,10 +324,10 @@ async function main(argv: string[]): Promise<void> {
   const [command] = positionals;
   if (command === 'wipe' && positionals.length === 1) return wipe(config);
   if (command === 'reset' && positionals.length === 1 && values.service && values.partitions) {
-    return reset(config, values.service, values.partitions, values.group);
+    return reset(config, values.service, values.partitions, checkedGroup(values.group));
   }
   if (command === 'rebuild' && positionals.length === 1 && values.service && values.partitions === undefined) {
-    return rebuild(config, values.service, values.group);
+    return rebuild(config, values.service, checkedGroup(values.group));
   }
   throw new UsageError(USAGE);
 }

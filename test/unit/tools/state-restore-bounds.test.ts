@@ -1,6 +1,6 @@
 import { checkpointMetadataOf } from '../../../services/kit/outbox-relay';
 import { commitMetadata } from '../../../services/kit/log-binding';
-import { coversOf, restoreBounds } from '../../../services/tools/state';
+import { checkedGroup, coversOf, restoreBounds } from '../../../services/tools/state';
 
 const TOPIC = 'behavior.events';
 const ranges = [0, 1, 2].map((partition) => ({ partition, low: '0', high: '100' }));
@@ -42,5 +42,19 @@ describe('state rebuild: the restore bound of each partition', () => {
 
   it('reads covers only from checkpoints that carry one', () => {
     expect(coversOf([{ partition: 0, offset: '9', metadata: 'outbox-1/relay-1' }, { partition: 1, offset: '-1', metadata: null }]).size).toBe(0);
+  });
+});
+
+describe('state tool: the consumer group it reads or resets', () => {
+  it('takes a --group the services would take (GROUP_ID), and none', () => {
+    expect(checkedGroup('kairos-segmenter')).toBe('kairos-segmenter');
+    expect(checkedGroup('x'.repeat(255))).toBe('x'.repeat(255));
+    expect(checkedGroup(undefined)).toBeUndefined();
+  });
+
+  it('refuses one longer than 255 characters or with a control character, naming the flag', () => {
+    expect(() => checkedGroup('x'.repeat(256))).toThrow(/^--group: "x+" is not a consumer group id; expected up to 255 characters/);
+    expect(() => checkedGroup('kairos\nsegmenter')).toThrow(/--group: "kairos\\nsegmenter" is not a consumer group id/);
+    expect(() => checkedGroup('')).toThrow(/--group: "" is not/);
   });
 });
