@@ -76,4 +76,14 @@ describe('applyPartitionChangeArgs', () => {
     expect(declared).toHaveLength(3);
     expect(args).toEqual(['0', '', '', '5', '', '', JSON.stringify({ states: 0, timers: [], sets: [] })]);
   });
+
+  it('asks for the cover on the last record only with coverOutbox (exactly_once) and records to append', () => {
+    const index = (change: ReturnType<typeof emptyChange>, coverOutbox?: boolean) =>
+      JSON.parse(applyPartitionChangeArgs(keys, { partition: 0, version: 0, change, stateTtlMs: 5, coverOutbox }).args[6] as string) as PartitionChangeIndex;
+    const withRecords = { ...emptyChange(), outbox: ['r1'] };
+    expect(index(withRecords, true).cover).toBe(1);
+    expect(index(withRecords, false).cover).toBeUndefined();
+    expect(index(withRecords).cover).toBeUndefined();
+    expect(index(emptyChange(), true).cover).toBeUndefined(); // nothing to mark
+  });
 });
