@@ -198,25 +198,8 @@ export const RELAY_TRANSACTION_BYTES = 4 * 1024 * 1024;
  */
 export function splitBySize(send: TopicMessages, maxBytes: number): TopicMessages[] {
   if (bytesOf(send) <= maxBytes) return [send];
-  const pieces: TopicMessages[] = [];
-  let piece = new Map<string, Array<{ key: string; value: Buffer }>>();
-  let bytes = 0;
-  for (const { topic, messages } of send) {
-    for (const message of messages) {
-      const size = Buffer.byteLength(message.key) + message.value.length;
-      if (bytes > 0 && bytes + size > maxBytes) {
-        pieces.push([...piece].map(([name, list]) => ({ topic: name, messages: list })));
-        piece = new Map();
-        bytes = 0;
-      }
-      const list = piece.get(topic);
-      if (list === undefined) piece.set(topic, [message]);
-      else list.push(message);
-      bytes += size;
-    }
-  }
-  if (piece.size > 0) pieces.push([...piece].map(([name, list]) => ({ topic: name, messages: list })));
-  return pieces;
+  const singles = send.flatMap(({ topic, messages }) => messages.map((message) => [{ topic, messages: [message] }]));
+  return groupedBySize(singles, maxBytes).map(mergeTopicMessages);
 }
 
 /** Consecutive sends' records in groups of at most `maxBytes` (bytesOf), each at least one send, order kept (SendTogether's rule). */

@@ -105,7 +105,8 @@ end
 if change.timersRestored then
   redis.call('HDEL', fence, 'rt')
 end
--- The records last, after the fence moved: the last one may carry the fence's cover.
+-- The records last, after the fence and the timers moved: the last one may carry the fence's cover.
+local earliest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 local last = #ARGV
 for n = 8 + states, last - 1 do
   redis.call('RPUSH', KEYS[2], ARGV[n])
@@ -113,7 +114,7 @@ end
 if last >= 8 + states then
   local record = ARGV[last]
   if change.cover == 1 then
-    local cover = fenceCover(fence, KEYS[3])
+    local cover = fenceCover(fence, earliest[2])
     if cover ~= '' and string.sub(record, -1) == '}' then
       record = string.sub(record, 1, -2) .. ',"c":' .. cover .. '}'
     end
@@ -121,5 +122,4 @@ if last >= 8 + states then
   redis.call('RPUSH', KEYS[2], record)
 end
 local version = redis.call('HINCRBY', fence, 'v', 1)
-local earliest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
 return {1, version, earliest[2]}

@@ -77,7 +77,7 @@ end
 local base = redis.call('HGET', KEYS[2], 'base') or '0'
 local cover = ''
 if ARGV[5] == '1' and redis.call('TYPE', KEYS[3])['ok'] == 'hash' then
-  cover = fenceCover(KEYS[3], KEYS[4])
+  cover = fenceCover(KEYS[3], redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')[2])
 end
 local result = {base, inc, cover}
 local from = tonumber(ARGV[6] or '0')

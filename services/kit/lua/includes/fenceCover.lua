@@ -1,14 +1,15 @@
 --[[
-  fenceCover(fenceKey, timersKey): what a partition's outbox holds the outputs of, as the JSON
+  fenceCover(fenceKey, earliestDue): what a partition's outbox holds the outputs of, as the JSON
   of a RelayCover (outbox-relay.ts, coverOfFence), or '' when the fence records no applied offset
   or no incarnation. Read from the fence hash: its incarnation (`inc`), the last applied offset
   per topic (`o`, from the fields `o:<topic>`) and the timer watermark (`tt`, every timer due by
-  it fired), lowered to just before the earliest timer still set in `timersKey` (one the clock
-  has not reached yet, or one a batch set after the last firing). Called in the same script as
-  the outbox read or append it describes, so every output of those records and timers is in the
-  outbox at that moment or was relayed before.
+  it fired), lowered to just before `earliestDue`, the score of the earliest timer still set in
+  the partition's timers (one the clock has not reached yet, or one a batch set after the last
+  firing; nil or false when none is set: the caller reads it, as it may need it too). Called in
+  the same script as the outbox read or append it describes, so every output of those records
+  and timers is in the outbox at that moment or was relayed before.
 ]]
-local function fenceCover(fenceKey, timersKey)
+local function fenceCover(fenceKey, earliestDue)
   local fields = redis.call('HGETALL', fenceKey)
   local offsets = {}
   local found = {o = offsets}
@@ -27,9 +28,8 @@ local function fenceCover(fenceKey, timersKey)
   end
   if found.tt then
     local through = tonumber(found.tt)
-    local earliest = redis.call('ZRANGE', timersKey, 0, 0, 'WITHSCORES')[2]
-    if earliest and tonumber(earliest) - 1 < through then
-      through = tonumber(earliest) - 1
+    if earliestDue and tonumber(earliestDue) - 1 < through then
+      through = tonumber(earliestDue) - 1
     end
     found.tt = string.format('%.0f', through)
   end
