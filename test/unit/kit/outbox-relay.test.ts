@@ -34,6 +34,22 @@ import { turns, turnsUntil } from '../../support/turns';
 
 const entries = (...values: string[]) => values.map((v) => encodeOutboxRecord({ topic: v.startsWith('s') ? 'segment.changes' : 'triggers', key: v, value: Buffer.from(v) }));
 
+/** One partition's outbox in memory: `records` from sequence number `base` on, trimmed by sequence number as trimOutboxTo-2.lua does. */
+const memoryOutbox = (records: string[]) => {
+  const outbox = {
+    records,
+    base: 0,
+    trimTo: async (_p: number, upTo: number) => {
+      const n = Math.min(Math.max(0, upTo - outbox.base), records.length);
+      records.splice(0, n);
+      outbox.base += n;
+      return n;
+    },
+    claim: async () => '',
+  };
+  return outbox;
+};
+
 describe('planRelay: which outbox records a relay round produces', () => {
   it('produces everything from the head when nothing was committed beyond it', () => {
     expect(planRelay({ base: 10, entries: ['a', 'b', 'c'] }, null)).toEqual({ skip: 0, produce: ['a', 'b', 'c'], nextCheckpoint: 13 });
@@ -264,18 +280,8 @@ describe('OutboxRelay exactly_once: the transactional producer', () => {
 
 describe('OutboxRelay at_least_once (no broker)', () => {
   it('produces chunks and trims by sequence number; a failed send leaves the outbox as it was', async () => {
-    const outbox: string[] = entries('t1', 't2', 't3');
-    let base = 0;
-    const store: OutboxStore = {
-      read: async (_p, limit) => ({ base, incarnation: 'i', entries: outbox.slice(0, limit) }),
-      trimTo: async (_p, upTo) => {
-        const n = Math.min(Math.max(0, upTo - base), outbox.length);
-        outbox.splice(0, n);
-        base += n;
-        return n;
-      },
-      claim: async () => '',
-    };
+    const outbox = memoryOutbox(entries('t1', 't2', 't3'));
+    const store: OutboxStore = { trimTo: outbox.trimTo, claim: outbox.claim, read: async (_p, limit) => ({ base: outbox.base, incarnation: 'i', entries: outbox.records.slice(0, limit) }) };
     const sent: string[] = [];
     const sendBatch = jest.fn(async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
       for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
@@ -287,11 +293,11 @@ describe('OutboxRelay at_least_once (no broker)', () => {
     });
     sendBatch.mockRejectedValueOnce(new Error('broker away'));
     await expect(relay.relay(0)).rejects.toThrow('broker away');
-    expect(outbox).toHaveLength(3);
+    expect(outbox.records).toHaveLength(3);
     expect(await relay.relay(0)).toBe(3);
     expect(sendBatch).toHaveBeenCalledTimes(3);
     expect(sent).toEqual(['t1', 't2', 't3']);
-    expect({ outbox, base }).toEqual({ outbox: [], base: 3 });
+    expect({ outbox: outbox.records, base: outbox.base }).toEqual({ outbox: [], base: 3 });
   });
 });
 
@@ -511,21 +517,16 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     };
     /** One partition's outbox in memory with readOutbox-4.lua's `from` and the fence's cover (every record appended by then). */
     const coveredOutbox = (contents: string[], fenceAt: string) => {
-      let base = 0;
+      const outbox = memoryOutbox(contents);
       const reads: number[] = [];
       const store: OutboxStore = {
         covered: true,
         read: async (_p, limit, _guard, _owner, from = 0) => {
           reads.push(from);
-          return { base, incarnation: 'i', entries: contents.slice(from, from + limit), cover: coverAt(fenceAt) };
+          return { base: outbox.base, incarnation: 'i', entries: contents.slice(from, from + limit), cover: coverAt(fenceAt) };
         },
-        trimTo: async (_p, upTo) => {
-          const n = Math.min(Math.max(0, upTo - base), contents.length);
-          contents.splice(0, n);
-          base += n;
-          return n;
-        },
-        claim: async () => '',
+        trimTo: outbox.trimTo,
+        claim: outbox.claim,
       };
       return { store, reads };
     };
