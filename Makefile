@@ -90,7 +90,7 @@ demo: $(BUILD) ## start the stack and every service, replay a synthetic shop day
 	@$(MAKE) --no-print-directory start
 	set -a; . infra/local.env; set +a; node dist/services/tools/demo.js
 
-bench: $(BUILD) ## the benchmarks against the real local stack (10 to 17 minutes): table + bench/results.json
+bench: $(BUILD) ## the benchmarks against the real local stack (12 to 20 minutes): table + bench/results.json
 	@mkdir -p logs/stack
 	@infra/with-stack.sh node dist/bench/main.js
 

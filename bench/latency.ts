@@ -1,7 +1,9 @@
 /**
  * Event-to-trigger latency at a fixed offered rate: the segmenter and the trigger service run
  * live (real clock), each in a Node process of its own as deployed (bench/service-instance.ts),
- * while this process produces probes at `rate` events/s and tails the triggers topic. Each probe is a fresh
+ * while this process produces probes at `rate` events/s and tails the triggers topic. The same
+ * row can measure another subject (a LatencySubject: the Kafka Streams app on the wall clock,
+ * bench/streams.ts), with the same probes, producer and tail. Each probe is a fresh
  * customer's four views of one product; the fourth fires high_interest at once. Latency is from
  * just before the fourth view is handed to the producer until a tail consumer of the triggers
  * topic receives the trigger (so it includes produce acks, the services' fetch, state apply,
@@ -14,7 +16,52 @@ import { pressureShare, readBrokerGcPauses, readCpuPressure, type MachineDuringR
 import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
 import { highInterestProbe } from './traffic';
 import type { Input } from './input';
+import type { OutputTopics } from './stack';
 import { serviceEnv } from './throughput';
+
+/** What a latency row measures: started on the row's own input and outputs, stopped after it. */
+export interface LatencySubject {
+  /** Resolves once it consumes the input (every consumer in its group). */
+  start(input: Pick<Input, 'events' | 'profiles'>, out: OutputTopics, name: string): Promise<void>;
+  /**
+   * True when its output records' CreateTime is their send (Kairos's relay stamps its own);
+   * false when it is the input's (Kafka Streams forwards the event's timestamp).
+   */
+  readonly stampsSendTime: boolean;
+  /** Partition batches and relay transactions so far, per service; null when it does not tell. */
+  counts(): { batches: PerService; transactions: PerService } | null;
+  stop(): Promise<void>;
+}
+
+type PerService = { segmenter: number; trigger: number };
+
+/** The segmenter and the trigger service, each in a Node process of its own, under `guarantee`. */
+export function kairosSubject(stack: BenchStack, guarantee: string): LatencySubject {
+  let services: ForkedInstances | undefined;
+  const count = (pick: (status: ForkedInstances['statuses'][number]) => number): PerService => {
+    const statuses = services?.statuses ?? [];
+    return { segmenter: pick(statuses[FORKED.indexOf('segmenter')] ?? EMPTY_STATUS), trigger: pick(statuses[FORKED.indexOf('trigger')] ?? EMPTY_STATUS) };
+  };
+  return {
+    stampsSendTime: true,
+    async start(input, out, name) {
+      const prefix = stack.prefix(name);
+      const env = (part: string) => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: guarantee });
+      const forked = new ForkedInstances(`latency ${name}`);
+      services = forked;
+      for (const service of FORKED) forked.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
+      await waitUntil('the services to join their groups', () => {
+        forked.alive();
+        return forked.statuses.every((s) => s.ready);
+      }, 60_000, 5);
+    },
+    counts: () => ({ batches: count((s) => s.batches), transactions: count((s) => s.transactions) }),
+    stop: async () => services?.stop(),
+  };
+}
+
+const FORKED = ['segmenter', 'trigger'] as const;
+const EMPTY_STATUS = { batches: 0, transactions: 0 } as ForkedInstances['statuses'][number];
 
 export interface LatencyFigure {
   /** OUTPUT_GUARANTEE of both services in this measurement. */
@@ -29,14 +76,18 @@ export interface LatencyFigure {
   probes_timed: number;
   /** Timed probes whose trigger had not arrived a minute after the last probe was offered. */
   probes_missing: number;
-  /** Same percentiles measured to the trigger record's CreateTime (the relay's send), not its arrival. */
-  to_create_time: { p50_ms: number; p99_ms: number; max_ms: number };
   /**
-   * Partition batches each service handled per second while the timed probes were offered.
+   * Same percentiles measured to the trigger record's CreateTime (the relay's send), not its
+   * arrival; null when the subject's records carry the input's timestamp instead.
    */
-  batches_per_s: { segmenter: number; trigger: number };
-  /** exactly_once relay transactions each service committed per second over the same window (0 under at_least_once). */
-  transactions_per_s: { segmenter: number; trigger: number };
+  to_create_time: { p50_ms: number; p99_ms: number; max_ms: number } | null;
+  /**
+   * Partition batches each service handled per second while the timed probes were offered
+   * (null: the subject does not tell, as the Kafka Streams app).
+   */
+  batches_per_s: PerService | null;
+  /** exactly_once relay transactions each service committed per second over the same window (0 under at_least_once; null as above). */
+  transactions_per_s: PerService | null;
   /**
    * The machine while the timed probes were offered (from the first to the last one; the broker's
    * pauses until the last one's trigger could have come, its send plus the row's max).
@@ -52,27 +103,29 @@ export function percentile(sorted: number[], p: number): number {
 export async function measureLatency(
   stack: BenchStack,
   input: Pick<Input, 'events' | 'profiles' | 'partitions'>,
-  options: { rate: number; seconds: number; warmupSeconds: number; guarantee: string; name: string; progress: (text: string) => void },
+  options: {
+    rate: number;
+    seconds: number;
+    warmupSeconds: number;
+    /** The subject's guarantee, as the row reports it. */
+    guarantee: string;
+    name: string;
+    progress: (text: string) => void;
+    /** What is measured: Kairos's two services under `guarantee` by default. */
+    subject?: LatencySubject;
+    /** What the progress lines call the row's subject (the guarantee by default). */
+    label?: string;
+  },
 ): Promise<LatencyFigure> {
   const name = options.name;
-  const prefix = stack.prefix(name);
   const out = await stack.createOutputs(name, input.partitions);
-  const env = (part: string) => ({ ...serviceEnv(input, out, prefix, `${stack.run}-${name}-${part}`), OUTPUT_GUARANTEE: options.guarantee });
-  const services = new ForkedInstances(`latency ${name}`);
-  const forked = ['segmenter', 'trigger'] as const;
-  for (const service of forked) services.fork({ service, env: env(service), clock: null, topic: input.events, gate: false });
-  const batchCounts = () => services.statuses.map((s) => s.batches);
-  const transactionCounts = () => services.statuses.map((s) => s.transactions);
-  let batchesFrom: number[] = [];
-  let transactionsFrom: number[] = [];
+  const subject = options.subject ?? kairosSubject(stack, options.guarantee);
+  let countsFrom: ReturnType<LatencySubject['counts']> = null;
   const sentAt = new Map<string, number>();
   const arrivals: Array<{ cause: string; arrivedAt: number; createdAt: number }> = [];
   const tail: Consumer = kafka.consumer({ groupId: `${stack.run}-latency-tail-${shortId()}` });
   try {
-    await waitUntil('the services to join their groups', () => {
-      services.alive();
-      return services.statuses.every((s) => s.ready);
-    }, 60_000, 5);
+    await subject.start(input, out, name);
     let tailJoined = false;
     tail.on(tail.events.GROUP_JOIN, () => (tailJoined = true));
     await tail.connect();
@@ -121,25 +174,23 @@ export async function measureLatency(
       if (timedStart === null && sent + batch.length > timedFrom) {
         timedStart = at;
         pressureFrom = readCpuPressure();
-        batchesFrom = batchCounts();
-        transactionsFrom = transactionCounts();
+        countsFrom = subject.counts();
       }
       for (const record of batch) if (record.timed && sent >= timedFrom) sentAt.set(record.eventId, at);
       await producer.send({ topic: input.events, acks: -1, messages: batch.map((r) => ({ key: r.key, value: r.value, timestamp: String(at) })) });
       sent += batch.length;
       if (Date.now() - lastReport > 5000) {
         lastReport = Date.now();
-        options.progress(`latency ${options.rate}/s ${options.guarantee}: ${sent}/${total} events offered (${Math.round(sent / ((Date.now() - started) / 1000))}/s so far), ${arrivals.length} triggers seen`);
+        options.progress(`latency ${options.rate}/s ${options.label ?? options.guarantee}: ${sent}/${total} events offered (${Math.round(sent / ((Date.now() - started) / 1000))}/s so far), ${arrivals.length} triggers seen`);
       }
     }
     const timedEnd = Date.now();
     const achievedSeconds = (timedEnd - started) / 1000;
     const pressure = pressureShare(pressureFrom, readCpuPressure());
     const timedSeconds = timedStart === null ? NaN : (timedEnd - timedStart) / 1000;
-    const batchesTo = batchCounts();
-    const transactionsTo = transactionCounts();
-    const rate = (to: number[], from: number[], i: number) => Math.round(((to[i] ?? 0) - (from[i] ?? 0)) / timedSeconds);
-    const perService = (to: number[], from: number[]) => ({ segmenter: rate(to, from, forked.indexOf('segmenter')), trigger: rate(to, from, forked.indexOf('trigger')) });
+    const countsTo = subject.counts();
+    const perSecond = (to: PerService | undefined, from: PerService | undefined): PerService | null =>
+      to === undefined || from === undefined ? null : { segmenter: Math.round((to.segmenter - from.segmenter) / timedSeconds), trigger: Math.round((to.trigger - from.trigger) / timedSeconds) };
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
     const toArrival: number[] = [];
@@ -165,9 +216,9 @@ export async function measureLatency(
       warmup_seconds: options.warmupSeconds,
       probes_timed: toArrival.length,
       probes_missing: sentAt.size - toArrival.length,
-      to_create_time: { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN },
-      batches_per_s: perService(batchesTo, batchesFrom),
-      transactions_per_s: perService(transactionsTo, transactionsFrom),
+      to_create_time: subject.stampsSendTime ? { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN } : null,
+      batches_per_s: perSecond(countsTo?.batches, countsFrom?.batches),
+      transactions_per_s: perSecond(countsTo?.transactions, countsFrom?.transactions),
       machine: {
         cpu_pressure_pct: pressure,
         broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),
@@ -175,6 +226,6 @@ export async function measureLatency(
     };
   } finally {
     await tail.disconnect().catch(() => undefined);
-    await services.stop();
+    await subject.stop();
   }
 }

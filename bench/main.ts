@@ -20,9 +20,9 @@ import { measureRender, SLICE_MS } from './render';
 import { IN_FLIGHT, measureBareSes, measureRenderSend, type BareSesFigure } from './render-send';
 import { PrivateRedis } from './redis-nodes';
 import { measureScaleOut, type ScaleOutRun } from './scale-out';
-import { deleteStreamsLeftovers, measureStreams, streamsJar, type StreamsGuarantee, type StreamsRun } from './streams';
+import { deleteStreamsLeftovers, measureStreams, streamsJar, streamsSubject, type StreamsGuarantee, type StreamsRun } from './streams';
 import { SEGMENT_RULE_PREFIX } from '../services/core/segments/engine';
-import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyTargetName, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
+import { countBy, countDifferences, triggersWrittenBy, formatCounts, judgeTargets, latencyRatio, latencyTargetName, streamsGuaranteeOf, positiveIntList, ratio, RATE_REACHED, verdict, type TargetResult } from './targets';
 import { intEnv } from './env';
 import { measureRelay } from './relay';
 import { BenchStack, readTopic, type OutputTopics } from './stack';
@@ -63,7 +63,12 @@ const settings = {
   /** Unset: Kafka Streams' default commit.interval.ms (30 s at_least_once, 100 ms exactly_once_v2). */
   streamsCommitMs: process.env.BENCH_STREAMS_COMMIT_MS ? intEnv('BENCH_STREAMS_COMMIT_MS', 1) : undefined,
   streamsGuarantees: streamsGuaranteeList(process.env.BENCH_STREAMS_GUARANTEES),
+  /** After each latency row, the Kafka Streams app's row with the same probes (BENCH_LATENCY_STREAMS=0 skips them; so does BENCH_STREAMS=0). */
+  latencyStreams: (process.env.BENCH_LATENCY_STREAMS ?? '1').trim() !== '0',
+  /** The Kafka Streams app's producer linger.ms in the latency rows (Streams' own default is 100). */
+  latencyStreamsLingerMs: intEnv('BENCH_LATENCY_STREAMS_LINGER_MS', 5, 0),
 };
+
 
 function streamsGuaranteeList(raw: string | undefined): StreamsGuarantee[] {
   const values = (raw ?? 'at_least_once,exactly_once_v2').split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -177,8 +182,20 @@ function serviceSettingsText(settings: Iterable<readonly [string, unknown]>): st
   return set.length === 0 ? '' : `, services with ${set.join(' ')}`;
 }
 
-/** The latency figure of one (rate, guarantee), with the target judged on that row. */
-type LatencyRowFigure = LatencyFigure & { target: TargetResult | null };
+/**
+ * The latency figure of one (rate, guarantee), with the target judged on that row, and the Kafka
+ * Streams app's with the same probes just after it (null when not measured).
+ */
+type LatencyRowFigure = LatencyFigure & { target: TargetResult | null; streams: LatencyFigure | null };
+
+/** `p50 20 ms, p99 60 ms, max 101 ms (1,000 triggers timed, 0 missing); offered 2000/s, achieved 1998/s` */
+function describeLatency(latency: LatencyFigure, rate: number): string {
+  const reached = latency.achieved_eps >= RATE_REACHED * rate;
+  return (
+    `p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
+    `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}`
+  );
+}
 
 async function main(): Promise<void> {
   const stack = new BenchStack();
@@ -328,15 +345,29 @@ async function main(): Promise<void> {
           name,
           progress,
         });
-        const reached = latency.achieved_eps >= RATE_REACHED * rate;
-        progress(
-          `latency ${rate}/s ${guarantee}: p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
-            `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}; ` +
-            `batches per s: segmenter ${latency.batches_per_s.segmenter}, trigger ${latency.batches_per_s.trigger}` +
-            (guarantee === 'exactly_once' ? `, transactions per s: segmenter ${latency.transactions_per_s.segmenter}, trigger ${latency.transactions_per_s.trigger}; ` : '; ') +
-            `the machine meanwhile: ${describeMachine(latency.machine)}`,
-        );
-        latencyRows.push({ ...latency, target: null });
+        const counts = latency.batches_per_s === null ? '' :
+          `batches per s: segmenter ${latency.batches_per_s.segmenter}, trigger ${latency.batches_per_s.trigger}` +
+          (guarantee === 'exactly_once' && latency.transactions_per_s !== null ? `, transactions per s: segmenter ${latency.transactions_per_s.segmenter}, trigger ${latency.transactions_per_s.trigger}; ` : '; ');
+        progress(`latency ${rate}/s ${guarantee}: ${describeLatency(latency, rate)}; ${counts}the machine meanwhile: ${describeMachine(latency.machine)}`);
+        let streamsLatency: LatencyFigure | null = null;
+        if (jar !== null && settings.latencyStreams) {
+          const streamsGuarantee = streamsGuaranteeOf(guarantee);
+          const streamsName = `${name}-streams`;
+          progress(`latency: the same probes, ${rate} events/s, to the Kafka Streams app (${streamsGuarantee}, wall clock, linger.ms ${settings.latencyStreamsLingerMs})`);
+          const streamsInput = await stack.createInput(streamsName, settings.partitions);
+          streamsLatency = await measureLatency(stack, { ...streamsInput, partitions: settings.partitions }, {
+            rate,
+            seconds: settings.latencySeconds,
+            warmupSeconds: 5,
+            guarantee: streamsGuarantee,
+            name: streamsName,
+            label: `Kafka Streams ${streamsGuarantee}`,
+            progress,
+            subject: streamsSubject(stack, { jar, guarantee: streamsGuarantee, threads: settings.streamsThreads, commitIntervalMs: settings.streamsCommitMs, lingerMs: settings.latencyStreamsLingerMs }),
+          });
+          progress(`latency ${rate}/s Kafka Streams ${streamsGuarantee}: ${describeLatency(streamsLatency, rate)}; Kairos's p99 ${latencyRatio(latency.p99_ms, streamsLatency.p99_ms) ?? 'n/a'}x its; the machine meanwhile: ${describeMachine(streamsLatency.machine)}`);
+        }
+        latencyRows.push({ ...latency, target: null, streams: streamsLatency });
       }
     }
 
@@ -452,7 +483,21 @@ async function main(): Promise<void> {
       latency_p50_ms: firstLatency?.p50_ms ?? null,
       latency_p99_ms: firstLatency?.p99_ms ?? null,
       latency_max_ms: firstLatency?.max_ms ?? null,
-      latency: latencyRows.map((l) => ({ offered_eps: l.offered_eps, achieved_eps: l.achieved_eps, guarantee: l.guarantee, p50_ms: l.p50_ms, p99_ms: l.p99_ms, max_ms: l.max_ms, probes_timed: l.probes_timed, probes_missing: l.probes_missing, met: l.target?.met ?? false, machine: l.machine })),
+      latency: latencyRows.map((l) => ({
+        offered_eps: l.offered_eps,
+        achieved_eps: l.achieved_eps,
+        guarantee: l.guarantee,
+        p50_ms: l.p50_ms,
+        p99_ms: l.p99_ms,
+        max_ms: l.max_ms,
+        probes_timed: l.probes_timed,
+        probes_missing: l.probes_missing,
+        met: l.target?.met ?? false,
+        machine: l.machine,
+        // The Kafka Streams app with the same probes just after (the baseline of the row; no target).
+        streams: l.streams === null ? null : { guarantee: l.streams.guarantee, p50_ms: l.streams.p50_ms, p99_ms: l.streams.p99_ms, max_ms: l.streams.max_ms, achieved_eps: l.streams.achieved_eps, probes_timed: l.streams.probes_timed, probes_missing: l.streams.probes_missing, machine: l.streams.machine },
+        p99_to_streams: latencyRatio(l.p99_ms, l.streams?.p99_ms),
+      })),
       render_send_eps: renderSend.eps,
       bare_ses_eps: bareSesEps,
       render_only_eps: renderOnly.eps,
@@ -479,13 +524,27 @@ async function main(): Promise<void> {
         render_only_to_bare: round(renderOnly.eps / renderBare.eps),
         render_send_to_bare_ses: ratio(renderSend.eps, bareSesEps),
         growth_eps: targets.growth_eps_ratio.value,
+        latency_p99_to_streams: Object.fromEntries(latencyRows.map((l) => [`${l.offered_eps}_${l.guarantee}`, latencyRatio(l.p99_ms, l.streams?.p99_ms)])),
         scale_out_to_one: Object.fromEntries(scaleFigures.map((f) => [`${f.instances}_${f.redis}`, ratio(f.eps, scaleFigures[0]?.eps)])),
       },
       targets,
       conditions: {
         throughput: { ...conditions, runs: { ceiling: ceiling.runs, kairos: kairos.runs, segmenter: segmenter.runs, trigger: trigger.runs, baseline: baseline.runs }, phases: runPhases, baseline_repeats: settings.baselineRepeats },
         equivalence,
-        latency: { rows: latencyRows, seconds: settings.latencySeconds, warmup_seconds: 5, rate_reached_when: `achieved >= ${RATE_REACHED} x offered` },
+        latency: {
+          rows: latencyRows,
+          seconds: settings.latencySeconds,
+          warmup_seconds: 5,
+          rate_reached_when: `achieved >= ${RATE_REACHED} x offered`,
+          streams: latencyRows.some((l) => l.streams !== null)
+            ? {
+                app: 'bench/streams on the wall clock (--now live), fresh input and outputs per row, the same probes, producer and tail, just after the Kairos row',
+                producer_linger_ms: settings.latencyStreamsLingerMs,
+                commit_interval_ms: settings.streamsCommitMs ?? "Kafka Streams' default (100 exactly_once_v2; at_least_once sends without waiting for a commit)",
+                threads: settings.streamsThreads,
+              }
+            : 'skipped (BENCH_LATENCY_STREAMS=0 or BENCH_STREAMS=0)',
+        },
         memory,
         streams: settings.streams
           ? {
@@ -557,6 +616,14 @@ function printTable(r: Record<string, unknown>): void {
       `${n(l.p50_ms)} / ${n(l.p99_ms)} / ${n(l.max_ms)} ms`,
       `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}; ${describeMachine(l.machine as MachineDuringRow)}`,
     ]);
+    const streams = l.streams as { guarantee: string; p50_ms: number; p99_ms: number; max_ms: number; achieved_eps: number; machine: MachineDuringRow } | null;
+    if (streams !== null) {
+      rows.push([
+        `  Kafka Streams app, same probes, ${streams.guarantee}`,
+        `${n(streams.p50_ms)} / ${n(streams.p99_ms)} / ${n(streams.max_ms)} ms`,
+        `achieved ${n(streams.achieved_eps)} ev/s; Kairos's p99 ${n(l.p99_to_streams)}x it (no target); ${describeMachine(streams.machine)}`,
+      ]);
+    }
   }
   rows.push(
     ['render only (Kairos render())', `${n(r.render_only_eps)} /s`, `${ratios.render_only_to_bare}x bare: ${t('render_only_to_bare')}`],

@@ -28,6 +28,7 @@ import { BROKERS, readTopic, waitUntil, withAdmin, type BenchStack } from './sta
 import { tracked } from './interrupt';
 import type { Input } from './input';
 import { compareTriggers, type TriggerComparison } from './trigger-compare';
+import type { LatencySubject } from './latency';
 
 export type StreamsGuarantee = 'at_least_once' | 'exactly_once_v2';
 
@@ -93,36 +94,18 @@ export async function measureStreams(
     ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
     ...(options.warmup === undefined || warmOut === undefined ? [] : ['--warmup-input', options.warmup.events, '--warmup-output', warmOut.triggers]),
   ];
-  const lines: Record<string, number> = {};
-  let processedBeforeRunning = 0;
-  const errors: string[] = [];
-  let stderr = '';
-  let child: ChildProcess | undefined;
-  let exited = false;
+  const app = launchStreamsApp(args);
   try {
-    const spawnedAt = Date.now();
-    child = tracked(spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    child.on('exit', () => (exited = true));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const [word, at] = line.split(' ');
-      if (word === 'ERROR') errors.push(line);
-      else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) {
-        lines[word] = Number(at);
-        if (word === 'RUNNING') processedBeforeRunning = Number(line.split(' ')[2] ?? 0);
-      }
-    });
-    const failed = () => errors.length > 0 || exited;
-    const fail = (what: string) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`);
-    await waitUntil('the Kafka Streams app to run and read its first record', () => failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 900_000, 5);
-    if (failed()) throw fail('failed to start');
+    const { lines } = app;
+    await waitUntil('the Kafka Streams app to run and read its first record', () => app.failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 900_000, 5);
+    if (app.failed()) throw app.failure('failed to start');
     const openedAt = lines.RUNNING!;
-    const records = input.count - processedBeforeRunning;
+    const records = input.count - app.processedBeforeRunning();
     let endedAt = 0;
     await waitUntil(
       "the Kafka Streams app's group to commit the end of every partition",
       async () => {
-        if (failed()) return true;
+        if (app.failed()) return true;
         const [committed] = await withAdmin((admin) => admin.fetchOffsets({ groupId: applicationId, topics: [input.events] }));
         const done = ends.every((end) => {
           const c = committed?.partitions.find((p) => p.partition === end.partition);
@@ -134,7 +117,7 @@ export async function measureStreams(
       1_800_000,
       20,
     );
-    if (failed()) throw fail('failed while processing');
+    if (app.failed()) throw app.failure('failed while processing');
     const seconds = (endedAt - openedAt) / 1000;
     const caughtUp = lines.CAUGHT_UP;
     const triggers = await readTopic<TriggerFired>(stack.codec, out.triggers, 'TriggerFired');
@@ -145,19 +128,111 @@ export async function measureStreams(
       eps: Math.round(records / seconds),
       seconds: Number(seconds.toFixed(3)),
       records,
-      processed_before_window: processedBeforeRunning,
+      processed_before_window: app.processedBeforeRunning(),
       eps_from_first_record: Math.round(input.count / ((endedAt - Math.min(openedAt, lines.FIRST_RECORD!)) / 1000)),
-      startup_seconds: Number(((lines.RUNNING! - spawnedAt) / 1000).toFixed(3)),
+      startup_seconds: Number(((lines.RUNNING! - app.spawnedAt) / 1000).toFixed(3)),
       processed_eps: caughtUp === undefined || caughtUp <= openedAt ? null : Math.round(records / ((caughtUp - openedAt) / 1000)),
       triggers_by_rule: comparison.actual_by_rule,
       comparison,
       timeline_ms: { ...Object.fromEntries(Object.entries(lines).map(([word, at]) => [word, at - openedAt])), COMMITTED_END: endedAt - openedAt },
     };
   } finally {
-    await stop(child, () => exited);
+    await app.stop();
     await deleteStreamsApp(applicationId); // and its warm-up's, `${applicationId}-warmup`
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The latency rows' baseline (bench/latency.ts): the app on the wall clock (`--now live`, its
+ * timers due by the clock, as a live trigger service's), started on the row's input topic,
+ * ready once RUNNING. Kafka Streams' defaults but for the producer's linger.ms: Streams sets 100
+ * ms, which would hold every at_least_once trigger back that long; `lingerMs` (5 in the bench,
+ * the plain producer's default since Kafka 4.0) is closer to what one tunes for latency.
+ */
+export function streamsSubject(stack: BenchStack, options: { jar: string; guarantee: StreamsGuarantee; threads?: number; commitIntervalMs?: number; lingerMs: number }): LatencySubject {
+  let app: StreamsApp | undefined;
+  let applicationId: string | undefined;
+  let stateDir: string | undefined;
+  return {
+    stampsSendTime: false,
+    async start(input, out, name) {
+      const schemaId = await stack.codec.register(valueSubject(out.triggers), readSchema('TriggerFired'));
+      applicationId = `${stack.run}.${name}`;
+      stateDir = mkdtempSync(join(tmpdir(), 'kairos-bench-streams-'));
+      const started = launchStreamsApp([
+        '-jar', options.jar,
+        '--bootstrap', BROKERS.join(','),
+        '--input', input.events,
+        '--output', out.triggers,
+        '--application-id', applicationId,
+        '--state-dir', stateDir,
+        '--guarantee', options.guarantee,
+        '--threads', String(options.threads ?? 2),
+        '--now', 'live',
+        '--schemas', join(projectRoot(), 'schemas'),
+        '--trigger-schema-id', String(schemaId),
+        '--linger-ms', String(options.lingerMs),
+        ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
+      ]);
+      app = started;
+      await waitUntil('the Kafka Streams app to run', () => started.failed() || 'RUNNING' in started.lines, 300_000, 5);
+      if (started.failed()) throw started.failure('failed to start');
+    },
+    counts: () => null,
+    async stop() {
+      await app?.stop();
+      if (applicationId !== undefined) await deleteStreamsApp(applicationId);
+      if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The app as a child process: its stdout lines (Main.java) read as they come. */
+interface StreamsApp {
+  spawnedAt: number;
+  /** The first time (epoch ms) the app printed each line word (READY, RUNNING, FIRST_RECORD, ...). */
+  lines: Record<string, number>;
+  /** The records its RUNNING line says were processed before it. */
+  processedBeforeRunning(): number;
+  /** True once it printed an ERROR line or exited. */
+  failed(): boolean;
+  /** An error that says what went wrong, with its ERROR lines and the end of its stderr. */
+  failure(what: string): Error;
+  /** SIGTERM (the app closes its KafkaStreams), SIGKILL after 40 s. */
+  stop(): Promise<void>;
+}
+
+function launchStreamsApp(args: string[]): StreamsApp {
+  const lines: Record<string, number> = {};
+  let processedBeforeRunning = 0;
+  const errors: string[] = [];
+  let stderr = '';
+  let exited = false;
+  const spawnedAt = Date.now();
+  const child = tracked(spawn('java', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  child.on('exit', () => (exited = true));
+  child.on('error', (error) => {
+    errors.push(`ERROR could not run java: ${error.message}`);
+    exited = true;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-20_000)));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    const [word, at] = line.split(' ');
+    if (word === 'ERROR') errors.push(line);
+    else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) {
+      lines[word] = Number(at);
+      if (word === 'RUNNING') processedBeforeRunning = Number(line.split(' ')[2] ?? 0);
+    }
+  });
+  return {
+    spawnedAt,
+    lines,
+    processedBeforeRunning: () => processedBeforeRunning,
+    failed: () => errors.length > 0 || exited,
+    failure: (what) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`),
+    stop: () => stop(child, () => exited),
+  };
 }
 
 /** SIGTERM (the app closes its KafkaStreams), SIGKILL after 40 s. */

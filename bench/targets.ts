@@ -4,6 +4,7 @@
  * value, the target as text and whether it is met. A figure that was not measured (null) does
  * not meet its target.
  */
+import type { StreamsGuarantee } from './streams';
 
 export type Comparison = '>=' | '<=' | '<';
 
@@ -25,6 +26,16 @@ export function judge(value: number | null, comparison: Comparison, bound: numbe
 export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
   if (a === null || a === undefined || b === null || b === undefined || !(b > 0)) return null;
   return Math.round((a / b) * 100) / 100;
+}
+
+/** The Kafka Streams guarantee a latency row of OUTPUT_GUARANTEE `guarantee` is compared with. */
+export function streamsGuaranteeOf(guarantee: string): StreamsGuarantee {
+  return guarantee === 'exactly_once' ? 'exactly_once_v2' : 'at_least_once';
+}
+
+/** a / b of two latencies (ms), to two decimals; null when either was not measured (NaN: no probe timed) or b is 0. */
+export function latencyRatio(a: number | null | undefined, b: number | null | undefined): number | null {
+  return Number.isFinite(a) && Number.isFinite(b) ? ratio(a, b) : null;
 }
 
 /** One event -> trigger latency measurement at an offered rate under one OUTPUT_GUARANTEE. */

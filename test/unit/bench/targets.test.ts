@@ -1,4 +1,4 @@
-import { triggersWrittenBy, countBy, countDifferences, formatCounts, judge, judgeLatency, judgeTargets, positiveIntList, ratio, type TargetFigures } from '../../../bench/targets';
+import { triggersWrittenBy, countBy, countDifferences, formatCounts, judge, judgeLatency, judgeTargets, latencyRatio, positiveIntList, ratio, streamsGuaranteeOf, type TargetFigures } from '../../../bench/targets';
 
 const figures = (over: Partial<TargetFigures> = {}): TargetFigures => ({
   ceiling_eps: 100_000,
@@ -81,5 +81,17 @@ describe('bench targets', () => {
     expect(positiveIntList('X', '2000, 10000', [])).toEqual([2000, 10_000]);
     expect(() => positiveIntList('X', '2000,abc', [])).toThrow(/X=2000,abc/);
     expect(() => positiveIntList('X', '0', [])).toThrow();
+  });
+
+  it('compares a latency row with the Kafka Streams row of the matching guarantee', () => {
+    expect(streamsGuaranteeOf('exactly_once')).toBe('exactly_once_v2');
+    expect(streamsGuaranteeOf('at_least_once')).toBe('at_least_once');
+    expect(latencyRatio(115, 317)).toBe(0.36);
+    expect(latencyRatio(120, 60)).toBe(2);
+    // A row with no probe timed has a NaN p99, and a row not measured none: no ratio, not NaN.
+    expect(latencyRatio(Number.NaN, 60)).toBeNull();
+    expect(latencyRatio(60, Number.NaN)).toBeNull();
+    expect(latencyRatio(60, undefined)).toBeNull();
+    expect(latencyRatio(60, 0)).toBeNull();
   });
 });

@@ -24,14 +24,16 @@ import org.apache.kafka.streams.state.Stores;
  * the Processor API, RocksDB state stores (changelogged, cached), num.stream.threads 2 by default.
  *
  *   java -jar kairos-streams-bench.jar --bootstrap 127.0.0.1:9092 --input <events topic>
- *     --output <triggers topic> --application-id <id> --state-dir <dir> --now <epoch ms>
+ *     --output <triggers topic> --application-id <id> --state-dir <dir> --now <epoch ms>|live
  *     --schemas <dir of *.avsc> --trigger-schema-id <id> [--guarantee at_least_once|exactly_once_v2]
- *     [--threads 2] [--commit-interval-ms <Streams' default>]
+ *     [--threads 2] [--commit-interval-ms <Streams' default>] [--linger-ms <Streams' default, 100>]
  *     [--warmup-input <topic> --warmup-output <topic>]
  *
  * With a warm-up input, the same topology first runs over it in the same JVM under the
  * application id <id>-warmup until every partition is processed, and is closed; then the
  * measured run starts (the JIT is warm, as the bench's Kairos figures are after their warm-up).
+ * `--now live` runs on the wall clock, as a live trigger service does (the latency rows); a
+ * number is the frozen clock of a replayed input (the throughput figures).
  *
  * Stdout, one line each: "WARMED <ms>" (warm-up done), "READY <ms>" (start() called), "RUNNING
  * <ms> <records processed so far>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
@@ -151,6 +153,7 @@ public final class Main {
     p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, s.guarantee);
     p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
     if (s.commitIntervalMs != null) p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, s.commitIntervalMs);
+    if (s.lingerMs != null) p.put(StreamsConfig.producerPrefix("linger.ms"), s.lingerMs.intValue());
     p.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
     p.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     return p;

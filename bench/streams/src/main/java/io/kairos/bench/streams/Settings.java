@@ -13,7 +13,9 @@ final class Settings {
   String stateDir;
   String guarantee = "at_least_once";
   int threads = 2;
-  long now;
+  /** The service clock: a frozen epoch ms (--now <ms>), or the wall clock (--now live). */
+  private long frozenNow;
+  boolean live;
   Path schemas;
   int triggerSchemaId;
   /** Optional: a topic the same topology runs over first, in the same JVM (see Main). */
@@ -23,6 +25,13 @@ final class Settings {
   long tickMs = 1000;
   /** null: Kafka Streams' default (30 s at_least_once, 100 ms exactly_once_v2). */
   Long commitIntervalMs;
+  /** null: Kafka Streams' default for its producer (100 ms). */
+  Long lingerMs;
+
+  /** The service clock: the frozen time, or the wall clock's now. */
+  long now() {
+    return live ? System.currentTimeMillis() : frozenNow;
+  }
 
   static Settings parse(String[] args) {
     Map<String, String> a = new HashMap<>();
@@ -41,13 +50,16 @@ final class Settings {
       throw new IllegalArgumentException("--guarantee must be at_least_once or exactly_once_v2");
     }
     s.threads = Integer.parseInt(a.getOrDefault("threads", "2"));
-    s.now = Long.parseLong(need(a, "now"));
+    String now = need(a, "now");
+    s.live = now.equals("live");
+    if (!s.live) s.frozenNow = Long.parseLong(now);
     s.schemas = Path.of(need(a, "schemas"));
     s.triggerSchemaId = Integer.parseInt(need(a, "trigger-schema-id"));
     s.warmupInput = a.get("warmup-input");
     s.warmupOutput = a.get("warmup-output");
     if ((s.warmupInput == null) != (s.warmupOutput == null)) throw new IllegalArgumentException("--warmup-input and --warmup-output go together");
     if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = Long.parseLong(a.get("commit-interval-ms"));
+    if (a.containsKey("linger-ms")) s.lingerMs = Long.parseLong(a.get("linger-ms"));
     return s;
   }
 

@@ -19,7 +19,8 @@ import org.apache.kafka.streams.state.KeyValueStore;
  * timers fired by the partition's stream time before the event, the event applied, the state
  * and timer index written back, triggers forwarded to the sink. Like services/kit/partition-
  * processor.ts: a timer is due once the partition's stream time (newest occurred_at read) has
- * passed it, or once the partition is read to its log end and the (frozen) clock has passed it.
+ * passed it, or once the partition is read to its log end and the (frozen) clock has passed it;
+ * with the wall clock (--now live, the latency rows), once the clock has passed it.
  *
  * Stores (RocksDB, changelogged): `customer-state` customer -> CustomerState bytes; `timers`
  * (8-byte big-endian due time + customer) -> empty, the partition's timers by due time;
@@ -79,7 +80,7 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
     Event event = codec.decode(record.value());
     // What the consumer runner dead-letters never reaches the logic: undecodable, key not the
     // customer, occurred_at more than MAX_CLOCK_SKEW (5m) ahead of the clock.
-    if (event == null || key == null || !key.equals(event.customerId) || event.occurredAt - settings.now > settings.maxClockSkewMs) {
+    if (event == null || key == null || !key.equals(event.customerId) || event.occurredAt - settings.now() > settings.maxClockSkewMs) {
       Progress.deadLettered();
     } else {
       long before = streamTime;
@@ -89,13 +90,13 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
       boolean changed = false;
       fired.clear();
       if (before != Long.MIN_VALUE) {
-        Trigger t = Engine.fireDue(state, key, settings.now, before);
+        Trigger t = Engine.fireDue(state, key, settings.now(), before);
         if (t != null) {
           fired.add(t);
           changed = true;
         }
       }
-      changed |= Engine.applyEvent(state, event, settings.now, fired);
+      changed |= Engine.applyEvent(state, event, settings.now(), fired);
       if (changed) {
         states.put(key, state.encode());
         long newDue = state.pending == null ? Long.MIN_VALUE : state.pending.dueAt;
@@ -121,11 +122,15 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
     if (Progress.offsetProcessed(partition, lastOffset)) context.commit(); // read to its end: commit now, not at the next interval
   }
 
-  /** The time up to which timers are due; MIN when none. */
+  /**
+   * The time up to which timers are due; MIN when none. With the wall clock (--now live), as a
+   * live trigger service: everything due by the clock.
+   */
   private long dueBy() {
+    if (settings.live) return Math.max(streamTime, settings.now());
     Long end = Progress.endOffset(partition);
     boolean caughtUp = end != null && lastOffset + 1 >= end;
-    if (caughtUp) return Math.max(streamTime, settings.now);
+    if (caughtUp) return Math.max(streamTime, settings.now());
     return streamTime;
   }
 
@@ -154,7 +159,7 @@ final class TriggerProcessor implements Processor<byte[], byte[], byte[], byte[]
       byte[] stored = states.get(customer);
       if (stored == null) continue;
       CustomerState state = CustomerState.decode(stored);
-      Trigger t = Engine.fireDue(state, customer, settings.now, dueBy);
+      Trigger t = Engine.fireDue(state, customer, settings.now(), dueBy);
       if (t != null) {
         states.put(customer, state.encode());
         forward(t, timestamp);
