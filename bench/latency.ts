@@ -13,10 +13,9 @@ import type { Consumer } from 'kafkajs';
 import type { TriggerFired } from '../services/core/types';
 import { ForkedInstances } from './instances';
 import { pressureShare, readBrokerGcPauses, readCpuPressure, type MachineDuringRow, type PressureSample } from './machine-load';
-import { BenchStack, kafka, shortId, types, waitUntil } from './stack';
+import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from './stack';
 import { highInterestProbe } from './traffic';
 import type { Input } from './input';
-import type { OutputTopics } from './stack';
 import { serviceEnv } from './throughput';
 
 /** What a latency row measures: started on the row's own input and outputs, stopped after it. */
@@ -30,6 +29,8 @@ export interface LatencySubject {
   readonly stampsSendTime: boolean;
   /** Partition batches and relay transactions so far, per service; null when it does not tell. */
   counts(): { batches: PerService; transactions: PerService } | null;
+  /** How many times its group rebalanced between two times (epoch ms), where it tells (the Kafka Streams app). */
+  rebalances?(from: number, to: number): number;
   stop(): Promise<void>;
 }
 
@@ -64,7 +65,7 @@ const FORKED = ['segmenter', 'trigger'] as const;
 const EMPTY_STATUS = { batches: 0, transactions: 0 } as ForkedInstances['statuses'][number];
 
 export interface LatencyFigure {
-  /** OUTPUT_GUARANTEE of both services in this measurement. */
+  /** The subject's guarantee: OUTPUT_GUARANTEE of both services, or the Kafka Streams app's processing.guarantee. */
   guarantee: string;
   p50_ms: number;
   p99_ms: number;
@@ -76,6 +77,11 @@ export interface LatencyFigure {
   probes_timed: number;
   /** Timed probes whose trigger had not arrived a minute after the last probe was offered. */
   probes_missing: number;
+  /**
+   * Rebalances of the subject's group from the first timed probe until every timed trigger came
+   * (or the wait for them ended); null where the subject does not tell (Kairos's services).
+   */
+  rebalances: number | null;
   /**
    * Same percentiles measured to the trigger record's CreateTime (the relay's send), not its
    * arrival; null when the subject's records carry the input's timestamp instead.
@@ -193,6 +199,7 @@ export async function measureLatency(
       to === undefined || from === undefined ? null : { segmenter: Math.round((to.segmenter - from.segmenter) / timedSeconds), trigger: Math.round((to.trigger - from.trigger) / timedSeconds) };
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
+    const rebalances = timedStart === null ? null : subject.rebalances?.(timedStart, Date.now()) ?? null;
     const toArrival: number[] = [];
     const toCreate: number[] = [];
     const counted = new Set<string>();
@@ -216,6 +223,7 @@ export async function measureLatency(
       warmup_seconds: options.warmupSeconds,
       probes_timed: toArrival.length,
       probes_missing: sentAt.size - toArrival.length,
+      rebalances,
       to_create_time: subject.stampsSendTime ? { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN } : null,
       batches_per_s: perSecond(countsTo?.batches, countsFrom?.batches),
       transactions_per_s: perSecond(countsTo?.transactions, countsFrom?.transactions),

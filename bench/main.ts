@@ -193,7 +193,8 @@ function describeLatency(latency: LatencyFigure, rate: number): string {
   const reached = latency.achieved_eps >= RATE_REACHED * rate;
   return (
     `p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
-    `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}`
+    `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}` +
+    (latency.rebalances ? `; its group rebalanced ${latency.rebalances} time(s) during the row` : '')
   );
 }
 
@@ -495,7 +496,7 @@ async function main(): Promise<void> {
         met: l.target?.met ?? false,
         machine: l.machine,
         // The Kafka Streams app with the same probes just after (the baseline of the row; no target).
-        streams: l.streams === null ? null : { guarantee: l.streams.guarantee, p50_ms: l.streams.p50_ms, p99_ms: l.streams.p99_ms, max_ms: l.streams.max_ms, achieved_eps: l.streams.achieved_eps, probes_timed: l.streams.probes_timed, probes_missing: l.streams.probes_missing, machine: l.streams.machine },
+        streams: l.streams === null ? null : { guarantee: l.streams.guarantee, p50_ms: l.streams.p50_ms, p99_ms: l.streams.p99_ms, max_ms: l.streams.max_ms, achieved_eps: l.streams.achieved_eps, probes_timed: l.streams.probes_timed, probes_missing: l.streams.probes_missing, rebalances: l.streams.rebalances, machine: l.streams.machine },
         p99_to_streams: latencyRatio(l.p99_ms, l.streams?.p99_ms),
       })),
       render_send_eps: renderSend.eps,
@@ -616,12 +617,12 @@ function printTable(r: Record<string, unknown>): void {
       `${n(l.p50_ms)} / ${n(l.p99_ms)} / ${n(l.max_ms)} ms`,
       `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}; ${describeMachine(l.machine as MachineDuringRow)}`,
     ]);
-    const streams = l.streams as { guarantee: string; p50_ms: number; p99_ms: number; max_ms: number; achieved_eps: number; machine: MachineDuringRow } | null;
+    const streams = l.streams as { guarantee: string; p50_ms: number; p99_ms: number; max_ms: number; achieved_eps: number; rebalances: number | null; machine: MachineDuringRow } | null;
     if (streams !== null) {
       rows.push([
         `  Kafka Streams app, same probes, ${streams.guarantee}`,
         `${n(streams.p50_ms)} / ${n(streams.p99_ms)} / ${n(streams.max_ms)} ms`,
-        `achieved ${n(streams.achieved_eps)} ev/s; Kairos's p99 ${n(l.p99_to_streams)}x it (no target); ${describeMachine(streams.machine)}`,
+        `achieved ${n(streams.achieved_eps)} ev/s; Kairos's p99 ${n(l.p99_to_streams)}x it (no target); ${streams.rebalances ? `its group rebalanced ${streams.rebalances} time(s) in the row; ` : ''}${describeMachine(streams.machine)}`,
       ]);
     }
   }

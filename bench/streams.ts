@@ -180,6 +180,7 @@ export function streamsSubject(stack: BenchStack, options: { jar: string; guaran
       if (started.failed()) throw started.failure('failed to start');
     },
     counts: () => null,
+    rebalances: (from, to) => app?.rebalances.filter((at) => at >= from && at <= to).length ?? 0,
     async stop() {
       await app?.stop();
       if (applicationId !== undefined) await deleteStreamsApp(applicationId);
@@ -193,6 +194,8 @@ interface StreamsApp {
   spawnedAt: number;
   /** The first time (epoch ms) the app printed each line word (READY, RUNNING, FIRST_RECORD, ...). */
   lines: Record<string, number>;
+  /** When (epoch ms) it printed each REBALANCING line: the group rebalanced. */
+  rebalances: number[];
   /** The records its RUNNING line says were processed before it. */
   processedBeforeRunning(): number;
   /** True once it printed an ERROR line or exited. */
@@ -205,6 +208,7 @@ interface StreamsApp {
 
 function launchStreamsApp(args: string[]): StreamsApp {
   const lines: Record<string, number> = {};
+  const rebalances: number[] = [];
   let processedBeforeRunning = 0;
   const errors: string[] = [];
   let stderr = '';
@@ -220,7 +224,8 @@ function launchStreamsApp(args: string[]): StreamsApp {
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const [word, at] = line.split(' ');
     if (word === 'ERROR') errors.push(line);
-    else if (word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) {
+    if (word === 'REBALANCING') rebalances.push(Number(at));
+    if (word !== 'ERROR' && word !== undefined && /^[A-Z_]+$/.test(word) && !(word in lines)) {
       lines[word] = Number(at);
       if (word === 'RUNNING') processedBeforeRunning = Number(line.split(' ')[2] ?? 0);
     }
@@ -228,6 +233,7 @@ function launchStreamsApp(args: string[]): StreamsApp {
   return {
     spawnedAt,
     lines,
+    rebalances,
     processedBeforeRunning: () => processedBeforeRunning,
     failed: () => errors.length > 0 || exited,
     failure: (what) => new Error(`bench: the Kafka Streams app ${what}: ${errors.join('; ') || 'it exited'}\n${stderr.slice(-4000)}`),

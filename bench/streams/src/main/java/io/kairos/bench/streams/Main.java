@@ -36,7 +36,8 @@ import org.apache.kafka.streams.state.Stores;
  * number is the frozen clock of a replayed input (the throughput figures).
  *
  * Stdout, one line each: "WARMED <ms>" (warm-up done), "READY <ms>" (start() called), "RUNNING
- * <ms> <records processed so far>" (every stream thread has its tasks), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
+ * <ms> <records processed so far>" (every stream thread has its tasks; again after each
+ * rebalance), "REBALANCING <ms>" (each time the group rebalances), "FIRST_RECORD <ms>", "CAUGHT_UP <ms> <counts>"
  * (every partition processed up to the log end read at start-up), "ERROR <text>"; "STOPPED
  * <counts>" on SIGTERM. The bench times it from these lines and the group's committed offsets
  * (bench/streams.ts).
@@ -93,6 +94,7 @@ public final class Main {
     streams.setStateListener((now, before) -> {
       // With the records processed before it: a thread may start on its tasks before the other has its own.
       if (now == KafkaStreams.State.RUNNING) System.out.println("RUNNING " + System.currentTimeMillis() + " " + Progress.processedCount());
+      if (now == KafkaStreams.State.REBALANCING) System.out.println("REBALANCING " + System.currentTimeMillis());
       if (now == KafkaStreams.State.ERROR) {
         System.out.println("ERROR stream threads died");
         stopped.countDown();
