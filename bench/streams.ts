@@ -79,22 +79,10 @@ export async function measureStreams(
   const warmOut = options.warmup === undefined ? undefined : await stack.createOutputs(`${options.name}-warm`, input.partitions);
   const stateDir = mkdtempSync(join(tmpdir(), 'kairos-bench-streams-'));
   const ends = await withAdmin((admin) => admin.fetchTopicOffsets(input.events));
-  const args = [
-    '-jar', options.jar,
-    '--bootstrap', BROKERS.join(','),
-    '--input', input.events,
-    '--output', out.triggers,
-    '--application-id', applicationId,
-    '--state-dir', stateDir,
-    '--guarantee', options.guarantee,
-    '--threads', String(threads),
-    '--now', String(input.clock),
-    '--schemas', join(projectRoot(), 'schemas'),
-    '--trigger-schema-id', String(schemaId),
-    ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
+  const app = launchStreamsApp([
+    ...appArgs({ ...options, threads, events: input.events, triggers: out.triggers, applicationId, stateDir, schemaId, now: String(input.clock) }),
     ...(options.warmup === undefined || warmOut === undefined ? [] : ['--warmup-input', options.warmup.events, '--warmup-output', warmOut.triggers]),
-  ];
-  const app = launchStreamsApp(args);
+  ]);
   try {
     const { lines } = app;
     await waitUntil('the Kafka Streams app to run and read its first record', () => app.failed() || ('RUNNING' in lines && 'FIRST_RECORD' in lines), 900_000, 5);
@@ -161,19 +149,8 @@ export function streamsSubject(stack: BenchStack, options: { jar: string; guaran
       applicationId = `${stack.run}.${name}`;
       stateDir = mkdtempSync(join(tmpdir(), 'kairos-bench-streams-'));
       const started = launchStreamsApp([
-        '-jar', options.jar,
-        '--bootstrap', BROKERS.join(','),
-        '--input', input.events,
-        '--output', out.triggers,
-        '--application-id', applicationId,
-        '--state-dir', stateDir,
-        '--guarantee', options.guarantee,
-        '--threads', String(options.threads ?? 2),
-        '--now', 'live',
-        '--schemas', join(projectRoot(), 'schemas'),
-        '--trigger-schema-id', String(schemaId),
+        ...appArgs({ ...options, threads: options.threads ?? 2, events: input.events, triggers: out.triggers, applicationId, stateDir, schemaId, now: 'live' }),
         '--linger-ms', String(options.lingerMs),
-        ...(options.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(options.commitIntervalMs)]),
       ]);
       app = started;
       await waitUntil('the Kafka Streams app to run', () => started.failed() || 'RUNNING' in started.lines, 300_000, 5);
@@ -187,6 +164,36 @@ export function streamsSubject(stack: BenchStack, options: { jar: string; guaran
       if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The app's command line (Main.java) but for the options of one use. */
+function appArgs(a: {
+  jar: string;
+  events: string;
+  triggers: string;
+  applicationId: string;
+  stateDir: string;
+  guarantee: StreamsGuarantee;
+  threads: number;
+  /** The frozen clock (epoch ms) or 'live'. */
+  now: string;
+  schemaId: number;
+  commitIntervalMs?: number;
+}): string[] {
+  return [
+    '-jar', a.jar,
+    '--bootstrap', BROKERS.join(','),
+    '--input', a.events,
+    '--output', a.triggers,
+    '--application-id', a.applicationId,
+    '--state-dir', a.stateDir,
+    '--guarantee', a.guarantee,
+    '--threads', String(a.threads),
+    '--now', a.now,
+    '--schemas', join(projectRoot(), 'schemas'),
+    '--trigger-schema-id', String(a.schemaId),
+    ...(a.commitIntervalMs === undefined ? [] : ['--commit-interval-ms', String(a.commitIntervalMs)]),
+  ];
 }
 
 /** The app as a child process: its stdout lines (Main.java) read as they come. */
