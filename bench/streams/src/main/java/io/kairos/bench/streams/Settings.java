@@ -52,15 +52,24 @@ final class Settings {
     s.threads = Integer.parseInt(a.getOrDefault("threads", "2"));
     String now = need(a, "now");
     s.live = now.equals("live");
-    if (!s.live) s.frozenNow = Long.parseLong(now);
+    if (!s.live) s.frozenNow = number(now, "--now", "an epoch time in ms, or live for the wall clock");
     s.schemas = Path.of(need(a, "schemas"));
     s.triggerSchemaId = Integer.parseInt(need(a, "trigger-schema-id"));
     s.warmupInput = a.get("warmup-input");
     s.warmupOutput = a.get("warmup-output");
     if ((s.warmupInput == null) != (s.warmupOutput == null)) throw new IllegalArgumentException("--warmup-input and --warmup-output go together");
     if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = Long.parseLong(a.get("commit-interval-ms"));
-    if (a.containsKey("linger-ms")) s.lingerMs = Long.parseLong(a.get("linger-ms"));
+    if (a.containsKey("linger-ms")) s.lingerMs = number(a.get("linger-ms"), "--linger-ms", "a whole number of ms, 0 or more");
+    if (s.lingerMs != null && s.lingerMs < 0) throw new IllegalArgumentException("--linger-ms got " + s.lingerMs + "; expected a whole number of ms, 0 or more");
     return s;
+  }
+
+  private static long number(String value, String flag, String expected) {
+    try {
+      return Long.parseLong(value);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(flag + " got " + value + "; expected " + expected);
+    }
   }
 
   private static String need(Map<String, String> a, String name) {
