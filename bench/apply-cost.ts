@@ -14,6 +14,7 @@
 import { createRedis, type RedisClient } from '../services/kit/redis';
 import { encodeOutboxRecord } from '../services/kit/outbox-relay';
 import { PartitionKeys, PartitionStateStore, type PartitionChange } from '../services/kit/partition-state';
+import { deleteKeysMatching } from '../services/kit/redis-scan';
 import { positiveIntList } from './targets';
 
 const WARMUP_CALLS = 200;
@@ -56,7 +57,7 @@ async function side(redis: RedisClient, cover: boolean, calls: number, prefix: s
     }
     return await evalshaMicros(redis);
   } finally {
-    await redis.del(keys.fence(0), keys.outbox(0), keys.timers(0), ...Array.from({ length: 500 }, (_, c) => keys.customer(0, `c${c}`)));
+    await deleteKeysMatching(redis, keys.pattern());
   }
 }
 

@@ -39,10 +39,6 @@ type PerService = { segmenter: number; trigger: number };
 /** The segmenter and the trigger service, each in a Node process of its own, under `guarantee`. */
 export function kairosSubject(stack: BenchStack, guarantee: string): LatencySubject {
   let services: ForkedInstances | undefined;
-  const count = (pick: (status: ForkedInstances['statuses'][number]) => number): PerService => {
-    const statuses = services?.statuses ?? [];
-    return { segmenter: pick(statuses[FORKED.indexOf('segmenter')] ?? EMPTY_STATUS), trigger: pick(statuses[FORKED.indexOf('trigger')] ?? EMPTY_STATUS) };
-  };
   return {
     stampsSendTime: true,
     async start(input, out, name) {
@@ -56,13 +52,17 @@ export function kairosSubject(stack: BenchStack, guarantee: string): LatencySubj
         return forked.statuses.every((s) => s.ready);
       }, 60_000, 5);
     },
-    counts: () => ({ batches: count((s) => s.batches), transactions: count((s) => s.transactions) }),
+    counts: () => {
+      // The statuses in FORKED's order.
+      const [segmenter, trigger] = services?.statuses ?? [];
+      if (segmenter === undefined || trigger === undefined) return null;
+      return { batches: { segmenter: segmenter.batches, trigger: trigger.batches }, transactions: { segmenter: segmenter.transactions, trigger: trigger.transactions } };
+    },
     stop: async () => services?.stop(),
   };
 }
 
 const FORKED = ['segmenter', 'trigger'] as const;
-const EMPTY_STATUS = { batches: 0, transactions: 0 } as ForkedInstances['statuses'][number];
 
 export interface LatencyFigure {
   /** The subject's guarantee: OUTPUT_GUARANTEE of both services, or the Kafka Streams app's processing.guarantee. */
