@@ -366,16 +366,18 @@ export function coverOfRecord(record: string): RelayCover | null {
   }
 }
 
-/** The index of the last record of `records` at or after `from` that carries a cover (coverOfRecord), or -1. */
-function lastMarkIn(records: readonly string[], from: number): number {
-  for (let i = records.length - 1; i >= from; i -= 1) if (coverOfRecord(records[i] as string) !== null) return i;
-  return -1;
+/** The last record of `records` at or after `from` that carries a cover (coverOfRecord): its index and the cover, or null. */
+function lastMark(records: readonly string[], from: number): { index: number; cover: RelayCover } | null {
+  for (let i = records.length - 1; i >= from; i -= 1) {
+    const cover = coverOfRecord(records[i] as string);
+    if (cover !== null) return { index: i, cover };
+  }
+  return null;
 }
 
 /** The cover of the last record of `records` that carries one (coverOfRecord), or null. */
 export function lastRecordCover(records: readonly string[]): RelayCover | null {
-  const last = lastMarkIn(records, 0);
-  return last < 0 ? null : coverOfRecord(records[last] as string);
+  return lastMark(records, 0)?.cover ?? null;
 }
 
 /**
@@ -745,7 +747,7 @@ export class OutboxRelay {
     let drained = head.entries.length < this.batchSize;
     if (drained || this.options.store.covered !== true) return { head, drained };
     const limit = this.options.transactionRecords ?? RELAY_TRANSACTION_RECORDS;
-    let end = lastMarkIn(head.entries, 0);
+    let end = lastMark(head.entries, 0)?.index ?? -1;
     while (end < 0 && !drained && head.entries.length < limit) {
       const from = head.entries.length;
       const more = await this.readHead(partition, guard, consumed, this.transactionalId, from);
@@ -754,7 +756,7 @@ export class OutboxRelay {
       if (more.cover === undefined) delete head.cover;
       else head.cover = more.cover;
       drained = more.entries.length < this.batchSize;
-      end = lastMarkIn(head.entries, from);
+      end = lastMark(head.entries, from)?.index ?? -1;
     }
     if (!drained && end >= 0) head.entries.length = end + 1;
     return { head, drained };
