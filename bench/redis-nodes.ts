@@ -51,6 +51,8 @@ export class PrivateRedis {
     private readonly dir: string,
     readonly ports: readonly number[],
     readonly cluster: boolean,
+    /** More redis-server arguments for every node (settings such as `--hash-max-listpack-value 4096`). */
+    private readonly config: readonly string[] = [],
   ) {}
 
   /** The services' environment for it (with a cluster, REDIS_URL only lends options, see services/kit/redis.ts). */
@@ -76,6 +78,7 @@ export class PrivateRedis {
     for (const port of this.ports) {
       if (await answers(port)) throw new Error(`something already answers on 127.0.0.1:${port}; stop it (a redis-server left by an earlier run?) or choose other ports, and run again`);
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+      args.push(...this.config);
       if (this.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(this.dir, `nodes-${port}.conf`));
       const node = tracked(spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
       let output = '';

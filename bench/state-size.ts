@@ -5,9 +5,12 @@
  * decode + encode them, and with `--redis` writes the keys a run would leave (states with their
  * TTL, timers, wake-ups, segment sets) under a fresh prefix to REDIS_URL, takes MEMORY USAGE
  * (SAMPLES 0) of each, and deletes them again; then the same keys with empty state values (what
- * the key layout costs before any state).
+ * the key layout costs before any state). With `--layouts` it measures, on a private redis-server
+ * (`--layout-port`, 19310), the services' key layout against one of fewer structures per
+ * customer (state-layouts.ts; `--bucket`, customers per bucket, 100), with the states as they
+ * are and without their duplicate-event memories.
  *
- *   node dist/bench/state-size.js [--events 200000] [--redis]
+ *   node dist/bench/state-size.js [--events 200000] [--redis] [--layouts [--bucket 100] [--layout-port 19310]]
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -18,10 +21,14 @@ import { PartitionKeys } from '../services/kit/partition-state';
 import { loadSegmentDefinitions } from '../services/segmenter/main';
 import { loadTriggerRules } from '../services/trigger/main';
 import { membersSet } from '../services/segmenter/adapter';
+import { layoutFigures, type LayoutInput } from './state-layouts';
 import { shopTraffic } from './traffic';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** The TTLs the services give a state key (the trigger service's: its rules' longest horizon and a day). */
+const triggerTtl = () => longestHorizonMs(loadTriggerRules('config/triggers.yaml')) + DAY;
+const SEGMENT_TTL = 366 * DAY;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -109,19 +116,18 @@ async function redisFigures(r: Replay, encoded: { trigger: Map<string, string | 
   const prefix = `b${randomBytes(2).toString('hex')}z`; // as long as the bench's prefixes
   const trig = new PartitionKeys(prefix, 'trigger');
   const seg = new PartitionKeys(prefix, 'segmenter');
-  const triggerTtl = longestHorizonMs(loadTriggerRules('config/triggers.yaml')) + DAY;
-  const segmentTtl = 366 * DAY;
+  const triggerTtlMs = triggerTtl();
   const keys: Record<string, string[]> = { trigger_state: [], segment_state: [], timers: [], wakeups: [], sets: [] };
   try {
     const pipe = redis.pipeline();
     for (const [customer, value] of encoded.trigger) {
       const key = trig.customer(partitionOf(customer, partitions), customer);
-      pipe.set(key, value, 'PX', triggerTtl);
+      pipe.set(key, value, 'PX', triggerTtlMs);
       keys.trigger_state.push(key);
     }
     for (const [customer, value] of encoded.segment) {
       const key = seg.customer(partitionOf(customer, partitions), customer);
-      pipe.set(key, value, 'PX', segmentTtl);
+      pipe.set(key, value, 'PX', SEGMENT_TTL);
       keys.segment_state.push(key);
     }
     const timerKeys = new Set<string>();
@@ -216,6 +222,26 @@ async function main(): Promise<void> {
     const f = figures(r, form);
     if (process.argv.includes('--redis')) Object.assign(f.report, await redisReport({ trigger: f.trigger, segment: f.segment }));
     report[form] = f.report;
+    if (form === 'compact' && process.argv.includes('--layouts')) {
+      const port = Number(arg('layout-port', '19310'));
+      const perBucket = Number(arg('bucket', '100'));
+      const input = (trigger: Map<string, string | Buffer>, segment: Map<string, string | Buffer>): LayoutInput => ({
+        customers: r.customers.length,
+        partitions: 12,
+        trigger,
+        segment,
+        triggerTimers: r.triggerTimers,
+        wakeups: r.wakeups,
+        members: r.members,
+        triggerTtlMs: triggerTtl(),
+        segmentTtlMs: SEGMENT_TTL,
+      });
+      report.layouts = await layoutFigures(input(f.trigger, f.segment), port, perBucket);
+      // The same states with their duplicate-event memories (`seen`, `d`) empty.
+      const trigger = new Map([...r.trigger].map(([c, s]) => [c, encodeTriggerState({ ...s, seen: [] })]));
+      const segment = new Map([...r.segment].map(([c, s]) => [c, serializeSegmentState({ ...s, d: [] })]));
+      report.layouts_without_duplicate_memories = await layoutFigures(input(trigger, segment), port, perBucket);
+    }
   }
   if (process.argv.includes('--redis')) {
     // The same keys, TTLs, timers, wake-ups and set members with every state value empty: what
