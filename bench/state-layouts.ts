@@ -152,7 +152,11 @@ export function bucketWrites(input: LayoutInput, prefix: string, perBucket: numb
       writes.push({ kind: 'sets', key, command: ['hset', key, customer, ''] });
     }
   }
-  return { writes, bucketOfCustomer: (customer) => `${trig.tag(at(customer).p)}:b:${at(customer).b}` };
+  const bucketOfCustomer = (customer: string) => {
+    const { p, b } = at(customer);
+    return `${trig.tag(p)}:b:${b}`;
+  };
+  return { writes, bucketOfCustomer };
 }
 
 const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
@@ -212,6 +216,7 @@ async function measure(redis: Redis, input: LayoutInput, writes: Write[], touch:
 /** Both layouts, each written to an empty private redis-server on `port`, measured, and flushed. */
 export async function layoutFigures(input: LayoutInput, port: number, perBucket: number): Promise<{ keys: LayoutFigure; buckets: LayoutFigure }> {
   if (!(Number.isInteger(perBucket) && perBucket >= 1 && perBucket <= LISTPACK_ENTRIES)) throw new Error(`--bucket ${perBucket}: give customers per bucket, an integer from 1 to ${LISTPACK_ENTRIES}`);
+  if (!(Number.isInteger(port) && port >= 1 && port <= 65_535)) throw new Error(`--layout-port ${port}: give a free TCP port for the private redis-server, an integer from 1 to 65535`);
   const dir = await mkdtemp(join(tmpdir(), 'kairos-layouts-'));
   const config = ['--hash-max-listpack-entries', String(LISTPACK_ENTRIES), '--hash-max-listpack-value', String(LISTPACK_VALUE), '--zset-max-listpack-entries', String(LISTPACK_ENTRIES), '--zset-max-listpack-value', String(LISTPACK_VALUE)];
   const server = new PrivateRedis(dir, [port], false, config);

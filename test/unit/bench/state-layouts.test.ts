@@ -1,4 +1,4 @@
-import { bucketWrites, keyWrites, type LayoutInput } from '../../../bench/state-layouts';
+import { bucketWrites, keyWrites, layoutFigures, type LayoutInput } from '../../../bench/state-layouts';
 import { partitionOf } from '../../../services/kit/partitioner';
 
 const customers = Array.from({ length: 3000 }, (_, i) => `r1-c${i}`);
@@ -42,5 +42,13 @@ describe('the bucketed layout of state-layouts', () => {
     const count = (ws: typeof writes, kind: string) => ws.filter((w) => w.kind === kind).length;
     for (const kind of ['trigger_state', 'segment_state', 'timers', 'wakeups', 'sets']) expect(count(writes, kind)).toBe(count(keys, kind));
     expect(new Set(writes.map((w) => w.key)).size).toBeLessThan(new Set(keys.map((w) => w.key)).size / 10);
+  });
+});
+
+describe('layoutFigures', () => {
+  it('refuses a bucket size or a port it cannot use before starting anything, naming the flag', async () => {
+    await expect(layoutFigures(input, 19310, 0)).rejects.toThrow('--bucket 0: give customers per bucket, an integer from 1 to 512');
+    await expect(layoutFigures(input, 19310, 513)).rejects.toThrow('--bucket 513');
+    await expect(layoutFigures(input, Number.NaN, 100)).rejects.toThrow('--layout-port NaN: give a free TCP port');
   });
 });
