@@ -70,6 +70,11 @@ export interface LatencyFigure {
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+  /**
+   * The p99 of the probes offered in each quarter of the timed window, in order
+   * (p99ByQuarter): where a row's p99 comes from.
+   */
+  p99_ms_by_quarter: number[];
   offered_eps: number;
   achieved_eps: number;
   seconds: number;
@@ -104,6 +109,19 @@ export interface LatencyFigure {
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * The p99 of the samples offered in each quarter of [from, to] (by `sentAt`), in order; NaN
+ * for a quarter with none. A row's p99 that one quarter alone sets (the first, say: a subject
+ * still warming up, or catching up after the warm-up) is not the tail of a steady run, which
+ * shows in every quarter.
+ */
+export function p99ByQuarter(samples: ReadonlyArray<{ sentAt: number; ms: number }>, from: number, to: number): number[] {
+  const quarters: number[][] = [[], [], [], []];
+  const span = Math.max(1, to - from);
+  for (const { sentAt, ms } of samples) quarters[Math.min(3, Math.max(0, Math.floor(((sentAt - from) / span) * 4)))].push(ms);
+  return quarters.map((q) => percentile(q.sort((a, b) => a - b), 99));
 }
 
 export async function measureLatency(
@@ -202,6 +220,7 @@ export async function measureLatency(
     const rebalances = timedStart === null ? null : subject.rebalances?.(timedStart, Date.now()) ?? null;
     const toArrival: number[] = [];
     const toCreate: number[] = [];
+    const samples: Array<{ sentAt: number; ms: number }> = [];
     const counted = new Set<string>();
     for (const a of arrivals) {
       const at = sentAt.get(a.cause);
@@ -209,6 +228,7 @@ export async function measureLatency(
       counted.add(a.cause);
       toArrival.push(a.arrivedAt - at);
       toCreate.push(a.createdAt - at);
+      samples.push({ sentAt: at, ms: a.arrivedAt - at });
     }
     toArrival.sort((a, b) => a - b);
     toCreate.sort((a, b) => a - b);
@@ -217,6 +237,7 @@ export async function measureLatency(
       p50_ms: percentile(toArrival, 50),
       p99_ms: percentile(toArrival, 99),
       max_ms: toArrival.at(-1) ?? NaN,
+      p99_ms_by_quarter: timedStart === null ? [] : p99ByQuarter(samples, timedStart, timedEnd),
       offered_eps: options.rate,
       achieved_eps: Math.round(total / achievedSeconds),
       seconds: options.seconds,

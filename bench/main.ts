@@ -189,10 +189,15 @@ function serviceSettingsText(settings: Iterable<readonly [string, unknown]>): st
 type LatencyRowFigure = LatencyFigure & { target: TargetResult | null; streams: LatencyFigure | null };
 
 /** `p50 20 ms, p99 60 ms, max 101 ms (1,000 triggers timed, 0 missing); offered 2000/s, achieved 1998/s` */
+/** A row's p99 by quarter of its timed window ("-" for a quarter without probes; "" when not measured). */
+function byQuarter(quarters: number[] | undefined): string {
+  return quarters === undefined || quarters.length === 0 ? '' : `p99 by quarter ${quarters.map((q) => (Number.isFinite(q) ? q.toLocaleString('en-US') : '-')).join(' / ')} ms; `;
+}
+
 function describeLatency(latency: LatencyFigure, rate: number): string {
   const reached = latency.achieved_eps >= RATE_REACHED * rate;
   return (
-    `p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ` +
+    `p50 ${latency.p50_ms} ms, p99 ${latency.p99_ms} ms, max ${latency.max_ms} ms (${latency.probes_timed} triggers timed, ${latency.probes_missing} missing); ${byQuarter(latency.p99_ms_by_quarter)}` +
     `offered ${rate}/s, achieved ${latency.achieved_eps}/s${reached ? '' : ` - THE PROBE PRODUCER DID NOT REACH ${rate} events/s on this machine`}` +
     (latency.rebalances ? `; its group rebalanced ${latency.rebalances} time(s) during the row` : '')
   );
@@ -491,12 +496,13 @@ async function main(): Promise<void> {
         p50_ms: l.p50_ms,
         p99_ms: l.p99_ms,
         max_ms: l.max_ms,
+        p99_ms_by_quarter: l.p99_ms_by_quarter,
         probes_timed: l.probes_timed,
         probes_missing: l.probes_missing,
         met: l.target?.met ?? false,
         machine: l.machine,
         // The Kafka Streams app with the same probes just after (the baseline of the row; no target).
-        streams: l.streams === null ? null : { guarantee: l.streams.guarantee, p50_ms: l.streams.p50_ms, p99_ms: l.streams.p99_ms, max_ms: l.streams.max_ms, achieved_eps: l.streams.achieved_eps, probes_timed: l.streams.probes_timed, probes_missing: l.streams.probes_missing, rebalances: l.streams.rebalances, machine: l.streams.machine },
+        streams: l.streams === null ? null : { guarantee: l.streams.guarantee, p50_ms: l.streams.p50_ms, p99_ms: l.streams.p99_ms, max_ms: l.streams.max_ms, p99_ms_by_quarter: l.streams.p99_ms_by_quarter, achieved_eps: l.streams.achieved_eps, probes_timed: l.streams.probes_timed, probes_missing: l.streams.probes_missing, rebalances: l.streams.rebalances, machine: l.streams.machine },
         p99_to_streams: latencyRatio(l.p99_ms, l.streams?.p99_ms),
       })),
       render_send_eps: renderSend.eps,
@@ -615,14 +621,14 @@ function printTable(r: Record<string, unknown>): void {
     rows.push([
       `latency p50 / p99 / max at ${n(l.offered_eps)} ev/s ${String(l.guarantee)}`,
       `${n(l.p50_ms)} / ${n(l.p99_ms)} / ${n(l.max_ms)} ms`,
-      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}; ${describeMachine(l.machine as MachineDuringRow)}`,
+      `achieved ${n(l.achieved_eps)} ev/s: ${t(name)}; ${byQuarter(l.p99_ms_by_quarter as number[] | undefined)}${describeMachine(l.machine as MachineDuringRow)}`,
     ]);
-    const streams = l.streams as { guarantee: string; p50_ms: number; p99_ms: number; max_ms: number; achieved_eps: number; rebalances: number | null; machine: MachineDuringRow } | null;
+    const streams = l.streams as { guarantee: string; p50_ms: number; p99_ms: number; max_ms: number; p99_ms_by_quarter?: number[]; achieved_eps: number; rebalances: number | null; machine: MachineDuringRow } | null;
     if (streams !== null) {
       rows.push([
         `  Kafka Streams app, same probes, ${streams.guarantee}`,
         `${n(streams.p50_ms)} / ${n(streams.p99_ms)} / ${n(streams.max_ms)} ms`,
-        `achieved ${n(streams.achieved_eps)} ev/s; Kairos's p99 ${n(l.p99_to_streams)}x it (no target); ${streams.rebalances ? `its group rebalanced ${streams.rebalances} time(s) in the row; ` : ''}${describeMachine(streams.machine)}`,
+        `achieved ${n(streams.achieved_eps)} ev/s; Kairos's p99 ${n(l.p99_to_streams)}x it (no target); ${byQuarter(streams.p99_ms_by_quarter)}${streams.rebalances ? `its group rebalanced ${streams.rebalances} time(s) in the row; ` : ''}${describeMachine(streams.machine)}`,
       ]);
     }
   }
