@@ -218,7 +218,6 @@ export async function measureLatency(
     // A probe that never fires is the tail, not an error of the bench: it is counted as missing.
     await waitUntil('every timed probe to fire', () => arrivals.filter((a) => sentAt.has(a.cause)).length >= sentAt.size, 60_000, 50).catch(() => undefined);
     const rebalances = timedStart === null ? null : subject.rebalances?.(timedStart, Date.now()) ?? null;
-    const toArrival: number[] = [];
     const toCreate: number[] = [];
     const samples: Array<{ sentAt: number; ms: number }> = [];
     const counted = new Set<string>();
@@ -226,11 +225,10 @@ export async function measureLatency(
       const at = sentAt.get(a.cause);
       if (at === undefined || counted.has(a.cause)) continue;
       counted.add(a.cause);
-      toArrival.push(a.arrivedAt - at);
       toCreate.push(a.createdAt - at);
       samples.push({ sentAt: at, ms: a.arrivedAt - at });
     }
-    toArrival.sort((a, b) => a - b);
+    const toArrival = samples.map((sample) => sample.ms).sort((a, b) => a - b);
     toCreate.sort((a, b) => a - b);
     return {
       guarantee: options.guarantee,
