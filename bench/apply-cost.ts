@@ -15,6 +15,7 @@ import { createRedis, type RedisClient } from '../services/kit/redis';
 import { encodeOutboxRecord } from '../services/kit/outbox-relay';
 import { PartitionKeys, PartitionStateStore, type PartitionChange } from '../services/kit/partition-state';
 import { deleteKeysMatching } from '../services/kit/redis-scan';
+import { commandMicros } from './redis-nodes';
 import { positiveIntList } from './targets';
 
 const WARMUP_CALLS = 200;
@@ -36,10 +37,9 @@ function change(i: number): PartitionChange {
 
 /** Microseconds of Redis time per EVALSHA since the last CONFIG RESETSTAT. */
 async function evalshaMicros(redis: RedisClient): Promise<number> {
-  const line = (await redis.info('commandstats')).split('\n').find((l) => l.startsWith('cmdstat_evalsha:'));
-  const match = /calls=(\d+),usec=(\d+)/.exec(line ?? '');
-  if (match === null) throw new Error('apply-cost: INFO commandstats has no evalsha line; was the script run?');
-  return Number(match[2]) / Number(match[1]);
+  const micros = (await commandMicros(redis)).evalsha;
+  if (micros === undefined) throw new Error('apply-cost: INFO commandstats has no evalsha line; was the script run?');
+  return micros;
 }
 
 async function side(redis: RedisClient, cover: boolean, calls: number, prefix: string): Promise<number> {

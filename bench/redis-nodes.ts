@@ -44,6 +44,16 @@ export function checkBusPorts(ports: readonly number[], range: [number, number] 
   }
 }
 
+/**
+ * Redis's own time per call (µs, `usec_per_call`) of each command since the last CONFIG
+ * RESETSTAT, by command name in lower case (`evalsha`, `hget`), from INFO commandstats.
+ */
+export async function commandMicros(redis: { info(section: 'commandstats'): Promise<string> }): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const match of (await redis.info('commandstats')).matchAll(/cmdstat_(\w+):calls=\d+,usec=\d+,usec_per_call=([\d.]+)/g)) out[match[1]] = Number(match[2]);
+  return out;
+}
+
 export class PrivateRedis {
   private readonly nodes: ChildProcess[] = [];
 

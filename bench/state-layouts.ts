@@ -25,7 +25,7 @@ import { parseTimerId } from '../services/core/triggers';
 import { PartitionKeys } from '../services/kit/partition-state';
 import { partitionOf } from '../services/kit/partitioner';
 import { membersSet } from '../services/segmenter/adapter';
-import { PrivateRedis } from './redis-nodes';
+import { commandMicros, PrivateRedis } from './redis-nodes';
 
 /** Entries and value bytes up to which the private server keeps a hash or sorted set as a listpack. */
 export const LISTPACK_ENTRIES = 512;
@@ -159,24 +159,15 @@ export function bucketWrites(input: LayoutInput, prefix: string, perBucket: numb
   return { writes, bucketOfCustomer };
 }
 
-const usedMemory = async (redis: Redis) => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? NaN);
-
-/** usec_per_call of each command in INFO commandstats. */
-async function usecPerCall(redis: Redis): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const match of (await redis.info('commandstats')).matchAll(/cmdstat_(\w+):calls=\d+,usec=\d+,usec_per_call=([\d.]+)/g)) out[match[1]] = Number(match[2]);
-  return out;
-}
-
-async function measure(redis: Redis, input: LayoutInput, writes: Write[], touch: (customer: string, value: string | Buffer) => Array<[string, ...Array<string | number | Buffer>]>, readCommand: string, writeCommand: string): Promise<LayoutFigure> {
+async function measure(server: PrivateRedis, redis: Redis, input: LayoutInput, writes: Write[], touch: (customer: string, value: string | Buffer) => Array<[string, ...Array<string | number | Buffer>]>, readCommand: string, writeCommand: string): Promise<LayoutFigure> {
   await redis.flushall();
-  const before = await usedMemory(redis);
+  const before = await server.usedMemory();
   for (let i = 0; i < writes.length; i += 5000) {
     const pipe = redis.pipeline();
     for (const { command } of writes.slice(i, i + 5000)) pipe.call(...command);
     await pipe.exec();
   }
-  const after = await usedMemory(redis);
+  const after = await server.usedMemory();
   const byKind = new Map<string, Kind>(writes.map(({ key, kind }) => [key, kind]));
   const keys = [...byKind.keys()];
   const bytes: Record<string, number> = {};
@@ -200,7 +191,7 @@ async function measure(redis: Redis, input: LayoutInput, writes: Write[], touch:
     for (const [customer, value] of states.slice(i, i + 2000)) for (const command of touch(customer, value)) pipe.call(...command);
     await pipe.exec();
   }
-  const calls = await usecPerCall(redis);
+  const calls = await commandMicros(redis);
   const perCustomer = (n: number) => Math.round(n / input.customers);
   return {
     bytes_per_customer: Object.fromEntries(Object.entries(bytes).map(([kind, n]) => [kind, perCustomer(n)])),
@@ -226,12 +217,12 @@ export async function layoutFigures(input: LayoutInput, port: number, perBucket:
     try {
       const prefix = 'b0a1z'; // as long as the bench's prefixes
       const trig = new PartitionKeys(prefix, 'trigger');
-      const keys = await measure(redis, input, keyWrites(input, prefix), (customer, value) => {
+      const keys = await measure(server, redis, input, keyWrites(input, prefix), (customer, value) => {
         const key = trig.customer(partitionOf(customer, input.partitions), customer);
         return [['get', key], ['set', key, value, 'PX', input.triggerTtlMs]];
       }, 'get', 'set');
       const bucketed = bucketWrites(input, prefix, perBucket);
-      const buckets = await measure(redis, input, bucketed.writes, (customer, value) => {
+      const buckets = await measure(server, redis, input, bucketed.writes, (customer, value) => {
         const key = bucketed.bucketOfCustomer(customer);
         return [['hget', key, customer], ['hset', key, customer, value]];
       }, 'hget', 'hset');
