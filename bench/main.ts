@@ -43,6 +43,8 @@ const settings = {
   latencyRates: positiveIntList('BENCH_LATENCY_RATES', process.env.BENCH_LATENCY_RATES ?? process.env.BENCH_LATENCY_RATE, [2000, 10_000]),
   latencyGuarantees: guaranteeList(process.env.BENCH_LATENCY_GUARANTEES),
   latencySeconds: intEnv('BENCH_LATENCY_SECONDS', 20),
+  /** Untimed seconds at the start of every latency row, Kairos's and the Kafka Streams app's alike. */
+  latencyWarmupSeconds: 5,
   renderSeconds: intEnv('BENCH_RENDER_SECONDS', 3),
   relayRecords: intEnv('BENCH_RELAY_RECORDS', 60_000),
   relayRounds: intEnv('BENCH_RELAY_ROUNDS', 100),
@@ -68,7 +70,6 @@ const settings = {
   /** The Kafka Streams app's producer linger.ms in the latency rows (Streams' own default is 100). */
   latencyStreamsLingerMs: intEnv('BENCH_LATENCY_STREAMS_LINGER_MS', 5, 0),
 };
-
 
 function streamsGuaranteeList(raw: string | undefined): StreamsGuarantee[] {
   const values = (raw ?? 'at_least_once,exactly_once_v2').split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -346,7 +347,7 @@ async function main(): Promise<void> {
         const latency = await measureLatency(stack, { ...latencyInput, partitions: settings.partitions }, {
           rate,
           seconds: settings.latencySeconds,
-          warmupSeconds: 5,
+          warmupSeconds: settings.latencyWarmupSeconds,
           guarantee,
           name,
           progress,
@@ -364,7 +365,7 @@ async function main(): Promise<void> {
           streamsLatency = await measureLatency(stack, { ...streamsInput, partitions: settings.partitions }, {
             rate,
             seconds: settings.latencySeconds,
-            warmupSeconds: 5,
+            warmupSeconds: settings.latencyWarmupSeconds,
             guarantee: streamsGuarantee,
             name: streamsName,
             label: `Kafka Streams ${streamsGuarantee}`,
@@ -541,7 +542,7 @@ async function main(): Promise<void> {
         latency: {
           rows: latencyRows,
           seconds: settings.latencySeconds,
-          warmup_seconds: 5,
+          warmup_seconds: settings.latencyWarmupSeconds,
           rate_reached_when: `achieved >= ${RATE_REACHED} x offered`,
           streams: latencyRows.some((l) => l.streams !== null)
             ? {
