@@ -152,8 +152,9 @@ export class RedisOutboxStore implements OutboxStore {
 
 /**
  * Outbox records per relay read (and at most per partition in a transaction). Each transaction
- * costs five round trips to the broker whatever its size (AddPartitionsToTxn, Produce,
- * AddOffsetsToTxn, TxnOffsetCommit, EndTxn; kafka-coordinators.ts), and the producer's next one
+ * costs five requests to the broker whatever its size (AddPartitionsToTxn, Produce,
+ * AddOffsetsToTxn, TxnOffsetCommit, EndTxn; kafka-coordinators.ts), four of them one after
+ * another (OutboxRelay's commitTogether), and the producer's next one
  * waits for the markers of its last (TRANSACTIONAL_RETRY), so a backlog goes in few large ones:
  * 2,000 records of a few hundred bytes stay well under the broker's 1 MB batch limit per
  * partition. Measured (the segmenter's
@@ -516,7 +517,7 @@ export class RelayTransactionError extends KairosError {
 export interface RelayHooks {
   /** After a chunk's transaction (or plain send) succeeded, before the outbox is trimmed. */
   afterProduce?(partition: number, count: number): Promise<void> | void;
-  /** Inside the transaction, after the records were sent, before the checkpoint and commit. */
+  /** Inside the transaction, after the records and the checkpoint were sent, before the commit (EndTxn). */
   beforeCommit?(partition: number): Promise<void> | void;
 }
 
@@ -883,7 +884,23 @@ export class OutboxRelay {
     }
   }
 
-  /** One transaction carrying `chunks` (one per partition), each with its checkpoint. */
+  /**
+   * One transaction carrying `chunks` (one per partition), each with its checkpoint.
+   *
+   * The records (AddPartitionsToTxn, then Produce) and the checkpoint (AddOffsetsToTxn, then
+   * TxnOffsetCommit) go out side by side, and EndTxn once both are answered: four requests one
+   * after another instead of five. Their order within the transaction does not matter, since
+   * nothing of it is visible before EndTxn. Each step still waits for the one it depends on:
+   * Produce for AddPartitionsToTxn (the broker checks that a transaction's partition was added,
+   * KIP-890), TxnOffsetCommit for AddOffsetsToTxn. The two requests to the transaction
+   * coordinator share the producer's connection to it, and a broker handles one request of a
+   * connection at a time, in order (the Kafka protocol's guarantee), so neither meets the
+   * other's change still pending; were they to, CONCURRENT_TRANSACTIONS is retried
+   * (kafka-concurrent-transactions.ts, kafkajs). Measured (`node dist/bench/relay.js`, the steps
+   * in series and side by side alternating, nine pairs on one machine): the live exactly_once
+   * call's p50 12.4 to 17.6 ms (median 16.2) in series, 11.5 to 16.4 (median 14.0) side by side,
+   * lower in 8 of the 9 pairs.
+   */
   private async commitTogether(chunks: Chunk[]): Promise<void> {
     const session = this.live;
     if (session === undefined || chunks.some((chunk) => chunk.session !== session)) throw new StaleChunkError('read under an earlier producer');
@@ -892,19 +909,26 @@ export class OutboxRelay {
     const checkpoints = chunks.flatMap((chunk) => (chunk.checkpoint === null ? [] : [{ partition: chunk.partition, offset: String(chunk.checkpoint), metadata: this.metadataOf(chunk) }]));
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
-      transaction = await session.producer.transaction();
-      for (const sends of groupedBySize(chunks.flatMap((chunk) => splitBySize(chunk.topicMessages, RELAY_SEND_TOGETHER_BYTES)), RELAY_SEND_TOGETHER_BYTES)) {
-        await transaction.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
-      }
-      for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
-      if (checkpoints.length > 0) {
-        await transaction.sendOffsets({
+      const open = await session.producer.transaction();
+      transaction = open;
+      const records = async () => {
+        for (const sends of groupedBySize(chunks.flatMap((chunk) => splitBySize(chunk.topicMessages, RELAY_SEND_TOGETHER_BYTES)), RELAY_SEND_TOGETHER_BYTES)) {
+          await open.sendBatch({ acks: -1, topicMessages: mergeTopicMessages(sends) });
+        }
+      };
+      const checkpoint = async () => {
+        if (checkpoints.length === 0) return;
+        await open.sendOffsets({
           consumerGroupId: checkpointGroupOf(group),
           // kafkajs passes `metadata` through to TxnOffsetCommit; its types omit it.
           topics: [{ topic, partitions: checkpoints as Array<{ partition: number; offset: string }> }],
         });
-      }
-      await transaction.commit();
+      };
+      // Side by side (above); both settle before the commit, or before the abort.
+      const steps = await Promise.allSettled([records(), checkpoint()]);
+      for (const step of steps) if (step.status === 'rejected') throw step.reason;
+      for (const chunk of chunks) await hooks?.beforeCommit?.(chunk.partition);
+      await open.commit();
     } catch (error) {
       // Whatever failed, this producer is done: the next one re-reads the checkpoints (the commit may have landed).
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);

@@ -453,7 +453,28 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
   const fakeBroker = () => {
     const log: string[] = [];
     const gates: Array<() => void> = [];
-    const broker = { log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined, checkpoints: [] as Array<{ partition: number; offset: string; metadata: string | null }> };
+    const broker = {
+      log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined, checkpoints: [] as Array<{ partition: number; offset: string; metadata: string | null }>,
+      /** Transactions' steps as they go out and are answered ('records out', 'checkpoint answered', 'commit', 'abort', ...), the producer's initialization's abort included. */
+      steps: [] as string[],
+      /** The steps held until their gate in `stepGates` is called; a held send fails with `failNextSend` when one is set. */
+      hold: new Set<'records' | 'checkpoint'>(),
+      stepGates: [] as Array<() => void>,
+      failNextSend: undefined as Error | undefined,
+    };
+    /** One step of a transaction, logged as it goes out and as it is answered; held while `broker.hold` names it. */
+    const step = async (name: 'records' | 'checkpoint', work: () => void) => {
+      broker.steps.push(`${name} out`);
+      if (broker.hold.has(name)) await new Promise<void>((resolve) => broker.stepGates.push(resolve));
+      const failure = name === 'records' ? broker.failNextSend : undefined;
+      if (failure !== undefined) {
+        broker.failNextSend = undefined;
+        broker.steps.push(`${name} failed`);
+        throw failure;
+      }
+      work();
+      broker.steps.push(`${name} answered`);
+    };
     const kafka = {
       producer: ({ transactionalId }: { transactionalId: string }) => {
         // The relay's own id is `p-g-<random uuid>`: logged as 'me'; another relay's (a test's 'p-g-old') as it is.
@@ -465,14 +486,17 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
             let active = true;
             const sent: string[] = [];
             return {
-              sendBatch: async ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) => {
-                for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
-              },
-              sendOffsets: async ({ topics }: { topics: Array<{ partitions: Array<{ partition: number; offset: string; metadata?: string }> }> }) => {
-                sent.push(`@${topics[0].partitions.map((p) => `${p.partition}:${p.offset}`).join(',')}`);
-                for (const p of topics[0].partitions) broker.checkpoints.push({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null });
-              },
+              sendBatch: ({ topicMessages }: { topicMessages: Array<{ messages: Array<{ value: Buffer }> }> }) =>
+                step('records', () => {
+                  for (const t of topicMessages) for (const m of t.messages) sent.push(m.value.toString());
+                }),
+              sendOffsets: ({ topics }: { topics: Array<{ partitions: Array<{ partition: number; offset: string; metadata?: string }> }> }) =>
+                step('checkpoint', () => {
+                  sent.push(`@${topics[0].partitions.map((p) => `${p.partition}:${p.offset}`).join(',')}`);
+                  for (const p of topics[0].partitions) broker.checkpoints.push({ partition: p.partition, offset: p.offset, metadata: p.metadata ?? null });
+                }),
               commit: async () => {
+                broker.steps.push('commit');
                 if (broker.holdCommits) await new Promise<void>((resolve) => gates.push(resolve));
                 const failure = broker.failNextCommit;
                 broker.failNextCommit = undefined;
@@ -481,6 +505,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
                 log.push(`commit ${id} ${sent.join(' ')}`);
               },
               abort: async () => {
+                broker.steps.push('abort');
                 active = false;
                 log.push(`abort ${id}`);
               },
@@ -584,6 +609,38 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a @0:1', 'commit me t1a t2a s1a @1:2,2:1']);
     // One producer, initialized once; no previous owner to fence.
     expect(broker.log.filter((line) => line.startsWith('init'))).toEqual(['init me']);
+  });
+
+  it('sends the checkpoint beside the records (AddOffsetsToTxn and TxnOffsetCommit while the records are in flight) and commits once both are answered', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const { store } = ownedOutboxes({ 0: entries('t0a') });
+    const relay = relayOn(store, kafka, admin);
+    broker.hold.add('records');
+    const call = relay.relay(0);
+    await turnsUntil(() => broker.stepGates.length === 1);
+    await turns();
+    // The producer's initialization (an empty transaction aborted) came first.
+    expect(broker.steps).toEqual(['abort', 'records out', 'checkpoint out', 'checkpoint answered']);
+    broker.stepGates.shift()!();
+    expect(await call).toBe(1);
+    expect(broker.steps.slice(1)).toEqual(['records out', 'checkpoint out', 'checkpoint answered', 'records answered', 'commit']);
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me @0:1 t0a']);
+  });
+
+  it('a failed send aborts the transaction only once the checkpoint beside it is answered, and commits nothing', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const { store } = ownedOutboxes({ 0: entries('t0a') });
+    const relay = relayOn(store, kafka, admin);
+    broker.hold.add('checkpoint');
+    broker.failNextSend = new Error('request timed out');
+    const call = relay.relay(0).then(() => 'finished', (error: unknown) => error);
+    await turnsUntil(() => broker.stepGates.length === 1);
+    await turns();
+    expect(broker.steps).toEqual(['abort', 'records out', 'records failed', 'checkpoint out']);
+    broker.stepGates.shift()!();
+    expect(await call).toBeInstanceOf(RelayTransactionError);
+    expect(broker.steps.slice(1)).toEqual(['records out', 'records failed', 'checkpoint out', 'checkpoint answered', 'abort']);
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual([]);
   });
 
   it('a relay that claims a partition another relay owned fences that relay\'s transactional id before it reads the checkpoint', async () => {
