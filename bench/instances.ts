@@ -17,7 +17,7 @@ export class ForkedInstances {
 
   fork(spec: InstanceSpec): void {
     const i = this.children.length;
-    this.statuses.push({ type: 'status', ready: false, owned: 0, processed: 0, batches: 0, transactions: 0 });
+    this.statuses.push({ type: 'status', ready: false, owned: 0, processed: 0, batches: 0, transactions: 0, phases: {} });
     const child = tracked(
       fork(join(__dirname, 'service-instance.js'), [], {
         env: { ...process.env, BENCH_INSTANCE: JSON.stringify(spec) },

@@ -12,6 +12,7 @@
 import type { Consumer } from 'kafkajs';
 import type { TriggerFired } from '../services/core/types';
 import { ForkedInstances } from './instances';
+import type { PhaseTotals } from './service-instance';
 import { pressureShare, readBrokerGcPauses, readCpuPressure, type MachineDuringRow, type PressureSample } from './machine-load';
 import { BenchStack, kafka, shortId, types, waitUntil, type OutputTopics } from './stack';
 import { highInterestProbe } from './traffic';
@@ -27,14 +28,28 @@ export interface LatencySubject {
    * false when it is the input's (Kafka Streams forwards the event's timestamp).
    */
   readonly stampsSendTime: boolean;
-  /** Partition batches and relay transactions so far, per service; null when it does not tell. */
-  counts(): { batches: PerService; transactions: PerService } | null;
+  /** Partition batches, relay transactions and batch phase totals so far, per service; null when it does not tell. */
+  counts(): { batches: PerService; transactions: PerService; phases: PerService<PhaseTotals> } | null;
   /** How many times its group rebalanced between two times (epoch ms), where it tells (the Kafka Streams app). */
   rebalances?(from: number, to: number): number;
   stop(): Promise<void>;
 }
 
-type PerService = { segmenter: number; trigger: number };
+type PerService<T = number> = { segmenter: T; trigger: T };
+
+/**
+ * The mean milliseconds per batch of each batch phase between two readings of a service's
+ * totals (the phases a batch went through between them, in BATCH_PHASES' order as first seen),
+ * to 0.1 ms; a phase with no batch in between is left out.
+ */
+export function phaseMeansMs(to: PhaseTotals, from: PhaseTotals): Record<string, number> {
+  const means: Record<string, number> = {};
+  for (const [phase, { seconds, count }] of Object.entries(to)) {
+    const batches = count - (from[phase]?.count ?? 0);
+    if (batches > 0) means[phase] = Math.round(((seconds - (from[phase]?.seconds ?? 0)) / batches) * 10_000) / 10;
+  }
+  return means;
+}
 
 /** The segmenter and the trigger service, each in a Node process of its own, under `guarantee`. */
 export function kairosSubject(stack: BenchStack, guarantee: string): LatencySubject {
@@ -56,7 +71,11 @@ export function kairosSubject(stack: BenchStack, guarantee: string): LatencySubj
       // The statuses in FORKED's order.
       const [segmenter, trigger] = services?.statuses ?? [];
       if (segmenter === undefined || trigger === undefined) return null;
-      return { batches: { segmenter: segmenter.batches, trigger: trigger.batches }, transactions: { segmenter: segmenter.transactions, trigger: trigger.transactions } };
+      return {
+        batches: { segmenter: segmenter.batches, trigger: trigger.batches },
+        transactions: { segmenter: segmenter.transactions, trigger: trigger.transactions },
+        phases: { segmenter: segmenter.phases, trigger: trigger.phases },
+      };
     },
     stop: async () => services?.stop(),
   };
@@ -99,6 +118,12 @@ export interface LatencyFigure {
   batches_per_s: PerService | null;
   /** exactly_once relay transactions each service committed per second over the same window (0 under at_least_once; null as above). */
   transactions_per_s: PerService | null;
+  /**
+   * Each service's mean milliseconds per partition batch in each batch phase (read, compute,
+   * apply, timers, relay; kairos_batch_phase_seconds) over the same window (null as above):
+   * where a batch's part of the latency goes.
+   */
+  batch_phase_ms: PerService<Record<string, number>> | null;
   /**
    * The machine while the timed probes were offered (from the first to the last one; the broker's
    * pauses until the last one's trigger could have come, its send plus the row's max).
@@ -246,6 +271,10 @@ export async function measureLatency(
       to_create_time: subject.stampsSendTime ? { p50_ms: percentile(toCreate, 50), p99_ms: percentile(toCreate, 99), max_ms: toCreate.at(-1) ?? NaN } : null,
       batches_per_s: perSecond(countsTo?.batches, countsFrom?.batches),
       transactions_per_s: perSecond(countsTo?.transactions, countsFrom?.transactions),
+      batch_phase_ms:
+        countsTo === null || countsFrom === null
+          ? null
+          : { segmenter: phaseMeansMs(countsTo.phases.segmenter, countsFrom.phases.segmenter), trigger: phaseMeansMs(countsTo.phases.trigger, countsFrom.phases.trigger) },
       machine: {
         cpu_pressure_pct: pressure,
         broker_gc: timedStart === null ? null : readBrokerGcPauses(timedStart, timedEnd + (toArrival.at(-1) ?? 0)),

@@ -29,6 +29,9 @@ export interface InstanceSpec {
   gate: boolean;
 }
 
+/** Per batch phase (kairos_batch_phase_seconds): the seconds summed over the batches so far, and their count. */
+export type PhaseTotals = Record<string, { seconds: number; count: number }>;
+
 export interface InstanceStatus {
   type: 'status';
   ready: boolean;
@@ -38,6 +41,7 @@ export interface InstanceStatus {
   batches: number;
   /** exactly_once relay transactions committed (kairos_relay_transactions_total). */
   transactions: number;
+  phases: PhaseTotals;
 }
 
 async function processed(service: RunningService, topic: string): Promise<number> {
@@ -45,9 +49,18 @@ async function processed(service: RunningService, topic: string): Promise<number
   return metric.values.filter((v) => v.labels.topic === topic).reduce((sum, v) => sum + v.value, 0);
 }
 
-async function batches(service: RunningService): Promise<number> {
+async function phaseTotals(service: RunningService): Promise<PhaseTotals> {
   const metric = await service.parts.metrics.batchPhaseSeconds.get();
-  return metric.values.find((v) => v.metricName?.endsWith('_count') && v.labels.phase === 'relay')?.value ?? 0;
+  const totals: PhaseTotals = {};
+  for (const v of metric.values) {
+    const sum = v.metricName?.endsWith('_sum');
+    if (!sum && !v.metricName?.endsWith('_count')) continue;
+    const phase = String(v.labels.phase);
+    const entry = (totals[phase] ??= { seconds: 0, count: 0 });
+    if (sum) entry.seconds = v.value;
+    else entry.count = v.value;
+  }
+  return totals;
 }
 
 async function transactions(service: RunningService): Promise<number> {
@@ -69,13 +82,15 @@ async function main(): Promise<void> {
   let stopping = false;
   const report = async () => {
     if (stopping) return;
+    const phases = await phaseTotals(service);
     const status: InstanceStatus = {
       type: 'status',
       ready: service.runner.isReady(),
       owned: service.runner.assignedPartitions(spec.topic).length,
       processed: await processed(service, spec.topic),
-      batches: await batches(service),
+      batches: phases.relay?.count ?? 0,
       transactions: await transactions(service),
+      phases,
     };
     process.send?.(status);
   };

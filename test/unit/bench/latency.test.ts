@@ -1,4 +1,4 @@
-import { p99ByQuarter } from '../../../bench/latency';
+import { phaseMeansMs, p99ByQuarter } from '../../../bench/latency';
 
 describe('p99ByQuarter', () => {
   it('gives the p99 of the probes offered in each quarter of the window, in order', () => {
@@ -13,5 +13,19 @@ describe('p99ByQuarter', () => {
 
   it('holds a window of no length', () => {
     expect(p99ByQuarter([{ sentAt: 10, ms: 3 }], 10, 10)).toEqual([3, NaN, NaN, NaN]);
+  });
+});
+
+describe('phaseMeansMs', () => {
+  it('gives each phase\'s mean milliseconds per batch between two readings, to 0.1 ms', () => {
+    const from = { read: { seconds: 1, count: 100 }, relay: { seconds: 3, count: 100 } };
+    const to = { read: { seconds: 1.7, count: 200 }, relay: { seconds: 6.333, count: 200 } };
+    expect(phaseMeansMs(to, from)).toEqual({ read: 7, relay: 33.3 });
+  });
+
+  it('counts a phase first seen after the first reading from zero, and leaves out one with no batch in between', () => {
+    const from = { read: { seconds: 2, count: 10 }, timers: { seconds: 0.5, count: 4 } };
+    const to = { read: { seconds: 2, count: 10 }, timers: { seconds: 0.5, count: 4 }, apply: { seconds: 0.03, count: 3 } };
+    expect(phaseMeansMs(to, from)).toEqual({ apply: 10 });
   });
 });
