@@ -18,7 +18,8 @@ import { OUTPUT_GUARANTEES, OutboxRelay, RedisOutboxStore, type RelayHooks } fro
 /**
  * PARTITIONS_CONCURRENTLY of the segmenter and the trigger service. kafkajs fetches again only
  * once every batch of its last fetch returned, and each batch ends with its relay (under
- * exactly_once a Kafka transaction of five requests in series), so with 3 at a time a fetch
+ * exactly_once a Kafka transaction: five requests in series when this was measured, four since
+ * the checkpoint goes out beside the records), so with 3 at a time a fetch
  * with all 12 partitions waited for four relays in a row. Measured (docs/benchmarks.md, "What limits each
  * figure"): exactly_once latency at 10,000 events/s p50 384 -> 236 ms, p99 737 -> 480 ms, at
  * 2,000 p50 about 185 -> 140 ms; at_least_once unchanged within the spread. The cost: the
