@@ -611,36 +611,40 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     expect(broker.log.filter((line) => line.startsWith('init'))).toEqual(['init me']);
   });
 
-  it('sends the checkpoint beside the records (AddOffsetsToTxn and TxnOffsetCommit while the records are in flight) and commits once both are answered', async () => {
+  /**
+   * One record relayed with the fake broker holding `held` (and failing the records' send with
+   * `failSend`): the transaction's steps while it is held and once the call ended, and how it ended.
+   */
+  const relayWithStepHeld = async (held: 'records' | 'checkpoint', failSend?: Error) => {
     const { broker, kafka, admin } = fakeBroker();
     const { store } = ownedOutboxes({ 0: entries('t0a') });
-    const relay = relayOn(store, kafka, admin);
-    broker.hold.add('records');
-    const call = relay.relay(0);
+    broker.hold.add(held);
+    broker.failNextSend = failSend;
+    const call = relayOn(store, kafka, admin).relay(0).then((count) => count, (error: unknown) => error);
     await turnsUntil(() => broker.stepGates.length === 1);
     await turns();
     // The producer's initialization (an empty transaction aborted) came first.
-    expect(broker.steps).toEqual(['abort', 'records out', 'checkpoint out', 'checkpoint answered']);
+    expect(broker.steps[0]).toBe('abort');
+    const whileHeld = broker.steps.slice(1);
     broker.stepGates.shift()!();
-    expect(await call).toBe(1);
-    expect(broker.steps.slice(1)).toEqual(['records out', 'checkpoint out', 'checkpoint answered', 'records answered', 'commit']);
-    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me @0:1 t0a']);
+    const outcome = await call;
+    return { whileHeld, after: broker.steps.slice(1), outcome, commits: broker.log.filter((line) => line.startsWith('commit')) };
+  };
+
+  it('sends the checkpoint beside the records (AddOffsetsToTxn and TxnOffsetCommit while the records are in flight) and commits once both are answered', async () => {
+    const { whileHeld, after, outcome, commits } = await relayWithStepHeld('records');
+    expect(whileHeld).toEqual(['records out', 'checkpoint out', 'checkpoint answered']);
+    expect(outcome).toBe(1);
+    expect(after).toEqual(['records out', 'checkpoint out', 'checkpoint answered', 'records answered', 'commit']);
+    expect(commits).toEqual(['commit me @0:1 t0a']);
   });
 
   it('a failed send aborts the transaction only once the checkpoint beside it is answered, and commits nothing', async () => {
-    const { broker, kafka, admin } = fakeBroker();
-    const { store } = ownedOutboxes({ 0: entries('t0a') });
-    const relay = relayOn(store, kafka, admin);
-    broker.hold.add('checkpoint');
-    broker.failNextSend = new Error('request timed out');
-    const call = relay.relay(0).then(() => 'finished', (error: unknown) => error);
-    await turnsUntil(() => broker.stepGates.length === 1);
-    await turns();
-    expect(broker.steps).toEqual(['abort', 'records out', 'records failed', 'checkpoint out']);
-    broker.stepGates.shift()!();
-    expect(await call).toBeInstanceOf(RelayTransactionError);
-    expect(broker.steps.slice(1)).toEqual(['records out', 'records failed', 'checkpoint out', 'checkpoint answered', 'abort']);
-    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual([]);
+    const { whileHeld, after, outcome, commits } = await relayWithStepHeld('checkpoint', new Error('request timed out'));
+    expect(whileHeld).toEqual(['records out', 'records failed', 'checkpoint out']);
+    expect(outcome).toBeInstanceOf(RelayTransactionError);
+    expect(after).toEqual(['records out', 'records failed', 'checkpoint out', 'checkpoint answered', 'abort']);
+    expect(commits).toEqual([]);
   });
 
   it('a relay that claims a partition another relay owned fences that relay\'s transactional id before it reads the checkpoint', async () => {
