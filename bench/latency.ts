@@ -39,8 +39,8 @@ type PerService<T = number> = { segmenter: T; trigger: T };
 
 /**
  * The mean milliseconds per batch of each batch phase between two readings of a service's
- * totals (the phases a batch went through between them, in BATCH_PHASES' order as first seen),
- * to 0.1 ms; a phase with no batch in between is left out.
+ * totals, to 0.1 ms, in the order the later reading lists the phases; a phase with no batch in
+ * between is left out.
  */
 export function phaseMeansMs(to: PhaseTotals, from: PhaseTotals): Record<string, number> {
   const means: Record<string, number> = {};

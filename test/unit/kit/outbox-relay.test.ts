@@ -457,7 +457,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
       log, gates, holdCommits: false, failNextCommit: undefined as Error | undefined, checkpoints: [] as Array<{ partition: number; offset: string; metadata: string | null }>,
       /** Transactions' steps as they go out and are answered ('records out', 'checkpoint answered', 'commit', 'abort', ...), the producer's initialization's abort included. */
       steps: [] as string[],
-      /** The steps held until their gate in `stepGates` is called; a held send fails with `failNextSend` when one is set. */
+      /** The steps held until their gate in `stepGates` is called; the records' next send fails with `failNextSend` when one is set. */
       hold: new Set<'records' | 'checkpoint'>(),
       stepGates: [] as Array<() => void>,
       failNextSend: undefined as Error | undefined,

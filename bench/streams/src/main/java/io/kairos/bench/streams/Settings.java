@@ -49,23 +49,25 @@ final class Settings {
     if (!s.guarantee.equals("at_least_once") && !s.guarantee.equals("exactly_once_v2")) {
       throw new IllegalArgumentException("--guarantee must be at_least_once or exactly_once_v2");
     }
-    if (a.containsKey("threads")) s.threads = (int) within(number(a.get("threads"), "--threads", "a whole number of stream threads, 1 to 64"), 1, 64, "--threads", "a whole number of stream threads, 1 to 64");
+    if (a.containsKey("threads")) s.threads = (int) bounded(a.get("threads"), "--threads", 1, 64, "a whole number of stream threads, 1 to 64");
     String now = need(a, "now");
     s.live = now.equals("live");
     if (!s.live) s.frozenNow = number(now, "--now", "an epoch time in ms, or live for the wall clock");
     s.schemas = Path.of(need(a, "schemas"));
-    s.triggerSchemaId = (int) within(number(need(a, "trigger-schema-id"), "--trigger-schema-id", "the registry's id of the TriggerFired schema, 1 or more"), 1, Integer.MAX_VALUE, "--trigger-schema-id", "the registry's id of the TriggerFired schema, 1 or more");
+    s.triggerSchemaId = (int) bounded(need(a, "trigger-schema-id"), "--trigger-schema-id", 1, Integer.MAX_VALUE, "the registry's id of the TriggerFired schema, 1 or more");
     s.warmupInput = a.get("warmup-input");
     s.warmupOutput = a.get("warmup-output");
     if ((s.warmupInput == null) != (s.warmupOutput == null)) throw new IllegalArgumentException("--warmup-input and --warmup-output go together");
-    if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = within(number(a.get("commit-interval-ms"), "--commit-interval-ms", "a whole number of ms, 0 or more"), 0, Long.MAX_VALUE, "--commit-interval-ms", "a whole number of ms, 0 or more");
-    if (a.containsKey("linger-ms")) s.lingerMs = within(number(a.get("linger-ms"), "--linger-ms", "a whole number of ms, 0 or more"), 0, Long.MAX_VALUE, "--linger-ms", "a whole number of ms, 0 or more");
+    if (a.containsKey("commit-interval-ms")) s.commitIntervalMs = bounded(a.get("commit-interval-ms"), "--commit-interval-ms", 0, Long.MAX_VALUE, "a whole number of ms, 0 or more");
+    if (a.containsKey("linger-ms")) s.lingerMs = bounded(a.get("linger-ms"), "--linger-ms", 0, Long.MAX_VALUE, "a whole number of ms, 0 or more");
     return s;
   }
 
-  private static long within(long value, long min, long max, String flag, String expected) {
-    if (value < min || value > max) throw new IllegalArgumentException(flag + " got " + value + "; expected " + expected);
-    return value;
+  /** A whole number from min to max, or an error naming the flag, the value and what it expects. */
+  private static long bounded(String value, String flag, long min, long max, String expected) {
+    long n = number(value, flag, expected);
+    if (n < min || n > max) throw new IllegalArgumentException(flag + " got " + value + "; expected " + expected);
+    return n;
   }
 
   private static long number(String value, String flag, String expected) {
