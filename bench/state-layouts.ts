@@ -159,15 +159,17 @@ export function bucketWrites(input: LayoutInput, prefix: string, perBucket: numb
   return { writes, bucketOfCustomer };
 }
 
-async function measure(server: PrivateRedis, redis: Redis, input: LayoutInput, writes: Write[], touch: (customer: string, value: string | Buffer) => Array<[string, ...Array<string | number | Buffer>]>, readCommand: string, writeCommand: string): Promise<LayoutFigure> {
-  await redis.flushall();
-  const before = await server.usedMemory();
+/** Runs `writes` in order, in pipelines of 5,000. */
+export async function writeAll(redis: Redis, writes: readonly Write[]): Promise<void> {
   for (let i = 0; i < writes.length; i += 5000) {
     const pipe = redis.pipeline();
     for (const { command } of writes.slice(i, i + 5000)) pipe.call(...command);
     await pipe.exec();
   }
-  const after = await server.usedMemory();
+}
+
+/** The distinct keys `writes` make: MEMORY USAGE (SAMPLES 0) summed by kind, and the keys by OBJECT ENCODING. */
+export async function usageByKind(redis: Redis, writes: readonly Write[]): Promise<{ keys: string[]; bytes: Record<string, number>; encodings: Record<string, number> }> {
   const byKind = new Map<string, Kind>(writes.map(({ key, kind }) => [key, kind]));
   const keys = [...byKind.keys()];
   const bytes: Record<string, number> = {};
@@ -183,6 +185,15 @@ async function measure(server: PrivateRedis, redis: Redis, input: LayoutInput, w
       encodings[encoding] = (encodings[encoding] ?? 0) + 1;
     });
   }
+  return { keys, bytes, encodings };
+}
+
+async function measure(server: PrivateRedis, redis: Redis, input: LayoutInput, writes: Write[], touch: (customer: string, value: string | Buffer) => Array<[string, ...Array<string | number | Buffer>]>, readCommand: string, writeCommand: string): Promise<LayoutFigure> {
+  await redis.flushall();
+  const before = await server.usedMemory();
+  await writeAll(redis, writes);
+  const after = await server.usedMemory();
+  const { keys, bytes, encodings } = await usageByKind(redis, writes);
   // A read and a write of every trigger state, as an apply would: Redis's own time per call.
   await redis.config('RESETSTAT');
   const states = [...input.trigger];

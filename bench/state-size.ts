@@ -15,13 +15,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { applyEvent as applySegmentEvent, parseSegmentState, serializeSegmentState, serializeSegmentStateJson, type SegmentState } from '../services/core/segments';
-import { applyEvents, decodeTriggerState, encodeTriggerState, encodeTriggerStateJson, longestHorizonMs, parseTimerId, type TriggerState } from '../services/core/triggers';
-import { partitionOf } from '../services/kit/partitioner';
-import { PartitionKeys } from '../services/kit/partition-state';
+import { applyEvents, decodeTriggerState, encodeTriggerState, encodeTriggerStateJson, longestHorizonMs, type TriggerState } from '../services/core/triggers';
 import { loadSegmentDefinitions } from '../services/segmenter/main';
 import { loadTriggerRules } from '../services/trigger/main';
-import { membersSet } from '../services/segmenter/adapter';
-import { layoutFigures, type LayoutInput } from './state-layouts';
+import { keyWrites, layoutFigures, usageByKind, writeAll, type LayoutInput } from './state-layouts';
 import { shopTraffic } from './traffic';
 
 const HOUR = 3_600_000;
@@ -111,61 +108,23 @@ function timeRoundTrip<T>(stored: Array<string | Buffer>, decode: (s: string | B
   return best;
 }
 
-async function redisFigures(r: Replay, encoded: { trigger: Map<string, string | Buffer>; segment: Map<string, string | Buffer> }, partitions: number) {
+/** The layout input of the replay's timers, wake-ups and members with these encoded states (12 partitions, the services' TTLs). */
+function layoutInput(r: Replay, trigger: Map<string, string | Buffer>, segment: Map<string, string | Buffer>): LayoutInput {
+  return { customers: r.customers.length, partitions: 12, trigger, segment, triggerTimers: r.triggerTimers, wakeups: r.wakeups, members: r.members, triggerTtlMs: triggerTtl(), segmentTtlMs: SEGMENT_TTL };
+}
+
+/** The services' layout of `input` (keyWrites) under a fresh prefix on REDIS_URL: MEMORY USAGE per kind per active customer; the keys deleted after. */
+async function redisFigures(input: LayoutInput) {
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
   const prefix = `b${randomBytes(2).toString('hex')}z`; // as long as the bench's prefixes
-  const trig = new PartitionKeys(prefix, 'trigger');
-  const seg = new PartitionKeys(prefix, 'segmenter');
-  const triggerTtlMs = triggerTtl();
-  const keys: Record<string, string[]> = { trigger_state: [], segment_state: [], timers: [], wakeups: [], sets: [] };
+  const writes = keyWrites(input, prefix);
   try {
-    const pipe = redis.pipeline();
-    for (const [customer, value] of encoded.trigger) {
-      const key = trig.customer(partitionOf(customer, partitions), customer);
-      pipe.set(key, value, 'PX', triggerTtlMs);
-      keys.trigger_state.push(key);
-    }
-    for (const [customer, value] of encoded.segment) {
-      const key = seg.customer(partitionOf(customer, partitions), customer);
-      pipe.set(key, value, 'PX', SEGMENT_TTL);
-      keys.segment_state.push(key);
-    }
-    const timerKeys = new Set<string>();
-    for (const [id, due] of r.triggerTimers) {
-      const key = trig.timers(partitionOf(parseTimerId(id)?.customerId ?? id, partitions));
-      pipe.zadd(key, due, id);
-      timerKeys.add(key);
-    }
-    keys.timers = [...timerKeys];
-    const wakeKeys = new Set<string>();
-    for (const [customer, due] of r.wakeups) {
-      const key = seg.timers(partitionOf(customer, partitions));
-      pipe.zadd(key, due, customer);
-      wakeKeys.add(key);
-    }
-    keys.wakeups = [...wakeKeys];
-    const setKeys = new Set<string>();
-    for (const [segment, members] of r.members) {
-      for (const customer of members) {
-        const key = seg.set(partitionOf(customer, partitions), membersSet(segment));
-        pipe.sadd(key, customer);
-        setKeys.add(key);
-      }
-    }
-    keys.sets = [...setKeys];
-    await pipe.exec();
-    const usage: Record<string, number> = {};
-    for (const [group, list] of Object.entries(keys)) {
-      let total = 0;
-      for (let i = 0; i < list.length; i += 1000) {
-        const sizes = await Promise.all(list.slice(i, i + 1000).map((key) => redis.memory('USAGE', key, 'SAMPLES', '0') as Promise<number | null>));
-        total += sizes.reduce<number>((a, b) => a + (b ?? 0), 0);
-      }
-      usage[group] = total / r.customers.length;
-    }
+    await writeAll(redis, writes);
+    const { bytes } = await usageByKind(redis, writes);
+    const usage = Object.fromEntries(Object.entries(bytes).map(([kind, total]) => [kind, total / input.customers]));
     return { prefix, usage };
   } finally {
-    const all = Object.values(keys).flat();
+    const all = [...new Set(writes.map(({ key }) => key))];
     for (let i = 0; i < all.length; i += 1000) await redis.del(...all.slice(i, i + 1000));
     redis.disconnect();
   }
@@ -211,8 +170,8 @@ async function main(): Promise<void> {
     segment_wakeups: r.wakeups.size,
     set_members: [...r.members.values()].reduce((a, s) => a + s.size, 0),
   };
-  const redisReport = async (encoded: Parameters<typeof redisFigures>[1]) => {
-    const { usage } = await redisFigures(r, encoded, 12);
+  const redisReport = async (encoded: { trigger: Map<string, string | Buffer>; segment: Map<string, string | Buffer> }) => {
+    const { usage } = await redisFigures(layoutInput(r, encoded.trigger, encoded.segment));
     return {
       redis_bytes_per_customer: Object.fromEntries(Object.entries(usage).map(([k, v]) => [k, Math.round(v)])),
       redis_bytes_per_customer_total: Math.round(Object.values(usage).reduce((a, b) => a + b, 0)),
@@ -225,22 +184,11 @@ async function main(): Promise<void> {
     if (form === 'compact' && process.argv.includes('--layouts')) {
       const port = Number(arg('layout-port', '19310'));
       const perBucket = Number(arg('bucket', '100'));
-      const input = (trigger: Map<string, string | Buffer>, segment: Map<string, string | Buffer>): LayoutInput => ({
-        customers: r.customers.length,
-        partitions: 12,
-        trigger,
-        segment,
-        triggerTimers: r.triggerTimers,
-        wakeups: r.wakeups,
-        members: r.members,
-        triggerTtlMs: triggerTtl(),
-        segmentTtlMs: SEGMENT_TTL,
-      });
-      report.layouts = await layoutFigures(input(f.trigger, f.segment), port, perBucket);
+      report.layouts = await layoutFigures(layoutInput(r, f.trigger, f.segment), port, perBucket);
       // The same states with their duplicate-event memories (`seen`, `d`) empty.
       const trigger = new Map([...r.trigger].map(([c, s]) => [c, encodeTriggerState({ ...s, seen: [] })]));
       const segment = new Map([...r.segment].map(([c, s]) => [c, serializeSegmentState({ ...s, d: [] })]));
-      report.layouts_without_duplicate_memories = await layoutFigures(input(trigger, segment), port, perBucket);
+      report.layouts_without_duplicate_memories = await layoutFigures(layoutInput(r, trigger, segment), port, perBucket);
     }
   }
   if (process.argv.includes('--redis')) {
