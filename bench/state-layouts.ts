@@ -128,10 +128,13 @@ export function bucketWrites(input: LayoutInput, prefix: string, perBucket: numb
     const p = partitionOf(customer, input.partitions);
     return { p, b: bucketOf(customer, buckets.get(p) ?? 1) };
   };
+  const bucketOfCustomer = (customer: string) => {
+    const { p, b } = at(customer);
+    return `${trig.tag(p)}:b:${b}`;
+  };
   const writes: Write[] = [];
   for (const [customer, value] of input.trigger) {
-    const { p, b } = at(customer);
-    const key = `${trig.tag(p)}:b:${b}`;
+    const key = bucketOfCustomer(customer);
     writes.push({ kind: 'trigger_state', key, command: ['hset', key, customer, value] });
   }
   for (const [customer, value] of input.segment) {
@@ -152,10 +155,6 @@ export function bucketWrites(input: LayoutInput, prefix: string, perBucket: numb
       writes.push({ kind: 'sets', key, command: ['hset', key, customer, ''] });
     }
   }
-  const bucketOfCustomer = (customer: string) => {
-    const { p, b } = at(customer);
-    return `${trig.tag(p)}:b:${b}`;
-  };
   return { writes, bucketOfCustomer };
 }
 
