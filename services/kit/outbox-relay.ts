@@ -22,7 +22,12 @@
  * and a relay reads an outbox only while it is its owner (readOutbox-4.lua), with a producer
  * initialized before that read (a chunk read under an earlier producer is read again). So a
  * transaction of the old owner either completed before the new owner read the checkpoint, or
- * never commits. A `read_committed` reader sees each record once.
+ * never commits. A `read_committed` reader sees each record once. What a transaction committed
+ * is trimmed by the partition's next read, in the same Redis call (OwedTrim): one Redis round
+ * trip fewer per transaction. Until then the outbox still holds those records below the
+ * checkpoint, which a relay never produces again (planRelay); the services' timer tick relays
+ * every partition it owns, so they stay at most a tick, and trims them for the partitions it
+ * no longer owns (release); a relay that closes trims them first (flushTrims).
  *
  * at_least_once: one idempotent producer, no transaction; a crash between produce and trim
  * produces those records again (readers drop them by id).
@@ -84,20 +89,35 @@ export interface OutboxHead {
   cover?: RelayCover;
 }
 
+/**
+ * A trim the exactly_once relay owes a partition's outbox: its last transaction committed the
+ * records below `upTo` of the outbox `incarnation`. The partition's next read does it first, in
+ * the same Redis call (readOutbox-4.lua), instead of a call of its own after each transaction.
+ */
+export interface OwedTrim {
+  upTo: number;
+  incarnation: string;
+}
+
 /** Where the outbox lives; RedisOutboxStore in services, a memory one in unit tests. */
 export interface OutboxStore {
   /**
    * The head of the outbox. With `guard` (the fence incarnation the caller applied to), read only
-   * while the partition's state still holds it; else throws StateVanishedError.
+   * while the partition's state still holds it; else throws StateVanishedError. With `trim`,
+   * first drops what it says is committed (as trimTo with its incarnation), even when the read
+   * is then refused: the head returned is after it.
    */
-  read(partition: number, limit: number, guard?: string, owner?: string, from?: number): Promise<OutboxHead>;
+  read(partition: number, limit: number, guard?: string, owner?: string, from?: number, trim?: OwedTrim): Promise<OutboxHead>;
   /**
    * Whether reads return the cover (OutboxHead.cover) and the changes mark where their records
    * end (coverOfRecord): the exactly_once relay then ends each transaction where a change ends.
    */
   readonly covered?: boolean;
-  /** Drops the records whose sequence number is below `upTo`; returns how many. */
-  trimTo(partition: number, upTo: number): Promise<number>;
+  /**
+   * Drops the records whose sequence number is below `upTo`; returns how many. With
+   * `incarnation`, only while the outbox is still that one (not lost and begun again since).
+   */
+  trimTo(partition: number, upTo: number, incarnation?: string): Promise<number>;
   /**
    * exactly_once: makes `owner` (a relay's transactional id) the partition's owner; returns the
    * owner it replaced, '' when none. A read with `owner` throws OutboxTakenError once another claimed it.
@@ -128,10 +148,11 @@ export class RedisOutboxStore implements OutboxStore {
     return this.fenceKey !== undefined && this.timersKey !== undefined;
   }
 
-  async read(partition: number, limit: number, guard?: string, owner?: string, from = 0): Promise<OutboxHead> {
+  async read(partition: number, limit: number, guard?: string, owner?: string, from = 0, trim?: OwedTrim): Promise<OutboxHead> {
     if (guard !== undefined && this.fenceKey === undefined) throw new Error('RedisOutboxStore: a guarded read needs the fence key (fenceKey option)');
     const keys = [...this.keys(partition), this.fenceKey?.(partition) ?? this.outboxKey(partition), this.timersKey?.(partition) ?? this.outboxKey(partition)];
-    const reply = await runScript<string[]>(this.redis, 'readOutbox', keys, [limit, randomUUID(), guard ?? '', owner ?? '', this.covered ? '1' : '', from]);
+    const args = [limit, randomUUID(), guard ?? '', owner ?? '', this.covered ? '1' : '', from, trim?.upTo ?? '', trim?.incarnation ?? ''];
+    const reply = await runScript<string[]>(this.redis, 'readOutbox', keys, args);
     const [base, incarnation] = reply;
     if (base === 'vanished') throw new StateVanishedError(partition, guard as string, incarnation === '' ? null : (incarnation as string));
     if (base === 'taken') throw new OutboxTakenError(partition, incarnation as string);
@@ -143,8 +164,8 @@ export class RedisOutboxStore implements OutboxStore {
     return runScript<string>(this.redis, 'claimOutbox', [this.keys(partition)[1]], [owner]);
   }
 
-  async trimTo(partition: number, upTo: number): Promise<number> {
-    return runScript<number>(this.redis, 'trimOutboxTo', this.keys(partition), [upTo]);
+  async trimTo(partition: number, upTo: number, incarnation = ''): Promise<number> {
+    return runScript<number>(this.redis, 'trimOutboxTo', this.keys(partition), [upTo, incarnation]);
   }
 }
 
@@ -590,6 +611,8 @@ export class OutboxRelay {
   private readonly unfenced = new Map<number, string>();
   /** When a read first found each partition's outbox claimed by another relay since this one claimed it. */
   private readonly takenSince = new Map<number, number>();
+  /** exactly_once: what each partition's last transaction committed and no read has trimmed yet. */
+  private readonly owedTrims = new Map<number, OwedTrim>();
   /** at_least_once: the partitions' sends, together (RELAY_SEND_TOGETHER_BYTES). */
   private readonly plainSends: SendTogether<TopicMessages>;
   /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_TRANSACTION_BYTES. */
@@ -637,10 +660,16 @@ export class OutboxRelay {
     return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition, guard) : this.relayPlain(partition, guard);
   }
 
-  /** The head of the outbox; a failed guard says how many records this call had taken off it. */
+  /**
+   * The head of the outbox, after the trim owed to it (a read from the head); a failed guard says
+   * how many records this call had taken off it.
+   */
   private async readHead(partition: number, guard: string | undefined, consumed: number, owner?: string, from = 0): Promise<OutboxHead> {
+    const trim = from === 0 ? this.owedTrims.get(partition) : undefined;
     try {
-      return await this.options.store.read(partition, this.batchSize, guard, owner, from);
+      const head = await this.options.store.read(partition, this.batchSize, guard, owner, from, trim);
+      if (trim !== undefined && this.owedTrims.get(partition) === trim) this.owedTrims.delete(partition);
+      return head;
     } catch (error) {
       if (error instanceof StateVanishedError) error.consumed = consumed;
       if (error instanceof OutboxTakenError) {
@@ -690,7 +719,7 @@ export class OutboxRelay {
       await this.plainSends.add(topicMessages);
       this.count(topicMessages);
       await hooks?.afterProduce?.(partition, head.entries.length);
-      await store.trimTo(partition, head.base + head.entries.length);
+      await store.trimTo(partition, head.base + head.entries.length, head.incarnation);
       sent += head.entries.length;
       if (head.entries.length < this.batchSize) return sent;
     }
@@ -712,7 +741,7 @@ export class OutboxRelay {
       const plan = planRelay(head, checkpointOf(known, head.incarnation));
       if (plan.skip > 0) {
         // Committed before a crash or by an earlier owner, not trimmed: trim, never produce again.
-        await store.trimTo(partition, head.base + plan.skip);
+        await store.trimTo(partition, head.base + plan.skip, head.incarnation);
         this.options.logger.info({ partition, records: plan.skip }, 'outbox records already committed to Kafka by an earlier owner or before a restart; trimmed without producing them again');
       }
       if (plan.produce.length > 0) {
@@ -725,7 +754,8 @@ export class OutboxRelay {
           throw error;
         }
         await hooks?.afterProduce?.(partition, plan.produce.length);
-        await store.trimTo(partition, plan.nextCheckpoint);
+        // Trimmed by the partition's next read (this loop's, or the next relay call's).
+        this.owedTrims.set(partition, { upTo: plan.nextCheckpoint, incarnation: head.incarnation });
         sent += plan.produce.length;
       }
       consumed += plan.skip + plan.produce.length;
@@ -960,15 +990,41 @@ export class OutboxRelay {
     for (const { topic, messages } of topicMessages) this.options.metrics?.recordsProduced.inc({ topic }, messages.length);
   }
 
-  /** Forgets the claims of partitions no longer in `owned` (after a rebalance): taking one again claims it again. */
+  /**
+   * Forgets the claims of partitions no longer in `owned` (after a rebalance): taking one again
+   * claims it again. Trims what their last transactions committed (flushTrims).
+   */
   async release(owned: readonly number[]): Promise<void> {
     const keep = new Set(owned);
     for (const partition of [...this.claims.keys()]) if (!keep.has(partition)) this.claims.delete(partition);
     for (const partition of [...this.takenSince.keys()]) if (!keep.has(partition)) this.takenSince.delete(partition);
+    await this.flushTrims([...this.owedTrims.keys()].filter((partition) => !keep.has(partition)));
   }
 
-  /** Disconnects the transactional producer (the shared one belongs to the service). */
+  /**
+   * Does the trims owed to `partitions` (default: all) now, each in a call of its own, rather
+   * than with their next reads: before this relay lets them go, so the next owner finds their
+   * outboxes without records it would only trim. A trim that fails is left to that owner
+   * (planRelay: it skips what the checkpoint covers) and logged.
+   */
+  async flushTrims(partitions: readonly number[] = [...this.owedTrims.keys()]): Promise<void> {
+    await Promise.all(
+      partitions.map(async (partition) => {
+        const trim = this.owedTrims.get(partition);
+        if (trim === undefined) return;
+        this.owedTrims.delete(partition);
+        try {
+          await this.options.store.trimTo(partition, trim.upTo, trim.incarnation);
+        } catch (err) {
+          this.options.logger.warn({ err, partition }, 'could not trim the records the last transaction committed; the next relay of the partition skips them');
+        }
+      }),
+    );
+  }
+
+  /** Does the owed trims (flushTrims), then disconnects the transactional producer (the shared one belongs to the service). */
   async close(): Promise<void> {
+    await this.flushTrims();
     const session = this.session;
     this.session = undefined;
     this.live = undefined;

@@ -2,7 +2,8 @@
   Reads the head of a partition's outbox with the sequence number of its first record, for the
   outbox relay (outbox-relay.ts). Every record appended to the outbox gets the next sequence
   number of the partition implicitly: the relay state keeps `base`, the sequence number of the
-  head, and trimOutboxTo-2.lua raises it by the number of records it drops, in the same call.
+  head, and a trim (trimOutboxTo-2.lua, or ARGV[7] here) raises it by the number of records
+  it drops, in the same call.
   So the record at index i has sequence number base + i, without the scripts that append
   (applyPartitionChange, finishTrigger) knowing about it.
 
@@ -44,13 +45,24 @@
   ARGV[6]  the index of the first record to read (optional, default 0: the head): a relay that
            reads an outbox on in one transaction (outbox-relay.ts) reads past what it has not
            trimmed yet
+  ARGV[7]  a trim owed first (optional, "" for none): the sequence number below which records
+           are dropped before anything else, as trimOutboxTo-2.lua does. The exactly_once
+           relay trims what its last transaction committed here, in its next read, instead of
+           in a call of its own (outbox-relay.ts). Done even when the guard or the owner check
+           then refuses the read: those records are in Kafka, whoever owns the partition now
+  ARGV[8]  the incarnation that trim is for: only while the relay state's `inc` is that one
+           (an outbox lost and begun again since is not trimmed)
 
   Returns {base, inc, cover JSON or "", record 1, record 2, ...} (base: the sequence number of
-  the head, not of the first record returned), {"vanished", the fence's
+  the head after the trim, not of the first record returned), {"vanished", the fence's
   incarnation or ""} when the guard does not hold, or {"taken", the owner now or ""} when the
   owner is another.
 ]]
 --@include "fenceCover"
+--@include "trimOutboxHead"
+if ARGV[7] and ARGV[7] ~= '' then
+  trimOutboxHead(KEYS[1], KEYS[2], tonumber(ARGV[7]), ARGV[8])
+end
 if ARGV[3] ~= '' then
   local kind = redis.call('TYPE', KEYS[3])['ok']
   local fence = false

@@ -1,27 +1,18 @@
 --[[
-  Drops the outbox records whose sequence number is below ARGV[1] (see readOutbox-2.lua) and
-  raises the head's sequence number to it, atomically. Idempotent and monotonic: a second
-  relay (a zombie instance during a rebalance) that trimmed already, or trims later with an
-  older bound, changes nothing. The relay calls it only for records Kafka has (committed).
+  Drops the outbox records whose sequence number is below ARGV[1] (see readOutbox-4.lua) and
+  raises the head's sequence number to it, atomically (trimOutboxHead). Idempotent and
+  monotonic: a second relay (a zombie instance during a rebalance) that trimmed already, or
+  trims later with an older bound, changes nothing. The relay calls it only for records Kafka
+  has (committed); the exactly_once relay's usual trim rides on its next read instead
+  (readOutbox-4.lua's ARGV[7]).
 
   KEYS[1]  outbox list
-  KEYS[2]  relay state hash (`base`)
+  KEYS[2]  relay state hash (`base`, `inc`)
   ARGV[1]  the new sequence number of the head: every record below it is dropped
-
-  Never drops more records than the list holds, so sequence numbers stay those of the records.
+  ARGV[2]  the outbox incarnation the records were read from (optional): when given and the
+           relay state's `inc` is another, nothing is dropped (that outbox is gone)
 
   Returns the number of records dropped.
 ]]
-local base = tonumber(redis.call('HGET', KEYS[2], 'base') or '0')
-local upTo = tonumber(ARGV[1])
-if upTo <= base then
-  return 0
-end
-local count = upTo - base
-local length = redis.call('LLEN', KEYS[1])
-if count > length then
-  count = length
-end
-redis.call('LTRIM', KEYS[1], count, -1)
-redis.call('HINCRBY', KEYS[2], 'base', count)
-return count
+--@include "trimOutboxHead"
+return trimOutboxHead(KEYS[1], KEYS[2], tonumber(ARGV[1]), ARGV[2] or '')

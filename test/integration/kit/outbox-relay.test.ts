@@ -119,6 +119,9 @@ describe('the outbox relay on the real stack', () => {
 
     const next = t.relay('exactly_once');
     expect(await next.relay(0)).toBe(80);
+    // The last transaction's 30 records wait for the partition's next read to trim them.
+    expect(await redis.llen(t.outboxKey(0))).toBe(30);
+    expect(await next.relay(0)).toBe(0);
     expect(await redis.llen(t.outboxKey(0))).toBe(0);
     expect(await t.committed()).toEqual(values(0, 130));
   });
@@ -155,7 +158,8 @@ describe('the outbox relay on the real stack', () => {
     expect((outcome as RelayFencedError).retriable).toBe(true);
     // Fenced by the broker's answer, not only inferred from the checkpoint afterwards (which can still show the owner's earlier commit).
     expect({ fencedAnswer: isFencedError((outcome as RelayFencedError).cause), chain: causeChain(outcome) }).toMatchObject({ fencedAnswer: true });
-    expect(await redis.llen(t.outboxKey(1))).toBe(0);
+    // Only the owner's last transaction (5 records) is left, for its next read to trim.
+    expect(await redis.llen(t.outboxKey(1))).toBe(5);
     // The zombie leaves the partition alone (the outbox names the owner) instead of fencing the owner back.
     await t.append(1, values(35, 3));
     await expect(zombie.relay(1)).rejects.toBeInstanceOf(RelayFencedError);
@@ -335,6 +339,37 @@ describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (re
       expect((await store.read(0, 10, undefined, 'relay-b')).entries).toEqual(['r1']);
       expect((await store.read(0, 10)).entries).toEqual(['r1']); // no owner given: no check
       expect(await store.claim(0, 'relay-b')).toBe('relay-b');
+    } finally {
+      await redis.del(outbox, `${outbox}:relay`);
+      redis.disconnect();
+    }
+  });
+});
+
+describe("a read's owed trim (readOutbox-4.lua) and trimOutboxTo-2.lua's incarnation on real Redis", () => {
+  it('a read drops what is owed before it reads, even when it is then refused, and never from an outbox begun again since', async () => {
+    const redis = createRedis({ REDIS_URL });
+    const outbox = `{test-owed-${randomUUID().slice(0, 8)}:0}:outbox`;
+    try {
+      const store = new RedisOutboxStore(redis, () => outbox);
+      await redis.rpush(outbox, 'r0', 'r1', 'r2', 'r3', 'r4');
+      expect(await store.claim(0, 'relay-a')).toBe('');
+      const first = await store.read(0, 2, undefined, 'relay-a');
+      expect(first).toMatchObject({ base: 0, entries: ['r0', 'r1'] });
+      const head = await store.read(0, 2, undefined, 'relay-a', 0, { upTo: 2, incarnation: first.incarnation });
+      expect(head).toMatchObject({ base: 2, entries: ['r2', 'r3'] });
+      // Owed again (the answer was lost): nothing more goes.
+      expect(await store.read(0, 10, undefined, 'relay-a', 0, { upTo: 2, incarnation: first.incarnation })).toMatchObject({ base: 2, entries: ['r2', 'r3', 'r4'] });
+      // Taken over: the read is refused, but what the old owner's transaction committed goes.
+      await store.claim(0, 'relay-b');
+      await expect(store.read(0, 10, undefined, 'relay-a', 0, { upTo: 3, incarnation: first.incarnation })).rejects.toMatchObject({ name: 'OutboxTakenError' });
+      expect(await redis.lrange(outbox, 0, -1)).toEqual(['r3', 'r4']);
+      // Another incarnation's trim (an outbox lost and begun again) drops nothing, by read or by trimTo.
+      expect(await store.read(0, 10, undefined, 'relay-b', 0, { upTo: 5, incarnation: 'lost-one' })).toMatchObject({ base: 3, entries: ['r3', 'r4'] });
+      expect(await store.trimTo(0, 5, 'lost-one')).toBe(0);
+      expect(await store.trimTo(0, 4, first.incarnation)).toBe(1);
+      expect(await store.trimTo(0, 9)).toBe(1); // no incarnation: by sequence number alone, never past the list
+      expect(await store.read(0, 10)).toMatchObject({ base: 5, entries: [] });
     } finally {
       await redis.del(outbox, `${outbox}:relay`);
       redis.disconnect();

@@ -26,6 +26,7 @@ import {
   topicMessagesOf,
   transactionalIdOf,
   type OutboxStore,
+  type OwedTrim,
 } from '../../../services/kit/outbox-relay';
 import { loadConfig } from '../../../services/kit/config';
 import { consumerServiceShape } from '../../../services/kit/consumer-service';
@@ -34,16 +35,24 @@ import { turns, turnsUntil } from '../../support/turns';
 
 const entries = (...values: string[]) => values.map((v) => encodeOutboxRecord({ topic: v.startsWith('s') ? 'segment.changes' : 'triggers', key: v, value: Buffer.from(v) }));
 
-/** One partition's outbox in memory: `records` from sequence number `base` on, trimmed by sequence number as trimOutboxTo-2.lua does. */
+/**
+ * One partition's outbox in memory (incarnation 'i'): `records` from sequence number `base` on,
+ * trimmed by sequence number as trimOutboxTo-2.lua does, and by a read's owed trim first
+ * (`owed`, as readOutbox-4.lua does).
+ */
 const memoryOutbox = (records: string[]) => {
   const outbox = {
     records,
     base: 0,
-    trimTo: async (_p: number, upTo: number) => {
+    trimTo: async (_p: number, upTo: number, incarnation = 'i') => {
+      if (incarnation !== 'i') return 0;
       const n = Math.min(Math.max(0, upTo - outbox.base), records.length);
       records.splice(0, n);
       outbox.base += n;
       return n;
+    },
+    owed: async (trim: OwedTrim | undefined) => {
+      if (trim !== undefined) await outbox.trimTo(0, trim.upTo, trim.incarnation);
     },
     claim: async () => '',
   };
@@ -426,20 +435,23 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
 });
 
 describe('OutboxRelay exactly_once: one producer, partitions in one transaction, owners claimed and fenced (no broker)', () => {
-  /** Outboxes in memory with readOutbox-4.lua's owner check and claimOutbox-1.lua's claim. */
+  /** Outboxes in memory (incarnation 'i') with readOutbox-4.lua's owed trim and owner check and claimOutbox-1.lua's claim. */
   const ownedOutboxes = (contents: Record<number, string[]>, owners: Map<number, string> = new Map()) => {
     const bases = new Map<number, number>();
+    const trimTo = async (p: number, upTo: number, incarnation = 'i') => {
+      if (incarnation !== 'i') return 0;
+      const n = Math.min(Math.max(0, upTo - (bases.get(p) ?? 0)), contents[p].length);
+      contents[p].splice(0, n);
+      bases.set(p, (bases.get(p) ?? 0) + n);
+      return n;
+    };
     const store: OutboxStore = {
-      read: async (p, limit, _guard, owner) => {
+      read: async (p, limit, _guard, owner, _from, trim) => {
+        if (trim !== undefined) await trimTo(p, trim.upTo, trim.incarnation);
         if (owner !== undefined && (owners.get(p) ?? '') !== owner) throw new OutboxTakenError(p, owners.get(p) ?? '');
         return { base: bases.get(p) ?? 0, incarnation: 'i', entries: (contents[p] ?? []).slice(0, limit) };
       },
-      trimTo: async (p, upTo) => {
-        const n = Math.min(Math.max(0, upTo - (bases.get(p) ?? 0)), contents[p].length);
-        contents[p].splice(0, n);
-        bases.set(p, (bases.get(p) ?? 0) + n);
-        return n;
-      },
+      trimTo,
       claim: async (p, owner) => {
         const previous = owners.get(p) ?? '';
         owners.set(p, owner);
@@ -546,7 +558,8 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
       const reads: number[] = [];
       const store: OutboxStore = {
         covered: true,
-        read: async (_p, limit, _guard, _owner, from = 0) => {
+        read: async (_p, limit, _guard, _owner, from = 0, trim) => {
+          await outbox.owed(trim);
           reads.push(from);
           return { base: outbox.base, incarnation: 'i', entries: contents.slice(from, from + limit), cover: coverAt(fenceAt) };
         },
@@ -645,6 +658,39 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     expect(outcome).toBeInstanceOf(RelayTransactionError);
     expect(after).toEqual(['records out', 'records failed', 'checkpoint out', 'checkpoint answered', 'abort']);
     expect(commits).toEqual([]);
+  });
+
+  it('trims what a transaction committed with the partition\'s next read, not in a call of its own; a released partition and a closing relay trim what is owed', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const contents = { 0: entries('t0a', 't0b', 't0c'), 1: entries('t1a') };
+    const { store } = ownedOutboxes(contents);
+    const trims: string[] = [];
+    const read = store.read;
+    const trimTo = store.trimTo;
+    store.read = async (p, limit, guard, owner, from, trim) => {
+      if (trim !== undefined) trims.push(`read ${p} <${trim.upTo}`);
+      return read(p, limit, guard, owner, from, trim);
+    };
+    store.trimTo = async (p, upTo, incarnation) => {
+      trims.push(`trimTo ${p} <${upTo}`);
+      return trimTo(p, upTo, incarnation);
+    };
+    const relay = relayOn(store, kafka, admin, { batchSize: 2 });
+    expect(await relay.relay(0)).toBe(3);
+    // t0a t0b, then t0c read with the trim of the first transaction; the last one's is owed.
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a t0b @0:2', 'commit me t0c @0:3']);
+    expect(trims).toEqual(['read 0 <2']);
+    expect(contents[0]).toEqual(entries('t0c'));
+    contents[0].push(...entries('t0d'));
+    expect(await relay.relay(0)).toBe(1);
+    expect(trims).toEqual(['read 0 <2', 'read 0 <3']);
+    expect(await relay.relay(1)).toBe(1);
+    await relay.release([1]);
+    expect(trims).toEqual(['read 0 <2', 'read 0 <3', 'trimTo 0 <4']);
+    expect(contents).toEqual({ 0: [], 1: entries('t1a') });
+    await relay.close();
+    expect(trims).toEqual(['read 0 <2', 'read 0 <3', 'trimTo 0 <4', 'trimTo 1 <1']);
+    expect(contents).toEqual({ 0: [], 1: [] });
   });
 
   it('a relay that claims a partition another relay owned fences that relay\'s transactional id before it reads the checkpoint', async () => {

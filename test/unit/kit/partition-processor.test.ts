@@ -11,7 +11,7 @@ import {
   PartitionProcessor,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
-import { OutboxRelay, StateVanishedError, type OutboxStore } from '../../../services/kit/outbox-relay';
+import { OutboxRelay, StateVanishedError, type OutboxStore, type OwedTrim } from '../../../services/kit/outbox-relay';
 import { MemoryLog } from '../../support/memory-log';
 import { emptyChange, type AppliedChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
 
@@ -79,21 +79,23 @@ class MemoryStore {
   }
 }
 
-/** The outbox side of MemoryStore, with readOutbox-4.lua's and trimOutboxTo-2.lua's semantics. */
+/** The outbox side of MemoryStore (incarnation 'mem'), with readOutbox-4.lua's (its owed trim too) and trimOutboxTo-2.lua's semantics. */
 class MemoryOutbox implements OutboxStore {
   base = 0;
   /** Runs before each read: a test's way to flush Redis between the apply and the relay. */
   beforeRead: () => void = () => undefined;
   constructor(private readonly store: MemoryStore) {}
-  async read(partition: number, limit: number, guard?: string) {
+  async read(partition: number, limit: number, guard?: string, _owner?: string, _from?: number, trim?: OwedTrim) {
     this.beforeRead();
+    if (trim !== undefined) await this.trimTo(partition, trim.upTo, trim.incarnation);
     if (guard !== undefined && this.store.incarnation !== guard) throw new StateVanishedError(partition, guard, this.store.incarnation);
     return { base: this.base, incarnation: 'mem', entries: this.store.outbox.slice(0, limit) };
   }
   async claim() {
     return '';
   }
-  async trimTo(_partition: number, upTo: number) {
+  async trimTo(_partition: number, upTo: number, incarnation = 'mem') {
+    if (incarnation !== 'mem') return 0;
     const count = Math.min(Math.max(0, upTo - this.base), this.store.outbox.length);
     this.store.outbox.splice(0, count);
     this.base += count;
