@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
 import type { BatchPhase, KairosMetrics } from './metrics';
-import { StateVanishedError, type OutboxRelay } from './outbox-relay';
+import { StateVanishedError, type OutboxRelay, type ReadAhead } from './outbox-relay';
 import { CorruptStateError, KairosError } from './errors';
 export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
@@ -85,6 +85,8 @@ export class PartitionProcessor {
   private readonly known = new Map<number, string>();
   /** Partitions found with every restore bound reached (or none). */
   private readonly restored = new Set<number>();
+  /** The relay read sent behind each partition's last apply (OutboxRelay.readAhead), for its relay in the same queued task. */
+  private readonly readAheads = new Map<number, ReadAhead>();
 
   constructor(private readonly options: PartitionProcessorOptions) {
     this.binder = new LogBinder(options);
@@ -100,7 +102,7 @@ export class PartitionProcessor {
     const { partition, topic } = context;
     const { logic, clock } = this.options;
     const lastOffset = BigInt(context.nextOffset) - 1n;
-    return this.queues.run(partition, async () => {
+    return this.runQueued(partition, async () => {
       const bound = await this.binder.bind(topic, partition, context);
       const corrupt = new Map<string, CorruptStateError>();
       const dead: ConsumedRecord<unknown>[] = [];
@@ -273,7 +275,18 @@ export class PartitionProcessor {
    * one outbox at once would produce its records twice.
    */
   fireDue(partition: number, logEnd?: bigint | null): Promise<void> {
-    return this.queues.run(partition, () => this.fireDueNow(partition, logEnd));
+    return this.runQueued(partition, () => this.fireDueNow(partition, logEnd));
+  }
+
+  /** Runs `work` in the partition's queue; a read ahead of an apply is never taken by a later task. */
+  private runQueued<T>(partition: number, work: () => Promise<T>): Promise<T> {
+    return this.queues.run(partition, async () => {
+      try {
+        return await work();
+      } finally {
+        this.readAheads.delete(partition);
+      }
+    });
   }
 
   private async fireDueNow(partition: number, logEnd?: bigint | null): Promise<void> {
@@ -339,8 +352,10 @@ export class PartitionProcessor {
    * (else the partition stops, as `topic`'s, like checkNotVanished).
    */
   async relay(partition: number, topic = this.options.timerTopic): Promise<number> {
+    const ahead = this.readAheads.get(partition);
+    this.readAheads.delete(partition);
     try {
-      return await this.options.relay.relay(partition, this.known.get(partition));
+      return await this.options.relay.relay(partition, this.known.get(partition), ahead);
     } catch (error) {
       if (!(error instanceof StateVanishedError)) throw error;
       this.checkNotVanished(topic, partition, { incarnation: error.found });
@@ -380,8 +395,13 @@ export class PartitionProcessor {
       end();
       if (change === null) return null;
       end = phase('apply');
-      const applied = await store.applyChange(partition, snapshot.version, change);
+      const applying = store.applyChange(partition, snapshot.version, change);
+      // The relay's first read, sent behind the apply before its answer: one round trip for both.
+      const ahead = this.options.relay.readAhead(partition, snapshot.version + 1, change.incarnation ?? this.known.get(partition));
+      const applied = await applying;
       end();
+      if (ahead === undefined || applied === null) this.readAheads.delete(partition);
+      else this.readAheads.set(partition, ahead);
       if (applied !== null) return applied;
       this.options.logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
     }

@@ -52,16 +52,31 @@
            then refuses the read: those records are in Kafka, whoever owns the partition now
   ARGV[8]  the incarnation that trim is for: only while the relay state's `inc` is that one
            (an outbox lost and begun again since is not trimmed)
+  ARGV[9]  the fence version the read must come after (optional, "" for none): a relay read
+           sent right behind an apply, before its answer (outbox-relay.ts, readAhead), passes
+           the version that apply makes. When KEYS[3] is a fence hash whose `v` is below it,
+           or there is no fence, the read ran before the apply (a command sent again after a
+           redirection or a flushed script cache), and nothing is read or checked
 
   Returns {base, inc, cover JSON or "", record 1, record 2, ...} (base: the sequence number of
-  the head after the trim, not of the first record returned), {"vanished", the fence's
-  incarnation or ""} when the guard does not hold, or {"taken", the owner now or ""} when the
-  owner is another.
+  the head after the trim, not of the first record returned), {"early", the fence's version}
+  when it ran before the version of ARGV[9], {"vanished", the fence's incarnation or ""} when
+  the guard does not hold, or {"taken", the owner now or ""} when the owner is another.
 ]]
 --@include "fenceCover"
 --@include "trimOutboxHead"
 if ARGV[7] and ARGV[7] ~= '' then
   trimOutboxHead(KEYS[1], KEYS[2], tonumber(ARGV[7]), ARGV[8])
+end
+if ARGV[9] and ARGV[9] ~= '' then
+  local kind = redis.call('TYPE', KEYS[3])['ok']
+  local version = 0
+  if kind == 'hash' then
+    version = tonumber(redis.call('HGET', KEYS[3], 'v') or '0')
+  end
+  if (kind == 'hash' or kind == 'none') and version < tonumber(ARGV[9]) then
+    return {'early', tostring(version)}
+  end
 end
 if ARGV[3] ~= '' then
   local kind = redis.call('TYPE', KEYS[3])['ok']

@@ -333,10 +333,10 @@ describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (re
       const store = new RedisOutboxStore(redis, () => outbox);
       await redis.rpush(outbox, 'r1');
       expect(await store.claim(0, 'relay-a')).toBe('');
-      expect((await store.read(0, 10, undefined, 'relay-a')).entries).toEqual(['r1']);
+      expect((await store.read(0, 10, { owner: 'relay-a' })).entries).toEqual(['r1']);
       expect(await store.claim(0, 'relay-b')).toBe('relay-a');
-      await expect(store.read(0, 10, undefined, 'relay-a')).rejects.toMatchObject({ name: 'OutboxTakenError', owner: 'relay-b' });
-      expect((await store.read(0, 10, undefined, 'relay-b')).entries).toEqual(['r1']);
+      await expect(store.read(0, 10, { owner: 'relay-a' })).rejects.toMatchObject({ name: 'OutboxTakenError', owner: 'relay-b' });
+      expect((await store.read(0, 10, { owner: 'relay-b' })).entries).toEqual(['r1']);
       expect((await store.read(0, 10)).entries).toEqual(['r1']); // no owner given: no check
       expect(await store.claim(0, 'relay-b')).toBe('relay-b');
     } finally {
@@ -354,18 +354,18 @@ describe("a read's owed trim (readOutbox-4.lua) and trimOutboxTo-2.lua's incarna
       const store = new RedisOutboxStore(redis, () => outbox);
       await redis.rpush(outbox, 'r0', 'r1', 'r2', 'r3', 'r4');
       expect(await store.claim(0, 'relay-a')).toBe('');
-      const first = await store.read(0, 2, undefined, 'relay-a');
+      const first = await store.read(0, 2, { owner: 'relay-a' });
       expect(first).toMatchObject({ base: 0, entries: ['r0', 'r1'] });
-      const head = await store.read(0, 2, undefined, 'relay-a', 0, { upTo: 2, incarnation: first.incarnation });
+      const head = await store.read(0, 2, { owner: 'relay-a', trim: { upTo: 2, incarnation: first.incarnation } });
       expect(head).toMatchObject({ base: 2, entries: ['r2', 'r3'] });
       // Owed again (the answer was lost): nothing more goes.
-      expect(await store.read(0, 10, undefined, 'relay-a', 0, { upTo: 2, incarnation: first.incarnation })).toMatchObject({ base: 2, entries: ['r2', 'r3', 'r4'] });
+      expect(await store.read(0, 10, { owner: 'relay-a', trim: { upTo: 2, incarnation: first.incarnation } })).toMatchObject({ base: 2, entries: ['r2', 'r3', 'r4'] });
       // Taken over: the read is refused, but what the old owner's transaction committed goes.
       await store.claim(0, 'relay-b');
-      await expect(store.read(0, 10, undefined, 'relay-a', 0, { upTo: 3, incarnation: first.incarnation })).rejects.toMatchObject({ name: 'OutboxTakenError' });
+      await expect(store.read(0, 10, { owner: 'relay-a', trim: { upTo: 3, incarnation: first.incarnation } })).rejects.toMatchObject({ name: 'OutboxTakenError' });
       expect(await redis.lrange(outbox, 0, -1)).toEqual(['r3', 'r4']);
       // Another incarnation's trim (an outbox lost and begun again) drops nothing, by read or by trimTo.
-      expect(await store.read(0, 10, undefined, 'relay-b', 0, { upTo: 5, incarnation: 'lost-one' })).toMatchObject({ base: 3, entries: ['r3', 'r4'] });
+      expect(await store.read(0, 10, { owner: 'relay-b', trim: { upTo: 5, incarnation: 'lost-one' } })).toMatchObject({ base: 3, entries: ['r3', 'r4'] });
       expect(await store.trimTo(0, 5, 'lost-one')).toBe(0);
       expect(await store.trimTo(0, 4, first.incarnation)).toBe(1);
       expect(await store.trimTo(0, 9)).toBe(1); // no incarnation: by sequence number alone, never past the list
@@ -386,16 +386,45 @@ describe('a guarded outbox read (readOutbox-4.lua) on real Redis', () => {
       const store = new RedisOutboxStore(redis, () => keys.outbox, () => keys.fence);
       await redis.hset(keys.fence, 'inc', 'inc-1', 'v', '3');
       await redis.rpush(keys.outbox, 'r1', 'r2');
-      expect((await store.read(0, 10, 'inc-1')).entries).toEqual(['r1', 'r2']);
+      expect((await store.read(0, 10, { guard: 'inc-1' })).entries).toEqual(['r1', 'r2']);
       expect((await store.read(0, 10)).entries).toEqual(['r1', 'r2']); // unguarded: no check
       await redis.hset(keys.fence, 'inc', 'inc-2');
-      await expect(store.read(0, 10, 'inc-1')).rejects.toMatchObject({ name: 'StateVanishedError', expected: 'inc-1', found: 'inc-2' });
+      await expect(store.read(0, 10, { guard: 'inc-1' })).rejects.toMatchObject({ name: 'StateVanishedError', expected: 'inc-1', found: 'inc-2' });
       await redis.del(keys.fence, keys.outbox, `${keys.outbox}:relay`); // FLUSHALL, as far as this partition goes
-      await expect(store.read(0, 10, 'inc-1')).rejects.toMatchObject({ name: 'StateVanishedError', found: null });
+      await expect(store.read(0, 10, { guard: 'inc-1' })).rejects.toMatchObject({ name: 'StateVanishedError', found: null });
       expect(await redis.exists(`${keys.outbox}:relay`)).toBe(0); // a refused read records no outbox incarnation
-      await expect(new RedisOutboxStore(redis, () => keys.outbox).read(0, 10, 'inc-1')).rejects.toThrow(/needs the fence key/);
+      await expect(new RedisOutboxStore(redis, () => keys.outbox).read(0, 10, { guard: 'inc-1' })).rejects.toThrow(/needs the fence key/);
     } finally {
       await redis.del(keys.fence, keys.outbox, `${keys.outbox}:relay`);
+      redis.disconnect();
+    }
+  });
+});
+
+describe('a read sent right behind an apply (readOutbox-4.lua ARGV[9]) on real Redis', () => {
+  it('runs after the apply when sent before its answer; one that ran first (no fence, or one below the version) comes back early, nothing read or checked', async () => {
+    const redis = createRedis({ REDIS_URL });
+    const keys = new PartitionKeys(`test-ahead-${randomUUID().slice(0, 8)}`, 'svc');
+    try {
+      const state = new PartitionStateStore(redis, keys, 60_000);
+      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+      // No fence yet (a fresh partition's first apply has not run): early, and the guard not judged.
+      expect(await outbox.read(0, 10, { after: 1, guard: 'fence-1' })).toMatchObject({ early: true, entries: [] });
+      // Sent before the apply's answer, as PartitionProcessor does: Redis runs them in that order.
+      for (let version = 0; version < 20; version += 1) {
+        const change = { ...emptyChange(), advance: { topic: 'behavior.events', offset: String(version) }, incarnation: 'fence-1', outbox: [`r${version}`] };
+        const applying = state.applyChange(0, version, change);
+        const read = outbox.read(0, 100, { after: version + 1, guard: 'fence-1' });
+        expect(await applying).toMatchObject({ version: version + 1 });
+        const head = await read;
+        expect({ early: head.early, last: head.entries.at(-1), offset: head.cover?.offsets['behavior.events'] }).toEqual({ early: undefined, last: `r${version}`, offset: String(version) });
+      }
+      // A fence below the version (the read ran first): early, even with a guard that would not hold.
+      expect(await outbox.read(0, 10, { after: 21, guard: 'another' })).toMatchObject({ early: true, entries: [] });
+      await expect(outbox.read(0, 10, { after: 20, guard: 'another' })).rejects.toMatchObject({ name: 'StateVanishedError' });
+    } finally {
+      const found = await redis.keys(keys.pattern());
+      if (found.length > 0) await redis.del(...found);
       redis.disconnect();
     }
   });
@@ -465,11 +494,11 @@ describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) 
         { incarnation: 'fence-1', offsets: { 'behavior.events': '41' }, timersThrough: 5_799 },
       ]);
       expect(head.cover).toEqual({ incarnation: 'fence-1', offsets: { 'behavior.events': '42' }, timersThrough: 5_799 });
-      const on = await outbox.read(0, 10, undefined, undefined, 1);
+      const on = await outbox.read(0, 10, { from: 1 });
       expect({ base: on.base, keys: on.entries.map((entry) => decodeOutboxRecord(entry).key) }).toEqual({ base: 0, keys: ['a2', 'b1'] });
       // Without coverOutbox the records are stored as given.
       await new PartitionStateStore(redis, keys, 60_000).applyChange(0, 3, { ...emptyChange(), outbox: [record('c1')] });
-      expect((await outbox.read(0, 1, undefined, undefined, 3)).entries).toEqual([record('c1')]);
+      expect((await outbox.read(0, 1, { from: 3 })).entries).toEqual([record('c1')]);
     } finally {
       const found = await redis.keys(keys.pattern());
       if (found.length > 0) await redis.del(...found);

@@ -446,7 +446,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
       return n;
     };
     const store: OutboxStore = {
-      read: async (p, limit, _guard, owner, _from, trim) => {
+      read: async (p, limit, { owner, trim } = {}) => {
         if (trim !== undefined) await trimTo(p, trim.upTo, trim.incarnation);
         if (owner !== undefined && (owners.get(p) ?? '') !== owner) throw new OutboxTakenError(p, owners.get(p) ?? '');
         return { base: bases.get(p) ?? 0, incarnation: 'i', entries: (contents[p] ?? []).slice(0, limit) };
@@ -536,7 +536,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     return { broker, kafka, admin };
   };
 
-  const relayOn = (store: OutboxStore, kafka: Kafka, admin: Admin, sizes: { batchSize?: number; transactionRecords?: number } = {}) =>
+  const relayOn = (store: OutboxStore, kafka: Kafka, admin: Admin, sizes: { batchSize?: number; transactionRecords?: number; generation?: () => number } = {}) =>
     new OutboxRelay({
       store, guarantee: 'exactly_once', kafka, producer: {} as Producer, admin,
       group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }),
@@ -558,7 +558,7 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
       const reads: number[] = [];
       const store: OutboxStore = {
         covered: true,
-        read: async (_p, limit, _guard, _owner, from = 0, trim) => {
+        read: async (_p, limit, { from = 0, trim } = {}) => {
           await outbox.owed(trim);
           reads.push(from);
           return { base: outbox.base, incarnation: 'i', entries: contents.slice(from, from + limit), cover: coverAt(fenceAt) };
@@ -667,9 +667,9 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     const trims: string[] = [];
     const read = store.read;
     const trimTo = store.trimTo;
-    store.read = async (p, limit, guard, owner, from, trim) => {
-      if (trim !== undefined) trims.push(`read ${p} <${trim.upTo}`);
-      return read(p, limit, guard, owner, from, trim);
+    store.read = async (p, limit, options) => {
+      if (options?.trim !== undefined) trims.push(`read ${p} <${options.trim.upTo}`);
+      return read(p, limit, options);
     };
     store.trimTo = async (p, upTo, incarnation) => {
       trims.push(`trimTo ${p} <${upTo}`);
@@ -691,6 +691,38 @@ describe('OutboxRelay exactly_once: one producer, partitions in one transaction,
     await relay.close();
     expect(trims).toEqual(['read 0 <2', 'read 0 <3', 'trimTo 0 <4', 'trimTo 1 <1']);
     expect(contents).toEqual({ 0: [], 1: [] });
+  });
+
+  it('takes a read sent ahead of the call (readAhead) as its first read under the same producer and claim; one with another guard, or before a new claim, is read again', async () => {
+    const { broker, kafka, admin } = fakeBroker();
+    const contents = { 0: entries('t0a') };
+    const { store } = ownedOutboxes(contents);
+    let reads = 0;
+    const read = store.read;
+    store.read = async (p, limit, options) => {
+      reads += 1;
+      return read(p, limit, options);
+    };
+    let generation = 1;
+    const relay = relayOn(store, kafka, admin, { generation: () => generation });
+    // No producer initialized and no claim yet: the read waits for the call.
+    expect(relay.readAhead(0, 1)).toBeUndefined();
+    expect(await relay.relay(0)).toBe(1);
+    contents[0].push(...entries('t0b'));
+    reads = 0;
+    expect(await relay.relay(0, undefined, relay.readAhead(0, 1))).toBe(1);
+    expect(reads).toBe(1);
+    contents[0].push(...entries('t0c'));
+    reads = 0;
+    expect(await relay.relay(0, 'another', relay.readAhead(0, 1))).toBe(1);
+    expect(reads).toBe(2);
+    contents[0].push(...entries('t0d'));
+    reads = 0;
+    const ahead = relay.readAhead(0, 1);
+    generation = 2; // a rebalance: the relay claims the partition again, then reads
+    expect(await relay.relay(0, undefined, ahead)).toBe(1);
+    expect(reads).toBe(2);
+    expect(broker.log.filter((line) => line.startsWith('commit'))).toEqual(['commit me t0a @0:1', 'commit me t0b @0:2', 'commit me t0c @0:3', 'commit me t0d @0:4']);
   });
 
   it('a relay that claims a partition another relay owned fences that relay\'s transactional id before it reads the checkpoint', async () => {

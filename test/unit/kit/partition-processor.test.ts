@@ -11,8 +11,9 @@ import {
   PartitionProcessor,
   type PartitionLogic,
 } from '../../../services/kit/partition-processor';
-import { OutboxRelay, StateVanishedError, type OutboxStore, type OwedTrim } from '../../../services/kit/outbox-relay';
+import { OutboxRelay, StateVanishedError, type OutboxRead, type OutboxStore } from '../../../services/kit/outbox-relay';
 import { MemoryLog } from '../../support/memory-log';
+import { turnsUntil } from '../../support/turns';
 import { emptyChange, type AppliedChange, type PartitionChange, type PartitionSnapshot, type PartitionStateStore, type StateValue } from '../../../services/kit/partition-state';
 
 /** An in-memory PartitionStateStore with the Lua script's semantics, and a way to interfere. */
@@ -31,6 +32,9 @@ class MemoryStore {
   timers = new Map<string, number>();
   /** Called before each apply: a test can move the version to simulate another writer. */
   beforeApply: () => void = () => undefined;
+  /** Awaited before an apply changes anything (a command that reaches Redis late), and after (its answer on the way back). */
+  applyLate: (() => Promise<void>) | undefined;
+  answerLate: (() => Promise<void>) | undefined;
 
   async read(_partition: number, customers: Iterable<string>): Promise<PartitionSnapshot> {
     return {
@@ -55,6 +59,7 @@ class MemoryStore {
   }
   async applyChange(_partition: number, version: number, change: PartitionChange): Promise<AppliedChange | null> {
     this.beforeApply();
+    if (this.applyLate !== undefined) await this.applyLate();
     if (version !== this.version) return null;
     for (const [c, s] of change.states) {
       if (s === null) this.states.delete(c);
@@ -71,6 +76,7 @@ class MemoryStore {
     if (change.timersThrough !== undefined) this.timersThrough = Math.max(this.timersThrough ?? change.timersThrough, change.timersThrough);
     if (change.timersRestored === true) this.restoreTimersThrough = null;
     this.version += 1;
+    if (this.answerLate !== undefined) await this.answerLate();
     return { version: this.version, earliestDue: this.timers.size === 0 ? null : Math.min(...this.timers.values()) };
   }
   async dueTimers(_partition: number, now: number, limit: number) {
@@ -85,9 +91,10 @@ class MemoryOutbox implements OutboxStore {
   /** Runs before each read: a test's way to flush Redis between the apply and the relay. */
   beforeRead: () => void = () => undefined;
   constructor(private readonly store: MemoryStore) {}
-  async read(partition: number, limit: number, guard?: string, _owner?: string, _from?: number, trim?: OwedTrim) {
+  async read(partition: number, limit: number, { guard, trim, after }: OutboxRead = {}) {
     this.beforeRead();
     if (trim !== undefined) await this.trimTo(partition, trim.upTo, trim.incarnation);
+    if (after !== undefined && this.store.version < after) return { base: -1, incarnation: '', entries: [], early: true as const };
     if (guard !== undefined && this.store.incarnation !== guard) throw new StateVanishedError(partition, guard, this.store.incarnation);
     return { base: this.base, incarnation: 'mem', entries: this.store.outbox.slice(0, limit) };
   }
@@ -203,6 +210,32 @@ const context = (records: ConsumedRecord<unknown>[], generation = 1, commit: Bat
 });
 
 describe('PartitionProcessor', () => {
+  it("sends the relay's outbox read right behind the apply, before the apply's answer, and the relay takes it instead of reading", async () => {
+    const { store, outbox, sent, processor } = setup();
+    let reads = 0;
+    outbox.beforeRead = () => void (reads += 1);
+    let answer: (() => void) | undefined;
+    store.answerLate = () => new Promise<void>((resolve) => (answer = resolve));
+    const batch = [record(0, 'a'), record(1, 'b')];
+    const handled = processor.handleBatch(batch, context(batch));
+    await turnsUntil(() => answer !== undefined);
+    expect(reads).toBe(1);
+    store.answerLate = undefined;
+    answer!();
+    await handled;
+    expect({ reads, sent, outbox: store.outbox }).toEqual({ reads: 1, sent: ['a:0', 'b:1'], outbox: [] });
+  });
+
+  it('a read that ran before the apply it was sent behind (a command sent again) comes back early: the relay reads again', async () => {
+    const { store, outbox, sent, processor } = setup();
+    let reads = 0;
+    outbox.beforeRead = () => void (reads += 1);
+    store.applyLate = () => Promise.resolve();
+    const batch = [record(0, 'a'), record(1, 'b')];
+    await processor.handleBatch(batch, context(batch));
+    expect({ reads, sent, outbox: store.outbox }).toEqual({ reads: 2, sent: ['a:0', 'b:1'], outbox: [] });
+  });
+
   it('applies a batch once, relays its outbox, and moves the fence to the last offset', async () => {
     const { store, sent, processor } = setup();
     const batch = [record(0, 'a'), record(1, 'b'), record(2, 'a')];
