@@ -398,10 +398,10 @@ export class PartitionProcessor {
       const applying = store.applyChange(partition, snapshot.version, change);
       // The relay's first read, sent behind the apply before its answer: one round trip for both.
       const ahead = this.options.relay.readAhead(partition, snapshot.version + 1, change.incarnation ?? this.known.get(partition));
+      this.readAheads.delete(partition); // one sent behind an earlier apply is out of date now
       const applied = await applying;
       end();
-      if (ahead === undefined || applied === null) this.readAheads.delete(partition);
-      else this.readAheads.set(partition, ahead);
+      if (ahead !== undefined && applied !== null) this.readAheads.set(partition, ahead);
       if (applied !== null) return applied;
       this.options.logger.warn({ partition, attempt }, 'partition state moved during the batch; recomputing');
     }
