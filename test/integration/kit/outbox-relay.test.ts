@@ -401,13 +401,27 @@ describe('a guarded outbox read (readOutbox-4.lua) on real Redis', () => {
   });
 });
 
+/** A partition's state store and covered outbox store on real Redis under a prefix of their own; every key of it deleted afterwards. */
+async function withCoveredOutbox(
+  name: string,
+  test: (stores: { redis: RedisClient; keys: PartitionKeys; state: PartitionStateStore; outbox: RedisOutboxStore }) => Promise<void>,
+  coverOutbox = false,
+): Promise<void> {
+  const redis = createRedis({ REDIS_URL });
+  const keys = new PartitionKeys(`${name}-${randomUUID().slice(0, 8)}`, 'svc');
+  try {
+    const state = new PartitionStateStore(redis, keys, 60_000, false, coverOutbox);
+    await test({ redis, keys, state, outbox: new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p)) });
+  } finally {
+    const found = await redis.keys(keys.pattern());
+    if (found.length > 0) await redis.del(...found);
+    redis.disconnect();
+  }
+}
+
 describe('a read sent right behind an apply (readOutbox-4.lua ARGV[9]) on real Redis', () => {
   it('runs after the apply when sent before its answer; one that ran first (no fence, or one below the version) comes back early, nothing read or checked', async () => {
-    const redis = createRedis({ REDIS_URL });
-    const keys = new PartitionKeys(`test-ahead-${randomUUID().slice(0, 8)}`, 'svc');
-    try {
-      const state = new PartitionStateStore(redis, keys, 60_000);
-      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+    await withCoveredOutbox('test-ahead', async ({ state, outbox }) => {
       // No fence yet (a fresh partition's first apply has not run): early, and the guard not judged.
       expect(await outbox.read(0, 10, { after: 1, guard: 'fence-1' })).toMatchObject({ early: true, entries: [] });
       // Sent before the apply's answer, as PartitionProcessor does: Redis runs them in that order.
@@ -422,21 +436,13 @@ describe('a read sent right behind an apply (readOutbox-4.lua ARGV[9]) on real R
       // A fence below the version (the read ran first): early, even with a guard that would not hold.
       expect(await outbox.read(0, 10, { after: 21, guard: 'another' })).toMatchObject({ early: true, entries: [] });
       await expect(outbox.read(0, 10, { after: 20, guard: 'another' })).rejects.toMatchObject({ name: 'StateVanishedError' });
-    } finally {
-      const found = await redis.keys(keys.pattern());
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    }
+    });
   });
 });
 
 describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) on real Redis", () => {
   it("returns the fence's incarnation, applied offsets and timer watermark, lowered below the earliest timer still set; rt is removed once restored", async () => {
-    const redis = createRedis({ REDIS_URL });
-    const keys = new PartitionKeys(`test-cover-${randomUUID().slice(0, 8)}`, 'svc');
-    try {
-      const state = new PartitionStateStore(redis, keys, 60_000);
-      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+    await withCoveredOutbox('test-cover', async ({ redis, keys, state, outbox }) => {
       expect((await outbox.read(0, 10)).cover).toBeUndefined(); // nothing applied yet
       const batch = { ...emptyChange(), advance: { topic: 'behavior.events', offset: '41' }, incarnation: 'fence-1', outbox: ['r1'] };
       batch.timers.set('t1', 5_000);
@@ -463,19 +469,11 @@ describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) 
       expect((await state.fence(0)).restoreTimersThrough).toBe(6_000);
       await state.applyChange(0, 4, { ...emptyChange(), timersRestored: true });
       expect((await state.fence(0)).restoreTimersThrough).toBeNull();
-    } finally {
-      const found = await redis.keys(keys.pattern());
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    }
+    });
   });
 
   it("with coverOutbox, the last record of each change carries the fence's cover after it; a read from an index reads past the head", async () => {
-    const redis = createRedis({ REDIS_URL });
-    const keys = new PartitionKeys(`test-cover-${randomUUID().slice(0, 8)}`, 'svc');
-    try {
-      const state = new PartitionStateStore(redis, keys, 60_000, false, true);
-      const outbox = new RedisOutboxStore(redis, (p) => keys.outbox(p), (p) => keys.fence(p), (p) => keys.timers(p));
+    await withCoveredOutbox('test-cover', async ({ redis, keys, state, outbox }) => {
       const record = (key: string) => encodeOutboxRecord({ topic: 'triggers', key, value: Buffer.from(key) });
       const batch = { ...emptyChange(), advance: { topic: 'behavior.events', offset: '41' }, incarnation: 'fence-1', outbox: [record('a1'), record('a2')] };
       batch.timers.set('t1', 5_000);
@@ -499,10 +497,6 @@ describe("an outbox read's cover (readOutbox-4.lua, applyPartitionChange-n.lua) 
       // Without coverOutbox the records are stored as given.
       await new PartitionStateStore(redis, keys, 60_000).applyChange(0, 3, { ...emptyChange(), outbox: [record('c1')] });
       expect((await outbox.read(0, 1, { from: 3 })).entries).toEqual([record('c1')]);
-    } finally {
-      const found = await redis.keys(keys.pattern());
-      if (found.length > 0) await redis.del(...found);
-      redis.disconnect();
-    }
+    }, true);
   });
 });
