@@ -325,12 +325,21 @@ describe('a consumer of a transactional topic (the renderer on triggers)', () =>
   });
 });
 
+/** An outbox (partition 0) and its store, without a fence, on real Redis under a key of its own; both its keys deleted afterwards. */
+async function withOutbox(name: string, test: (parts: { redis: RedisClient; outbox: string; store: RedisOutboxStore }) => Promise<void>): Promise<void> {
+  const redis = createRedis({ REDIS_URL });
+  const outbox = `{${name}-${randomUUID().slice(0, 8)}:0}:outbox`;
+  try {
+    await test({ redis, outbox, store: new RedisOutboxStore(redis, () => outbox) });
+  } finally {
+    await redis.del(outbox, `${outbox}:relay`);
+    redis.disconnect();
+  }
+}
+
 describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (readOutbox-4.lua) on real Redis', () => {
   it('a claim names the new owner and returns the one it replaced; a read as an owner that is not the current one reads nothing', async () => {
-    const redis = createRedis({ REDIS_URL });
-    const outbox = `{test-owner-${randomUUID().slice(0, 8)}:0}:outbox`;
-    try {
-      const store = new RedisOutboxStore(redis, () => outbox);
+    await withOutbox('test-owner', async ({ redis, outbox, store }) => {
       await redis.rpush(outbox, 'r1');
       expect(await store.claim(0, 'relay-a')).toBe('');
       expect((await store.read(0, 10, { owner: 'relay-a' })).entries).toEqual(['r1']);
@@ -339,19 +348,13 @@ describe('claiming an outbox (claimOutbox-1.lua) and reading it as its owner (re
       expect((await store.read(0, 10, { owner: 'relay-b' })).entries).toEqual(['r1']);
       expect((await store.read(0, 10)).entries).toEqual(['r1']); // no owner given: no check
       expect(await store.claim(0, 'relay-b')).toBe('relay-b');
-    } finally {
-      await redis.del(outbox, `${outbox}:relay`);
-      redis.disconnect();
-    }
+    });
   });
 });
 
 describe("a read's owed trim (readOutbox-4.lua) and trimOutboxTo-2.lua's incarnation on real Redis", () => {
   it('a read drops what is owed before it reads, even when it is then refused, and never from an outbox begun again since', async () => {
-    const redis = createRedis({ REDIS_URL });
-    const outbox = `{test-owed-${randomUUID().slice(0, 8)}:0}:outbox`;
-    try {
-      const store = new RedisOutboxStore(redis, () => outbox);
+    await withOutbox('test-owed', async ({ redis, outbox, store }) => {
       await redis.rpush(outbox, 'r0', 'r1', 'r2', 'r3', 'r4');
       expect(await store.claim(0, 'relay-a')).toBe('');
       const first = await store.read(0, 2, { owner: 'relay-a' });
@@ -370,10 +373,7 @@ describe("a read's owed trim (readOutbox-4.lua) and trimOutboxTo-2.lua's incarna
       expect(await store.trimTo(0, 4, first.incarnation)).toBe(1);
       expect(await store.trimTo(0, 9)).toBe(1); // no incarnation: by sequence number alone, never past the list
       expect(await store.read(0, 10)).toMatchObject({ base: 5, entries: [] });
-    } finally {
-      await redis.del(outbox, `${outbox}:relay`);
-      redis.disconnect();
-    }
+    });
   });
 });
 
