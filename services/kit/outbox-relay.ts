@@ -30,7 +30,8 @@
  * no longer owns (release); a relay that closes trims them first (flushTrims).
  *
  * at_least_once: one idempotent producer, no transaction; a crash between produce and trim
- * produces those records again (readers drop them by id).
+ * produces those records again (readers drop them by id). Its trim goes out as soon as the
+ * records are produced, without waiting for its answer (trimNow).
  */
 import { randomUUID } from 'node:crypto';
 import { Partitioners, type Admin, type Kafka, type Producer } from './kafkajs';
@@ -110,9 +111,11 @@ export interface OutboxHead {
 }
 
 /**
- * A trim the exactly_once relay owes a partition's outbox: its last transaction committed the
- * records below `upTo` of the outbox `incarnation`. The partition's next read does it first, in
- * the same Redis call (readOutbox-4.lua), instead of a call of its own after each transaction.
+ * A trim the relay owes a partition's outbox: the records below `upTo` of the outbox
+ * `incarnation` are in Kafka (exactly_once: its last transaction committed them;
+ * at_least_once: produced, their trim sent and not answered yet, trimNow). The partition's next
+ * read does it first, in the same Redis call (readOutbox-4.lua): exactly_once instead of a call
+ * of its own after each transaction.
  */
 export interface OwedTrim {
   upTo: number;
@@ -712,10 +715,10 @@ export class OutboxRelay {
    */
   readAhead(partition: number, after: number, guard?: string): ReadAhead | undefined {
     const { store } = this.options;
-    if (this.options.guarantee === 'at_least_once') return new ReadAhead(partition, guard, undefined, undefined, store.read(partition, this.batchSize, { guard, after }));
+    const trim = this.owedTrims.get(partition);
+    if (this.options.guarantee === 'at_least_once') return new ReadAhead(partition, guard, undefined, trim, store.read(partition, this.batchSize, { guard, trim, after }));
     const session = this.live;
     if (session === undefined || !this.claimHolds(partition)) return undefined;
-    const trim = this.owedTrims.get(partition);
     return new ReadAhead(partition, guard, session, trim, store.read(partition, this.batchSize, { guard, owner: this.transactionalId, trim, after }));
   }
 
@@ -772,7 +775,7 @@ export class OutboxRelay {
   }
 
   private async relayPlain(partition: number, guard: string | undefined, ahead: ReadAhead | undefined): Promise<number> {
-    const { store, hooks } = this.options;
+    const { hooks } = this.options;
     let sent = 0;
     for (;;) {
       const head = await this.readHead(partition, guard, sent, undefined, 0, sent === 0 ? ahead : undefined);
@@ -781,12 +784,30 @@ export class OutboxRelay {
       await this.plainSends.add(topicMessages);
       this.count(topicMessages);
       await hooks?.afterProduce?.(partition, head.entries.length);
-      // Now, not with the next read (as exactly_once does): without a checkpoint, records left
-      // in the outbox would be produced again by the partition's next owner.
-      await store.trimTo(partition, head.base + head.entries.length, head.incarnation);
+      this.trimNow(partition, { upTo: head.base + head.entries.length, incarnation: head.incarnation });
       sent += head.entries.length;
       if (head.entries.length < this.batchSize) return sent;
     }
+  }
+
+  /**
+   * at_least_once: sends the trim of what was just produced now, and does not wait for it. Unlike
+   * exactly_once (which leaves it to the next read), it goes out at once: with no checkpoint,
+   * records left in the outbox would be produced again by the partition's next owner. Not
+   * awaited, so a batch does not wait for its round trip: Redis runs it before whatever this
+   * relay sends the partition next on the same connection (the next read, or the read sent
+   * behind the next apply). Until it is answered it stays owed, so a read that goes out before
+   * then carries it too (a trim done twice drops nothing more), and one that failed is done by
+   * the partition's next read, or by flushTrims when the relay lets the partition go.
+   */
+  private trimNow(partition: number, trim: OwedTrim): void {
+    this.owedTrims.set(partition, trim);
+    this.options.store.trimTo(partition, trim.upTo, trim.incarnation).then(
+      () => {
+        if (this.owedTrims.get(partition) === trim) this.owedTrims.delete(partition);
+      },
+      (err: unknown) => this.options.logger.warn({ err, partition }, 'could not trim the records just produced; the partition\'s next read trims them'),
+    );
   }
 
   private async relayTransactional(partition: number, guard: string | undefined, ahead: ReadAhead | undefined): Promise<number> {
@@ -1064,7 +1085,7 @@ export class OutboxRelay {
 
   /**
    * Forgets the claims of partitions no longer in `owned` (after a rebalance): taking one again
-   * claims it again. Trims what their last transactions committed (flushTrims).
+   * claims it again. Does the trims owed to them (flushTrims).
    */
   async release(owned: readonly number[]): Promise<void> {
     const keep = new Set(owned);
@@ -1076,8 +1097,8 @@ export class OutboxRelay {
   /**
    * Does the trims owed to `partitions` (default: all) now, each in a call of its own, rather
    * than with their next reads: before this relay lets them go, so the next owner finds their
-   * outboxes without records it would only trim. A trim that fails is left to that owner
-   * (planRelay: it skips what the checkpoint covers) and logged.
+   * outboxes without records it would only trim (exactly_once) or produce again
+   * (at_least_once). A trim that fails is left to that owner and logged.
    */
   async flushTrims(partitions: readonly number[] = [...this.owedTrims.keys()]): Promise<void> {
     await Promise.all(
@@ -1088,7 +1109,8 @@ export class OutboxRelay {
         try {
           await this.options.store.trimTo(partition, trim.upTo, trim.incarnation);
         } catch (err) {
-          this.options.logger.warn({ err, partition }, 'could not trim the records the last transaction committed; the next relay of the partition skips them');
+          // exactly_once: the next relay skips them (planRelay); at_least_once produces them again.
+          this.options.logger.warn({ err, partition }, 'could not trim the records already in Kafka; the next relay of the partition skips them (exactly_once) or produces them again (at_least_once)');
         }
       }),
     );

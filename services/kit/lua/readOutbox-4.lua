@@ -48,8 +48,10 @@
   ARGV[7]  a trim owed first (optional, "" for none): the sequence number below which records
            are dropped before anything else, as trimOutboxTo-2.lua does. The exactly_once
            relay trims what its last transaction committed here, in its next read, instead of
-           in a call of its own (outbox-relay.ts). Done even when the guard or the owner check
-           then refuses the read: those records are in Kafka, whoever owns the partition now
+           in a call of its own (outbox-relay.ts); the at_least_once relay passes the trim it
+           sent and has no answer to yet (done twice, it drops nothing more). Done even when the
+           guard or the owner check then refuses the read: those records are in Kafka, whoever
+           owns the partition now
   ARGV[8]  the incarnation that trim is for: only while the relay state's `inc` is that one
            (an outbox lost and begun again since is not trimmed)
   ARGV[9]  the fence version the read must come after (optional, "" for none): a relay read

@@ -206,6 +206,18 @@ describe('the outbox relay on the real stack', () => {
     expect(new Set(seen).size).toBe(20);
   });
 
+  it('at_least_once returns before its trim is answered; the connection\'s next command runs after the trim, another relay finds nothing to produce again', async () => {
+    const t = await setup('alo-trim');
+    await t.append(0, values(0, 20));
+    const relay = t.relay('at_least_once', undefined, 8);
+    expect(await relay.relay(0)).toBe(20);
+    // Sent on the same connection right after the relay returned: Redis runs it after the trims.
+    const [left, base] = await Promise.all([redis.llen(t.outboxKey(0)), redis.hget(`${t.outboxKey(0)}:relay`, 'base')]);
+    expect({ left, base }).toEqual({ left: 0, base: '20' });
+    expect(await t.relay('at_least_once').relay(0)).toBe(0);
+    expect(await t.committed()).toEqual(values(0, 20));
+  });
+
   it('a zombie whose commit fails without a fenced answer, after the new owner committed the same records, stops (the outbox names the new owner) instead of fencing the owner back', async () => {
     const t = await setup('same-head');
     await t.append(0, values(0, 20));

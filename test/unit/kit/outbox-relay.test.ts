@@ -308,6 +308,50 @@ describe('OutboxRelay at_least_once (no broker)', () => {
     expect(sent).toEqual(['t1', 't2', 't3']);
     expect({ outbox: outbox.records, base: outbox.base }).toEqual({ outbox: [], base: 3 });
   });
+
+  it('sends the trim as soon as the records are produced and returns without its answer; until answered (or when it failed) the next read carries it, and close does it', async () => {
+    const outbox = memoryOutbox(entries('t1', 't2', 't3'));
+    const trims: Array<{ upTo: number; answer: (fail?: boolean) => void }> = [];
+    const reads: Array<OwedTrim | undefined> = [];
+    const store: OutboxStore = {
+      claim: outbox.claim,
+      // The trim is applied when sent (Redis runs it before the next command on the connection); its answer is held.
+      trimTo: (p, upTo, incarnation) => {
+        void outbox.trimTo(p, upTo, incarnation);
+        return new Promise((resolve, reject) => void trims.push({ upTo, answer: (fail) => (fail === true ? reject(new Error('connection lost')) : resolve(1)) }));
+      },
+      read: async (_p, limit, read) => {
+        reads.push(read?.trim);
+        await outbox.owed(read?.trim);
+        return { base: outbox.base, incarnation: 'i', entries: outbox.records.slice(0, limit) };
+      },
+    };
+    const relay = new OutboxRelay({
+      store, guarantee: 'at_least_once', kafka: {} as Kafka, producer: { sendBatch: async () => [] } as unknown as Producer, admin: {} as Admin,
+      group: 'g', topic: 'in', transactionalIdPrefix: 'p', transactionTimeoutMs: 10_000, logger: pino({ level: 'silent' }), batchSize: 2,
+    });
+    // Two chunks; neither trim answered, and the relay returned.
+    expect(await relay.relay(0)).toBe(3);
+    expect(trims.map((t) => t.upTo)).toEqual([2, 3]);
+    // The second read went out with the first trim still unanswered, so it carried it.
+    expect(reads).toEqual([undefined, { upTo: 2, incarnation: 'i' }]);
+    trims[0].answer();
+    trims[1].answer(true);
+    await turns();
+    // The failed one stays owed: the next read (here sent ahead, behind an apply) carries it.
+    outbox.records.push(...entries('t4'));
+    const ahead = relay.readAhead(0, 1);
+    expect(reads[2]).toEqual({ upTo: 3, incarnation: 'i' });
+    expect(await relay.relay(0, undefined, ahead)).toBe(1);
+    expect(trims.map((t) => t.upTo)).toEqual([2, 3, 4]);
+    // Unanswered at close: close trims it again, and waits for that.
+    const closed = relay.close();
+    await turnsUntil(() => trims.length === 4);
+    expect(trims[3].upTo).toBe(4);
+    trims[3].answer();
+    await closed;
+    expect({ outbox: outbox.records, base: outbox.base }).toEqual({ outbox: [], base: 4 });
+  });
 });
 
 describe('OutboxRelay at_least_once: partitions relaying at once share requests', () => {
