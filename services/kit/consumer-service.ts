@@ -32,7 +32,8 @@ export const STATEFUL_PARTITIONS_CONCURRENTLY = 12;
 export const DEFAULT_FETCH_MAX_WAIT_MS = 5000;
 
 /**
- * RELAY_GATHER's default, for both guarantees. Measured (docs/benchmarks.md, "Gathering a fetch's
+ * RELAY_GATHER's default, for both guarantees: the longest a gather waits; it ends sooner once
+ * every batch started meanwhile joined it or ended (OutboxRelay.expect). Measured (docs/benchmarks.md, "Gathering a fetch's
  * partitions into one transaction"): at 2,000 events/s exactly_once p99 92-104 ms without, 49-86
  * ms with 3 ms; at 10,000 events/s at_least_once p99 84-218 ms without, 73-117 ms with 3 ms.
  */

@@ -144,6 +144,31 @@ export class ReadAhead {
   }
 }
 
+/**
+ * A relay call on its way (OutboxRelay.expect): counted from then until its chunk joins a
+ * request, or until it ends without one. A request that gathers (RELAY_GATHER) goes out as soon
+ * as no call is on its way, instead of always after the full wait.
+ */
+export class OnItsWay {
+  private counted = true;
+
+  constructor(private readonly ended: (poke: boolean) => void) {}
+
+  /** Its chunk joins a request now: the add that follows sends the gathered request if this was the last on its way. */
+  joins(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.ended(false);
+  }
+
+  /** It ended without a chunk, or its relay call started (which counts itself): a gather waiting only for it goes now. Idempotent. */
+  release(): void {
+    if (!this.counted) return;
+    this.counted = false;
+    this.ended(true);
+  }
+}
+
 /** Where the outbox lives; RedisOutboxStore in services, a memory one in unit tests. */
 export interface OutboxStore {
   /** Up to `limit` records from the head of the outbox (or `read.from`), with the checks and the trim of `read`. */
@@ -606,7 +631,7 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** exactly_once: how many records a partition's transaction reads on to, to end with a change (RELAY_TRANSACTION_RECORDS by default). */
   transactionRecords?: number;
-  /** How long a relay request (a transaction, or at_least_once a shared send) waits, when none is in flight, for other partitions' records to join it (RELAY_GATHER); 0 by default. */
+  /** How long a relay request (a transaction, or at_least_once a shared send) waits at most, when none is in flight, for other partitions' records to join it (RELAY_GATHER; sooner once no relay call is on its way, expect); 0 by default. */
   gatherMs?: number;
   hooks?: RelayHooks;
 }
@@ -659,6 +684,8 @@ export class OutboxRelay {
   private readonly plainSends: SendTogether<TopicMessages>;
   /** exactly_once: the partitions' chunks, in one transaction while their records stay within RELAY_TRANSACTION_BYTES. */
   private readonly transactions: SendTogether<Chunk>;
+  /** Relay calls on their way (expect): a gather waits for them, at most RELAY_GATHER. */
+  private onTheirWay = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.plainSends = new SendTogether<TopicMessages>({
@@ -666,12 +693,14 @@ export class OutboxRelay {
       sizeOf: bytesOf,
       maxSize: RELAY_SEND_TOGETHER_BYTES,
       gatherMs: options.gatherMs,
+      onTheirWay: () => this.onTheirWay,
     });
     this.transactions = new SendTogether<Chunk>({
       send: (chunks) => this.commitTogether(chunks),
       sizeOf: (chunk) => bytesOf(chunk.topicMessages),
       maxSize: RELAY_TRANSACTION_BYTES,
       gatherMs: options.gatherMs,
+      onTheirWay: () => this.onTheirWay,
     });
     this.transactionalId = transactionalIdOf(options.transactionalIdPrefix, options.group, randomUUID());
     // Its transactions look each coordinator up once, not before every step
@@ -702,7 +731,30 @@ export class OutboxRelay {
    */
   async relay(partition: number, guard?: string, ahead?: ReadAhead): Promise<number> {
     const first = ahead?.partition === partition && ahead.guard === guard ? ahead : undefined;
-    return this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition, guard, first) : this.relayPlain(partition, guard, first);
+    // Counted before its first await, so a caller's own count (expect) can hand over to it.
+    const way = this.expect();
+    try {
+      return await (this.options.guarantee === 'exactly_once' ? this.relayTransactional(partition, guard, first, way) : this.relayPlain(partition, guard, first, way));
+    } finally {
+      way.release();
+    }
+  }
+
+  /**
+   * Counts a relay call as on its way from now: a caller that will relay soon (a batch that
+   * started to apply) calls it, and releases it once it called relay (which counts itself) or
+   * ended without. A request that gathers (RELAY_GATHER: the partitions of a fetch end within
+   * milliseconds of each other) waits for the calls on their way, at most the gather's time,
+   * and goes out once none is.
+   */
+  expect(): OnItsWay {
+    this.onTheirWay += 1;
+    return new OnItsWay((poke) => {
+      this.onTheirWay -= 1;
+      if (!poke) return;
+      this.transactions.poke();
+      this.plainSends.poke();
+    });
   }
 
   /**
@@ -774,13 +826,14 @@ export class OutboxRelay {
     return this.options.batchSize ?? RELAY_CHUNK;
   }
 
-  private async relayPlain(partition: number, guard: string | undefined, ahead: ReadAhead | undefined): Promise<number> {
+  private async relayPlain(partition: number, guard: string | undefined, ahead: ReadAhead | undefined, way: OnItsWay): Promise<number> {
     const { hooks } = this.options;
     let sent = 0;
     for (;;) {
       const head = await this.readHead(partition, guard, sent, undefined, 0, sent === 0 ? ahead : undefined);
       if (head.entries.length === 0) return sent;
       const topicMessages = topicMessagesOf(head.entries);
+      way.joins();
       await this.plainSends.add(topicMessages);
       this.count(topicMessages);
       await hooks?.afterProduce?.(partition, head.entries.length);
@@ -810,7 +863,7 @@ export class OutboxRelay {
     );
   }
 
-  private async relayTransactional(partition: number, guard: string | undefined, ahead: ReadAhead | undefined): Promise<number> {
+  private async relayTransactional(partition: number, guard: string | undefined, ahead: ReadAhead | undefined, way: OnItsWay): Promise<number> {
     const { store, hooks } = this.options;
     // A read ahead of a claim made now was read before it: read again.
     let first = (await this.claim(partition)) ? undefined : ahead;
@@ -834,6 +887,7 @@ export class OutboxRelay {
       if (plan.produce.length > 0) {
         const cover = coverOfChunk(head, drained, known, plan.produce);
         const chunk = { partition, incarnation: head.incarnation, checkpoint: plan.nextCheckpoint, cover, session, topicMessages: topicMessagesOf(plan.produce) };
+        way.joins();
         try {
           await this.transact(partition, chunk);
         } catch (error) {

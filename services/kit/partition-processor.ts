@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BatchContext, BatchOutcome, ConsumedRecord } from './consumer-runner';
 import type { BatchPhase, KairosMetrics } from './metrics';
-import { StateVanishedError, type OutboxRelay, type ReadAhead } from './outbox-relay';
+import { StateVanishedError, type OnItsWay, type OutboxRelay, type ReadAhead } from './outbox-relay';
 import { CorruptStateError, KairosError } from './errors';
 export type { LogInspector } from './log-binding';
 import { commitMetadata, LogBinder, type LogInspector } from './log-binding';
@@ -102,6 +102,8 @@ export class PartitionProcessor {
     const { partition, topic } = context;
     const { logic, clock } = this.options;
     const lastOffset = BigInt(context.nextOffset) - 1n;
+    // On its way to the relay from now: a transaction (or send) that gathers waits for it.
+    const way = this.options.relay.expect();
     return this.runQueued(partition, async () => {
       const bound = await this.binder.bind(topic, partition, context);
       const corrupt = new Map<string, CorruptStateError>();
@@ -181,11 +183,11 @@ export class PartitionProcessor {
       // batch's outputs with the outbox, so the partition stops without committing the batch and
       // the rebuild's replay produces them. Lost after the read, they reached Kafka: the batch is
       // committed, and the next batch finds the state gone.
-      await this.timed('relay', () => this.relay(partition, topic));
+      await this.timed('relay', () => this.relay(partition, topic, way));
       const deadLetters = dead.map((record) => ({ record, error: this.reportCorrupt(corrupt.get(logic.customerOfRecord(record)) as CorruptStateError, partition) }));
       const applied = incarnation ?? bound.incarnation;
       return { deadLetters, commitMetadata: applied === null ? null : commitMetadata(applied), ...(readAgainFrom === undefined ? {} : { readAgainFrom }) };
-    });
+    }).finally(() => way.release());
   };
 
   /**
@@ -351,11 +353,13 @@ export class PartitionProcessor {
    * once this instance applied to the partition, only while its state is the one applied to
    * (else the partition stops, as `topic`'s, like checkNotVanished).
    */
-  async relay(partition: number, topic = this.options.timerTopic): Promise<number> {
+  async relay(partition: number, topic = this.options.timerTopic, way?: OnItsWay): Promise<number> {
     const ahead = this.readAheads.get(partition);
     this.readAheads.delete(partition);
     try {
-      return await this.options.relay.relay(partition, this.known.get(partition), ahead);
+      const relayed = this.options.relay.relay(partition, this.known.get(partition), ahead);
+      way?.release(); // the relay call counts itself now
+      return await relayed;
     } catch (error) {
       if (!(error instanceof StateVanishedError)) throw error;
       this.checkNotVanished(topic, partition, { incarnation: error.found });

@@ -16,6 +16,12 @@ export interface SendTogetherOptions<E> {
    * in flight go out as soon as it lands, without this wait.
    */
   gatherMs?: number;
+  /**
+   * How many entries are known to be on their way (callers that will add one soon: a fetch's
+   * other partitions, still applying). With it, a gather ends as soon as none is, instead of
+   * always waiting gatherMs; a caller whose count drops to 0 without adding calls poke().
+   */
+  onTheirWay?(): number;
 }
 
 interface Waiting<E> {
@@ -36,7 +42,7 @@ export class SendTogether<E> {
   private readonly queue: Array<Waiting<E>> = [];
   private readonly byKey = new Map<string, Waiting<E>>();
   private sending = false;
-  private gathering = false;
+  private gathering: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: SendTogetherOptions<E>) {}
 
@@ -62,19 +68,40 @@ export class SendTogether<E> {
     return this.queue.length;
   }
 
-  /** After an add: a request at once, or after gatherMs, unless one is in flight or gathering. */
+  /**
+   * A gather waiting only for entries no longer on their way (onTheirWay fell to 0 without an
+   * add: a caller had nothing to send, or failed) ends now.
+   */
+  poke(): void {
+    if (this.gathering !== undefined && this.noneOnTheirWay()) this.endGather();
+  }
+
+  /**
+   * After an add: a request at once, or after gatherMs (sooner once no entry is on its way),
+   * unless one is in flight.
+   */
   private start(): void {
-    if (this.sending || this.gathering) return;
+    if (this.sending) return;
+    if (this.gathering !== undefined) {
+      this.poke();
+      return;
+    }
     const gatherMs = this.options.gatherMs ?? 0;
-    if (gatherMs <= 0) {
+    if (gatherMs <= 0 || this.noneOnTheirWay()) {
       this.next();
       return;
     }
-    this.gathering = true;
-    setTimeout(() => {
-      this.gathering = false;
-      this.next();
-    }, gatherMs);
+    this.gathering = setTimeout(() => this.endGather(), gatherMs);
+  }
+
+  private noneOnTheirWay(): boolean {
+    return this.options.onTheirWay !== undefined && this.options.onTheirWay() <= 0;
+  }
+
+  private endGather(): void {
+    clearTimeout(this.gathering);
+    this.gathering = undefined;
+    this.next();
   }
 
   private next(): void {

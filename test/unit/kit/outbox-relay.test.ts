@@ -409,6 +409,31 @@ describe('OutboxRelay at_least_once: partitions relaying at once share requests'
     expect(requests).toEqual([[['triggers', ['t0a', 't1a', 't2a']], ['segment.changes', ['s1a']]]]);
   });
 
+  it('a gathering send waits for the relay calls on their way (expect), and goes out once none is, not after the full RELAY_GATHER', async () => {
+    const requests: unknown[] = [];
+    // A gather of a minute: the test would time out if the send waited for it.
+    const relay = relayOver(memoryOutboxes({ 0: entries('t0a'), 1: entries('t1a'), 2: entries('t2a') }), async (request) => {
+      requests.push(contentOf(request));
+      return [];
+    }, 60_000);
+    const ways = [relay.expect(), relay.expect(), relay.expect()];
+    const relays = [relay.relay(0)];
+    ways[0].release(); // handed over to its relay call
+    await turns();
+    expect(requests).toEqual([]);
+    // The second batch ends without a relay (a replay, a failure): the send still waits for the third.
+    ways[1].release();
+    await turns();
+    expect(requests).toEqual([]);
+    relays.push(relay.relay(2));
+    ways[2].release();
+    expect(await Promise.all(relays)).toEqual([1, 1]);
+    expect(requests).toEqual([[['triggers', ['t0a', 't2a']]]]);
+    // Nothing on its way: a lone relay sends at once.
+    expect(await relay.relay(1)).toBe(1);
+    expect(requests).toHaveLength(2);
+  });
+
   it('a failed shared send fails the relay of every partition it carried; their outboxes stay for the next try', async () => {
     const contents = { 0: entries('t0a'), 1: entries('t1a'), 2: entries('t2a') };
     let calls = 0;

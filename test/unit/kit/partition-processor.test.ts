@@ -141,7 +141,7 @@ const countingLogic: PartitionLogic = {
   },
 };
 
-function setup(now = 0, timerBatchSize?: number) {
+function setup(now = 0, timerBatchSize?: number, gatherMs?: number) {
   const store = new MemoryStore();
   const outbox = new MemoryOutbox(store);
   const log = new MemoryLog();
@@ -167,6 +167,7 @@ function setup(now = 0, timerBatchSize?: number) {
     transactionTimeoutMs: 10_000,
     logger,
     metrics,
+    gatherMs,
   });
   const processor = new PartitionProcessor({
     store: store as unknown as PartitionStateStore,
@@ -224,6 +225,20 @@ describe('PartitionProcessor', () => {
     answer!();
     await handled;
     expect({ reads, sent, outbox: store.outbox }).toEqual({ reads: 1, sent: ['a:0', 'b:1'], outbox: [] });
+  });
+
+  it('counts a batch as on its way to the relay from its start: a gathering send waits for it, never for a batch that failed before its relay or for itself', async () => {
+    // A gather of a minute: a batch whose send waited for it would time the test out.
+    const { store, sent, processor } = setup(0, undefined, 60_000);
+    store.beforeApply = () => {
+      throw new Error('Redis away');
+    };
+    const failing = [record(0, 'a')];
+    await expect(processor.handleBatch(failing, context(failing))).rejects.toThrow('Redis away');
+    store.beforeApply = () => undefined;
+    const batch = [record(0, 'a'), record(1, 'b')];
+    await processor.handleBatch(batch, context(batch));
+    expect(sent).toEqual(['a:0', 'b:1']);
   });
 
   it('a read that ran before the apply it was sent behind (a command sent again) comes back early: the relay reads again', async () => {

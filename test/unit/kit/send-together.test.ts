@@ -130,4 +130,49 @@ describe('SendTogether', () => {
       jest.useRealTimers();
     }
   });
+
+  it('with onTheirWay, a gather ends as soon as none is on its way (by the last add, or a poke), and never waits past gatherMs', async () => {
+    jest.useFakeTimers();
+    try {
+      const { requests, send } = controlledSend<string>();
+      let onTheirWay = 2;
+      const together = new SendTogether<string>({ send, gatherMs: 1000, onTheirWay: () => onTheirWay });
+      // Two more on their way: the first waits for them.
+      onTheirWay -= 1;
+      together.add('a').catch(() => undefined);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(requests).toHaveLength(0);
+      // The last one: sent with it, long before the gather's 1,000 ms.
+      onTheirWay -= 1;
+      together.add('b').catch(() => undefined);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b']]);
+      requests[0].land();
+      await jest.advanceTimersByTimeAsync(0);
+      // Nothing on its way: at once.
+      together.add('c').catch(() => undefined);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b'], ['c']]);
+      requests[1].land();
+      await jest.advanceTimersByTimeAsync(0);
+      // One on its way that ends without adding: its poke sends what waited for it.
+      onTheirWay = 2;
+      onTheirWay -= 1;
+      together.add('d').catch(() => undefined);
+      together.poke();
+      expect(requests).toHaveLength(2);
+      onTheirWay -= 1;
+      together.poke();
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b'], ['c'], ['d']]);
+      requests[2].land();
+      await jest.advanceTimersByTimeAsync(0);
+      // One that never comes: the gather still ends after gatherMs.
+      onTheirWay = 1;
+      together.add('e').catch(() => undefined);
+      await jest.advanceTimersByTimeAsync(999);
+      expect(requests).toHaveLength(3);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(requests.map((r) => r.offsets)).toEqual([['a', 'b'], ['c'], ['d'], ['e']]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
