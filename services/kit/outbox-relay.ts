@@ -156,16 +156,18 @@ export class OnItsWay {
 
   /** Its chunk joins a request now: the add that follows sends the gathered request if this was the last on its way. */
   joins(): void {
-    if (!this.counted) return;
-    this.counted = false;
-    this.ended(false);
+    this.end(false);
   }
 
   /** It ended without a chunk, or its relay call started (which counts itself): a gather waiting only for it goes now. Idempotent. */
   release(): void {
+    this.end(true);
+  }
+
+  private end(poke: boolean): void {
     if (!this.counted) return;
     this.counted = false;
-    this.ended(true);
+    this.ended(poke);
   }
 }
 
@@ -766,12 +768,12 @@ export class OutboxRelay {
    * the claim come before the read).
    */
   readAhead(partition: number, after: number, guard?: string): ReadAhead | undefined {
-    const { store } = this.options;
+    const exactlyOnce = this.options.guarantee === 'exactly_once';
+    const session = exactlyOnce ? this.live : undefined;
+    if (exactlyOnce && (session === undefined || !this.claimHolds(partition))) return undefined;
     const trim = this.owedTrims.get(partition);
-    if (this.options.guarantee === 'at_least_once') return new ReadAhead(partition, guard, undefined, trim, store.read(partition, this.batchSize, { guard, trim, after }));
-    const session = this.live;
-    if (session === undefined || !this.claimHolds(partition)) return undefined;
-    return new ReadAhead(partition, guard, session, trim, store.read(partition, this.batchSize, { guard, owner: this.transactionalId, trim, after }));
+    const owner = exactlyOnce ? this.transactionalId : undefined;
+    return new ReadAhead(partition, guard, session, trim, this.options.store.read(partition, this.batchSize, { guard, owner, trim, after }));
   }
 
   /**
@@ -785,7 +787,7 @@ export class OutboxRelay {
       let head = await (ahead?.head ?? read());
       // Sent behind its apply but run before it (a command sent again): read now.
       if (head.early === true) head = await read();
-      if (trim !== undefined && this.owedTrims.get(partition) === trim) this.owedTrims.delete(partition);
+      if (trim !== undefined) this.trimDone(partition, trim);
       return head;
     } catch (error) {
       if (error instanceof StateVanishedError) error.consumed = consumed;
@@ -856,11 +858,14 @@ export class OutboxRelay {
   private trimNow(partition: number, trim: OwedTrim): void {
     this.owedTrims.set(partition, trim);
     this.options.store.trimTo(partition, trim.upTo, trim.incarnation).then(
-      () => {
-        if (this.owedTrims.get(partition) === trim) this.owedTrims.delete(partition);
-      },
+      () => this.trimDone(partition, trim),
       (err: unknown) => this.options.logger.warn({ err, partition }, 'could not trim the records just produced; the partition\'s next read trims them'),
     );
+  }
+
+  /** `trim` was done: no longer owed, unless a later one replaced it. */
+  private trimDone(partition: number, trim: OwedTrim): void {
+    if (this.owedTrims.get(partition) === trim) this.owedTrims.delete(partition);
   }
 
   private async relayTransactional(partition: number, guard: string | undefined, ahead: ReadAhead | undefined, way: OnItsWay): Promise<number> {
